@@ -1,0 +1,132 @@
+"""The load model of SPEC §2: host CPU % and memory %, and the balancer thresholds.
+
+Host CPU %: ``cpu_base_pct + 100 * sum(VM demand) / logical_processors``; host memory %:
+``100 * (sum(VM memory) + memory_reserve_mb) / memory_mb``.  Only Running and Paused VMs
+count.  A host is *over the threshold* when either resource is strictly above it.
+
+Thresholds by balancer level: Low 80 %, Medium 70 %, High either the Up hosts' average plus
+5 points (default, ``high_mode="average"``) or 60 % absolute (``high_mode="absolute"``).  The
+average is the mean of the Up hosts' percentages in the placement the threshold is computed
+for (the current one when planning), per resource.  ``threshold_pct`` overrides the level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from planner.cluster import CPU_UNITS, Cluster
+
+
+class Level(str, Enum):
+    """Native balancer aggressiveness (``AutoBalancerLevel``)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class HighMode(str, Enum):
+    """Which published reading of the High level to use."""
+
+    AVERAGE = "average"  # Up hosts' average + 5 points
+    ABSOLUTE = "absolute"  # 60 %
+
+
+LEVEL_BY_NUMBER = {1: Level.LOW, 2: Level.MEDIUM, 3: Level.HIGH}
+FIXED_LEVEL_PCT = {Level.LOW: 80.0, Level.MEDIUM: 70.0}
+HIGH_ABSOLUTE_PCT = 60.0
+HIGH_MARGIN_PCT = 5.0
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Threshold in force, per resource, and how it was chosen."""
+
+    cpu_pct: float
+    memory_pct: float
+    level: str  # "low", "medium", "high" or "custom"
+    rule: str  # human-readable: "Low: 80 %", "High: Up hosts' average + 5 points", ...
+
+    def to_dict(self) -> dict[str, float]:
+        """``{"cpu": x, "memory": y}`` as in SPEC §6."""
+        return {"cpu": round(self.cpu_pct, 4), "memory": round(self.memory_pct, 4)}
+
+
+@dataclass(frozen=True)
+class HostLoads:
+    """Per-host loads in percent for one placement."""
+
+    cpu_pct: np.ndarray
+    memory_pct: np.ndarray
+
+    def over(self, thr: Threshold) -> np.ndarray:
+        """Boolean mask of hosts above the threshold in either resource."""
+        return (self.cpu_pct > thr.cpu_pct + 1e-9) | (self.memory_pct > thr.memory_pct + 1e-9)
+
+
+def host_loads(cluster: Cluster, placement: np.ndarray | None = None) -> HostLoads:
+    """CPU % and memory % of every host for ``placement`` (default: the current one)."""
+    cpu = 100.0 * cluster.host_load_milli(placement) / cluster.host_cpu_capacity_milli
+    mem = 100.0 * cluster.host_mem_used_mb(placement) / cluster.host_memory_mb
+    return HostLoads(cpu, mem)
+
+
+def resolve_threshold(
+    cluster: Cluster,
+    level: Level | str | None = None,
+    threshold_pct: float | None = None,
+    high_mode: HighMode | str = HighMode.AVERAGE,
+    placement: np.ndarray | None = None,
+) -> Threshold:
+    """The threshold in force: ``threshold_pct`` if given, else the level (default: the
+    cluster's ``auto_balancer_level``)."""
+    if threshold_pct is not None:
+        t = float(threshold_pct)
+        return Threshold(t, t, "custom", f"--threshold {t:g} %")
+    lv = Level(level) if level is not None else LEVEL_BY_NUMBER[
+        cluster.settings.auto_balancer_level]
+    if lv in FIXED_LEVEL_PCT:
+        t = FIXED_LEVEL_PCT[lv]
+        return Threshold(t, t, lv.value, f"{lv.value.title()}: {t:g} %")
+    if HighMode(high_mode) == HighMode.ABSOLUTE:
+        return Threshold(HIGH_ABSOLUTE_PCT, HIGH_ABSOLUTE_PCT, "high",
+                         f"High (absolute reading): {HIGH_ABSOLUTE_PCT:g} %")
+    loads = host_loads(cluster, placement)
+    up = cluster.host_up
+    if not up.any():
+        up = np.ones(cluster.n_hosts, dtype=bool)
+    cpu = float(loads.cpu_pct[up].mean()) + HIGH_MARGIN_PCT
+    mem = float(loads.memory_pct[up].mean()) + HIGH_MARGIN_PCT
+    return Threshold(cpu, mem, "high",
+                     f"High (average reading): Up hosts' average + {HIGH_MARGIN_PCT:g} points "
+                     f"(CPU {cpu:.2f} %, memory {mem:.2f} %)")
+
+
+def threshold_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """Largest VM CPU load (milli-LP) and VM memory (MB) per host that keep it at or below
+    the threshold.  May be negative when the base load or reserve alone is above it."""
+    cap = cluster.host_cpu_capacity_milli
+    cpu = np.floor(thr.cpu_pct * cap / 100.0 + 1e-9).astype(np.int64) - cluster.host_cpu_base_milli
+    mem = (np.floor(thr.memory_pct * cluster.host_memory_mb / 100.0 + 1e-9).astype(np.int64)
+           - cluster.host_memory_reserve_mb)
+    return cpu, mem
+
+
+def excess_units(cluster: Cluster, thr: Threshold, placement: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-host load above the threshold, in milli-LP and MB (zero when under)."""
+    cpu_lim, mem_lim = threshold_limits(cluster, thr)
+    p = cluster.vm_host if placement is None else placement
+    cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=cluster.n_hosts)
+    mem = np.bincount(p, weights=cluster.vm_mem_load_mb, minlength=cluster.n_hosts)
+    return (np.maximum(cpu.astype(np.int64) - cpu_lim, 0),
+            np.maximum(mem.astype(np.int64) - mem_lim, 0))
+
+
+__all__ = [
+    "CPU_UNITS", "HighMode", "HostLoads", "Level", "Threshold", "excess_units", "host_loads",
+    "resolve_threshold", "threshold_limits",
+]

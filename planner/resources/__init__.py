@@ -1,0 +1,1 @@
+"""Data files shipped with hvplan (CPU catalog, PowerShell templates, model profiles)."""
