@@ -394,16 +394,16 @@ def clusters(
         h = draw(st.sampled_from(up_hosts))
         hs = hosts[h]
         vcpus = draw(st.integers(1, min(hs.logical_processors, 16)))
-        state = draw(st.sampled_from([VmState.RUNNING, VmState.RUNNING, VmState.RUNNING,
-                                      VmState.OFF, VmState.SAVED, VmState.PAUSED]))
-        consumes = state in (VmState.RUNNING, VmState.PAUSED)
+        vm_state = draw(st.sampled_from([VmState.RUNNING, VmState.RUNNING, VmState.RUNNING,
+                                         VmState.OFF, VmState.SAVED, VmState.PAUSED]))
+        consumes = vm_state in (VmState.RUNNING, VmState.PAUSED)
         host_mem_free = hs.memory_mb - hs.memory_reserve_mb
         host_cpu_free = hs.logical_processors * CPU_UNITS - hs.cpu_base_milli
         mem_cap = mem_left[h] if consumes else host_mem_free
         cpu_cap = min(vcpus * CPU_UNITS, cpu_left[h] if consumes else host_cpu_free)
         if consumes and mem_cap < 1:
             # The host is full: this VM is switched off instead (it then needs no room).
-            state, consumes, mem_cap = VmState.OFF, False, host_mem_free
+            vm_state, consumes, mem_cap = VmState.OFF, False, host_mem_free
             cpu_cap = min(vcpus * CPU_UNITS, host_cpu_free)
         memory = draw(st.integers(1, min(mem_cap, 65536)))
         cpu = draw(st.integers(0, max(cpu_cap, 0)))
@@ -425,7 +425,7 @@ def clusters(
                 aa_hosts[c.casefold()].add(h)
                 classes.append(c)
         vm_specs.append(VmSpec(
-            name=vname, host=h, vcpus=vcpus, memory_mb=memory, cpu_milli=cpu, state=state,
+            name=vname, host=h, vcpus=vcpus, memory_mb=memory, cpu_milli=cpu, state=vm_state,
             priority=draw(st.sampled_from([0, 1000, 2000, 3000])),
             config_version_x10=draw(st.sampled_from([50, 80, 90, 100, 110, 120])),
             compat=draw(st.sampled_from(list(CompatMode))),
