@@ -1,0 +1,580 @@
+"""Vectorized evaluation of many placements at once.
+
+A *batch* is a ``(K, V)`` integer array ``P``: row ``k`` is one placement, ``P[k, v]`` the
+host index of VM ``v``.  :func:`evaluate` computes for every row, without a Python loop over
+VMs or placements:
+
+* per-host CPU % and memory % (``K x H``), following the load model of SPEC §2 exactly as
+  :func:`planner.loadmodel.host_loads` does;
+* for each requested :class:`~planner.loadmodel.Threshold`: load above it (milli-LP and MB,
+  summed over hosts, in the integer units of :func:`planner.loadmodel.excess_units`) and the
+  number of hosts above it;
+* the highest load, the spread (highest minus lowest) and the standard deviation of the Up
+  hosts' loads;
+* counts of what :func:`planner.checks.placement_violations` reports, by kind: capacity (CPU,
+  memory), possible owners, hosts that are not Up, drained hosts, moved pinned VMs, the four
+  affinity rule types (enabled rules, counted as that function counts them) and legacy
+  anti-affinity pairs.
+
+How it is fast
+--------------
+The per-host sums dominate: ``K x V`` scatter-adds per resource.  Two engines compute them:
+
+* ``"numba"`` (when :mod:`numba` is installed): one compiled pass over ``P``, parallel over
+  rows.  CPU and memory are packed into one ``int64`` per VM (memory in the high 32 bits, CPU
+  in the low 32), so one add per VM-placement updates both resources; this is exact because
+  the *total* CPU of all VMs stays below ``2**32`` milli-LP and the total memory below
+  ``2**31`` MB (checked; otherwise the kernel adds the two resources separately).  Two
+  accumulator rows per placement break the store-to-load dependency between neighbouring VMs
+  that land on the same host.
+* ``"numpy"``: ``np.bincount`` over ``P + k * H`` offsets, one call per resource.
+
+The rule checks touch only the columns of VMs that are in a rule (a loop over rules, which are
+few) and the possible-owner check only the VMs whose possible owners are restricted.
+
+Memory
+------
+Beyond the input, the results are ``O(K x H)``.  Temporaries that would be ``K x V`` are
+bounded by processing rows in chunks of at most :data:`CHUNK_ELEMENTS` VM-placements; the
+numba engine needs no such temporary at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from planner.cluster import Cluster, HostState, RuleType
+from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold, threshold_limits
+
+try:  # numba is optional: without it the NumPy engine is used.
+    import numba as _nb
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - depends on the environment
+    _nb = None  # type: ignore[assignment]
+    HAVE_NUMBA = False
+
+Engine = Literal["auto", "numpy", "numba"]
+
+#: Largest number of VM-placements a temporary array may hold (rows are processed in chunks).
+CHUNK_ELEMENTS = 1 << 22
+#: Below this many VM-placements "auto" uses NumPy: compiling the kernel would cost more.
+NUMBA_MIN_ELEMENTS = 1 << 20
+
+#: Violation kinds counted, in the spelling of :class:`planner.checks.Violation.kind`.
+VIOLATION_KINDS = (
+    "capacity_cpu", "capacity_memory", "possible_owners", "pinned", "host_not_up", "drained",
+    "same_node", "different_node", "same_fault_domain", "different_fault_domain",
+    "anti_affinity",
+)
+
+_RULE_KIND = {
+    RuleType.SAME_NODE: "same_node",
+    RuleType.DIFFERENT_NODE: "different_node",
+    RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
+    RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain",
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of a batch of ``K`` placements (arrays indexed by placement first).
+
+    ``thresholds`` lists the ``T`` thresholds the ``*_over`` / ``excess_*`` arrays refer to
+    (first axis).  ``violations`` maps each kind of :data:`VIOLATION_KINDS` to a ``(K,)``
+    count.  ``hard_violations`` sums the hard kinds (legacy anti-affinity only when the
+    cluster enforces it), as :func:`planner.checks.placement_violations` flags them.
+    """
+
+    cpu_milli: np.ndarray  # (K, H) int64: base + VM CPU load
+    memory_used_mb: np.ndarray  # (K, H) int64: reserve + VM memory
+    cpu_pct: np.ndarray  # (K, H) float64
+    memory_pct: np.ndarray  # (K, H) float64
+    thresholds: tuple[Threshold, ...]
+    hosts_over: np.ndarray  # (T, K) int64: hosts (not Down) above threshold t
+    excess_cpu_milli: np.ndarray  # (T, K) int64: CPU load above threshold t, summed
+    excess_memory_mb: np.ndarray  # (T, K) int64
+    max_cpu_pct: np.ndarray  # (K,) highest CPU % among hosts that are not Down
+    max_memory_pct: np.ndarray  # (K,)
+    spread_cpu_pct: np.ndarray  # (K,) highest minus lowest, Up hosts
+    spread_memory_pct: np.ndarray  # (K,)
+    std_cpu_pct: np.ndarray  # (K,) population standard deviation, Up hosts
+    std_memory_pct: np.ndarray  # (K,)
+    violations: dict[str, np.ndarray] = field(default_factory=dict)
+    hard_violations: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def n_placements(self) -> int:
+        """Number of placements ``K``."""
+        return int(self.cpu_pct.shape[0])
+
+    def rule_violations(self) -> np.ndarray:
+        """``(K,)`` broken enabled affinity rules (the four rule kinds together)."""
+        total = np.zeros(self.n_placements, dtype=np.int64)
+        for kind in _RULE_KIND.values():
+            total += self.violations[kind]
+        return total
+
+    def row(self, k: int, t: int = 0) -> dict[str, Any]:
+        """Scalar summary of placement ``k`` against threshold ``t`` (JSON-friendly)."""
+        return {
+            "hosts_over_threshold": int(self.hosts_over[t, k]),
+            "excess_cpu_milli": int(self.excess_cpu_milli[t, k]),
+            "excess_memory_mb": int(self.excess_memory_mb[t, k]),
+            "max_cpu_pct": round(float(self.max_cpu_pct[k]), 4),
+            "max_memory_pct": round(float(self.max_memory_pct[k]), 4),
+            "spread_cpu_pct": round(float(self.spread_cpu_pct[k]), 4),
+            "spread_memory_pct": round(float(self.spread_memory_pct[k]), 4),
+            "std_cpu_pct": round(float(self.std_cpu_pct[k]), 4),
+            "std_memory_pct": round(float(self.std_memory_pct[k]), 4),
+            "rule_violations": int(self.rule_violations()[k]),
+            "hard_violations": int(self.hard_violations[k]),
+            "violations": {kind: int(c[k]) for kind, c in self.violations.items()},
+        }
+
+
+def default_thresholds(cluster: Cluster, placement: np.ndarray | None = None
+                       ) -> tuple[Threshold, ...]:
+    """Low, Medium, High (average reading) and High (absolute reading), in that order, the
+    High average computed on ``placement`` (default: the current one)."""
+    return (
+        resolve_threshold(cluster, Level.LOW),
+        resolve_threshold(cluster, Level.MEDIUM),
+        resolve_threshold(cluster, Level.HIGH, high_mode=HighMode.AVERAGE, placement=placement),
+        resolve_threshold(cluster, Level.HIGH, high_mode=HighMode.ABSOLUTE),
+    )
+
+
+# ----------------------------------------------------------------------------- host sums
+if HAVE_NUMBA:
+
+    @_nb.njit(cache=True, boundscheck=False)
+    def _row_packed(row: np.ndarray, packed: np.ndarray, out: np.ndarray,
+                    a1: np.ndarray) -> int:  # pragma: no cover - compiled
+        """Add one placement's packed loads into ``out``; return how many indices were bad."""
+        n_hosts = out.shape[0]
+        v_count = row.shape[0]
+        bad = 0
+        even = v_count - (v_count & 1)
+        for v in range(0, even, 2):
+            h0 = row[v]
+            h1 = row[v + 1]
+            # An index outside 0..H-1 is API misuse: count it instead of writing there.
+            if h0 < 0 or h0 >= n_hosts or h1 < 0 or h1 >= n_hosts:
+                bad += 1
+            else:
+                out[h0] += packed[v]
+                a1[h1] += packed[v + 1]
+        if v_count & 1:
+            h0 = row[v_count - 1]
+            if h0 < 0 or h0 >= n_hosts:
+                bad += 1
+            else:
+                out[h0] += packed[v_count - 1]
+        for h in range(n_hosts):
+            out[h] += a1[h]
+        return bad
+
+    @_nb.njit(parallel=True, cache=True, boundscheck=False)
+    def _sums_packed(p: np.ndarray, packed: np.ndarray, n_hosts: int
+                     ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+        k_count = p.shape[0]
+        out = np.zeros((k_count, n_hosts), dtype=np.int64)
+        bad = np.zeros(k_count, dtype=np.int64)
+        for k in _nb.prange(k_count):
+            # Second accumulator: neighbouring VMs on the same host do not wait on each other.
+            a1 = np.zeros(n_hosts, dtype=np.int64)
+            bad[k] = _row_packed(p[k], packed, out[k], a1)
+        return out, bad
+
+    @_nb.njit(cache=True, boundscheck=False)
+    def _row_two(row: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, cpu: np.ndarray,
+                 mem: np.ndarray) -> int:  # pragma: no cover - compiled
+        n_hosts = cpu.shape[0]
+        bad = 0
+        for v in range(row.shape[0]):
+            h = row[v]
+            if h < 0 or h >= n_hosts:
+                bad += 1
+            else:
+                cpu[h] += w_cpu[v]
+                mem[h] += w_mem[v]
+        return bad
+
+    @_nb.njit(parallel=True, cache=True, boundscheck=False)
+    def _sums_two(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+        k_count = p.shape[0]
+        cpu = np.zeros((k_count, n_hosts), dtype=np.int64)
+        mem = np.zeros((k_count, n_hosts), dtype=np.int64)
+        bad = np.zeros(k_count, dtype=np.int64)
+        for k in _nb.prange(k_count):
+            bad[k] = _row_two(p[k], w_cpu, w_mem, cpu[k], mem[k])
+        return cpu, mem, bad
+
+
+def _chunks(k_count: int, width: int) -> list[tuple[int, int]]:
+    """Row ranges whose temporaries hold at most ``CHUNK_ELEMENTS`` elements."""
+    step = max(1, CHUNK_ELEMENTS // max(width, 1))
+    return [(a, min(a + step, k_count)) for a in range(0, k_count, step)]
+
+
+def _host_sums_numpy(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    k_count, v_count = p.shape
+    cpu = np.empty((k_count, n_hosts), dtype=np.int64)
+    mem = np.empty((k_count, n_hosts), dtype=np.int64)
+    # float64 weights are exact here: per-host sums stay far below 2**53.
+    wc = w_cpu.astype(np.float64)
+    wm = w_mem.astype(np.float64)
+    for a, b in _chunks(k_count, v_count):
+        rows = b - a
+        idx = (p[a:b].astype(np.int64, copy=False)
+               + (np.arange(rows, dtype=np.int64) * n_hosts)[:, None]).ravel()
+        n = rows * n_hosts
+        cpu[a:b] = np.bincount(idx, np.tile(wc, rows), minlength=n).reshape(rows, n_hosts)
+        mem[a:b] = np.bincount(idx, np.tile(wm, rows), minlength=n).reshape(rows, n_hosts)
+    return cpu, mem
+
+
+def host_sums(cluster: Cluster, placements: np.ndarray, engine: Engine = "auto"
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """VM CPU load (milli-LP) and VM memory (MB) per host for each placement: two ``(K, H)``
+    int64 arrays (without the hosts' base load and reserve)."""
+    p = _as_batch(cluster, placements)
+    h_count = cluster.n_hosts
+    w_cpu = cluster.vm_cpu_load_milli
+    w_mem = cluster.vm_mem_load_mb
+    eng = _pick_engine(engine, p.size)
+    if eng == "numpy" or p.shape[1] == 0:
+        if p.size and (p.min() < 0 or p.max() >= h_count):
+            raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
+        return _host_sums_numpy(p, w_cpu, w_mem, h_count)
+    if int(w_cpu.sum()) < (1 << 32) and int(w_mem.sum()) < (1 << 31):
+        packed = (w_mem.astype(np.int64) << 32) | w_cpu.astype(np.int64)
+        out, bad = _sums_packed(p, packed, h_count)
+        if bad.any():
+            raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
+        return out & 0xFFFFFFFF, out >> 32
+    cpu, mem, bad = _sums_two(p, w_cpu.astype(np.int64), w_mem.astype(np.int64), h_count)
+    if bad.any():
+        raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
+    return cpu, mem
+
+
+def _pick_engine(engine: Engine, size: int) -> str:
+    if engine == "numba":
+        if not HAVE_NUMBA:
+            raise ValueError("engine='numba' needs the numba package")
+        return "numba"
+    if engine == "numpy":
+        return "numpy"
+    if engine != "auto":
+        raise ValueError(f"unknown engine {engine!r}")
+    return "numba" if HAVE_NUMBA and size >= NUMBA_MIN_ELEMENTS else "numpy"
+
+
+def _as_batch(cluster: Cluster, placements: np.ndarray) -> np.ndarray:
+    p = np.asarray(placements)
+    if p.ndim == 1:
+        p = p[None, :]
+    if p.ndim != 2 or p.shape[1] != cluster.n_vms:
+        raise ValueError(f"placements must have shape (K, {cluster.n_vms}), got {p.shape}")
+    if not np.issubdtype(p.dtype, np.integer):
+        raise ValueError(f"placements must be integer host indices, got dtype {p.dtype}")
+    return np.ascontiguousarray(p)
+
+
+# ----------------------------------------------------------------------------- rule checks
+def _duplicate_groups(keys: np.ndarray) -> np.ndarray:
+    """Per row, how many distinct values occur more than once."""
+    if keys.shape[1] < 2:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    s = np.sort(keys, axis=1)
+    eq = s[:, 1:] == s[:, :-1]
+    starts = eq.copy()
+    starts[:, 1:] &= ~eq[:, :-1]
+    return starts.sum(axis=1).astype(np.int64)
+
+
+def _shared_pairs(keys: np.ndarray) -> np.ndarray:
+    """Per row, the number of pairs of columns holding the same value."""
+    if keys.shape[1] < 2:
+        return np.zeros(keys.shape[0], dtype=np.int64)
+    s = np.sort(keys, axis=1)
+    eq = (s[:, 1:] == s[:, :-1]).astype(np.int64)
+    # Position of each element inside its run of equal values = pairs it closes.
+    c = np.cumsum(eq, axis=1)
+    reset = np.maximum.accumulate(np.where(eq == 0, c, 0), axis=1)
+    return (c - reset).sum(axis=1)
+
+
+def _rule_counts(cluster: Cluster, p: np.ndarray, counts: dict[str, np.ndarray]) -> None:
+    fd = cluster.host_fault_domain
+    for r in cluster.enabled_rules:
+        if len(r.members) < 2:
+            continue
+        m = np.asarray(r.members, dtype=np.intp)
+        for a, b in _chunks(p.shape[0], len(m)):
+            hosts = p[a:b, m]
+            if r.rule_type == RuleType.SAME_NODE:
+                hit = (hosts != hosts[:, :1]).any(axis=1).astype(np.int64)
+            elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
+                doms = fd[hosts]
+                hit = (doms != doms[:, :1]).any(axis=1).astype(np.int64)
+            elif r.rule_type == RuleType.DIFFERENT_NODE:
+                hit = _duplicate_groups(hosts)
+            else:
+                hit = _duplicate_groups(fd[hosts])
+            counts[_RULE_KIND[r.rule_type]][a:b] += hit
+    for members in cluster.aa_class_members:
+        if len(members) < 2:
+            continue
+        m = np.asarray(members, dtype=np.intp)
+        for a, b in _chunks(p.shape[0], len(m)):
+            counts["anti_affinity"][a:b] += _shared_pairs(p[a:b, m])
+
+
+def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
+                      counts: dict[str, np.ndarray]) -> None:
+    """Possible owners, pinned, not-Up and drained hosts: only the VMs that can break them."""
+    restricted = np.flatnonzero(~cluster.vm_possible.all(axis=1))
+    if restricted.size:
+        allowed = cluster.vm_possible[restricted]
+        for a, b in _chunks(p.shape[0], restricted.size):
+            hosts = p[a:b, restricted]
+            ok = np.take_along_axis(allowed[None, :, :], hosts[:, :, None], axis=2)[:, :, 0]
+            counts["possible_owners"][a:b] += (~ok).sum(axis=1)
+    pinned = np.flatnonzero(cluster.vm_pinned)
+    if pinned.size:
+        home = cluster.vm_host[pinned]
+        for a, b in _chunks(p.shape[0], pinned.size):
+            counts["pinned"][a:b] += (p[a:b, pinned] != home).sum(axis=1)
+    not_up = cluster.host_state != HostState.UP
+    if not_up.any():
+        # A pinned VM that stays on its (not Up) host is reported as pinned trouble
+        # elsewhere, not here: the same exception placement_violations makes.
+        pinned_mask = cluster.vm_pinned
+        for a, b in _chunks(p.shape[0], p.shape[1]):
+            blk = p[a:b]
+            bad = not_up[blk] & ~(pinned_mask & (blk == cluster.vm_host))
+            counts["host_not_up"][a:b] += bad.sum(axis=1)
+    if drained.any():
+        for a, b in _chunks(p.shape[0], p.shape[1]):
+            counts["drained"][a:b] += drained[p[a:b]].sum(axis=1)
+
+
+# ----------------------------------------------------------------------------- load stats
+def _load_stats_numpy(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
+                      lim_c: np.ndarray, lim_m: np.ndarray, counted: np.ndarray,
+                      up: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Percentages, threshold excess, extremes, spread, deviation and capacity counts."""
+    t_count, k_count = lim_c.shape[0], vm_cpu.shape[0]
+    cpu_pct = 100.0 * (vm_cpu + cluster.host_cpu_base_milli) / cluster.host_cpu_capacity_milli
+    mem_pct = 100.0 * (vm_mem + cluster.host_memory_reserve_mb) / cluster.host_memory_mb
+    hosts_over = np.zeros((t_count, k_count), dtype=np.int64)
+    ex_cpu = np.zeros((t_count, k_count), dtype=np.int64)
+    ex_mem = np.zeros((t_count, k_count), dtype=np.int64)
+    for t in range(t_count):
+        oc = vm_cpu - lim_c[t]
+        om = vm_mem - lim_m[t]
+        hosts_over[t] = (((oc > 0) | (om > 0)) & counted).sum(axis=1)
+        ex_cpu[t] = np.maximum(oc, 0).sum(axis=1)
+        ex_mem[t] = np.maximum(om, 0).sum(axis=1)
+    cu, mu = cpu_pct[:, up], mem_pct[:, up]
+    return {
+        "cpu_pct": cpu_pct, "memory_pct": mem_pct, "hosts_over": hosts_over,
+        "excess_cpu": ex_cpu, "excess_mem": ex_mem,
+        "max_cpu": cpu_pct[:, live].max(axis=1), "max_mem": mem_pct[:, live].max(axis=1),
+        "spread_cpu": cu.max(axis=1) - cu.min(axis=1),
+        "spread_mem": mu.max(axis=1) - mu.min(axis=1),
+        "std_cpu": cu.std(axis=1), "std_mem": mu.std(axis=1),
+        "capacity_cpu": (vm_cpu > cluster.host_cpu_free_milli).sum(axis=1),
+        "capacity_memory": (vm_mem > cluster.host_memory_free_mb).sum(axis=1),
+    }
+
+
+if HAVE_NUMBA:
+
+    @_nb.njit(cache=True)
+    def _spread_std(x: np.ndarray, mask: np.ndarray) -> tuple[float, float, float]:
+        """Highest, lowest and population standard deviation of ``x[mask]`` (two passes,
+        like NumPy, so the results agree to rounding)."""  # pragma: no cover - compiled
+        n = 0
+        s = 0.0
+        hi = -np.inf
+        lo = np.inf
+        for h in range(x.shape[0]):
+            if mask[h]:
+                n += 1
+                s += x[h]
+                hi = max(hi, x[h])
+                lo = min(lo, x[h])
+        mean = s / n
+        var = 0.0
+        for h in range(x.shape[0]):
+            if mask[h]:
+                var += (x[h] - mean) ** 2
+        return hi, lo, np.sqrt(var / n)
+
+    @_nb.njit(parallel=True, cache=True)
+    def _stats_kernel(vm_cpu: np.ndarray, vm_mem: np.ndarray, base: np.ndarray,
+                      reserve: np.ndarray, cap_cpu: np.ndarray, mem_total: np.ndarray,
+                      cpu_free: np.ndarray, mem_free: np.ndarray, lim_c: np.ndarray,
+                      lim_m: np.ndarray, counted: np.ndarray, up: np.ndarray,
+                      live: np.ndarray, cpu_pct: np.ndarray, mem_pct: np.ndarray,
+                      hosts_over: np.ndarray, ex_cpu: np.ndarray, ex_mem: np.ndarray,
+                      scalars: np.ndarray, caps: np.ndarray) -> None:  # pragma: no cover
+        k_count, h_count = vm_cpu.shape
+        t_count = lim_c.shape[0]
+        for k in _nb.prange(k_count):
+            n_cap_c = 0
+            n_cap_m = 0
+            for h in range(h_count):
+                c = vm_cpu[k, h]
+                m = vm_mem[k, h]
+                cpu_pct[k, h] = 100.0 * (c + base[h]) / cap_cpu[h]
+                mem_pct[k, h] = 100.0 * (m + reserve[h]) / mem_total[h]
+                if c > cpu_free[h]:
+                    n_cap_c += 1
+                if m > mem_free[h]:
+                    n_cap_m += 1
+                for t in range(t_count):
+                    oc = c - lim_c[t, h]
+                    om = m - lim_m[t, h]
+                    if oc > 0:
+                        ex_cpu[t, k] += oc
+                    if om > 0:
+                        ex_mem[t, k] += om
+                    if (oc > 0 or om > 0) and counted[h]:
+                        hosts_over[t, k] += 1
+            caps[k, 0] = n_cap_c
+            caps[k, 1] = n_cap_m
+            hi_c = -np.inf
+            hi_m = -np.inf
+            for h in range(h_count):
+                if live[h]:
+                    hi_c = max(hi_c, cpu_pct[k, h])
+                    hi_m = max(hi_m, mem_pct[k, h])
+            scalars[k, 0] = hi_c
+            scalars[k, 1] = hi_m
+            a, b, sd = _spread_std(cpu_pct[k], up)
+            scalars[k, 2] = a - b
+            scalars[k, 4] = sd
+            a, b, sd = _spread_std(mem_pct[k], up)
+            scalars[k, 3] = a - b
+            scalars[k, 5] = sd
+
+
+def _load_stats_numba(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
+                      lim_c: np.ndarray, lim_m: np.ndarray, counted: np.ndarray,
+                      up: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+    """Same as :func:`_load_stats_numpy`, fused into one compiled pass per placement."""
+    t_count, (k_count, h_count) = lim_c.shape[0], vm_cpu.shape
+    cpu_pct = np.empty((k_count, h_count))
+    mem_pct = np.empty((k_count, h_count))
+    hosts_over = np.zeros((t_count, k_count), dtype=np.int64)
+    ex_cpu = np.zeros((t_count, k_count), dtype=np.int64)
+    ex_mem = np.zeros((t_count, k_count), dtype=np.int64)
+    scalars = np.empty((k_count, 6))
+    caps = np.zeros((k_count, 2), dtype=np.int64)
+    _stats_kernel(vm_cpu, vm_mem, cluster.host_cpu_base_milli.astype(np.int64),
+                  cluster.host_memory_reserve_mb.astype(np.int64),
+                  cluster.host_cpu_capacity_milli.astype(np.int64),
+                  cluster.host_memory_mb.astype(np.int64),
+                  cluster.host_cpu_free_milli.astype(np.int64),
+                  cluster.host_memory_free_mb.astype(np.int64), lim_c, lim_m, counted, up,
+                  live, cpu_pct, mem_pct, hosts_over, ex_cpu, ex_mem, scalars, caps)
+    return {
+        "cpu_pct": cpu_pct, "memory_pct": mem_pct, "hosts_over": hosts_over,
+        "excess_cpu": ex_cpu, "excess_mem": ex_mem,
+        "max_cpu": scalars[:, 0], "max_mem": scalars[:, 1],
+        "spread_cpu": scalars[:, 2], "spread_mem": scalars[:, 3],
+        "std_cpu": scalars[:, 4], "std_mem": scalars[:, 5],
+        "capacity_cpu": caps[:, 0], "capacity_memory": caps[:, 1],
+    }
+
+
+# ----------------------------------------------------------------------------- evaluate
+def evaluate(
+    cluster: Cluster,
+    placements: np.ndarray,
+    thresholds: Sequence[Threshold] | None = None,
+    drained: Sequence[int] = (),
+    engine: Engine = "auto",
+) -> Evaluation:
+    """Evaluate a batch of placements.
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot (demands, capacities, rules).
+    placements:
+        ``(K, V)`` integer host indices (a 1-D placement is treated as ``K = 1``).
+    thresholds:
+        Thresholds for the ``hosts_over`` / ``excess_*`` metrics; default
+        :func:`default_thresholds`.
+    drained:
+        Host indices that must end empty (counted as ``drained`` violations).
+    engine:
+        ``"auto"``, ``"numpy"`` or ``"numba"`` for the per-host sums (same results).
+
+    Raises ``ValueError`` for a batch of the wrong shape, dtype or host index (API misuse).
+    """
+    p = _as_batch(cluster, placements)
+    thr = tuple(thresholds) if thresholds is not None else default_thresholds(cluster)
+    k_count, h_count = p.shape[0], cluster.n_hosts
+    eng = _pick_engine(engine, p.size)
+    vm_cpu, vm_mem = host_sums(cluster, p, engine)
+    counted = cluster.host_state != HostState.DOWN
+    up = cluster.host_up if cluster.host_up.any() else np.ones(h_count, dtype=bool)
+    live = counted if counted.any() else np.ones(h_count, dtype=bool)
+    # Integer limits (floor of the threshold) make "above" exact: an integer load is above
+    # floor(x) exactly when it is above x.
+    lims = [threshold_limits(cluster, th) for th in thr]
+    lim_c = np.array([c for c, _ in lims], dtype=np.int64).reshape(len(thr), h_count)
+    lim_m = np.array([m for _, m in lims], dtype=np.int64).reshape(len(thr), h_count)
+    stats_fn = _load_stats_numba if eng == "numba" and h_count else _load_stats_numpy
+    st = stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted, up, live)
+
+    counts = {kind: np.zeros(k_count, dtype=np.int64) for kind in VIOLATION_KINDS}
+    counts["capacity_cpu"] += st["capacity_cpu"]
+    counts["capacity_memory"] += st["capacity_memory"]
+    drained_mask = np.zeros(h_count, dtype=bool)
+    if len(drained):
+        drained_mask[np.asarray(list(drained), dtype=np.intp)] = True
+    _placement_counts(cluster, p, drained_mask, counts)
+    _rule_counts(cluster, p, counts)
+    hard = sum((c for kind, c in counts.items() if kind != "anti_affinity"),
+               start=np.zeros(k_count, dtype=np.int64))
+    if cluster.settings.enforced_anti_affinity:
+        hard = hard + counts["anti_affinity"]
+
+    return Evaluation(
+        cpu_milli=vm_cpu + cluster.host_cpu_base_milli,
+        memory_used_mb=vm_mem + cluster.host_memory_reserve_mb,
+        cpu_pct=st["cpu_pct"],
+        memory_pct=st["memory_pct"],
+        thresholds=thr,
+        hosts_over=st["hosts_over"],
+        excess_cpu_milli=st["excess_cpu"],
+        excess_memory_mb=st["excess_mem"],
+        max_cpu_pct=st["max_cpu"],
+        max_memory_pct=st["max_mem"],
+        spread_cpu_pct=st["spread_cpu"],
+        spread_memory_pct=st["spread_mem"],
+        std_cpu_pct=st["std_cpu"],
+        std_memory_pct=st["std_mem"],
+        violations=counts,
+        hard_violations=hard,
+    )
+
+
+__all__ = [
+    "CHUNK_ELEMENTS", "HAVE_NUMBA", "VIOLATION_KINDS", "Engine", "Evaluation",
+    "default_thresholds", "evaluate", "host_sums",
+]
