@@ -1,0 +1,133 @@
+"""``hvplan generate``: write a realistic synthetic snapshot."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.cli import app
+from planner.cli.common import EXIT_NO, err, out, print_json
+from planner.generate import GeneratorError, GeneratorOptions, generate_cluster
+from planner.loadmodel import host_loads
+from planner.snapshot import FILES, write_snapshot
+
+
+class VendorChoice(StrEnum):
+    """CPU vendors of the generated nodes."""
+
+    INTEL = "intel"
+    AMD = "amd"
+    MIXED = "mixed"
+
+
+class HotVendor(StrEnum):
+    """Vendor whose nodes are made hot."""
+
+    INTEL = "intel"
+    AMD = "amd"
+
+
+
+
+@app.command()
+def generate(
+    hosts: Annotated[int, typer.Option("--hosts", min=1, help="Number of nodes (1-64).")],
+    vms: Annotated[int, typer.Option("--vms", min=0, help="Number of VMs.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Snapshot directory to write.",
+                                          file_okay=False)],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the snapshot files in a "
+                                        "non-empty directory.")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="Cluster name.")] = None,
+    vendors: Annotated[VendorChoice, typer.Option("--vendors", help="CPU vendors of the "
+                                                  "nodes.")] = VendorChoice.INTEL,
+    generation: Annotated[list[str] | None, typer.Option(
+        "--generation", help="CPU model from the catalog, repeat for several generations "
+        "(default: three recent ones per vendor).")] = None,
+    fault_domains: Annotated[int, typer.Option("--fault-domains", min=0, help="Number of "
+                                               "fault domains (0: one per node).")] = 4,
+    rule_density: Annotated[float, typer.Option(
+        "--rule-density", min=0.0, max=1.0, help="Fraction of running VMs in affinity "
+        "rules.")] = 0.10,
+    load_pct: Annotated[float, typer.Option(
+        "--load-pct", help="Mean CPU and memory load of the nodes, in percent.")] = 50.0,
+    hot_fraction: Annotated[float, typer.Option(
+        "--hot-fraction", min=0.0, max=1.0, help="Fraction of nodes loaded above "
+        "--hot-load-pct.")] = 0.2,
+    hot_load_pct: Annotated[float, typer.Option(
+        "--hot-load-pct", help="Load the hot nodes exceed, in percent.")] = 85.0,
+    hot_vendor: Annotated[HotVendor | None, typer.Option(
+        "--hot-vendor", help="Only nodes of this vendor are made hot.")] = None,
+    compat_minimum: Annotated[float, typer.Option(
+        "--compat-minimum", min=0.0, max=1.0, help="Fraction of VMs in MinimumFeatureSet "
+        "mode.")] = 0.20,
+    compat_common: Annotated[float, typer.Option(
+        "--compat-common", min=0.0, max=1.0, help="Fraction of VMs in "
+        "CommonClusterFeatureSet mode.")] = 0.15,
+    anti_affinity_classes: Annotated[int | None, typer.Option(
+        "--anti-affinity-classes", min=0, help="Legacy anti-affinity classes (default: "
+        "VMs / 200).")] = None,
+    downtime_fraction: Annotated[float, typer.Option(
+        "--downtime-fraction", min=0.0, max=1.0, help="Fraction of VMs that allow "
+        "downtime.")] = 0.10,
+    pinned_fraction: Annotated[float, typer.Option(
+        "--pinned-fraction", min=0.0, max=1.0, help="Fraction of VMs that are "
+        "pinned.")] = 0.02,
+    stopped_fraction: Annotated[float, typer.Option(
+        "--stopped-fraction", min=0.0, max=0.9, help="Fraction of VMs that are Off or "
+        "Saved.")] = 0.05,
+    level: Annotated[int, typer.Option("--level", min=1, max=3, help="The cluster's "
+                                       "auto_balancer_level (1 Low, 2 Medium, 3 "
+                                       "High).")] = 1,
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Write a realistic synthetic snapshot (deterministic by seed)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        err.print(f"[red]hvplan: {out_dir} exists and is not a directory[/]")
+        raise typer.Exit(EXIT_NO)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        err.print(f"[red]hvplan: {out_dir} is not empty; use --force to overwrite the "
+                  "snapshot files in it[/]")
+        raise typer.Exit(EXIT_NO)
+    options = GeneratorOptions(
+        hosts=hosts, vms=vms, seed=seed, name=name, vendors=vendors.value,
+        generations=tuple(generation) if generation else None, fault_domains=fault_domains,
+        rule_density=rule_density, compat_minimum=compat_minimum,
+        compat_common=compat_common, anti_affinity_classes=anti_affinity_classes,
+        downtime_fraction=downtime_fraction, pinned_fraction=pinned_fraction,
+        stopped_fraction=stopped_fraction, load_pct=load_pct, hot_fraction=hot_fraction,
+        hot_load_pct=hot_load_pct, hot_vendor=hot_vendor.value if hot_vendor else None,
+        balancer_level=level,
+    )
+    try:
+        cluster = generate_cluster(options)
+    except GeneratorError as e:
+        for p in e.problems:
+            err.print(f"[red]hvplan: {p}[/]")
+        raise typer.Exit(EXIT_NO) from None
+    if force and out_dir.is_dir():
+        # Snapshot files the new cluster does not write (no rules, say) must not linger.
+        for f in FILES:
+            (out_dir / f).unlink(missing_ok=True)
+    write_snapshot(cluster, out_dir)
+    loads = host_loads(cluster)
+    over = int(((loads.cpu_pct > hot_load_pct) | (loads.memory_pct > hot_load_pct)).sum())
+    summary = {
+        "out": str(out_dir), "cluster": cluster.name, "hosts": cluster.n_hosts,
+        "vms": cluster.n_vms, "running_vms": int(cluster.vm_consumes.sum()),
+        "rules": len(cluster.rules), "anti_affinity_classes": len(cluster.aa_class_names),
+        "mean_cpu_pct": round(float(loads.cpu_pct.mean()), 2),
+        "mean_memory_pct": round(float(loads.memory_pct.mean()), 2),
+        "hosts_over_hot_load": over, "seed": seed,
+    }
+    if json:
+        print_json(summary)
+        return
+    out.print(f"wrote {out_dir}: {cluster.n_hosts} hosts, {cluster.n_vms} VMs "
+              f"({summary['running_vms']} running), {len(cluster.rules)} rules, "
+              f"mean CPU {summary['mean_cpu_pct']:.1f} % / memory "
+              f"{summary['mean_memory_pct']:.1f} %, {over} host(s) over {hot_load_pct:g} % "
+              f"(seed {seed})")
