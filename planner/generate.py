@@ -120,7 +120,7 @@ class GeneratorOptions:
         generations: catalog CPU model names, assigned to contiguous blocks of hosts; their
             vendors must match ``vendors`` (``mixed`` needs both Intel and AMD models).
         fault_domains: number of fault domains (racks), hosts assigned round-robin; 0 leaves
-            every host its own fault domain.
+            every host its own fault domain; default ``min(4, hosts)``.
         rule_density: fraction of running VMs that are members of affinity rules (the four
             types in turn).
         disabled_rule_fraction: fraction of the rules that are disabled.
@@ -131,7 +131,9 @@ class GeneratorOptions:
         downtime_fraction: fraction of VMs with ``allow_downtime``.
         pinned_fraction: fraction of VMs that are pinned.
         stopped_fraction: fraction of VMs that are Off or Saved (two to one).
-        restricted_owners_fraction: fraction of VMs with a restricted possible-owner list.
+        restricted_owners_fraction: fraction of VMs with a restricted possible-owner list
+            (the current host plus 1–3 hosts it can live-migrate to; VMs with no such host
+            keep all owners).
         preferred_owners_fraction: fraction of VMs with preferred owners.
         load_pct: mean CPU and memory load of the hosts, in percent.
         hot_fraction: fraction of the hosts loaded above ``hot_load_pct`` (rounded half up).
@@ -147,7 +149,7 @@ class GeneratorOptions:
     name: str | None = None
     vendors: str = "intel"
     generations: tuple[str, ...] | None = None
-    fault_domains: int = 4
+    fault_domains: int | None = None
     rule_density: float = 0.10
     disabled_rule_fraction: float = 0.05
     compat_minimum: float = 0.20
@@ -174,6 +176,11 @@ class GeneratorOptions:
     def n_hot(self) -> int:
         """Number of hot hosts: ``hot_fraction * hosts`` rounded half up."""
         return int(np.floor(self.hot_fraction * self.hosts + 0.5))
+
+    @property
+    def n_fault_domains(self) -> int:
+        """Fault domains in use (0: every host is its own)."""
+        return min(4, self.hosts) if self.fault_domains is None else self.fault_domains
 
     def model_names(self) -> tuple[str, ...]:
         """CPU generations in use (explicit or the vendor default)."""
@@ -214,7 +221,7 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
         out.append(f"stopped_fraction must be at most 0.9, got {o.stopped_fraction}")
     if o.anti_affinity_classes is not None and o.anti_affinity_classes < 0:
         out.append(f"anti_affinity_classes must be >= 0, got {o.anti_affinity_classes}")
-    if o.fault_domains < 0 or o.fault_domains > max(o.hosts, 0):
+    if o.fault_domains is not None and not 0 <= o.fault_domains <= max(o.hosts, 0):
         out.append(f"fault_domains must be from 0 to the number of hosts ({o.hosts}), "
                    f"got {o.fault_domains}")
     if o.balancer_level not in (1, 2, 3):
@@ -404,10 +411,11 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     models = o.model_names()
     G = len(models)
     gen_of_host = (np.arange(H) * G) // H
-    cms = [cat.get(m) for m in models]
-    assert all(c is not None for c in cms)  # checked by option_problems
+    cms = [m for m in (cat.get(x) for x in models) if m is not None]
+    if len(cms) != G:  # option_problems checked the names: a changed catalog is a bug
+        raise RuntimeError("CPU model vanished from the catalog")
     host_model = tuple(models[g] for g in gen_of_host)
-    host_vendor = np.array([cms[g].vendor for g in gen_of_host], dtype=np.int8)  # type: ignore[union-attr]
+    host_vendor = np.array([cms[g].vendor for g in gen_of_host], dtype=np.int8)
     load = o.load_pct / 100.0
     mem_need = raw_mem[running].sum() / H / load
     cpu_need = (vcpus[running] * usage10[running]).sum() / 1000 / H / load
@@ -416,7 +424,7 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     # Newer generations of a vendor get the next tier up: -1, 0, +1 for three generations.
     offset = np.zeros(G, dtype=np.int64)
     for vd in (Vendor.INTEL, Vendor.AMD):
-        gs = [g for g in range(G) if cms[g].vendor == vd]  # type: ignore[union-attr]
+        gs = [g for g in range(G) if cms[g].vendor == vd]
         for j, g in enumerate(gs):
             offset[g] = int(np.floor(j - (len(gs) - 1) / 2 + 0.5))
     host_mem = np.array(MEMORY_TIERS_MB, dtype=np.int64)[
@@ -436,7 +444,12 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     cpu_free = host_lp * CPU_UNITS - host_base_milli
 
     # --- load targets: hot hosts above hot_load_pct, the rest share the mean ---------------
-    hot = _choose_hot(o, r_target, host_vendor, gen_of_host)
+    # reach[a, b]: a VM booted on generation a (no compatibility mode) can live on b.
+    reach = np.zeros((G, G), dtype=bool)
+    for a, ca in enumerate(cms):
+        for b, cb in enumerate(cms):
+            reach[a, b] = ca.vendor == cb.vendor and ca.features <= cb.features
+    hot = _choose_hot(o, r_target, host_vendor, gen_of_host, reach)
     t_cpu = _targets(o, r_target, hot)
     t_mem = _targets(o, r_target, hot)
     tgt_mem_mb = np.maximum(t_mem / 100 * host_mem - host_reserve, 0)
@@ -486,10 +499,9 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     downtime[_pick(r_attr, V, o.downtime_fraction, np.arange(V))] = True
 
     # --- rules from the placement, then pinned and owners among the other VMs --------------
-    fd_of_host = (np.arange(H) % o.fault_domains if o.fault_domains
-                  else np.arange(H)).astype(np.int32)
-    fd_names = (tuple(f"Rack{k + 1}" for k in range(o.fault_domains)) if o.fault_domains
-                else tuple(_host_names(H)))
+    n_fd = o.n_fault_domains
+    fd_of_host = (np.arange(H) % n_fd if n_fd else np.arange(H)).astype(np.int32)
+    fd_names = (tuple(f"Rack{k + 1}" for k in range(n_fd)) if n_fd else _host_names(H))
     rules, in_rule = _make_rules(o, r_rule, vm_host, running, fd_of_host, H, V)
     free = np.flatnonzero(running & ~in_rule)
     pinned = np.zeros(V, dtype=bool)
@@ -498,14 +510,16 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     restricted = _pick(r_attr, V, o.restricted_owners_fraction,
                        np.flatnonzero(~in_rule & ~pinned))
     for v in restricted:
+        # Owners are the current host plus one to three hosts the VM can live-migrate to,
+        # so that a restricted VM is never stranded by its owner list alone.
         h = int(vm_host[v])
-        same = np.flatnonzero(host_vendor == host_vendor[h])
-        others = same[same != h]
+        others = np.flatnonzero(reach[gen_of_host[h], gen_of_host] & (np.arange(H) != h))
+        if len(others) == 0:
+            continue
         k = min(len(others), int(r_attr.integers(1, 4)))
         possible[v] = False
         possible[v, h] = True
-        if k:
-            possible[v, r_attr.choice(others, size=k, replace=False)] = True
+        possible[v, r_attr.choice(others, size=k, replace=False)] = True
     preferred: list[tuple[int, ...]] = [()] * V
     for v in _pick(r_attr, V, o.preferred_owners_fraction, np.arange(V)):
         h = int(vm_host[v])
@@ -528,7 +542,7 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     fidx = {f: i for i, f in enumerate(feats)}
     model_feats = np.zeros((G, len(feats)), dtype=bool)
     for g, cm in enumerate(cms):
-        model_feats[g, [fidx[f] for f in cm.features]] = True  # type: ignore[union-attr]
+        model_feats[g, [fidx[f] for f in cm.features]] = True
     baseline = np.zeros((len(Vendor), len(feats)), dtype=bool)
     for vd in Vendor:
         baseline[vd, [fidx[f] for f in cat.baseline(vd)]] = True
@@ -577,11 +591,12 @@ def _host_names(n: int) -> tuple[str, ...]:
 
 
 def _choose_hot(o: GeneratorOptions, rng: np.random.Generator, host_vendor: np.ndarray,
-                gen_of_host: np.ndarray) -> np.ndarray:
+                gen_of_host: np.ndarray, reach: np.ndarray) -> np.ndarray:
     """Boolean mask of the hot hosts.
 
-    Hosts are taken in random order; a host is preferred when its CPU model still has a cold
-    node left after it, so that VMs without compatibility mode can leave it live.  When the
+    Hosts are taken in random order; a host is preferred when a cold host remains that its
+    VMs without compatibility mode can live-migrate to (``reach[g1, g2]``: generation ``g2``
+    offers every feature of ``g1``), so that live migration alone can relieve it.  When the
     preference cannot be met (too many hot hosts), the remaining hosts fill up the count.
     """
     H = o.hosts
@@ -592,11 +607,12 @@ def _choose_hot(o: GeneratorOptions, rng: np.random.Generator, host_vendor: np.n
         cand = cand[host_vendor == want]
     order = rng.permutation(cand)
     n = min(o.n_hot, len(order))
+    idx = np.arange(H)
     for h in order:
         if hot.sum() >= n:
             break
-        same = (gen_of_host == gen_of_host[h]) & ~hot
-        if same.sum() >= 2:  # h itself plus at least one cold sibling
+        escape = reach[gen_of_host[h], gen_of_host] & ~hot & (idx != h)
+        if escape.any():
             hot[h] = True
     for h in order:
         if hot.sum() >= n:

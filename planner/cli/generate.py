@@ -47,8 +47,9 @@ def generate(
     generation: Annotated[list[str] | None, typer.Option(
         "--generation", help="CPU model from the catalog, repeat for several generations "
         "(default: three recent ones per vendor).")] = None,
-    fault_domains: Annotated[int, typer.Option("--fault-domains", min=0, help="Number of "
-                                               "fault domains (0: one per node).")] = 4,
+    fault_domains: Annotated[int | None, typer.Option(
+        "--fault-domains", min=0, help="Number of fault domains, nodes assigned round-robin "
+        "(0: one per node; default: 4 or the number of nodes).")] = None,
     rule_density: Annotated[float, typer.Option(
         "--rule-density", min=0.0, max=1.0, help="Fraction of running VMs in affinity "
         "rules.")] = 0.10,

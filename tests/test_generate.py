@@ -1,0 +1,300 @@
+"""Tests of the synthetic cluster generator and ``hvplan generate``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from planner.catalog import default_catalog
+from planner.checks import anti_affinity_pairs, placement_violations, rule_violations
+from planner.cli import app
+from planner.cluster import CPU_UNITS, Cluster, CompatMode, RuleType, Vendor, VmState
+from planner.generate import (
+    LP_TIERS,
+    MEMORY_TIERS_MB,
+    GeneratorError,
+    GeneratorOptions,
+    bitbrains_trace,
+    generate_cluster,
+    option_problems,
+)
+from planner.loadmodel import host_loads
+from planner.snapshot import read_snapshot, write_snapshot
+
+runner = CliRunner()
+
+
+def _gen(**kw: object) -> Cluster:
+    return generate_cluster(GeneratorOptions(**kw))  # type: ignore[arg-type]
+
+
+def _assert_same(a: Cluster, b: Cluster) -> None:
+    """Every field equal (arrays element-wise), except where the cluster was read from."""
+    for f in dataclasses.fields(Cluster):
+        if f.name == "source":
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype.kind == y.dtype.kind, f.name
+            assert np.array_equal(x, y), f.name
+        else:
+            assert x == y, f.name
+
+
+@pytest.fixture(scope="module")
+def medium() -> Cluster:
+    """16 hosts / 1,000 VMs with default options."""
+    return _gen(hosts=16, vms=1000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def large() -> Cluster:
+    """The largest supported size: 64 hosts / 8,000 VMs."""
+    return _gen(hosts=64, vms=8000, seed=11, vendors="mixed")
+
+
+# ----------------------------------------------------------------------------- determinism
+def test_same_seed_gives_identical_cluster() -> None:
+    opts = GeneratorOptions(hosts=8, vms=300, seed=42, vendors="mixed")
+    _assert_same(generate_cluster(opts), generate_cluster(opts))
+
+
+def test_different_seeds_give_different_clusters() -> None:
+    a = _gen(hosts=8, vms=300, seed=1)
+    b = _gen(hosts=8, vms=300, seed=2)
+    assert not (np.array_equal(a.vm_host, b.vm_host)
+                and np.array_equal(a.vm_memory_mb, b.vm_memory_mb))
+
+
+# ----------------------------------------------------------------------------- round trip
+def test_write_read_round_trip_has_no_errors_and_is_equal(medium: Cluster,
+                                                           tmp_path: Path) -> None:
+    write_snapshot(medium, tmp_path)
+    back, report = read_snapshot(tmp_path)
+    assert report.errors == []
+    assert back is not None
+    # The only warnings allowed are the disabled rules the generator adds on purpose.
+    assert all("disabled" in w.message for w in report.warnings)
+    _assert_same(medium, back)
+
+
+# ----------------------------------------------------------------------------- placement
+@pytest.mark.parametrize("kw", [
+    dict(hosts=16, vms=1000, seed=7),
+    dict(hosts=6, vms=200, seed=3, vendors="mixed", hot_vendor="amd"),
+    dict(hosts=10, vms=500, seed=5, hot_fraction=0.5, load_pct=60, rule_density=0.4,
+         enforced_anti_affinity=True),
+    dict(hosts=3, vms=40, seed=9, fault_domains=0),
+])
+def test_initial_placement_breaks_no_hard_rule(kw: dict[str, object]) -> None:
+    c = _gen(**kw)
+    hard = [v for v in placement_violations(c) if v.hard]
+    assert hard == []
+    # Disabled rules hold too: every rule the generator writes is satisfiable.
+    assert rule_violations(c, include_disabled=True) == []
+    assert anti_affinity_pairs(c) == []
+
+
+def test_large_cluster_respects_capacity_and_rules(large: Cluster) -> None:
+    assert large.n_hosts == 64 and large.n_vms == 8000
+    assert [v for v in placement_violations(large) if v.hard] == []
+    assert {RuleType(r.rule_type) for r in large.rules} == set(RuleType)
+    # No VM is a member of two rules, so no pair of rules can contradict each other.
+    members = [m for r in large.rules for m in r.members]
+    assert len(members) == len(set(members))
+
+
+def test_rule_density_is_the_share_of_running_vms_in_rules(medium: Cluster) -> None:
+    in_rules = sum(len(r.members) for r in medium.rules)
+    running = int((medium.vm_state == VmState.RUNNING).sum())
+    assert in_rules == pytest.approx(0.10 * running, abs=1)
+    assert all(medium.vm_state[m] == VmState.RUNNING for r in medium.rules for m in r.members)
+
+
+def test_rules_have_the_shape_of_their_type(medium: Cluster) -> None:
+    fd = medium.host_fault_domain
+    for r in medium.rules:
+        hosts = medium.vm_host[list(r.members)]
+        if r.rule_type == RuleType.SAME_NODE:
+            assert len(set(hosts.tolist())) == 1
+        elif r.rule_type == RuleType.DIFFERENT_NODE:
+            assert len(set(hosts.tolist())) == len(hosts)
+        elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
+            assert len(set(fd[hosts].tolist())) == 1
+        else:
+            assert len(set(fd[hosts].tolist())) == len(hosts)
+
+
+# ----------------------------------------------------------------------------- loads
+@pytest.mark.parametrize(("hosts", "vms", "frac", "hot", "load"), [
+    (20, 1200, 0.2, 78.0, 50.0),   # "about a fifth of the nodes over Medium (70 %)"
+    (10, 600, 0.5, 80.0, 60.0),    # heavy imbalance
+    (16, 800, 0.0, 70.0, 45.0),    # balanced
+])
+def test_hot_fraction_and_mean_load(hosts: int, vms: int, frac: float, hot: float,
+                                    load: float) -> None:
+    c = _gen(hosts=hosts, vms=vms, seed=4, hot_fraction=frac, hot_load_pct=hot, load_pct=load)
+    loads = host_loads(c)
+    over = (loads.cpu_pct > hot) | (loads.memory_pct > hot)
+    assert int(over.sum()) == int(np.floor(frac * hosts + 0.5))
+    # Hot hosts are above the level in both resources, the others below it in both.
+    assert ((loads.cpu_pct > hot) == over).all()
+    assert ((loads.memory_pct > hot) == over).all()
+    assert loads.cpu_pct.mean() == pytest.approx(load, abs=1.5)
+    assert loads.memory_pct.mean() == pytest.approx(load, abs=1.5)
+    assert loads.cpu_pct.max() <= 100 and loads.memory_pct.max() <= 100
+
+
+def test_hot_vendor_makes_only_that_vendor_hot() -> None:
+    c = _gen(hosts=8, vms=400, seed=2, vendors="mixed", hot_vendor="amd", hot_fraction=0.25)
+    loads = host_loads(c)
+    over = loads.cpu_pct > 85
+    assert over.sum() == 2
+    assert (c.host_vendor[over] == Vendor.AMD).all()
+
+
+def test_hot_hosts_keep_a_live_migration_target(medium: Cluster) -> None:
+    # Every VM on a hot host that is not pinned can reach another host without downtime.
+    over = host_loads(medium).cpu_pct > 85
+    on_hot = over[medium.vm_host] & ~medium.vm_pinned
+    assert (medium.vm_live_targets[on_hot] > 0).all()
+
+
+# ----------------------------------------------------------------------------- sizes
+def test_host_sizes_models_and_names(large: Cluster) -> None:
+    assert set(large.host_lp.tolist()) <= set(LP_TIERS)
+    assert set(large.host_memory_mb.tolist()) <= set(MEMORY_TIERS_MB)
+    assert 32 <= large.host_lp.min() and large.host_lp.max() <= 128
+    assert 256 * 1024 <= large.host_memory_mb.min() and large.host_memory_mb.max() <= 1536 * 1024
+    cat = default_catalog()
+    for h, model in enumerate(large.host_cpu_model):
+        cm = cat.get(model)
+        assert cm is not None and cm.vendor == large.host_vendor[h]
+        feats = {large.features[i] for i in np.flatnonzero(large.host_features[h])}
+        assert feats == cm.features
+    assert set(large.host_cpu_model) == {"Cascadelake-Server", "Icelake-Server",
+                                         "SapphireRapids", "EPYC-Rome", "EPYC-Milan",
+                                         "EPYC-Genoa"}
+    assert large.host_names[0] == "HV01" and large.host_names[-1] == "HV64"
+    assert large.vm_names[0] == "vm-0001" and large.vm_names[-1] == "vm-8000"
+    assert len(large.fault_domains) == 4
+
+
+def test_vm_sizes_come_from_the_trace(large: Cluster) -> None:
+    trace = bitbrains_trace()
+    assert set(large.vm_vcpus.tolist()) <= set(trace.vcpus.tolist())
+    assert (large.vm_memory_mb % 512 == 0).all() and large.vm_memory_mb.min() >= 512
+    usage = large.vm_cpu_milli / (large.vm_vcpus * CPU_UNITS / 100)
+    assert usage.min() >= 0 and usage.max() <= 100
+
+
+def test_generations_option_is_used() -> None:
+    c = _gen(hosts=6, vms=200, generations=("Skylake-Server", "Icelake-Server"))
+    assert c.host_cpu_model == ("Skylake-Server",) * 3 + ("Icelake-Server",) * 3
+
+
+def test_fractions_are_as_asked(large: Cluster) -> None:
+    v = large.n_vms
+    assert int(large.vm_allow_downtime.sum()) == round(0.10 * v)
+    assert int(large.vm_pinned.sum()) == round(0.02 * v)
+    assert int((large.vm_state != VmState.RUNNING).sum()) == round(0.05 * v)
+    compat = np.bincount(large.vm_compat, minlength=3) / v
+    assert compat[CompatMode.MINIMUM] == pytest.approx(0.20, abs=0.03)
+    assert compat[CompatMode.COMMON] == pytest.approx(0.15, abs=0.03)
+    versions = set((large.vm_config_version_x10 / 10).tolist())
+    assert min(versions) >= 9.0 and max(versions) <= 12.0 and min(versions) < 10
+    assert len(large.aa_class_names) == v // 200
+    # Pinned VMs are never rule members, and restricted owners keep the current host.
+    members = {m for r in large.rules for m in r.members}
+    assert not members & set(np.flatnonzero(large.vm_pinned).tolist())
+    assert large.vm_possible[np.arange(v), large.vm_host].all()
+    assert (~large.vm_possible.all(axis=1)).sum() == round(0.03 * v)
+
+
+def test_networks_have_management_and_two_live_migration_networks(medium: Cluster) -> None:
+    assert any(n.role == 3 for n in medium.networks)
+    assert sum(n.live_migration_order is not None for n in medium.networks) == 2
+
+
+# ----------------------------------------------------------------------------- bad options
+@pytest.mark.parametrize(("kw", "needle"), [
+    (dict(hosts=65, vms=100), "hosts must be from 1 to 64"),
+    (dict(hosts=2, vms=3000), "do not fit on 2 hosts"),
+    (dict(hosts=4, vms=100, generations=("Nope",)), "unknown CPU model 'Nope'"),
+    (dict(hosts=4, vms=100, vendors="intel", generations=("EPYC-Rome",)), "do not match"),
+    (dict(hosts=4, vms=100, rule_density=1.5), "rule_density must be a fraction"),
+    (dict(hosts=4, vms=100, compat_minimum=0.7, compat_common=0.5), "must not exceed 1"),
+    (dict(hosts=10, vms=500, load_pct=80, hot_load_pct=78, hot_fraction=0.2), "too high"),
+    (dict(hosts=4, vms=100, fault_domains=5), "fault_domains must be from 0 to"),
+])
+def test_bad_options_are_reported(kw: dict[str, object], needle: str) -> None:
+    opts = GeneratorOptions(**kw)  # type: ignore[arg-type]
+    assert any(needle in p for p in option_problems(opts))
+    with pytest.raises(GeneratorError, match=needle.replace("(", r"\(")):
+        generate_cluster(opts)
+
+
+def test_too_few_vms_for_the_hosts_is_an_error() -> None:
+    with pytest.raises(GeneratorError, match="too few"):
+        _gen(hosts=16, vms=10)
+
+
+# ----------------------------------------------------------------------------- CLI
+def test_cli_writes_a_valid_snapshot(tmp_path: Path) -> None:
+    out = tmp_path / "snap"
+    r = runner.invoke(app, ["generate", "--hosts", "6", "--vms", "150", "--seed", "3",
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "6 hosts, 150 VMs" in r.stdout
+    cluster, report = read_snapshot(out)
+    assert cluster is not None and report.valid
+    _assert_same(cluster, generate_cluster(GeneratorOptions(hosts=6, vms=150, seed=3)))
+    v = runner.invoke(app, ["validate", str(out)])
+    assert v.exit_code == 0
+
+
+def test_cli_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "snap"
+    args = ["generate", "--hosts", "4", "--vms", "60", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = (out / "vms.csv").read_text()
+    r = runner.invoke(app, [*args[:-2], "--seed", "5", "--out", str(out)])
+    assert r.exit_code == 1
+    assert "not empty" in r.stderr and "--force" in r.stderr
+    assert (out / "vms.csv").read_text() == before
+    r = runner.invoke(app, [*args, "--seed", "5", "--force", "--rule-density", "0"])
+    assert r.exit_code == 0, r.output
+    assert (out / "vms.csv").read_text() != before
+    # A file of the earlier snapshot that the new one does not have must not linger.
+    assert not (out / "affinity_rules.csv").exists()
+
+
+def test_cli_bad_options_exit_1_without_traceback(tmp_path: Path) -> None:
+    out = tmp_path / "snap"
+    r = runner.invoke(app, ["generate", "--hosts", "2", "--vms", "5000", "--out", str(out)])
+    assert r.exit_code == 1
+    assert "do not fit on 2 hosts" in r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert not out.exists()
+    r = runner.invoke(app, ["generate", "--hosts", "4", "--vms", "100", "--generation",
+                            "Zen9", "--out", str(out)])
+    assert r.exit_code == 1 and "unknown CPU model 'Zen9'" in r.stderr
+
+
+def test_cli_usage_error_exits_2(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["generate", "--hosts", "0", "--vms", "10", "--out",
+                            str(tmp_path / "x")])
+    assert r.exit_code == 2
+
+
+def test_cli_json_summary(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["generate", "--hosts", "5", "--vms", "100", "--hot-fraction",
+                            "0.4", "--out", str(tmp_path / "s"), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["hosts"] == 5 and d["vms"] == 100 and d["hosts_over_hot_load"] == 2
