@@ -13,7 +13,7 @@ import io
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,12 @@ MAX_NODES = 64
 MAX_VMS = 8000
 MAX_RUNNING_VMS_PER_HOST = 1024
 MAX_LOGICAL_PROCESSORS = 2048
+#: Upper bounds that keep every sum in int64 (and far above any real cluster): they turn a
+#: typo such as an extra row of digits into a clear message instead of an overflow.
+MAX_MEMORY_MB = 2**36  # 64 PB
+MAX_COUNT = 1_000_000  # logical processors, vCPUs
+MAX_MIGRATIONS = 1000
+MAX_ORDER = 1_000_000_000
 
 FILES = ("cluster.csv", "hosts.csv", "vms.csv", "affinity_rules.csv", "networks.csv")
 
@@ -66,18 +72,36 @@ def _text(s: str) -> str:
     return s
 
 
+def _number(s: str, exp: str) -> float:
+    """``float(s)`` or :class:`_Bad` with a hint for the usual spreadsheet slips."""
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    if "," in s:
+        try:
+            float(s.replace(",", "."))
+        except ValueError:
+            pass
+        else:
+            raise _Bad(f"{exp}, with a dot as the decimal separator") from None
+    if s.endswith("%"):
+        raise _Bad(f"{exp}, without the % sign") from None
+    raise _Bad(exp) from None
+
+
 def _int(lo: int | None = None, hi: int | None = None) -> Parser:
     def parse(s: str) -> int:
-        exp = _range_text("an integer", lo, hi)
+        # Fast path for plain integers; ``float`` accepts what PowerShell may write ("4.0").
         try:
-            f = float(s)
+            v = int(s)
         except ValueError:
-            raise _Bad(exp) from None
-        if not math.isfinite(f) or f != int(f):
-            raise _Bad(exp)
-        v = int(f)
+            f = _number(s, _range_text("an integer", lo, hi))
+            if not math.isfinite(f) or f != int(f):
+                raise _Bad(_range_text("an integer", lo, hi)) from None
+            v = int(f)
         if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise _Bad(exp)
+            raise _Bad(_range_text("an integer", lo, hi))
         return v
 
     return parse
@@ -85,17 +109,10 @@ def _int(lo: int | None = None, hi: int | None = None) -> Parser:
 
 def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Parser:
     def parse(s: str) -> float:
-        exp = _range_text("a number", lo, hi, lo_open)
-        try:
-            v = float(s)
-        except ValueError:
-            raise _Bad(exp) from None
-        if not math.isfinite(v):
-            raise _Bad(exp)
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise _Bad(exp)
-        if hi is not None and v > hi:
-            raise _Bad(exp)
+        v = _number(s, _range_text("a number", lo, hi, lo_open))
+        if (not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo)))
+                or (hi is not None and v > hi)):
+            raise _Bad(_range_text("a number", lo, hi, lo_open))
         return v
 
     return parse
@@ -103,15 +120,17 @@ def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False
 
 def _range_text(kind: str, lo: float | None, hi: float | None, lo_open: bool = False) -> str:
     if lo is not None and hi is not None:
-        return f"{kind} from {lo} to {hi}"
+        return f"{kind} from {lo:g} to {hi:g}"
     if lo is not None:
-        return f"{kind} {'>' if lo_open else '>='} {lo}"
+        return f"{kind} {'>' if lo_open else '>='} {lo:g}"
     if hi is not None:
-        return f"{kind} <= {hi}"
+        return f"{kind} <= {hi:g}"
     return kind
 
 
-_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+# PowerShell writes True/False; "$true"/"$false" is what people type in a console.
+_BOOLS = {"true": True, "1": True, "yes": True, "$true": True,
+          "false": False, "0": False, "no": False, "$false": False}
 
 
 def _bool(s: str) -> bool:
@@ -205,7 +224,7 @@ CLUSTER_COLS = (
     Col("name", _text),
     Col("auto_balancer_mode", _BAL_MODE, default=2),
     Col("auto_balancer_level", _BAL_LEVEL, default=1),
-    Col("maximum_parallel_migrations", _int(1)),
+    Col("maximum_parallel_migrations", _int(1, MAX_MIGRATIONS)),
     Col("enforced_anti_affinity", _bool, default=False),
 )
 HOST_COLS = (
@@ -215,19 +234,19 @@ HOST_COLS = (
     Col("cpu_vendor", _VENDOR, required=True),
     Col("cpu_model", _text, default=""),
     Col("cpu_features", _list),
-    Col("logical_processors", _int(1), required=True),
-    Col("memory_mb", _int(1), required=True),
-    Col("memory_reserve_mb", _int(0)),
+    Col("logical_processors", _int(1, MAX_COUNT), required=True),
+    Col("memory_mb", _int(1, MAX_MEMORY_MB), required=True),
+    Col("memory_reserve_mb", _int(0, MAX_MEMORY_MB)),
     Col("cpu_base_pct", _num(0, 100), default=0.0),
-    Col("max_vm_migrations", _int(1), default=2),
+    Col("max_vm_migrations", _int(1, MAX_MIGRATIONS), default=2),
 )
 VM_COLS = (
     Col("name", _text, required=True),
     Col("host", _text, required=True),
     Col("state", _VM_STATE, default=VmState.RUNNING),
     Col("priority", _PRIORITY, default=2000),
-    Col("vcpus", _int(1), required=True),
-    Col("memory_mb", _int(1), required=True),
+    Col("vcpus", _int(1, MAX_COUNT), required=True),
+    Col("memory_mb", _int(1, MAX_MEMORY_MB), required=True),
     Col("cpu_usage_pct", _num(0, 100), default=0.0),
     Col("config_version", _num(0, 1000, lo_open=True), default=10.0),
     Col("compat_mode", _COMPAT, default=CompatMode.NONE),
@@ -246,7 +265,7 @@ RULE_COLS = (
 NETWORK_COLS = (
     Col("name", _text, required=True),
     Col("role", _ROLE, default=NetworkRole.CLUSTER_AND_CLIENT),
-    Col("live_migration_order", _int()),
+    Col("live_migration_order", _int(-MAX_ORDER, MAX_ORDER)),
     Col("bandwidth_gbps", _num(0, None, lo_open=True), default=10.0),
 )
 
@@ -254,20 +273,78 @@ NETWORK_COLS = (
 # ----------------------------------------------------------------------------- raw tables
 @dataclass
 class Table:
-    """A CSV file as trimmed strings; ``rownum[i]`` is the spreadsheet row of record ``i``."""
+    """A CSV file as trimmed strings; ``rownum[i]`` is the spreadsheet row of record ``i``.
+
+    ``skipped`` holds the rows that could not be split into the header's columns (already
+    reported), keyed by column as far as they go, so that later checks can tell "a name
+    on a broken row" from "an unknown name".
+    """
 
     file: str
     header: dict[str, str]  # casefolded name -> name as written
     records: list[dict[str, str]]
     rownum: list[int]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    def skipped_values(self, column: str) -> set[str]:
+        """Casefolded values of ``column`` on the rows that were skipped."""
+        return {r[column].casefold() for r in self.skipped if r.get(column)}
+
+
+#: First line that Windows PowerShell's ``Export-Csv`` writes without ``-NoTypeInformation``.
+_TYPE_LINE = "#TYPE"
+
+
+def find_file(directory: Path, fname: str) -> Path:
+    """``directory / fname``, or the entry whose name matches ignoring case (files copied
+    from Windows are often ``Hosts.csv``); the plain path when there is neither."""
+    p = directory / fname
+    if p.exists():
+        return p
+    try:
+        for entry in directory.iterdir():
+            if entry.name.casefold() == fname:
+                return entry
+    except OSError:
+        pass
+    return p
+
+
+def _decode(raw: bytes, fname: str, report: Report) -> str | None:
+    """Bytes → text: UTF-8 with or without BOM; UTF-16 with a BOM is accepted with a
+    warning (``Out-File`` and ``>`` in Windows PowerShell 5 write it)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            report.error(fname, "the file starts with a UTF-16 byte-order mark but is not "
+                         "valid UTF-16; save it as UTF-8 (Export-Csv -Encoding UTF8)")
+            return None
+        report.warning(fname, "the file is UTF-16 encoded; it was read, but UTF-8 is the "
+                       "expected encoding (Export-Csv -Encoding UTF8)")
+        return text.lstrip("\ufeff")
+    if b"\x00" in raw:
+        report.error(fname, "this is a binary file, not a UTF-8 CSV text file")
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        report.error(fname, f"not valid UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
+                     f"{e.start}); save the file as UTF-8 (Export-Csv -Encoding UTF8)",
+                     row=line)
+        return None
 
 
 def read_table(path: Path, report: Report, *, required: bool) -> Table | None:
     """Read one CSV file into a :class:`Table`, recording file-level problems.
 
+    Accepts UTF-8 with or without a byte-order mark, CRLF or LF line ends, quoted or bare
+    fields, and skips the ``#TYPE ...`` line of Windows PowerShell's ``Export-Csv``.  Blank
+    lines are skipped but still counted, so row numbers are those a spreadsheet shows.
     Returns ``None`` when the file is absent (an error if ``required``) or unreadable.
     """
-    fname = path.name
+    fname = path.name.casefold() if path.name.casefold() in FILES else path.name
     if not path.exists():
         if required:
             report.error(fname, f"required file is missing from {path.parent}")
@@ -279,36 +356,37 @@ def read_table(path: Path, report: Report, *, required: bool) -> Table | None:
     if size > MAX_FILE_BYTES:
         report.error(fname, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
         return None
-    raw = path.read_bytes()
-    if b"\x00" in raw:
-        report.error(fname, "this is a binary file, not a UTF-8 CSV text file")
-        return None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        report.error(fname, f"not valid UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
-                     f"{e.start}); save the file as UTF-8", row=line)
+        raw = path.read_bytes()
+    except OSError as e:
+        report.error(fname, f"cannot read the file: {e.strerror or e}")
+        return None
+    text = _decode(raw, fname, report)
+    if text is None:
         return None
     if not text.strip():
         report.error(fname, "file is empty; expected a header row and data rows")
         return None
     old_limit = csv.field_size_limit()
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows.extend(reader)
     except csv.Error as e:
-        report.error(fname, f"not a readable CSV file: {e}")
+        report.error(fname, f"not a readable CSV file: {e}", row=len(rows) + 1)
         return None
     finally:
         csv.field_size_limit(old_limit)
     # Drop blank lines but keep the row numbers a spreadsheet would show.
     numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if numbered and numbered[0][1][0].lstrip("\ufeff").startswith(_TYPE_LINE):
+        numbered = numbered[1:]
     if not numbered:
         report.error(fname, "file is empty; expected a header row and data rows")
         return None
     hrow, header = numbered[0]
-    header = [h.strip() for h in header]
+    header = [h.strip().lstrip("\ufeff").strip() for h in header]
     if len(header) == 1 and ";" in header[0]:
         report.error(fname, "the file uses ';' as the column separator; hvplan reads "
                      "comma-separated files (Export-Csv without -UseCulture, or "
@@ -316,70 +394,101 @@ def read_table(path: Path, report: Report, *, required: bool) -> Table | None:
         return None
     if len(header) == 1 and "\t" in header[0]:
         report.error(fname, "the file uses tabs as the column separator; hvplan reads "
-                     "comma-separated files", row=hrow)
+                     "comma-separated files", row=hrow, value=header[0])
         return None
+    body = numbered[1:]
     hmap: dict[str, str] = {}
+    keys: list[str] = []
     ok = True
-    for h in header:
+    for j, h in enumerate(header):
         if len(h) > MAX_FIELD_CHARS:
             report.error(fname, f"header field is longer than {MAX_FIELD_CHARS} characters",
                          row=hrow, value=h)
             ok = False
-            continue
-        if not h:
-            report.error(fname, "empty column name in the header", row=hrow)
+        elif not h:
+            # A trailing comma (spreadsheets add them) gives an empty, unused column: ignore
+            # it.  An empty name over data is an error: those values would be lost.
+            if any(j < len(r) and r[j].strip() for _, r in body):
+                report.error(fname, f"column {j + 1} has values but no name in the header",
+                             row=hrow)
+                ok = False
+            else:
+                report.warning(fname, f"column {j + 1} has no name and no values; ignored",
+                               row=hrow)
+        elif h.casefold() in hmap:
+            report.error(fname, "column appears twice in the header (names ignore case)",
+                         row=hrow, column=h)
             ok = False
-            continue
-        key = h.casefold()
-        if key in hmap:
-            report.error(fname, "column appears twice in the header", row=hrow, column=h)
-            ok = False
-        hmap[key] = h
+        else:
+            hmap[h.casefold()] = h
+        keys.append(h.casefold())
     if not ok:
         return None
-    keys = [h.casefold() for h in header]
     records: list[dict[str, str]] = []
     rownum: list[int] = []
-    for num, r in numbered[1:]:
-        if len(r) > len(keys) and any(c.strip() for c in r[len(keys):]):
-            report.error(fname, f"row has {len(r)} fields but the header has {len(keys)}; "
+    skipped: list[dict[str, str]] = []
+    width = len(keys)
+    for num, r in body:
+        rec = {k: c.strip() for k, c in zip(keys, r, strict=False) if k}
+        if len(r) > width and any(c.strip() for c in r[width:]):
+            report.error(fname, f"row has {len(r)} fields but the header has {width}; "
                          "is a value with a comma missing its quotes?", row=num,
-                         value=",".join(r[len(keys):]))
+                         value=",".join(r[width:]))
+            skipped.append(rec)
             continue
-        rec: dict[str, str] = {}
-        for k, h, cell in zip(keys, header, r, strict=False):
+        broken = False
+        for k, cell in rec.items():
             if len(cell) > MAX_FIELD_CHARS:
                 report.error(fname, f"value is {len(cell)} characters long; the limit is "
-                             f"{MAX_FIELD_CHARS}", row=num, column=h, value=cell)
-                cell = ""
-            rec[k] = cell.strip()
+                             f"{MAX_FIELD_CHARS}", row=num, column=hmap[k], value=cell)
+                rec[k] = ""
+                broken = True
+            elif "\n" in cell or "\r" in cell:
+                # No column holds multi-line text: this is an unclosed quote that swallowed
+                # the rows after it.
+                report.error(fname, "value spans several lines: is a closing quote (\") "
+                             "missing?", row=num, column=hmap[k], value=cell)
+                broken = True
+        if broken:
+            skipped.append(rec)
+            continue
         records.append(rec)
         rownum.append(num)
-    return Table(fname, hmap, records, rownum)
+    return Table(fname, hmap, records, rownum, skipped)
 
 
 def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dict[str, Any]]:
     """Parse every record's declared columns; bad cells are reported and set to ``None``.
 
-    Missing required columns are reported once; unknown columns give a warning.
+    Missing required columns are reported once; unknown columns give a warning.  Each
+    returned row has ``_row`` (spreadsheet row) and, when some cell was bad, ``_bad`` (the
+    set of those column names).
     """
     known = {c.name for c in cols}
-    for key, shown in table.header.items():
-        if key not in known:
-            report.warning(table.file, "unknown column is ignored", column=shown)
-    present = {c.name for c in cols if c.name in table.header}
+    unknown = [shown for key, shown in table.header.items() if key not in known]
+    for shown in unknown:
+        report.warning(table.file, "unknown column is ignored", column=shown)
+    present = [c for c in cols if c.name in table.header]
+    if table.header and not present:
+        report.error(table.file, "none of the column names is known; is the header row "
+                     "missing? Expected columns: " + ", ".join(c.name for c in cols),
+                     row=None, value=",".join(table.header.values()))
     for c in cols:
-        if c.required and c.name not in present:
+        if c.required and c.name not in table.header:
             report.error(table.file, "required column is missing", column=c.name)
+    absent = [c for c in cols if c.name not in table.header]
     out: list[dict[str, Any]] = []
     for rec, num in zip(table.records, table.rownum, strict=True):
         row: dict[str, Any] = {"_row": num}
-        for c in cols:
-            s = rec.get(c.name, "") if c.name in present else ""
+        for c in absent:
+            row[c.name] = c.default
+        for c in present:
+            s = rec.get(c.name, "")
             if s == "":
-                if c.required and c.name in present:
+                if c.required:
                     report.error(table.file, "value is required", row=num,
                                  column=table.header[c.name], value="")
+                    row.setdefault("_bad", set()).add(c.name)
                 row[c.name] = c.default
                 continue
             try:
@@ -414,7 +523,10 @@ def read_snapshot(
     """Read and validate a snapshot directory.
 
     Returns ``(cluster, report)``; ``cluster`` is ``None`` whenever the report has errors.
-    Never raises for problems in the files.
+    Never raises for problems in the files.  Every problem is collected: cell-level ones
+    (types, ranges, names), cross-file references, and the whole-cluster checks (VMs that fit
+    no host, rule contradictions, ...).  When some rows are bad, the whole-cluster checks
+    still run on the rows that are good, so one pass shows everything that is wrong.
     """
     d = Path(directory)
     report = Report()
@@ -426,22 +538,28 @@ def read_snapshot(
         return None, report
     cat = catalog or default_catalog()
     tables = {
-        f: read_table(d / f, report, required=f in ("hosts.csv", "vms.csv")) for f in FILES
+        f: read_table(find_file(d, f), report, required=f in ("hosts.csv", "vms.csv"))
+        for f in FILES
     }
     settings, cname = _cluster_settings(tables["cluster.csv"], d, report)
     hosts = _hosts(tables["hosts.csv"], cat, report)
-    if hosts is None or tables["vms.csv"] is None:
-        return None, report
     vms = _vms(tables["vms.csv"], hosts, report)
     rules = _rules(tables["affinity_rules.csv"], vms, report)
     networks = _networks(tables["networks.csv"], report)
-    if not report.valid:
+    if hosts is None or vms is None:
         return None, report
-    cluster = _build(cname, settings, hosts, vms, rules, networks, cat, d)
-    _semantic_checks(cluster, vms, rules, report)
-    if not report.valid:
-        return None, report
-    return cluster, report
+    if report.valid:
+        cluster = _build(cname, settings, hosts, vms, rules, networks, cat, d)
+        _semantic_checks(cluster, vms, rules, report)
+        return (cluster if report.valid else None), report
+    if not any(p.file == hosts.file for p in report.errors) and hosts.rows:
+        # Hosts are sound: check the sound VMs and rules as a whole too, so that the user
+        # sees every problem in one pass.  Dropping bad rows can only hide whole-cluster
+        # problems, never invent one.
+        good_vms, good_rules = _good_subset(vms, rules, report)
+        partial = _build(cname, settings, hosts, good_vms, good_rules, networks, cat, d)
+        _semantic_checks(partial, good_vms, good_rules, report)
+    return None, report
 
 
 def load_snapshot(directory: str | Path, catalog: CpuCatalog | None = None) -> Cluster:
@@ -484,47 +602,48 @@ class _Hosts:
     index: dict[str, int]
     features: list[frozenset[str]]
     file: str
+    #: False when host names cannot be known (no ``name`` column): references are not checked.
+    names_known: bool = True
+    #: Casefolded names on rows that were rejected for another reason (already reported).
+    unresolved: set[str] = field(default_factory=set)
 
 
 def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> _Hosts | None:
     if table is None:
         return None
     rows = parse_columns(table, HOST_COLS, report)
-    if not rows:
+    if not rows and not table.skipped:
         report.error(table.file, "no hosts: the file has a header but no data rows")
-        return None
     index: dict[str, int] = {}
     kept: list[dict[str, Any]] = []
-    for r in rows:
-        if r["name"] is None:
-            continue
-        key = r["name"].casefold()
-        if key in index:
-            first = kept[index[key]]["_row"]
-            report.error(table.file, f"duplicate host name (names ignore case; first on row "
-                         f"{first})", row=r["_row"], column="name", value=r["name"])
-            continue
-        index[key] = len(kept)
-        kept.append(r)
-    if len(kept) > MAX_NODES:
-        report.warning(table.file, f"{len(kept)} nodes; a failover cluster supports at most "
-                       f"{MAX_NODES}")
     features: list[frozenset[str]] = []
-    for r in kept:
+    unresolved = table.skipped_values("name")
+    for r in rows:
         num = r["_row"]
+        duplicate = False
+        if r["name"] is not None:
+            key = r["name"].casefold()
+            if key in index:
+                first = kept[index[key]]["_row"]
+                report.error(table.file, f"duplicate host name (names ignore case; first on "
+                             f"row {first})", row=num, column="name", value=r["name"])
+                duplicate = True
+        # Every check below runs even when the name is bad, so that one pass shows all the
+        # problems of the row.
         vendor = r["cpu_vendor"]
         mem, reserve = r["memory_mb"], r["memory_reserve_mb"]
-        if mem is not None and reserve is None:
+        if mem is not None and reserve is None and "memory_reserve_mb" not in r.get("_bad", ()):
             r["memory_reserve_mb"] = reserve = default_memory_reserve_mb(mem)
         if mem is not None and reserve is not None and reserve >= mem:
             report.error(table.file, f"memory_reserve_mb must be below memory_mb ({mem})",
                          row=num, column="memory_reserve_mb", value=reserve)
+            r.setdefault("_bad", set()).add("memory_reserve_mb")
         lp = r["logical_processors"]
         if lp is not None and lp > MAX_LOGICAL_PROCESSORS:
             report.warning(table.file, f"more than {MAX_LOGICAL_PROCESSORS} logical "
                            "processors per host is beyond Hyper-V's limit", row=num,
                            column="logical_processors", value=lp)
-        if r["fault_domain"] is None and "fault_domain" not in r.get("_bad", ()):
+        if r["fault_domain"] is None:
             r["fault_domain"] = r["name"]
         model_name = r["cpu_model"] or ""
         explicit = r["cpu_features"]
@@ -546,8 +665,17 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> _Hosts | Non
                 report.warning(table.file, "no cpu_model or cpu_features: the vendor's "
                                "minimum feature set is assumed", row=num, column="cpu_model")
             feats = cat.baseline(vendor) if vendor is not None else frozenset()
+        if r["name"] is None or duplicate:
+            if r["name"] is not None:
+                unresolved.add(r["name"].casefold())
+            continue
+        index[r["name"].casefold()] = len(kept)
+        kept.append(r)
         features.append(feats)
-    return _Hosts(kept, index, features, table.file)
+    if len(kept) > MAX_NODES:
+        report.warning(table.file, f"{len(kept)} nodes; a failover cluster supports at most "
+                       f"{MAX_NODES}")
+    return _Hosts(kept, index, features, table.file, "name" in table.header, unresolved)
 
 
 @dataclass
@@ -558,52 +686,69 @@ class _Vms:
     possible: list[tuple[int, ...]]
     preferred: list[tuple[int, ...]]
     file: str
+    names_known: bool = True
+    unresolved: set[str] = field(default_factory=set)
 
 
 def _host_list(
-    names: tuple[str, ...], hosts: _Hosts, report: Report, file: str, row: int, column: str
-) -> tuple[int, ...]:
+    names: tuple[str, ...], hosts: _Hosts | None, report: Report, file: str, row: int,
+    column: str,
+) -> tuple[tuple[int, ...], bool]:
+    """Host indices for a list of names, and whether every name was resolved."""
     out: list[int] = []
+    complete = True
     for n in names:
-        h = hosts.index.get(n.casefold())
+        h = hosts.index.get(n.casefold()) if hosts is not None else None
         if h is None:
-            report.error(file, "names a host that is not in hosts.csv", row=row,
-                         column=column, value=n)
+            complete = False
+            if hosts is not None and hosts.names_known and n.casefold() not in hosts.unresolved:
+                report.error(file, "names a host that is not in hosts.csv", row=row,
+                             column=column, value=n)
         elif h not in out:
             out.append(h)
-    return tuple(out)
+    return tuple(out), complete
 
 
-def _vms(table: Table, hosts: _Hosts, report: Report) -> _Vms:
+def _vms(table: Table | None, hosts: _Hosts | None, report: Report) -> _Vms | None:
+    if table is None:
+        return None
     rows = parse_columns(table, VM_COLS, report)
     index: dict[str, int] = {}
     kept: list[dict[str, Any]] = []
     host: list[int] = []
     possible: list[tuple[int, ...]] = []
     preferred: list[tuple[int, ...]] = []
+    unresolved = table.skipped_values("name")
+    check_refs = hosts is not None and hosts.names_known
     for r in rows:
         num = r["_row"]
-        if r["name"] is None:
-            continue
-        key = r["name"].casefold()
-        if key in index:
-            first = kept[index[key]]["_row"]
-            report.error(table.file, f"duplicate VM name (names ignore case; first on row "
-                         f"{first})", row=num, column="name", value=r["name"])
-            continue
+        duplicate = False
+        if r["name"] is not None:
+            key = r["name"].casefold()
+            if key in index:
+                first = kept[index[key]]["_row"]
+                report.error(table.file, f"duplicate VM name (names ignore case; first on row "
+                             f"{first})", row=num, column="name", value=r["name"])
+                duplicate = True
         h = -1
-        if r["host"] is not None:
+        if r["host"] is not None and hosts is not None:
             h = hosts.index.get(r["host"].casefold(), -1)
-            if h < 0:
+            if h < 0 and check_refs and r["host"].casefold() not in hosts.unresolved:
                 report.error(table.file, "the VM's host is not in hosts.csv", row=num,
                              column="host", value=r["host"])
         if r["config_version"] is None and "config_version" not in r.get("_bad", ()):
             r["config_version"] = 10.0
-        po = _host_list(r["possible_owners"] or (), hosts, report, table.file, num,
-                        "possible_owners")
-        pr = _host_list(r["preferred_owners"] or (), hosts, report, table.file, num,
-                        "preferred_owners")
-        index[key] = len(kept)
+        po, po_ok = _host_list(r["possible_owners"] or (), hosts, report, table.file, num,
+                               "possible_owners")
+        pr, pr_ok = _host_list(r["preferred_owners"] or (), hosts, report, table.file, num,
+                               "preferred_owners")
+        if not (po_ok and pr_ok and h >= 0):
+            r.setdefault("_bad", set()).add("host")
+        if r["name"] is None or duplicate:
+            if r["name"] is not None:
+                unresolved.add(r["name"].casefold())
+            continue
+        index[r["name"].casefold()] = len(kept)
         kept.append(r)
         host.append(h)
         possible.append(po)
@@ -611,7 +756,8 @@ def _vms(table: Table, hosts: _Hosts, report: Report) -> _Vms:
     if len(kept) > MAX_VMS:
         report.warning(table.file, f"{len(kept)} VMs; a failover cluster supports at most "
                        f"{MAX_VMS} running VMs")
-    return _Vms(kept, index, host, possible, preferred, table.file)
+    return _Vms(kept, index, host, possible, preferred, table.file, "name" in table.header,
+                unresolved)
 
 
 @dataclass
@@ -621,29 +767,33 @@ class _Rules:
     file: str
 
 
-def _rules(table: Table | None, vms: _Vms, report: Report) -> _Rules:
+def _rules(table: Table | None, vms: _Vms | None, report: Report) -> _Rules:
     if table is None:
         return _Rules([], [], "affinity_rules.csv")
     rows = parse_columns(table, RULE_COLS, report)
     seen: dict[str, int] = {}
     kept: list[dict[str, Any]] = []
     members: list[tuple[int, ...]] = []
+    check_refs = vms is not None and vms.names_known
     for r in rows:
         num = r["_row"]
-        if r["name"] is None:
-            continue
-        key = r["name"].casefold()
-        if key in seen:
-            report.error(table.file, f"duplicate rule name (first on row {seen[key]})",
-                         row=num, column="name", value=r["name"])
-            continue
-        seen[key] = num
+        duplicate = False
+        if r["name"] is not None:
+            key = r["name"].casefold()
+            if key in seen:
+                report.error(table.file, f"duplicate rule name (names ignore case; first on "
+                             f"row {seen[key]})", row=num, column="name", value=r["name"])
+                duplicate = True
+            else:
+                seen[key] = num
         mem: list[int] = []
         for g in r["groups"] or ():
-            v = vms.index.get(g.casefold())
+            v = vms.index.get(g.casefold()) if vms is not None else None
             if v is None:
-                report.error(table.file, "rule member is not a VM in vms.csv", row=num,
-                             column="groups", value=g)
+                if check_refs and vms is not None and g.casefold() not in vms.unresolved:
+                    report.error(table.file, "rule member is not a VM in vms.csv", row=num,
+                                 column="groups", value=g)
+                r.setdefault("_bad", set()).add("groups")
             elif v not in mem:
                 mem.append(v)
         if r["rule_type"] is not None and r["enabled"] is not None:
@@ -652,6 +802,8 @@ def _rules(table: Table | None, vms: _Vms, report: Report) -> _Rules:
             if r["enabled"] is False:
                 report.warning(table.file, "rule is disabled: it is reported, not enforced",
                                row=num, column="enabled", value="false")
+        if r["name"] is None or duplicate:
+            continue
         kept.append(r)
         members.append(tuple(mem))
     return _Rules(kept, members, table.file)
@@ -664,35 +816,67 @@ def _networks(table: Table | None, report: Report) -> list[Network]:
     seen: set[str] = set()
     out: list[Network] = []
     for r in rows:
-        if r["name"] is None:
-            continue
-        if r["name"].casefold() in seen:
-            report.error(table.file, "duplicate network name", row=r["_row"], column="name",
-                         value=r["name"])
-            continue
-        seen.add(r["name"].casefold())
-        if r["role"] is None or r["bandwidth_gbps"] is None:
-            continue
+        if r["name"] is not None:
+            if r["name"].casefold() in seen:
+                report.error(table.file, "duplicate network name (names ignore case)",
+                             row=r["_row"], column="name", value=r["name"])
+                continue
+            seen.add(r["name"].casefold())
         lmo = r["live_migration_order"]
         if lmo is not None and r["role"] == NetworkRole.NONE:
             report.warning(table.file, "network has role None (not used by the cluster) but "
                            "a live_migration_order; it is not used for live migration",
                            row=r["_row"], column="live_migration_order", value=lmo)
             lmo = None
+        if r["name"] is None or r["role"] is None or r["bandwidth_gbps"] is None:
+            continue
         out.append(Network(r["name"], NetworkRole(r["role"]), lmo, float(r["bandwidth_gbps"])))
-    if rows and report.valid:
+    if rows and len(out) == len(rows):
+        # Per DOMAIN.md: the cluster IP address needs a ClusterAndClient network, and one
+        # live-migration network is a single point of failure for live migration.
         if not any(n.role == NetworkRole.CLUSTER_AND_CLIENT for n in out):
             report.warning(table.file, "no ClusterAndClient network: the cluster IP address "
-                           "cannot come online")
+                           "cannot come online", column="role")
+        if all(n.role == NetworkRole.NONE for n in out):
+            report.warning(table.file, "every network has role None: the nodes have no "
+                           "network for cluster traffic (heartbeats)", column="role")
         lm = [n for n in out if n.live_migration_order is not None]
         if not lm:
             report.warning(table.file, "no network is used for live migration "
                            "(live_migration_order is empty everywhere); durations assume the "
-                           "default bandwidth")
+                           "default bandwidth", column="live_migration_order")
         elif len(lm) == 1:
             report.warning(table.file, "only one live-migration network: live migration "
-                           "stops when it fails (two are recommended)")
+                           "stops when it fails (two are recommended)",
+                           column="live_migration_order", value=lm[0].name)
     return out
+
+
+def _good_subset(vms: _Vms, rules: _Rules, report: Report) -> tuple[_Vms, _Rules]:
+    """The VMs and rules whose rows have no error, with indices renumbered."""
+    bad_rows = {(p.file, p.row) for p in report.errors}
+    keep = [i for i, r in enumerate(vms.rows)
+            if "_bad" not in r and (vms.file, r["_row"]) not in bad_rows
+            and all(r[c.name] is not None for c in VM_COLS if c.name != "config_version")
+            and r["config_version"] is not None]
+    new_of = {old: new for new, old in enumerate(keep)}
+    good_vms = _Vms(
+        [vms.rows[i] for i in keep],
+        {k: new_of[i] for k, i in vms.index.items() if i in new_of},
+        [vms.host[i] for i in keep],
+        [vms.possible[i] for i in keep],
+        [vms.preferred[i] for i in keep],
+        vms.file,
+    )
+    rows: list[dict[str, Any]] = []
+    members: list[tuple[int, ...]] = []
+    for r, m in zip(rules.rows, rules.members, strict=True):
+        if ("_bad" in r or (rules.file, r["_row"]) in bad_rows or r["rule_type"] is None
+                or r["enabled"] is None):
+            continue
+        rows.append(r)
+        members.append(tuple(new_of[v] for v in m if v in new_of))
+    return good_vms, _Rules(rows, members, rules.file)
 
 
 def _build(
@@ -796,114 +980,327 @@ def _build(
     )
 
 
+def _max_matching(candidates: Sequence[Sequence[int]]) -> int:
+    """Size of a maximum matching of items to slots (``candidates[i]``: the slots item ``i``
+    may take), by breadth-first augmenting paths (no recursion, any size)."""
+    owner: dict[int, int] = {}  # slot -> item holding it
+    size = 0
+    for i in range(len(candidates)):
+        reached_by: dict[int, int] = {}  # slot -> item whose edge reached it
+        via: dict[int, int | None] = {i: None}  # item -> slot it holds on the path
+        frontier = [i]
+        free: int | None = None
+        while frontier and free is None:
+            nxt: list[int] = []
+            for it in frontier:
+                for s in candidates[it]:
+                    if s in reached_by:
+                        continue
+                    reached_by[s] = it
+                    if s not in owner:
+                        free = s
+                        break
+                    o = owner[s]
+                    if o not in via:
+                        via[o] = s
+                        nxt.append(o)
+                if free is not None:
+                    break
+            frontier = nxt
+        if free is None:
+            continue
+        slot: int | None = free
+        while slot is not None:
+            it = reached_by[slot]
+            owner[slot] = it
+            slot = via[it]
+        size += 1
+    return size
+
+
 def _semantic_checks(cluster: Cluster, vms: _Vms, rules: _Rules, report: Report) -> None:
-    """Checks that need the whole cluster: sizes, owners, rule contradictions."""
+    """Checks that need the whole cluster: sizes, owners, pinned VMs, rule contradictions.
+
+    Only problems visible without solving are errors here: each one makes every plan
+    impossible (or is a plain inconsistency in the files).
+    """
     vf = vms.file
+    nh, nv = cluster.n_hosts, cluster.n_vms
+    if nh == 0:
+        return
     up = cluster.host_up
+    if not up.any():
+        report.error("hosts.csv", "no host is Up: no VM can run and no plan is possible",
+                     column="state")
     cpu_free = cluster.host_cpu_free_milli
     mem_free = cluster.host_memory_free_mb
+    lp = cluster.host_lp
     run = cluster.vm_consumes
-    possible_up = cluster.vm_possible & up[None, :]
-    max_mem = int(mem_free.max()) if cluster.n_hosts else 0
-    max_cpu = int(cpu_free.max()) if cluster.n_hosts else 0
-    max_lp = int(cluster.host_lp.max()) if cluster.n_hosts else 0
-    per_host_running = np.bincount(cluster.vm_host[run], minlength=cluster.n_hosts)
+    per_host_running = np.bincount(cluster.vm_host[run], minlength=nh)
     for h in np.flatnonzero(per_host_running > MAX_RUNNING_VMS_PER_HOST):
         report.warning("hosts.csv", f"{per_host_running[h]} running VMs on one host; Hyper-V "
                        f"supports at most {MAX_RUNNING_VMS_PER_HOST}",
                        column="name", value=cluster.host_names[h])
-    for v in range(cluster.n_vms):
-        row = vms.rows[v]["_row"]
-        name = cluster.vm_names[v]
-        if cluster.vm_memory_mb[v] > max_mem:
-            report.error(vf, f"VM needs {cluster.vm_memory_mb[v]} MB but the largest host has "
-                         f"{max_mem} MB for VMs (after its reserve): it fits on no host",
-                         row=row, column="memory_mb", value=int(cluster.vm_memory_mb[v]))
-        if cluster.vm_vcpus[v] > max_lp:
-            report.error(vf, f"VM has more vCPUs than any host has logical processors "
-                         f"({max_lp})", row=row, column="vcpus", value=int(cluster.vm_vcpus[v]))
-        elif cluster.vm_cpu_milli[v] > max_cpu:
-            report.error(vf, "VM's CPU demand is larger than any host's free CPU: it fits on "
-                         "no host", row=row, column="cpu_usage_pct",
-                         value=vms.rows[v]["cpu_usage_pct"])
-        if vms.possible[v] and run[v] and not possible_up[v].any():
-            report.error(vf, "none of the VM's possible owners is Up: it cannot run anywhere",
-                         row=row, column="possible_owners", value=";".join(
-                             cluster.host_names[h] for h in vms.possible[v]))
-        elif vms.possible[v] and not cluster.vm_possible[v, cluster.vm_host[v]]:
-            report.warning(vf, f"VM {name} runs on {cluster.host_names[cluster.vm_host[v]]}, "
-                           "which is not one of its possible owners; a plan will move it",
-                           row=row, column="host", value=cluster.host_names[cluster.vm_host[v]])
-        if run[v] and not up[cluster.vm_host[v]] and cluster.host_state[cluster.vm_host[v]] \
-                == HostState.DOWN:
-            report.warning(vf, "VM is Running on a host that is Down", row=row,
-                           column="state", value=vms.rows[v]["state"].name.title())
+    if nv == 0:
+        _rule_checks(cluster, rules, report)
+        return
+    hn = cluster.host_names
+    rows = [r["_row"] for r in vms.rows]
+    mem, vc, cpu = cluster.vm_memory_mb, cluster.vm_vcpus, cluster.vm_cpu_milli
+    max_mem, max_lp, max_cpu = int(mem_free.max()), int(lp.max()), int(cpu_free.max())
+    big_mem = mem > max_mem
+    many_vc = vc > max_lp
+    big_cpu = ~many_vc & (cpu > max_cpu)
+    for v in np.flatnonzero(big_mem):
+        report.error(vf, f"VM needs {mem[v]} MB but the largest host has {max_mem} MB for VMs "
+                     "(after its reserve): it fits on no host", row=rows[v],
+                     column="memory_mb", value=int(mem[v]))
+    for v in np.flatnonzero(many_vc):
+        report.error(vf, f"VM has more vCPUs than any host has logical processors ({max_lp})",
+                     row=rows[v], column="vcpus", value=int(vc[v]))
+    for v in np.flatnonzero(big_cpu):
+        report.error(vf, f"VM's CPU demand ({cpu[v] / CPU_UNITS:g} logical processors) is "
+                     f"larger than any host's free CPU ({max_cpu / CPU_UNITS:g}): it fits on "
+                     "no host", row=rows[v], column="cpu_usage_pct",
+                     value=vms.rows[v]["cpu_usage_pct"])
+    too_big = big_mem | many_vc | big_cpu
+
+    explicit = np.array([bool(p) for p in vms.possible], dtype=bool)
+    possible = cluster.vm_possible
+    possible_up = possible & up[None, :]
+    no_owner_up = explicit & ~possible_up.any(axis=1) & bool(up.any())
+
+    def owners(v: int | np.integer) -> str:
+        return ";".join(hn[h] for h in vms.possible[v])
+
+    for v in np.flatnonzero(no_owner_up & run):
+        report.error(vf, "none of the VM's possible owners is Up: it cannot run anywhere",
+                     row=rows[v], column="possible_owners", value=owners(v))
+    for v in np.flatnonzero(no_owner_up & ~run):
+        report.warning(vf, "none of the VM's possible owners is Up: it could not be started",
+                       row=rows[v], column="possible_owners", value=owners(v))
+    check = run & ~too_big & possible_up.any(axis=1) & explicit
+    if check.any():
+        idx = np.flatnonzero(check)
+        fit = ((mem[idx, None] <= mem_free[None, :]) & (cpu[idx, None] <= cpu_free[None, :])
+               & (vc[idx, None] <= lp[None, :]) & possible_up[idx])
+        for v in idx[~fit.any(axis=1)]:
+            report.error(vf, f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
+                         "processors of demand) fits on none of its possible owners that are "
+                         "Up", row=rows[v], column="possible_owners", value=owners(v))
+
+    vidx = np.arange(nv)
+    cur = cluster.vm_host
+    on_owner = possible[vidx, cur]
+    pinned = cluster.vm_pinned
+    for v in np.flatnonzero(pinned & ~on_owner):
+        report.error(vf, f"VM is pinned to {hn[cur[v]]}, which is not one of its possible "
+                     "owners: it can neither stay nor move", row=rows[v], column="pinned",
+                     value="true")
+    for v in np.flatnonzero(~pinned & ~on_owner & ~(no_owner_up & run)):
+        report.warning(vf, f"VM {cluster.vm_names[v]} runs on {hn[cur[v]]}, which is not one "
+                       "of its possible owners; a plan will move it", row=rows[v],
+                       column="host", value=hn[cur[v]])
+    host_state = cluster.host_state[cur]
+    for v in np.flatnonzero(run & (host_state == HostState.DOWN)):
+        report.warning(vf, "VM is Running on a host that is Down", row=rows[v],
+                       column="state", value=VmState(cluster.vm_state[v]).name.title())
+    for v in np.flatnonzero(pinned & (host_state != HostState.UP)):
+        report.warning(vf, f"VM is pinned to {hn[cur[v]]}, which is "
+                       f"{HostState(host_state[v]).name.title()}: it stays there",
+                       row=rows[v], column="pinned", value="true")
+    for v in np.flatnonzero(explicit):
+        odd = [hn[h] for h in vms.preferred[v] if not possible[v, h]]
+        if odd:
+            report.warning(vf, "preferred owner is not one of the VM's possible owners; it "
+                           "is ignored", row=rows[v], column="preferred_owners",
+                           value=";".join(odd))
+    if cluster.settings.enforced_anti_affinity:
+        _enforced_anti_affinity_checks(cluster, vms, report)
     _rule_checks(cluster, rules, report)
 
 
+def _slots(cluster: Cluster, v: int, by_domain: bool) -> list[int]:
+    """Hosts (or fault domains) VM ``v`` may end on: its own host when pinned, else its Up
+    possible owners."""
+    if cluster.vm_pinned[v]:
+        hosts = [int(cluster.vm_host[v])]
+    else:
+        hosts = np.flatnonzero(cluster.vm_possible[v] & cluster.host_up).tolist()
+    if by_domain:
+        return sorted({int(cluster.host_fault_domain[h]) for h in hosts})
+    return hosts
+
+
+def _enforced_anti_affinity_checks(cluster: Cluster, vms: _Vms, report: Report) -> None:
+    """Enforced legacy anti-affinity is hard: pinned members may not share a node, and the
+    running members need a node each."""
+    vf, names, hn = vms.file, cluster.vm_names, cluster.host_names
+    for c, members in enumerate(cluster.aa_class_members):
+        cls = cluster.aa_class_names[c]
+        seen: dict[int, int] = {}
+        for v in members:
+            if cluster.vm_pinned[v]:
+                h = int(cluster.vm_host[v])
+                if h in seen:
+                    report.error(vf, f"enforced anti-affinity class '{cls}': pinned VMs "
+                                 f"{names[seen[h]]} and {names[v]} share node {hn[h]}",
+                                 row=vms.rows[v]["_row"], column="anti_affinity_class_names",
+                                 value=cls)
+                seen.setdefault(h, v)
+        running = [v for v in members if cluster.vm_consumes[v]]
+        if len(running) > 1:
+            k = _max_matching([_slots(cluster, v, False) for v in running])
+            if k < len(running):
+                report.error(vf, f"enforced anti-affinity class '{cls}' has {len(running)} "
+                             f"running VMs but only {k} eligible Up hosts can take one each",
+                             row=vms.rows[running[0]]["_row"],
+                             column="anti_affinity_class_names", value=cls)
+
+
 def _rule_checks(cluster: Cluster, rules: _Rules, report: Report) -> None:
+    """Contradictions between enabled rules, pinned VMs, possible owners and capacity."""
     rf = rules.file
-    enabled = [(i, r) for i, r in enumerate(cluster.rules) if r.enabled]
-    rowof = {i: rules.rows[i]["_row"] for i in range(len(cluster.rules))}
+    rowof = [r["_row"] for r in rules.rows]
+    enabled = [(i, r) for i, r in enumerate(cluster.rules) if r.enabled and r.members]
+    names, hn, fdn = cluster.vm_names, cluster.host_names, cluster.fault_domains
     node_uf = _UnionFind(cluster.n_vms)
     dom_uf = _UnionFind(cluster.n_vms)
-    node_src: dict[tuple[int, int], str] = {}
     for _, r in enabled:
         if r.rule_type in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
             for a, b in zip(r.members, r.members[1:], strict=False):
                 if r.rule_type == RuleType.SAME_NODE:
                     node_uf.union(a, b)
                 dom_uf.union(a, b)
-    same_rule_of: dict[int, str] = {}
+    # Which rules tie each group together (transitively), to name them in messages.
+    node_rules: dict[int, list[str]] = {}
+    dom_rules: dict[int, list[str]] = {}
     for _, r in enabled:
         if r.rule_type == RuleType.SAME_NODE:
-            for m in r.members:
-                same_rule_of.setdefault(node_uf.find(m), r.name)
+            node_rules.setdefault(node_uf.find(r.members[0]), []).append(r.name)
         if r.rule_type in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
-            for m in r.members:
-                node_src.setdefault((dom_uf.find(m), 0), r.name)
-    up = cluster.host_up
-    run = cluster.vm_consumes
-    names = cluster.vm_names
+            dom_rules.setdefault(dom_uf.find(r.members[0]), []).append(r.name)
+
+    def quoted(rs: list[str]) -> str:
+        shown = ", ".join(f"'{n}'" for n in rs[:3]) + (" ..." if len(rs) > 3 else "")
+        return ("rule " if len(rs) == 1 else "rules ") + shown
+
+    host, fd = cluster.vm_host, cluster.host_fault_domain
+    pinned, run = cluster.vm_pinned, cluster.vm_consumes
+    done_node: set[int] = set()
+    done_dom: set[int] = set()
     for i, r in enabled:
-        row = rowof[i]
+        row, ms = rowof[i], r.members
         if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN):
-            uf = node_uf if r.rule_type == RuleType.DIFFERENT_NODE else dom_uf
+            by_node = r.rule_type == RuleType.DIFFERENT_NODE
+            uf, tied = (node_uf, node_rules) if by_node else (dom_uf, dom_rules)
+            what = "node" if by_node else "fault domain"
             groups: dict[int, list[int]] = {}
-            for m in r.members:
+            for m in ms:
                 groups.setdefault(uf.find(m), []).append(m)
-            for root, ms in groups.items():
-                if len(ms) > 1:
-                    other = same_rule_of.get(root) or node_src.get((root, 0), "?")
-                    kind = "node" if r.rule_type == RuleType.DIFFERENT_NODE else "fault domain"
-                    report.error(rf, f"{r.type_name} rule keeps {names[ms[0]]} and "
-                                 f"{names[ms[1]]} apart, but rule '{other}' puts them on the "
-                                 f"same {kind}", row=row, column="groups", value=r.name)
-            members = [m for m in r.members if run[m]]
-            eligible = up & cluster.vm_possible[members].any(axis=0) if members else up
-            if r.rule_type == RuleType.DIFFERENT_NODE:
-                slots = int(eligible.sum())
-                what = "eligible Up hosts"
-            else:
-                slots = len(set(cluster.host_fault_domain[eligible].tolist()))
-                what = "fault domains with an eligible Up host"
-            if len(members) > slots:
-                report.error(rf, f"{r.type_name} rule has {len(members)} running members but "
-                             f"only {slots} {what}", row=row, column="groups", value=r.name)
-        if r.rule_type == RuleType.SAME_NODE and r.members:
-            ms = [m for m in r.members]
-            allowed = up & cluster.vm_possible[ms].all(axis=0)
-            cpu = int(cluster.vm_cpu_load_milli[ms].sum())
-            mem = int(cluster.vm_mem_load_mb[ms].sum())
-            fits = allowed & (cluster.host_cpu_free_milli >= cpu) & (
-                cluster.host_memory_free_mb >= mem)
-            if not allowed.any():
-                report.error(rf, "SameNode rule members have no Up possible owner in common",
-                             row=row, column="groups", value=r.name)
-            elif not fits.any():
-                report.error(rf, f"SameNode group needs {mem} MB and {cpu / CPU_UNITS:.2f} "
-                             "logical processors together and fits on no host", row=row,
-                             column="groups", value=r.name)
+            for root, g in groups.items():
+                if len(g) > 1:
+                    report.error(rf, f"{r.type_name} rule keeps {names[g[0]]} and {names[g[1]]} "
+                                 f"apart, but {quoted(tied.get(root, ['?']))} put them on "
+                                 f"the same {what}", row=row, column="groups", value=r.name)
+            where: dict[int, int] = {}
+            for m in ms:
+                if pinned[m]:
+                    key = int(host[m]) if by_node else int(fd[host[m]])
+                    if key in where:
+                        place = hn[key] if by_node else fdn[key]
+                        report.error(rf, f"{r.type_name} rule: pinned VMs {names[where[key]]} "
+                                     f"and {names[m]} share {what} {place} and cannot move",
+                                     row=row, column="groups", value=r.name)
+                    where.setdefault(key, m)
+            running = [m for m in ms if run[m]]
+            if len(running) > 1:
+                k = _max_matching([_slots(cluster, m, not by_node) for m in running])
+                if k < len(running):
+                    slots = "eligible Up hosts" if by_node else \
+                        "fault domains with an eligible Up host"
+                    report.error(rf, f"{r.type_name} rule has {len(running)} running members "
+                                 f"but only {k} {slots} can take one each (given possible "
+                                 "owners and pinned VMs)", row=row, column="groups",
+                                 value=r.name)
+        elif r.rule_type == RuleType.SAME_NODE:
+            root = node_uf.find(ms[0])
+            if root in done_node:
+                continue
+            done_node.add(root)
+            _same_group_check(cluster, [v for v in range(cluster.n_vms)
+                                        if node_uf.find(v) == root] if len(node_rules[root]) > 1
+                              else list(ms), False, quoted(node_rules[root]), r, row, report, rf)
+        else:
+            root = dom_uf.find(ms[0])
+            if root in done_dom:
+                continue
+            done_dom.add(root)
+            group = [v for v in range(cluster.n_vms) if dom_uf.find(v) == root]
+            _same_group_check(cluster, group, True, quoted(dom_rules[root]), r, row, report, rf)
+
+
+def _same_group_check(cluster: Cluster, group: list[int], by_domain: bool, label: str,
+                      r: Rule, row: int, report: Report, rf: str) -> None:
+    """A SameNode (or SameFaultDomain) group: pinned members agree, and the group fits in one
+    node (or one fault domain) that every member may use."""
+    names, hn, fdn = cluster.vm_names, cluster.host_names, cluster.fault_domains
+    what = "fault domain" if by_domain else "node"
+    key_of = (lambda h: int(cluster.host_fault_domain[h])) if by_domain else int
+    pinned_at: dict[int, int] = {}
+    for v in group:
+        if cluster.vm_pinned[v]:
+            pinned_at.setdefault(key_of(int(cluster.vm_host[v])), v)
+    if len(pinned_at) > 1:
+        (k1, a), (k2, b) = list(pinned_at.items())[:2]
+        p1, p2 = (fdn[k1], fdn[k2]) if by_domain else (hn[k1], hn[k2])
+        report.error(rf, f"{label}: pinned VMs {names[a]} (on {p1}) and {names[b]} (on {p2}) "
+                     f"can never share a {what}", row=row, column="groups", value=r.name)
+        return
+    g = np.asarray(group)
+    cpu = int(cluster.vm_cpu_load_milli[g].sum())
+    mem = int(cluster.vm_mem_load_mb[g].sum())
+    up = cluster.host_up
+    if not by_domain:
+        allowed = cluster.vm_possible[g].all(axis=0) & up
+        if pinned_at:
+            (h,) = pinned_at
+            only = np.zeros_like(allowed)
+            only[h] = bool(cluster.vm_possible[g, h].all())
+            allowed = only
+        vmax = int(cluster.vm_vcpus[g].max())
+        fits = (allowed & (cluster.host_cpu_free_milli >= cpu)
+                & (cluster.host_memory_free_mb >= mem) & (cluster.host_lp >= vmax))
+        if not allowed.any():
+            report.error(rf, f"SameNode group ({label}) has no Up possible owner in common",
+                         row=row, column="groups", value=r.name)
+        elif not fits.any():
+            report.error(rf, f"SameNode group ({label}) needs {mem} MB and "
+                         f"{cpu / CPU_UNITS:.2f} logical processors together and fits on no "
+                         "host", row=row, column="groups", value=r.name)
+        return
+    nd = len(cluster.fault_domains)
+    dom = cluster.host_fault_domain
+    # A domain is usable when every member has an Up possible owner in it.
+    usable = np.ones(nd, dtype=bool)
+    for v in group:
+        ok = np.zeros(nd, dtype=bool)
+        ok[np.unique(dom[cluster.vm_possible[v] & up])] = True
+        usable &= ok
+    if pinned_at:
+        (d,) = pinned_at
+        only = np.zeros(nd, dtype=bool)
+        only[d] = usable[d]
+        usable = only
+    cpu_cap = np.bincount(dom, weights=np.where(up, cluster.host_cpu_free_milli, 0), minlength=nd)
+    mem_cap = np.bincount(dom, weights=np.where(up, cluster.host_memory_free_mb, 0), minlength=nd)
+    if not usable.any():
+        report.error(rf, f"SameFaultDomain group ({label}) has no fault domain where every "
+                     "member has an Up possible owner", row=row, column="groups", value=r.name)
+    elif not (usable & (cpu_cap >= cpu) & (mem_cap >= mem)).any():
+        report.error(rf, f"SameFaultDomain group ({label}) needs {mem} MB and "
+                     f"{cpu / CPU_UNITS:.2f} logical processors together and fits in no "
+                     "fault domain", row=row, column="groups", value=r.name)
 
 
 # ----------------------------------------------------------------------------- the writer
@@ -952,7 +1349,7 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
                 VmState.PAUSED: "Paused"}
     prio = {3000: "High", 2000: "Medium", 1000: "Low", 0: "NoAutoStart"}
     hn = cluster.host_names
-    all_hosts = cluster.vm_possible.all(axis=1)
+    all_hosts: np.ndarray = cluster.vm_possible.all(axis=1)
     vm_rows = []
     for v in range(cluster.n_vms):
         vc = int(cluster.vm_vcpus[v])
