@@ -1,0 +1,740 @@
+"""The rebalancing optimizer: solver-agnostic API around the CP-SAT placement model.
+
+:func:`optimize` never raises for a failed solve; it returns an :class:`OptimizeResult`.
+
+How a plan is found and proven (speed by formulation)
+-----------------------------------------------------
+1. **Pre-checks** name the obvious impossibilities in plain words (pinned VM on a drained
+   node, VM with no allowed host, DifferentNode group larger than its hosts, demand above the
+   remaining capacity, ...).
+2. **Bounds valid for the full problem** (every VM free to move to every allowed host):
+
+   * ``excess`` >= the excess of the load that cannot leave its host (pinned VMs and VMs
+     with no other allowed host).
+   * ``anti_affinity`` >= per soft class, the pigeonhole count of pairs over the hosts its
+     members may use.
+   * ``migration`` >= (cost of mandatory moves: VMs on Paused/Down/drained nodes or off their
+     possible owners) + for every node above the threshold the cheapest set of its movable
+     VMs whose removal brings it under (a two-resource covering knapsack, solved exactly per
+     node by CP-SAT).  Valid whenever the excess optimum is 0: a node ``h`` over the
+     threshold must lose at least its excess (more if it receives anything), so the set of
+     VMs leaving it is a cover and costs at least ``c_h``; sets of different nodes are
+     disjoint.
+   * ``balance`` >= max(over hot nodes: the lowest load any cheapest cover leaves; over the
+     other nodes: their load minus mandatory departures).  Valid when the migration optimum
+     equals its bound: every move costs more than 0, so a full solution of exactly that cost
+     moves the mandatory VMs plus one cheapest cover per hot node and nothing else -- hot
+     nodes keep at least what the best cheapest cover leaves, the others lose nothing else.
+
+3. **Decomposition hint**: take the per-node cheapest covers, and assign the leaving VMs with
+   a small CP-SAT model (only the leavers and their SameNode partners get variables).  If the
+   result meets every bound it is optimal for the full problem -- no large model is needed.
+4. **Restricted model**: otherwise, the VMs that may need to move (on hot, drained, Paused
+   or Down nodes, off their possible owners, in broken rules or colliding anti-affinity
+   classes, plus SameNode/SameFaultDomain partners) get variables for their allowed hosts
+   that are not themselves hot; everyone else is fixed.  A tier is proven when its value
+   meets the full-problem bound.  Its CP-SAT bounds are *not* reported: they hold only for
+   the restricted model.
+5. **Full model**: if a tier is still unproven (or the restricted model is infeasible) and
+   time remains, every VM gets variables for every allowed host, hinted with the best
+   solution so far; its CP-SAT bounds are valid and combined with ours.
+
+The reported ``gap`` is the relative gap of the first tier (lexicographic order) whose value
+is not proven: ``(objective - bound) / objective``; 0 when every tier is proven.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner.checks import placement_violations, rule_violations
+from planner.cluster import Cluster, HostState, MoveKind, RuleType
+from planner.loadmodel import (
+    HighMode,
+    Threshold,
+    host_loads,
+    resolve_threshold,
+    threshold_limits,
+)
+from planner.profiles import Profile, load_profile
+from planner.verify import BP, TIER_NAMES, balance_hosts, objective_values
+
+
+class SolveStatus(str, Enum):
+    """Outcome of an optimization (SPEC §5 ``status``)."""
+
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What to optimise and how.
+
+    ``drain`` holds host indices to empty; ``profile`` is a built-in profile name, a TOML
+    path or a :class:`planner.profiles.Profile`; ``time_limit_s`` and ``workers`` override the
+    profile's values when given.
+    """
+
+    level: str | None = None
+    threshold_pct: float | None = None
+    high_mode: str = HighMode.AVERAGE.value
+    drain: tuple[int, ...] = ()
+    max_moves: int | None = None
+    time_limit_s: float | None = None
+    seed: int = 0
+    workers: int | None = None
+    profile: Profile | str | None = None
+    export_model: Path | None = None
+    log: bool = False
+
+
+@dataclass
+class TierResult:
+    """One lexicographic tier: value, bound valid for the full problem, how it was found."""
+
+    name: str
+    objective: int | None
+    bound: int | None
+    status: str
+    seconds: float = 0.0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "objective": self.objective, "bound": self.bound,
+                "status": self.status, "seconds": round(self.seconds, 4), "note": self.note}
+
+
+@dataclass
+class OptimizeResult:
+    """Result of :func:`optimize`; ``placement`` is ``None`` when there is no solution."""
+
+    status: SolveStatus
+    placement: np.ndarray | None
+    threshold: Threshold
+    tiers: list[TierResult] = field(default_factory=list)
+    objective: dict[str, int] = field(default_factory=dict)
+    bound: dict[str, int] = field(default_factory=dict)
+    gap: float | None = None
+    solve_seconds: float = 0.0
+    moves: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    memory_moved_mb: int = 0
+    downtime_moves: int = 0
+    explanation: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    reasons: dict[int, str] = field(default_factory=dict)
+    method: str = ""
+    model_size: dict[str, int] = field(default_factory=dict)
+    drained: tuple[int, ...] = ()
+    profile: str = "rebalance"
+
+    @property
+    def ok(self) -> bool:
+        """A placement is available (OPTIMAL or FEASIBLE)."""
+        return self.placement is not None and self.status in (SolveStatus.OPTIMAL,
+                                                              SolveStatus.FEASIBLE)
+
+
+# ---------------------------------------------------------------------------- domains
+@dataclass(frozen=True, eq=False)
+class Domain:
+    """Where each VM may end and what that costs (solver-free)."""
+
+    allowed: np.ndarray  # bool (V, H)
+    move_cost: np.ndarray  # int64 (V, H), 0 on the current host
+    mandatory: np.ndarray  # bool V: must leave its current host
+    movable: np.ndarray  # bool V: has an allowed host other than its current one
+    min_cost: np.ndarray  # int64 V: cheapest move (0 when not movable)
+    drained: tuple[int, ...]
+
+
+def build_domain(cluster: Cluster, drained: tuple[int, ...], profile: Profile) -> Domain:
+    """Allowed hosts per VM: possible owners, Up, not drained, reachable (Live/Quick, or
+    Shutdown when the VM allows downtime and the profile allows Shutdown); pinned VMs only on
+    their current host."""
+    allowed = cluster.vm_allowed.copy()
+    if drained:
+        allowed[:, list(drained)] = False
+    kind = cluster.vm_move_kind
+    if not profile.allow_shutdown:
+        allowed &= kind != MoveKind.SHUTDOWN
+        cur_ok = cluster.vm_allowed[np.arange(cluster.n_vms), cluster.vm_host]
+        allowed[np.arange(cluster.n_vms), cluster.vm_host] = cur_ok & ~np.isin(
+            cluster.vm_host, list(drained))
+    v_idx = np.arange(cluster.n_vms)
+    cur = cluster.vm_host
+    pinned = cluster.vm_pinned
+    if pinned.any():
+        keep = allowed[v_idx, cur] & pinned
+        allowed[pinned] = False
+        allowed[v_idx[pinned], cur[pinned]] = keep[pinned]
+    mandatory = ~allowed[v_idx, cur]
+    cost = (cluster.vm_memory_mb[:, None]
+            + profile.shutdown_penalty_mb * (kind == MoveKind.SHUTDOWN)).astype(np.int64)
+    cost[v_idx, cur] = 0
+    other = allowed.copy()
+    other[v_idx, cur] = False
+    movable = other.any(axis=1)
+    big = np.iinfo(np.int64).max // 4
+    min_cost = np.where(other, cost, big).min(axis=1) if cluster.n_hosts else np.zeros(0)
+    min_cost = np.where(movable, min_cost, 0).astype(np.int64)
+    return Domain(allowed, cost, mandatory, movable, min_cost, drained)
+
+
+# ---------------------------------------------------------------------------- pre-checks
+def precheck(cluster: Cluster, dom: Domain, profile: Profile) -> list[str]:
+    """Plain-English reasons that make the problem infeasible before any solve."""
+    out: list[str] = []
+    hn, vn = cluster.host_names, cluster.vm_names
+    drained = set(dom.drained)
+    for v in np.flatnonzero(~dom.allowed.any(axis=1)).tolist():
+        h = int(cluster.vm_host[v])
+        if cluster.vm_pinned[v]:
+            why = ("drained" if h in drained else
+                   HostState(cluster.host_state[h]).name.title()
+                   if cluster.host_state[h] != HostState.UP else "not one of its possible owners")
+            out.append(f"VM {vn[v]} is pinned to {hn[h]}, which is {why}: it must stay and "
+                       "must leave at once.")
+            continue
+        owners = np.flatnonzero(cluster.vm_possible[v] & cluster.host_up)
+        owners = [o for o in owners.tolist() if o not in drained]
+        if not owners:
+            out.append(f"VM {vn[v]} has no possible owner that is Up and not drained.")
+        else:
+            why = ("its CPU features or vendor do not match, and it does not allow downtime"
+                   if profile.allow_shutdown else
+                   "its CPU features or vendor do not match, and the profile forbids Shutdown "
+                   "moves")
+            out.append(f"VM {vn[v]} cannot reach any of its possible owners "
+                       f"({', '.join(hn[o] for o in owners[:8])}): {why}.")
+    free_c = cluster.host_cpu_free_milli
+    free_m = cluster.host_memory_free_mb
+    usable = cluster.host_up.copy()
+    if drained:
+        usable[list(drained)] = False
+    need_c = int(cluster.vm_cpu_load_milli.sum())
+    need_m = int(cluster.vm_mem_load_mb.sum())
+    if need_c > int(free_c[usable].sum()):
+        out.append(f"The running VMs need {need_c / 1000:.1f} logical processors, but the Up, "
+                   f"not drained nodes offer {free_c[usable].sum() / 1000:.1f} in total.")
+    if need_m > int(free_m[usable].sum()):
+        out.append(f"The running VMs need {need_m} MB of memory, but the Up, not drained nodes "
+                   f"offer {int(free_m[usable].sum())} MB after their reserves.")
+    for v in np.flatnonzero(dom.allowed.any(axis=1)).tolist():
+        hs = np.flatnonzero(dom.allowed[v])
+        fits = ((cluster.vm_cpu_load_milli[v] <= free_c[hs])
+                & (cluster.vm_mem_load_mb[v] <= free_m[hs]))
+        if not fits.any():
+            out.append(f"VM {vn[v]} ({int(cluster.vm_mem_load_mb[v])} MB, "
+                       f"{cluster.vm_cpu_load_milli[v] / 1000:.2f} LP) fits on none of the nodes "
+                       f"it may use ({', '.join(hn[h] for h in hs[:8].tolist())}).")
+    fd = cluster.host_fault_domain
+    for r in cluster.enabled_rules:
+        m = list(r.members)
+        if len(m) < 2:
+            continue
+        union = dom.allowed[m].any(axis=0)
+        inter = dom.allowed[m].all(axis=0)
+        names = ", ".join(vn[v] for v in m[:8]) + (" ..." if len(m) > 8 else "")
+        if r.rule_type == RuleType.DIFFERENT_NODE and len(m) > int(union.sum()):
+            out.append(f"DifferentNode rule '{r.name}' has {len(m)} members ({names}) but they "
+                       f"may use only {int(union.sum())} node(s).")
+        elif r.rule_type == RuleType.DIFFERENT_FAULT_DOMAIN:
+            doms = {int(fd[h]) for h in np.flatnonzero(union).tolist()}
+            if len(m) > len(doms):
+                out.append(f"DifferentFaultDomain rule '{r.name}' has {len(m)} members "
+                           f"({names}) but they may use only {len(doms)} fault domain(s).")
+        elif r.rule_type == RuleType.SAME_NODE and not inter.any():
+            out.append(f"SameNode rule '{r.name}': no node is allowed for all of its members "
+                       f"({names}).")
+        elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
+            common = None
+            for v in m:
+                doms = {int(fd[h]) for h in np.flatnonzero(dom.allowed[v]).tolist()}
+                common = doms if common is None else common & doms
+            if not common:
+                out.append(f"SameFaultDomain rule '{r.name}': no fault domain is allowed for all "
+                           f"of its members ({names}).")
+    if profile.enforce_anti_affinity(cluster.settings.enforced_anti_affinity):
+        for k, m in enumerate(cluster.aa_class_members):
+            union = dom.allowed[list(m)].any(axis=0) if m else np.zeros(cluster.n_hosts, bool)
+            if len(m) > int(union.sum()):
+                out.append(f"Enforced anti-affinity class '{cluster.aa_class_names[k]}' has "
+                           f"{len(m)} members but they may use only {int(union.sum())} node(s).")
+    return out
+
+
+# ---------------------------------------------------------------------------- candidates
+def hot_hosts(cluster: Cluster, placement: np.ndarray, cpu_lim: np.ndarray,
+              mem_lim: np.ndarray) -> np.ndarray:
+    """bool per host: VM load above the threshold limits in either resource."""
+    nh = cluster.n_hosts
+    cpu = np.bincount(placement, weights=cluster.vm_cpu_load_milli, minlength=nh)
+    mem = np.bincount(placement, weights=cluster.vm_mem_load_mb, minlength=nh)
+    return (cpu > cpu_lim) | (mem > mem_lim)
+
+
+def candidate_vms(cluster: Cluster, dom: Domain, hot: np.ndarray, enforce_aa: bool
+                  ) -> tuple[np.ndarray, dict[int, str]]:
+    """VMs that may need to move, with the first reason found for each."""
+    reasons: dict[int, str] = {}
+    hn = cluster.host_names
+    cur = cluster.vm_host
+    drained = set(dom.drained)
+    for v in np.flatnonzero(dom.mandatory).tolist():
+        h = int(cur[v])
+        if h in drained:
+            reasons[v] = f"node {hn[h]} is drained"
+        elif cluster.host_state[h] != HostState.UP:
+            reasons[v] = f"node {hn[h]} is {HostState(cluster.host_state[h]).name.title()}"
+        else:
+            reasons[v] = f"node {hn[h]} is not a possible owner"
+    for v in np.flatnonzero(hot[cur] & dom.movable).tolist():
+        reasons.setdefault(v, f"node {hn[int(cur[v])]} is over the threshold")
+    for viol in rule_violations(cluster, cur):
+        for name in viol.vms:
+            reasons.setdefault(cluster.vm_index[name.casefold()],
+                               f"rule '{viol.rule}' is broken")
+    placed = cur
+    for k, members in enumerate(cluster.aa_class_members):
+        if len(members) < 2:
+            continue
+        _, counts = np.unique(placed[list(members)], return_counts=True)
+        if (counts > 1).any():
+            for v in members:
+                reasons.setdefault(v, f"anti-affinity class '{cluster.aa_class_names[k]}' "
+                                   "shares a node")
+    # SameNode / SameFaultDomain partners move together: close the set over those rules.
+    changed = True
+    while changed:
+        changed = False
+        for r in cluster.enabled_rules:
+            if r.rule_type not in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
+                continue
+            if any(v in reasons for v in r.members):
+                for v in r.members:
+                    if v not in reasons:
+                        reasons[v] = f"moves with its {r.type_name} rule '{r.name}'"
+                        changed = True
+    cand = np.array(sorted(reasons), dtype=np.int64)
+    return cand, reasons
+
+
+# ---------------------------------------------------------------------------- bounds
+@dataclass
+class Bounds:
+    """Lower bounds valid for the full problem (see the module docstring)."""
+
+    excess: int = 0
+    anti_affinity: int = 0
+    migration_mandatory: int = 0
+    migration: int | None = None  # valid when the excess optimum is 0
+    balance: int | None = None  # valid when also migration == this bound
+    covers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _ceil_div(a: np.ndarray | int, b: np.ndarray | int) -> Any:
+    return -((-a) // b)
+
+
+def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: np.ndarray,
+                   enforce_aa: bool, params: Any, deadline: float) -> Bounds:
+    """Compute the full-problem lower bounds and the per-node cheapest covers."""
+    from planner.cpsat.model import min_cost_cover
+
+    t0 = time.perf_counter()
+    b = Bounds()
+    nh = cluster.n_hosts
+    cur = cluster.vm_host
+    cpu_v, mem_v = cluster.vm_cpu_load_milli, cluster.vm_mem_load_mb
+    stuck = ~dom.movable & ~dom.mandatory  # must stay where it is
+    st_c = np.bincount(cur[stuck], weights=cpu_v[stuck], minlength=nh).astype(np.int64)
+    st_m = np.bincount(cur[stuck], weights=mem_v[stuck], minlength=nh).astype(np.int64)
+    b.excess = int(_ceil_div(BP * np.maximum(st_c - cpu_lim, 0),
+                             cluster.host_cpu_capacity_milli).sum()
+                   + _ceil_div(BP * np.maximum(st_m - mem_lim, 0), cluster.host_memory_mb).sum())
+    if not enforce_aa:
+        for members in cluster.aa_class_members:
+            n = len(members)
+            if n < 2:
+                continue
+            k = int(dom.allowed[list(members)].any(axis=0).sum())
+            if k == 0:
+                continue
+            q, r = divmod(n, k)
+            b.anti_affinity += r * (q + 1) * q // 2 + (k - r) * q * (q - 1) // 2
+    b.migration_mandatory = int(dom.min_cost[dom.mandatory].sum())
+    if b.excess > 0:
+        b.seconds = time.perf_counter() - t0
+        return b
+    stay = ~dom.mandatory
+    c_now = np.bincount(cur[stay], weights=cpu_v[stay], minlength=nh).astype(np.int64)
+    m_now = np.bincount(cur[stay], weights=mem_v[stay], minlength=nh).astype(np.int64)
+    bal = balance_hosts(cluster, dom.drained)
+    total = b.migration_mandatory
+    balance = 0
+    for h in range(nh):
+        used_c = int(c_now[h] + cluster.host_cpu_base_milli[h])
+        used_m = int(m_now[h] + cluster.host_memory_reserve_mb[h])
+        cap_c = int(cluster.host_cpu_capacity_milli[h])
+        cap_m = int(cluster.host_memory_mb[h])
+        need_c = int(c_now[h] - cpu_lim[h])
+        need_m = int(m_now[h] - mem_lim[h])
+        if need_c <= 0 and need_m <= 0:
+            if bal[h]:
+                balance = max(balance, int(_ceil_div(BP * used_c, cap_c)),
+                              int(_ceil_div(BP * used_m, cap_m)))
+            continue
+        items = np.flatnonzero((cur == h) & dom.movable & ~dom.mandatory)
+        left = max(0.05, min(2.0, (deadline - time.monotonic()) / 4))
+        cov = min_cost_cover(items, cpu_v[items], mem_v[items], dom.min_cost[items], need_c,
+                             need_m, used_c, used_m, cap_c, cap_m, params, left)
+        if not cov.feasible:
+            # Cannot get under the threshold even by moving everything: excess > 0 for sure.
+            b.seconds = time.perf_counter() - t0
+            return b
+        total += cov.cost_bound
+        if cov.chosen is not None:
+            b.covers[h] = cov.chosen
+        if bal[h]:
+            balance = max(balance, cov.remaining_bound)
+    b.migration = total
+    b.balance = balance
+    b.seconds = time.perf_counter() - t0
+    return b
+
+
+# ---------------------------------------------------------------------------- main entry
+def _tier_bound_fn(b: Bounds, tiers: tuple[str, ...]) -> Any:
+    def bound(name: str, fixed: dict[str, int]) -> int:
+        if name == "excess":
+            return b.excess
+        if name == "anti_affinity":
+            return b.anti_affinity
+        excess_zero = fixed.get("excess", 0) == 0 and "excess" in tiers
+        if name == "migration":
+            if excess_zero and b.migration is not None:
+                return b.migration
+            return b.migration_mandatory
+        if name == "balance":
+            if (excess_zero and b.migration is not None and b.balance is not None
+                    and "migration" in tiers and fixed.get("migration") == b.migration):
+                return b.balance
+            return 0
+        return 0
+
+    return bound
+
+
+def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeResult:
+    """Find the lexicographically best plan for ``cluster`` (see the module docstring)."""
+    from planner.cpsat.model import PlacementModel, SolverParams, explain_infeasible
+    from planner.cpsat.variables import ModelInput
+
+    opts = options or PlanOptions()
+    t_start = time.perf_counter()
+    prof = _resolve_profile(opts.profile)
+    thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
+    drained = tuple(sorted({int(h) for h in opts.drain}))
+    time_limit = float(opts.time_limit_s if opts.time_limit_s is not None else prof.time_limit_s)
+    workers = int(opts.workers if opts.workers is not None else prof.workers)
+    params = SolverParams(time_limit, workers, int(opts.seed), prof.deterministic, opts.log)
+    deadline = time.monotonic() + time_limit
+    enforce_aa = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
+    parameters = {**params.to_dict(), "profile": prof.name, "profile_source": prof.source,
+                  "tiers": list(prof.tiers), "shutdown_penalty_mb": prof.shutdown_penalty_mb,
+                  "allow_shutdown": prof.allow_shutdown, "enforce_anti_affinity": enforce_aa,
+                  "max_moves": opts.max_moves}
+    res = OptimizeResult(SolveStatus.UNKNOWN, None, thr, parameters=parameters,
+                         seed=int(opts.seed), drained=drained, profile=prof.name)
+    bad_drain = [h for h in drained if not 0 <= h < cluster.n_hosts]
+    if bad_drain:
+        raise ValueError(f"drain refers to unknown host indices {bad_drain}")
+    dom = build_domain(cluster, drained, prof)
+    problems = precheck(cluster, dom, prof)
+    if problems:
+        res.status = SolveStatus.INFEASIBLE
+        res.explanation = problems
+        res.method = "pre-check"
+        res.solve_seconds = time.perf_counter() - t_start
+        return res
+    cpu_lim, mem_lim = threshold_limits(cluster, thr)
+    bal = balance_hosts(cluster, drained)
+    hot = hot_hosts(cluster, cluster.vm_host, cpu_lim, mem_lim)
+    cand, reasons = candidate_vms(cluster, dom, hot, enforce_aa)
+    bounds = compute_bounds(cluster, dom, cpu_lim, mem_lim, enforce_aa, params, deadline)
+    bound_fn = _tier_bound_fn(bounds, prof.tiers)
+
+    def evaluate_in(allowed_mask: np.ndarray) -> Any:
+        def ev(p: np.ndarray) -> dict[str, int] | None:
+            if not allowed_mask[np.arange(cluster.n_vms), p].all():
+                return None
+            if opts.max_moves is not None and int((p != cluster.vm_host).sum()) > opts.max_moves:
+                return None
+            if any(v.hard for v in placement_violations(cluster, p, drained)):
+                return None
+            if enforce_aa and not cluster.settings.enforced_anti_affinity and _aa_pairs(
+                    cluster, p):
+                return None
+            return objective_values(cluster, p, thr, drained, prof.shutdown_penalty_mb,
+                                    enforce_aa)
+        return ev
+
+    evaluate = evaluate_in(dom.allowed)
+
+    def make_input(cands: np.ndarray, targets: list[np.ndarray]) -> Any:
+        return ModelInput(cluster, cands, tuple(targets), cluster.vm_host.astype(np.int64),
+                          dom.move_cost, cpu_lim, mem_lim, bal, enforce_aa, opts.max_moves)
+
+    best: np.ndarray | None = None
+    best_vals: dict[str, int] | None = None
+    method = ""
+    tiers_out: list[TierResult] = []
+    sizes: dict[str, int] = {}
+
+    # --- 3. decomposition hint: cheapest covers + assignment of the leavers --------------
+    if bounds.migration is not None:
+        leaving = np.zeros(cluster.n_vms, dtype=bool)
+        leaving[dom.mandatory] = True
+        for vs in bounds.covers.values():
+            leaving[list(vs)] = True
+        tied = _same_partners(cluster, leaving)
+        dcands = np.flatnonzero(leaving | tied)
+        dtargets = []
+        for v in dcands.tolist():
+            ok = dom.allowed[v].copy()
+            if leaving[v]:
+                ok[cluster.vm_host[v]] = False
+                # Only the cheapest kind of move keeps the cost at the bound.
+                ok &= dom.move_cost[v] == dom.min_cost[v]
+                ok &= ~hot
+            dtargets.append(np.flatnonzero(ok))
+        if all(len(t) for t in dtargets):
+            pm = PlacementModel(make_input(dcands, dtargets), prof.tiers)
+            d_deadline = min(deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
+            out = pm.solve_tiers(params, cluster.vm_host.astype(np.int64),
+                                 lambda p: None, bound_fn, d_deadline)
+            sizes = {"decomposition_variables": out.n_variables,
+                     "decomposition_constraints": out.n_constraints}
+            if out.placement is not None:
+                vals = evaluate(out.placement)
+                if vals is not None:
+                    best, best_vals, method = out.placement, vals, "decomposition"
+    if best is None:
+        vals = evaluate(cluster.vm_host.astype(np.int64))
+        if vals is not None:
+            best, best_vals, method = cluster.vm_host.astype(np.int64), vals, "current placement"
+    proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+
+    # --- 4. restricted model -------------------------------------------------------------
+    explained_model: Any = None
+    if not proven and time.monotonic() < deadline - 0.05:
+        rmask = np.zeros(cluster.n_vms, dtype=bool)
+        rmask[cand] = True
+        if best is not None:
+            rmask |= best != cluster.vm_host
+        rmask |= _same_partners(cluster, rmask)
+        rc = np.flatnonzero(rmask)
+        rtargets = []
+        for v in rc.tolist():
+            ok = dom.allowed[v] & ~hot
+            ok[cluster.vm_host[v]] = dom.allowed[v, cluster.vm_host[v]]
+            if best is not None:
+                ok[best[v]] = True
+            if not ok.any():
+                ok = dom.allowed[v]
+            rtargets.append(np.flatnonzero(ok))
+        rin = make_input(rc, rtargets)
+        rm = PlacementModel(rin, prof.tiers)
+        if opts.export_model is not None:
+            rm.export(opts.export_model)
+        out = rm.solve_tiers(params, best, evaluate, bound_fn, deadline)
+        sizes.update({"variables": out.n_variables, "constraints": out.n_constraints,
+                      "candidates": len(rc)})
+        if out.placement is not None:
+            vals = evaluate(out.placement)
+            if vals is not None and (best_vals is None or _lex_better(vals, best_vals,
+                                                                       prof.tiers)):
+                best, best_vals, method = out.placement, vals, "restricted model"
+        proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+        explained_model = rin
+
+    # --- 5. full model ---------------------------------------------------------------------
+    full_bounds: dict[str, int] = {}
+    full_status = ""
+    if not proven and time.monotonic() < deadline - 0.5:
+        allc = np.arange(cluster.n_vms)
+        fin = make_input(allc, [np.flatnonzero(dom.allowed[v]) for v in range(cluster.n_vms)])
+        fm = PlacementModel(fin, prof.tiers)
+        if opts.export_model is not None:
+            fm.export(opts.export_model)
+        out = fm.solve_tiers(params, best, evaluate, bound_fn, deadline)
+        sizes.update({"full_variables": out.n_variables, "full_constraints": out.n_constraints})
+        full_status = out.status
+        if out.placement is not None:
+            vals = evaluate(out.placement)
+            if vals is not None and (best_vals is None or _lex_better(vals, best_vals,
+                                                                       prof.tiers)):
+                best, best_vals, method = out.placement, vals, "full model"
+        if best_vals is not None:
+            # CP-SAT bounds of the full model are valid; keep them per tier while the values
+            # before it agree with the full model's fixed values.
+            for t in out.tiers:
+                if t.bound is not None and t.objective is not None and \
+                        best_vals.get(t.name) == t.objective:
+                    full_bounds[t.name] = t.bound
+                else:
+                    break
+        explained_model = fin
+
+    res.solve_seconds = time.perf_counter() - t_start
+    res.model_size = sizes
+    res.method = method
+    if best is None or best_vals is None:
+        if full_status == "INFEASIBLE":
+            res.status = SolveStatus.INFEASIBLE
+            core = explain_infeasible(explained_model, params,
+                                      max(2.0, min(20.0, time_limit / 3)))
+            res.explanation = describe_core(cluster, core or [], opts.max_moves)
+            if not res.explanation:
+                res.explanation = ["The rules, capacities and allowed hosts cannot all hold "
+                                   "together (no smaller conflicting set was isolated)."]
+        else:
+            res.status = SolveStatus.UNKNOWN
+            res.explanation = ["No plan was found within the time limit "
+                               f"({time_limit:g} s); try a longer --time-limit."]
+        res.solve_seconds = time.perf_counter() - t_start
+        return res
+
+    fixed: dict[str, int] = {}
+    all_proven = True
+    gap = 0.0
+    for name in prof.tiers:
+        val = best_vals[name]
+        lb = max(bound_fn(name, fixed), full_bounds.get(name, 0)) if all_proven else \
+            full_bounds.get(name, 0)
+        lb = min(lb, val)
+        st = "OPTIMAL" if val == lb and all_proven else "FEASIBLE"
+        if st != "OPTIMAL" and all_proven:
+            all_proven = False
+            gap = (val - lb) / val if val else 0.0
+        tiers_out.append(TierResult(name, val, lb, st))
+        fixed[name] = val
+    res.tiers = tiers_out
+    res.objective = dict(best_vals)
+    res.bound = {t.name: int(t.bound) for t in tiers_out if t.bound is not None}
+    res.gap = gap
+    res.status = SolveStatus.OPTIMAL if all_proven else SolveStatus.FEASIBLE
+    res.placement = best
+    moved = np.flatnonzero(best != cluster.vm_host)
+    res.moves = moved
+    res.memory_moved_mb = int(cluster.vm_memory_mb[moved].sum())
+    res.downtime_moves = int((cluster.vm_move_kind[moved, best[moved]]
+                              == MoveKind.SHUTDOWN).sum())
+    res.reasons = {int(v): reasons.get(int(v), "balance: frees room or evens the load")
+                   for v in moved.tolist()}
+    res.solve_seconds = time.perf_counter() - t_start
+    return res
+
+
+def _aa_pairs(cluster: Cluster, p: np.ndarray) -> int:
+    n = 0
+    for members in cluster.aa_class_members:
+        if len(members) > 1:
+            _, c = np.unique(p[list(members)], return_counts=True)
+            n += int((c * (c - 1) // 2).sum())
+    return n
+
+
+def _same_partners(cluster: Cluster, mask: np.ndarray) -> np.ndarray:
+    """VMs tied by SameNode/SameFaultDomain rules to a VM in ``mask`` (not in it)."""
+    out = np.zeros(cluster.n_vms, dtype=bool)
+    changed = True
+    cur = mask.copy()
+    while changed:
+        changed = False
+        for r in cluster.enabled_rules:
+            if r.rule_type in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN) and any(
+                    cur[v] for v in r.members):
+                for v in r.members:
+                    if not cur[v]:
+                        cur[v] = out[v] = True
+                        changed = True
+    return out
+
+
+def _all_proven(vals: dict[str, int], tiers: tuple[str, ...], bound_fn: Any) -> bool:
+    fixed: dict[str, int] = {}
+    for name in tiers:
+        if vals[name] != bound_fn(name, fixed):
+            return False
+        fixed[name] = vals[name]
+    return True
+
+
+def _lex_better(a: dict[str, int], b: dict[str, int], tiers: tuple[str, ...]) -> bool:
+    return tuple(a[t] for t in tiers) < tuple(b[t] for t in tiers)
+
+
+def _resolve_profile(p: Profile | str | None) -> Profile:
+    if isinstance(p, Profile):
+        return p
+    prof, rep = load_profile(p)
+    if prof is None:
+        raise ValueError("; ".join(str(e) for e in rep.errors))
+    return prof
+
+
+def describe_core(cluster: Cluster, core: list[tuple[object, ...]],
+                  max_moves: int | None) -> list[str]:
+    """Plain-English names of the constraint groups of an infeasibility core."""
+    out: list[str] = []
+    for key in core:
+        kind = key[0]
+        if kind == "capacity":
+            h = int(key[1])  # type: ignore[call-overload]
+            out.append(f"the CPU and memory capacity of node {cluster.host_names[h]}")
+        elif kind == "rule":
+            r = cluster.rules[int(key[1])]  # type: ignore[call-overload]
+            out.append(f"{r.type_name} rule '{r.name}' "
+                       f"({', '.join(cluster.vm_names[v] for v in r.members[:8])})")
+        elif kind == "anti_affinity":
+            out.append(f"enforced anti-affinity class "
+                       f"'{cluster.aa_class_names[int(key[1])]}'")  # type: ignore[call-overload]
+        elif kind == "budget":
+            out.append(f"the migration budget --max-moves {max_moves}")
+        elif kind == "vm":
+            out.append(f"VM {cluster.vm_names[int(key[1])]} "  # type: ignore[call-overload]
+                       "has no allowed node")
+    if out:
+        return ["These cannot all hold together: " + "; ".join(out) + "."]
+    return out
+
+
+def summary_loads(cluster: Cluster, placement: np.ndarray, thr: Threshold,
+                  drained: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Max CPU/memory percent and hosts over the threshold for a placement (Up hosts)."""
+    loads = host_loads(cluster, placement)
+    up = balance_hosts(cluster, drained)
+    if not up.any():
+        up = np.ones(cluster.n_hosts, dtype=bool)
+    over = loads.over(thr) & (cluster.host_state != HostState.DOWN)
+    return {"max_cpu_pct": round(float(loads.cpu_pct[up].max()), 4),
+            "max_memory_pct": round(float(loads.memory_pct[up].max()), 4),
+            "hosts_over_threshold": int(over.sum())}
+
+
+__all__ = ["OptimizeResult", "PlanOptions", "SolveStatus", "TierResult", "TIER_NAMES",
+           "optimize", "build_domain", "precheck", "candidate_vms", "compute_bounds",
+           "describe_core", "summary_loads"]
