@@ -120,6 +120,8 @@ def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False
 
 def _range_text(kind: str, lo: float | None, hi: float | None, lo_open: bool = False) -> str:
     if lo is not None and hi is not None:
+        if lo_open:
+            return f"{kind} > {lo:g} and <= {hi:g}"
         return f"{kind} from {lo:g} to {hi:g}"
     if lo is not None:
         return f"{kind} {'>' if lo_open else '>='} {lo:g}"
@@ -270,6 +272,16 @@ NETWORK_COLS = (
 )
 
 
+#: The columns of each snapshot file, in the order the loader reads the files.
+COLUMNS: dict[str, tuple[Col, ...]] = {
+    "cluster.csv": CLUSTER_COLS,
+    "hosts.csv": HOST_COLS,
+    "vms.csv": VM_COLS,
+    "affinity_rules.csv": RULE_COLS,
+    "networks.csv": NETWORK_COLS,
+}
+
+
 # ----------------------------------------------------------------------------- raw tables
 @dataclass
 class Table:
@@ -336,12 +348,14 @@ def _decode(raw: bytes, fname: str, report: Report) -> str | None:
         return None
 
 
-def read_table(path: Path, report: Report, *, required: bool) -> Table | None:
+def read_table(path: Path, report: Report, *, required: bool,
+               columns: Sequence[str] = ()) -> Table | None:
     """Read one CSV file into a :class:`Table`, recording file-level problems.
 
     Accepts UTF-8 with or without a byte-order mark, CRLF or LF line ends, quoted or bare
     fields, and skips the ``#TYPE ...`` line of Windows PowerShell's ``Export-Csv``.  Blank
     lines are skipped but still counted, so row numbers are those a spreadsheet shows.
+    ``columns`` (the names the file may have) lets a missing header row be recognised.
     Returns ``None`` when the file is absent (an error if ``required``) or unreadable.
     """
     fname = path.name.casefold() if path.name.casefold() in FILES else path.name
@@ -395,6 +409,11 @@ def read_table(path: Path, report: Report, *, required: bool) -> Table | None:
     if len(header) == 1 and "\t" in header[0]:
         report.error(fname, "the file uses tabs as the column separator; hvplan reads "
                      "comma-separated files", row=hrow, value=header[0])
+        return None
+    if columns and not {h.casefold() for h in header} & {c.casefold() for c in columns}:
+        report.error(fname, "none of the column names is known; is the header row missing? "
+                     "Expected columns: " + ", ".join(columns), row=hrow,
+                     value=",".join(header))
         return None
     body = numbered[1:]
     hmap: dict[str, str] = {}
@@ -538,8 +557,9 @@ def read_snapshot(
         return None, report
     cat = catalog or default_catalog()
     tables = {
-        f: read_table(find_file(d, f), report, required=f in ("hosts.csv", "vms.csv"))
-        for f in FILES
+        f: read_table(find_file(d, f), report, required=f in ("hosts.csv", "vms.csv"),
+                      columns=[c.name for c in cols])
+        for f, cols in COLUMNS.items()
     }
     settings, cname = _cluster_settings(tables["cluster.csv"], d, report)
     hosts = _hosts(tables["hosts.csv"], cat, report)
@@ -1349,7 +1369,7 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
                 VmState.PAUSED: "Paused"}
     prio = {3000: "High", 2000: "Medium", 1000: "Low", 0: "NoAutoStart"}
     hn = cluster.host_names
-    all_hosts: np.ndarray = cluster.vm_possible.all(axis=1)
+    all_hosts = np.asarray(cluster.vm_possible.all(axis=1))
     vm_rows = []
     for v in range(cluster.n_vms):
         vc = int(cluster.vm_vcpus[v])
