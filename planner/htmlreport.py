@@ -324,6 +324,10 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
     for w, t in starts.items():
         pos = t if timed else float(sorted(starts).index(w))
         ax.axvline(pos, color="#718096", linewidth=0.6, alpha=0.6)
+        if len(starts) <= 30:
+            ax.annotate(f"wave {w}", xy=(pos, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(2, 2), textcoords="offset points", fontsize=7,
+                        color="#4a5568")
     ax.set_xlabel("estimated seconds from the start" if timed else "wave")
     present = sorted({m.migration_type for m in shown})
     ax.legend(handles=[Patch(color=_MIGRATION_COLORS.get(t, "#718096"), label=t)

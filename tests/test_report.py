@@ -1,0 +1,232 @@
+"""``hvplan report``: plan input, the self-contained page, escaping, determinism, rendering."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.htmlreport import (
+    PlanMove,
+    build_report,
+    read_plan,
+    wave_starts,
+    write_report,
+)
+from planner.snapshot import load_snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL4 = ROOT / "data" / "examples" / "small4"
+
+# Three moves off the hot node HV01 of small4, in two waves.
+PLAN_CSV = """step,wave,vm,source,target,migration_type,memory_mb,est_seconds,reason
+1,1,APP01,HV01,HV03,Live,16384,20,HV01 above the CPU threshold
+2,1,APP04,HV01,HV04,Live,12288,15,HV01 above the CPU threshold
+3,2,SQL02,HV01,HV02,Live,65536,70,anti-affinity class SQL
+"""
+
+
+def write_plan(d: Path, plan_csv: str = PLAN_CSV, placement: bool = True) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "plan.csv").write_text(plan_csv, encoding="utf-8")
+    if placement:
+        cluster = load_snapshot(SMALL4)
+        final = {n: cluster.host_names[h] for n, h in zip(cluster.vm_names, cluster.vm_host,
+                                                         strict=True)}
+        final.update({"APP01": "HV03", "APP04": "HV04", "SQL02": "HV02"})
+        (d / "placement.csv").write_text(
+            "vm,host\n" + "".join(f"{v},{h}\n" for v, h in final.items()), encoding="utf-8")
+    (d / "summary.json").write_text(
+        '{"status": "OPTIMAL", "gap": 0.0, "threshold_pct": {"cpu": 80, "memory": 80}}',
+        encoding="utf-8")
+    return d
+
+
+def images(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"',
+                                                    page)]
+
+
+# ----------------------------------------------------------------------------- plan input
+def test_read_plan_maps_names_case_insensitively(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, report = read_plan(cluster, write_plan(tmp_path / "p", PLAN_CSV.lower()
+                                                 .replace("step,wave", "step,wave")))
+    assert report.valid, report.to_dict()
+    assert plan is not None
+    assert [cluster.vm_names[m.vm] for m in plan.moves] == ["APP01", "APP04", "SQL02"]
+    assert plan.moves[2].migration_type == "Live" and plan.moves[2].wave == 2
+    assert cluster.host_names[int(plan.placement[cluster.vm_index["sql02"]])] == "HV02"
+    assert plan.summary["status"] == "OPTIMAL"
+
+
+def test_read_plan_without_placement_applies_the_moves(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, report = read_plan(cluster, write_plan(tmp_path / "p", placement=False))
+    assert plan is not None and report.valid
+    expected = cluster.vm_host.copy()
+    for vm, host in (("app01", "hv03"), ("app04", "hv04"), ("sql02", "hv02")):
+        expected[cluster.vm_index[vm]] = cluster.host_index[host]
+    assert np.array_equal(plan.placement, expected)
+
+
+def test_read_plan_reports_every_bad_cell(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    bad = PLAN_CSV.replace("1,1,APP01,HV01,HV03,Live", "1,1,NOPE,HV01,HV09,Teleport") \
+        .replace("15,HV01", "-3,HV01")
+    plan, report = read_plan(cluster, write_plan(tmp_path / "p", bad, placement=False))
+    assert plan is None
+    got = {(p.file, p.row, p.column, p.value) for p in report.errors}
+    assert got == {("plan.csv", 2, "vm", "NOPE"), ("plan.csv", 2, "target", "HV09"),
+                   ("plan.csv", 2, "migration_type", "Teleport"),
+                   ("plan.csv", 3, "est_seconds", "-3")}
+
+
+def test_read_plan_missing_directory_and_files(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, report = read_plan(cluster, tmp_path / "absent")
+    assert plan is None and "does not exist" in report.errors[0].message
+    (tmp_path / "empty").mkdir()
+    plan, report = read_plan(cluster, tmp_path / "empty")
+    assert plan is None and "neither plan.csv nor placement.csv" in report.errors[0].message
+
+
+def test_wave_starts_run_waves_back_to_back() -> None:
+    # Wave 1 lasts as long as its longest move (20 s), so wave 2 starts at 20 and wave 5
+    # (the next one present) at 20 + 70 = 90.
+    moves = [PlanMove(1, 1, 0, 0, 1, "Live", 1, 20.0, ""),
+             PlanMove(2, 1, 1, 0, 1, "Live", 1, 15.0, ""),
+             PlanMove(3, 2, 2, 0, 1, "Live", 1, 70.0, ""),
+             PlanMove(4, 5, 3, 0, 1, "Quick", 1, 5.0, "")]
+    assert wave_starts(moves) == {1: 0.0, 2: 20.0, 5: 90.0}
+
+
+# ----------------------------------------------------------------------------- the page
+def test_report_with_plan_shows_before_and_after(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, write_plan(tmp_path / "p"))
+    page = build_report(cluster, plan, compare=False, capacity=False)
+    html = page.html
+    for anchor in ("summary", "loads", "moves", "rules", "islands"):
+        assert f'id="{anchor}"' in html
+    assert "CPU % after" in html and "memory % after" in html
+    # HV01 after (SQL01, APP02, WEB01 stay): 3 % base + 100 * (8 * 0.95 + 4 * 0.75 + 2 * 0.5)
+    # / 32 = 39.25 % CPU, shown to one decimal (39.25 is exact in binary: half-even -> 39.2).
+    hv01 = re.search(r"<tr[^>]*><td>HV01</td>(.*?)</tr>", html)
+    assert hv01 is not None and "<td>85.5</td>" in hv01.group(1)
+    assert "<td>39.2</td>" in hv01.group(1)
+    assert "<td>APP01</td><td>HV01</td><td>HV03</td><td>Live</td>" in html
+    # Moving SQL02 away resolves the soft anti-affinity pair that status reports now.
+    after = html[html.index("broken after the plan"):]
+    assert "anti-affinity class" not in after
+    pngs = images(html)
+    assert len(pngs) == 2 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+
+
+def test_report_is_self_contained_and_deterministic(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, write_plan(tmp_path / "p"))
+    a = build_report(cluster, plan, compare=False, capacity=False).html
+    b = build_report(cluster, plan, compare=False, capacity=False).html
+    assert a == b
+    assert not re.search(r'(src|href)="(?!data:|#)', a)
+    assert "<link" not in a and "@import" not in a and "url(" not in a
+
+
+def test_names_from_the_files_are_escaped(tmp_path: Path) -> None:
+    snap = tmp_path / "snap"
+    shutil.copytree(SMALL4, snap)
+    hostile_vm = '<script>alert("x")</script>'
+    hostile_host = "HV$1$ & <img src=x>"
+    for f in ("vms.csv", "affinity_rules.csv", "hosts.csv"):
+        text = (snap / f).read_text(encoding="utf-8")
+        text = text.replace("APP01", '"' + hostile_vm.replace('"', '""') + '"')
+        text = text.replace("HV03", hostile_host)
+        (snap / f).write_text(text, encoding="utf-8")
+    cluster = load_snapshot(snap)
+    plan_csv = PLAN_CSV.replace("APP01", '"' + hostile_vm.replace('"', '""') + '"') \
+        .replace("HV03", hostile_host)
+    plan, report = read_plan(cluster, write_plan(tmp_path / "p", plan_csv, placement=False))
+    assert plan is not None, report.to_dict()
+    html = build_report(cluster, plan, compare=False, capacity=False).html
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "HV$1$ &amp; &lt;img src=x&gt;" in html
+
+
+def test_optional_section_failure_becomes_a_note(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.htmlreport as hr
+
+    def broken(module: str) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(hr, "_optional", broken)
+    page = build_report(load_snapshot(SMALL4), None, compare=True, capacity=True)
+    assert len(page.notes) == 2 and all("boom" in n for n in page.notes)
+    assert page.html.count("could not be computed") == 2
+
+
+# ----------------------------------------------------------------------------- the command
+def test_cli_report_writes_the_page(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan_dir = write_plan(tmp_path / "p")
+    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
+                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Moves and waves" in page
+
+
+def test_cli_report_bad_plan_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    plan_dir = write_plan(tmp_path / "p", PLAN_CSV.replace("APP04", "GHOST"))
+    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
+                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    assert r.exit_code == 1
+    assert "GHOST" in r.output and "plan.csv" in r.output
+    assert not (tmp_path / "out").exists()
+    r = runner.invoke(app, ["report", str(tmp_path / "nosnap"), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+
+
+# ----------------------------------------------------------------------------- rendering
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium on this machine")
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, write_plan(tmp_path / "p"))
+    path = write_report(build_report(cluster, plan, compare=False, capacity=False),
+                        tmp_path / "out")
+    shot = tmp_path / "shot.png"
+    chromium = _chromium()
+    assert chromium is not None
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", "--window-size=1200,1600",
+                    f"--screenshot={shot}", path.as_uri()],
+                   check=True, capture_output=True, timeout=90)
+    pixels = imread(str(shot))[..., :3]
+    assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
+    # Not blank: many distinct colours (text, bars, header) and real contrast.
+    colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 50
+    assert float(pixels.std()) > 0.05
+    # The dark header band and the chart's blue bars are both on screen.
+    assert (np.abs(pixels - np.array([0x1a, 0x36, 0x5d]) / 255).sum(axis=2) < 0.05).any()
+    assert (np.abs(pixels - np.array([0x2b, 0x6c, 0xb0]) / 255).sum(axis=2) < 0.05).any()
