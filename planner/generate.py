@@ -254,6 +254,15 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
         hv = o.hot_vendor.lower()
         if hv not in ("intel", "amd"):
             out.append(f"hot_vendor must be intel or amd, got {o.hot_vendor!r}")
+        elif vendors and not out:
+            want_v = Vendor.INTEL if hv == "intel" else Vendor.AMD
+            gens = [cat.get(m) for m in models]
+            G = len(gens)
+            n_v = sum(1 for g in _generation_of_hosts(o.hosts, G)
+                      if (cm := gens[g]) is not None and cm.vendor == want_v)
+            if n_v < o.n_hot:
+                out.append(f"hot_fraction {o.hot_fraction:g} asks for {o.n_hot} hot host(s) "
+                           f"but only {n_v} host(s) are {hv}")
     if o.vms > MAX_RUNNING_VMS_PER_HOST * max(o.hosts, 1):
         out.append(f"{o.vms} VMs do not fit on {o.hosts} hosts: Hyper-V runs at most "
                    f"{MAX_RUNNING_VMS_PER_HOST} VMs per host")
@@ -410,7 +419,7 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     # --- hosts: models in blocks, sizes from tiers ----------------------------------------
     models = o.model_names()
     G = len(models)
-    gen_of_host = (np.arange(H) * G) // H
+    gen_of_host = _generation_of_hosts(H, G)
     cms = [m for m in (cat.get(x) for x in models) if m is not None]
     if len(cms) != G:  # option_problems checked the names: a changed catalog is a bug
         raise RuntimeError("CPU model vanished from the catalog")
@@ -484,6 +493,18 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     if (cpu_load > cpu_free).any() or (mem_load > mem_free).any():
         raise GeneratorError(["the VMs do not fit in the hosts' capacity at the requested "
                               "loads: lower hot_load_pct or load_pct"])
+    # With few, coarse VMs per host the targets may be missed; a cluster whose hot hosts are
+    # not the asked ones would mislead whoever uses it, so say so instead.
+    cpu_pct = 100 * (cpu_load + host_base_milli) / (host_lp * CPU_UNITS)
+    mem_pct = 100 * (mem_load + host_reserve) / host_mem
+    over = (cpu_pct > o.hot_load_pct) | (mem_pct > o.hot_load_pct)
+    if not np.array_equal(over, hot):
+        names = _host_names(H)
+        bad = ", ".join(f"{names[h]} (CPU {cpu_pct[h]:.1f} %, memory {mem_pct[h]:.1f} %)"
+                        for h in np.flatnonzero(over != hot)[:3])
+        raise GeneratorError([f"{n_run} running VMs on {H} hosts are too few or too coarse to "
+                              f"load exactly {o.n_hot} host(s) above {o.hot_load_pct:g} %: "
+                              f"{bad} missed the target; use more VMs or fewer hosts"])
 
     # --- VM attributes ---------------------------------------------------------------------
     u = r_attr.random(V)
@@ -583,6 +604,11 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         networks=networks,
     )
     return cluster
+
+
+def _generation_of_hosts(hosts: int, generations: int) -> np.ndarray:
+    """Generation index of each host: contiguous, near-equal blocks, oldest first."""
+    return (np.arange(hosts) * generations) // hosts
 
 
 def _host_names(n: int) -> tuple[str, ...]:

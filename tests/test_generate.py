@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from planner.catalog import default_catalog
@@ -26,7 +28,7 @@ from planner.generate import (
     option_problems,
 )
 from planner.loadmodel import host_loads
-from planner.snapshot import read_snapshot, write_snapshot
+from planner.snapshot import read_snapshot, snapshot_files, write_snapshot
 
 runner = CliRunner()
 
@@ -347,3 +349,50 @@ def test_examples_are_valid_and_show_the_documented_hot_hosts(name: str,
     d = json.loads(r.stdout)
     assert [h["name"] for h in d["hosts"] if h["over_threshold"]] == over
     assert not [v for v in d["violations"] if v.get("hard")]
+
+
+# ----------------------------------------------------------------------------- properties
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hosts=st.integers(1, 10), vms=st.integers(0, 400), seed=st.integers(0, 2**32),
+    vendors=st.sampled_from(["intel", "amd", "mixed"]),
+    hot_fraction=st.floats(0.0, 0.6), hot_load_pct=st.floats(60.0, 90.0),
+    load_pct=st.floats(20.0, 70.0), rule_density=st.floats(0.0, 0.5),
+    stopped_fraction=st.floats(0.0, 0.3), pinned_fraction=st.floats(0.0, 0.2),
+    enforced=st.booleans(),
+)
+def test_any_options_give_a_sound_cluster_or_a_clear_error(
+        hosts: int, vms: int, seed: int, vendors: str, hot_fraction: float,
+        hot_load_pct: float, load_pct: float, rule_density: float, stopped_fraction: float,
+        pinned_fraction: float, enforced: bool) -> None:
+    opts = GeneratorOptions(
+        hosts=hosts, vms=vms, seed=seed, vendors=vendors, hot_fraction=hot_fraction,
+        hot_load_pct=hot_load_pct, load_pct=load_pct, rule_density=rule_density,
+        stopped_fraction=stopped_fraction, pinned_fraction=pinned_fraction,
+        enforced_anti_affinity=enforced)
+    try:
+        c = generate_cluster(opts)
+    except GeneratorError as e:
+        assert e.problems and all(isinstance(p, str) and p for p in e.problems)
+        return
+    assert [v for v in placement_violations(c) if v.hard] == []
+    assert rule_violations(c, include_disabled=True) == []
+    loads = host_loads(c)
+    over = (loads.cpu_pct > hot_load_pct) | (loads.memory_pct > hot_load_pct)
+    assert int(over.sum()) == opts.n_hot
+    files_a = snapshot_files(c)
+    back = load_snapshot_texts(files_a)
+    _assert_same(c, back)
+
+
+def load_snapshot_texts(files: dict[str, str]) -> Cluster:
+    """Read a snapshot given as file texts (through a temporary directory)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in files.items():
+            (Path(d) / name).write_text(text, encoding="utf-8")
+        cluster, report = read_snapshot(Path(d))
+    assert cluster is not None, report.errors
+    assert report.errors == []
+    return cluster

@@ -80,6 +80,15 @@ def generate(
     stopped_fraction: Annotated[float, typer.Option(
         "--stopped-fraction", min=0.0, max=0.9, help="Fraction of VMs that are Off or "
         "Saved.")] = 0.05,
+    restricted_owners_fraction: Annotated[float, typer.Option(
+        "--restricted-owners-fraction", min=0.0, max=1.0, help="Fraction of VMs with a "
+        "restricted possible-owner list.")] = 0.03,
+    disabled_rule_fraction: Annotated[float, typer.Option(
+        "--disabled-rule-fraction", min=0.0, max=1.0, help="Fraction of the rules that are "
+        "disabled.")] = 0.05,
+    enforced_anti_affinity: Annotated[bool, typer.Option(
+        "--enforced-anti-affinity", help="Make legacy anti-affinity classes hard "
+        "(ClusterEnforcedAntiAffinity).")] = False,
     level: Annotated[int, typer.Option("--level", min=1, max=3, help="The cluster's "
                                        "auto_balancer_level (1 Low, 2 Medium, 3 "
                                        "High).")] = 1,
@@ -101,7 +110,9 @@ def generate(
         downtime_fraction=downtime_fraction, pinned_fraction=pinned_fraction,
         stopped_fraction=stopped_fraction, load_pct=load_pct, hot_fraction=hot_fraction,
         hot_load_pct=hot_load_pct, hot_vendor=hot_vendor.value if hot_vendor else None,
-        balancer_level=level,
+        restricted_owners_fraction=restricted_owners_fraction,
+        disabled_rule_fraction=disabled_rule_fraction,
+        enforced_anti_affinity=enforced_anti_affinity, balancer_level=level,
     )
     try:
         cluster = generate_cluster(options)
