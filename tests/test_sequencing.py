@@ -1,0 +1,486 @@
+"""Tests of the wave sequencer (planner.sequencing) and of its independent verifier
+(planner.verify_sequence).  Every sequence a test builds is also checked by the verifier."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.checks import placement_violations
+from planner.cluster import (
+    Cluster,
+    ClusterSettings,
+    CompatMode,
+    HostState,
+    MoveKind,
+    RuleType,
+    Vendor,
+    VmState,
+)
+from planner.sequencing import PLAN_COLUMNS, Move, SequenceOptions, build_sequence
+from planner.snapshot import load_snapshot
+from planner.verify_sequence import (
+    PlannedMove,
+    expected_kind,
+    read_plan_csv,
+    verify_sequence,
+)
+from tests.strategies import HostSpec, RuleSpec, VmSpec, clusters, make_cluster
+
+SMALL4 = Path(__file__).resolve().parent.parent / "data" / "examples" / "small4"
+
+GB = 1024
+
+
+def host(name: str, mem_gb: int = 16, **kw: object) -> HostSpec:
+    """A 16-LP host whose memory available to VMs is exactly ``mem_gb`` GB (no reserve)."""
+    return HostSpec(name, logical_processors=16, memory_mb=mem_gb * GB, memory_reserve_mb=0,
+                    **kw)  # type: ignore[arg-type]
+
+
+def vm(name: str, on: str, mem_gb: int = 4, cpu: int = 500, **kw: object) -> VmSpec:
+    return VmSpec(name, on, memory_mb=mem_gb * GB, cpu_milli=cpu, **kw)  # type: ignore[arg-type]
+
+
+def target_of(c: Cluster, **where: str) -> np.ndarray:
+    """The current placement with some VMs moved: ``target_of(c, A="H2")``."""
+    t = c.vm_host.astype(np.int64).copy()
+    for v, h in where.items():
+        t[c.vm_index[v.casefold()]] = c.host_index[h.casefold()]
+    return t
+
+
+def checked(c: Cluster, t: np.ndarray, drained: tuple[int, ...] = (),
+            **kw: object) -> tuple[list[Move], int]:
+    """Build a sequence, require it to be ok and to pass the verifier; return moves, waves."""
+    res = build_sequence(c, t, drained, **kw)  # type: ignore[arg-type]
+    assert res.ok, res.message
+    assert verify_sequence(c, res.moves, t, drained) == []
+    assert [m.step for m in res.moves] == list(range(1, len(res.moves) + 1))
+    assert res.waves == max((m.wave for m in res.moves), default=0)
+    return list(res.moves), res.waves
+
+
+def wave_of(c: Cluster, moves: list[Move], name: str, temporary: bool = False) -> int:
+    v = c.vm_index[name.casefold()]
+    return next(m.wave for m in moves if m.vm == v and m.temporary == temporary)
+
+
+# ----------------------------------------------------------------------------- basics
+def test_nothing_to_move() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1")])
+    res = build_sequence(c, c.vm_host)
+    assert res.ok and res.moves == () and res.waves == 0 and res.estimated_seconds == 0
+
+
+def test_example_snapshot_moves_verify_and_carry_reasons() -> None:
+    c = load_snapshot(SMALL4)
+    t = target_of(c, APP01="HV03", SQL02="HV02", BUILD01="HV04")
+    moves, _ = checked(c, t, reasons={c.vm_index["sql02"]: "HV01 is over the threshold"})
+    assert {c.vm_names[m.vm] for m in moves} == {"APP01", "SQL02", "BUILD01"}
+    sql = next(m for m in moves if c.vm_names[m.vm] == "SQL02")
+    assert sql.reason == "HV01 is over the threshold"
+    assert sql.kind == MoveKind.LIVE and sql.memory_mb == 65536
+    build = next(m for m in moves if c.vm_names[m.vm] == "BUILD01")
+    assert build.kind == MoveKind.QUICK  # an Off VM moves Quick
+    row = sql.to_row(c)
+    assert tuple(row) == PLAN_COLUMNS and row["migration_type"] == "Live"
+
+
+def test_malformed_target_raises() -> None:
+    c = make_cluster([host("H1")], [vm("A", "H1")])
+    with pytest.raises(ValueError):
+        build_sequence(c, np.array([0, 0]))
+    with pytest.raises(ValueError):
+        build_sequence(c, np.array([5]))
+
+
+def test_same_input_same_sequence() -> None:
+    c = load_snapshot(SMALL4)
+    t = target_of(c, APP01="HV03", SQL02="HV02", APP02="HV04", WEB01="HV04")
+    a, b = build_sequence(c, t), build_sequence(c, t)
+    assert a.moves == b.moves and a.estimated_seconds == b.estimated_seconds
+
+
+# ----------------------------------------------------------------------------- capacity
+def test_node_must_shed_before_it_receives() -> None:
+    # H2 is full (16 of 16 GB): B must leave it (wave 1) before A can arrive (wave 2).
+    c = make_cluster([host("H1"), host("H2"), host("H3")],
+                     [vm("A", "H1", 8), vm("B", "H2", 16)])
+    moves, waves = checked(c, target_of(c, A="H2", B="H3"))
+    assert waves == 2
+    assert wave_of(c, moves, "B") == 1 and wave_of(c, moves, "A") == 2
+
+
+def test_moving_vm_counts_on_both_ends() -> None:
+    # A (10 GB) H1->H2 and B (10 GB) H2->H1 cannot run in one wave: during it each node would
+    # hold 20 GB of 16.  With H3 free (16 GB) one of them hops: 3 moves, 3 waves.
+    c = make_cluster([host("H1"), host("H2"), host("H3")],
+                     [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, A="H2", B="H1"))
+    assert res.ok and verify_sequence(c, res.moves, target_of(c, A="H2", B="H1")) == []
+    assert res.extra_hops == 1 and res.waves == 3 and len(res.moves) == 3
+    hop = [m for m in res.moves if m.temporary]
+    assert len(hop) == 1 and c.host_names[hop[0].target] == "H3"
+    assert "temporary" in hop[0].reason
+
+
+def test_full_nodes_swap_without_room_is_refused_with_names() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, A="H2", B="H1"))
+    assert not res.ok and res.moves == ()
+    for name in ("A", "B", "H1", "H2"):
+        assert name in res.message
+    assert "temporary hop" in res.message
+
+
+def test_swap_without_hops_is_refused() -> None:
+    c = make_cluster([host("H1"), host("H2"), host("H3")],
+                     [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, A="H2", B="H1"),
+                         options=SequenceOptions(temporary_hops=False))
+    assert not res.ok and "disabled" in res.message
+
+
+def test_three_cycle_between_full_nodes() -> None:
+    # A: H1->H2, B: H2->H3, C: H3->H1, every node full; H4 has room for one VM.
+    c = make_cluster([host(f"H{i}") for i in range(1, 5)],
+                     [vm("A", "H1", 12), vm("B", "H2", 12), vm("C", "H3", 12)])
+    t = target_of(c, A="H2", B="H3", C="H1")
+    moves, _ = checked(c, t)
+    assert sum(m.temporary for m in moves) == 1  # one hop breaks the whole cycle
+
+
+def test_target_over_capacity_is_refused() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, A="H2"))
+    assert not res.ok and "H2" in res.message
+
+
+def test_vm_that_does_not_consume_fits_anywhere() -> None:
+    # An Off VM needs no room, even on a full node.
+    c = make_cluster([host("H1"), host("H2")],
+                     [vm("A", "H1", 10, state=VmState.OFF), vm("B", "H2", 16)])
+    moves, _ = checked(c, target_of(c, A="H2"))
+    assert moves[0].kind == MoveKind.QUICK
+
+
+# ----------------------------------------------------------------------------- rules
+def test_different_node_chain_moves_back_to_front() -> None:
+    # Members A, B, C of one DifferentNode rule shift one node to the right.  C must go
+    # first (H4 is free), then B (H3 freed), then A: three waves, no hop.
+    c = make_cluster([host(f"H{i}") for i in range(1, 5)],
+                     [vm("A", "H1"), vm("B", "H2"), vm("C", "H3")],
+                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B", "C"))])
+    moves, waves = checked(c, target_of(c, A="H2", B="H3", C="H4"))
+    assert waves == 3 and not any(m.temporary for m in moves)
+    assert [c.vm_names[m.vm] for m in moves] == ["C", "B", "A"]
+
+
+def test_different_node_swap_needs_a_hop() -> None:
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1"), vm("B", "H2")],
+                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))])
+    moves, _ = checked(c, target_of(c, A="H2", B="H1"))
+    assert sum(m.temporary for m in moves) == 1
+
+
+def test_disabled_rule_is_not_enforced_during_moves() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H2")],
+                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"), enabled=False)])
+    moves, waves = checked(c, target_of(c, A="H2", B="H1"))
+    assert waves == 1 and len(moves) == 2
+
+
+def test_different_fault_domain_chain() -> None:
+    # Racks R1 (H1), R2 (H2, H3), R3 (H4).  A in R1 and B in R2 must stay in different
+    # racks; target A->R2 (H3), B->R3 (H4): B must have left R2 before A arrives.
+    c = make_cluster([host("H1", fault_domain="R1"), host("H2", fault_domain="R2"),
+                      host("H3", fault_domain="R2"), host("H4", fault_domain="R3")],
+                     [vm("A", "H1"), vm("B", "H2")],
+                     [RuleSpec("racks", RuleType.DIFFERENT_FAULT_DOMAIN, ("A", "B"))])
+    moves, waves = checked(c, target_of(c, A="H3", B="H4"))
+    assert waves == 2 and wave_of(c, moves, "B") < wave_of(c, moves, "A")
+
+
+def test_same_node_group_moves_in_one_wave_even_above_the_limit() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
+                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
+                     settings=ClusterSettings(maximum_parallel_migrations=1))
+    moves, waves = checked(c, target_of(c, A="H2", B="H2", C="H2"))
+    assert waves == 1 and len(moves) == 3
+
+
+def test_verifier_catches_a_split_same_node_group() -> None:
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1")],
+                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B"))])
+    t = target_of(c, A="H2", B="H2")
+    split = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE), PlannedMove(2, 2, 1, 0, 1, MoveKind.LIVE)]
+    assert "same_node" in {v.kind for v in verify_sequence(c, split, t)}
+
+
+# ----------------------------------------------------------------------------- limits
+def test_cluster_limit_of_one() -> None:
+    # Three VMs leave H1: with one migration per node at a time that is three waves, and no
+    # node ever takes part in two moves of a wave.
+    hosts = [host(f"H{i}") for i in range(1, 5)]
+    vms = [vm("A", "H1"), vm("B", "H1"), vm("C", "H1"), vm("D", "H2")]
+    c1 = make_cluster(hosts, vms, settings=ClusterSettings(maximum_parallel_migrations=1))
+    t = target_of(c1, A="H2", B="H3", C="H4", D="H3")
+    moves, waves = checked(c1, t)
+    # H1 takes part in 3 moves and H3 in 2: lower bound max(3/1, 2/1) = 3 waves.
+    assert waves == 3
+    for w in range(1, waves + 1):
+        touched = [h for m in moves if m.wave == w for h in (m.source, m.target)]
+        assert len(touched) == len(set(touched))
+    # Per-host limit 2 (the default): ceil(3 / 2) = 2 waves.
+    c2 = make_cluster(hosts, vms)
+    assert checked(c2, t)[1] == 2
+
+
+def test_cluster_setting_overrides_host_limit() -> None:
+    hosts = [host("H1", max_vm_migrations=8), host("H2", max_vm_migrations=8)]
+    vms = [vm(n, "H1", 1) for n in "ABCD"]
+    many = make_cluster(hosts, vms)
+    one = make_cluster(hosts, vms, settings=ClusterSettings(maximum_parallel_migrations=1))
+    t = target_of(many, A="H2", B="H2", C="H2", D="H2")
+    assert checked(many, t)[1] == 1
+    assert checked(one, t)[1] == 4
+
+
+def test_lower_bound_is_reported() -> None:
+    c = make_cluster([host("H1", max_vm_migrations=1), host("H2"), host("H3")],
+                     [vm("A", "H1"), vm("B", "H1"), vm("C", "H2")])
+    res = build_sequence(c, target_of(c, A="H2", B="H3", C="H3"))
+    assert res.ok and res.lower_bound_waves == 2 and res.waves >= res.lower_bound_waves
+
+
+# ----------------------------------------------------------------------------- move kinds
+def cross_vendor() -> Cluster:
+    return make_cluster(
+        [host("I1"), host("I2"), host("A1", vendor=Vendor.AMD)],
+        [vm("DT", "I1", allow_downtime=True), vm("NODT", "I1"),
+         vm("OFF", "I1", state=VmState.OFF), vm("SAVED", "I1", state=VmState.SAVED),
+         vm("COMPAT", "I1", compat=CompatMode.MINIMUM)])
+
+
+def test_cross_vendor_moves_are_shutdown_or_quick() -> None:
+    c = cross_vendor()
+    moves, _ = checked(c, target_of(c, DT="A1", OFF="A1", COMPAT="I2"))
+    kinds = {c.vm_names[m.vm]: m.kind for m in moves}
+    assert kinds == {"DT": MoveKind.SHUTDOWN, "OFF": MoveKind.QUICK, "COMPAT": MoveKind.LIVE}
+
+
+@pytest.mark.parametrize("who", ["NODT", "SAVED"])
+def test_cross_vendor_move_without_downtime_is_refused(who: str) -> None:
+    c = cross_vendor()
+    res = build_sequence(c, target_of(c, **{who: "A1"}))
+    assert not res.ok and who in res.message and "A1" in res.message
+
+
+def test_hops_never_add_downtime() -> None:
+    # A swap between full Intel nodes; the only node with room is AMD.  DT could reach it
+    # only by a Shutdown move and B not at all: hops never add downtime, so it is refused.
+    c = make_cluster([host("H1"), host("H2"), host("X", vendor=Vendor.AMD)],
+                     [vm("DT", "H1", 10, allow_downtime=True), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, DT="H2", B="H1"))
+    assert not res.ok and "temporary hop" in res.message
+
+
+def test_verifier_uses_the_boot_host_after_a_shutdown_move() -> None:
+    # After a Shutdown move to AMD the VM boots there: moving it on to another AMD node is
+    # Live, and moving it back to Intel is Shutdown again.
+    c = make_cluster([host("I1"), host("A1", vendor=Vendor.AMD), host("A2", vendor=Vendor.AMD)],
+                     [vm("DT", "I1", allow_downtime=True)])
+    ok = [PlannedMove(1, 1, 0, 0, 1, MoveKind.SHUTDOWN), PlannedMove(2, 2, 0, 1, 2, MoveKind.LIVE)]
+    assert verify_sequence(c, ok, np.array([2])) == []
+    bad = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE)]
+    assert [v.kind for v in verify_sequence(c, bad, np.array([1]))] == ["move_kind"]
+
+
+# ----------------------------------------------------------------------------- evacuation
+def test_vms_leave_paused_and_drained_nodes_first() -> None:
+    c = make_cluster([host("P", state=HostState.PAUSED), host("D1"), host("H1"), host("H2"),
+                      host("H3")],
+                     [vm("E", "P"), vm("F", "D1"), vm("X", "H1"), vm("Y", "H1")],
+                     settings=ClusterSettings(maximum_parallel_migrations=1))
+    drained = (c.host_index["d1"],)
+    t = target_of(c, E="H2", F="H2", X="H3", Y="H2")
+    moves, _ = checked(c, t, drained)
+    # H2 receives three VMs one per wave: the two evacuations come before Y.
+    assert max(wave_of(c, moves, "E"), wave_of(c, moves, "F")) < wave_of(c, moves, "Y")
+    assert "drained" in next(m.reason for m in moves if c.vm_names[m.vm] == "F")
+
+
+def test_drained_node_is_not_used_for_a_hop() -> None:
+    c = make_cluster([host("H1"), host("H2"), host("D")],
+                     [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(c, target_of(c, A="H2", B="H1"), drained=(c.host_index["d"],))
+    assert not res.ok
+
+
+# ----------------------------------------------------------------------------- verifier
+def base_plan() -> tuple[Cluster, np.ndarray, list[Move]]:
+    c = make_cluster([host("H1"), host("H2"), host("H3")],
+                     [vm("A", "H1", 8), vm("B", "H2", 16)])
+    t = target_of(c, A="H2", B="H3")
+    return c, t, checked(c, t)[0]
+
+
+def test_verifier_rejects_a_wave_that_overloads_a_node() -> None:
+    c, t, moves = base_plan()
+    squeezed = [dataclasses.replace(m, wave=1) for m in moves]
+    kinds = {v.kind for v in verify_sequence(c, squeezed, t)}
+    assert "capacity_memory" in kinds
+
+
+def test_verifier_rejects_wrong_source_kind_target_and_final_state() -> None:
+    c, t, moves = base_plan()
+    a = moves[1]
+    assert {v.kind for v in verify_sequence(c, [moves[0], dataclasses.replace(a, source=2)],
+                                            t)} >= {"wrong_source", "final_state"}
+    assert "move_kind" in {v.kind for v in verify_sequence(
+        c, [moves[0], dataclasses.replace(a, kind=MoveKind.QUICK)], t)}
+    assert [v.kind for v in verify_sequence(c, moves[:1], t)] == ["final_state"]
+    assert "order" in {v.kind for v in verify_sequence(c, moves[::-1], t)}
+
+
+def test_verifier_rejects_limit_and_rule_breaks() -> None:
+    c = make_cluster([host("H1", max_vm_migrations=1), host("H2"), host("H3")],
+                     [vm("A", "H1"), vm("B", "H1"), vm("C", "H3")],
+                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "C"))])
+    t = target_of(c, A="H2", B="H2")
+    both = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE), PlannedMove(2, 1, 1, 0, 1, MoveKind.LIVE)]
+    assert "migration_limit" in {v.kind for v in verify_sequence(c, both, t)}
+    t2 = target_of(c, C="H2", A="H3")
+    swap = [PlannedMove(1, 1, 2, 2, 1, MoveKind.LIVE), PlannedMove(2, 2, 0, 0, 2, MoveKind.LIVE)]
+    assert verify_sequence(c, swap, t2) == []
+    # C arrives on H2 while A arrives there too in the same wave.
+    clash = [PlannedMove(1, 1, 2, 2, 1, MoveKind.LIVE), PlannedMove(2, 1, 0, 0, 1, MoveKind.LIVE)]
+    assert "different_node" in {v.kind for v in verify_sequence(c, clash, target_of(
+        c, C="H2", A="H2"))}
+
+
+def test_plan_csv_round_trip(tmp_path: Path) -> None:
+    import csv
+
+    c, t, moves = base_plan()
+    p = tmp_path / "plan.csv"
+    with p.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, PLAN_COLUMNS)
+        w.writeheader()
+        for m in moves:
+            w.writerow(m.to_row(c))
+    back, problems = read_plan_csv(c, p)
+    assert problems == [] and len(back) == len(moves)
+    assert verify_sequence(c, back, t) == []
+    p.write_text("step,wave,vm,source,target,migration_type\n1,1,NOPE,H1,H2,Teleport\n",
+                 encoding="utf-8")
+    back, problems = read_plan_csv(c, p)
+    assert back == [] and "NOPE" in problems[0].message and "Teleport" in problems[0].message
+
+
+# ----------------------------------------------------------------------------- properties
+@st.composite
+def cluster_and_target(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
+    """A random valid cluster and a random target that breaks no hard rule.
+
+    Single moves and swaps are tried in random order and kept when the target still
+    respects every hard rule; swaps between full nodes are what makes deadlocks.
+    """
+    c = draw(clusters(min_hosts=2, max_hosts=6, min_vms=2, max_vms=14,
+                      vendors=draw(st.sampled_from([(Vendor.INTEL,),
+                                                    (Vendor.INTEL, Vendor.AMD)]))))
+    t = c.vm_host.astype(np.int64).copy()
+
+    def keep_if_valid(changes: list[tuple[int, int]]) -> None:
+        old = [(v, int(t[v])) for v, _ in changes]
+        for v, h in changes:
+            t[v] = h
+        if any(x.hard for x in placement_violations(c, t)):
+            for v, h in old:
+                t[v] = h
+
+    for v in draw(st.permutations(range(c.n_vms))):
+        action = draw(st.sampled_from(["stay", "move", "swap"]))
+        if action == "stay" or c.vm_pinned[v]:
+            continue
+        if action == "move":
+            options = [h for h in range(c.n_hosts) if c.vm_allowed[v, h] and h != t[v]]
+            if options:
+                keep_if_valid([(v, draw(st.sampled_from(options)))])
+        else:
+            partners = [w for w in range(c.n_vms) if t[w] != t[v] and not c.vm_pinned[w]
+                        and c.vm_allowed[v, t[w]] and c.vm_allowed[w, t[v]]]
+            if partners:
+                w = draw(st.sampled_from(partners))
+                keep_if_valid([(v, int(t[w])), (w, int(t[v]))])
+    return c, t
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cluster_and_target())
+def test_random_sequences_verify(case: tuple[Cluster, np.ndarray]) -> None:
+    c, t = case
+    res = build_sequence(c, t)
+    if res.ok:
+        assert verify_sequence(c, res.moves, t) == []
+        assert res.waves >= res.lower_bound_waves
+        assert res.extra_hops == sum(m.temporary for m in res.moves)
+    else:
+        # Refusals only come from deadlocks that no hop can break, and name a VM.
+        assert "no executable order" in res.message
+        assert any(name in res.message for name in c.vm_names)
+
+
+@settings(max_examples=60, deadline=None)
+@given(clusters(max_hosts=5, max_vms=8))
+def test_verifier_move_kinds_agree_with_the_cluster_model(c: Cluster) -> None:
+    for v in range(c.n_vms):
+        for h in range(c.n_hosts):
+            assert expected_kind(c, v, int(c.vm_host[v]), h) == c.vm_move_kind[v, h]
+
+
+@st.composite
+def full_rings(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, int]:
+    """Full nodes whose VMs trade places along a random permutation, one empty spare node.
+
+    Every node holds one VM bigger than half a node, so no node can ever hold two: each
+    cycle of the permutation is a deadlock that needs exactly one hop through the spare.
+    Returns the cluster, the target and the number of cycles longer than one.
+    """
+    n = draw(st.integers(2, 7))
+    perm = draw(st.permutations(range(n)))
+    sizes = draw(st.lists(st.integers(9, 16), min_size=n, max_size=n))
+    limit = draw(st.none() | st.integers(1, 3))
+    hosts = [host(f"N{i}") for i in range(n)] + [host("SPARE")]
+    vms = [vm(f"V{i}", f"N{i}", sizes[i]) for i in range(n)]
+    c = make_cluster(hosts, vms, settings=ClusterSettings(maximum_parallel_migrations=limit))
+    t = np.array(perm, dtype=np.int64)
+    seen: set[int] = set()
+    cycles = 0
+    for i in range(n):
+        if i in seen:
+            continue
+        j, length = i, 0
+        while j not in seen:
+            seen.add(j)
+            j = perm[j]
+            length += 1
+        cycles += length > 1
+    return c, t, cycles
+
+
+@settings(max_examples=80, deadline=None)
+@given(full_rings())
+def test_each_deadlocked_cycle_costs_one_hop(case: tuple[Cluster, np.ndarray, int]) -> None:
+    c, t, cycles = case
+    res = build_sequence(c, t)
+    assert res.ok, res.message
+    assert verify_sequence(c, res.moves, t) == []
+    assert res.extra_hops == cycles
+    assert all(c.host_names[m.target] == "SPARE" for m in res.moves if m.temporary)
