@@ -669,16 +669,40 @@ def _capacity_section(cluster: Cluster) -> str:
     mod = _optional("planner.capacity")
     if mod is None:
         return _note("Not available: this hvplan has no planner.capacity module.")
-    rows = mod.n_plus_one(cluster)
-    records = [r.to_dict() if hasattr(r, "to_dict") else dict(r) for r in rows]
-    survivable = sum(bool(r.get("survivable")) for r in records)
-    body = _note(f"{survivable} of {len(records)} single-node failures are survivable.")
-    body += _table(["failed node", "VMs not restarted", "max CPU % after",
-                    "max memory % after", "survivable"],
-                   [[_cell(r.get("failed_hosts")), _cell(r.get("vms_not_restarted")),
-                     _cell(r.get("max_cpu_pct_after")), _cell(r.get("max_memory_pct_after")),
-                     "yes" if r.get("survivable") else "NO"] for r in records],
-                   ["" if r.get("survivable") else "bad" for r in records])
+    opts = mod.FailureOptions(failures=1, fault_domains=False, exact_time_limit_s=5.0)
+    rows = [o.to_row() for o in mod.analyze_failures(cluster, opts).outcomes]
+    if not rows:
+        return _note("No node can fail (every node is already Down).")
+    survivable = sum(bool(r["survivable"]) for r in rows)
+    body = _note(f"{survivable} of {len(rows)} single-node failures are survivable: every "
+                 "VM that should restart finds room on the remaining nodes.")
+    fig = Figure(figsize=(min(18.0, max(7.0, 0.28 * len(rows) + 3)), 3.2),
+                 layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [float(r["max_cpu_pct_after"]) for r in rows], 0.4, color=_BEFORE_COLOR,
+           label="highest CPU % after")
+    ax.bar(x + 0.2, [float(r["max_memory_pct_after"]) for r in rows], 0.4,
+           color=_AFTER_COLOR, label="highest memory % after")
+    ax.axhline(100.0, color="#c53030", linewidth=1.0)
+    ax.set_xticks(x)
+    ax.set_xticklabels([_label(str(r["failed_hosts"])) for r in rows],
+                       rotation=90 if len(rows) > 12 else 0, fontsize=8)
+    ax.set_xlabel("failed node")
+    ax.set_ylabel("%")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncols=2,
+              frameon=False)
+    body += _png(fig)
+    body += _table(["failed node", "VMs to restart", "not restarted (High / Medium / Low)",
+                    "highest CPU % after", "highest memory % after", "survivable",
+                    "settled by"],
+                   [[r["failed_hosts"], r["vms_to_restart"],
+                     f"{r['not_restarted_high']} / {r['not_restarted_medium']} / "
+                     f"{r['not_restarted_low']}",
+                     _cell(float(r["max_cpu_pct_after"])),
+                     _cell(float(r["max_memory_pct_after"])),
+                     "yes" if r["survivable"] else "NO", r["settled_by"]] for r in rows],
+                   ["" if r["survivable"] else "bad" for r in rows])
     return body
 
 

@@ -230,3 +230,14 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     # The dark header band and the chart's blue bars are both on screen.
     assert (np.abs(pixels - np.array([0x1a, 0x36, 0x5d]) / 255).sum(axis=2) < 0.05).any()
     assert (np.abs(pixels - np.array([0x2b, 0x6c, 0xb0]) / 255).sum(axis=2) < 0.05).any()
+
+
+def test_capacity_section_lists_each_single_node_failure() -> None:
+    pytest.importorskip("planner.capacity")
+    cluster = load_snapshot(SMALL4)
+    page = build_report(cluster, None, compare=False, capacity=True)
+    assert page.notes == ()
+    section = page.html[page.html.index('id="capacity"'):]
+    assert "of 4 single-node failures are survivable" in section
+    for h in cluster.host_names:
+        assert f"<td>{h}</td>" in section
