@@ -49,6 +49,7 @@ __all__ = [
     "HostSpec",
     "RuleSpec",
     "VmSpec",
+    "assert_same_cluster",
     "cluster_settings",
     "clusters",
     "make_cluster",
@@ -416,8 +417,9 @@ def clusters(
             others = draw(st.lists(st.sampled_from(range(len(hosts))), unique=True,
                                    max_size=len(hosts)))
             possible = tuple(sorted({h, *others}))
-        preferred = tuple(draw(st.lists(st.sampled_from(range(len(hosts))), unique=True,
-                                        max_size=3)))
+        # Preferred owners come from the possible owners (others only draw a warning).
+        pool = list(possible) if possible is not None else list(range(len(hosts)))
+        preferred = tuple(draw(st.lists(st.sampled_from(pool), unique=True, max_size=3)))
         classes: list[str] = []
         for c in aa_pool:
             # Legacy anti-affinity holds now: a class takes at most one VM per node.
@@ -478,6 +480,32 @@ def _draw_rules(draw: st.DrawFn, hosts: Sequence[HostSpec], vms: Sequence[VmSpec
             members = members[: draw(st.integers(1, len(members)))]
         out.append(RuleSpec(rname, rtype, tuple(members), enabled))
     return out
+
+
+def _feature_sets(features: tuple[str, ...], matrix: np.ndarray) -> list[frozenset[str]]:
+    return [frozenset(features[j] for j in np.flatnonzero(row)) for row in matrix]
+
+
+def assert_same_cluster(a: Cluster, b: Cluster) -> None:
+    """Assert that two clusters hold the same data: every array (values and dtype), name,
+    setting, rule and network.  Feature sets are compared by feature *name* per host and
+    per vendor, so two clusters with different feature universes can still be equal."""
+    import dataclasses
+
+    for f in dataclasses.fields(Cluster):
+        if f.name in ("source", "features", "host_features", "vendor_baseline"):
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            assert isinstance(y, np.ndarray), f.name
+            assert x.dtype == y.dtype, f"{f.name}: dtype {x.dtype} != {y.dtype}"
+            assert np.array_equal(x, y), f"{f.name} differs:\n{x}\n{y}"
+        else:
+            assert x == y, f"{f.name} differs:\n{x!r}\n{y!r}"
+    assert _feature_sets(a.features, a.host_features) == _feature_sets(
+        b.features, b.host_features), "host feature sets differ"
+    assert _feature_sets(a.features, a.vendor_baseline) == _feature_sets(
+        b.features, b.vendor_baseline), "vendor baselines differ"
 
 
 def vm_names_of(cluster: Cluster, idx: Iterable[int]) -> list[str]:
