@@ -1,0 +1,167 @@
+"""``hvplan capacity``: batch what-if capacity planning on Dask."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from planner.capacity.batch import BatchOptions, BatchResult, dask_client, run_batch, write_outputs
+from planner.capacity.failures import FailureOptions
+from planner.catalog import default_catalog
+from planner.cli import app
+from planner.cli.common import EXIT_NO, EXIT_USAGE, err, fail, out, print_json, show_problems
+from planner.loadmodel import HighMode, Level
+
+
+def _parse_add_host(spec: str) -> tuple[str, int]:
+    """``MODEL:N`` → (catalog model name, N); a usage error when malformed or unknown."""
+    model, sep, count = spec.rpartition(":")
+    if not sep or not model.strip():
+        fail(f"--add-host expects MODEL:N (for example Icelake-Server:2), got {spec!r}",
+             EXIT_USAGE)
+    try:
+        n = int(count)
+    except ValueError:
+        fail(f"--add-host: the count after ':' must be an integer, got {count!r}", EXIT_USAGE)
+    if n < 0:
+        fail(f"--add-host: the count must be 0 or more, got {n}", EXIT_USAGE)
+    m = default_catalog().get(model)
+    if m is None:
+        fail(f"--add-host: unknown CPU model {model.strip()!r}; known models: "
+             + ", ".join(default_catalog().names()), EXIT_USAGE)
+    return m.name, n
+
+
+@app.command()
+def capacity(
+    snapshots: Annotated[list[Path], typer.Argument(help="One or more snapshot directories.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for scenarios.csv, "
+                                          "scenarios.parquet and summary.json.")],
+    failures: Annotated[int, typer.Option("--failures", min=1, max=8,
+                                          help="Up to K simultaneous node failures.")] = 1,
+    growth: Annotated[list[float] | None, typer.Option(
+        "--growth", min=0.01, max=100.0,
+        help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.")] = None,
+    add_host: Annotated[str | None, typer.Option(
+        "--add-host", help="MODEL:N: also test N added hosts of a catalog CPU model and find "
+        "the fewest that make the cluster N+1-safe.")] = None,
+    maintenance: Annotated[bool, typer.Option(
+        "--maintenance", help="Drain each node in turn under the threshold.")] = False,
+    level: Annotated[Level | None, typer.Option(
+        "--level", help="Balancer level for --maintenance (default: the cluster's).")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", min=0.0, max=100.0,
+        help="Threshold percent for --maintenance; overrides --level.")] = None,
+    high_mode: Annotated[HighMode, typer.Option(
+        "--high-mode", help="Reading of the High level.")] = HighMode.AVERAGE,
+    survivable_threshold: Annotated[float | None, typer.Option(
+        "--survivable-threshold", min=0.0, max=100.0,
+        help="Survivable also requires every surviving host at or under this percent.")] = None,
+    max_scenarios: Annotated[int, typer.Option(
+        "--max-scenarios", min=1, help="Per K >= 2, sample this many node combinations "
+        "when there are more (seeded).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling and solver seed.")] = 0,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")] = 10.0,
+    no_exact: Annotated[bool, typer.Option(
+        "--no-exact", help="Screen only: skip the exact CP-SAT checks.")] = False,
+    no_growth_limit: Annotated[bool, typer.Option(
+        "--no-growth-limit", help="Skip the search for the growth that breaks N+1.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Workers of the embedded LocalCluster.")] = 2,
+    threads: Annotated[bool, typer.Option(
+        "--threads", help="Embedded cluster with threads instead of processes.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+) -> None:
+    """Batch what-if capacity planning: N+k failover, maintenance, growth, added hosts."""
+    for s in snapshots:
+        if not s.is_dir():
+            fail(f"{s}: snapshot directory does not exist" if not s.exists()
+                 else f"{s}: expected a snapshot directory of CSV files", EXIT_NO)
+    add = _parse_add_host(add_host) if add_host else None
+    opts = BatchOptions(
+        failure=FailureOptions(failures=failures, max_scenarios_per_k=max_scenarios, seed=seed,
+                               threshold_pct=survivable_threshold, exact=not no_exact,
+                               exact_time_limit_s=time_limit),
+        growth=tuple(dict.fromkeys(growth)) if growth else (1.0,),
+        add_host=add, maintenance=maintenance,
+        level=None if level is None else level.value, threshold_pct=threshold,
+        high_mode=high_mode.value, growth_limit=not no_growth_limit,
+    )
+    with ExitStack() as stack:
+        try:
+            client = stack.enter_context(dask_client(scheduler, workers, processes=not threads))
+        except (OSError, RuntimeError, TimeoutError) as e:
+            fail(f"cannot reach the Dask scheduler {scheduler}: {e}" if scheduler
+                 else f"cannot start the local Dask cluster: {e}")
+        bar = stack.enter_context(Progress(
+            TextColumn("scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True, disable=json))
+        task = bar.add_task("capacity", total=None)
+        result = run_batch(snapshots, opts, client,
+                           lambda done, total: bar.update(task, completed=done, total=total))
+    if not result.valid:
+        _show_invalid(result, json)
+        raise typer.Exit(EXIT_NO)
+    files = write_outputs(result, out_dir)
+    summary = result.summary()
+    summary["out"] = str(out_dir)
+    summary["files"] = [p.name for p in files]
+    if json:
+        print_json(summary)
+        return
+    _show_summary(result, summary)
+
+
+def _show_invalid(result: BatchResult, json_mode: bool) -> None:
+    if json_mode:
+        print_json({"valid": False,
+                    "snapshots": {k: r.to_dict() for k, r in result.invalid.items()}})
+    for name, rep in result.invalid.items():
+        show_problems(rep)
+        err.print(f"[red]hvplan: {name} is not a valid snapshot ({len(rep.errors)} error(s))"
+                  "[/]")
+    err.print("[red]hvplan: nothing was written.[/]")
+
+
+def _yes(v: Any) -> str:
+    if v is None:
+        return "-"
+    return "[green]yes[/]" if v else "[red]no[/]"
+
+
+def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
+    t = Table(title="Capacity")
+    for c in ("snapshot", "hosts", "VMs", "N+1 safe", "not survivable", "growth breaks at",
+              "fewest added hosts", "maintenance"):
+        t.add_column(c)
+    tab = result.table
+    for s in result.snapshots:
+        name = s.get("snapshot", "")
+        sub = tab[(tab["snapshot"] == name) & (tab["kind"] != "maintenance")]
+        bad = int((~sub["survivable"].astype(bool)).sum())
+        gl = s.get("growth_limit")
+        gtxt = "-" if not gl else ("beyond search" if gl["breaks_at"] is None
+                                   else f"x{gl['breaks_at']:g}" + ("" if gl["proven"] else " ?"))
+        mh = s.get("min_additional_hosts", {}).get("1")
+        htxt = "-" if not mh else ("not enough" if mh["needed"] is None
+                                   else f"{mh['needed']} x {mh['model']}")
+        m = s.get("maintenance")
+        mtxt = "-" if not m else (("all feasible" if m["all_feasible"] else
+                                   "infeasible: " + ", ".join(m["infeasible"]))
+                                  + f"; {m['total_moves']} moves; hardest {m['hardest']}")
+        t.add_row(name, str(s.get("hosts", "")), str(s.get("vms", "")),
+                  _yes(s.get("n1_safe")), f"{bad}/{len(sub)}", gtxt, htxt, mtxt)
+    out.print(t)
+    out.print(f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
+              f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
+              f"{summary['workers']} worker(s) "
+              f"({summary['scenarios_per_second'] or 0:.1f} scenarios/s)")
+    out.print(f"Results: {summary['out']}/scenarios.csv, scenarios.parquet, summary.json")
