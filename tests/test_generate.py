@@ -305,6 +305,20 @@ def test_cli_json_summary(tmp_path: Path) -> None:
     assert d["hosts"] == 5 and d["vms"] == 100 and d["hosts_over_hot_load"] == 2
 
 
+
+def test_cli_level_and_comma_separated_generations(tmp_path: Path) -> None:
+    # A fifth of the nodes above 78 % at the Medium level: exactly those are over 70 %.
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["generate", "--hosts", "10", "--vms", "500", "--hot-fraction",
+                            "0.2", "--hot-load-pct", "78", "--level", "medium",
+                            "--generation", "Icelake-Server,SapphireRapids", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cluster, _ = read_snapshot(out)
+    assert cluster is not None and cluster.settings.auto_balancer_level == 2
+    assert set(cluster.host_cpu_model) == {"Icelake-Server", "SapphireRapids"}
+    st = json.loads(runner.invoke(app, ["status", str(out), "--json"]).stdout)
+    assert sum(h["over_threshold"] for h in st["hosts"]) == 2
+
 # ----------------------------------------------------------------------------- examples
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "data" / "examples"

@@ -11,7 +11,7 @@ import typer
 from planner.cli import app
 from planner.cli.common import EXIT_NO, err, out, print_json
 from planner.generate import GeneratorError, GeneratorOptions, generate_cluster
-from planner.loadmodel import host_loads
+from planner.loadmodel import LEVEL_BY_NUMBER, Level, host_loads
 from planner.snapshot import FILES, write_snapshot
 
 
@@ -32,6 +32,13 @@ class HotVendor(StrEnum):
 
 
 
+def _split(values: list[str] | None) -> tuple[str, ...] | None:
+    """Models from repeated and/or comma-separated ``--generation`` values."""
+    if not values:
+        return None
+    return tuple(m.strip() for v in values for m in v.split(",") if m.strip()) or None
+
+
 @app.command()
 def generate(
     hosts: Annotated[int, typer.Option("--hosts", min=1, help="Number of nodes (1-64).")],
@@ -45,8 +52,8 @@ def generate(
     vendors: Annotated[VendorChoice, typer.Option("--vendors", help="CPU vendors of the "
                                                   "nodes.")] = VendorChoice.INTEL,
     generation: Annotated[list[str] | None, typer.Option(
-        "--generation", help="CPU model from the catalog, repeat for several generations "
-        "(default: three recent ones per vendor).")] = None,
+        "--generation", help="CPU model from the catalog; repeat it or separate models with "
+        "commas for several generations (default: three recent ones per vendor).")] = None,
     fault_domains: Annotated[int | None, typer.Option(
         "--fault-domains", min=0, help="Number of fault domains, nodes assigned round-robin "
         "(0: one per node; default: 4 or the number of nodes).")] = None,
@@ -89,9 +96,8 @@ def generate(
     enforced_anti_affinity: Annotated[bool, typer.Option(
         "--enforced-anti-affinity", help="Make legacy anti-affinity classes hard "
         "(ClusterEnforcedAntiAffinity).")] = False,
-    level: Annotated[int, typer.Option("--level", min=1, max=3, help="The cluster's "
-                                       "auto_balancer_level (1 Low, 2 Medium, 3 "
-                                       "High).")] = 1,
+    level: Annotated[Level, typer.Option(
+        "--level", help="The cluster's balancer level (auto_balancer_level).")] = Level.LOW,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write a realistic synthetic snapshot (deterministic by seed)."""
@@ -104,7 +110,7 @@ def generate(
         raise typer.Exit(EXIT_NO)
     options = GeneratorOptions(
         hosts=hosts, vms=vms, seed=seed, name=name, vendors=vendors.value,
-        generations=tuple(generation) if generation else None, fault_domains=fault_domains,
+        generations=_split(generation), fault_domains=fault_domains,
         rule_density=rule_density, compat_minimum=compat_minimum,
         compat_common=compat_common, anti_affinity_classes=anti_affinity_classes,
         downtime_fraction=downtime_fraction, pinned_fraction=pinned_fraction,
@@ -112,7 +118,8 @@ def generate(
         hot_load_pct=hot_load_pct, hot_vendor=hot_vendor.value if hot_vendor else None,
         restricted_owners_fraction=restricted_owners_fraction,
         disabled_rule_fraction=disabled_rule_fraction,
-        enforced_anti_affinity=enforced_anti_affinity, balancer_level=level,
+        enforced_anti_affinity=enforced_anti_affinity,
+        balancer_level={v: k for k, v in LEVEL_BY_NUMBER.items()}[level],
     )
     try:
         cluster = generate_cluster(options)
