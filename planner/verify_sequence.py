@@ -49,7 +49,10 @@ from planner.cluster import (
 
 
 class MoveLike(Protocol):
-    """What the verifier reads of a move (``planner.sequencing.Move`` has these)."""
+    """What the verifier reads of a move: ``step, wave, vm, source, target`` (indices) and
+    the move kind, either as ``kind`` (:class:`MoveKind` or its int value, as
+    ``planner.sequencing.Move`` has it) or as ``migration_type`` (``"Live"``, ``"Quick"``,
+    ``"Shutdown"``, as in ``plan.csv``)."""
 
     @property
     def step(self) -> int: ...  # noqa: D102
@@ -61,8 +64,24 @@ class MoveLike(Protocol):
     def source(self) -> int: ...  # noqa: D102
     @property
     def target(self) -> int: ...  # noqa: D102
-    @property
-    def kind(self) -> MoveKind | int: ...  # noqa: D102
+
+
+_KIND_BY_NAME = {"live": MoveKind.LIVE, "quick": MoveKind.QUICK, "shutdown": MoveKind.SHUTDOWN}
+
+
+def _kind_of(move: object) -> int | None:
+    """The move kind as an int (None when the move carries none that is recognised)."""
+    kind = getattr(move, "kind", None)
+    if kind is not None:
+        try:
+            return int(kind)
+        except (TypeError, ValueError):
+            return _KIND_BY_NAME.get(str(kind).casefold())
+    name = getattr(move, "migration_type", None)
+    if name is None:
+        return None
+    got = _KIND_BY_NAME.get(str(name).strip().casefold())
+    return None if got is None else int(got)
 
 
 @dataclass(frozen=True)
@@ -212,15 +231,15 @@ def verify_sequence(
                                      f"possible owner of VM {vn[v]}", vms=(vn[v],),
                                      hosts=(hn[d],), step=st))
             want = expected_kind(c, v, boot[v], d)
-            got = int(m.kind)
+            got = _kind_of(m)
             if want == MoveKind.FORBIDDEN:
                 out.append(Violation("move_kind", f"step {st}: VM {vn[v]} cannot move to "
                                      f"{hn[d]} at all (CPU vendor or feature set, and no "
                                      "downtime allowed or saved state)", vms=(vn[v],),
                                      hosts=(hn[d],), step=st))
             elif got != want:
-                got_name = MOVE_KIND_NAMES.get(MoveKind(got), str(got)) if got in (
-                    0, 1, 2) else str(got)
+                got_name = (MOVE_KIND_NAMES[MoveKind(got)] if got in (0, 1, 2)
+                            else repr(getattr(m, "migration_type", getattr(m, "kind", None))))
                 out.append(Violation("move_kind", f"step {st}: VM {vn[v]} to {hn[d]} must "
                                      f"move {MOVE_KIND_NAMES[want]}, the plan says {got_name}",
                                      vms=(vn[v],), hosts=(hn[d],), step=st))
@@ -298,7 +317,7 @@ def verify_sequence(
             cpu[d] += cpu_load[v]
             mem[d] += mem_load[v]
             pos[v] = d
-            if int(m.kind) == MoveKind.SHUTDOWN:
+            if _kind_of(m) == MoveKind.SHUTDOWN:
                 boot[v] = d  # it boots again on the target and sees that node's features
         for r in together:
             was = {before[x] for x in r.members}
@@ -354,7 +373,6 @@ def _same_node_components(together: list[Rule]) -> dict[int, int]:
 
 
 # ----------------------------------------------------------------------------- plan.csv
-_KINDS = {"live": MoveKind.LIVE, "quick": MoveKind.QUICK, "shutdown": MoveKind.SHUTDOWN}
 _TRUE = {"true", "1", "yes"}
 
 
@@ -391,7 +409,7 @@ def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlannedMove]
         v = cluster.vm_index.get(get("vm").casefold())
         s = cluster.host_index.get(get("source").casefold())
         d = cluster.host_index.get(get("target").casefold())
-        kind = _KINDS.get(get("migration_type").casefold())
+        kind = _KIND_BY_NAME.get(get("migration_type").casefold())
         bad = [f"{n} {get(n)!r}" for n, x in (("vm", v), ("source", s), ("target", d),
                                                ("migration_type", kind)) if x is None]
         if bad or v is None or s is None or d is None or kind is None:

@@ -484,3 +484,21 @@ def test_each_deadlocked_cycle_costs_one_hop(case: tuple[Cluster, np.ndarray, in
     assert verify_sequence(c, res.moves, t) == []
     assert res.extra_hops == cycles
     assert all(c.host_names[m.target] == "SPARE" for m in res.moves if m.temporary)
+
+
+def test_verifier_reads_migration_type_names_too() -> None:
+    # Moves read from plan.csv may carry the kind as its name ("Live", ...).
+    @dataclasses.dataclass(frozen=True)
+    class Row:
+        step: int
+        wave: int
+        vm: int
+        source: int
+        target: int
+        migration_type: str
+
+    c, t, moves = base_plan()
+    rows = [Row(m.step, m.wave, m.vm, m.source, m.target, m.kind_name) for m in moves]
+    assert verify_sequence(c, rows, t) == []
+    bad = [dataclasses.replace(r, migration_type="Shutdown") for r in rows]
+    assert {v.kind for v in verify_sequence(c, bad, t)} == {"move_kind"}

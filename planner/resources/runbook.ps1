@@ -159,8 +159,11 @@ try {
                 } elseif (-not $t.Started -and [string]$g.OwnerNode.Name -eq $m.Source -and
                           @($todo | Where-Object { $_.Move.Step -eq $m.Leader -and $_.Done }).Count -gt 0) {
                     # The cluster did not bring this SameNode member along: move it now.
-                    Write-PlanLog ('start: {0} migration of VM {1} to {2} (step {3}, after its group)' -f $m.Type, $m.Vm, $m.Target, $m.Step)
-                    Move-ClusterVirtualMachineRole -Cluster $Cluster -Name $m.Vm -Node $m.Target -MigrationType $m.Type -Wait 0 | Out-Null
+                    $what = '{0} migration of VM {1} from {2} to {3} (step {4}, after its group)' -f $m.Type, $m.Vm, $m.Source, $m.Target, $m.Step
+                    if ($PSCmdlet.ShouldProcess($what, 'Move-ClusterVirtualMachineRole')) {
+                        Write-PlanLog ('start: ' + $what)
+                        Move-ClusterVirtualMachineRole -Cluster $Cluster -Name $m.Vm -Node $m.Target -MigrationType $m.Type -Wait 0 | Out-Null
+                    }
                     $t.Started = $true
                 }
             }

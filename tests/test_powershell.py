@@ -1,0 +1,331 @@
+"""Tests of the PowerShell runbooks (planner.powershell).
+
+``pwsh`` is not available here, so the scripts are checked at the tokenizer level: a small
+reader of the PowerShell string syntax the generator emits (single-quoted literals where
+any of the five single-quote characters ends the literal unless doubled, ``[char]0xNNNN``
+and ``+``) parses every name back, and a bracket scanner checks the script's structure.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planner.cluster import Cluster, MoveKind
+from planner.powershell import (
+    PS_SINGLE_QUOTES,
+    ps_single_quoted,
+    ps_string,
+    render_plan_ps1,
+    render_rollback_ps1,
+    write_runbooks,
+)
+from planner.sequencing import SequenceResult, build_sequence
+from planner.verify_sequence import PlannedMove, verify_sequence
+from tests.strategies import HostSpec, VmSpec, make_cluster
+
+NASTY = [
+    "O'Brien",
+    "vm $(Remove-Item C:\\ -Recurse)",
+    "`whoami`",
+    "a;b",
+    "with space",
+    "Ünïcødé-虚拟机",
+    "\u2018smart\u2019 \u201alow\u201b",
+    "new\nline",
+    "tab\tand\rreturn",
+    "emoji 😀",
+    "'",
+    "''",
+    "$env:PATH",
+    "@{}",
+    "#> <#",
+    "\u2028sep",
+]
+
+
+# ----------------------------------------------------------------------------- a reader
+class ParseError(ValueError):
+    pass
+
+
+def read_literal(text: str, i: int) -> tuple[str, int]:
+    """Read one single-quoted literal starting at ``text[i]`` the way PowerShell's
+    tokenizer does: any single-quote character ends it unless the next one is also a
+    single-quote character, in which case that second character is kept."""
+    if text[i] not in PS_SINGLE_QUOTES:
+        raise ParseError(f"expected a quote at {i}")
+    i += 1
+    out = []
+    while True:
+        if i >= len(text):
+            raise ParseError("unterminated literal")
+        ch = text[i]
+        if ch in PS_SINGLE_QUOTES:
+            if i + 1 < len(text) and text[i + 1] in PS_SINGLE_QUOTES:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+
+
+_CHAR = re.compile(r"\[char\]0x([0-9A-F]{4})")
+
+
+def read_expr(text: str, i: int) -> tuple[str, int]:
+    """Read what :func:`ps_string` emits: a literal, or ``( term + term ... )`` whose first
+    term is a literal (so that ``+`` concatenates strings instead of adding numbers)."""
+    if text[i] != "(":
+        return read_literal(text, i)
+    i += 1
+    if text[i] not in PS_SINGLE_QUOTES:
+        raise ParseError("an expression must start with a string literal")
+    units: list[str] = []
+    first = True
+    while True:
+        if not first:
+            if text[i:i + 3] == " + ":
+                i += 3
+            elif text[i] == ")":
+                break
+            else:
+                raise ParseError(f"unexpected {text[i]!r} at {i}")
+        first = False
+        if text[i] in PS_SINGLE_QUOTES:
+            s, i = read_literal(text, i)
+            units.append(s)
+        else:
+            m = _CHAR.match(text, i)
+            if not m:
+                raise ParseError(f"unexpected {text[i:i + 10]!r}")
+            units.append(chr(int(m.group(1), 16)))
+            i = m.end()
+    # Join UTF-16 code units (surrogate pairs) back into text.
+    joined = "".join(units)
+    return joined.encode("utf-16", "surrogatepass").decode("utf-16"), i + 1
+
+
+def evaluate(expr: str) -> str:
+    value, end = read_expr(expr, 0)
+    if end != len(expr):
+        raise ParseError(f"trailing text {expr[end:]!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- quoting
+@pytest.mark.parametrize("name", NASTY)
+def test_ps_string_round_trips_and_is_ascii(name: str) -> None:
+    expr = ps_string(name)
+    assert expr.isascii()
+    assert evaluate(expr) == name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_ps_string_round_trips_any_text(name: str) -> None:
+    expr = ps_string(name)
+    assert expr.isascii() and evaluate(expr) == name
+
+
+def test_plain_names_stay_plain() -> None:
+    assert ps_string("HV01") == "'HV01'"
+    assert ps_string("O'Brien") == "'O''Brien'"
+    assert ps_string("") == "''"
+
+
+@pytest.mark.parametrize("quote", list(PS_SINGLE_QUOTES))
+def test_single_quoted_doubles_every_quote_kind(quote: str) -> None:
+    name = f"a{quote}b; Remove-Item x"
+    lit = ps_single_quoted(name)
+    assert evaluate(lit) == name
+    # Doubling only the ASCII quote would let a Unicode quote end the literal early.
+    naive = "'" + name.replace("'", "''") + "'"
+    if quote != "'":
+        with pytest.raises(ParseError):
+            evaluate(naive)
+
+
+def test_single_quoted_refuses_control_characters() -> None:
+    with pytest.raises(ValueError):
+        ps_single_quoted("new\nline")
+
+
+# ----------------------------------------------------------------------------- scripts
+def nasty_cluster() -> Cluster:
+    hosts = [HostSpec(h, memory_mb=65536, memory_reserve_mb=0)
+             for h in ("HV'01", "HV $(Get-Date)", "HV\u2019;03", "ÜHV\n04")]
+    vms = [VmSpec(n, i % 3, memory_mb=2048) for i, n in enumerate(NASTY)]
+    return make_cluster(hosts, vms, name="clu'ster $(x)")
+
+
+def nasty_sequence(c: Cluster) -> tuple[np.ndarray, SequenceResult]:
+    t = c.vm_host.astype(np.int64).copy()
+    for v in range(c.n_vms):
+        t[v] = (t[v] + 1 + v % 2) % c.n_hosts
+    seq = build_sequence(c, t)
+    assert seq.ok, seq.message
+    return t, seq
+
+
+_ENTRY = re.compile(r"    \[pscustomobject\]@\{ Step = (\d+); Wave = (\d+); Vm = ")
+
+
+def plan_entries(script: str, c: Cluster) -> list[dict[str, object]]:
+    """Parse the ``$Plan = @( ... )`` block back, field by field, with the reader."""
+    start = script.index("$Plan = @(\n") + len("$Plan = @(\n")
+    end = script.index("\n)\n", start)
+    entries = []
+    for line in script[start:end].split("\n"):
+        m = _ENTRY.match(line)
+        assert m, line
+        i = m.end()
+        vm, i = read_expr(line, i)
+        fields: dict[str, object] = {"Step": int(m.group(1)), "Wave": int(m.group(2)), "Vm": vm}
+        for key in ("Source", "Target"):
+            assert line[i:i + len(key) + 5] == f"; {key} = ", line[i:]
+            fields[key], i = read_expr(line, i + len(key) + 5)
+        rest = re.fullmatch(r"; Type = '(Live|Quick|Shutdown)'; Temporary = \$(true|false); "
+                            r"Leader = (\d+) \}", line[i:])
+        assert rest, line[i:]
+        fields["Type"], fields["Temporary"] = rest.group(1), rest.group(2) == "true"
+        fields["Leader"] = int(rest.group(3))
+        entries.append(fields)
+    return entries
+
+
+def to_moves(c: Cluster, entries: list[dict[str, object]]) -> list[PlannedMove]:
+    kinds = {"Live": MoveKind.LIVE, "Quick": MoveKind.QUICK, "Shutdown": MoveKind.SHUTDOWN}
+    return [PlannedMove(int(e["Step"]), int(e["Wave"]),  # type: ignore[call-overload]
+                        c.vm_names.index(str(e["Vm"])), c.host_names.index(str(e["Source"])),
+                        c.host_names.index(str(e["Target"])), kinds[str(e["Type"])])
+            for e in entries]
+
+
+def brackets_balanced(script: str) -> bool:
+    """Brackets balance outside strings and comments (a structural sanity check)."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    i = 0
+    while i < len(script):
+        ch = script[i]
+        if script.startswith("<#", i):
+            i = script.index("#>", i) + 2
+            continue
+        if ch == "#":
+            i = script.find("\n", i)
+            i = len(script) if i < 0 else i
+            continue
+        if ch in PS_SINGLE_QUOTES:
+            _, i = read_literal(script, i)
+            continue
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
+            return False
+        i += 1
+    return not stack
+
+
+def test_plan_script_structure_and_names() -> None:
+    c = nasty_cluster()
+    t, seq = nasty_sequence(c)
+    script = render_plan_ps1(c, seq)
+    assert script.isascii()
+    assert '"' not in script  # no expandable strings anywhere: names are never interpolated
+    assert brackets_balanced(script)
+    assert "[CmdletBinding(SupportsShouldProcess = $true" in script
+    assert "$PSCmdlet.ShouldProcess(" in script
+    assert "Start-Transcript" in script and "Stop-Transcript" in script
+    assert "[string] $Cluster = " + ps_string(c.name) in script
+    assert ("Move-ClusterVirtualMachineRole -Cluster $Cluster -Name $m.Vm -Node $m.Target "
+            "-MigrationType $m.Type -Wait 0") in script
+    assert "Get-ClusterGroup -Cluster $Cluster" in script
+    assert "Get-ClusterNode -Cluster $Cluster" in script
+    assert "the cluster has drifted" in script and "not Up" in script
+    entries = plan_entries(script, c)
+    assert len(entries) == len(seq.moves)
+    for e, m in zip(entries, seq.moves, strict=True):
+        assert e["Vm"] == c.vm_names[m.vm]
+        assert e["Source"] == c.host_names[m.source]
+        assert e["Target"] == c.host_names[m.target]
+        assert (e["Step"], e["Wave"], e["Type"]) == (m.step, m.wave, m.kind_name)
+    # Names never leak into comments or code outside the plan block.
+    head = script[: script.index("$Plan = @(")]
+    for name in (*c.vm_names, *c.host_names):
+        if len(name) > 2:
+            assert name not in head
+    assert verify_sequence(c, to_moves(c, entries), t) == []
+
+
+def test_rollback_undoes_the_plan() -> None:
+    c = nasty_cluster()
+    t, seq = nasty_sequence(c)
+    entries = plan_entries(render_rollback_ps1(c, seq), c)
+    assert len(entries) == len(seq.moves)
+    last = seq.moves[-1]
+    assert entries[0]["Vm"] == c.vm_names[last.vm]
+    assert entries[0]["Source"] == c.host_names[last.target]
+    assert entries[0]["Wave"] == 1 and entries[-1]["Wave"] == seq.waves
+    # From the plan's end state, the rollback is itself a valid sequence back to the start.
+    after = c.replace(vm_host=t.astype(np.int32))
+    assert verify_sequence(after, to_moves(after, entries), c.vm_host) == []
+
+
+def test_rollback_of_a_temporary_hop_retraces_it() -> None:
+    hosts = [HostSpec(h, memory_mb=16384, memory_reserve_mb=0) for h in ("H1", "H2", "H3")]
+    c = make_cluster(hosts, [VmSpec("A", "H1", memory_mb=10240),
+                             VmSpec("B", "H2", memory_mb=10240)])
+    t = np.array([1, 0])
+    seq = build_sequence(c, t)
+    assert seq.ok and seq.extra_hops == 1
+    entries = plan_entries(render_rollback_ps1(c, seq), c)
+    assert sum(bool(e["Temporary"]) for e in entries) == 1
+    after = c.replace(vm_host=t.astype(np.int32))
+    assert verify_sequence(after, to_moves(after, entries), c.vm_host) == []
+
+
+def test_same_node_followers_name_their_leader() -> None:
+    from planner.cluster import RuleType
+    from tests.strategies import RuleSpec
+
+    hosts = [HostSpec("H1"), HostSpec("H2")]
+    c = make_cluster(hosts, [VmSpec("A", "H1"), VmSpec("B", "H1"), VmSpec("C", "H1")],
+                     [RuleSpec("pair", RuleType.SAME_NODE, ("A", "B"))])
+    seq = build_sequence(c, np.array([1, 1, 1]))
+    assert seq.ok
+    entries = plan_entries(render_plan_ps1(c, seq), c)
+    leader = {e["Vm"]: e["Leader"] for e in entries}
+    steps = {e["Vm"]: e["Step"] for e in entries}
+    assert leader["C"] == 0
+    assert sorted([leader["A"], leader["B"]]) == [0, min(steps["A"], steps["B"])]
+
+
+def test_no_runbook_for_a_refused_sequence() -> None:
+    c = make_cluster([HostSpec("H1", memory_mb=16384, memory_reserve_mb=0),
+                      HostSpec("H2", memory_mb=16384, memory_reserve_mb=0)],
+                     [VmSpec("A", "H1", memory_mb=10240), VmSpec("B", "H2", memory_mb=10240)])
+    seq = build_sequence(c, np.array([1, 0]))
+    assert not seq.ok
+    with pytest.raises(ValueError):
+        render_plan_ps1(c, seq)
+
+
+def test_write_runbooks(tmp_path: Path) -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    plan, back = write_runbooks(c, seq, tmp_path / "out")
+    raw = plan.read_bytes()
+    assert raw.isascii() and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert back.exists()
+    def body(text: str) -> list[str]:
+        return [x for x in text.replace("\r\n", "\n").split("\n") if "Generated by" not in x]
+
+    assert body(plan.read_text(encoding="ascii")) == body(render_plan_ps1(c, seq))
+    assert body(back.read_text(encoding="ascii")) == body(render_rollback_ps1(c, seq))
