@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.cluster import Cluster, HostState, RuleType
+from planner.cluster import CPU_UNITS, Cluster, HostState, RuleType
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,9 @@ def placement_violations(
     cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=cluster.n_hosts)
     mem = np.bincount(p, weights=cluster.vm_mem_load_mb, minlength=cluster.n_hosts)
     for h in np.flatnonzero(cpu > cluster.host_cpu_free_milli):
-        out.append(Violation("capacity_cpu", f"node {hn[h]} needs {cpu[h] / 1000:.2f} logical "
-                             f"processors for VMs but has {cluster.host_cpu_free_milli[h] / 1000:.2f}",
+        free = cluster.host_cpu_free_milli[h] / CPU_UNITS
+        out.append(Violation("capacity_cpu", f"node {hn[h]} needs {cpu[h] / CPU_UNITS:.2f} "
+                             f"logical processors for VMs but has {free:.2f}",
                              hosts=(hn[h],)))
     for h in np.flatnonzero(mem > cluster.host_memory_free_mb):
         out.append(Violation("capacity_memory", f"node {hn[h]} needs {int(mem[h])} MB for VMs "

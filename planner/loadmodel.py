@@ -13,14 +13,14 @@ for (the current one when planning), per resource.  ``threshold_pct`` overrides 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 from planner.cluster import CPU_UNITS, Cluster
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """Native balancer aggressiveness (``AutoBalancerLevel``)."""
 
     LOW = "low"
@@ -28,7 +28,7 @@ class Level(str, Enum):
     HIGH = "high"
 
 
-class HighMode(str, Enum):
+class HighMode(StrEnum):
     """Which published reading of the High level to use."""
 
     AVERAGE = "average"  # Up hosts' average + 5 points
@@ -74,24 +74,58 @@ def host_loads(cluster: Cluster, placement: np.ndarray | None = None) -> HostLoa
     return HostLoads(cpu, mem)
 
 
+def parse_level(level: Level | str | int) -> Level:
+    """A balancer level from its name (any case) or its ``AutoBalancerLevel`` number."""
+    if isinstance(level, Level):
+        return level
+    if isinstance(level, int) or (isinstance(level, str) and level.strip().isdigit()):
+        try:
+            return LEVEL_BY_NUMBER[int(level)]
+        except KeyError:
+            raise ValueError(f"balancer level must be 1, 2 or 3, not {level}") from None
+    try:
+        return Level(str(level).strip().lower())
+    except ValueError:
+        raise ValueError(f"balancer level must be low, medium or high, not {level!r}") from None
+
+
+def other_high_reading(
+    cluster: Cluster, thr: Threshold, placement: np.ndarray | None = None
+) -> Threshold | None:
+    """For a High threshold, the threshold under the *other* published reading of High
+    (DOMAIN.md: 60 % absolute vs. the Up hosts' average + 5 points); ``None`` otherwise."""
+    if thr.level != Level.HIGH.value:
+        return None
+    mode = HighMode.AVERAGE if thr.rule.startswith("High (absolute") else HighMode.ABSOLUTE
+    return resolve_threshold(cluster, Level.HIGH, None, mode, placement)
+
+
 def resolve_threshold(
     cluster: Cluster,
-    level: Level | str | None = None,
+    level: Level | str | int | None = None,
     threshold_pct: float | None = None,
     high_mode: HighMode | str = HighMode.AVERAGE,
     placement: np.ndarray | None = None,
 ) -> Threshold:
     """The threshold in force: ``threshold_pct`` if given, else the level (default: the
-    cluster's ``auto_balancer_level``)."""
+    cluster's ``auto_balancer_level``).
+
+    ``level`` is a :class:`Level`, its name in any case or its number (1, 2, 3).  For High,
+    ``high_mode`` chooses the reading (see the module docstring); the returned ``rule`` says
+    which one was used.  Raises ``ValueError`` for a level or percentage out of range.
+    """
     if threshold_pct is not None:
         t = float(threshold_pct)
+        if not 0.0 <= t <= 100.0:
+            raise ValueError(f"threshold_pct must be between 0 and 100, not {threshold_pct}")
         return Threshold(t, t, "custom", f"--threshold {t:g} %")
-    lv = Level(level) if level is not None else LEVEL_BY_NUMBER[
+    lv = parse_level(level) if level is not None else LEVEL_BY_NUMBER[
         cluster.settings.auto_balancer_level]
     if lv in FIXED_LEVEL_PCT:
         t = FIXED_LEVEL_PCT[lv]
         return Threshold(t, t, lv.value, f"{lv.value.title()}: {t:g} %")
-    if HighMode(high_mode) == HighMode.ABSOLUTE:
+    mode = high_mode if isinstance(high_mode, HighMode) else HighMode(high_mode.strip().lower())
+    if mode == HighMode.ABSOLUTE:
         return Threshold(HIGH_ABSOLUTE_PCT, HIGH_ABSOLUTE_PCT, "high",
                          f"High (absolute reading): {HIGH_ABSOLUTE_PCT:g} %")
     loads = host_loads(cluster, placement)
@@ -128,5 +162,5 @@ def excess_units(cluster: Cluster, thr: Threshold, placement: np.ndarray | None 
 
 __all__ = [
     "CPU_UNITS", "HighMode", "HostLoads", "Level", "Threshold", "excess_units", "host_loads",
-    "resolve_threshold", "threshold_limits",
+    "other_high_reading", "parse_level", "resolve_threshold", "threshold_limits",
 ]

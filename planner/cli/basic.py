@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from planner.cli import app
 from planner.cli.common import EXIT_NO, err, load_or_exit, out, print_json, show_problems
@@ -17,21 +19,31 @@ from planner.status import cluster_status
 SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 LevelOpt = Annotated[Level | None, typer.Option(
-    "--level", help="Balancer level (default: the cluster's auto_balancer_level).")]
+    "--level", case_sensitive=False,
+    help="Balancer level (default: the cluster's auto_balancer_level).")]
 ThresholdOpt = Annotated[float | None, typer.Option(
     "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")]
 HighModeOpt = Annotated[HighMode, typer.Option(
-    "--high-mode", help="Reading of the High level: average (+5 points) or absolute (60 %).")]
+    "--high-mode", case_sensitive=False,
+    help="Reading of the High level: average (Up hosts' average + 5 points) or absolute "
+         "(60 %).")]
+
+#: Islands listed in the text output; the JSON has all of them.
+MAX_ISLANDS_SHOWN = 50
 
 
 @app.command()
 def validate(snapshot: SnapshotArg, json: JsonOpt = False) -> None:
-    """Check a snapshot and list every problem and warning (exit 1 when invalid)."""
+    """Check a snapshot and list every problem and warning (exit 1 when invalid).
+
+    Problems go to stderr (one per line with file, row, column and value; a table on a
+    terminal); the verdict goes to stdout when valid, stderr when not.
+    """
     cluster, report = read_snapshot(snapshot)
     if json:
         print_json(report.to_dict())
     else:
-        show_problems(report, out)
+        show_problems(report)
         if report.valid and cluster is not None:
             out.print(f"[green]valid[/]: {cluster.n_hosts} hosts, {cluster.n_vms} VMs, "
                       f"{len(cluster.rules)} rules, {len(report.warnings)} warning(s)")
@@ -57,26 +69,37 @@ def status(
         print_json(st.to_dict())
         return
     d = st.to_dict()
-    out.print(f"Cluster [bold]{cluster.name}[/]: {cluster.n_hosts} hosts, {cluster.n_vms} VMs")
-    out.print(f"Threshold: {st.threshold.rule}")
+    out.print(f"Cluster [bold]{escape(cluster.name)}[/]: {cluster.n_hosts} hosts, "
+              f"{cluster.n_vms} VMs")
+    out.print(f"Threshold: {escape(st.threshold.rule)}")
+    if st.alternative is not None:
+        alt = d["threshold_alternative"]
+        out.print(f"  (other reading of High, not used: {escape(st.alternative.rule)}; "
+                  f"{alt['hosts_over_threshold']} host(s) over it; choose with --high-mode)")
     t = Table()
     for c in ("host", "state", "fault domain", "CPU model", "VMs", "CPU %", "memory %", ""):
         t.add_column(c)
     for h in d["hosts"]:
-        t.add_row(h["name"], h["state"], h["fault_domain"], h["cpu_model"],
+        t.add_row(Text(h["name"]), h["state"], Text(h["fault_domain"]), Text(h["cpu_model"]),
                   str(h["running_vms"]), f"{h['cpu_pct']:.1f}", f"{h['memory_pct']:.1f}",
                   "[red]over[/]" if h["over_threshold"] else "")
     out.print(t)
     out.print(f"Hosts over the threshold: {d['hosts_over_threshold']}")
     if st.violations:
-        out.print(f"Rules and limits broken now ({len(st.violations)}):")
+        out.print(f"Rules and limits broken now ({len(st.violations)}, "
+                  f"{d['hard_violations']} hard):")
         for v in st.violations:
-            out.print(f"  [{'red' if v.hard else 'yellow'}]{v.kind}[/]: {v.message}")
+            tag = "[red]hard[/]" if v.hard else "[yellow]soft[/]"
+            out.print(f"  {tag} {v.kind}: {escape(v.message)}")
     else:
         out.print("No rule or limit is broken now.")
     if st.islands:
-        out.print(f"VMs with no other host reachable without downtime ({len(st.islands)}):")
-        for i in st.islands[:50]:
-            out.print(f"  {i['vm']} on {i['host']}: {i['reason']}")
-        if len(st.islands) > 50:
-            out.print(f"  ... and {len(st.islands) - 50} more (see --json)")
+        out.print(f"Compatibility islands: VMs with no other host reachable without downtime "
+                  f"({len(st.islands)}):")
+        for i in st.islands[:MAX_ISLANDS_SHOWN]:
+            out.print(f"  {escape(i['vm'])} on {escape(i['host'])}: {i['reason']}")
+        if len(st.islands) > MAX_ISLANDS_SHOWN:
+            out.print(f"  ... and {len(st.islands) - MAX_ISLANDS_SHOWN} more (see --json)")
+    else:
+        out.print("No compatibility islands: every VM can reach another host without "
+                  "downtime.")
