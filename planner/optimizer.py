@@ -135,6 +135,7 @@ class OptimizeResult:
     reasons: dict[int, str] = field(default_factory=dict)
     method: str = ""
     model_size: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     drained: tuple[int, ...] = ()
     profile: str = "rebalance"
 
@@ -384,6 +385,7 @@ def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: 
     bal = balance_hosts(cluster, dom.drained)
     total = b.migration_mandatory
     balance = 0
+    groups_of = _same_node_groups(cluster)
     for h in range(nh):
         used_c = int(c_now[h] + cluster.host_cpu_base_milli[h])
         used_m = int(m_now[h] + cluster.host_memory_reserve_mb[h])
@@ -396,9 +398,9 @@ def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: 
                 balance = max(balance, int(_ceil_div(BP * used_c, cap_c)),
                               int(_ceil_div(BP * used_m, cap_m)))
             continue
-        items = np.flatnonzero((cur == h) & dom.movable & ~dom.mandatory)
+        items, i_cpu, i_mem, i_cost, groups = _cover_items(cluster, dom, h, groups_of)
         left = max(0.05, min(2.0, (deadline - time.monotonic()) / 4))
-        cov = min_cost_cover(items, cpu_v[items], mem_v[items], dom.min_cost[items], need_c,
+        cov = min_cost_cover(items, i_cpu, i_mem, i_cost, need_c,
                              need_m, used_c, used_m, cap_c, cap_m, params, left)
         if not cov.feasible:
             # Cannot get under the threshold even by moving everything: excess > 0 for sure.
@@ -406,13 +408,174 @@ def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: 
             return b
         total += cov.cost_bound
         if cov.chosen is not None:
-            b.covers[h] = cov.chosen
+            b.covers[h] = tuple(v for i in cov.chosen for v in groups[i])
         if bal[h]:
             balance = max(balance, cov.remaining_bound)
     b.migration = total
     b.balance = balance
     b.seconds = time.perf_counter() - t0
     return b
+
+
+# ---------------------------------------------------------------------------- greedy
+def greedy_assign(cluster: Cluster, start: np.ndarray, movers: np.ndarray,
+                  targets: dict[int, np.ndarray], cpu_lim: np.ndarray, mem_lim: np.ndarray
+                  ) -> np.ndarray | None:
+    """Place ``movers`` (VM indices) one SameNode unit at a time, largest first, on the
+    allowed target that leaves the lowest worst-resource load, keeping every node at or
+    under the threshold when possible (else under 100 %) and every rule and anti-affinity
+    class intact.  Returns the placement, or ``None`` when some unit finds no host.  A
+    complete, feasible start for the CP-SAT models, and often already optimal.
+    """
+    c = cluster
+    nh = c.n_hosts
+    p = start.astype(np.int64).copy()
+    moving = np.zeros(c.n_vms, dtype=bool)
+    moving[movers] = True
+    p[moving] = -1
+    stay = ~moving
+    cpu = np.bincount(p[stay], weights=c.vm_cpu_load_milli[stay], minlength=nh).astype(np.int64)
+    mem = np.bincount(p[stay], weights=c.vm_mem_load_mb[stay], minlength=nh).astype(np.int64)
+    cap_c = np.minimum(c.host_cpu_free_milli, np.maximum(cpu_lim, 0))
+    cap_m = np.minimum(c.host_memory_free_mb, np.maximum(mem_lim, 0))
+    fd = c.host_fault_domain
+    rules_of: dict[int, list[int]] = {}
+    for r, rule in enumerate(c.rules):
+        if rule.enabled:
+            for v in rule.members:
+                rules_of.setdefault(v, []).append(r)
+    # Units: movers tied by SameNode rules move together.
+    parent = {int(v): int(v) for v in movers.tolist()}
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for rule in c.enabled_rules:
+        if rule.rule_type == RuleType.SAME_NODE:
+            ms = [v for v in rule.members if v in parent]
+            for v in ms[1:]:
+                parent[find(v)] = find(ms[0])
+    units: dict[int, list[int]] = {}
+    for v in parent:
+        units.setdefault(find(v), []).append(v)
+    scale_c = float(c.host_cpu_capacity_milli.mean()) or 1.0
+    scale_m = float(c.host_memory_mb.mean()) or 1.0
+
+    def size(u: list[int]) -> float:
+        return max(c.vm_cpu_load_milli[u].sum() / scale_c, c.vm_mem_load_mb[u].sum() / scale_m)
+
+    order = sorted(units.values(), key=lambda u: (-size(u), u[0]))
+    cap_cpu_full = c.host_cpu_capacity_milli
+    for u in order:
+        ok = np.ones(nh, dtype=bool)
+        for v in u:
+            t = np.zeros(nh, dtype=bool)
+            t[targets[v]] = True
+            ok &= t
+        for v in u:
+            for r in rules_of.get(v, ()):
+                rule = c.rules[r]
+                others = [w for w in rule.members if w not in u and p[w] >= 0]
+                if not others:
+                    continue
+                hs = p[others]
+                if rule.rule_type == RuleType.DIFFERENT_NODE:
+                    ok[hs] = False
+                elif rule.rule_type == RuleType.DIFFERENT_FAULT_DOMAIN:
+                    ok &= ~np.isin(fd, fd[hs])
+                elif rule.rule_type == RuleType.SAME_FAULT_DOMAIN:
+                    ok &= np.isin(fd, fd[hs])
+                elif rule.rule_type == RuleType.SAME_NODE:
+                    only = np.zeros(nh, dtype=bool)
+                    only[hs] = True
+                    ok &= only
+            for k in c.vm_aa_classes[v]:
+                others = [w for w in c.aa_class_members[k] if w not in u and p[w] >= 0]
+                if others:
+                    ok[p[others]] = False
+        uc = int(c.vm_cpu_load_milli[u].sum())
+        um = int(c.vm_mem_load_mb[u].sum())
+        under = ok & (cpu + uc <= cap_c) & (mem + um <= cap_m)
+        pool = under if under.any() else ok & (cpu + uc <= c.host_cpu_free_milli) & (
+            mem + um <= c.host_memory_free_mb)
+        if not pool.any():
+            return None
+        load = np.maximum((cpu + uc + c.host_cpu_base_milli) / cap_cpu_full,
+                          (mem + um + c.host_memory_reserve_mb) / c.host_memory_mb)
+        h = int(np.flatnonzero(pool)[np.argmin(load[pool])])
+        p[u] = h
+        cpu[h] += uc
+        mem[h] += um
+    return p
+
+
+def domain_mask(cluster: Cluster, cands: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
+    """bool (V, H): where each VM may be in a model with these candidates and targets."""
+    m = np.zeros((cluster.n_vms, cluster.n_hosts), dtype=bool)
+    m[np.arange(cluster.n_vms), cluster.vm_host] = True
+    for v, t in zip(cands.tolist(), targets, strict=True):
+        m[v] = False
+        m[v, t] = True
+    return m
+
+
+def _same_node_groups(cluster: Cluster) -> dict[int, tuple[int, ...]]:
+    """VM → the VMs it must share a node with (enabled SameNode rules, transitively)."""
+    parent = list(range(cluster.n_vms))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for r in cluster.enabled_rules:
+        if r.rule_type == RuleType.SAME_NODE:
+            for v in r.members[1:]:
+                parent[find(v)] = find(r.members[0])
+    comp: dict[int, list[int]] = {}
+    for r in cluster.enabled_rules:
+        if r.rule_type == RuleType.SAME_NODE:
+            for v in r.members:
+                comp.setdefault(find(v), [])
+    for v in range(cluster.n_vms):
+        root = find(v)
+        if root in comp:
+            comp[root].append(v)
+    return {v: tuple(m) for m in comp.values() for v in m}
+
+
+def _cover_items(cluster: Cluster, dom: Domain, h: int,
+                 groups_of: dict[int, tuple[int, ...]]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]:
+    """Knapsack items of host ``h``: its movable VMs, a SameNode group that sits wholly on
+    ``h`` as one item (in a final placement the group either stays on ``h`` or leaves it
+    together), so the cover bound stays valid and gets tighter."""
+    cur = cluster.vm_host
+    vms = np.flatnonzero((cur == h) & dom.movable & ~dom.mandatory).tolist()
+    seen: set[int] = set()
+    groups: list[tuple[int, ...]] = []
+    for v in vms:
+        if v in seen:
+            continue
+        g = groups_of.get(v, (v,))
+        if all(int(cur[w]) == h for w in g):
+            if not all(dom.movable[w] and not dom.mandatory[w] for w in g):
+                seen.update(g)
+                continue  # the group cannot leave: no item
+            seen.update(g)
+            groups.append(tuple(g))
+        else:
+            seen.add(v)
+            groups.append((v,))
+    idx = np.arange(len(groups))
+    cpu = np.array([int(cluster.vm_cpu_load_milli[list(g)].sum()) for g in groups], dtype=np.int64)
+    mem = np.array([int(cluster.vm_mem_load_mb[list(g)].sum()) for g in groups], dtype=np.int64)
+    cost = np.array([int(dom.min_cost[list(g)].sum()) for g in groups], dtype=np.int64)
+    return idx, cpu, mem, cost, groups
 
 
 # ---------------------------------------------------------------------------- main entry
@@ -475,6 +638,8 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     cand, reasons = candidate_vms(cluster, dom, hot, enforce_aa)
     bounds = compute_bounds(cluster, dom, cpu_lim, mem_lim, enforce_aa, params, deadline)
     bound_fn = _tier_bound_fn(bounds, prof.tiers)
+    timings = {"bounds": round(bounds.seconds, 3)}
+    t_stage = time.perf_counter()
 
     def evaluate_in(allowed_mask: np.ndarray) -> Any:
         def ev(p: np.ndarray) -> dict[str, int] | None:
@@ -521,21 +686,32 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
                 ok &= ~hot
             dtargets.append(np.flatnonzero(ok))
         if all(len(t) for t in dtargets):
-            pm = PlacementModel(make_input(dcands, dtargets), prof.tiers)
-            d_deadline = min(deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
-            out = pm.solve_tiers(params, cluster.vm_host.astype(np.int64),
-                                 lambda p: None, bound_fn, d_deadline)
-            sizes = {"decomposition_variables": out.n_variables,
-                     "decomposition_constraints": out.n_constraints}
-            if out.placement is not None:
-                vals = evaluate(out.placement)
-                if vals is not None:
-                    best, best_vals, method = out.placement, vals, "decomposition"
+            dmask = domain_mask(cluster, dcands, dtargets)
+            devaluate = evaluate_in(dmask & dom.allowed)
+            g = greedy_assign(cluster, cluster.vm_host, dcands,
+                              dict(zip(dcands.tolist(), dtargets, strict=True)), cpu_lim, mem_lim)
+            gvals = devaluate(g) if g is not None else None
+            if g is not None and gvals is not None:
+                best, best_vals, method = g, gvals, "decomposition (greedy assignment)"
+            if best_vals is None or not _all_proven(best_vals, prof.tiers, bound_fn):
+                pm = PlacementModel(make_input(dcands, dtargets), prof.tiers)
+                d_deadline = min(deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
+                out = pm.solve_tiers(params, g if g is not None else cluster.vm_host,
+                                     devaluate, bound_fn, d_deadline)
+                sizes = {"decomposition_variables": out.n_variables,
+                         "decomposition_constraints": out.n_constraints}
+                if out.placement is not None:
+                    vals = evaluate(out.placement)
+                    if vals is not None and (best_vals is None or _lex_better(
+                            vals, best_vals, prof.tiers)):
+                        best, best_vals, method = out.placement, vals, "decomposition"
     if best is None:
         vals = evaluate(cluster.vm_host.astype(np.int64))
         if vals is not None:
             best, best_vals, method = cluster.vm_host.astype(np.int64), vals, "current placement"
     proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+    timings["decomposition"] = round(time.perf_counter() - t_stage, 3)
+    t_stage = time.perf_counter()
 
     # --- 4. restricted model -------------------------------------------------------------
     explained_model: Any = None
@@ -559,7 +735,12 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         rm = PlacementModel(rin, prof.tiers)
         if opts.export_model is not None:
             rm.export(opts.export_model)
-        out = rm.solve_tiers(params, best, evaluate, bound_fn, deadline)
+        hint = best
+        if hint is None:
+            hint = greedy_assign(cluster, cluster.vm_host, rc,
+                                 dict(zip(rc.tolist(), rtargets, strict=True)), cpu_lim, mem_lim)
+        out = rm.solve_tiers(params, hint, evaluate_in(domain_mask(cluster, rc, rtargets)
+                                                       & dom.allowed), bound_fn, deadline)
         sizes.update({"variables": out.n_variables, "constraints": out.n_constraints,
                       "candidates": len(rc)})
         if out.placement is not None:
@@ -569,6 +750,8 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
                 best, best_vals, method = out.placement, vals, "restricted model"
         proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
         explained_model = rin
+        timings["restricted"] = round(time.perf_counter() - t_stage, 3)
+        t_stage = time.perf_counter()
 
     # --- 5. full model ---------------------------------------------------------------------
     full_bounds: dict[str, int] = {}
@@ -597,9 +780,11 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
                 else:
                     break
         explained_model = fin
+        timings["full"] = round(time.perf_counter() - t_stage, 3)
 
     res.solve_seconds = time.perf_counter() - t_start
     res.model_size = sizes
+    res.timings = timings
     res.method = method
     if best is None or best_vals is None:
         if full_status == "INFEASIBLE":

@@ -114,6 +114,14 @@ class PlanMove:
     est_seconds: float
     reason: str
 
+    @property
+    def kind(self) -> MoveKind:
+        """The migration type as a :class:`MoveKind` (FORBIDDEN when unknown)."""
+        for k, n in MOVE_KIND_NAMES.items():
+            if n == self.migration_type:
+                return k
+        return MoveKind.FORBIDDEN
+
 
 @dataclass
 class VerifyReport:
@@ -278,7 +286,7 @@ def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
                 rep.add(viol.kind, viol.message, viol.step, viol.vms[0] if viol.vms else None,
                         viol.hosts[0] if viol.hosts else None)
             seq_checked = True
-        except (TypeError, AttributeError):
+        except (TypeError, AttributeError, ValueError):
             seq_checked = False
     if not seq_checked:
         check_simple_sequence(cluster, moves, rep)

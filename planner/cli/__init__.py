@@ -18,6 +18,7 @@ app = typer.Typer(
 
 # Command modules register themselves on ``app`` when imported.
 from planner.cli import basic  # noqa: E402,F401,I001 - one line per command module
+from planner.cli import plan  # noqa: E402,F401
 from planner.cli import capacity  # noqa: E402,F401
 from planner.cli import generate  # noqa: E402,F401
 from planner.cli import report  # noqa: E402,F401
