@@ -222,8 +222,10 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
         # One BLAS thread per worker process: the workers already use the cores.
         kwargs["env"] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                          "MKL_NUM_THREADS": "1"}
+    # This version of distributed starts the dashboard even when asked not to; a random
+    # port at least never collides with another cluster on the machine.
     cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                           processes=processes, dashboard_address=None,
+                           processes=processes, dashboard_address=":0",
                            silence_logs=logging.ERROR, **kwargs)
     client = Client(cluster)
     try:

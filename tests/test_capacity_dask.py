@@ -1,0 +1,179 @@
+"""Batch capacity planning on a real dask.distributed LocalCluster, and ``hvplan capacity``.
+
+Most tests share one in-process LocalCluster (one worker, threads) for speed; one test
+starts worker processes and checks that it gives the very same table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from planner.capacity import FailureOptions, analyze_failures, rolling_maintenance
+from planner.capacity.batch import (
+    COLUMNS,
+    BatchOptions,
+    dask_client,
+    run_batch,
+    write_outputs,
+)
+from planner.cli import app
+from planner.snapshot import load_snapshot, write_snapshot
+from tests.conftest import SMALL4
+from tests.strategies import HostSpec, VmSpec, make_cluster
+
+SPEC_COLUMNS = ["snapshot", "scenario", "failed_hosts", "growth", "vms_not_restarted",
+                "max_cpu_pct_after", "max_memory_pct_after", "survivable"]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """One in-process LocalCluster for the module."""
+    with dask_client(workers=1, processes=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """small4 and a 3-node toy that does not survive a failure."""
+    d = tmp_path_factory.mktemp("snaps")
+    toy = make_cluster(
+        [HostSpec(f"T{i}", logical_processors=16, memory_mb=64000, memory_reserve_mb=4000,
+                  fault_domain="rack") for i in range(3)],
+        [VmSpec(f"V{i}{j}", f"T{i}", memory_mb=15000, cpu_milli=100) for i in range(3)
+         for j in range(3)], name="toy")
+    write_snapshot(toy, d / "toy")
+    shutil.copytree(SMALL4, d / "small4")
+    return [d / "small4", d / "toy"]
+
+
+OPTS = BatchOptions(growth=(1.0, 1.2), add_host=("Skylake-Server", 1), maintenance=True,
+                    failure=FailureOptions(failures=1))
+
+
+def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
+                                                          snapshots: list[Path]) -> None:
+    res = run_batch(snapshots, OPTS, client)
+    assert res.valid and res.workers == 1
+    t = res.table
+    assert list(t.columns) == list(COLUMNS) and set(SPEC_COLUMNS) <= set(t.columns)
+    # small4: 4 N+1 + 2 rack scenarios, toy: 3 N+1 + 1 rack; with the added host one more
+    # N+1 scenario (its own fault domain adds none); x 2 growths; plus one drain per host.
+    assert len(t) == (2 * (6 + 7) + 4) + (2 * (4 + 5) + 3)
+    assert t["snapshot"].tolist()[:1] == ["small4"] and t["snapshot"].tolist()[-1] == "toy"
+    for snap, path in zip(("small4", "toy"), snapshots, strict=True):
+        c = load_snapshot(path)
+        direct = analyze_failures(c, OPTS.failure)
+        sub = t[(t["snapshot"] == snap) & (t["growth"] == 1.0) & (t["added_hosts"] == 0)
+                & (t["kind"] != "maintenance")]
+        assert sub["scenario"].tolist() == [o.scenario for o in direct.outcomes]
+        assert sub["survivable"].tolist() == [o.survivable for o in direct.outcomes]
+        assert sub["vms_not_restarted"].tolist() == [len(o.not_restarted)
+                                                     for o in direct.outcomes]
+        drains = t[(t["snapshot"] == snap) & (t["kind"] == "maintenance")]
+        assert drains["moves"].tolist() == [d.moves for d in rolling_maintenance(c).drains]
+    toy = t[(t["snapshot"] == "toy") & (t["kind"] == "N+1") & (t["added_hosts"] == 0)]
+    assert not toy["survivable"].any()
+    s = {d["snapshot"]: d for d in res.snapshots}
+    assert s["small4"]["n1_safe"] is True and s["toy"]["n1_safe"] is False
+    # The toy needs room for one 15,000 MB VM: one added host is enough at 1.0.
+    assert s["toy"]["min_additional_hosts"]["1"]["needed"] == 1
+    assert "growth_limit" in s["small4"] and "retire_oldest" in s["small4"]
+    assert res.summary()["scenarios"] == len(t[t["kind"] != "maintenance"])
+
+
+def test_outputs_are_written_atomically_and_read_back(client: Any, snapshots: list[Path],
+                                                      tmp_path: Path) -> None:
+    res = run_batch(snapshots[:1], BatchOptions(growth_limit=False, generations=False),
+                    client)
+    files = write_outputs(res, tmp_path / "out")
+    assert sorted(p.name for p in files) == ["scenarios.csv", "scenarios.parquet",
+                                             "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        p.name for p in files)  # no temporary file left behind
+    csv = pd.read_csv(tmp_path / "out" / "scenarios.csv")
+    pq = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
+    assert len(csv) == len(pq) == len(res.table) == 6
+    assert csv["scenario"].tolist() == pq["scenario"].tolist()
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["scenarios"] == 6
+
+
+def test_invalid_snapshot_stops_the_batch(client: Any, snapshots: list[Path],
+                                          tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(SMALL4, bad)
+    vms = (bad / "vms.csv").read_text(encoding="utf-8")
+    (bad / "vms.csv").write_text(vms.replace("SQL01,HV01,Running,High,8,65536",
+                                             "SQL01,HV01,Running,High,8,lots"),
+                                 encoding="utf-8")
+    res = run_batch([snapshots[0], bad], OPTS, client)
+    assert not res.valid and list(res.invalid) == ["bad"]
+    assert any(p.column == "memory_mb" for p in res.invalid["bad"].errors)
+    assert len(res.table) == 0
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_table(client: Any, snapshots: list[Path]) -> None:
+    opts = BatchOptions(growth=(1.0, 1.3), growth_limit=False, generations=False)
+    ref = run_batch(snapshots, opts, client).table
+    with dask_client(workers=2, processes=True) as pc:
+        res = run_batch(snapshots, opts, pc)
+    assert res.workers == 2
+    pd.testing.assert_frame_equal(ref, res.table)
+
+
+# ----------------------------------------------------------------------------- CLI
+runner = CliRunner()
+
+
+def test_cli_capacity_json_and_files(snapshots: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "cap"
+    r = runner.invoke(app, ["capacity", *map(str, snapshots), "--out", str(out), "--threads",
+                            "--workers", "1", "--growth", "1.0", "--growth", "1.5",
+                            "--failures", "2", "--no-growth-limit", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["files"] == ["scenarios.csv", "scenarios.parquet", "summary.json"]
+    assert [s["snapshot"] for s in d["snapshots"]] == ["small4", "toy"]
+    t = pd.read_csv(out / "scenarios.csv")
+    assert set(SPEC_COLUMNS) <= set(t.columns)
+    # small4: 4 + 6 + 2 scenarios; toy: 3 + 3 + 1; two growth factors.
+    assert len(t) == d["scenarios"] == 2 * (12 + 7)
+    assert sorted(set(t["growth"])) == [1.0, 1.5]
+
+
+def test_cli_capacity_table_output(snapshots: list[Path], tmp_path: Path) -> None:
+    r = runner.invoke(app, ["capacity", str(snapshots[1]), "--out", str(tmp_path / "o"),
+                            "--threads", "--workers", "1", "--maintenance"])
+    assert r.exit_code == 0, r.output
+    assert "toy" in r.stdout and "not survivable" in r.stdout
+
+
+def test_cli_capacity_invalid_snapshot_writes_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(SMALL4, bad)
+    (bad / "hosts.csv").write_text("name,cpu_vendor,logical_processors,memory_mb\n"
+                                   "HV01,Intel,zero,1024\n", encoding="utf-8")
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["capacity", str(bad), "--out", str(out), "--threads",
+                            "--workers", "1"])
+    assert r.exit_code == 1
+    assert "logical_processors" in r.stderr and "nothing was written" in r.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("spec", ["Skylake-Server", "NoSuchCpu:1", "Skylake-Server:-1",
+                                  "Skylake-Server:two"])
+def test_cli_capacity_bad_add_host_is_a_usage_error(spec: str, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["capacity", str(SMALL4), "--out", str(tmp_path / "o"),
+                            "--add-host", spec])
+    assert r.exit_code == 2
+    assert "--add-host" in r.stderr
+    assert not (tmp_path / "o").exists()
