@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.diagnostics import Problem
 from planner.snapshot import MAX_FIELD_CHARS, read_snapshot
@@ -22,6 +24,7 @@ from tests.fixtures import (
     with_header,
     with_row,
     with_rows,
+    write_variant,
 )
 
 H_HEAD = ("name,state,fault_domain,cpu_vendor,cpu_model,logical_processors,memory_mb,"
@@ -396,3 +399,41 @@ def test_messages_show_long_values_shortened(make_snapshot: Callable[[Changes], 
     _, report = read_snapshot(snap)
     (p,) = report.errors
     assert len(p.to_dict()["value"]) <= 80 and len(str(p)) < 400
+
+
+# ----------------------------------------------------------------------------- robustness
+NASTY = st.sampled_from(["", " ", ",", '"', '""', ";", "\n", "\r\n", "\ufeff", "\x00", "é",
+                         "-1", "0", "1e999", "nan", "9" * 30, "True", "Up", "H1", "A", "#TYPE",
+                         "[red]", "None", "1.5", "  x  "])
+FILES = ["cluster.csv", "hosts.csv", "vms.csv", "affinity_rules.csv", "networks.csv"]
+
+
+def _check_report(snap: Path) -> None:
+    cluster, report = read_snapshot(snap)  # must not raise
+    assert (cluster is None) == (not report.valid)
+    for p in report.problems:
+        assert isinstance(p.file, str) and p.message
+        str(p)
+        p.to_dict()
+
+
+@given(data=st.data())
+def test_random_cell_edits_never_crash(data: st.DataObject, tmp_path_factory:
+                                       pytest.TempPathFactory) -> None:
+    file = data.draw(st.sampled_from(FILES))
+    lines = base_text(file).splitlines()
+    row = data.draw(st.integers(1, len(lines)))
+    cells = lines[row - 1].split(",")
+    col = data.draw(st.integers(0, len(cells) - 1))
+    cells[col] = "".join(data.draw(st.lists(NASTY, min_size=1, max_size=4)))
+    lines[row - 1] = ",".join(cells)
+    snap = write_variant(tmp_path_factory.mktemp("fuzz"), {file: "\n".join(lines) + "\n"})
+    _check_report(snap)
+
+
+@given(file=st.sampled_from(FILES), content=st.binary(max_size=300) | st.text(
+    alphabet=st.sampled_from(list('ab1;,"\n\r \t\x00é#')), max_size=300))
+def test_random_file_content_never_crashes(file: str, content: bytes | str,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    snap = write_variant(tmp_path_factory.mktemp("fuzz"), {file: content})
+    _check_report(snap)
