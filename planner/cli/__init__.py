@@ -22,6 +22,7 @@ from planner.cli import plan  # noqa: E402,F401
 from planner.cli import capacity  # noqa: E402,F401
 from planner.cli import generate  # noqa: E402,F401
 from planner.cli import report  # noqa: E402,F401
+from planner.cli import compare  # noqa: E402,F401
 
 
 def main() -> None:
