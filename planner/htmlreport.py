@@ -328,7 +328,8 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
             ax.annotate(f"wave {w}", xy=(pos, 1.0), xycoords=("data", "axes fraction"),
                         xytext=(2, 2), textcoords="offset points", fontsize=7,
                         color="#4a5568")
-    ax.set_xlabel("estimated seconds from the start" if timed else "wave")
+    ax.set_xlabel("estimated seconds from the start (without the pauses between waves)"
+                  if timed else "wave")
     present = sorted({m.migration_type for m in shown})
     ax.legend(handles=[Patch(color=_MIGRATION_COLORS.get(t, "#718096"), label=t)
                        for t in present], loc="lower right", fontsize=8)
@@ -384,6 +385,7 @@ tr.bad td{background:#fff5f5}
 tr.good td{background:#f0fff4}
 img.chart{max-width:100%;height:auto;display:block;margin:6px 0}
 .note{color:#4a5568;font-size:13px}
+li{font-size:14px}
 footer{color:#718096;font-size:12px;padding:0 28px 20px}
 """
 
@@ -520,7 +522,7 @@ def build_report(
                    if plan.moves else 0.0)
         cards += [
             ("moves", len(plan.moves)), ("waves", waves),
-            ("memory moved", f"{moved_mb / 1024:.1f} GB"),
+            ("memory moved", f"{moved_mb / 1024:.1f} GiB"),
             ("downtime moves", sum(m.migration_type == "Shutdown" for m in plan.moves)),
             ("estimated duration", f"{float(est) / 60:.1f} min"),
             ("hosts over the threshold after", int(over_after.sum())),
@@ -630,19 +632,19 @@ def _compare_section(cluster: Cluster, level: Level | str | None,
     mod = _optional("planner.compare")
     if mod is None:
         return _note("Not available: this hvplan has no planner.compare module.")
-    result = mod.compare(cluster, level=level, threshold_pct=threshold_pct,
-                         high_mode=high_mode)
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    rows = data["strategies"]
+    result = mod.compare(cluster, mod.CompareOptions(level=level, threshold_pct=threshold_pct,
+                                                     high_mode=high_mode))
+    rows = result.to_dict()["strategies"]
+    sentences = "".join(f"<li>{_e(line)}</li>" for line in mod.summary_lines(result))
     cols = ["name", "moves", "memory_moved_mb", "downtime_moves",
             "hosts_over_threshold_after", "max_cpu_pct_after", "max_memory_pct_after",
-            "rule_violations_after"]
+            "rule_violations_after", "anti_affinity_pairs_after"]
     table_rows = []
     for r in rows:
         table_rows.append([_cell(r.get(c)) for c in cols])
     body = _table(["strategy", "moves", "memory moved MB", "downtime moves",
                    "hosts over after", "max CPU % after", "max memory % after",
-                   "rule violations after"], table_rows,
+                   "rule violations after", "anti-affinity pairs after"], table_rows,
                   ["good" if r.get("name") == "hvplan" else "" for r in rows])
     fig = Figure(figsize=(10, 3.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
@@ -652,7 +654,7 @@ def _compare_section(cluster: Cluster, level: Level | str | None,
     ax1.set_yticks(y)
     ax1.set_yticklabels(names, fontsize=8)
     ax1.invert_yaxis()
-    ax1.set_xlabel("memory moved (GB)")
+    ax1.set_xlabel("memory moved (GiB)")
     ax2.barh(y, [float(r.get("max_cpu_pct_after") or 0) for r in rows], color=_BEFORE_COLOR,
              label="max CPU %")
     ax2.barh(y, [float(r.get("max_memory_pct_after") or 0) for r in rows], height=0.35,
@@ -662,7 +664,10 @@ def _compare_section(cluster: Cluster, level: Level | str | None,
     ax2.invert_yaxis()
     ax2.set_xlabel("highest load after (%)")
     ax2.legend(fontsize=8, loc="lower right")
-    return _png(fig) + body
+    return (f"<ul>{sentences}</ul>" if sentences else "") + _png(fig) + body + _note(
+        "Every strategy starts from the current placement; the native balancers are "
+        "deterministic simulations (which VMs they pick is not published, so each choice is a "
+        "named variant).")
 
 
 def _capacity_section(cluster: Cluster) -> str:

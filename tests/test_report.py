@@ -241,3 +241,35 @@ def test_capacity_section_lists_each_single_node_failure() -> None:
     assert "of 4 single-node failures are survivable" in section
     for h in cluster.host_names:
         assert f"<td>{h}</td>" in section
+
+
+def test_compare_section_has_one_row_per_strategy() -> None:
+    compare = pytest.importorskip("planner.compare")
+    cluster = load_snapshot(SMALL4)
+    page = build_report(cluster, None, compare=True, capacity=False)
+    assert page.notes == ()
+    section = page.html[page.html.index('id="compare"'):]
+    names = [r.name for r in compare.compare(cluster).rows]
+    assert names[0] == "hvplan" and len(names) > 1
+    for n in names:
+        assert f"<td>{n}</td>" in section
+    assert '<tr class="good"><td>hvplan</td>' in section
+
+
+def test_report_reads_the_plan_that_hvplan_plan_writes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["plan", str(SMALL4), "--out", str(tmp_path / "plan")])
+    if r.exit_code == 2 and "No such command" in r.output:
+        pytest.skip("hvplan plan is not available")
+    assert r.exit_code == 0, r.output
+    cluster = load_snapshot(SMALL4)
+    plan, report = read_plan(cluster, tmp_path / "plan")
+    assert plan is not None, report.to_dict()
+    rows = (tmp_path / "plan" / "plan.csv").read_text(encoding="utf-8").strip().splitlines()
+    assert len(plan.moves) == len(rows) - 1 >= 1
+    page = build_report(cluster, plan, compare=False, capacity=False).html
+    for m in plan.moves:
+        assert f"<td>{cluster.vm_names[m.vm]}</td>" in page
+    # Every node is at or under the plan's threshold after it, as hvplan plan promised.
+    assert "hosts over the threshold after</span>" in page
+    assert re.search(r"<b>0</b><span>hosts over the threshold after</span>", page)
