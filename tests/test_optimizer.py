@@ -1,0 +1,103 @@
+"""Optimizer: hand-derived optima, brute-force agreement on random tiny clusters,
+determinism, and the generated benchmark shape at a small size."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from planner.checks import placement_violations
+from planner.generate import GeneratorOptions, generate_cluster
+from planner.optimizer import PlanOptions, SolveStatus, build_domain, optimize
+from planner.profiles import Profile
+from planner.verify import TIER_NAMES, objective_values
+from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
+
+
+def test_hand_derived_cheapest_cover() -> None:
+    # H1: 16 LP, threshold 70 % -> VM CPU limit 11,200 milli-LP.  VMs A 6,000 / 16,384 MB,
+    # B 4,000 / 4,096 MB, C 3,000 / 2,048 MB: 13,000 milli-LP, 1,800 too many.  Moving C
+    # alone suffices and is the cheapest (2,048 MB).  After: H1 10,000 / 16,000 = 62.5 % CPU,
+    # memory (20,480 + 4,096) / 65,536 = 37.5 %; H2 18.75 % CPU, 9.4 % memory.
+    # Balance = 6,250 bp.
+    c = make_cluster([HostSpec("H1"), HostSpec("H2")],
+                     [VmSpec("A", "H1", cpu_milli=6000, memory_mb=16384),
+                      VmSpec("B", "H1", cpu_milli=4000, memory_mb=4096),
+                      VmSpec("C", "H1", cpu_milli=3000, memory_mb=2048)])
+    res = optimize(c, PlanOptions(threshold_pct=70.0, time_limit_s=10))
+    assert res.status == SolveStatus.OPTIMAL and res.gap == 0
+    assert res.objective == {"excess": 0, "anti_affinity": 0, "migration": 2048,
+                             "balance": 6250}
+    assert res.bound["migration"] == 2048
+    assert [c.vm_names[v] for v in res.moves] == ["C"]
+    assert res.memory_moved_mb == 2048 and res.downtime_moves == 0
+
+
+def test_hand_derived_balance_tier_breaks_ties() -> None:
+    # Drain H1: its only VM (4,000 milli-LP, 4,096 MB) must move; H2 already runs 8,000
+    # milli-LP, H3 nothing.  Same migration cost either way (4,096 MB); balance picks H3:
+    # max load = H2's 50 % CPU = 5,000 bp (H3 would reach 25 %), versus 75 % on H2.
+    c = make_cluster([HostSpec("H1"), HostSpec("H2"), HostSpec("H3")],
+                     [VmSpec("A", "H1", cpu_milli=4000, memory_mb=4096),
+                      VmSpec("B", "H2", cpu_milli=8000, memory_mb=4096)])
+    res = optimize(c, PlanOptions(drain=(0,), time_limit_s=10))
+    assert res.status == SolveStatus.OPTIMAL
+    assert int(res.placement[0]) == 2  # type: ignore[index]
+    assert res.objective["balance"] == 5000
+
+
+def _brute_force(cluster, res) -> tuple[int, ...] | None:  # type: ignore[no-untyped-def]
+    prof = Profile()
+    dom = build_domain(cluster, res.drained, prof)
+    choices = [np.flatnonzero(dom.allowed[v]).tolist() for v in range(cluster.n_vms)]
+    best: tuple[int, ...] | None = None
+    enforce = cluster.settings.enforced_anti_affinity
+    for combo in itertools.product(*choices):
+        p = np.array(combo, dtype=np.int64)
+        if any(v.hard for v in placement_violations(cluster, p, res.drained)):
+            continue
+        vals = objective_values(cluster, p, res.threshold, res.drained,
+                                prof.shutdown_penalty_mb, enforce)
+        key = tuple(vals[t] for t in TIER_NAMES)
+        if best is None or key < best:
+            best = key
+    return best
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(max_hosts=3, max_vms=5))
+def test_random_tiny_clusters_agree_with_brute_force(cluster) -> None:  # type: ignore[no-untyped-def]
+    res = optimize(cluster, PlanOptions(level="high", high_mode="absolute", time_limit_s=5))
+    expected = _brute_force(cluster, res)
+    if expected is None:
+        assert res.status == SolveStatus.INFEASIBLE
+        assert res.explanation
+        return
+    assert res.status == SolveStatus.OPTIMAL
+    assert res.placement is not None
+    assert not [v for v in placement_violations(cluster, res.placement, res.drained) if v.hard]
+    assert objective_values(cluster, res.placement, res.threshold, res.drained,
+                            res.parameters["shutdown_penalty_mb"],
+                            res.parameters["enforce_anti_affinity"]) == res.objective
+    assert tuple(res.objective[t] for t in TIER_NAMES) == expected
+
+
+def test_same_seed_same_plan_on_a_generated_cluster() -> None:
+    c = generate_cluster(GeneratorOptions(hosts=8, vms=200, seed=3, hot_fraction=0.25))
+    a = optimize(c, PlanOptions(level="medium", seed=7, time_limit_s=20))
+    b = optimize(c, PlanOptions(level="medium", seed=7, time_limit_s=20))
+    assert a.ok and b.ok
+    assert np.array_equal(a.placement, b.placement)  # type: ignore[arg-type]
+    assert a.objective == b.objective
+    assert a.objective["excess"] == 0
+
+
+def test_generated_cluster_is_proven_optimal_and_hot_hosts_cleared() -> None:
+    c = generate_cluster(GeneratorOptions(hosts=16, vms=1000, seed=1, hot_fraction=0.2))
+    res = optimize(c, PlanOptions(level="medium", time_limit_s=30))
+    assert res.status == SolveStatus.OPTIMAL and res.gap == 0
+    assert res.objective["excess"] == 0
+    assert res.objective["migration"] == res.bound["migration"]
+    assert not [v for v in placement_violations(c, res.placement) if v.hard]
