@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,6 +313,88 @@ class _Sequencer:
         self.departures = []
         self.used = [0] * self.c.n_hosts
 
+    # ------------------------------------------------------------------ deadlocks
+    def post_wave_state(self) -> tuple[list[int], list[int], list[list[int]], list[list[int]],
+                                       dict[int, int]]:
+        """Loads, rule occupancy and moved VMs' positions once the current wave is over."""
+        cpu, mem = self.cpu[:], self.mem[:]
+        dn = [row[:] for row in self.dn_occ]
+        dfd = [row[:] for row in self.dfd_occ]
+        pos: dict[int, int] = {}
+        for v, s, d in self.departures:
+            cpu[s] -= self.vcpu[v]
+            mem[s] -= self.vmem[v]
+            for r in self.dn_of[v]:
+                dn[r][s] -= 1
+            for r in self.dfd_of[v]:
+                dfd[r][self.fd[s]] -= 1
+            pos[v] = d
+        return cpu, mem, dn, dfd, pos
+
+    def deadlocked(self, pending: list[_Unit], certain: bool = True) -> list[_Unit]:
+        """Units that cannot reach their target without a temporary hop, judged from the
+        state after the current wave, moving units one at a time and ignoring migration
+        limits (waves only add constraints to that).
+
+        With ``certain`` (the default) arrivals are ignored too: a unit is freed as soon as
+        the nodes' current occupants that can leave make room for it.  Arrivals only ever
+        take room, so the units left over are stuck whatever the order: a proof of
+        deadlock, which justifies a hop early, while other moves still run.  Without
+        ``certain`` arrivals count, in list order; that finds more stuck units but depends
+        on the order, so it is used only when nothing at all can move.
+
+        A worklist wakes the units waiting on a node (or fault domain) when something leaves
+        it: O(units + wake-ups).
+        """
+        cpu, mem, dn, dfd, pos = self.post_wave_state()
+        cur, fd = self.cur, self.fd
+
+        def where(v: int) -> int:
+            return pos.get(v, cur[v])
+
+        waiting: dict[int, list[_Unit]] = {}  # node h -> units; fault domain d -> key ~d
+        queue = deque(pending)
+        done: set[int] = set()
+        while queue:
+            u = queue.popleft()
+            if u.uid in done:
+                continue
+            t = u.target
+            key: int | None = None
+            if (u.cpu > 0 and cpu[t] + u.cpu > self.cpu_cap[t]) or (
+                    u.mem > 0 and mem[t] + u.mem > self.mem_cap[t]):
+                key = t
+            else:
+                for v in u.vms:
+                    if any(dn[r][t] > 0 for r in self.dn_of[v]):
+                        key = t
+                        break
+                    own = 1 if fd[where(v)] == fd[t] else 0
+                    if any(dfd[r][fd[t]] - own > 0 for r in self.dfd_of[v]):
+                        key = ~fd[t]
+                        break
+            if key is not None:
+                waiting.setdefault(key, []).append(u)
+                continue
+            done.add(u.uid)
+            for v in u.vms:
+                src = where(v)
+                cpu[src] -= self.vcpu[v]
+                mem[src] -= self.vmem[v]
+                for r in self.dn_of[v]:
+                    dn[r][src] -= 1
+                    dn[r][t] += 0 if certain else 1
+                for r in self.dfd_of[v]:
+                    dfd[r][fd[src]] -= 1
+                    dfd[r][fd[t]] += 0 if certain else 1
+                pos[v] = t
+                queue.extend(waiting.pop(src, ()))
+                queue.extend(waiting.pop(~fd[src], ()))
+            if not certain:
+                cpu[t] += u.cpu
+                mem[t] += u.mem
+        return [u for u in pending if u.uid not in done]
+
     # ------------------------------------------------------------------ hops
     def hop_destination(self, u: _Unit) -> int | None:
         """Best third node for a temporary hop of ``u`` (most room left), or None."""
@@ -490,50 +573,87 @@ def build_sequence(
             else:
                 sq.blocked[u.uid] = (why, host, detail)
                 still.append(u)
-        if not this_wave:
-            # Deadlock: nothing can start.  Move a VM off a node that blocked moves wait for.
-            if not opt.temporary_hops or hops >= max_hops:
-                why_not = ("temporary hops are disabled" if not opt.temporary_hops
-                           else f"the limit of {max_hops} temporary moves is reached")
-                return _fail(_deadlock_message(c, sq, still, why_not), started, lower)
-            wanted: dict[int, list[_Unit]] = {}
-            for u in still:
-                why, host, _ = sq.blocked[u.uid]
-                if why in (_CAP, _RULE):
-                    wanted.setdefault(host, []).append(u)
-            candidates = [u for u in still if any(sq.cur[v] in wanted for v in u.vms)]
-            candidates.sort(key=lambda u: (u.memory, u.uid))
-            freed: set[int] = set()
-            for w in candidates:
-                if hops >= max_hops:
-                    break
-                srcs = {sq.cur[v] for v in w.vms}
-                if srcs <= freed:
-                    continue
-                x = sq.hop_destination(w)
-                if x is None:
-                    continue
-                waiting = sorted({vv for s in srcs for uu in wanted.get(s, []) for vv in uu.vms
-                                  if uu is not w})
-                names = ", ".join(c.vm_names[vv] for vv in waiting[:5])
-                src_names = ", ".join(c.host_names[s] for s in sorted(srcs))
-                note = (f"temporary hop to break a deadlock: makes room on {src_names}"
-                        + (f" for {names}" if names else "")
-                        + f"; continues to {c.host_names[w.target]} later")
-                for v, s, d in sq.admit(w, x):
-                    this_wave.append((v, s, d, True, note))
-                    hop_note[v] = c.host_names[d]
-                w.hopped = True
-                hops += len(w.vms)
-                freed |= srcs
+        stuck_now = any(sq.blocked[u.uid][0] in (_CAP, _RULE) for u in still)
+        if stuck_now and opt.temporary_hops and hops < max_hops:
+            hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops, True)
             if not this_wave:
-                return _fail(_deadlock_message(
-                    c, sq, still, "no other node has room for a temporary hop"), started, lower)
+                hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops,
+                                        False)
+        if not this_wave:
+            why_not = ("temporary hops are disabled" if not opt.temporary_hops
+                       else f"the limit of {max_hops} temporary moves is reached"
+                       if hops >= max_hops else "no other node has room for a temporary hop")
+            return _fail(_deadlock_message(c, sq, still, why_not), started, lower)
         sq.end_wave()
         waves.append(this_wave)
         pending = still
 
     return _finish(c, waves, reasons or {}, hop_note, evac, opt, hops, lower, started)
+
+
+def _break_deadlocks(c: Cluster, sq: _Sequencer, still: list[_Unit],
+                     this_wave: list[tuple[int, int, int, bool, str]], hop_note: dict[int, str],
+                     hops: int, max_hops: int, certain: bool) -> int:
+    """Add temporary hops to the current wave (in the slots its regular moves left free)
+    until no unit is deadlocked (see :meth:`_Sequencer.deadlocked`, ``certain``) or no hop
+    is possible; returns the new hop count.
+
+    One hop per round, then the deadlock analysis is repeated: a single hop usually
+    breaks a whole cycle, and hopping every member of it would waste moves.
+    """
+    moving_now = {v for v, _s, _d in sq.departures}
+    tried: set[int] = set()
+    while hops < max_hops:
+        dead = sq.deadlocked(still, certain)
+        if not dead:
+            break
+        cpu, mem, _dn, _dfd, pos = sq.post_wave_state()
+
+        def src(u: _Unit, pos: dict[int, int] = pos) -> int:
+            return pos.get(u.vms[0], sq.cur[u.vms[0]])
+
+        by_target: dict[int, list[_Unit]] = {}
+        by_domain: dict[int, set[int]] = {}  # fault domain -> DifferentFaultDomain rules
+        for u in dead:
+            by_target.setdefault(u.target, []).append(u)
+            for v in u.vms:
+                by_domain.setdefault(sq.fd[u.target], set()).update(sq.dfd_of[v])
+        candidates = []
+        for w in dead:
+            if w.uid in tried or any(v in moving_now for v in w.vms):
+                continue
+            s = src(w)
+            waiters = [u for u in by_target.get(s, ()) if u is not w]
+            rules_here = by_domain.get(sq.fd[s], set())
+            if not waiters and not any(r in rules_here for v in w.vms for r in sq.dfd_of[v]):
+                continue
+            # Prefer a hop that by itself makes room for one of the VMs waiting on s.
+            frees = any(cpu[s] - w.cpu + u.cpu <= sq.cpu_cap[s]
+                        and mem[s] - w.mem + u.mem <= sq.mem_cap[s] for u in waiters)
+            candidates.append((0 if frees else 1, w.memory, w.uid, w, waiters))
+        candidates.sort(key=lambda x: x[:3])
+        made = False
+        for _f, _m, _uid, w, waiters in candidates:
+            tried.add(w.uid)
+            x = sq.hop_destination(w)
+            if x is None:
+                continue
+            s = src(w)
+            names = ", ".join(c.vm_names[v] for u in waiters[:3] for v in u.vms)
+            note = (f"temporary hop to break a deadlock: makes room on {c.host_names[s]}"
+                    + (f" for {names}" if names else "")
+                    + f"; continues to {c.host_names[w.target]} later")
+            for v, a, d in sq.admit(w, x):
+                this_wave.append((v, a, d, True, note))
+                hop_note[v] = c.host_names[d]
+                moving_now.add(v)
+            w.hopped = True
+            hops += len(w.vms)
+            made = True
+            break
+        if not made:
+            break
+    return hops
 
 
 def _deadlock_message(c: Cluster, sq: _Sequencer, stuck: list[_Unit], why_not: str) -> str:

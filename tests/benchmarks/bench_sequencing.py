@@ -76,6 +76,58 @@ def random_target(c: Cluster, n_moves: int, seed: int, fill: float = 0.95) -> np
     return t
 
 
+def tighten(c: Cluster, t: np.ndarray, hosts: np.ndarray) -> Cluster:
+    """The cluster with no spare room on ``hosts``: their capacity for VMs becomes the
+    larger of their VM load now and in ``t`` (reserve and base load raised to match)."""
+    mem_need = np.maximum(c.host_mem_used_mb(), c.host_mem_used_mb(t)) - c.host_memory_reserve_mb
+    cpu_need = np.maximum(c.host_load_milli(), c.host_load_milli(t)) - c.host_cpu_base_milli
+    reserve = c.host_memory_reserve_mb.copy()
+    base = c.host_cpu_base_milli.copy()
+    reserve[hosts] = c.host_memory_mb[hosts] - mem_need[hosts]
+    base[hosts] = c.host_cpu_capacity_milli[hosts] - cpu_need[hosts]
+    return c.replace(host_memory_reserve_mb=reserve, host_cpu_base_milli=base)
+
+
+def swap_target(c: Cluster, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pairs`` disjoint pairs of hosts trade their largest movable running VM.
+
+    Returns the target and the hosts involved; with :func:`tighten` on those hosts every
+    pair is a deadlock (neither node has room for the other's VM first).
+    """
+    rng = np.random.default_rng(seed)
+    t = c.vm_host.astype(np.int64).copy()
+    in_rule = np.zeros(c.n_vms, dtype=bool)
+    for r in c.enabled_rules:
+        in_rule[list(r.members)] = True
+    for members in c.aa_class_members:
+        in_rule[list(members)] = True
+    movable = ~in_rule & ~c.vm_pinned & c.vm_consumes
+    order = rng.permutation(c.n_hosts)
+    used: list[int] = []
+    done = 0
+    for i in range(0, len(order) - 1, 2):
+        if done == pairs:
+            break
+        h1, h2 = int(order[i]), int(order[i + 1])
+        best: tuple[int, int, int] | None = None
+        for v in np.flatnonzero(movable & (c.vm_host == h1)):
+            if c.vm_move_kind[v, h2] != 0 or not c.vm_allowed[v, h2]:
+                continue
+            for w in np.flatnonzero(movable & (c.vm_host == h2)):
+                if c.vm_move_kind[w, h1] != 0 or not c.vm_allowed[w, h1]:
+                    continue
+                size = int(min(c.vm_memory_mb[v], c.vm_memory_mb[w]))
+                if best is None or size > best[0]:
+                    best = (size, int(v), int(w))
+        if best is None:
+            continue
+        _, v, w = best
+        t[v], t[w] = h2, h1
+        used += [h1, h2]
+        done += 1
+    return t, np.array(used, dtype=np.int64)
+
+
 def measure(c: Cluster, t: np.ndarray, runs: int, drained: tuple[int, ...] = (),
             reasons: dict[int, str] | None = None) -> dict[str, Any]:
     """Median sequencing time and the sequence's figures."""
@@ -116,6 +168,7 @@ def main() -> None:
     ap.add_argument("--moves", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pairs", type=int, default=24, help="host pairs in the swap scenario")
     ap.add_argument("--no-optimizer", action="store_true")
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--json", action="store_true")
@@ -138,6 +191,18 @@ def main() -> None:
     out["random"] = measure(c, t, a.runs)
     one = c.replace(settings=ClusterSettings(maximum_parallel_migrations=1))
     out["random_limit_1"] = measure(one, t, max(1, a.runs // 2))
+    # No spare room at all on the nodes the random plan touches: the tightest it can be.
+    moved_hosts = np.unique(np.concatenate([c.vm_host[t != c.vm_host], t[t != c.vm_host]]))
+    out["random_no_slack"] = measure(tighten(c, t, moved_hosts), t, a.runs)
+    st, hosts = swap_target(c, a.pairs, a.seed)
+    out["swaps"] = measure(tighten(c, st, hosts), st, a.runs)
+    out["swaps"]["pairs"] = int(len(hosts) // 2)
+    mixed = t.copy()
+    swapped = st != c.vm_host
+    mixed[swapped] = st[swapped]
+    mixed_hosts = np.unique(np.concatenate([hosts, moved_hosts]))
+    out["random_plus_swaps"] = measure(tighten(c, mixed, hosts), mixed, a.runs)
+    del mixed_hosts
     if not a.no_optimizer:
         from planner.optimizer import PlanOptions, optimize
 
@@ -157,7 +222,8 @@ def main() -> None:
     cl = out["cluster"]
     print(f"cluster: {cl['hosts']} hosts, {cl['vms']} VMs (seed {a.seed}), migration limit "
           f"{cl['migration_limit']}; generated in {cl['generate_seconds']} s")
-    for key in ("random", "random_limit_1", "optimizer"):
+    for key in ("random", "random_limit_1", "random_no_slack", "swaps", "random_plus_swaps",
+                "optimizer"):
         r = out.get(key)
         if r is None:
             continue
