@@ -109,7 +109,10 @@ def _int(lo: int | None = None, hi: int | None = None) -> Parser:
 
 def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Parser:
     def parse(s: str) -> float:
-        v = _number(s, _range_text("a number", lo, hi, lo_open))
+        try:
+            v = float(s)
+        except ValueError:
+            v = _number(s, _range_text("a number", lo, hi, lo_open))
         if (not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo)))
                 or (hi is not None and v > hi)):
             raise _Bad(_range_text("a number", lo, hi, lo_open))
