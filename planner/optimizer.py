@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ from planner.profiles import Profile, load_profile
 from planner.verify import BP, TIER_NAMES, balance_hosts, objective_values
 
 
-class SolveStatus(str, Enum):
+class SolveStatus(StrEnum):
     """Outcome of an optimization (SPEC §5 ``status``)."""
 
     OPTIMAL = "OPTIMAL"
@@ -179,15 +179,16 @@ def build_domain(cluster: Cluster, drained: tuple[int, ...], profile: Profile) -
         keep = allowed[v_idx, cur] & pinned
         allowed[pinned] = False
         allowed[v_idx[pinned], cur[pinned]] = keep[pinned]
-    mandatory = ~allowed[v_idx, cur]
+    mandatory = np.asarray(~allowed[v_idx, cur], dtype=bool)
     cost = (cluster.vm_memory_mb[:, None]
             + profile.shutdown_penalty_mb * (kind == MoveKind.SHUTDOWN)).astype(np.int64)
     cost[v_idx, cur] = 0
     other = allowed.copy()
     other[v_idx, cur] = False
-    movable = other.any(axis=1)
+    movable = np.asarray(other.any(axis=1), dtype=bool)
     big = np.iinfo(np.int64).max // 4
-    min_cost = np.where(other, cost, big).min(axis=1) if cluster.n_hosts else np.zeros(0)
+    min_cost = np.asarray(np.where(other, cost, big).min(axis=1) if cluster.n_hosts
+                          else np.zeros(cluster.n_vms), dtype=np.int64)
     min_cost = np.where(movable, min_cost, 0).astype(np.int64)
     return Domain(allowed, cost, mandatory, movable, min_cost, drained)
 
@@ -207,8 +208,8 @@ def precheck(cluster: Cluster, dom: Domain, profile: Profile) -> list[str]:
             out.append(f"VM {vn[v]} is pinned to {hn[h]}, which is {why}: it must stay and "
                        "must leave at once.")
             continue
-        owners = np.flatnonzero(cluster.vm_possible[v] & cluster.host_up)
-        owners = [o for o in owners.tolist() if o not in drained]
+        owners = [o for o in np.flatnonzero(cluster.vm_possible[v] & cluster.host_up).tolist()
+                  if o not in drained]
         if not owners:
             out.append(f"VM {vn[v]} has no possible owner that is Up and not drained.")
         else:
@@ -259,7 +260,7 @@ def precheck(cluster: Cluster, dom: Domain, profile: Profile) -> list[str]:
             out.append(f"SameNode rule '{r.name}': no node is allowed for all of its members "
                        f"({names}).")
         elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
-            common = None
+            common: set[int] | None = None
             for v in m:
                 doms = {int(fd[h]) for h in np.flatnonzero(dom.allowed[v]).tolist()}
                 common = doms if common is None else common & doms
@@ -267,11 +268,13 @@ def precheck(cluster: Cluster, dom: Domain, profile: Profile) -> list[str]:
                 out.append(f"SameFaultDomain rule '{r.name}': no fault domain is allowed for all "
                            f"of its members ({names}).")
     if profile.enforce_anti_affinity(cluster.settings.enforced_anti_affinity):
-        for k, m in enumerate(cluster.aa_class_members):
-            union = dom.allowed[list(m)].any(axis=0) if m else np.zeros(cluster.n_hosts, bool)
-            if len(m) > int(union.sum()):
+        for k, cls in enumerate(cluster.aa_class_members):
+            union = (dom.allowed[list(cls)].any(axis=0) if cls
+                     else np.zeros(cluster.n_hosts, bool))
+            if len(cls) > int(union.sum()):
                 out.append(f"Enforced anti-affinity class '{cluster.aa_class_names[k]}' has "
-                           f"{len(m)} members but they may use only {int(union.sum())} node(s).")
+                           f"{len(cls)} members but they may use only {int(union.sum())} "
+                           "node(s).")
     return out
 
 

@@ -92,11 +92,12 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
         return None, rep
     kw: dict[str, object] = {"source": fname}
     for section, value in data.items():
+        items: list[tuple[str, object]]
         if isinstance(value, dict):
             if section not in _SCHEMA or section == "":
                 rep.error(fname, "unknown section", column=section)
                 continue
-            items = value.items()
+            items = list(value.items())
             schema = _SCHEMA[section]
         else:
             items = [(section, value)]

@@ -277,10 +277,11 @@ def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
             rep.add("summary", f"{k}: summary.json says {summary[k]}, plan.csv gives {val}")
     seq_checked = False
     try:
-        from planner.verify_sequence import verify_sequence  # type: ignore[import-not-found]
+        from planner import verify_sequence as vs_mod
     except ImportError:
-        verify_sequence = None
-    if verify_sequence is not None:
+        vs_mod = None  # type: ignore[assignment]
+    if vs_mod is not None:
+        verify_sequence = vs_mod.verify_sequence
         try:
             for viol in verify_sequence(cluster, moves, final, drained):
                 rep.add(viol.kind, viol.message, viol.step, viol.vms[0] if viol.vms else None,

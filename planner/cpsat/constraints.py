@@ -36,15 +36,15 @@ class Guards:
             return []
         lit = self.literals.get(key)
         if lit is None:
-            lit = self.model.NewBoolVar("guard_" + "_".join(str(k) for k in key))
+            lit = self.model.new_bool_var("guard_" + "_".join(str(k) for k in key))
             self.literals[key] = lit
-            self.labels[lit.Index()] = key
+            self.labels[lit.index] = key
         return [lit]
 
 
 def _add(ct: cp_model.Constraint, guard: list[cp_model.IntVar]) -> None:
     if guard:
-        ct.OnlyEnforceIf(guard)
+        ct.only_enforce_if(guard)
 
 
 def add_assignment(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:
@@ -54,23 +54,23 @@ def add_assignment(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards
             continue
         v = int(inp.candidates[i])
         if not d:
-            _add(model.AddBoolOr([]), g("vm", v))
+            _add(model.add_bool_or([]), g("vm", v))
         else:
-            _add(model.AddExactlyOne(list(d.values())), g("vm", v))
+            _add(model.add_exactly_one(list(d.values())), g("vm", v))
 
 
 def add_cpu_capacity(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:
     """VM CPU on each host stays within its capacity minus the non-VM base load (100 %)."""
     free = inp.cluster.host_cpu_free_milli
     for h in np.flatnonzero(xv.cpu_max > free).tolist():
-        _add(model.Add(xv.cpu_load[h] <= int(free[h])), g("capacity", h))
+        _add(model.add(xv.cpu_load[h] <= int(free[h])), g("capacity", h))
 
 
 def add_memory_capacity(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:
     """VM memory on each host stays within its memory minus the reserve (100 %)."""
     free = inp.cluster.host_memory_free_mb
     for h in np.flatnonzero(xv.mem_max > free).tolist():
-        _add(model.Add(xv.mem_load[h] <= int(free[h])), g("capacity", h))
+        _add(model.add(xv.mem_load[h] <= int(free[h])), g("capacity", h))
 
 
 def _member_hosts(inp: ModelInput, xv: Vars, members: tuple[int, ...]) -> list[int]:
@@ -94,9 +94,9 @@ def add_same_node(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards,
             b = xv.on(inp, v, h)
             if isinstance(a, int) and isinstance(b, int):
                 if a != b:
-                    _add(model.AddBoolOr([]), guard)
+                    _add(model.add_bool_or([]), guard)
                 continue
-            _add(model.Add(a == b), guard)
+            _add(model.add(a == b), guard)
 
 
 def add_different_node(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards,
@@ -107,7 +107,7 @@ def add_different_node(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Gu
     for h in _member_hosts(inp, xv, members):
         terms = [xv.on(inp, v, h) for v in members]
         if sum(1 for t in terms if not isinstance(t, int) or t) > 1:
-            _add(model.Add(sum(terms) <= 1), guard)
+            _add(model.add(sum(terms) <= 1), guard)
 
 
 def add_same_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards,
@@ -121,16 +121,17 @@ def add_same_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g:
     hosts = _member_hosts(inp, xv, members)
     domains = sorted({int(fd[h]) for h in hosts})
     # One Boolean per domain: "the group lives in domain d"; each member's host implies it.
-    dom = {d: model.NewBoolVar(f"sfd{r}_{d}") for d in domains}
-    _add(model.AddExactlyOne(list(dom.values())), guard)
+    dom = {d: model.new_bool_var(f"sfd{r}_{d}") for d in domains}
+    _add(model.add_exactly_one(list(dom.values())), guard)
     for v in members:
         for h in xv.hosts_of(inp, v):
             on = xv.on(inp, v, h)
             if isinstance(on, int):
                 if on:
-                    _add(model.Add(dom[int(fd[h])] == 1), guard)
+                    _add(model.add(dom[int(fd[h])] == 1), guard)
             else:
-                _add(model.AddImplication(on, dom[int(fd[h])]), guard)
+                assert isinstance(on, cp_model.IntVar)
+                _add(model.add_implication(on, dom[int(fd[h])]), guard)
 
 
 def add_different_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards,
@@ -145,7 +146,7 @@ def add_different_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Var
             by_dom.setdefault(int(fd[h]), []).append(xv.on(inp, v, h))
     for terms in by_dom.values():
         if sum(1 for t in terms if not isinstance(t, int) or t) > 1:
-            _add(model.Add(sum(terms) <= 1), guard)
+            _add(model.add(sum(terms) <= 1), guard)
 
 
 def add_anti_affinity_hard(model: cp_model.CpModel, inp: ModelInput, xv: Vars,
@@ -160,7 +161,7 @@ def add_anti_affinity_hard(model: cp_model.CpModel, inp: ModelInput, xv: Vars,
         for h in _member_hosts(inp, xv, members):
             terms = [xv.on(inp, v, h) for v in members]
             if sum(1 for t in terms if not isinstance(t, int) or t) > 1:
-                _add(model.Add(sum(terms) <= 1), guard)
+                _add(model.add(sum(terms) <= 1), guard)
 
 
 def moved_indicators(inp: ModelInput, xv: Vars) -> list[cp_model.LinearExprT]:
@@ -181,7 +182,7 @@ def add_move_budget(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guard
     """``--max-moves N``: at most N VMs change host."""
     if inp.max_moves is None:
         return
-    _add(model.Add(sum(moved_indicators(inp, xv)) <= inp.max_moves), g("budget"))
+    _add(model.add(sum(moved_indicators(inp, xv)) <= inp.max_moves), g("budget"))
 
 
 def add_rules(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:

@@ -136,20 +136,20 @@ class PlacementModel:
     # ------------------------------------------------------------------ helpers
     def size(self) -> tuple[int, int]:
         """(variables, constraints) of the model."""
-        proto = self.model.Proto()
+        proto = self.model.proto
         return len(proto.variables), len(proto.constraints)
 
     def export(self, path: str | Path) -> None:
         """Write the model proto in text form."""
-        Path(path).write_text(str(self.model.Proto()), encoding="utf-8")
+        Path(path).write_text(str(self.model.proto), encoding="utf-8")
 
     def add_hint(self, placement: np.ndarray) -> None:
         """Hint a complete placement (every placement Boolean gets a value)."""
-        self.model.ClearHints()
+        self.model.clear_hints()
         for i, v in enumerate(self.inp.candidates.tolist()):
             h = int(placement[v])
             for hh, b in self.vars.x[i].items():
-                self.model.AddHint(b, hh == h)
+                self.model.add_hint(b, hh == h)
 
     def placement_from(self, solver: cp_model.CpSolver) -> np.ndarray:
         """The placement of every VM in the solver's current solution."""
@@ -160,7 +160,7 @@ class PlacementModel:
                 p[v] = s
                 continue
             for h, b in self.vars.x[i].items():
-                if solver.BooleanValue(b):
+                if solver.boolean_value(b):
                     p[v] = h
                     break
         return p
@@ -201,7 +201,7 @@ class PlacementModel:
                 continue
             if current_values is not None and current_values.get(name) == lb:
                 # The hint is feasible and meets a valid lower bound: optimal without a solve.
-                self.model.Add(expr <= lb)
+                self.model.add(expr <= lb)
                 tiers.append(TierOutcome(name, "OPTIMAL", lb, lb, 0.0, "hint meets the bound"))
                 fixed[name] = lb
                 continue
@@ -210,27 +210,27 @@ class PlacementModel:
                 if current is None or current_values is None:
                     return self._outcome("UNKNOWN", None, tiers, t_start)
                 val = int(current_values.get(name, 0))
-                self.model.Add(expr <= val)
+                self.model.add(expr <= val)
                 tiers.append(TierOutcome(name, "FEASIBLE", val, lb, 0.0, "no time left"))
                 fixed[name] = val
                 status = "FEASIBLE"
                 continue
-            self.model.Minimize(expr)
+            self.model.minimize(expr)
             if lb > 0:
-                self.model.Add(expr >= lb)
+                self.model.add(expr >= lb)
             if current is not None:
                 self.add_hint(current)
             solver = make_solver(params, remaining)
-            st = _STATUS.get(solver.Solve(self.model), "UNKNOWN")
+            st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
             secs = time.perf_counter() - t0
             if st in ("OPTIMAL", "FEASIBLE"):
-                val = int(round(solver.ObjectiveValue()))
-                bnd = max(lb, int(math.ceil(solver.BestObjectiveBound() - 1e-6)))
+                val = int(round(solver.objective_value))
+                bnd = max(lb, int(math.ceil(solver.best_objective_bound - 1e-6)))
                 if st == "OPTIMAL":
                     bnd = val
                 current = self.placement_from(solver)
                 current_values = evaluate(current)
-                self.model.Add(expr <= val)
+                self.model.add(expr <= val)
                 fixed[name] = val
                 tiers.append(TierOutcome(name, st, val, min(bnd, val), secs))
                 if st == "FEASIBLE":
@@ -245,7 +245,7 @@ class PlacementModel:
                 return self._outcome("UNKNOWN", current if current_values else None,
                                      tiers, t_start)
             val = int(current_values[name])
-            self.model.Add(expr <= val)
+            self.model.add(expr <= val)
             tiers.append(TierOutcome(name, "FEASIBLE", val, lb, secs, "time limit: hint kept"))
             fixed[name] = val
             status = "FEASIBLE"
@@ -261,14 +261,14 @@ class PlacementModel:
                           ) -> tuple[str, list[tuple[object, ...]]]:
         """Check feasibility under all guards; on infeasibility return CP-SAT's core keys."""
         lits = list(self.guards.literals.values())
-        self.model.ClearAssumptions()
-        self.model.AddAssumptions(lits)
-        self.model.ClearObjective()
+        self.model.clear_assumptions()
+        self.model.add_assumptions(lits)
+        self.model.clear_objective()
         solver = make_solver(params, time_limit_s, workers=1)
-        st = _STATUS.get(solver.Solve(self.model), "UNKNOWN")
+        st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
         if st != "INFEASIBLE":
             return st, []
-        core = solver.SufficientAssumptionsForInfeasibility()
+        core = solver.sufficient_assumptions_for_infeasibility()
         return st, [self.guards.labels[i] for i in core if i in self.guards.labels]
 
 
@@ -293,10 +293,10 @@ def explain_infeasible(inp: ModelInput, params: SolverParams, time_limit_s: floa
         if len(keep) <= 1 or time.monotonic() > deadline:
             break
         trial = [k for k in keep if k != key]
-        pm.model.ClearAssumptions()
-        pm.model.AddAssumptions([pm.guards.literals[k] for k in trial])
+        pm.model.clear_assumptions()
+        pm.model.add_assumptions([pm.guards.literals[k] for k in trial])
         solver = make_solver(params, max(0.1, min(2.0, deadline - time.monotonic())), workers=1)
-        if solver.Solve(pm.model) == cp_model.INFEASIBLE:
+        if solver.solve(pm.model) == cp_model.INFEASIBLE:
             keep = trial
     return keep
 
@@ -346,14 +346,14 @@ def min_cost_cover(
     if int(cpu.sum()) < need_cpu or int(mem.sum()) < need_mem:
         return CoverResult(False, None, 0, None, None, 0)
     m = cp_model.CpModel()
-    z = [m.NewBoolVar(f"z{i}") for i in range(n)]
+    z = [m.new_bool_var(f"z{i}") for i in range(n)]
     cpu_l, mem_l, cost_l = cpu.tolist(), mem.tolist(), cost.tolist()
     if need_cpu > 0:
-        m.Add(cp_model.LinearExpr.WeightedSum(z, cpu_l) >= need_cpu)
+        m.add(cp_model.LinearExpr.weighted_sum(z, cpu_l) >= need_cpu)
     if need_mem > 0:
-        m.Add(cp_model.LinearExpr.WeightedSum(z, mem_l) >= need_mem)
-    total = cp_model.LinearExpr.WeightedSum(z, cost_l)
-    m.Minimize(total)
+        m.add(cp_model.LinearExpr.weighted_sum(z, mem_l) >= need_mem)
+    total = cp_model.LinearExpr.weighted_sum(z, cost_l)
+    m.minimize(total)
     # Hint: greedy by cost per unit of the scarcer need, a complete feasible start.
     order = np.argsort(cost / (np.maximum(cpu / max(need_cpu, 1), mem / max(need_mem, 1)) + 1e-9),
                        kind="stable")
@@ -366,36 +366,36 @@ def min_cost_cover(
         got_c += cpu_l[i]
         got_m += mem_l[i]
     for i in range(n):
-        m.AddHint(z[i], bool(pick[i]))
+        m.add_hint(z[i], bool(pick[i]))
     t0 = time.monotonic()
     s = make_solver(params, time_limit_s / 2, workers=1)
-    st = s.Solve(m)
+    st = s.solve(m)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return CoverResult(True, None, max(0, int(math.ceil(s.BestObjectiveBound() - 1e-6))),
+        return CoverResult(True, None, max(0, int(math.ceil(s.best_objective_bound - 1e-6))),
                            None, None, 0)
-    c_val = int(round(s.ObjectiveValue()))
-    c_bnd = c_val if st == cp_model.OPTIMAL else int(math.ceil(s.BestObjectiveBound() - 1e-6))
-    chosen = [i for i in range(n) if s.BooleanValue(z[i])]
+    c_val = int(round(s.objective_value))
+    c_bnd = c_val if st == cp_model.OPTIMAL else int(math.ceil(s.best_objective_bound - 1e-6))
+    chosen = [i for i in range(n) if s.boolean_value(z[i])]
     rem_val = _remaining(chosen, cpu_l, mem_l, host_cpu_used, host_mem_used, cpu_cap, mem_cap)
     if st != cp_model.OPTIMAL:
         return CoverResult(True, c_val, c_bnd, tuple(int(vms[i]) for i in chosen), rem_val, 0)
     # Second phase: among the cheapest sets, leave the lowest worst-resource load.
-    m.Add(total == c_val)
-    r = m.NewIntVar(0, 2 * BP, "rem")
-    m.Add(cpu_cap * r >= BP * (host_cpu_used - cp_model.LinearExpr.WeightedSum(z, cpu_l)))
-    m.Add(mem_cap * r >= BP * (host_mem_used - cp_model.LinearExpr.WeightedSum(z, mem_l)))
-    m.Minimize(r)
-    m.ClearHints()
+    m.add(total == c_val)
+    r = m.new_int_var(0, 2 * BP, "rem")
+    m.add(cpu_cap * r >= BP * (host_cpu_used - cp_model.LinearExpr.weighted_sum(z, cpu_l)))
+    m.add(mem_cap * r >= BP * (host_mem_used - cp_model.LinearExpr.weighted_sum(z, mem_l)))
+    m.minimize(r)
+    m.clear_hints()
     for i in range(n):
-        m.AddHint(z[i], i in set(chosen))
+        m.add_hint(z[i], i in set(chosen))
     s2 = make_solver(params, max(0.05, time_limit_s - (time.monotonic() - t0)), workers=1)
-    st2 = s2.Solve(m)
+    st2 = s2.solve(m)
     if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = [i for i in range(n) if s2.BooleanValue(z[i])]
+        chosen = [i for i in range(n) if s2.boolean_value(z[i])]
         rem_val = _remaining(chosen, cpu_l, mem_l, host_cpu_used, host_mem_used, cpu_cap,
                              mem_cap)
         rem_bnd = rem_val if st2 == cp_model.OPTIMAL else int(
-            math.ceil(s2.BestObjectiveBound() - 1e-6))
+            math.ceil(s2.best_objective_bound - 1e-6))
     else:
         rem_bnd = 0
     return CoverResult(True, c_val, c_bnd, tuple(int(vms[i]) for i in chosen), rem_val,

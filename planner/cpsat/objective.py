@@ -44,9 +44,9 @@ def excess_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.
         for h in np.flatnonzero(mx > lim).tolist():
             cap_h = int(cap[h])
             ub = _ceil_div(BP * (int(mx[h]) - int(lim[h])), cap_h)
-            e = model.NewIntVar(0, ub, f"{tag}{h}")
+            e = model.new_int_var(0, ub, f"{tag}{h}")
             # cap * e >= BP * (load - limit): with e minimised, e = ceil(BP * excess / cap).
-            model.Add(cap_h * e >= BP * (load[h] - int(lim[h])))
+            model.add(cap_h * e >= BP * (load[h] - int(lim[h])))
             terms.append(e)
     return sum(terms) if terms else None
 
@@ -75,11 +75,11 @@ def anti_affinity_term(model: cp_model.CpModel, inp: ModelInput,
             if n_max < 2:
                 continue
             n = sum(var) + const
-            p = model.NewIntVar(0, n_max * (n_max - 1) // 2, f"aa{k}_{h}")
+            p = model.new_int_var(0, n_max * (n_max - 1) // 2, f"aa{k}_{h}")
             # n(n-1)/2 is convex in n; at integer n it equals the largest of its chords
             # k*n - k(k+1)/2, so these cuts make p exact when p is minimised.
             for kk in range(1, n_max):
-                model.Add(p >= kk * n - kk * (kk + 1) // 2)
+                model.add(p >= kk * n - kk * (kk + 1) // 2)
             pairs.append(p)
     if not pairs or all(isinstance(p, int) and p == 0 for p in pairs):
         return None
@@ -105,7 +105,7 @@ def migration_term(model: cp_model.CpModel, inp: ModelInput,
                 coefs.append(w)
     if not bools:
         return None if const == 0 else const
-    return cp_model.LinearExpr.WeightedSum(bools, coefs) + const
+    return cp_model.LinearExpr.weighted_sum(bools, coefs) + const
 
 
 def balance_term(model: cp_model.CpModel, inp: ModelInput,
@@ -120,7 +120,7 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput,
     base_c = c.host_cpu_base_milli
     base_m = c.host_memory_reserve_mb
     lo = 0
-    m = model.NewIntVar(0, BP, "balance")
+    m = model.new_int_var(0, BP, "balance")
     for h in hosts:
         for load, mx, fixed, base, cap in (
             (xv.cpu_load[h], xv.cpu_max[h], xv.cpu_fixed[h], base_c[h], cap_c[h]),
@@ -129,8 +129,8 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput,
             lo = max(lo, _ceil_div(BP * int(fixed + base), int(cap)))
             if mx == fixed:
                 continue
-            model.Add(int(cap) * m >= BP * (load + int(base)))
-    model.Add(m >= min(lo, BP))
+            model.add(int(cap) * m >= BP * (load + int(base)))
+    model.add(m >= min(lo, BP))
     return m
 
 

@@ -139,7 +139,7 @@ def create_variables(model: cp_model.CpModel, inp: ModelInput) -> Vars:
         single.append(None)
         d: dict[int, cp_model.IntVar] = {}
         for h in ts.tolist():
-            b = model.NewBoolVar(f"x{v}_{h}")
+            b = model.new_bool_var(f"x{v}_{h}")
             d[h] = b
             all_bools.append(b)
             if cl:
@@ -151,9 +151,11 @@ def create_variables(model: cp_model.CpModel, inp: ModelInput) -> Vars:
         x.append(d)
         cpu_max[ts] += cl
         mem_max[ts] += ml
-    cpu_load = [cp_model.LinearExpr.WeightedSum(t[0], t[1]) + int(cpu_fixed[h])
-                for h, t in enumerate(cpu_terms)]
-    mem_load = [cp_model.LinearExpr.WeightedSum(t[0], t[1]) + int(mem_fixed[h])
-                for h, t in enumerate(mem_terms)]
+    cpu_load: list[cp_model.LinearExprT] = [
+        cp_model.LinearExpr.weighted_sum(t[0], t[1]) + int(cpu_fixed[h])
+        for h, t in enumerate(cpu_terms)]
+    mem_load: list[cp_model.LinearExprT] = [
+        cp_model.LinearExpr.weighted_sum(t[0], t[1]) + int(mem_fixed[h])
+        for h, t in enumerate(mem_terms)]
     return Vars(x, single, {int(v): i for i, v in enumerate(cand.tolist())}, cpu_load,
                 mem_load, cpu_fixed, mem_fixed, cpu_max, mem_max, all_bools)
