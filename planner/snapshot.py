@@ -4,6 +4,26 @@
 (or ``None``) and a :class:`~planner.diagnostics.Report` listing *every* problem found, each
 with file, spreadsheet row, column, value and what was expected.  :func:`load_snapshot` is the
 convenience form that raises :class:`~planner.diagnostics.InvalidInput` when there are errors.
+
+What the reader accepts, beyond the letter of SPEC §1 (each documented where it is done):
+
+* Windows PowerShell 5 ``Export-Csv`` output as is: byte-order mark, every field quoted, CRLF
+  line ends, and the ``#TYPE ...`` first line written without ``-NoTypeInformation`` (it is
+  skipped but still counted, so row numbers match what a spreadsheet shows).
+* UTF-16 with a byte-order mark (``Out-File`` / ``>`` in PowerShell 5) is read with a warning.
+* File names in any case (``Hosts.csv``); ``$true``/``$false`` as booleans; an unnamed, empty
+  trailing column (a spreadsheet's trailing comma) is ignored with a warning.
+
+What it refuses with a precise message (never a traceback): missing files or columns, a
+missing header row, ``;``- or tab-separated files, binary or non-UTF-8 files, fields over
+``MAX_FIELD_CHARS``, rows with more fields than the header, an unclosed quote (a value that
+spans lines), bad types, ranges and enum values, case-insensitive duplicate names, unknown
+hosts, owners and rule members.  Whole-cluster checks follow (VMs that fit no host or none of
+their Up possible owners, pinned VMs that contradict owners or rules, SameNode/DifferentNode
+and SameFaultDomain/DifferentFaultDomain contradictions, transitively, DifferentNode /
+DifferentFaultDomain / enforced anti-affinity groups with more running members than hosts or
+fault domains can take, SameNode / SameFaultDomain groups that fit nowhere); they also run
+on the good rows when other rows are bad, so one pass shows every problem.
 """
 
 from __future__ import annotations
@@ -1102,15 +1122,21 @@ def _semantic_checks(cluster: Cluster, vms: _Vms, rules: _Rules, report: Report)
     for v in np.flatnonzero(no_owner_up & ~run):
         report.warning(vf, "none of the VM's possible owners is Up: it could not be started",
                        row=rows[v], column="possible_owners", value=owners(v))
-    check = run & ~too_big & possible_up.any(axis=1) & explicit
+    # A running VM that fits some host but none it may use now (Up, possible owner).
+    check = run & ~too_big & possible_up.any(axis=1)
     if check.any():
         idx = np.flatnonzero(check)
         fit = ((mem[idx, None] <= mem_free[None, :]) & (cpu[idx, None] <= cpu_free[None, :])
                & (vc[idx, None] <= lp[None, :]) & possible_up[idx])
         for v in idx[~fit.any(axis=1)]:
-            report.error(vf, f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
-                         "processors of demand) fits on none of its possible owners that are "
-                         "Up", row=rows[v], column="possible_owners", value=owners(v))
+            size = (f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
+                    "processors of demand)")
+            if explicit[v]:
+                report.error(vf, f"{size} fits on none of its possible owners that are Up",
+                             row=rows[v], column="possible_owners", value=owners(v))
+            else:
+                report.error(vf, f"{size} fits only on hosts that are not Up", row=rows[v],
+                             column="memory_mb", value=int(mem[v]))
 
     vidx = np.arange(nv)
     cur = cluster.vm_host

@@ -437,3 +437,22 @@ def test_random_file_content_never_crashes(file: str, content: bytes | str,
                                            tmp_path_factory: pytest.TempPathFactory) -> None:
     snap = write_variant(tmp_path_factory.mktemp("fuzz"), {file: content})
     _check_report(snap)
+
+
+def test_vm_that_fits_only_a_host_that_is_down(make_snapshot: Callable[[Changes], Path]
+                                               ) -> None:
+    # H3 is the only host big enough for C (100,000 MB) and it is Down.
+    snap = make_snapshot(merge(
+        with_row("hosts.csv", 4, H3_DOWN.replace("65536", "131072")),
+        with_row("vms.csv", 4, vm(name="C", host="H3", mem="100000"))))
+    _, report = read_snapshot(snap)
+    assert [(p.row, p.column, p.value) for p in report.errors] == [(4, "memory_mb", "100000")]
+    assert "fits only on hosts that are not Up" in report.errors[0].message
+
+
+def test_vms_are_checked_even_without_hosts_csv(make_snapshot: Callable[[Changes], Path]
+                                                ) -> None:
+    snap = make_snapshot(merge({"hosts.csv": None}, with_row("vms.csv", 2, vm(vcpus="-2"))))
+    _, report = read_snapshot(snap)
+    assert {(p.file, p.row, p.column) for p in report.errors} == {
+        ("hosts.csv", None, None), ("vms.csv", 2, "vcpus")}
