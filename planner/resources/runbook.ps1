@@ -15,8 +15,10 @@
     cluster has drifted from the snapshot the plan was made for: the run stops with a message
     and nothing more is moved.
 
-    Run it with -WhatIf first: that checks the whole plan against the live cluster and shows
-    every move without carrying one out.  A transcript of the run is written to -LogPath.
+    Run it on a node of the cluster (Move-ClusterVirtualMachineRole needs CredSSP to act
+    from another computer), with -WhatIf first: that checks the whole plan against the live
+    cluster and shows every move without carrying one out.  A transcript of the run is
+    written to -LogPath.
 
     VM and node names are data in this file (single-quoted literals, [char] codes for
     characters outside printable ASCII), never code.
