@@ -156,6 +156,118 @@ def test_processor_names_map_to_catalog_models(name: str, model: str) -> None:
     assert match_cpu_model(name) == model
 
 
+# Cmdlets the script may call: PowerShell's own, and the FailoverClusters, Hyper-V, CIM,
+# counter and network modules' (names as Microsoft documents them).
+KNOWN_CMDLETS = {
+    "Set-StrictMode", "Test-Path", "New-Item", "Join-Path", "Remove-Item", "Resolve-Path",
+    "Import-Module", "Get-Command", "Write-Verbose", "Write-Warning", "Write-Progress",
+    "Write-Host", "Where-Object", "ForEach-Object", "Select-Object", "Sort-Object",
+    "Measure-Object", "Export-Csv", "New-Object", "Out-Null", "Get-Counter", "Get-CimInstance",
+    "Get-NetAdapter", "Get-VM", "Get-VMHost", "Get-VMProcessor", "Get-Cluster",
+    "Get-ClusterNode", "Get-ClusterFaultDomain", "Get-ClusterGroup", "Get-ClusterResource",
+    "Get-ClusterResourceType", "Get-ClusterParameter", "Get-ClusterOwnerNode",
+    "Get-ClusterAffinityRule", "Get-ClusterNetwork", "Get-ClusterNetworkInterface",
+}
+
+
+def structure_problems(text: str) -> list[str]:
+    """Unbalanced brackets, unterminated strings or comments, outside strings and comments.
+
+    A reader of PowerShell's lexical structure: single-quoted strings ('' escapes a quote),
+    double-quoted strings with backtick escapes and ``$( ... )`` sub-expressions (read as
+    code, recursively), ``#`` and ``<# #>`` comments, backtick escapes in code.
+    """
+    closing = {"(": ")", "{": "}", "[": "]"}
+    problems: list[str] = []
+
+    def line(i: int) -> int:
+        return text.count("\n", 0, i) + 1
+
+    def code(i: int, end: str | None) -> int:
+        while i < len(text):
+            ch = text[i]
+            if text.startswith("<#", i):
+                j = text.find("#>", i + 2)
+                if j < 0:
+                    problems.append(f"line {line(i)}: block comment never closed")
+                    return len(text)
+                i = j + 2
+            elif ch == "#":
+                j = text.find("\n", i)
+                i = len(text) if j < 0 else j
+            elif ch == "`":
+                i += 2
+            elif ch == "'":
+                i = single(i + 1)
+            elif ch == '"':
+                i = double(i + 1)
+            elif ch in closing:
+                i = code(i + 1, closing[ch])
+            elif ch in ")}]":
+                if ch == end:
+                    return i + 1
+                problems.append(f"line {line(i)}: {ch!r} closes nothing (expected {end!r})")
+                i += 1
+            else:
+                i += 1
+        if end is not None:
+            problems.append(f"end of script: {end!r} is missing")
+        return i
+
+    def single(i: int) -> int:
+        while i < len(text):
+            if text[i] == "'":
+                if text.startswith("''", i):
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        problems.append("a single-quoted string is never closed")
+        return i
+
+    def double(i: int) -> int:
+        while i < len(text):
+            if text[i] == "`" or text.startswith('""', i):
+                i += 2
+            elif text[i] == '"':
+                return i + 1
+            elif text.startswith("$(", i):
+                i = code(i + 2, ")")
+            else:
+                i += 1
+        problems.append("a double-quoted string is never closed")
+        return i
+
+    code(0, None)
+    return problems
+
+
+def test_script_is_well_formed() -> None:
+    assert structure_problems(collector_script()) == []
+
+
+def test_structure_check_catches_broken_scripts() -> None:
+    text = collector_script()
+    assert structure_problems(text.replace("foreach ($node in $nodes) {", "foreach ($node in "
+                                           "$nodes) ", 1))
+    assert structure_problems(text.replace("@('EPYC 7\\w\\w1', 'EPYC'),",
+                                           "@('EPYC 7\\w\\w1', 'EPYC',", 1))
+    assert structure_problems(text.rstrip().removesuffix('"') + "\n")
+    broken = text.replace('$name = "$($node.Name)"', '$name = "$($node.Name"', 1)
+    assert broken != text and structure_problems(broken)
+
+
+def test_script_calls_only_known_cmdlets_or_its_own_functions() -> None:
+    text = collector_script()
+    code = re.sub(r"<#.*?#>", "", text, flags=re.DOTALL)
+    code = re.sub(r"'(?:[^']|'')*'", "''", code)
+    code = re.sub(r"#[^\n]*", "", code)
+    defined = set(re.findall(r"^\s*function\s+([\w-]+)", code, re.MULTILINE))
+    used = set(re.findall(r"(?<![\w$.-])([A-Z][a-z]+-[A-Z][A-Za-z]+)\b", code))
+    assert used - defined - KNOWN_CMDLETS == set()
+    assert {"Get-CatalogModel", "Write-SnapshotCsv", "Get-OwnerList"} <= defined
+
+
 # ----------------------------------------------------------------------------- the fixture
 def test_fixture_has_the_shape_powershell_5_writes() -> None:
     declared = script_columns()

@@ -316,7 +316,8 @@ if ($nodeNames.Count -eq 0) { throw "No node of cluster $($clu.Name) could be re
 # CPU counters, one sampling window for all nodes at once
 # ------------------------------------------------------------------------------------------
 $hostTotalPct = @{}   # node -> average % total run time of all logical processors
-$vmCpuPct = @{}       # 'node|vm' (lower case) -> average % total run time of the VM's vCPUs
+$vmCpuPct = @{}       # "node<TAB>vm" (lower case) -> average % total run time of the VM's vCPUs
+$sep = "`t"           # a separator no node or VM name contains
 $counters = @('\Hyper-V Hypervisor Logical Processor(_Total)\% Total Run Time',
     '\Hyper-V Hypervisor Virtual Processor(*)\% Total Run Time')
 try {
@@ -329,10 +330,10 @@ try {
             $nodeName = ($s.Path -split '\\')[2]
             $instance = "$($s.InstanceName)"
             if ($s.Path -match 'logical processor\(_total\)') {
-                $key = "host|$nodeName"
+                $key = "host$sep$nodeName"
             } elseif ($instance -match '^(.*):hv vp \d+$') {
                 # One key per virtual processor, averaged per VM below.
-                $key = "vp|$nodeName|$($Matches[1])|$instance"
+                $key = "vp$sep$nodeName$sep$($Matches[1])$sep$instance"
             } else { continue }
             if (-not $sums.ContainsKey($key)) { $sums[$key] = @(0.0, 0) }
             $sums[$key] = @(($sums[$key][0] + $s.CookedValue), ($sums[$key][1] + 1))
@@ -341,9 +342,9 @@ try {
     $vpAverages = @{}
     foreach ($key in $sums.Keys) {
         $avg = $sums[$key][0] / [math]::Max(1, $sums[$key][1])
-        $parts = $key -split '\|'
+        $parts = $key.Split($sep)
         if ($parts[0] -eq 'host') { $hostTotalPct[$parts[1].ToLowerInvariant()] = $avg; continue }
-        $vmKey = "$($parts[1])|$($parts[2])".ToLowerInvariant()
+        $vmKey = "$($parts[1])$sep$($parts[2])".ToLowerInvariant()
         if (-not $vpAverages.ContainsKey($vmKey)) { $vpAverages[$vmKey] = New-Object System.Collections.ArrayList }
         [void]$vpAverages[$vmKey].Add($avg)
     }
@@ -365,7 +366,7 @@ foreach ($res in $vmResources) { $resourceByGroup["$($res.OwnerGroup)"] = $res }
 try {
     # The VM resource's VmID links a cluster group to the VM that Get-VM shows (names may differ).
     foreach ($param in @($vmResources | Get-ClusterParameter -Name VmID)) {
-        $vmId = "$($param.Value)".ToLowerInvariant()
+        $vmId = "$($param.Value)".Trim('{', '}').ToLowerInvariant()
         if ($vmId -ne '') { $groupByVmId[$vmId] = "$($param.ClusterObject.OwnerGroup)" }
     }
 } catch {
@@ -409,7 +410,7 @@ foreach ($nodeName in $nodeNames) {
         $vcpus = [math]::Max(1, [int]$vm.ProcessorCount)
         $memoryBytes = [double]$vm.MemoryAssigned
         if ($memoryBytes -le 0) { $memoryBytes = [double]$vm.MemoryStartup }   # an Off VM has none assigned
-        $cpuKey = "$nodeName|$($vm.Name)".ToLowerInvariant()
+        $cpuKey = "$nodeName$sep$($vm.Name)".ToLowerInvariant()
         if ($vmState -ne 'Running' -and $vmState -ne 'Paused') {
             $cpuPct = 0.0
         } elseif ($vmCpuPct.ContainsKey($cpuKey)) {
@@ -435,7 +436,7 @@ foreach ($nodeName in $nodeNames) {
             Write-Warning "Get-VMProcessor failed for VM $($vm.Name) ($($_.Exception.Message)); compat_mode None is assumed."
         }
 
-        $groupName = $groupByVmId["$($vm.VMId)".ToLowerInvariant()]
+        $groupName = $groupByVmId["$($vm.VMId)".Trim('{', '}').ToLowerInvariant()]
         if ($null -eq $groupName -and $groupByName.ContainsKey("$($vm.Name)")) { $groupName = "$($vm.Name)" }
         $group = $null
         if ($null -ne $groupName) { $group = $groupByName[$groupName] }
@@ -563,7 +564,7 @@ try {
         if ($nodeNames -notcontains $nodeName) { continue }
         if (-not $adaptersByNode.ContainsKey($nodeName)) { $adaptersByNode[$nodeName] = @(Get-NetAdapter -CimSession $nodeName) }
         $adapter = $adaptersByNode[$nodeName] | Where-Object {
-            "$($_.InterfaceGuid)" -eq "$(Get-PropertyValue $iface 'AdapterId' '')" -or $_.Name -eq "$($iface.Adapter)" -or $_.InterfaceDescription -eq "$($iface.Adapter)" } |
+            "$($_.InterfaceGuid)".Trim('{', '}') -eq "$(Get-PropertyValue $iface 'AdapterId' '')".Trim('{', '}') -or $_.Name -eq "$($iface.Adapter)" -or $_.InterfaceDescription -eq "$($iface.Adapter)" } |
             Select-Object -First 1
         if ($null -eq $adapter -or [double]$adapter.Speed -le 0) { continue }
         $gbps = [double]$adapter.Speed / 1e9
