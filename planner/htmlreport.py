@@ -74,6 +74,7 @@ class PlanData:
     moves: tuple[PlanMove, ...]
     placement: np.ndarray
     summary: dict[str, Any] = field(default_factory=dict)
+    drained: tuple[int, ...] = ()
 
 
 _MIGRATION_TYPES = {"live": "Live", "quick": "Quick", "shutdown": "Shutdown"}
@@ -141,9 +142,18 @@ def read_plan(cluster: Cluster, directory: str | Path) -> tuple[PlanData | None,
                 summary = loaded
             else:
                 report.error(summary_json.name, "expected a JSON object")
+    drained: list[int] = []
+    names = summary.get("drained") or []
+    for name in names if isinstance(names, list) else [names]:
+        h = _lookup({n.casefold(): i for i, n in enumerate(cluster.host_names)}, str(name))
+        if h is None:
+            report.error(summary_json.name, "drains a host that is not in the snapshot",
+                         column="drained", value=name)
+        elif h not in drained:
+            drained.append(h)
     if not report.valid:
         return None, report
-    return PlanData(d, tuple(moves), placement, summary), report
+    return PlanData(d, tuple(moves), placement, summary, tuple(drained)), report
 
 
 def _lookup(index: dict[str, int], name: str) -> int | None:
@@ -428,10 +438,11 @@ def _violation_rows(vs: Sequence[Violation]) -> list[list[object]]:
     return [[v.kind, "hard" if v.hard else "soft", v.message] for v in vs[:MAX_ROWS_SHOWN]]
 
 
-def _rules_section(cluster: Cluster, placement_after: np.ndarray | None) -> str:
+def _rules_section(cluster: Cluster, placement_after: np.ndarray | None,
+                   drained: Sequence[int] = ()) -> str:
     now = placement_violations(cluster)
-    after = placement_violations(cluster, placement_after) if placement_after is not None \
-        else None
+    after = (placement_violations(cluster, placement_after, drained)
+             if placement_after is not None else None)
     broken_now = {v.rule for v in now if v.rule}
     broken_after = {v.rule for v in after if v.rule} if after is not None else set()
     rows, classes = [], []
@@ -544,7 +555,10 @@ def build_report(
     fig = load_chart(cluster, before, after, thr_after if plan is not None else thr)
     host_rows, host_cls = [], []
     for h in range(cluster.n_hosts):
-        row: list[object] = [cluster.host_names[h], HostState(cluster.host_state[h]).name.title(),
+        state = HostState(cluster.host_state[h]).name.title()
+        if plan is not None and h in plan.drained:
+            state += " (drained)"
+        row: list[object] = [cluster.host_names[h], state,
                              cluster.fault_domains[cluster.host_fault_domain[h]],
                              cluster.host_cpu_model[h] or "(vendor baseline)",
                              int(cluster.host_lp[h]), int(cluster.host_memory_mb[h]),
@@ -580,7 +594,8 @@ def build_report(
 
     # Rules
     sections.append(("rules", "Rule status", _rules_section(
-        cluster, plan.placement if plan is not None else None)))
+        cluster, plan.placement if plan is not None else None,
+        plan.drained if plan is not None else ())))
 
     # Compatibility islands
     if st.islands:

@@ -273,3 +273,22 @@ def test_report_reads_the_plan_that_hvplan_plan_writes(tmp_path: Path) -> None:
     # Every node is at or under the plan's threshold after it, as hvplan plan promised.
     assert "hosts over the threshold after</span>" in page
     assert re.search(r"<b>0</b><span>hosts over the threshold after</span>", page)
+
+
+def test_drained_hosts_from_the_summary(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    d = write_plan(tmp_path / "p")
+    # The plan leaves DC01, FILE01 and WEB02 on HV02: with HV02 drained they break the drain.
+    (d / "summary.json").write_text('{"drained": ["hv02"]}', encoding="utf-8")
+    plan, report = read_plan(cluster, d)
+    assert plan is not None and plan.drained == (cluster.host_index["hv02"],)
+    html = build_report(cluster, plan, compare=False, capacity=False).html
+    assert "<td>Up (drained)</td>" in html
+    after = html[html.index("broken after the plan"):]
+    for vm in ("DC01", "FILE01", "WEB02"):
+        assert f"VM {vm} is on HV02, which is drained" in after
+    (d / "summary.json").write_text('{"drained": ["HV77"]}', encoding="utf-8")
+    plan, report = read_plan(cluster, d)
+    assert plan is None
+    assert [(p.file, p.column, p.value) for p in report.errors] == [
+        ("summary.json", "drained", "HV77")]
