@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.fixtures import BASE, Changes, write_variant
+from tests.fixtures import BASE, Changes, SnapshotMaker, write_variant
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL4 = REPO / "data" / "examples" / "small4"
@@ -36,7 +35,7 @@ def small4() -> Path:
 
 
 @pytest.fixture
-def make_snapshot(tmp_path: Path) -> Callable[[Changes | None], Path]:
+def make_snapshot(tmp_path: Path) -> SnapshotMaker:
     """Factory: the base snapshot with some files changed, in a fresh directory."""
     counter = iter(range(1_000_000))
 

@@ -5,17 +5,16 @@ keys of SPEC §6, and no traceback for any user error."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from planner.cli import app
-from tests.fixtures import Changes, with_row
+from tests.fixtures import SnapshotMaker, with_row
 from tests.test_loadmodel import SMALL4_CPU, SMALL4_MEM
 
-Maker = Callable[[Changes], Path]
+Maker = SnapshotMaker
 
 
 def run(*args: str) -> Result:
@@ -169,7 +168,7 @@ def test_status_of_an_invalid_snapshot(make_snapshot: Maker) -> None:
     assert json.loads(j.stdout)["valid"] is False
 
 
-def test_status_lists_islands(make_snapshot: Callable[[Changes | None], Path]) -> None:
+def test_status_lists_islands(make_snapshot: Maker) -> None:
     # C may only run on H3: it has no other host, and status says so.
     snap = make_snapshot(with_row("vms.csv", 4, "C,H3,Running,Low,2,4096,25,None,H3,,false,"
                                   "false"))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,10 @@ from planner.cluster import (
 )
 from planner.diagnostics import InvalidInput
 from planner.snapshot import load_snapshot, read_snapshot, snapshot_files, write_snapshot
-from tests.fixtures import BASE, BASE_FILES, Changes, base_text
+from tests.fixtures import BASE, BASE_FILES, SnapshotMaker, base_text
 from tests.strategies import assert_same_cluster, clusters
 
-Maker = Callable[[Changes], Path]
+Maker = SnapshotMaker
 
 
 def powershell5(text: str) -> bytes:

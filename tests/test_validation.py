@@ -6,7 +6,6 @@ Each case changes the valid base snapshot (``tests/fixtures/base``, rows listed 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from planner.diagnostics import Problem
 from planner.snapshot import MAX_FIELD_CHARS, read_snapshot
 from tests.fixtures import (
     Changes,
+    SnapshotMaker,
     add_row,
     base_text,
     merge,
@@ -281,7 +281,7 @@ def _matches(p: Problem, c: Case) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_reported_precisely(
-        case: Case, make_snapshot: Callable[[Changes], Path]) -> None:
+        case: Case, make_snapshot: SnapshotMaker) -> None:
     cluster, report = read_snapshot(make_snapshot(case.changes))
     found = [p for p in report.problems if _matches(p, case)]
     assert found, "expected problem not found; got:\n" + "\n".join(
@@ -305,7 +305,7 @@ def test_base_snapshot_is_valid_without_warnings(base_snapshot: Path) -> None:
     assert report.problems == []
 
 
-def test_every_problem_is_reported_in_one_pass(make_snapshot: Callable[[Changes], Path]
+def test_every_problem_is_reported_in_one_pass(make_snapshot: SnapshotMaker
                                                ) -> None:
     # Four independent mistakes in three files, plus a whole-cluster one (VM C cannot fit
     # anywhere) on a row that is otherwise fine: all five are reported together.
@@ -325,7 +325,7 @@ def test_every_problem_is_reported_in_one_pass(make_snapshot: Callable[[Changes]
     assert ("affinity_rules.csv", 3, "rule_type") in where
 
 
-def test_whole_cluster_checks_run_on_the_good_rows(make_snapshot: Callable[[Changes], Path]
+def test_whole_cluster_checks_run_on_the_good_rows(make_snapshot: SnapshotMaker
                                                    ) -> None:
     # Row 2 has a bad state; row 4 is well-formed but too big for any host.  The size check
     # needs the whole cluster, and still runs for the good rows.
@@ -336,7 +336,7 @@ def test_whole_cluster_checks_run_on_the_good_rows(make_snapshot: Callable[[Chan
 
 
 def test_row_with_bad_name_still_reports_its_other_problems(
-        make_snapshot: Callable[[Changes], Path]) -> None:
+        make_snapshot: SnapshotMaker) -> None:
     snap = make_snapshot(with_row("hosts.csv", 4, ",Up,RackB,Intel,Icelake-Server,0,65536,"
                                   "70000,0,2"))
     _, report = read_snapshot(snap)
@@ -344,7 +344,7 @@ def test_row_with_bad_name_still_reports_its_other_problems(
     assert cols == {"name", "logical_processors", "memory_reserve_mb"}
 
 
-def test_broken_rows_do_not_cascade(make_snapshot: Callable[[Changes], Path]) -> None:
+def test_broken_rows_do_not_cascade(make_snapshot: SnapshotMaker) -> None:
     # VM B's row has an extra field; rule 'spread' names B.  Only the broken row is an
     # error: the rule must not also claim that B is unknown.
     snap = make_snapshot(with_row("vms.csv", 3, vm(name="B", host="H2") + ",oops"))
@@ -353,14 +353,14 @@ def test_broken_rows_do_not_cascade(make_snapshot: Callable[[Changes], Path]) ->
 
 
 def test_missing_name_column_does_not_flood_references(
-        make_snapshot: Callable[[Changes], Path]) -> None:
+        make_snapshot: SnapshotMaker) -> None:
     lines = base_text("hosts.csv").splitlines()
     hosts = "\n".join(",".join(x.split(",")[1:]) for x in lines) + "\n"
     _, report = read_snapshot(make_snapshot({"hosts.csv": hosts}))
     assert [(p.file, p.column) for p in report.errors] == [("hosts.csv", "name")]
 
 
-def test_each_problem_in_a_row_is_reported(make_snapshot: Callable[[Changes], Path]) -> None:
+def test_each_problem_in_a_row_is_reported(make_snapshot: SnapshotMaker) -> None:
     snap = make_snapshot(with_row("vms.csv", 2, vm(state="x", prio="y", vcpus="z", mem="-1",
                                                    cpu="200", compat="w", pinned="q")))
     _, report = read_snapshot(snap)
@@ -378,7 +378,7 @@ def test_snapshot_directory_problems(tmp_path: Path) -> None:
     assert not report.valid and "found a file" in report.errors[0].message
 
 
-def test_file_that_is_a_directory(make_snapshot: Callable[[Changes], Path]) -> None:
+def test_file_that_is_a_directory(make_snapshot: SnapshotMaker) -> None:
     snap = make_snapshot({"networks.csv": None})
     (snap / "networks.csv").mkdir()
     _, report = read_snapshot(snap)
@@ -386,14 +386,14 @@ def test_file_that_is_a_directory(make_snapshot: Callable[[Changes], Path]) -> N
         ("networks.csv", "expected a file, fou")]
 
 
-def test_huge_header_field(make_snapshot: Callable[[Changes], Path]) -> None:
+def test_huge_header_field(make_snapshot: SnapshotMaker) -> None:
     snap = make_snapshot(with_header("networks.csv", "name,role," + "y" * 70_000))
     _, report = read_snapshot(snap)
     assert any(p.file == "networks.csv" and p.row == 1 and "header field is longer"
                in p.message for p in report.errors)
 
 
-def test_messages_show_long_values_shortened(make_snapshot: Callable[[Changes], Path]
+def test_messages_show_long_values_shortened(make_snapshot: SnapshotMaker
                                              ) -> None:
     snap = make_snapshot(with_row("vms.csv", 2, vm(aa=BIG)))
     _, report = read_snapshot(snap)
@@ -439,7 +439,7 @@ def test_random_file_content_never_crashes(file: str, content: bytes | str,
     _check_report(snap)
 
 
-def test_vm_that_fits_only_a_host_that_is_down(make_snapshot: Callable[[Changes], Path]
+def test_vm_that_fits_only_a_host_that_is_down(make_snapshot: SnapshotMaker
                                                ) -> None:
     # H3 is the only host big enough for C (100,000 MB) and it is Down.
     snap = make_snapshot(merge(
@@ -450,7 +450,7 @@ def test_vm_that_fits_only_a_host_that_is_down(make_snapshot: Callable[[Changes]
     assert "fits only on hosts that are not Up" in report.errors[0].message
 
 
-def test_vms_are_checked_even_without_hosts_csv(make_snapshot: Callable[[Changes], Path]
+def test_vms_are_checked_even_without_hosts_csv(make_snapshot: SnapshotMaker
                                                 ) -> None:
     snap = make_snapshot(merge({"hosts.csv": None}, with_row("vms.csv", 2, vm(vcpus="-2"))))
     _, report = read_snapshot(snap)

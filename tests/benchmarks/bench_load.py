@@ -54,8 +54,8 @@ def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7) -> Cluste
     universe = sorted(set().union(*(m.features for m in cat.models)))
     fidx = {f: i for i, f in enumerate(universe)}
     hf = np.zeros((n_hosts, len(universe)), dtype=bool)
-    for h, m in enumerate(models):
-        model = cat.get(m)
+    for h, model_name in enumerate(models):
+        model = cat.get(model_name)
         assert model is not None
         hf[h, [fidx[f] for f in model.features]] = True
     base = np.zeros((len(Vendor), len(universe)), dtype=bool)
