@@ -326,6 +326,7 @@ class Table:
         return {r[column].casefold() for r in self.skipped if r.get(column)}
 
 
+_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 #: First line that Windows PowerShell's ``Export-Csv`` writes without ``-NoTypeInformation``.
 _TYPE_LINE = "#TYPE"
 
@@ -404,8 +405,11 @@ def read_table(path: Path, report: Report, *, required: bool,
     if not text.strip():
         report.error(fname, "file is empty; expected a header row and data rows")
         return None
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    # Long fields are reported below with their row and column, so the csv module must not
+    # stop at its own 128 KiB limit.  The limit is process-wide: only ever raise it (never
+    # restore a lower value), so that snapshots read in parallel threads cannot race.
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[list[str]] = []
     try:
@@ -413,8 +417,6 @@ def read_table(path: Path, report: Report, *, required: bool,
     except csv.Error as e:
         report.error(fname, f"not a readable CSV file: {e}", row=len(rows) + 1)
         return None
-    finally:
-        csv.field_size_limit(old_limit)
     # Drop blank lines but keep the row numbers a spreadsheet would show.
     numbered = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if numbered and numbered[0][1][0].lstrip("\ufeff").startswith(_TYPE_LINE):
