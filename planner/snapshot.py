@@ -1439,9 +1439,18 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
 
 def write_snapshot(cluster: Cluster, directory: str | Path,
                    catalog: CpuCatalog | None = None) -> Path:
-    """Write a cluster as a snapshot directory (UTF-8, comma-separated, LF line ends)."""
+    """Write a cluster as a snapshot directory (UTF-8, comma-separated, LF line ends).
+
+    An optional file the cluster does not need (no rules, no networks) is removed if an
+    older one is in the directory, so that reading the directory back gives this cluster.
+    """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    for fname, text in snapshot_files(cluster, catalog).items():
+    files = snapshot_files(cluster, catalog)
+    for fname, text in files.items():
         (d / fname).write_text(text, encoding="utf-8", newline="")
+    for fname in FILES:
+        stale = find_file(d, fname)
+        if fname not in files and stale.is_file():
+            stale.unlink()
     return d

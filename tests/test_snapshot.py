@@ -297,3 +297,13 @@ def test_the_equality_helper_sees_differences() -> None:
         assert_same_cluster(c, c.replace(host_features=feats))
     with pytest.raises(AssertionError, match="rules"):
         assert_same_cluster(c, c.replace(rules=c.rules[:1]))
+
+
+def test_writing_over_an_old_snapshot_leaves_no_stale_files(tmp_path: Path) -> None:
+    c = load_snapshot(BASE)
+    d = write_snapshot(c, tmp_path / "s")
+    assert (d / "affinity_rules.csv").exists() and (d / "networks.csv").exists()
+    bare = c.replace(rules=(), networks=())
+    back = load_snapshot(write_snapshot(bare, d))
+    assert back.rules == () and back.networks == ()
+    assert not (d / "affinity_rules.csv").exists()
