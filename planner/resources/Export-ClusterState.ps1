@@ -50,6 +50,10 @@ cpu_features in hosts.csv when you know better.
 Nodes that cannot be reached (for example Down nodes) are left out with a warning, and so
 are they from the owner lists.
 
+The script reads the other nodes remotely (WinRM and CIM). Run it in a console on a node or
+on a management machine; from inside a remote session (Enter-PSSession) the second hop to the
+other nodes needs CredSSP or Kerberos delegation.
+
 .PARAMETER OutputPath
 Directory to write the snapshot to. It is created when missing. An existing directory that
 already holds CSV files is only overwritten with -Force.
