@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from planner.cluster import Cluster, ClusterSettings, HostState, VmState
 from planner.loadmodel import (
@@ -20,7 +22,7 @@ from planner.loadmodel import (
     threshold_limits,
 )
 from planner.snapshot import load_snapshot
-from tests.strategies import HostSpec, VmSpec, make_cluster
+from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
 
 # small4 (data/examples/small4): four hosts of 32 LP, 262,144 MB, reserve 8,192 MB, base 3 %.
 # CPU demand (vcpus * usage) and memory of the Running VMs, per host:
@@ -166,3 +168,13 @@ def test_threshold_limits_and_excess() -> None:
     assert cpu_x.tolist() == [500, 0, 3_500]
     assert mem_x.tolist() == [5_000, 0, 45_000]
     assert cpu_x.dtype == np.int64 and mem_x.dtype == np.int64
+
+
+@given(clusters(max_hosts=4, max_vms=10, with_networks=False),
+       st.floats(0, 100, allow_nan=False), st.floats(0, 100, allow_nan=False))
+def test_over_threshold_iff_excess_is_positive(c: Cluster, cpu_t: float, mem_t: float) -> None:
+    # The percentage view (HostLoads.over) and the integer view the optimizer uses
+    # (excess_units) must agree on every host.
+    thr = Threshold(cpu_t, mem_t, "custom", "")
+    cpu_x, mem_x = excess_units(c, thr)
+    assert ((cpu_x > 0) | (mem_x > 0)).tolist() == host_loads(c).over(thr).tolist()
