@@ -299,6 +299,7 @@ class RestartEngine:
         self.group_members: dict[int, list[np.ndarray]] = groups
         self.unit_groups: dict[int, np.ndarray] = {}
         self.group_base: dict[int, np.ndarray] = {}
+        self._unit_group_csr: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for k in _KINDS:
             g = len(groups[k])
             ug = np.zeros((self.n_units, g), dtype=np.float32)
@@ -309,6 +310,11 @@ class RestartEngine:
                 base[j, c.vm_host[occ]] = 1.0
             self.unit_groups[k] = ug
             self.group_base[k] = base
+            # CSR unit -> groups: items belong to few groups, so per-step rule checks
+            # touch (item, group) pairs only, never every group of every scenario.
+            uu, gg = np.nonzero(ug)
+            ptr = np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=self.n_units))])
+            self._unit_group_csr[k] = (ptr.astype(np.int64), gg.astype(np.int64))
 
     def _build_preferences(self) -> None:
         """Preference rank per unit and host: 0, 1, ... for preferred owners, then the rest."""
@@ -381,14 +387,15 @@ class RestartEngine:
         mem_used = np.where(f, 0, self._load_mem[None, :]).astype(np.int64)
         cpu_room0 = self.cpu_limit[None, :] - cpu_used
         mem_room0 = self.mem_limit[None, :] - mem_used
+        # occ[k][s, g, x]: a member of group g runs on host (or in domain) x in scenario s.
         occ: dict[int, np.ndarray] = {}
         for k in _KINDS:
             base = self.group_base[k]
             if base.shape[0] == 0:
                 continue
-            o = base[None, :, :] * (~f)[:, None, :].astype(np.float32)
+            o = (base[None, :, :] > 0) & ~f[:, None, :]
             if k in _DOMAIN_KINDS:
-                o = (o @ self._host_to_dom > 0).astype(np.float32)
+                o = (o.astype(np.float32) @ self._host_to_dom) > 0
             occ[k] = o
         item_host = np.full(n_items, -1, dtype=np.int64)
         bound = np.zeros(n_s, dtype=bool)
@@ -416,16 +423,14 @@ class RestartEngine:
             ok &= ((left_cpu >= 0) | (ic[:, None] == 0)) & ((left_mem >= 0) | (im[:, None] == 0))
             soft = np.zeros(ok.shape, dtype=np.float64)
             for k, o in occ.items():
-                mu = self.unit_groups[k][u]
-                has = mu.any(axis=1)
-                if not has.any():
+                r, g = _csr_gather(*self._unit_group_csr[k], u)
+                if len(r) == 0:
                     continue
-                rows = np.flatnonzero(has)
-                ok_rows = self._rule_mask(k, mu[rows], o[sel[rows]])
+                rows, allowed_rows = self._rule_mask(k, r, o[sel[r], g])
                 if k == NODE_SOFT:
-                    soft[rows] += ~ok_rows
+                    soft[rows] += ~allowed_rows
                 else:
-                    ok[rows] &= ok_rows
+                    ok[rows] &= allowed_rows
             headroom = np.minimum(left_cpu / self.cpu_cap, left_mem / self.mem_cap)
             score = soft * 100.0 + self.unit_pref_rank[u] * 10.0 + (1.0 - headroom)
             score = np.where(ok, score, np.inf)
@@ -437,11 +442,11 @@ class RestartEngine:
             mem_used[ps, pb] += item_mem[pit]
             pu = item_unit[pit]
             for k, o in occ.items():
-                mu = self.unit_groups[k][pu]
-                if not mu.any():
+                r, g = _csr_gather(*self._unit_group_csr[k], pu)
+                if len(r) == 0:
                     continue
-                col = self._host_domain[pb] if k in _DOMAIN_KINDS else pb
-                o[ps, :, col] = np.maximum(o[ps, :, col], mu)
+                col = self._host_domain[pb[r]] if k in _DOMAIN_KINDS else pb[r]
+                o[ps[r], g, col] = True
         movers = []
         targets = []
         for s in range(n_s):
@@ -455,18 +460,28 @@ class RestartEngine:
         return RestartResult(self, f, tuple(movers), tuple(targets), cpu_used, mem_used, noauto,
                              bound, item_ptr, item_unit, item_cpu, item_mem, item_host)
 
-    def _rule_mask(self, kind: int, mu: np.ndarray, occ: np.ndarray) -> np.ndarray:
-        """bool (n, H): hosts allowed by the groups ``mu`` (n, G) given occupancy ``occ``."""
-        if kind in (NODE_EXCL, NODE_SOFT):
-            return (mu[:, None, :] @ occ)[:, 0, :] == 0
-        if kind == DOM_EXCL:
-            return ((mu[:, None, :] @ occ)[:, 0, :] == 0)[:, self._host_domain]
-        # Inclusive kinds: where a member already is, the item must join.
-        active = mu * (occ.max(axis=2) > 0)
-        need = active.sum(axis=1)
-        hits = (active[:, None, :] @ occ)[:, 0, :]
-        ok = hits >= need[:, None] - 0.5
-        return ok[:, self._host_domain] if kind == DOM_INCL else ok
+    def _rule_mask(self, kind: int, r: np.ndarray, po: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Hosts allowed by the rule groups of some items.
+
+        ``r`` (sorted) says which item row each (item, group) pair belongs to and ``po`` is
+        that group's occupancy (pairs x hosts or domains).  Returns the rows concerned and,
+        for each, a bool mask over hosts.
+        """
+        if kind in _DOMAIN_KINDS:
+            po = po[:, self._host_domain]
+        if kind in (NODE_EXCL, DOM_EXCL, NODE_SOFT):
+            starts = np.flatnonzero(np.concatenate([[True], r[1:] != r[:-1]]))
+            return r[starts], ~np.logical_or.reduceat(po, starts, axis=0)
+        # Inclusive kinds: where a member already is, the item must join (every such group).
+        active = po.any(axis=1)
+        if not active.any():
+            return r[:0], po[:0]
+        ra, pa = r[active], po[active]
+        starts = np.flatnonzero(np.concatenate([[True], ra[1:] != ra[:-1]]))
+        hits = np.add.reduceat(pa.astype(np.int32), starts, axis=0)
+        need = np.diff(np.concatenate([starts, [len(ra)]]))
+        return ra[starts], hits >= need[:, None]
 
     # ------------------------------------------------------------------ exact-check data
     def instance(self, res: RestartResult, s: int) -> RestartInstance:
@@ -499,6 +514,19 @@ class RestartEngine:
                                res._item_mem[lo:hi].copy(), allowed, cpu_room, mem_room,
                                self._host_domain.copy(), self._n_domains, tuple(groups),
                                res._item_host[lo:hi].copy())
+
+
+def _csr_gather(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """For CSR ``(ptr, idx)`` and the requested ``rows``: (position in ``rows``, value) of
+    every stored entry, grouped by position."""
+    lens = ptr[rows + 1] - ptr[rows]
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pos = np.repeat(np.arange(len(rows)), lens)
+    offs = np.repeat(ptr[rows] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+    return pos, idx[np.arange(total) + offs]
 
 
 def failed_matrix(n_hosts: int, scenarios: Sequence[Sequence[int]]) -> np.ndarray:

@@ -165,14 +165,18 @@ def test_different_node_avoids_survivor_hosts() -> None:
 
 
 def test_different_node_between_restarting_members() -> None:
+    # A and B share H0 (a rule broken in the snapshot, built on purpose); after H0 fails the
+    # restart must separate them.  Without the rule both would go to the empty H1.
     c = make_cluster([host("H0"), host("H1"), host("H2")],
-                     [vm("A", "H0", 1000), vm("B", "H0", 1000), vm("C", "H0", 1000)],
+                     [vm("A", "H0", 1000), vm("B", "H0", 1000), vm("C", "H0", 1000),
+                      vm("X", "H2", 40000)],
                      [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))])
-    # A and B could not share H0 under the rule in reality; here they are co-located on
-    # purpose (a broken rule in the snapshot) and the restart must separate them.
     res = run_one(c, (0,))
     t = dict(zip([c.vm_names[v] for v in res.movers[0]], res.targets[0].tolist(), strict=True))
-    assert t["A"] != t["B"] and t["A"] >= 1 and t["B"] >= 1
+    assert t["C"] == 1 and {t["A"], t["B"]} == {1, 2}
+    free = make_cluster([host("H0"), host("H1"), host("H2")],
+                        [vm("A", "H0", 1000), vm("B", "H0", 1000), vm("X", "H2", 40000)])
+    assert run_one(free, (0,)).targets[0].tolist() == [1, 1]
 
 
 def test_different_node_with_no_legal_host_is_infeasible_exactly() -> None:
