@@ -150,6 +150,9 @@ try {
             $groups = Get-GroupTable
             foreach ($t in @($todo | Where-Object { -not $_.Done })) {
                 $m = $t.Move
+                if (-not $groups.ContainsKey($m.Vm)) {
+                    Stop-Run ('step {0}: VM {1} is no longer a group of cluster {2}' -f $m.Step, $m.Vm, $Cluster)
+                }
                 $g = $groups[$m.Vm]
                 $state = [string]$g.State
                 if ($state -eq 'Failed') {
