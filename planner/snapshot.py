@@ -142,15 +142,20 @@ def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False
     return parse
 
 
+def _bound(x: float) -> str:
+    """A range bound as people write it: ``1``, ``100``, ``68719476736``, ``0.5``."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _range_text(kind: str, lo: float | None, hi: float | None, lo_open: bool = False) -> str:
     if lo is not None and hi is not None:
         if lo_open:
-            return f"{kind} > {lo:g} and <= {hi:g}"
-        return f"{kind} from {lo:g} to {hi:g}"
+            return f"{kind} > {_bound(lo)} and <= {_bound(hi)}"
+        return f"{kind} from {_bound(lo)} to {_bound(hi)}"
     if lo is not None:
-        return f"{kind} {'>' if lo_open else '>='} {lo:g}"
+        return f"{kind} {'>' if lo_open else '>='} {_bound(lo)}"
     if hi is not None:
-        return f"{kind} <= {hi:g}"
+        return f"{kind} <= {_bound(hi)}"
     return kind
 
 
