@@ -157,6 +157,22 @@ def test_rolling_maintenance_threshold_moves_and_hardest() -> None:
     assert tight.to_dict()["infeasible"] == ["H2"]
 
 
+def test_maintenance_by_the_optimizer_may_move_other_vms() -> None:
+    # small4: DC01 (on HV02) may run only on HV01 or HV02, and HV01 is above 80 % CPU.  The
+    # cluster's own drain (only HV02's VMs move) cannot keep HV01 under the threshold; the
+    # optimizer first moves load off HV01.  HV04 holds a pinned VM: no engine drains it.
+    c = load_snapshot_small4()
+    own = rolling_maintenance(c, level="low")
+    best = rolling_maintenance(c, level="low", engine="optimizer")
+    assert [d.host for d in own.drains] == [d.host for d in best.drains]
+    assert not own.drains[1].feasible and best.drains[1].feasible
+    assert best.drains[1].moves > own.drains[1].moves
+    assert not best.drains[3].feasible and best.drains[3].proven
+    assert best.drains[1].max_cpu_pct_after <= 80.0 + 1e-9
+    with pytest.raises(ValueError):
+        rolling_maintenance(c, engine="guess")
+
+
 def test_drain_uses_live_compatibility_and_downtime() -> None:
     hosts = [host("I0"), host("A1", vendor=Vendor.AMD), host("I2")]
     c = make_cluster(hosts, [vm("V", "I0", 10000), vm("W", "I0", 10000, allow_downtime=True,

@@ -83,6 +83,9 @@ class BatchOptions:
         does to the CommonClusterFeatureSet.
     maintenance:
         Also drain each node in turn under the threshold (``level`` / ``threshold_pct``).
+    maintenance_engine:
+        ``restart`` (only the drained node's VMs move, as the cluster's own drain does) or
+        ``optimizer`` (the optimizer's plan, which may also move other VMs).
     growth_limit:
         Find the growth at which N+1 safety breaks (bisection).
     generations:
@@ -93,6 +96,7 @@ class BatchOptions:
     growth: tuple[float, ...] = (1.0,)
     add_host: tuple[str, int] | None = None
     maintenance: bool = False
+    maintenance_engine: str = "restart"
     level: str | None = None
     threshold_pct: float | None = None
     high_mode: str = HighMode.AVERAGE.value
@@ -172,7 +176,7 @@ def _maintenance_task(loaded: tuple[Cluster | None, Report], label: str,
     cluster = loaded[0]
     assert cluster is not None
     rep = rolling_maintenance(cluster, opts.level, opts.threshold_pct, opts.high_mode,
-                              opts.failure)
+                              opts.failure, opts.maintenance_engine)
     rows = []
     for d in rep.drains:
         r = d.to_row()

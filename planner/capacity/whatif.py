@@ -120,9 +120,21 @@ class MaintenanceReport:
 def rolling_maintenance(cluster: Cluster, level: Level | str | None = None,
                         threshold_pct: float | None = None,
                         high_mode: HighMode | str = HighMode.AVERAGE,
-                        options: FailureOptions | None = None) -> MaintenanceReport:
-    """Drain each Up node in turn and settle each drain (see the module docstring)."""
+                        options: FailureOptions | None = None,
+                        engine: str = "restart") -> MaintenanceReport:
+    """Drain each Up node in turn and settle each drain (see the module docstring).
+
+    ``engine="optimizer"`` asks :func:`planner.optimizer.optimize` instead, once per node
+    (``PlanOptions(drain=(h,))``, the exact-check time limit and seed): a drain is then
+    feasible when the optimizer finds a plan with no load above the threshold anywhere, the
+    moves are the plan's (they may include rebalancing moves), and it is proved when the
+    optimizer reports OPTIMAL or INFEASIBLE.
+    """
     opt = options or FailureOptions()
+    if engine == "optimizer":
+        return _maintenance_by_optimizer(cluster, level, threshold_pct, high_mode, opt)
+    if engine != "restart":
+        raise ValueError(f"unknown maintenance engine {engine!r}")
     thr = resolve_threshold(cluster, level, threshold_pct, high_mode)
     cpu_lim, mem_lim = threshold_limits(cluster, thr)
     # Never tighter than 0 nor looser than 100 %: the hard capacity still applies.
@@ -171,6 +183,48 @@ def rolling_maintenance(cluster: Cluster, level: Level | str | None = None,
             max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
             max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
             settled_by=settled, proven=proven))
+    return MaintenanceReport(thr, tuple(out))
+
+
+def _maintenance_by_optimizer(cluster: Cluster, level: Level | str | None,
+                              threshold_pct: float | None, high_mode: HighMode | str,
+                              opt: FailureOptions) -> MaintenanceReport:
+    from planner.optimizer import PlanOptions, SolveStatus, optimize
+
+    lv = None if level is None else Level(level).value
+    thr = resolve_threshold(cluster, level, threshold_pct, high_mode)
+    out = []
+    for h in np.flatnonzero(cluster.host_state == HostState.UP):
+        r = optimize(cluster, PlanOptions(
+            level=lv, threshold_pct=threshold_pct, high_mode=HighMode(high_mode).value,
+            drain=(int(h),), time_limit_s=opt.exact_time_limit_s, seed=opt.seed,
+            workers=opt.exact_workers))
+        on_h = np.flatnonzero(cluster.vm_host == h)
+        if r.placement is None:
+            blocked = tuple(cluster.vm_names[v] for v in on_h)
+            out.append(DrainOutcome(cluster.host_names[h], False, len(on_h), 0, 0, 0, 0,
+                                    blocked, 0.0, 0.0, f"optimizer-{r.status.value.lower()}",
+                                    r.status == SolveStatus.INFEASIBLE))
+            continue
+        p = r.placement
+        moved = np.flatnonzero(p != cluster.vm_host)
+        kinds = cluster.vm_move_kind[moved, p[moved]]
+        live = cluster.host_up.copy()
+        live[h] = False
+        cpu_pct = 100.0 * cluster.host_load_milli(p) / np.maximum(
+            cluster.host_cpu_capacity_milli, 1)
+        mem_pct = 100.0 * cluster.host_mem_used_mb(p) / np.maximum(cluster.host_memory_mb, 1)
+        feasible = r.objective.get("excess", 0) == 0
+        out.append(DrainOutcome(
+            host=cluster.host_names[h], feasible=bool(feasible), moves=len(moved),
+            live_moves=int((kinds == MoveKind.LIVE).sum()),
+            quick_moves=int((kinds == MoveKind.QUICK).sum()),
+            downtime_moves=int((kinds == MoveKind.SHUTDOWN).sum()),
+            memory_moved_mb=int(cluster.vm_mem_load_mb[moved].sum()),
+            blocked=(), max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
+            max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
+            settled_by=f"optimizer-{r.status.value.lower()}",
+            proven=r.status == SolveStatus.OPTIMAL))
     return MaintenanceReport(thr, tuple(out))
 
 

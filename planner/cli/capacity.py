@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,13 @@ from planner.catalog import default_catalog
 from planner.cli import app
 from planner.cli.common import EXIT_NO, EXIT_USAGE, err, fail, out, print_json, show_problems
 from planner.loadmodel import HighMode, Level
+
+
+class MaintenanceEngine(StrEnum):
+    """How drains are decided."""
+
+    RESTART = "restart"
+    OPTIMIZER = "optimizer"
 
 
 def _parse_add_host(spec: str) -> tuple[str, int]:
@@ -52,6 +60,10 @@ def capacity(
         "the fewest that make the cluster N+1-safe.")] = None,
     maintenance: Annotated[bool, typer.Option(
         "--maintenance", help="Drain each node in turn under the threshold.")] = False,
+    maintenance_engine: Annotated[MaintenanceEngine, typer.Option(
+        "--maintenance-engine", help="restart: only the drained node's VMs move (as the "
+        "cluster's drain does); optimizer: the optimizer's plan, which may move others.")
+    ] = MaintenanceEngine.RESTART,
     level: Annotated[Level | None, typer.Option(
         "--level", help="Balancer level for --maintenance (default: the cluster's).")] = None,
     threshold: Annotated[float | None, typer.Option(
@@ -91,7 +103,7 @@ def capacity(
                                threshold_pct=survivable_threshold, exact=not no_exact,
                                exact_time_limit_s=time_limit),
         growth=tuple(dict.fromkeys(growth)) if growth else (1.0,),
-        add_host=add, maintenance=maintenance,
+        add_host=add, maintenance=maintenance, maintenance_engine=maintenance_engine.value,
         level=None if level is None else level.value, threshold_pct=threshold,
         high_mode=high_mode.value, growth_limit=not no_growth_limit,
     )
