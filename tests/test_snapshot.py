@@ -22,7 +22,7 @@ from planner.cluster import (
 )
 from planner.diagnostics import InvalidInput
 from planner.snapshot import load_snapshot, read_snapshot, snapshot_files, write_snapshot
-from tests.fixtures import BASE, BASE_FILES, SnapshotMaker, base_text
+from tests.fixtures import BASE, BASE_FILES, FIXTURES, SnapshotMaker, base_text
 from tests.strategies import assert_same_cluster, clusters
 
 Maker = SnapshotMaker
@@ -307,3 +307,13 @@ def test_writing_over_an_old_snapshot_leaves_no_stale_files(tmp_path: Path) -> N
     back = load_snapshot(write_snapshot(bare, d))
     assert back.rules == () and back.networks == ()
     assert not (d / "affinity_rules.csv").exists()
+
+
+def test_committed_powershell5_fixture_reads_like_the_base() -> None:
+    # tests/fixtures/powershell5 holds the base snapshot as Windows PowerShell 5 writes it
+    # (BOM, #TYPE line, quoted fields, CRLF, True/False, capitalised property names).
+    ps = FIXTURES / "powershell5"
+    assert (ps / "vms.csv").read_bytes().startswith(b"\xef\xbb\xbf#TYPE ")
+    cluster, report = read_snapshot(ps)
+    assert cluster is not None and report.problems == []
+    assert_same_cluster(load_snapshot(BASE).replace(name="x"), cluster.replace(name="x"))
