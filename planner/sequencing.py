@@ -20,11 +20,12 @@ documented exception to the per-wave limit, and the verifier accepts exactly it.
 
 **Algorithm.**  Greedy list scheduling, wave by wave, with incremental host loads and rule
 occupancy counters (every check is O(1) per VM).  Pending units are ranked each wave by:
-VMs leaving Paused/Down/drained nodes first; then by the *pressure* of the busier of their
-two nodes (remaining moves touching the node divided by its limit: the node that needs the
-most waves is served first, which keeps the wave count near the lower bound
-``max_h ceil(moves touching h / limit h)``); then larger memory first; then VM index (so
-the result is deterministic).
+VMs leaving Paused/Down/drained nodes first; then moves *out of* a node that moves of the
+previous wave were waiting for (room or an anti-affinity partner), so that blocked moves
+are freed early; then by the *pressure* of the busier of their two nodes (remaining moves
+touching the node divided by its limit: the node that needs the most waves is served first,
+which keeps the wave count near the lower bound ``max_h ceil(moves touching h / limit h)``);
+then larger memory first; then VM index (so the result is deterministic).
 
 **Deadlocks.**  A wave in which no pending move can start (swaps between full nodes, chains,
 anti-affinity members trading places) is broken with *temporary hops*: a VM sitting on a node
@@ -543,6 +544,7 @@ def build_sequence(
     pending: list[_Unit] = list(units)
     waves: list[list[tuple[int, int, int, bool, str]]] = []  # (vm, src, dst, temporary, why)
     hop_note: dict[int, str] = {}
+    waiting_on: dict[int, int] = {}
 
     while pending:
         if len(waves) >= max_waves:
@@ -555,11 +557,12 @@ def build_sequence(
                 deg[cur[v]] += 1
             deg[u.target] += len(u.vms)
 
-        def key(u: _Unit, deg: list[int] = deg, cur: list[int] = cur) -> tuple[int, float,
-                                                                                  int, int]:
+        def key(u: _Unit, deg: list[int] = deg, cur: list[int] = cur,
+                waiting_on: dict[int, int] = waiting_on) -> tuple[int, int, float, int, int]:
             s = cur[u.vms[0]]
             press = max(deg[s] / lim[s], deg[u.target] / lim[u.target])
-            return (0 if u.evac else 1, -press, -u.memory, u.uid)
+            frees = 0 if waiting_on.get(s) else 1
+            return (0 if u.evac else 1, frees, -press, -u.memory, u.uid)
 
         pending.sort(key=key)
         this_wave: list[tuple[int, int, int, bool, str]] = []
@@ -574,6 +577,12 @@ def build_sequence(
                 sq.blocked[u.uid] = (why, host, detail)
                 still.append(u)
         stuck_now = any(sq.blocked[u.uid][0] in (_CAP, _RULE) for u in still)
+        # Nodes that blocked moves wait for: leaving them comes first in the next wave.
+        waiting_on = {}
+        for u in still:
+            why, host, _d = sq.blocked[u.uid]
+            if why in (_CAP, _RULE):
+                waiting_on[host] = waiting_on.get(host, 0) + 1
         if stuck_now and opt.temporary_hops and hops < max_hops:
             hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops, True)
             if not this_wave:
