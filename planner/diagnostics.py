@@ -34,9 +34,12 @@ class Problem:
     value: str | None
     message: str
     severity: Severity = "error"
+    #: What a valid value looks like, when the problem is one cell ("an integer >= 1").
+    expected: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (keys per SPEC §6)."""
+        """JSON form: the keys of SPEC §6 (file, row, column, value, message) plus
+        ``expected`` (``None`` when the problem is not about one cell's value)."""
         d = asdict(self)
         d["value"] = _short(self.value)
         del d["severity"]
@@ -66,9 +69,11 @@ class Report:
         row: int | None = None,
         column: str | None = None,
         value: object = None,
+        expected: str | None = None,
     ) -> None:
         """Record an error."""
-        self.problems.append(Problem(file, row, column, _none_or_str(value), message, "error"))
+        self.problems.append(Problem(file, row, column, _none_or_str(value), message, "error",
+                                     expected))
 
     def warning(
         self,
@@ -77,9 +82,11 @@ class Report:
         row: int | None = None,
         column: str | None = None,
         value: object = None,
+        expected: str | None = None,
     ) -> None:
         """Record a warning (odd but legal input)."""
-        self.problems.append(Problem(file, row, column, _none_or_str(value), message, "warning"))
+        self.problems.append(Problem(file, row, column, _none_or_str(value), message,
+                                     "warning", expected))
 
     @property
     def errors(self) -> list[Problem]:

@@ -537,7 +537,7 @@ def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dic
             if s == "":
                 if c.required:
                     report.error(table.file, "value is required", row=num,
-                                 column=table.header[c.name], value="")
+                                 column=table.header[c.name], value="", expected="a value")
                     row.setdefault("_bad", set()).add(c.name)
                 row[c.name] = c.default
                 continue
@@ -545,7 +545,7 @@ def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dic
                 row[c.name] = c.parse(s)
             except _Bad as e:
                 report.error(table.file, f"expected {e}", row=num,
-                             column=table.header[c.name], value=s)
+                             column=table.header[c.name], value=s, expected=str(e))
                 row[c.name] = None
                 row.setdefault("_bad", set()).add(c.name)
         out.append(row)
@@ -677,7 +677,8 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> _Hosts | Non
             if key in index:
                 first = kept[index[key]]["_row"]
                 report.error(table.file, f"duplicate host name (names ignore case; first on "
-                             f"row {first})", row=num, column="name", value=r["name"])
+                             f"row {first})", row=num, column="name", value=r["name"],
+                             expected="a host name not used on another row")
                 duplicate = True
         # Every check below runs even when the name is bad, so that one pass shows all the
         # problems of the row.
@@ -687,7 +688,8 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> _Hosts | Non
             r["memory_reserve_mb"] = reserve = default_memory_reserve_mb(mem)
         if mem is not None and reserve is not None and reserve >= mem:
             report.error(table.file, f"memory_reserve_mb must be below memory_mb ({mem})",
-                         row=num, column="memory_reserve_mb", value=reserve)
+                         row=num, column="memory_reserve_mb", value=reserve,
+                         expected=f"an integer from 0 to {mem - 1}")
             r.setdefault("_bad", set()).add("memory_reserve_mb")
         lp = r["logical_processors"]
         if lp is not None and lp > MAX_LOGICAL_PROCESSORS:
@@ -754,7 +756,7 @@ def _host_list(
             complete = False
             if hosts is not None and hosts.names_known and n.casefold() not in hosts.unresolved:
                 report.error(file, "names a host that is not in hosts.csv", row=row,
-                             column=column, value=n)
+                             column=column, value=n, expected="host names from hosts.csv")
         elif h not in out:
             out.append(h)
     return tuple(out), complete
@@ -779,14 +781,15 @@ def _vms(table: Table | None, hosts: _Hosts | None, report: Report) -> _Vms | No
             if key in index:
                 first = kept[index[key]]["_row"]
                 report.error(table.file, f"duplicate VM name (names ignore case; first on row "
-                             f"{first})", row=num, column="name", value=r["name"])
+                             f"{first})", row=num, column="name", value=r["name"],
+                             expected="a VM name not used on another row")
                 duplicate = True
         h = -1
         if r["host"] is not None and hosts is not None:
             h = hosts.index.get(r["host"].casefold(), -1)
             if h < 0 and check_refs and r["host"].casefold() not in hosts.unresolved:
                 report.error(table.file, "the VM's host is not in hosts.csv", row=num,
-                             column="host", value=r["host"])
+                             column="host", value=r["host"], expected="a host name from hosts.csv")
         if r["config_version"] is None and "config_version" not in r.get("_bad", ()):
             r["config_version"] = 10.0
         po, po_ok = _host_list(r["possible_owners"] or (), hosts, report, table.file, num,
@@ -833,7 +836,8 @@ def _rules(table: Table | None, vms: _Vms | None, report: Report) -> _Rules:
             key = r["name"].casefold()
             if key in seen:
                 report.error(table.file, f"duplicate rule name (names ignore case; first on "
-                             f"row {seen[key]})", row=num, column="name", value=r["name"])
+                             f"row {seen[key]})", row=num, column="name", value=r["name"],
+                             expected="a rule name not used on another row")
                 duplicate = True
             else:
                 seen[key] = num
@@ -843,7 +847,7 @@ def _rules(table: Table | None, vms: _Vms | None, report: Report) -> _Rules:
             if v is None:
                 if check_refs and vms is not None and g.casefold() not in vms.unresolved:
                     report.error(table.file, "rule member is not a VM in vms.csv", row=num,
-                                 column="groups", value=g)
+                                 column="groups", value=g, expected="VM names from vms.csv")
                 r.setdefault("_bad", set()).add("groups")
             elif v not in mem:
                 mem.append(v)

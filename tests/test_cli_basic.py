@@ -63,8 +63,9 @@ def test_validate_json(make_snapshot: Maker, base_snapshot: Path) -> None:
     assert d["valid"] is False and d["warnings"] == []
     (e,) = d["errors"]
     assert e == {"file": "vms.csv", "row": 3, "column": "vcpus", "value": "lots",
-                 "message": e["message"]}
+                 "message": e["message"], "expected": e["expected"]}
     assert "integer" in e["message"]
+    assert e["expected"] == "an integer from 1 to 1000000"
 
 
 def test_validate_missing_directory(tmp_path: Path) -> None:

@@ -464,3 +464,18 @@ def test_vms_are_checked_even_without_hosts_csv(make_snapshot: SnapshotMaker
     _, report = read_snapshot(snap)
     assert {(p.file, p.row, p.column) for p in report.errors} == {
         ("hosts.csv", None, None), ("vms.csv", 2, "vcpus")}
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    (with_row("vms.csv", 2, vm(state="Sleeping")), "one of Running, Off, Saved, Paused"),
+    (with_row("vms.csv", 2, vm(vcpus="")), "a value"),
+    (with_row("vms.csv", 4, vm(name="C", host="H9")), "a host name from hosts.csv"),
+    (add_row("vms.csv", vm(name="a", host="H2")), "a VM name not used on another row"),
+    (with_row("hosts.csv", 2, H1.replace("4096", "70000")), "an integer from 0 to 65535"),
+])
+def test_cell_problems_say_what_was_expected(make_snapshot: SnapshotMaker, changes: Changes,
+                                             expected: str) -> None:
+    _, report = read_snapshot(make_snapshot(changes))
+    (p,) = report.errors
+    assert p.expected == expected
+    assert p.to_dict()["expected"] == expected
