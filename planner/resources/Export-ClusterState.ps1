@@ -8,7 +8,7 @@ PowerShell modules) as a user who may read the cluster and every node. The scrip
 
   Get-Cluster                  AutoBalancerMode, AutoBalancerLevel, MaximumParallelMigrations,
                                ClusterEnforcedAntiAffinity                     -> cluster.csv
-  Get-ClusterNode              Name, State; Get-ClusterFaultDomain for the fault domain
+  Get-ClusterNode              Name, State, FaultDomain; else Get-ClusterFaultDomain
   Get-VMHost (per node)        LogicalProcessorCount, MemoryCapacity, MaximumVirtualMachineMigrations
   Win32_Processor (per node)   Manufacturer, Name (mapped to an hvplan CPU catalog model)
   Get-Counter (all nodes)      \Hyper-V Hypervisor Logical Processor(_Total)\% Total Run Time and
@@ -271,7 +271,11 @@ try {
     Write-Warning "Get-ClusterFaultDomain failed ($($_.Exception.Message)); fault_domain is left empty (each node is its own fault domain)."
 }
 function Get-NodeFaultDomain {
-    param([string] $NodeName)
+    param([string] $NodeName, $Node)
+    # Get-ClusterNode's own FaultDomain list ('Site:...', 'Rack:...') when it names the level.
+    foreach ($entry in @(Get-PropertyValue $Node 'FaultDomain' @())) {
+        if ("$entry" -match "^\s*$($FaultDomainType):\s*(.+)$") { return $Matches[1].Trim() }
+    }
     $current = $domainByName[$NodeName]
     $seen = 0
     while ($null -ne $current -and $seen -lt 16) {
@@ -301,7 +305,7 @@ foreach ($node in $nodes) {
     $hostInfo[$name] = [pscustomobject]@{
         Name          = $name
         State         = $state
-        FaultDomain   = Get-NodeFaultDomain $name
+        FaultDomain   = Get-NodeFaultDomain $name $node
         Vendor        = "$($cpu.Manufacturer)".Trim()
         ProcessorName = "$($cpu.Name)".Trim()
         Model         = Get-CatalogModel "$($cpu.Name)"
