@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
 
 from planner.capacity import (
     FailureOptions,
@@ -27,7 +28,7 @@ from planner.capacity.failures import _unrank
 from planner.catalog import default_catalog
 from planner.cluster import Cluster, CompatMode, HostState, MoveKind, Vendor, VmState
 from planner.snapshot import load_snapshot
-from tests.strategies import HostSpec, VmSpec, make_cluster
+from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
 
 MEM, RES = 64000, 4000
 
@@ -220,6 +221,25 @@ def test_growth_safety_is_monotone_on_a_grid() -> None:
     assert gl.breaks_at is not None and gl.max_safe is not None
     assert n1_safe(scale_demand(c, gl.max_safe))[0]
     assert not n1_safe(scale_demand(c, gl.breaks_at))[0]
+
+
+@given(clusters(max_hosts=4, max_vms=8, allow_non_up_hosts=False))
+def test_exact_n1_safety_is_monotone_in_growth_and_in_added_hosts(c: Cluster) -> None:
+    """The two facts the bisections rely on, on random valid clusters."""
+    verdicts = []
+    for f in (0.5, 1.0, 1.5, 2.5):
+        safe, proven = n1_safe(scale_demand(c, f), FailureOptions(exact_time_limit_s=5))
+        assume(proven)
+        verdicts.append(safe)
+    assert verdicts == sorted(verdicts, reverse=True)  # True... then False...
+    model = "EPYC-Milan" if (c.host_vendor == Vendor.AMD).all() else "Icelake-Server"
+    grown = scale_demand(c, 1.5)
+    by_k = []
+    for k in range(3):
+        safe, proven = n1_safe(add_hosts(grown, model, k), FailureOptions(exact_time_limit_s=5))
+        assume(proven)
+        by_k.append(safe)
+    assert by_k == sorted(by_k)  # False... then True...
 
 
 def load_snapshot_small4() -> Cluster:

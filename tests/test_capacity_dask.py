@@ -177,3 +177,17 @@ def test_cli_capacity_bad_add_host_is_a_usage_error(spec: str, tmp_path: Path) -
     assert r.exit_code == 2
     assert "--add-host" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_capacity_on_an_existing_scheduler(snapshots: list[Path], tmp_path: Path) -> None:
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=":0") as lc:
+        r = runner.invoke(app, ["capacity", str(snapshots[0]), "--out", str(tmp_path / "o"),
+                                "--scheduler", lc.scheduler_address, "--no-growth-limit",
+                                "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["workers"] == 1 and d["scenarios"] == 6
+    assert (tmp_path / "o" / "scenarios.parquet").exists()
