@@ -1285,15 +1285,24 @@ def _rule_checks(cluster: Cluster, rules: _Rules, report: Report) -> None:
                                      row=row, column="groups", value=r.name)
                     where.setdefault(key, m)
             running = [m for m in ms if run[m]]
+            slots = "eligible Up hosts" if by_node else "fault domains with an eligible Up host"
+            k = len(running)
             if len(running) > 1:
                 k = _max_matching([_slots(cluster, m, not by_node) for m in running])
                 if k < len(running):
-                    slots = "eligible Up hosts" if by_node else \
-                        "fault domains with an eligible Up host"
                     report.error(rf, f"{r.type_name} rule has {len(running)} running members "
                                  f"but only {k} {slots} can take one each (given possible "
                                  "owners and pinned VMs)", row=row, column="groups",
                                  value=r.name)
+            if k == len(running) and len(ms) > len(running):
+                # Members that are not running still have a node in every placement; a plan
+                # that keeps them apart too needs a slot for each.
+                k_all = _max_matching([_slots(cluster, m, not by_node) for m in ms])
+                if k_all < len(ms):
+                    report.warning(rf, f"{r.type_name} rule has {len(ms)} members (counting "
+                                   f"those not running) but only {k_all} {slots} can take "
+                                   "one each: a plan that places every member apart is "
+                                   "impossible", row=row, column="groups", value=r.name)
         elif r.rule_type == RuleType.SAME_NODE:
             root = node_uf.find(ms[0])
             if root in done_node:

@@ -275,6 +275,12 @@ CASES = [
          {"vms.csv": "name,host,vcpus,memory_mb,compat_mode,config_version\n"
                      "A,H1,2,1024,CommonClusterFeatureSet,9.0\n"},
          "vms.csv", 2, "config_version", "9.0", "treated as MinimumFeatureSet", "warning"),
+    Case("different-node-counting-off-vms", merge(
+        with_row("hosts.csv", 4, H3_PAUSED),
+        with_row("vms.csv", 4, vm(name="C", host="H3", state="Off")),
+        with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C")),
+         "affinity_rules.csv", 2, "groups", "spread", "3 members (counting those not running)",
+         "warning"),
     Case("pinned-on-paused-host", merge(with_row("hosts.csv", 4, H3_PAUSED),
                                         with_row("vms.csv", 4, vm(name="C", host="H3",
                                                                   pinned="true"))),
