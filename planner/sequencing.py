@@ -556,33 +556,42 @@ def build_sequence(
             for v in u.vms:
                 deg[cur[v]] += 1
             deg[u.target] += len(u.vms)
+        press = [deg[h] / lim[h] for h in range(c.n_hosts)]
 
-        def key(u: _Unit, deg: list[int] = deg, cur: list[int] = cur,
-                waiting_on: dict[int, int] = waiting_on) -> tuple[int, int, float, int, int]:
+        def key(u: _Unit, press: list[float] = press, cur: list[int] = cur,
+                waiting_on: dict[int, int] = waiting_on) -> tuple[bool, bool, float, int, int]:
             s = cur[u.vms[0]]
-            press = max(deg[s] / lim[s], deg[u.target] / lim[u.target])
-            frees = 0 if waiting_on.get(s) else 1
-            return (0 if u.evac else 1, frees, -press, -u.memory, u.uid)
+            a, b = press[s], press[u.target]
+            return (not u.evac, s not in waiting_on, -(a if a > b else b), -u.memory, u.uid)
 
         pending.sort(key=key)
         this_wave: list[tuple[int, int, int, bool, str]] = []
         still: list[_Unit] = []
-        sq.blocked = {}
+        blocked: dict[int, tuple[int, int, str]] = {}
+        sq.blocked = blocked
+        used = sq.used
+        # Nodes that blocked moves wait for (room or an anti-affinity partner): leaving them
+        # comes first in the next wave.
+        waiting_on = {}
+        stuck_now = False
         for u in pending:
+            if len(u.vms) == 1:
+                # Fast path: most units are one VM and most rejections are for a full slot.
+                src = cur[u.vms[0]]
+                if used[src] >= lim[src] or used[u.target] >= lim[u.target]:
+                    blocked[u.uid] = (_SLOT, src if used[src] >= lim[src] else u.target, "")
+                    still.append(u)
+                    continue
             why, host, detail = sq.check(u, u.target)
             if why == _OK:
-                for v, s, d in sq.admit(u, u.target):
-                    this_wave.append((v, s, d, False, ""))
+                for v, a, d in sq.admit(u, u.target):
+                    this_wave.append((v, a, d, False, ""))
             else:
-                sq.blocked[u.uid] = (why, host, detail)
+                blocked[u.uid] = (why, host, detail)
                 still.append(u)
-        stuck_now = any(sq.blocked[u.uid][0] in (_CAP, _RULE) for u in still)
-        # Nodes that blocked moves wait for: leaving them comes first in the next wave.
-        waiting_on = {}
-        for u in still:
-            why, host, _d = sq.blocked[u.uid]
-            if why in (_CAP, _RULE):
-                waiting_on[host] = waiting_on.get(host, 0) + 1
+                if why != _SLOT:
+                    stuck_now = True
+                    waiting_on[host] = waiting_on.get(host, 0) + 1
         if stuck_now and opt.temporary_hops and hops < max_hops:
             hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops, True)
             if not this_wave:

@@ -12,7 +12,10 @@ of the hosts hot, fixed seed).  Two kinds of plan are sequenced:
 For each it prints the median time of :func:`build_sequence` over ``--runs`` runs, the
 number of waves against the migration-limit lower bound, temporary hops, the estimated
 duration and the time of the independent verification.  The random plan is also sequenced
-with a cluster-wide limit of one migration per node.  It asserts nothing about time.
+with a cluster-wide limit of one migration per node and with no spare room at all on the
+nodes it touches; *swaps* has pairs of full nodes trade VMs (every pair a deadlock that
+needs a temporary hop); *drain* empties one node of 1,000 VMs (the most waves per move, the
+worst case for the per-wave scan).  It asserts nothing about time.
 
 Run from the repository root::
 
@@ -128,6 +131,22 @@ def swap_target(c: Cluster, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarr
     return t, np.array(used, dtype=np.int64)
 
 
+def drain_star(n_vms: int, limit: int | None) -> tuple[Cluster, np.ndarray, tuple[int, ...]]:
+    """The worst case for wave scanning: ``n_vms`` small VMs drained from one node to seven
+    others, so the drained node's limit makes ``n_vms / limit`` waves."""
+    hosts = 8
+    c = generate_cluster(GeneratorOptions(hosts=hosts, vms=n_vms, seed=0, hot_fraction=0.0,
+                                          load_pct=20.0, hot_load_pct=85.0, rule_density=0.0,
+                                          pinned_fraction=0.0, restricted_owners_fraction=0.0,
+                                          vendors="intel", generations=("Icelake-Server",)))
+    c = c.replace(vm_host=np.zeros(c.n_vms, dtype=np.int32),
+                  host_memory_mb=np.full(hosts, 1 << 24, dtype=np.int64),
+                  host_lp=np.full(hosts, 2048, dtype=np.int64),
+                  settings=ClusterSettings(maximum_parallel_migrations=limit))
+    t = 1 + np.arange(c.n_vms, dtype=np.int64) % (hosts - 1)
+    return c, t, (0,)
+
+
 def measure(c: Cluster, t: np.ndarray, runs: int, drained: tuple[int, ...] = (),
             reasons: dict[int, str] | None = None) -> dict[str, Any]:
     """Median sequencing time and the sequence's figures."""
@@ -203,6 +222,9 @@ def main() -> None:
     mixed_hosts = np.unique(np.concatenate([hosts, moved_hosts]))
     out["random_plus_swaps"] = measure(tighten(c, mixed, hosts), mixed, a.runs)
     del mixed_hosts
+    for lim in (None, 1):
+        sc, stt, drained = drain_star(1000, lim)
+        out[f"drain_1000_limit_{lim or 'host'}"] = measure(sc, stt, a.runs, drained)
     if not a.no_optimizer:
         from planner.optimizer import PlanOptions, optimize
 
@@ -223,7 +245,7 @@ def main() -> None:
     print(f"cluster: {cl['hosts']} hosts, {cl['vms']} VMs (seed {a.seed}), migration limit "
           f"{cl['migration_limit']}; generated in {cl['generate_seconds']} s")
     for key in ("random", "random_limit_1", "random_no_slack", "swaps", "random_plus_swaps",
-                "optimizer"):
+                "drain_1000_limit_host", "drain_1000_limit_1", "optimizer"):
         r = out.get(key)
         if r is None:
             continue
