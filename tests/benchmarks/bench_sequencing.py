@@ -124,8 +124,8 @@ def swap_target(c: Cluster, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarr
                     best = (size, int(v), int(w))
         if best is None:
             continue
-        _, v, w = best
-        t[v], t[w] = h2, h1
+        _, a, b = best
+        t[a], t[b] = h2, h1
         used += [h1, h2]
         done += 1
     return t, np.array(used, dtype=np.int64)
