@@ -34,7 +34,7 @@ from matplotlib.patches import Patch
 from planner import __version__
 from planner.checks import Violation, placement_violations
 from planner.cluster import Cluster, HostState
-from planner.diagnostics import Report
+from planner.diagnostics import Problem, Report
 from planner.loadmodel import HighMode, Level, Threshold, host_loads
 from planner.status import cluster_status
 
@@ -64,6 +64,7 @@ class PlanMove:
     memory_mb: int
     est_seconds: float
     reason: str
+    temporary: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,10 +216,11 @@ def _read_moves(cluster: Cluster, path: Path, report: Report) -> list[PlanMove]:
             report.error(path.name, "expected Live, Quick or Shutdown", row=row,
                          column="migration_type", value=rec["migration_type"])
             ok = False
+        temporary = rec.get("temporary", "").casefold() in ("true", "1", "yes")
         if ok and vm is not None and ends[0] is not None and ends[1] is not None \
                 and mtype is not None:
             moves.append(PlanMove(step, wave, vm, ends[0], ends[1], mtype, mem, est,
-                                  rec.get("reason", "")))
+                                  rec.get("reason", ""), temporary))
     return moves
 
 
@@ -323,8 +325,12 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
         lefts = [wave_rank[m.wave] for m in shown]
         lengths = [0.9] * rows
     # One call for every bar: per-bar calls dominate the time on plans of hundreds of moves.
-    ax.barh(np.arange(rows), lengths, left=lefts, height=0.7,
-            color=[_MIGRATION_COLORS.get(m.migration_type, "#718096") for m in shown])
+    bars = ax.barh(np.arange(rows), lengths, left=lefts, height=0.7,
+                   color=[_MIGRATION_COLORS.get(m.migration_type, "#718096") for m in shown])
+    for bar, m in zip(bars, shown, strict=True):
+        if m.temporary:  # a hop through a third node that breaks a deadlock
+            bar.set_hatch("///")
+            bar.set_edgecolor("white")
     if rows <= 40:
         ax.set_yticks(range(rows))
         ax.set_yticklabels([_label(f"{cluster.vm_names[m.vm]}: {cluster.host_names[m.source]}"
@@ -344,8 +350,11 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
     ax.set_xlabel("estimated seconds from the start (without the pauses between waves)"
                   if timed else "wave")
     present = sorted({m.migration_type for m in shown})
-    ax.legend(handles=[Patch(color=_MIGRATION_COLORS.get(t, "#718096"), label=t)
-                       for t in present], loc="lower right", fontsize=8)
+    handles = [Patch(color=_MIGRATION_COLORS.get(t, "#718096"), label=t) for t in present]
+    if any(m.temporary for m in shown):
+        handles.append(Patch(facecolor="#718096", hatch="///", edgecolor="white",
+                             label="temporary hop"))
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -497,12 +506,13 @@ def build_report(
     high_mode: HighMode | str = HighMode.AVERAGE,
     compare: bool = True,
     capacity: bool = True,
+    warnings: Sequence[Problem] = (),
 ) -> HtmlReport:
     """Build the report page for ``cluster`` (and ``plan`` when given).
 
     ``compare`` and ``capacity`` add the sections computed by :mod:`planner.compare` and
     :mod:`planner.capacity`; they are skipped, with a note, when those modules are absent or
-    fail.
+    fail.  ``warnings`` (the loader's warnings about the snapshot) get a section of their own.
     """
     notes: list[str] = []
     st = cluster_status(cluster, level, threshold_pct, high_mode)
@@ -588,7 +598,8 @@ def build_report(
                 ["step", "wave", "VM", "from", "to", "type", "memory MB", "est. s", "reason"],
                 [[m.step, m.wave, cluster.vm_names[m.vm], cluster.host_names[m.source],
                   cluster.host_names[m.target], m.migration_type, m.memory_mb,
-                  f"{m.est_seconds:.0f}", m.reason] for m in shown])
+                  f"{m.est_seconds:.0f}",
+                  m.reason + (" (temporary hop)" if m.temporary else "")] for m in shown])
             if len(plan.moves) > len(shown):
                 body += _note(f"{len(plan.moves) - len(shown)} more moves are in plan.csv.")
         else:
@@ -611,6 +622,14 @@ def build_report(
         body = _note("Every VM can reach at least one other node without downtime.")
     sections.append(("islands", "Compatibility islands", body))
 
+    if warnings:
+        body = _table(["file", "row", "column", "value", "message"],
+                      [[p.file, "" if p.row is None else p.row, p.column or "",
+                        "" if p.value is None else p.value, p.message]
+                       for p in warnings[:MAX_ROWS_SHOWN]])
+        if len(warnings) > MAX_ROWS_SHOWN:
+            body += _note(f"... and {len(warnings) - MAX_ROWS_SHOWN} more.")
+        sections.append(("warnings", "Snapshot warnings", body))
     if compare:
         sections.append(("compare", "hvplan against the native balancers",
                          _guarded("compare", notes, lambda: _compare_section(

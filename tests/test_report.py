@@ -292,3 +292,21 @@ def test_drained_hosts_from_the_summary(tmp_path: Path) -> None:
     assert plan is None
     assert [(p.file, p.column, p.value) for p in report.errors] == [
         ("summary.json", "drained", "HV77")]
+
+
+def test_snapshot_warnings_and_temporary_hops_are_shown(tmp_path: Path) -> None:
+    # A hop of SQL02 through HV03 before it lands on HV02 (the `temporary` column of plan.csv).
+    plan_csv = PLAN_CSV.replace("reason\n", "reason,temporary\n").replace(
+        "3,2,SQL02,HV01,HV02,Live,65536,70,anti-affinity class SQL\n",
+        "3,2,SQL02,HV01,HV03,Live,65536,70,breaks a deadlock,True\n"
+        "4,3,SQL02,HV03,HV02,Live,65536,70,anti-affinity class SQL,False\n")
+    plan_dir = write_plan(tmp_path / "p", plan_csv, placement=False)
+    runner = CliRunner()
+    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
+                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    warnings = page[page.index('id="warnings"'):]
+    assert "rule is disabled" in warnings and "<td>affinity_rules.csv</td>" in warnings
+    assert page.count("(temporary hop)") == 1
+    assert "<td>breaks a deadlock (temporary hop)</td>" in page

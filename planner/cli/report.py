@@ -12,6 +12,7 @@ from planner.cli.common import EXIT_NO, err, fail, load_or_exit, out, print_json
 from planner.collector import write_collector
 from planner.htmlreport import build_report, read_plan, write_report
 from planner.loadmodel import HighMode, Level
+from planner.snapshot import read_snapshot
 
 
 @app.command()
@@ -41,7 +42,12 @@ def report(
 ) -> None:
     """Write one self-contained HTML page: loads before / after, moves and waves, rules,
     compatibility islands, the native-balancer comparison and the N+1 summary."""
-    cluster = load_or_exit(snapshot, json)
+    cluster, loaded = read_snapshot(snapshot)
+    if cluster is None:
+        load_or_exit(snapshot, json)  # prints every problem and exits 1
+        return
+    if loaded.warnings and not json:
+        show_problems(loaded)
     plan_data = None
     if plan is not None:
         plan_data, problems = read_plan(cluster, plan)
@@ -52,7 +58,8 @@ def report(
             fail(f"{plan} is not a plan hvplan can show for this snapshot "
                  f"({len(problems.errors)} error(s)); nothing was written.")
     page = build_report(cluster, plan_data, level=level, threshold_pct=threshold,
-                        high_mode=high_mode, compare=compare, capacity=capacity)
+                        high_mode=high_mode, compare=compare, capacity=capacity,
+                        warnings=loaded.warnings)
     for note in page.notes:
         err.print(f"[yellow]hvplan: {note}[/]")
     try:
