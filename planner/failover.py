@@ -300,6 +300,7 @@ class RestartEngine:
         self.unit_groups: dict[int, np.ndarray] = {}
         self.group_base: dict[int, np.ndarray] = {}
         self._unit_group_csr: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._unit_in_kind: dict[int, np.ndarray] = {}
         for k in _KINDS:
             g = len(groups[k])
             ug = np.zeros((self.n_units, g), dtype=np.float32)
@@ -315,6 +316,7 @@ class RestartEngine:
             uu, gg = np.nonzero(ug)
             ptr = np.concatenate([[0], np.cumsum(np.bincount(uu, minlength=self.n_units))])
             self._unit_group_csr[k] = (ptr.astype(np.int64), gg.astype(np.int64))
+            self._unit_in_kind[k] = np.asarray(ug.any(axis=1), dtype=bool)
 
     def _build_preferences(self) -> None:
         """Preference rank per unit and host: 0, 1, ... for preferred owners, then the rest."""
@@ -423,9 +425,9 @@ class RestartEngine:
             ok &= ((left_cpu >= 0) | (ic[:, None] == 0)) & ((left_mem >= 0) | (im[:, None] == 0))
             soft = np.zeros(ok.shape, dtype=np.float64)
             for k, o in occ.items():
-                r, g = _csr_gather(*self._unit_group_csr[k], u)
-                if len(r) == 0:
+                if not self._unit_in_kind[k][u].any():
                     continue
+                r, g = _csr_gather(*self._unit_group_csr[k], u)
                 rows, allowed_rows = self._rule_mask(k, r, o[sel[r], g])
                 if k == NODE_SOFT:
                     soft[rows] += ~allowed_rows
@@ -442,9 +444,9 @@ class RestartEngine:
             mem_used[ps, pb] += item_mem[pit]
             pu = item_unit[pit]
             for k, o in occ.items():
-                r, g = _csr_gather(*self._unit_group_csr[k], pu)
-                if len(r) == 0:
+                if not self._unit_in_kind[k][pu].any():
                     continue
+                r, g = _csr_gather(*self._unit_group_csr[k], pu)
                 col = self._host_domain[pb[r]] if k in _DOMAIN_KINDS else pb[r]
                 o[ps[r], g, col] = True
         movers = []

@@ -206,9 +206,19 @@ def test_growth_limit_hand_derived() -> None:
     c = spread(3, 2, 10000)
     gl = growth_limit(c)
     assert gl.breaks_at == pytest.approx(2.01) and gl.max_safe == pytest.approx(2.0)
-    assert gl.proven
+    assert gl.proven and gl.safe_now
     assert n1_safe(scale_demand(c, 2.0)) == (True, True)
     assert n1_safe(scale_demand(c, 2.01))[0] is False
+
+
+def test_growth_limit_below_today() -> None:
+    # Three VMs of 15,000 g MB per host.  After a failure its three VMs go to two survivors,
+    # so one survivor takes two: 45,000 g + 30,000 g <= 60,000  <=>  g <= 0.80.
+    gl = growth_limit(spread(3, 3, 15000))
+    assert not gl.safe_now
+    assert gl.max_safe == pytest.approx(0.8) and gl.breaks_at == pytest.approx(0.81)
+    alone = growth_limit(make_cluster([host("H0")], [vm("A", "H0", 1000)]))
+    assert not alone.safe_now and alone.max_safe is None
 
 
 def test_growth_safety_is_monotone_on_a_grid() -> None:

@@ -250,7 +250,10 @@ class GrowthLimit:
 
     ``breaks_at`` is the smallest tested factor that is not N+1-safe (``None`` when even
     ``max_factor`` is safe); ``max_safe`` the largest safe one just below it (``None`` when
-    none).  ``evaluations`` lists every factor tried with ``(safe, proven)``.
+    none).  When the cluster is not N+1-safe today (``safe_now`` False) the search goes
+    below 1.0: ``max_safe`` is then the demand it would take to become safe, and ``None``
+    with ``breaks_at`` 0.01 means no demand level helps (rules or possible owners decide).
+    ``evaluations`` lists every factor tried with ``(safe, proven)``.
     """
 
     breaks_at: float | None
@@ -258,10 +261,16 @@ class GrowthLimit:
     proven: bool
     evaluations: tuple[tuple[float, bool, bool], ...] = field(default_factory=tuple)
 
+    @property
+    def safe_now(self) -> bool:
+        """N+1-safe at today's demand (factor 1.0)."""
+        return any(f == 1.0 and safe for f, safe, _ in self.evaluations)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"breaks_at": self.breaks_at, "max_safe": self.max_safe,
-                "proven": self.proven, "evaluations": len(self.evaluations)}
+        return {"safe_now": self.safe_now, "breaks_at": self.breaks_at,
+                "max_safe": self.max_safe, "proven": self.proven,
+                "evaluations": len(self.evaluations)}
 
 
 def _demand_upper_pct(cluster: Cluster) -> int:

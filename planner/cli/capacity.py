@@ -149,6 +149,19 @@ def _yes(v: Any) -> str:
     return "[green]yes[/]" if v else "[red]no[/]"
 
 
+def _growth_text(gl: dict[str, Any] | None) -> str:
+    if not gl:
+        return "-"
+    mark = "" if gl["proven"] else " (unproven)"
+    if not gl["safe_now"]:
+        if gl["max_safe"] is None:
+            return "unsafe at any demand" + mark
+        return f"unsafe now; safe at x{gl['max_safe']:g}" + mark
+    if gl["breaks_at"] is None:
+        return "beyond the search" + mark
+    return f"x{gl['breaks_at']:g}" + mark
+
+
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
     t = Table(title="Capacity")
     for c in ("snapshot", "hosts", "VMs", "N+1 safe", "not survivable", "growth breaks at",
@@ -160,8 +173,7 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
         sub = tab[(tab["snapshot"] == name) & (tab["kind"] != "maintenance")]
         bad = int((~sub["survivable"].astype(bool)).sum())
         gl = s.get("growth_limit")
-        gtxt = "-" if not gl else ("beyond search" if gl["breaks_at"] is None
-                                   else f"x{gl['breaks_at']:g}" + ("" if gl["proven"] else " ?"))
+        gtxt = _growth_text(gl)
         mh = s.get("min_additional_hosts", {}).get("1")
         htxt = "-" if not mh else ("not enough" if mh["needed"] is None
                                    else f"{mh['needed']} x {mh['model']}")
