@@ -29,8 +29,9 @@ The per-host sums dominate: ``K x V`` scatter-adds per resource.  Two engines co
   that land on the same host.
 * ``"numpy"``: ``np.bincount`` over ``P + k * H`` offsets, one call per resource.
 
-The rule checks touch only the columns of VMs that are in a rule (a loop over rules, which are
-few) and the possible-owner check only the VMs whose possible owners are restricted.
+The rule checks touch only the columns of VMs that are in a rule (one vectorized pass per rule
+type over the member columns of all its rules, told apart by group numbers) and the
+possible-owner check only the VMs whose possible owners are restricted.
 
 Memory
 ------
@@ -180,7 +181,12 @@ if HAVE_NUMBA:
         return bad
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _sums_packed(p: np.ndarray, packed: np.ndarray, n_hosts: int
+    def _sums_packed(p: np.ndarray, packed: np.ndarray, n_hosts: int, r_members: np.ndarray,
+                     r_first: np.ndarray, r_size: np.ndarray, r_kind: np.ndarray,
+                     fd: np.ndarray, n_keys: int, aa_members: np.ndarray,
+                     aa_first: np.ndarray, aa_size: np.ndarray, restricted: np.ndarray,
+                     allowed: np.ndarray, pinned: np.ndarray, home: np.ndarray,
+                     host_flags: np.ndarray, vm_pinned: np.ndarray, checks: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
         k_count = p.shape[0]
         out = np.zeros((k_count, n_hosts), dtype=np.int64)
@@ -189,6 +195,11 @@ if HAVE_NUMBA:
             # Second accumulator: neighbouring VMs on the same host do not wait on each other.
             a1 = np.zeros(n_hosts, dtype=np.int64)
             bad[k] = _row_packed(p[k], packed, out[k], a1)
+            # The checks read scattered columns of the row: do them while it is in cache.
+            if bad[k] == 0:
+                _row_checks(p[k], r_members, r_first, r_size, r_kind, fd, n_keys,
+                            aa_members, aa_first, aa_size, restricted, allowed, pinned,
+                            home, host_flags, vm_pinned, checks[k])
         return out, bad
 
     @_nb.njit(cache=True, boundscheck=False)
@@ -206,7 +217,12 @@ if HAVE_NUMBA:
         return bad
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _sums_two(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int
+    def _sums_two(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int,
+                  r_members: np.ndarray, r_first: np.ndarray, r_size: np.ndarray,
+                  r_kind: np.ndarray, fd: np.ndarray, n_keys: int, aa_members: np.ndarray,
+                  aa_first: np.ndarray, aa_size: np.ndarray, restricted: np.ndarray,
+                  allowed: np.ndarray, pinned: np.ndarray, home: np.ndarray,
+                  host_flags: np.ndarray, vm_pinned: np.ndarray, checks: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
         k_count = p.shape[0]
         cpu = np.zeros((k_count, n_hosts), dtype=np.int64)
@@ -214,6 +230,10 @@ if HAVE_NUMBA:
         bad = np.zeros(k_count, dtype=np.int64)
         for k in _nb.prange(k_count):
             bad[k] = _row_two(p[k], w_cpu, w_mem, cpu[k], mem[k])
+            if bad[k] == 0:
+                _row_checks(p[k], r_members, r_first, r_size, r_kind, fd, n_keys,
+                            aa_members, aa_first, aa_size, restricted, allowed, pinned,
+                            home, host_flags, vm_pinned, checks[k])
         return cpu, mem, bad
 
 
@@ -246,24 +266,37 @@ def host_sums(cluster: Cluster, placements: np.ndarray, engine: Engine = "auto"
     """VM CPU load (milli-LP) and VM memory (MB) per host for each placement: two ``(K, H)``
     int64 arrays (without the hosts' base load and reserve)."""
     p = _as_batch(cluster, placements)
+    if _pick_engine(engine, p.size) == "numpy" or p.shape[1] == 0:
+        return _host_sums_checked_numpy(cluster, p)
+    cpu, mem, _ = _numba_pass(cluster, p, with_checks=False)
+    return cpu, mem
+
+
+def _host_sums_checked_numpy(cluster: Cluster, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h_count = cluster.n_hosts
-    w_cpu = cluster.vm_cpu_load_milli
-    w_mem = cluster.vm_mem_load_mb
-    eng = _pick_engine(engine, p.size)
-    if eng == "numpy" or p.shape[1] == 0:
-        if p.size and (p.min() < 0 or p.max() >= h_count):
-            raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
-        return _host_sums_numpy(p, w_cpu, w_mem, h_count)
+    if p.size and (p.min() < 0 or p.max() >= h_count):
+        raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
+    return _host_sums_numpy(p, cluster.vm_cpu_load_milli, cluster.vm_mem_load_mb, h_count)
+
+
+def _numba_pass(cluster: Cluster, p: np.ndarray, with_checks: bool,
+                drained: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-host sums and (``with_checks``) the row checks, in one compiled pass."""
+    h_count = cluster.n_hosts
+    w_cpu = cluster.vm_cpu_load_milli.astype(np.int64)
+    w_mem = cluster.vm_mem_load_mb.astype(np.int64)
+    chk = _check_arrays(cluster, with_checks, drained)
+    checks = np.zeros((p.shape[0], 9), dtype=np.int64)
     if int(w_cpu.sum()) < (1 << 32) and int(w_mem.sum()) < (1 << 31):
-        packed = (w_mem.astype(np.int64) << 32) | w_cpu.astype(np.int64)
-        out, bad = _sums_packed(p, packed, h_count)
-        if bad.any():
-            raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
-        return out & 0xFFFFFFFF, out >> 32
-    cpu, mem, bad = _sums_two(p, w_cpu.astype(np.int64), w_mem.astype(np.int64), h_count)
+        packed = (w_mem << 32) | w_cpu
+        out, bad = _sums_packed(p, packed, h_count, *chk, checks)  # type: ignore[call-arg]
+        cpu, mem = out & 0xFFFFFFFF, out >> 32
+    else:
+        cpu, mem, bad = _sums_two(p, w_cpu, w_mem, h_count, *chk, checks)  # type: ignore[call-arg]
     if bad.any():
         raise ValueError(f"placements refer to host indices outside 0..{h_count - 1}")
-    return cpu, mem
+    return cpu, mem, checks
 
 
 def _pick_engine(engine: Engine, size: int) -> str:
@@ -313,35 +346,50 @@ def _shared_pairs(keys: np.ndarray) -> np.ndarray:
     return (c - reset).sum(axis=1)
 
 
+def _member_groups(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray]:
+    """Concatenated members, the group number of each, and each group's first column."""
+    sizes = np.array([len(g) for g in groups], dtype=np.intp)
+    members = np.concatenate([np.asarray(g, dtype=np.intp) for g in groups])
+    gid = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+    return members, gid, first
+
+
 def _rule_counts(cluster: Cluster, p: np.ndarray, counts: dict[str, np.ndarray]) -> None:
-    fd = cluster.host_fault_domain
+    """Broken enabled rules and anti-affinity pairs.  All rules of one type are checked in
+    one pass over the concatenated member columns (group numbers keep rules apart), so the
+    cost does not grow with the number of rules, only with their members."""
+    fd = cluster.host_fault_domain.astype(np.int64)
+    h_count, n_fd = cluster.n_hosts, max(len(cluster.fault_domains), 1)
+    by_type: dict[RuleType, list[tuple[int, ...]]] = {}
     for r in cluster.enabled_rules:
-        if len(r.members) < 2:
-            continue
-        m = np.asarray(r.members, dtype=np.intp)
-        for a, b in _chunks(p.shape[0], len(m)):
-            hosts = p[a:b, m]
-            if r.rule_type == RuleType.SAME_NODE:
-                hit = (hosts != hosts[:, :1]).any(axis=1).astype(np.int64)
-            elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
-                doms = fd[hosts]
-                hit = (doms != doms[:, :1]).any(axis=1).astype(np.int64)
-            elif r.rule_type == RuleType.DIFFERENT_NODE:
-                hit = _duplicate_groups(hosts)
+        if len(r.members) >= 2:
+            by_type.setdefault(r.rule_type, []).append(r.members)
+    for rt, groups in by_type.items():
+        members, gid, first = _member_groups(groups)
+        for a, b in _chunks(p.shape[0], len(members)):
+            hosts = p[a:b, members].astype(np.int64)
+            if rt in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
+                key = hosts if rt == RuleType.SAME_NODE else fd[hosts]
+                # A member away from its rule's first member breaks the rule (once per rule).
+                away = key != key[:, first][:, gid]
+                hit = np.logical_or.reduceat(away, first, axis=1).sum(axis=1)
             else:
-                hit = _duplicate_groups(fd[hosts])
-            counts[_RULE_KIND[r.rule_type]][a:b] += hit
-    for members in cluster.aa_class_members:
-        if len(members) < 2:
-            continue
-        m = np.asarray(members, dtype=np.intp)
-        for a, b in _chunks(p.shape[0], len(m)):
-            counts["anti_affinity"][a:b] += _shared_pairs(p[a:b, m])
+                key = hosts if rt == RuleType.DIFFERENT_NODE else fd[hosts]
+                width = h_count if rt == RuleType.DIFFERENT_NODE else n_fd
+                hit = _duplicate_groups(key + gid[None, :] * width)
+            counts[_RULE_KIND[rt]][a:b] += hit
+    classes = [m for m in cluster.aa_class_members if len(m) >= 2]
+    if classes:
+        members, gid, _ = _member_groups(classes)
+        for a, b in _chunks(p.shape[0], len(members)):
+            key = p[a:b, members].astype(np.int64) + gid[None, :] * h_count
+            counts["anti_affinity"][a:b] += _shared_pairs(key)
 
 
-def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
-                      counts: dict[str, np.ndarray]) -> None:
-    """Possible owners, pinned, not-Up and drained hosts: only the VMs that can break them."""
+def _owner_counts(cluster: Cluster, p: np.ndarray, counts: dict[str, np.ndarray]) -> None:
+    """Possible owners: only the VMs whose owners are restricted can break them."""
     restricted = np.flatnonzero(~cluster.vm_possible.all(axis=1))
     if restricted.size:
         allowed = cluster.vm_possible[restricted]
@@ -349,6 +397,11 @@ def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
             hosts = p[a:b, restricted]
             ok = np.take_along_axis(allowed[None, :, :], hosts[:, :, None], axis=2)[:, :, 0]
             counts["possible_owners"][a:b] += (~ok).sum(axis=1)
+
+
+def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
+                      counts: dict[str, np.ndarray]) -> None:
+    """Pinned VMs, not-Up and drained hosts: only the VMs that can break them."""
     pinned = np.flatnonzero(cluster.vm_pinned)
     if pinned.size:
         home = cluster.vm_host[pinned]
@@ -366,6 +419,128 @@ def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
     if drained.any():
         for a, b in _chunks(p.shape[0], p.shape[1]):
             counts["drained"][a:b] += drained[p[a:b]].sum(axis=1)
+
+
+_KIND_CODE = {RuleType.SAME_NODE: 0, RuleType.DIFFERENT_NODE: 1,
+              RuleType.SAME_FAULT_DOMAIN: 2, RuleType.DIFFERENT_FAULT_DOMAIN: 3}
+
+if HAVE_NUMBA:
+
+    @_nb.njit(cache=True, boundscheck=False)
+    def _row_checks(row: np.ndarray, r_members: np.ndarray, r_first: np.ndarray,
+                    r_size: np.ndarray, r_kind: np.ndarray, fd: np.ndarray, n_keys: int,
+                    aa_members: np.ndarray, aa_first: np.ndarray, aa_size: np.ndarray,
+                    restricted: np.ndarray, allowed: np.ndarray, pinned: np.ndarray,
+                    home: np.ndarray, host_flags: np.ndarray, vm_pinned: np.ndarray,
+                    out: np.ndarray) -> None:  # pragma: no cover - compiled
+        """One placement: broken rules by kind code (``out[0..3]``), anti-affinity pairs
+        (``out[4]``), VMs off their possible owners (``out[5]``), moved pinned VMs
+        (``out[6]``), VMs on hosts that are not Up (``out[7]``, a pinned VM staying home
+        excepted) and on drained hosts (``out[8]``)."""
+        g_count = r_first.shape[0]
+        # seen[key] = the group that last saw key; cnt[key] = how often that group saw it.
+        seen = np.full(n_keys, -1, dtype=np.int64)
+        cnt = np.zeros(n_keys, dtype=np.int64)
+        for g in range(g_count):
+            s = r_first[g]
+            e = s + r_size[g]
+            kind = r_kind[g]
+            if kind == 0 or kind == 2:
+                h0 = row[r_members[s]]
+                k0 = h0 if kind == 0 else fd[h0]
+                for j in range(s + 1, e):
+                    h = row[r_members[j]]
+                    if (h if kind == 0 else fd[h]) != k0:
+                        out[kind] += 1
+                        break
+            else:
+                for j in range(s, e):
+                    h = row[r_members[j]]
+                    key = h if kind == 1 else fd[h]
+                    if seen[key] != g:
+                        seen[key] = g
+                        cnt[key] = 1
+                    else:
+                        cnt[key] += 1
+                        if cnt[key] == 2:
+                            out[kind] += 1
+        for c in range(aa_first.shape[0]):
+            s = aa_first[c]
+            tag = g_count + c
+            for j in range(s, s + aa_size[c]):
+                h = row[aa_members[j]]
+                if seen[h] != tag:
+                    seen[h] = tag
+                    cnt[h] = 1
+                else:
+                    out[4] += cnt[h]  # the new member pairs with each earlier one
+                    cnt[h] += 1
+        for i in range(restricted.shape[0]):
+            if not allowed[i, row[restricted[i]]]:
+                out[5] += 1
+        for i in range(pinned.shape[0]):
+            if row[pinned[i]] != home[i]:
+                out[6] += 1
+        if host_flags.shape[0]:
+            # Only when some host is not Up or drained: one more pass over the cached row.
+            for v in range(row.shape[0]):
+                f = host_flags[row[v]]
+                if f & 1 and not (vm_pinned[v] and row[v] == home_of(v, pinned, home)):
+                    out[7] += 1
+                if f & 2:
+                    out[8] += 1
+
+    @_nb.njit(cache=True)
+    def home_of(v: int, pinned: np.ndarray, home: np.ndarray) -> int:  # pragma: no cover
+        """Home host of pinned VM ``v`` (binary search in the sorted pinned list)."""
+        i = np.searchsorted(pinned, v)
+        return home[i] if i < pinned.shape[0] and pinned[i] == v else -1
+
+
+def _check_arrays(cluster: Cluster, with_checks: bool,
+                  drained: np.ndarray | None = None) -> tuple[Any, ...]:
+    """Arguments of the compiled row checks (empty ones when ``with_checks`` is False)."""
+    empty = np.zeros(0, dtype=np.intp)
+    fd = cluster.host_fault_domain.astype(np.int64)
+    n_keys = max(cluster.n_hosts, len(cluster.fault_domains), 1)
+    no_owner = np.zeros((0, max(cluster.n_hosts, 1)), dtype=bool)
+    no_flags = np.zeros(0, dtype=np.int8)
+    if not with_checks:
+        return (empty, empty, empty, np.zeros(0, dtype=np.int64), fd, n_keys, empty, empty,
+                empty, empty, no_owner, empty, empty, no_flags, cluster.vm_pinned)
+    rules = [r for r in cluster.enabled_rules if len(r.members) >= 2]
+    classes = [m for m in cluster.aa_class_members if len(m) >= 2]
+    if rules:
+        r_members, _, r_first = _member_groups([r.members for r in rules])
+        r_size = np.array([len(r.members) for r in rules], dtype=np.intp)
+        r_kind = np.array([_KIND_CODE[r.rule_type] for r in rules], dtype=np.int64)
+    else:
+        r_members, r_first, r_size, r_kind = empty, empty, empty, np.zeros(0, dtype=np.int64)
+    if classes:
+        aa_members, _, aa_first = _member_groups(classes)
+        aa_size = np.array([len(m) for m in classes], dtype=np.intp)
+    else:
+        aa_members, aa_first, aa_size = empty, empty, empty
+    restricted = np.flatnonzero(~cluster.vm_possible.all(axis=1)).astype(np.intp)
+    allowed = np.ascontiguousarray(cluster.vm_possible[restricted])
+    pinned = np.flatnonzero(cluster.vm_pinned).astype(np.intp)
+    home = cluster.vm_host[pinned].astype(np.int64)
+    flags = (cluster.host_state != HostState.UP).astype(np.int8)
+    if drained is not None:
+        flags |= drained.astype(np.int8) << 1
+    host_flags = flags if flags.any() else no_flags
+    return (r_members, r_first, r_size, r_kind, fd, n_keys, aa_members, aa_first, aa_size,
+            restricted, allowed, pinned, home, host_flags, cluster.vm_pinned)
+
+
+def _merge_checks(out: np.ndarray, counts: dict[str, np.ndarray]) -> None:
+    for rt, code in _KIND_CODE.items():
+        counts[_RULE_KIND[rt]] += out[:, code]
+    counts["anti_affinity"] += out[:, 4]
+    counts["possible_owners"] += out[:, 5]
+    counts["pinned"] += out[:, 6]
+    counts["host_not_up"] += out[:, 7]
+    counts["drained"] += out[:, 8]
 
 
 # ----------------------------------------------------------------------------- load stats
@@ -529,7 +704,15 @@ def evaluate(
     thr = tuple(thresholds) if thresholds is not None else default_thresholds(cluster)
     k_count, h_count = p.shape[0], cluster.n_hosts
     eng = _pick_engine(engine, p.size)
-    vm_cpu, vm_mem = host_sums(cluster, p, engine)
+    if p.shape[1] == 0:
+        eng = "numpy"
+    drained_mask = np.zeros(h_count, dtype=bool)
+    if len(drained):
+        drained_mask[np.asarray(list(drained), dtype=np.intp)] = True
+    if eng == "numba":
+        vm_cpu, vm_mem, fused_checks = _numba_pass(cluster, p, True, drained_mask)
+    else:
+        vm_cpu, vm_mem = _host_sums_checked_numpy(cluster, p)
     counted = cluster.host_state != HostState.DOWN
     up = cluster.host_up if cluster.host_up.any() else np.ones(h_count, dtype=bool)
     live = counted if counted.any() else np.ones(h_count, dtype=bool)
@@ -544,11 +727,12 @@ def evaluate(
     counts = {kind: np.zeros(k_count, dtype=np.int64) for kind in VIOLATION_KINDS}
     counts["capacity_cpu"] += st["capacity_cpu"]
     counts["capacity_memory"] += st["capacity_memory"]
-    drained_mask = np.zeros(h_count, dtype=bool)
-    if len(drained):
-        drained_mask[np.asarray(list(drained), dtype=np.intp)] = True
-    _placement_counts(cluster, p, drained_mask, counts)
-    _rule_counts(cluster, p, counts)
+    if eng == "numba":
+        _merge_checks(fused_checks, counts)
+    else:
+        _placement_counts(cluster, p, drained_mask, counts)
+        _owner_counts(cluster, p, counts)
+        _rule_counts(cluster, p, counts)
     hard = sum((c for kind, c in counts.items() if kind != "anti_affinity"),
                start=np.zeros(k_count, dtype=np.int64))
     if cluster.settings.enforced_anti_affinity:

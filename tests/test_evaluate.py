@@ -158,14 +158,16 @@ def test_engines_agree_on_a_large_batch() -> None:
                       state=HostState.PAUSED if i == 3 else HostState.UP) for i in range(9)]
     vms = [VmSpec(f"v{j}", host=int(rng.integers(9)), memory_mb=int(rng.integers(512, 9000)),
                   cpu_milli=int(rng.integers(0, 2000)), possible_owners=(0, 1, 2) if j % 7 == 0
-                  else None, anti_affinity_classes=("a",) if j < 4 else ())
+                  else None, anti_affinity_classes=("a",) if j < 4 else (), pinned=j % 11 == 0)
            for j in range(301)]  # odd V exercises the kernel's tail
     rules = [RuleSpec("dn", RuleType.DIFFERENT_NODE, (1, 2, 3)),
              RuleSpec("sn", RuleType.SAME_NODE, (4, 5))]
     c = make_cluster(hosts, vms, rules)
     batch = rng.integers(0, 9, (37, 301)).astype(np.int32)
-    a = evaluate(c, batch, engine="numpy")
-    b = evaluate(c, batch, engine="numba")
+    a = evaluate(c, batch, drained=[5], engine="numpy")
+    b = evaluate(c, batch, drained=[5], engine="numba")
+    for kind in ("pinned", "host_not_up", "drained", "possible_owners", "anti_affinity"):
+        assert a.violations[kind].sum() > 0  # the batch exercises every check
     np.testing.assert_array_equal(a.cpu_milli, b.cpu_milli)
     np.testing.assert_array_equal(a.memory_used_mb, b.memory_used_mb)
     np.testing.assert_array_equal(a.hosts_over, b.hosts_over)

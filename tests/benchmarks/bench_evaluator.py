@@ -1,0 +1,169 @@
+"""Benchmark of the batch evaluator (run by hand, not collected by pytest).
+
+    python tests/benchmarks/bench_evaluator.py [--k 1000] [--vms 8000] [--hosts 64]
+        [--repeat 7] [--json]
+
+Evaluates K placements of a generated cluster (two resources, the cluster's rules, four
+thresholds) with :func:`planner.evaluate.evaluate` and, in the same run, with a
+straightforward pandas groupby (per-host sums, percentages, highest load and hosts over the
+threshold: less work than the evaluator does).  Prints medians; ``--json`` prints one line
+with ``placements_per_s``, ``pandas_placements_per_s``, ``vm_placement_evals_per_s``, the
+speed-up and where the time goes.  Targets: >= 1e9 VM-placement evaluations per second and
+>= 50x pandas.  Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import planner.evaluate as ev
+from planner.cluster import Cluster, HostState
+from planner.generate import GeneratorOptions, generate_cluster
+from planner.loadmodel import Level, resolve_threshold, threshold_limits
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall time of ``fn`` over ``repeat`` runs (after one warm-up run)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def pandas_evaluate(cluster: Cluster, batch: np.ndarray, cpu_lim_pct: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The straightforward way: a long table (placement, host, cpu, memory), a groupby sum,
+    then percentages, the highest load and the hosts over the threshold per placement."""
+    k_count, v_count = batch.shape
+    h_count = cluster.n_hosts
+    df = pd.DataFrame({
+        "k": np.repeat(np.arange(k_count), v_count),
+        "host": batch.ravel(),
+        "cpu": np.tile(cluster.vm_cpu_load_milli, k_count),
+        "mem": np.tile(cluster.vm_mem_load_mb, k_count),
+    })
+    sums = df.groupby(["k", "host"], sort=True)[["cpu", "mem"]].sum()
+    full = pd.MultiIndex.from_product([range(k_count), range(h_count)], names=["k", "host"])
+    sums = sums.reindex(full, fill_value=0)
+    cpu = sums["cpu"].to_numpy().reshape(k_count, h_count) + cluster.host_cpu_base_milli
+    mem = sums["mem"].to_numpy().reshape(k_count, h_count) + cluster.host_memory_reserve_mb
+    cpu_pct = 100.0 * cpu / cluster.host_cpu_capacity_milli
+    mem_pct = 100.0 * mem / cluster.host_memory_mb
+    over = ((cpu_pct > cpu_lim_pct) | (mem_pct > cpu_lim_pct)).sum(axis=1)
+    return cpu_pct.max(axis=1), mem_pct.max(axis=1), over
+
+
+def main() -> None:
+    """Build the batch, time both implementations, print the numbers."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--k", type=int, default=1000, help="placements per batch")
+    ap.add_argument("--vms", type=int, default=8000)
+    ap.add_argument("--hosts", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--pandas-repeat", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="one JSON line")
+    a = ap.parse_args()
+
+    cluster = generate_cluster(GeneratorOptions(hosts=a.hosts, vms=a.vms, seed=a.seed))
+    rng = np.random.default_rng(a.seed)
+    # Neighbours of the current placement, as a search would produce: 5 % of the VMs moved.
+    batch = np.repeat(cluster.vm_host.astype(np.int32)[None, :], a.k, axis=0)
+    moved = rng.random(batch.shape) < 0.05
+    batch[moved] = rng.integers(0, a.hosts, int(moved.sum()), dtype=np.int32)
+    thresholds = ev.default_thresholds(cluster)
+    n_evals = a.k * a.vms
+
+    def run(engine: ev.Engine) -> Callable[[], Any]:
+        return lambda: ev.evaluate(cluster, batch, thresholds=thresholds, engine=engine)
+
+    engine = "numba" if ev.HAVE_NUMBA else "numpy"
+    t_full = median_seconds(run(engine), a.repeat)  # type: ignore[arg-type]
+    t_numpy = median_seconds(run("numpy"), max(1, a.repeat // 2))
+
+    # Where the time goes (same engine, the evaluator's own steps).
+    t_sums = median_seconds(lambda: ev.host_sums(cluster, batch, engine), a.repeat)  # type: ignore[arg-type]
+    vm_cpu, vm_mem = ev.host_sums(cluster, batch, engine)  # type: ignore[arg-type]
+    lims = [threshold_limits(cluster, t) for t in thresholds]
+    lim_c = np.array([c for c, _ in lims], dtype=np.int64)
+    lim_m = np.array([m for _, m in lims], dtype=np.int64)
+    up = cluster.host_up
+    counted = cluster.host_state != HostState.DOWN
+    stats_fn = ev._load_stats_numba if engine == "numba" else ev._load_stats_numpy
+    t_stats = median_seconds(lambda: stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted,
+                                              up, counted), a.repeat)
+
+    if engine == "numba":
+        # The checks run inside the same compiled pass as the sums (the row is in cache).
+        t_fused = median_seconds(lambda: ev._numba_pass(cluster, batch, with_checks=True),
+                                 a.repeat)
+        t_checks = max(t_fused - t_sums, 0.0)
+    else:
+        def checks() -> None:
+            counts = {kind: np.zeros(a.k, dtype=np.int64) for kind in ev.VIOLATION_KINDS}
+            ev._owner_counts(cluster, batch, counts)
+            ev._rule_counts(cluster, batch, counts)
+
+        t_checks = median_seconds(checks, a.repeat)
+
+    low = resolve_threshold(cluster, Level.LOW)
+    t_pandas = median_seconds(lambda: pandas_evaluate(cluster, batch, low.cpu_pct),
+                              a.pandas_repeat)
+    # Same answers where they overlap.
+    e = ev.evaluate(cluster, batch, thresholds=[low], engine=engine)  # type: ignore[arg-type]
+    pmax, _, pover = pandas_evaluate(cluster, batch, low.cpu_pct)
+    agree = bool(np.allclose(pmax, e.max_cpu_pct) and (pover == e.hosts_over[0]).all())
+
+    split = {"host_sums": round(t_sums, 5), "load_stats": round(t_stats, 5),
+             "rule_and_owner_checks": round(t_checks, 5),
+             "rest": round(max(t_full - t_sums - t_stats - t_checks, 0.0), 5)}
+    restricted = int((~cluster.vm_possible.all(axis=1)).sum())
+    rule_members = sum(len(r.members) for r in cluster.enabled_rules)
+    out = {
+        "k": a.k, "vms": a.vms, "hosts": a.hosts, "resources": 2,
+        "thresholds": len(thresholds), "engine": engine,
+        "numba_threads": (__import__("numba").get_num_threads() if ev.HAVE_NUMBA else None),
+        "seconds": round(t_full, 5),
+        "placements_per_s": round(a.k / t_full, 1),
+        "vm_placement_evals_per_s": round(n_evals / t_full, 0),
+        "numpy_engine_placements_per_s": round(a.k / t_numpy, 1),
+        "pandas_seconds": round(t_pandas, 4),
+        "pandas_placements_per_s": round(a.k / t_pandas, 1),
+        "speedup_vs_pandas": round(t_pandas / t_full, 1),
+        "speedup_vs_numpy_engine": round(t_numpy / t_full, 1),
+        "pandas_agrees": agree,
+        "time_split_seconds": split,
+        "enabled_rules": len(cluster.enabled_rules), "rule_members": rule_members,
+        "restricted_owner_vms": restricted,
+    }
+    if a.json:
+        print(json.dumps(out))
+        return
+    print(f"{a.k} placements x {a.vms} VMs x {a.hosts} hosts, 2 resources, "
+          f"{len(thresholds)} thresholds, {out['enabled_rules']} enabled rules "
+          f"({rule_members} members), {restricted} VMs with restricted owners")
+    print(f"evaluate ({engine}): {t_full * 1e3:.2f} ms per batch = "
+          f"{out['placements_per_s']:,.0f} placements/s = {n_evals / t_full:.3g} "
+          "VM-placement evaluations/s (target >= 1e9)")
+    print(f"evaluate (numpy engine): {t_numpy * 1e3:.1f} ms per batch "
+          f"({out['speedup_vs_numpy_engine']}x slower)")
+    print(f"pandas groupby: {t_pandas * 1e3:.0f} ms per batch = "
+          f"{out['pandas_placements_per_s']:,.0f} placements/s; evaluator is "
+          f"{out['speedup_vs_pandas']}x faster (target >= 50x); answers agree: {agree}")
+    print("where the time goes: " + ", ".join(f"{k} {v * 1e3:.2f} ms"
+                                              for k, v in split.items()))
+
+
+if __name__ == "__main__":
+    main()
