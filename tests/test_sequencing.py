@@ -651,3 +651,50 @@ def test_tight_random_sequences_verify_and_never_miss_a_hop_free_order(
             assert not order_with_hops_exists(c, t)
         elif len(moving) <= 8:
             assert not hop_free_order_exists(c, t)
+
+
+@st.composite
+def same_node_groups(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, list[list[int]]]:
+    """Hosts holding SameNode groups (and single VMs) that move to random other hosts with
+    room, under random migration limits."""
+    n_hosts = draw(st.integers(2, 5))
+    limit = draw(st.none() | st.integers(1, 3))
+    hosts = [HostSpec(f"H{i}", logical_processors=64, memory_mb=64 * GB, memory_reserve_mb=0,
+                      max_vm_migrations=draw(st.integers(1, 3))) for i in range(n_hosts)]
+    vms: list[VmSpec] = []
+    rules: list[RuleSpec] = []
+    groups: list[list[int]] = []
+    for g in range(draw(st.integers(1, 4))):
+        size = draw(st.integers(1, 3))
+        h = draw(st.integers(0, n_hosts - 1))
+        members = []
+        for k in range(size):
+            members.append(len(vms))
+            vms.append(VmSpec(f"G{g}M{k}", h, memory_mb=draw(st.integers(1, 6)) * GB,
+                              cpu_milli=500))
+        groups.append(members)
+        if size > 1:
+            rules.append(RuleSpec(f"group{g}", RuleType.SAME_NODE, tuple(members)))
+    c = make_cluster(hosts, vms, rules,
+                     settings=ClusterSettings(maximum_parallel_migrations=limit))
+    t = c.vm_host.astype(np.int64).copy()
+    for members in groups:
+        if draw(st.booleans()):
+            t[members] = draw(st.integers(0, n_hosts - 1))
+    mem = np.bincount(t, weights=c.vm_mem_load_mb, minlength=n_hosts)
+    if (mem > c.host_memory_free_mb).any():
+        t = c.vm_host.astype(np.int64).copy()  # the draw overfilled a node: keep it simple
+    return c, t, groups
+
+
+@settings(max_examples=100, deadline=None)
+@given(same_node_groups())
+def test_same_node_groups_move_together(case: tuple[Cluster, np.ndarray, list[list[int]]]
+                                        ) -> None:
+    c, t, groups = case
+    res = build_sequence(c, t)
+    assert res.ok, res.message
+    assert verify_sequence(c, res.moves, t) == []
+    for members in groups:
+        waves = {m.wave for m in res.moves if m.vm in members and not m.temporary}
+        assert len(waves) <= 1
