@@ -41,7 +41,6 @@ import numpy as np
 
 from planner.catalog import CpuCatalog, default_catalog
 from planner.cluster import (
-    COMMON_FEATURE_SET_MIN_VERSION_X10,
     COMPAT_NAMES,
     CPU_UNITS,
     RULE_TYPE_NAMES,
@@ -1174,12 +1173,6 @@ def _semantic_checks(cluster: Cluster, vms: _Vms, rules: _Rules, report: Report)
         report.warning(vf, f"VM has more vCPUs than its host {hn[cur[v]]} has logical "
                        f"processors ({lp[cur[v]]}); Hyper-V cannot run it there", row=rows[v],
                        column="vcpus", value=int(vc[v]))
-    low_version = ((cluster.vm_compat == CompatMode.COMMON)
-                   & (cluster.vm_config_version_x10 < COMMON_FEATURE_SET_MIN_VERSION_X10))
-    for v in np.flatnonzero(low_version):
-        report.warning(vf, "CommonClusterFeatureSet needs configuration version 10.0 or "
-                       "later; this VM is treated as MinimumFeatureSet", row=rows[v],
-                       column="config_version", value=vms.rows[v]["config_version"])
     for v in np.flatnonzero(explicit):
         odd = [hn[h] for h in vms.preferred[v] if not possible[v, h]]
         if odd:

@@ -271,10 +271,6 @@ CASES = [
         with_row("hosts.csv", 4, H3.replace(",16,", ",4,")),
         with_row("vms.csv", 4, vm(name="C", host="H3", vcpus="8", cpu="10"))),
         "vms.csv", 4, "vcpus", "8", "more vCPUs than its host H3", "warning"),
-    Case("common-set-old-version",
-         {"vms.csv": "name,host,vcpus,memory_mb,compat_mode,config_version\n"
-                     "A,H1,2,1024,CommonClusterFeatureSet,9.0\n"},
-         "vms.csv", 2, "config_version", "9.0", "treated as MinimumFeatureSet", "warning"),
     Case("different-node-counting-off-vms", merge(
         with_row("hosts.csv", 4, H3_PAUSED),
         with_row("vms.csv", 4, vm(name="C", host="H3", state="Off")),
