@@ -86,6 +86,7 @@ class RestartInstance:
     n_domains: int
     groups: tuple[tuple[int, np.ndarray, np.ndarray], ...]
     hint: np.ndarray  # int (n,) greedy host per item, -1 when the greedy left it out
+    item_priority_counts: np.ndarray  # int (n, 3) moving VMs per item: High, Medium, Low
 
 
 @dataclass(frozen=True)
@@ -512,10 +513,16 @@ class RestartEngine:
                 else:
                     occ = occ_h
                 groups.append((k, members, occ))
+        counts = np.zeros((len(units), len(PRIORITIES)), dtype=np.int64)
+        pos = {int(u): i for i, u in enumerate(units.tolist())}
+        for v in res.movers[s]:
+            p = int(c.vm_priority[v])
+            if p in PRIORITIES:
+                counts[pos[int(self.unit_of[v])], PRIORITIES.index(p)] += 1
         return RestartInstance(f.copy(), units.copy(), res._item_cpu[lo:hi].copy(),
                                res._item_mem[lo:hi].copy(), allowed, cpu_room, mem_room,
                                self._host_domain.copy(), self._n_domains, tuple(groups),
-                               res._item_host[lo:hi].copy())
+                               res._item_host[lo:hi].copy(), counts)
 
 
 def _csr_gather(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray

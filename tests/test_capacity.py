@@ -114,6 +114,29 @@ def test_exact_check_turns_a_greedy_miss_into_survivable() -> None:
     assert not screen_only.outcomes[0].survivable and not screen_only.proven()
 
 
+def test_exact_loss_can_be_smaller_than_what_the_cluster_does() -> None:
+    # H1 and H2 have 10,000 MB left.  H0 fails with two High 3,000 MB VMs and two Medium
+    # 8,000 MB VMs (22,000 > 20,000: not survivable).  The simulated restart spreads the
+    # Highs (7,000 left on each) and then neither Medium fits: two left out.  Both Highs on
+    # one node and one Medium on the other leaves only one Medium out -- the optimum, since
+    # the two Mediums never fit together with anything else.
+    c = make_cluster([host("H0"), host("H1"), host("H2")], [
+        vm("HI1", "H0", 3000, priority=3000), vm("HI2", "H0", 3000, priority=3000),
+        vm("ME1", "H0", 8000), vm("ME2", "H0", 8000),
+        vm("F1", "H1", 50000), vm("F2", "H2", 50000)])
+    rep = analyze_failures(c, FailureOptions(fault_domains=False, exact_loss=True))
+    o = rep.outcomes[0]
+    assert o.settled_by == "bound" and not o.survivable
+    assert o.not_restarted_by_priority == (0, 2, 0)
+    assert o.min_not_restarted == (0, 1, 0) and o.min_loss_proven
+    row = o.to_row()
+    assert row["vms_not_restarted"] == 2 and row["min_not_restarted"] == 1
+    # F1 (50,000 MB) fits nowhere when H1 fails: the minimum is that one VM.
+    assert rep.outcomes[1].min_not_restarted == (0, 1, 0)
+    plain = analyze_failures(c, FailureOptions(fault_domains=False))
+    assert plain.outcomes[0].min_not_restarted is None
+
+
 def test_threshold_makes_survivable_stricter() -> None:
     c = spread(3, 2, 10000)  # after a failure: 34,000 / 64,000 = 53.1 %
     assert analyze_failures(c, FailureOptions(threshold_pct=60)).safe()

@@ -64,6 +64,11 @@ COLUMNS: dict[str, str] = {
     "downtime_moves": "Int64",
     "memory_moved_mb": "Int64",
     "not_restarted_vms": "string",
+    "min_not_restarted": "Int64",
+    "min_not_restarted_high": "Int64",
+    "min_not_restarted_medium": "Int64",
+    "min_not_restarted_low": "Int64",
+    "min_loss_proven": "boolean",
 }
 
 

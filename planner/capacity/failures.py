@@ -23,6 +23,7 @@ otherwise a uniform random sample of that many distinct combinations drawn with
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from planner.cluster import Cluster, HostState
-from planner.cpsat.capacity import ExactStatus, exact_restart
+from planner.cpsat.capacity import ExactStatus, exact_restart, min_not_restarted
 from planner.failover import PRIORITIES, RestartEngine, RestartResult, failed_matrix
 
 #: Longest list of VM names kept per row (the counts are always complete).
@@ -69,6 +70,11 @@ class FailureOptions:
         Run the CP-SAT check on scenarios the screen cannot settle.
     exact_time_limit_s, exact_workers:
         CP-SAT time limit per scenario and search workers.
+    exact_loss:
+        For scenarios that are not survivable, also ask CP-SAT for the fewest VMs any
+        placement must leave out (High first, then Medium, then Low).  The simulated
+        ``not_restarted`` list is what the cluster's own restart order does; this is the
+        best an operator could do.
     """
 
     failures: int = 1
@@ -79,6 +85,7 @@ class FailureOptions:
     exact: bool = True
     exact_time_limit_s: float = 10.0
     exact_workers: int = 1
+    exact_loss: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class ScenarioOutcome:
     settled_by: str
     proven: bool
     exact_seconds: float = 0.0
+    min_not_restarted: tuple[int, int, int] | None = None  # High, Medium, Low
+    min_loss_proven: bool | None = None
 
     def to_row(self) -> dict[str, Any]:
         """Flat dict for CSV / Parquet (SPEC §6 columns plus extras)."""
@@ -123,6 +132,15 @@ class ScenarioOutcome:
             "settled_by": self.settled_by,
             "proven": self.proven,
             "not_restarted_vms": ";".join(names),
+            "min_not_restarted": (None if self.min_not_restarted is None
+                                  else sum(self.min_not_restarted)),
+            "min_not_restarted_high": (None if self.min_not_restarted is None
+                                       else self.min_not_restarted[0]),
+            "min_not_restarted_medium": (None if self.min_not_restarted is None
+                                         else self.min_not_restarted[1]),
+            "min_not_restarted_low": (None if self.min_not_restarted is None
+                                      else self.min_not_restarted[2]),
+            "min_loss_proven": self.min_loss_proven,
         }
 
 
@@ -252,7 +270,8 @@ def settle(engine: RestartEngine, failed: np.ndarray, opt: FailureOptions
     """Run the screen on ``failed`` (S, H), then the exact check where needed.
 
     Returns the (possibly exact-corrected) result and, per scenario, how it was settled,
-    whether that is a proof, and the exact-check seconds.
+    whether that is a proof, and the exact-check seconds.  (The minimum-loss solve of
+    ``exact_loss`` is done by :func:`analyze_failures`, not here.)
     """
     res = engine.run(failed)
     complete = res.complete
@@ -310,8 +329,14 @@ def analyze_failures(cluster: Cluster, options: FailureOptions | None = None,
         fm = failed_matrix(cluster.n_hosts, [scenarios[i].hosts for i in idx])
         res, settled, proven, secs = settle(eng, fm, opt)
         for j, i in enumerate(idx):
-            outcomes[i] = _outcome(cluster, scenarios[i], res, j, settled[j], proven[j], opt,
-                                   secs[j])
+            o = _outcome(cluster, scenarios[i], res, j, settled[j], proven[j], opt, secs[j])
+            if opt.exact_loss and not o.restarts_all:
+                loss = min_not_restarted(res.instance(j), opt.exact_time_limit_s,
+                                         opt.exact_workers, opt.seed)
+                o = dataclasses.replace(o, min_not_restarted=loss.not_restarted,
+                                        min_loss_proven=loss.proven,
+                                        exact_seconds=o.exact_seconds + loss.wall_seconds)
+            outcomes[i] = o
     return FailureReport(tuple(o for o in outcomes if o is not None), sampling)
 
 

@@ -82,6 +82,9 @@ def capacity(
         "--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")] = 10.0,
     no_exact: Annotated[bool, typer.Option(
         "--no-exact", help="Screen only: skip the exact CP-SAT checks.")] = False,
+    exact_loss: Annotated[bool, typer.Option(
+        "--exact-loss", help="For scenarios that are not survivable, also compute with CP-SAT "
+        "the fewest VMs any placement must leave out (by priority).")] = False,
     no_growth_limit: Annotated[bool, typer.Option(
         "--no-growth-limit", help="Skip the search for the growth that breaks N+1.")] = False,
     scheduler: Annotated[str | None, typer.Option(
@@ -101,7 +104,7 @@ def capacity(
     opts = BatchOptions(
         failure=FailureOptions(failures=failures, max_scenarios_per_k=max_scenarios, seed=seed,
                                threshold_pct=survivable_threshold, exact=not no_exact,
-                               exact_time_limit_s=time_limit),
+                               exact_time_limit_s=time_limit, exact_loss=exact_loss),
         growth=tuple(dict.fromkeys(growth)) if growth else (1.0,),
         add_host=add, maintenance=maintenance, maintenance_engine=maintenance_engine.value,
         level=None if level is None else level.value, threshold_pct=threshold,

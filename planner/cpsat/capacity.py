@@ -90,6 +90,41 @@ def _add_rule_groups(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.
                     model.add_at_most_one(y.values())
 
 
+def _variables(model: cp_model.CpModel, inst: RestartInstance
+               ) -> dict[tuple[int, int], cp_model.IntVar]:
+    """x[i, h]: item i is placed on host h (only for allowed hosts)."""
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for i in range(len(inst.items)):
+        for h in np.flatnonzero(inst.allowed[i]).tolist():
+            x[i, h] = model.new_bool_var(f"x{i}_{h}")
+    return x
+
+
+def _by_item(x: dict[tuple[int, int], cp_model.IntVar], n: int
+             ) -> list[list[cp_model.IntVar]]:
+    out: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
+    for (i, _), v in x.items():
+        out[i].append(v)
+    return out
+
+
+def _solver(time_limit_s: float, workers: int, seed: int) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.num_workers = int(workers)
+    solver.parameters.random_seed = int(seed)
+    return solver
+
+
+def _placement(solver: cp_model.CpSolver, x: dict[tuple[int, int], cp_model.IntVar],
+               n: int) -> np.ndarray:
+    out = np.full(n, -1, dtype=np.int64)
+    for (i, h), var in x.items():
+        if solver.boolean_value(var):
+            out[i] = h
+    return out
+
+
 def exact_restart(inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1,
                   seed: int = 0) -> ExactResult:
     """Decide whether every item of ``inst`` can be placed; return a placement if so.
@@ -103,37 +138,77 @@ def exact_restart(inst: RestartInstance, time_limit_s: float = 10.0, workers: in
     n = len(inst.items)
     if n == 0:
         return ExactResult(ExactStatus.FEASIBLE, np.zeros(0, dtype=np.int64), 0.0, "TRIVIAL")
+    if not inst.allowed.any(axis=1).all():
+        return ExactResult(ExactStatus.INFEASIBLE, None, time.perf_counter() - t0,
+                           "NO_ALLOWED_HOST")
     model = cp_model.CpModel()
-    # x[i, h]: item i is placed on host h.
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    for i in range(n):
-        hosts = [int(h) for h in np.flatnonzero(inst.allowed[i])]
-        if not hosts:
-            return ExactResult(ExactStatus.INFEASIBLE, None, time.perf_counter() - t0,
-                               "NO_ALLOWED_HOST")
-        for h in hosts:
-            x[i, h] = model.new_bool_var(f"x{i}_{h}")
-        model.add_exactly_one(x[i, h] for h in hosts)
+    x = _variables(model, inst)
+    for vs in _by_item(x, n):
+        model.add_exactly_one(vs)
     _add_capacity(model, x, inst)
     _add_rule_groups(model, x, inst)
     for (i, h), var in x.items():
         model.add_hint(var, int(inst.hint[i]) == h)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = float(time_limit_s)
-    solver.parameters.num_workers = int(workers)
-    solver.parameters.random_seed = int(seed)
+    solver = _solver(time_limit_s, workers, seed)
     st = solver.solve(model)
     wall = time.perf_counter() - t0
     name = solver.status_name(st)
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        out = np.full(n, -1, dtype=np.int64)
-        for (i, h), var in x.items():
-            if solver.boolean_value(var):
-                out[i] = h
-        return ExactResult(ExactStatus.FEASIBLE, out, wall, name)
+        return ExactResult(ExactStatus.FEASIBLE, _placement(solver, x, n), wall, name)
     if st == cp_model.INFEASIBLE:
         return ExactResult(ExactStatus.INFEASIBLE, None, wall, name)
     return ExactResult(ExactStatus.UNKNOWN, None, wall, name)
 
 
-__all__ = ["ExactResult", "ExactStatus", "exact_restart"]
+@dataclass(frozen=True)
+class LossResult:
+    """Fewest VMs left out, by priority (High, Medium, Low), and whether that is proved."""
+
+    not_restarted: tuple[int, int, int] | None
+    proven: bool
+    item_host: np.ndarray | None
+    wall_seconds: float
+    solver_status: str
+
+
+def min_not_restarted(inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1,
+                      seed: int = 0) -> LossResult:
+    """The best any placement can do when not everything fits: restart as many High VMs as
+    possible, then Medium, then Low (one weighted objective whose weights make the order
+    strict).  ``proven`` when the solver proves optimality."""
+    t0 = time.perf_counter()
+    n = len(inst.items)
+    counts = inst.item_priority_counts
+    totals = counts.sum(axis=0)
+    if n == 0:
+        return LossResult((0, 0, 0), True, np.zeros(0, dtype=np.int64), 0.0, "TRIVIAL")
+    # Weights: one Medium VM outweighs every Low VM, one High VM every Medium and Low VM.
+    w_low = 1
+    w_med = int(totals[2]) * w_low + 1
+    w_high = int(totals[1]) * w_med + int(totals[2]) * w_low + 1
+    weight = counts @ np.array([w_high, w_med, w_low], dtype=np.int64)
+    model = cp_model.CpModel()
+    x = _variables(model, inst)
+    placed = []
+    for i, vs in enumerate(_by_item(x, n)):
+        if vs:
+            model.add_at_most_one(vs)
+            placed.append((i, vs))
+    _add_capacity(model, x, inst)
+    _add_rule_groups(model, x, inst)
+    model.maximize(sum(int(weight[i]) * sum(vs) for i, vs in placed))
+    for (i, h), var in x.items():
+        model.add_hint(var, int(inst.hint[i]) == h)
+    solver = _solver(time_limit_s, workers, seed)
+    st = solver.solve(model)
+    wall = time.perf_counter() - t0
+    name = solver.status_name(st)
+    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return LossResult(None, False, None, wall, name)
+    ih = _placement(solver, x, n)
+    left = counts[ih < 0].sum(axis=0)
+    return LossResult((int(left[0]), int(left[1]), int(left[2])), st == cp_model.OPTIMAL, ih,
+                      wall, name)
+
+
+__all__ = ["ExactResult", "ExactStatus", "LossResult", "exact_restart", "min_not_restarted"]
