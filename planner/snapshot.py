@@ -29,6 +29,7 @@ on the good rows when other rows are bad, so one pass shows every problem.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import math
 import sys
@@ -351,6 +352,20 @@ def find_file(directory: Path, fname: str) -> Path:
     return p
 
 
+def _misnamed_hint(directory: Path, fname: str) -> str:
+    """``" (is vm.csv meant to be vms.csv?)"`` when a similar file name is present."""
+    try:
+        present = [e.name for e in directory.iterdir() if e.is_file()]
+    except OSError:
+        return ""
+    others = [n for n in present if n.casefold() not in FILES]
+    close = difflib.get_close_matches(fname, [n.casefold() for n in others], n=1, cutoff=0.7)
+    if not close:
+        return ""
+    shown = next(n for n in others if n.casefold() == close[0])
+    return f" (is {shown} meant to be {fname}?)"
+
+
 def _decode(raw: bytes, fname: str, report: Report) -> str | None:
     """Bytes → text: UTF-8 with or without BOM; UTF-16 with a BOM is accepted with a
     warning (``Out-File`` and ``>`` in Windows PowerShell 5 write it)."""
@@ -390,7 +405,8 @@ def read_table(path: Path, report: Report, *, required: bool,
     fname = path.name.casefold() if path.name.casefold() in FILES else path.name
     if not path.exists():
         if required:
-            report.error(fname, f"required file is missing from {path.parent}")
+            report.error(fname, f"required file is missing from {path.parent}"
+                         + _misnamed_hint(path.parent, fname))
         return None
     if not path.is_file():
         report.error(fname, "expected a file, found a directory or special file")

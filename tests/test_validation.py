@@ -481,3 +481,11 @@ def test_cell_problems_say_what_was_expected(make_snapshot: SnapshotMaker, chang
     (p,) = report.errors
     assert p.expected == expected
     assert p.to_dict()["expected"] == expected
+
+
+def test_misnamed_required_file_gets_a_hint(make_snapshot: SnapshotMaker) -> None:
+    snap = make_snapshot()
+    (snap / "vms.csv").rename(snap / "vm.csv")
+    _, report = read_snapshot(snap)
+    (p,) = report.errors
+    assert p.file == "vms.csv" and p.message.endswith("(is vm.csv meant to be vms.csv?)")
