@@ -42,6 +42,7 @@ numba engine needs no such temporary at all.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -497,9 +498,23 @@ if HAVE_NUMBA:
         return home[i] if i < pinned.shape[0] and pinned[i] == v else -1
 
 
+#: Check arrays per cluster (clusters are immutable, so they never go stale).
+_CHECK_CACHE: weakref.WeakKeyDictionary[Cluster, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
 def _check_arrays(cluster: Cluster, with_checks: bool,
                   drained: np.ndarray | None = None) -> tuple[Any, ...]:
     """Arguments of the compiled row checks (empty ones when ``with_checks`` is False)."""
+    if with_checks and (drained is None or not drained.any()):
+        cached = _CHECK_CACHE.get(cluster)
+        if cached is None:
+            cached = _CHECK_CACHE[cluster] = _build_check_arrays(cluster, True, None)
+        return cached
+    return _build_check_arrays(cluster, with_checks, drained)
+
+
+def _build_check_arrays(cluster: Cluster, with_checks: bool,
+                        drained: np.ndarray | None) -> tuple[Any, ...]:
     empty = np.zeros(0, dtype=np.intp)
     fd = cluster.host_fault_domain.astype(np.int64)
     n_keys = max(cluster.n_hosts, len(cluster.fault_domains), 1)
