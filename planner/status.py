@@ -67,6 +67,10 @@ class StatusReport:
                     "cpu_pct": round(float(self.cpu_pct[h]), 4),
                     "memory_pct": round(float(self.memory_pct[h]), 4),
                     "over_threshold": bool(self.over[h]),
+                    "over_cpu": bool(self.over[h] and self.cpu_pct[h]
+                                     > self.threshold.cpu_pct + 1e-9),
+                    "over_memory": bool(self.over[h] and self.memory_pct[h]
+                                        > self.threshold.memory_pct + 1e-9),
                     "running_vms": int(((c.vm_host == h) & c.vm_consumes).sum()),
                 }
                 for h in range(c.n_hosts)

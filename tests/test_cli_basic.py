@@ -100,6 +100,7 @@ def test_status_text(small4: Path) -> None:
     assert "Hosts over the threshold: 1" in r.stdout
     assert "soft anti_affinity: anti-affinity class 'SQL'" in r.stdout
     assert "85.5" in r.stdout and "73.4" in r.stdout
+    assert "over (CPU)" in r.stdout
     # The snapshot's warning (a disabled rule) is a diagnostic: stderr.
     assert "rule is disabled" in r.stderr and "rule is disabled" not in r.stdout
 

@@ -41,6 +41,8 @@ def test_small4_custom_threshold(small4: Path) -> None:
     # HV04 (6.125 / 10.9375) are not.
     d = cluster_status(load_snapshot(small4), threshold_pct=20).to_dict()
     assert [h["over_threshold"] for h in d["hosts"]] == [True, True, False, False]
+    assert [(h["over_cpu"], h["over_memory"]) for h in d["hosts"]] == [
+        (True, True), (False, True), (False, False), (False, False)]
     assert d["level"] == "custom" and d["threshold_alternative"] is None
 
 

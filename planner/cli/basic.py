@@ -32,6 +32,14 @@ HighModeOpt = Annotated[HighMode, typer.Option(
 MAX_ISLANDS_SHOWN = 50
 
 
+def _over_label(h: dict[str, object]) -> str:
+    """``over (CPU, memory)`` for a host above the threshold, else empty."""
+    if not h["over_threshold"]:
+        return ""
+    which = [n for n, k in (("CPU", "over_cpu"), ("memory", "over_memory")) if h[k]]
+    return f"[red]over ({', '.join(which)})[/]"
+
+
 @app.command()
 def validate(snapshot: SnapshotArg, json: JsonOpt = False) -> None:
     """Check a snapshot and list every problem and warning (exit 1 when invalid).
@@ -82,7 +90,7 @@ def status(
     for h in d["hosts"]:
         t.add_row(Text(h["name"]), h["state"], Text(h["fault_domain"]), Text(h["cpu_model"]),
                   str(h["running_vms"]), f"{h['cpu_pct']:.1f}", f"{h['memory_pct']:.1f}",
-                  "[red]over[/]" if h["over_threshold"] else "")
+                  _over_label(h))
     out.print(t)
     out.print(f"Hosts over the threshold: {d['hosts_over_threshold']}")
     if st.violations:
