@@ -17,6 +17,7 @@ from planner.cluster import (
     ClusterSettings,
     CompatMode,
     HostState,
+    MoveKind,
     RuleType,
     Vendor,
     VmState,
@@ -336,3 +337,43 @@ def test_common_feature_set_vms_restart_anywhere() -> None:
                      [vm("N", "I0", 1000), vm("M", "I0", 1000, compat=CompatMode.MINIMUM),
                       vm("C", "I0", 1000, compat=CompatMode.COMMON)])
     assert run_one(c, (0,)).targets[0].tolist() == [1, 1, 1]
+
+
+@given(clusters(max_hosts=4, max_vms=10))
+def test_drain_placements_are_reachable_and_respect_rules(c: Cluster) -> None:
+    """Drain mode: every placed VM reaches its target (live, quick or shutdown when
+    allowed), is not pinned, lands on an Up possible owner that is not drained, within 100 %
+    capacity, and every enabled rule holds among all VMs (running or not)."""
+    up = [int(h) for h in np.flatnonzero(c.host_up)]
+    eng = RestartEngine(c, "drain")
+    res = eng.run(failed_matrix(c.n_hosts, [(h,) for h in up]))
+    fd = c.host_fault_domain
+    for s, h in enumerate(up):
+        mv, tg = res.movers[s], res.targets[s]
+        assert sorted(mv.tolist()) == np.flatnonzero(c.vm_host == h).tolist()
+        ok = tg >= 0
+        assert (tg[ok] != h).all() and c.host_up[tg[ok]].all()
+        assert (c.vm_move_kind[mv[ok], tg[ok]] != MoveKind.FORBIDDEN).all()
+        assert not c.vm_pinned[mv[ok]].any()
+        assert c.vm_possible[mv[ok], tg[ok]].all()
+        where = c.vm_host.astype(np.int64).copy()
+        where[mv] = tg
+        present = where >= 0
+        cpu = np.bincount(where[present], weights=c.vm_cpu_load_milli[present],
+                          minlength=c.n_hosts)
+        mem = np.bincount(where[present], weights=c.vm_mem_load_mb[present],
+                          minlength=c.n_hosts)
+        receivers = np.zeros(c.n_hosts, dtype=bool)
+        receivers[tg[ok]] = True
+        assert (cpu[receivers] <= c.host_cpu_free_milli[receivers]).all()
+        assert (mem[receivers] <= c.host_memory_free_mb[receivers]).all()
+        for r in c.enabled_rules:
+            hs = [int(where[m]) for m in r.members if where[m] >= 0]
+            if r.rule_type == RuleType.DIFFERENT_NODE:
+                assert len(hs) == len(set(hs)), r
+            elif r.rule_type == RuleType.DIFFERENT_FAULT_DOMAIN:
+                assert len(hs) == len({int(fd[x]) for x in hs}), r
+            elif r.rule_type == RuleType.SAME_NODE:
+                assert len(set(hs)) <= 1, r
+            else:
+                assert len({int(fd[x]) for x in hs}) <= 1, r
