@@ -31,6 +31,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from planner.catalog import CpuCatalog, default_catalog
+from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold
 from planner.cluster import (
     CPU_UNITS,
     Cluster,
@@ -55,6 +56,7 @@ __all__ = [
     "make_cluster",
     "names",
     "networks",
+    "thresholds",
 ]
 
 #: Default CPU model per vendor for :class:`HostSpec` (present in the shipped catalog).
@@ -444,6 +446,19 @@ def clusters(
         name=draw(names("cl")),
         catalog=cat,
     )
+
+
+@st.composite
+def thresholds(draw: st.DrawFn, cluster: Cluster) -> Threshold:
+    """A threshold for ``cluster`` as the CLI could choose it: a level (High in either
+    reading) or a user percentage (whole or fractional)."""
+    kind = draw(st.sampled_from(["level", "pct"]))
+    if kind == "pct":
+        pct = draw(st.integers(0, 100) | st.floats(0, 100, allow_nan=False))
+        return resolve_threshold(cluster, None, float(pct))
+    level = draw(st.sampled_from(list(Level)))
+    mode = draw(st.sampled_from(list(HighMode)))
+    return resolve_threshold(cluster, level, None, mode)
 
 
 def _draw_rules(draw: st.DrawFn, hosts: Sequence[HostSpec], vms: Sequence[VmSpec],

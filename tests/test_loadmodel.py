@@ -22,7 +22,7 @@ from planner.loadmodel import (
     threshold_limits,
 )
 from planner.snapshot import load_snapshot
-from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
+from tests.strategies import HostSpec, VmSpec, clusters, make_cluster, thresholds
 
 # small4 (data/examples/small4): four hosts of 32 LP, 262,144 MB, reserve 8,192 MB, base 3 %.
 # CPU demand (vcpus * usage) and memory of the Running VMs, per host:
@@ -178,3 +178,13 @@ def test_over_threshold_iff_excess_is_positive(c: Cluster, cpu_t: float, mem_t: 
     thr = Threshold(cpu_t, mem_t, "custom", "")
     cpu_x, mem_x = excess_units(c, thr)
     assert ((cpu_x > 0) | (mem_x > 0)).tolist() == host_loads(c).over(thr).tolist()
+
+
+@given(st.data())
+def test_thresholds_strategy_gives_thresholds_in_range(data: st.DataObject) -> None:
+    c = data.draw(clusters(max_hosts=3, max_vms=6, with_networks=False))
+    thr = data.draw(thresholds(c))
+    assert thr.level in ("low", "medium", "high", "custom")
+    # Fixed levels and user percentages stay in 0..100; the High average may exceed it.
+    if thr.level != "high" or thr.rule.startswith("High (absolute"):
+        assert 0.0 <= thr.cpu_pct <= 100.0 and thr.cpu_pct == thr.memory_pct
