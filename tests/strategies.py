@@ -31,7 +31,6 @@ import numpy as np
 from hypothesis import strategies as st
 
 from planner.catalog import CpuCatalog, default_catalog
-from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold
 from planner.cluster import (
     CPU_UNITS,
     Cluster,
@@ -45,6 +44,7 @@ from planner.cluster import (
     Vendor,
     VmState,
 )
+from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold
 
 __all__ = [
     "HostSpec",
