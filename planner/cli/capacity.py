@@ -165,6 +165,29 @@ def _growth_text(gl: dict[str, Any] | None) -> str:
     return f"x{gl['breaks_at']:g}" + mark
 
 
+def _generation_lines(s: dict[str, Any]) -> list[str]:
+    lines = []
+    g = s.get("add_generation")
+    if g:
+        lost = len(g["features_lost"])
+        lines.append(
+            f"adding a {g['model']} node: the {g['vendor'].title()} CommonClusterFeatureSet "
+            + (f"loses {lost} feature(s), {g['affected_vms']} VM(s) see it at next boot"
+               if lost else "keeps every feature")
+            + f"; {g['not_live_target_until_reboot']} running VM(s) cannot live-migrate to it "
+            f"until they reboot, {g['never_live_target']} cannot at all")
+    r = s.get("retire_oldest")
+    if r and r["retired_hosts"]:
+        gained = sum(len(v) for v in r["features_gained"].values())
+        lines.append(
+            f"retiring {', '.join(r['models'])} ({len(r['retired_hosts'])} node(s)): "
+            f"{gained} feature(s) gained for {r['benefiting_vms']} VM(s); relocation "
+            + ("fits" if r["relocation_feasible"] else "does not fit")
+            + ("" if r["n1_safe_after"] is None else
+               "; N+1-safe after" if r["n1_safe_after"] else "; not N+1-safe after"))
+    return lines
+
+
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
     t = Table(title="Capacity")
     for c in ("snapshot", "hosts", "VMs", "N+1 safe", "not survivable", "growth breaks at",
@@ -187,6 +210,9 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
         t.add_row(name, str(s.get("hosts", "")), str(s.get("vms", "")),
                   _yes(s.get("n1_safe")), f"{bad}/{len(sub)}", gtxt, htxt, mtxt)
     out.print(t)
+    for s in result.snapshots:
+        for line in _generation_lines(s):
+            out.print(f"{s.get('snapshot', '')}: {line}")
     out.print(f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
               f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
               f"{summary['workers']} worker(s) "
