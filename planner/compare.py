@@ -323,6 +323,9 @@ def summary_lines(result: CompareResult) -> list[str]:
                          f"limit(s), hvplan {a['hvplan_hard_violations_after']}")
         tail = ("; both reach the threshold on the same terms" if a["same_terms"]
                 and not a["hvplan_hosts_over_after"] else "")
+        if hv.downtime_moves:
+            extra.append(f"hvplan uses {hv.downtime_moves} downtime move(s), which no native "
+                         "balancer makes")
         line = f"vs {name}: {what}, {moves}{tail}"
         if extra:
             line += " (" + "; ".join(extra) + ")"
