@@ -1265,6 +1265,16 @@ def _rule_checks(cluster: Cluster, rules: _Rules, report: Report) -> None:
         shown = ", ".join(f"'{n}'" for n in rs[:3]) + (" ..." if len(rs) > 3 else "")
         return ("rule " if len(rs) == 1 else "rules ") + shown
 
+    # Members of each SameNode / Same* group, gathered once (not a scan of all VMs per rule).
+    node_comp: dict[int, set[int]] = {}
+    dom_comp: dict[int, set[int]] = {}
+    for _, r in enabled:
+        if r.rule_type == RuleType.SAME_NODE:
+            for m in r.members:
+                node_comp.setdefault(node_uf.find(m), set()).add(m)
+        if r.rule_type in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
+            for m in r.members:
+                dom_comp.setdefault(dom_uf.find(m), set()).add(m)
     host, fd = cluster.vm_host, cluster.host_fault_domain
     pinned, run = cluster.vm_pinned, cluster.vm_consumes
     done_node: set[int] = set()
@@ -1317,16 +1327,15 @@ def _rule_checks(cluster: Cluster, rules: _Rules, report: Report) -> None:
             if root in done_node:
                 continue
             done_node.add(root)
-            _same_group_check(cluster, [v for v in range(cluster.n_vms)
-                                        if node_uf.find(v) == root] if len(node_rules[root]) > 1
-                              else list(ms), False, quoted(node_rules[root]), r, row, report, rf)
+            _same_group_check(cluster, sorted(node_comp[root]), False, quoted(node_rules[root]),
+                              r, row, report, rf)
         else:
             root = dom_uf.find(ms[0])
             if root in done_dom:
                 continue
             done_dom.add(root)
-            group = [v for v in range(cluster.n_vms) if dom_uf.find(v) == root]
-            _same_group_check(cluster, group, True, quoted(dom_rules[root]), r, row, report, rf)
+            _same_group_check(cluster, sorted(dom_comp[root]), True, quoted(dom_rules[root]), r,
+                              row, report, rf)
 
 
 def _same_group_check(cluster: Cluster, group: list[int], by_domain: bool, label: str,

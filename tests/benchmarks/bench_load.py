@@ -43,7 +43,8 @@ from planner.snapshot import read_snapshot, write_snapshot
 TARGET_SECONDS = 1.0
 
 
-def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7) -> Cluster:
+def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7,
+                  n_rules: int = 200) -> Cluster:
     """A realistic, valid large cluster: two vendors, four fault domains, VMs that fit."""
     rng = np.random.default_rng(seed)
     cat = default_catalog()
@@ -81,15 +82,21 @@ def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7) -> Cluste
     host_names = tuple(f"HV{i:02d}" for i in range(n_hosts))
     aa_names = ("SQL", "DC", "Web")
     vm_aa = tuple((i % 3,) if i < 3 * n_hosts else () for i in range(n_vms))
+    # Rules that the round-robin placement satisfies (VM i is on host i % n_hosts, in fault
+    # domain host % 4): any overlap between rules stays consistent.
     rules = []
-    for r in range(40):
-        # DifferentNode rules of 3 VMs on distinct hosts; SameNode pairs on one host.
-        if r % 2 == 0:
-            m = tuple(int(x) for x in (r * 10, r * 10 + 1, r * 10 + 2))
-            rules.append(Rule(f"spread-{r}", RuleType.DIFFERENT_NODE, True, m))
+    span = max(n_vms - 2 * n_hosts, 1)
+    for r in range(n_rules):
+        b = (r * 7) % span
+        kind = r % 4
+        if kind == 0:
+            rules.append(Rule(f"spread-{r}", RuleType.DIFFERENT_NODE, True, (b, b + 1, b + 2)))
+        elif kind == 1:
+            rules.append(Rule(f"together-{r}", RuleType.SAME_NODE, True, (b, b + n_hosts)))
+        elif kind == 2:
+            rules.append(Rule(f"rack-{r}", RuleType.SAME_FAULT_DOMAIN, True, (b, b + 4)))
         else:
-            m = tuple(int(x) for x in (r * 10, r * 10 + n_hosts))
-            rules.append(Rule(f"together-{r}", RuleType.SAME_NODE, True, m))
+            rules.append(Rule(f"racks-{r}", RuleType.DIFFERENT_FAULT_DOMAIN, True, (b, b + 1)))
     return Cluster(
         name="bench64",
         settings=ClusterSettings(),
@@ -134,6 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hosts", type=int, default=64)
     ap.add_argument("--vms", type=int, default=8000)
+    ap.add_argument("--rules", type=int, default=200, help="affinity rules (default 200)")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--profile", action="store_true", help="print a cProfile top 15")
@@ -141,7 +149,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "bench64"
-        write_snapshot(build_cluster(args.hosts, args.vms), d)
+        write_snapshot(build_cluster(args.hosts, args.vms, n_rules=args.rules), d)
         size = sum(f.stat().st_size for f in d.iterdir())
         cluster, report = read_snapshot(d)  # warm-up (imports, catalog cache)
         if cluster is None:
@@ -170,6 +178,7 @@ def main() -> None:
     result = {
         "hosts": args.hosts,
         "vms": args.vms,
+        "rules": args.rules,
         "files_bytes": size,
         "runs": args.runs,
         "median_seconds": round(med, 4),
@@ -183,8 +192,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"read_snapshot (load + validate) of {args.hosts} hosts / {args.vms} VMs "
-              f"({size / 1024:.0f} KiB of CSV), {args.runs} runs:")
+        print(f"read_snapshot (load + validate) of {args.hosts} hosts / {args.vms} VMs / "
+              f"{args.rules} rules ({size / 1024:.0f} KiB of CSV), {args.runs} runs:")
         print(f"  median {med:.3f} s (min {min(times):.3f}, max {max(times):.3f}); "
               f"target {TARGET_SECONDS:.1f} s")
         print(f"  peak traced memory of one load: {peak / 2**20:.1f} MiB "
