@@ -23,7 +23,7 @@ from planner.cluster import (
     VmState,
 )
 from planner.cpsat.capacity import ExactStatus, exact_restart
-from planner.failover import RestartEngine, failed_matrix
+from planner.failover import Mode, RestartEngine, RestartResult, failed_matrix
 from tests.strategies import HostSpec, RuleSpec, VmSpec, clusters, make_cluster
 
 MEM = 64000
@@ -41,8 +41,9 @@ def vm(name: str, on: str, mem: int, **kw: object) -> VmSpec:
     return VmSpec(name, on, memory_mb=mem, cpu_milli=100, **kw)  # type: ignore[arg-type]
 
 
-def run_one(c: Cluster, failed: tuple[int, ...], mode: str = "failover"):  # noqa: ANN201
-    eng = RestartEngine(c, mode)  # type: ignore[arg-type]
+def run_one(c: Cluster, failed: tuple[int, ...], mode: Mode = "failover") -> RestartResult:
+    """Simulate one scenario."""
+    eng = RestartEngine(c, mode)
     return eng.run(failed_matrix(c.n_hosts, [failed]))
 
 
