@@ -320,16 +320,15 @@ class RestartEngine:
             self._unit_in_kind[k] = np.asarray(ug.any(axis=1), dtype=bool)
 
     def _build_preferences(self) -> None:
-        """Preference rank per unit and host: 0, 1, ... for preferred owners, then the rest."""
+        """Preference rank per unit and host: 0, 1, ... for preferred owners in order, then
+        the number of preferred owners for every other host."""
         c = self.cluster
-        rank = np.full((self.n_units, c.n_hosts), 0, dtype=np.float64)
+        rank = np.zeros((self.n_units, c.n_hosts), dtype=np.float64)
         for u in range(self.n_units):
             pref = c.vm_preferred[self.unit_lead[u]] if self.unit_lead[u] >= 0 else ()
             if pref:
                 rank[u, :] = len(pref)
                 rank[u, list(pref)] = np.arange(len(pref))
-                # Normalise so "not preferred" always ranks last whatever the list length.
-                rank[u] = np.minimum(rank[u], len(pref)) / len(pref)
         self.unit_pref_rank = rank
 
     # ------------------------------------------------------------------ helpers
@@ -435,7 +434,10 @@ class RestartEngine:
                 else:
                     ok[rows] &= allowed_rows
             headroom = np.minimum(left_cpu / self.cpu_cap, left_mem / self.mem_cap)
-            score = soft * 100.0 + self.unit_pref_rank[u] * 10.0 + (1.0 - headroom)
+            # Lexicographic: avoid soft anti-affinity conflicts, then follow the preferred
+            # owners in order, then spread.  Rank steps of 10 dwarf the headroom term (which
+            # stays within a few units), and conflicts outweigh any rank (at most 64 hosts).
+            score = soft * 1e4 + self.unit_pref_rank[u] * 10.0 + (1.0 - headroom)
             score = np.where(ok, score, np.inf)
             best = np.argmin(score, axis=1)
             placed = ok[np.arange(len(sel)), best]

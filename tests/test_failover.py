@@ -129,6 +129,15 @@ def test_preferred_owner_wins_over_headroom() -> None:
     assert res.targets[0].tolist() == [2]  # H1 is emptier, but H2 is preferred
 
 
+def test_preferred_owners_are_followed_in_order_however_long_the_list() -> None:
+    # Forty preferred owners; the first one that can take the VM wins even though every
+    # later one is much emptier.  H1 (first preference) is full, H2 (second) just has room.
+    hosts = [host(f"H{i}") for i in range(42)]
+    vms = [vm("A", "H0", 10000, preferred_owners=tuple(f"H{i}" for i in range(1, 41))),
+           vm("FULL", "H1", 55000), vm("SOME", "H2", 49000)]
+    assert run_one(make_cluster(hosts, vms), (0,)).targets[0].tolist() == [2]
+
+
 def test_headroom_spreads_when_nothing_is_preferred() -> None:
     c = make_cluster([host("H0"), host("H1"), host("H2")], [
         vm("A", "H0", 10000), vm("B", "H2", 30000)])
