@@ -17,6 +17,8 @@ in a single wave (Hyper-V brings the other members along when one is moved).  Wh
 more members than a node's limit, it takes the whole limit of that node in its wave (the node
 runs nothing else then) and Hyper-V queues the extra migrations itself; this is the one
 documented exception to the per-wave limit, and the verifier accepts exactly it.
+SameFaultDomain rules are not enforced while moving (SPEC §3 lists only the Different* rules
+for execution): members relocating to another domain are apart until the last one arrives.
 
 **Algorithm.**  Greedy list scheduling, wave by wave, with incremental host loads and rule
 occupancy counters (every check is O(1) per VM).  Pending units are ranked each wave by:
@@ -27,12 +29,22 @@ touching the node divided by its limit: the node that needs the most waves is se
 which keeps the wave count near the lower bound ``max_h ceil(moves touching h / limit h)``);
 then larger memory first; then VM index (so the result is deterministic).
 
-**Deadlocks.**  A wave in which no pending move can start (swaps between full nodes, chains,
-anti-affinity members trading places) is broken with *temporary hops*: a VM sitting on a node
-that blocked moves are waiting for is moved to a third node with room (live or quick only,
-never a new downtime), and later continues to its target.  Hops are ``temporary=True`` moves
-counted in ``extra_hops``.  When no hop is possible the result is ``ok=False`` with a message
-naming the stuck VMs and nodes; an unexecutable sequence is never returned.
+**Deadlocks.**  Swaps between full nodes, cycles of moves and anti-affinity members trading
+places cannot be ordered at all; they are broken with *temporary hops*: a VM of the cycle
+goes to a third node with room (live or quick only, never a new downtime) and continues to
+its target later.  After each wave's greedy pass, a one-move-at-a-time relaxation that
+ignores migration limits and arrivals (both only ever make things harder) *proves* which
+moves can never finish without a hop; one hop is added per round, in slots the wave left
+free, and the proof is repeated, so one hop breaks one cycle while the other moves go on.
+Only when nothing at all can move does a weaker, order-dependent test pick the hop.  Hops are
+``temporary=True`` moves counted in ``extra_hops``.  When no hop is possible the result is
+``ok=False`` with a message naming the stuck VMs and nodes; an unexecutable sequence is
+never returned.
+
+**Cost.**  Each wave costs O(pending moves) for the ranking and the greedy pass (plus the
+linear deadlock test when a move is blocked by room or a rule).  A 2,000-move plan on 64
+nodes takes well under a second; a single node drained of 1,000 VMs at one migration at a
+time (1,000 waves, the worst case) about as long.
 """
 
 from __future__ import annotations
