@@ -6,6 +6,10 @@ Part 1, the N+1 screen at Hyper-V's scale limit: one generated 64-node / 8,000-V
 N+1 analysis (screen, bounds, exact CP-SAT checks where needed, outcome rows).  Optionally
 the same for every node pair (N+2, 2,016 scenarios).
 
+Part 1b (``--part exact``), the exact path at scale: growth limit of a pure-packing
+64 x 8,000 cluster, then the N+1 analysis at and just past that limit, where the greedy
+leaves scenarios to the CP-SAT check.
+
 Part 2, the Dask batch: ``--snapshots`` generated snapshots written to a temporary directory,
 each run at growth 1.0 (plain N+1) and three growth factors, on an embedded LocalCluster with
 1 and then 2 worker processes (cluster start-up excluded from the timing; the same files, the
@@ -78,6 +82,35 @@ def bench_screen(runs: int, n2: bool) -> dict[str, Any]:
     return out
 
 
+def bench_exact(time_limit: float) -> dict[str, Any]:
+    """Where the exact check works: a 64 x 8,000 cluster without restricted owners or hot
+    hosts (pure packing), at the growth just past its N+1 limit, where the greedy screen
+    leaves some scenarios undecided."""
+    import collections
+
+    from planner.capacity import growth_limit, scale_demand
+
+    c = generate_cluster(GeneratorOptions(hosts=64, vms=8000, seed=2,
+                                          restricted_owners_fraction=0.0, hot_fraction=0.0,
+                                          load_pct=60))
+    opt = FailureOptions(fault_domains=False, exact_time_limit_s=time_limit)
+    t0 = time.perf_counter()
+    gl = growth_limit(c, opt)
+    out: dict[str, Any] = {"growth_limit_s": round(time.perf_counter() - t0, 3),
+                           "growth_limit": gl.to_dict()}
+    rows = []
+    base = gl.breaks_at or 1.0
+    for g in (round(base, 2), round(base + 0.01, 2), round(base + 0.02, 2)):
+        t0 = time.perf_counter()
+        rep = analyze_failures(scale_demand(c, g), opt)
+        rows.append({"growth": g, "seconds": round(time.perf_counter() - t0, 3),
+                     "settled_by": dict(collections.Counter(o.settled_by
+                                                            for o in rep.outcomes)),
+                     "exact_seconds": round(sum(o.exact_seconds for o in rep.outcomes), 3)})
+    out["near_limit"] = rows
+    return out
+
+
 def _write_snapshots(d: Path, n: int, hosts: int, vms: int) -> list[Path]:
     paths = []
     for i in range(n):
@@ -121,7 +154,8 @@ def bench_batch(n: int, hosts: int, vms: int, runs: int, workers: list[int]) -> 
 def main() -> None:
     """Parse options, run, print."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["screen", "batch", "all"], default="all")
+    ap.add_argument("--part", choices=["screen", "exact", "batch", "all"], default="all")
+    ap.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT s per scenario")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--n2", action="store_true", help="also time N+2 (2,016 scenarios)")
     ap.add_argument("--snapshots", type=int, default=100)
@@ -133,6 +167,8 @@ def main() -> None:
     out: dict[str, Any] = {}
     if a.part in ("screen", "all"):
         out["screen"] = bench_screen(a.runs, a.n2)
+    if a.part in ("exact", "all"):
+        out["exact"] = bench_exact(a.time_limit)
     if a.part in ("batch", "all"):
         out["batch"] = bench_batch(a.snapshots, a.hosts, a.vms, a.runs,
                                    [int(w) for w in a.workers.split(",")])
