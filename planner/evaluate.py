@@ -611,7 +611,8 @@ if HAVE_NUMBA:
                 var += (x[h] - mean) ** 2
         return hi, lo, np.sqrt(var / n)
 
-    @_nb.njit(parallel=True, cache=True)
+    # Sequential on purpose: (K x H) work is small, and threads only add barrier waits.
+    @_nb.njit(cache=True)
     def _stats_kernel(vm_cpu: np.ndarray, vm_mem: np.ndarray, base: np.ndarray,
                       reserve: np.ndarray, cap_cpu: np.ndarray, mem_total: np.ndarray,
                       cpu_free: np.ndarray, mem_free: np.ndarray, lim_c: np.ndarray,
@@ -621,7 +622,7 @@ if HAVE_NUMBA:
                       scalars: np.ndarray, caps: np.ndarray) -> None:  # pragma: no cover
         k_count, h_count = vm_cpu.shape
         t_count = lim_c.shape[0]
-        for k in _nb.prange(k_count):
+        for k in range(k_count):
             n_cap_c = 0
             n_cap_m = 0
             for h in range(h_count):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -29,15 +30,22 @@ from planner.cluster import Cluster, HostState
 from planner.generate import GeneratorOptions, generate_cluster
 from planner.loadmodel import Level, resolve_threshold, threshold_limits
 
+#: CPU seconds (all threads of this process) of the last :func:`median_seconds` call.
+LAST_CPU: list[float] = [0.0]
+
 
 def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs (after one warm-up run)."""
+    """Median wall time of ``fn`` over ``repeat`` runs (after one warm-up run); the median
+    CPU time is left in ``LAST_CPU[0]`` (it shows contention from other processes: on an
+    idle machine CPU time <= threads x wall time, with waiting it is much lower)."""
     fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    LAST_CPU[0] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -89,7 +97,9 @@ def main() -> None:
         return lambda: ev.evaluate(cluster, batch, thresholds=thresholds, engine=engine)
 
     engine = "numba" if ev.HAVE_NUMBA else "numpy"
+    load_before = os.getloadavg()[0]
     t_full = median_seconds(run(engine), a.repeat)  # type: ignore[arg-type]
+    cpu_full = LAST_CPU[0]
     t_numpy = median_seconds(run("numpy"), max(1, a.repeat // 2))
 
     # Where the time goes (same engine, the evaluator's own steps).
@@ -137,6 +147,9 @@ def main() -> None:
         "seconds": round(t_full, 5),
         "placements_per_s": round(a.k / t_full, 1),
         "vm_placement_evals_per_s": round(n_evals / t_full, 0),
+        "cpu_seconds": round(cpu_full, 5),
+        "vm_placement_evals_per_cpu_s": round(n_evals / cpu_full, 0) if cpu_full else None,
+        "load_average_1min": round(load_before, 2), "cores": os.cpu_count(),
         "numpy_engine_placements_per_s": round(a.k / t_numpy, 1),
         "pandas_seconds": round(t_pandas, 4),
         "pandas_placements_per_s": round(a.k / t_pandas, 1),
@@ -155,7 +168,8 @@ def main() -> None:
           f"({rule_members} members), {restricted} VMs with restricted owners")
     print(f"evaluate ({engine}): {t_full * 1e3:.2f} ms per batch = "
           f"{out['placements_per_s']:,.0f} placements/s = {n_evals / t_full:.3g} "
-          "VM-placement evaluations/s (target >= 1e9)")
+          f"VM-placement evaluations/s (target >= 1e9); {cpu_full * 1e3:.2f} ms CPU; "
+          f"load average {load_before:.2f} on {os.cpu_count()} cores")
     print(f"evaluate (numpy engine): {t_numpy * 1e3:.1f} ms per batch "
           f"({out['speedup_vs_numpy_engine']}x slower)")
     print(f"pandas groupby: {t_pandas * 1e3:.0f} ms per batch = "
