@@ -83,6 +83,10 @@ def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
     assert not toy["survivable"].any()
     s = {d["snapshot"]: d for d in res.snapshots}
     assert s["small4"]["n1_safe"] is True and s["toy"]["n1_safe"] is False
+    # small4 survives every node loss; losing HV02 leaves the highest load (86.1 % CPU).
+    assert s["small4"]["worst_n1"]["scenario"] == "N+1:HV02"
+    assert s["small4"]["worst_n1"]["max_cpu_pct_after"] == pytest.approx(86.125)
+    assert s["toy"]["worst_n1"]["vms_not_restarted"] == 1
     # The toy needs room for one 15,000 MB VM: one added host is enough at 1.0.
     assert s["toy"]["min_additional_hosts"]["1"]["needed"] == 1
     assert "growth_limit" in s["small4"] and "retire_oldest" in s["small4"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from planner.capacity.failures import FailureOptions, analyze_failures
@@ -316,6 +317,15 @@ def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
                     & (table["growth"] == 1.0) & (table["added_hosts"] == 0)]
         s["n1_safe"] = bool(sub["survivable"].all()) if len(sub) else None
         s["n1_proven"] = bool(sub["proven"].all()) if len(sub) else None
+        if len(sub):
+            # Worst single failure today: most VMs left out, then the highest load after.
+            key = (sub["vms_not_restarted"].astype("int64") * 1000
+                   + sub[["max_cpu_pct_after", "max_memory_pct_after"]].max(axis=1))
+            w = sub.iloc[int(np.argmax(key.to_numpy()))]
+            s["worst_n1"] = {"scenario": str(w["scenario"]),
+                             "vms_not_restarted": int(w["vms_not_restarted"]),
+                             "max_cpu_pct_after": float(w["max_cpu_pct_after"]),
+                             "max_memory_pct_after": float(w["max_memory_pct_after"])}
         if i in maint:
             s["maintenance"] = maint[i]
         snaps.append(s)

@@ -190,7 +190,8 @@ def _generation_lines(s: dict[str, Any]) -> list[str]:
 
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
     t = Table(title="Capacity")
-    for c in ("snapshot", "hosts", "VMs", "N+1 safe", "not survivable", "growth breaks at",
+    for c in ("snapshot", "hosts", "VMs", "N+1 safe", "worst node loss", "not survivable",
+              "growth breaks at",
               "fewest added hosts", "maintenance"):
         t.add_column(c)
     tab = result.table
@@ -207,8 +208,13 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
         mtxt = "-" if not m else (("all feasible" if m["all_feasible"] else
                                    "infeasible: " + ", ".join(m["infeasible"]))
                                   + f"; {m['total_moves']} moves; hardest {m['hardest']}")
+        w = s.get("worst_n1")
+        wtxt = "-" if not w else (
+            f"{w['scenario'].removeprefix('N+1:')}: "
+            + (f"{w['vms_not_restarted']} VM(s) left off" if w["vms_not_restarted"] else
+               f"CPU {w['max_cpu_pct_after']:.0f} %, memory {w['max_memory_pct_after']:.0f} %"))
         t.add_row(name, str(s.get("hosts", "")), str(s.get("vms", "")),
-                  _yes(s.get("n1_safe")), f"{bad}/{len(sub)}", gtxt, htxt, mtxt)
+                  _yes(s.get("n1_safe")), wtxt, f"{bad}/{len(sub)}", gtxt, htxt, mtxt)
     out.print(t)
     for s in result.snapshots:
         for line in _generation_lines(s):
