@@ -195,3 +195,10 @@ def test_cli_capacity_on_an_existing_scheduler(snapshots: list[Path], tmp_path: 
     d = json.loads(r.stdout)
     assert d["workers"] == 1 and d["scenarios"] == 6
     assert (tmp_path / "o" / "scenarios.parquet").exists()
+
+
+def test_cli_capacity_out_must_be_a_directory(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x", encoding="utf-8")
+    r = runner.invoke(app, ["capacity", str(SMALL4), "--out", str(f), "--threads"])
+    assert r.exit_code == 2 and "not a directory" in r.stderr

@@ -100,6 +100,8 @@ def capacity(
         if not s.is_dir():
             fail(f"{s}: snapshot directory does not exist" if not s.exists()
                  else f"{s}: expected a snapshot directory of CSV files", EXIT_NO)
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {out_dir} exists and is not a directory", EXIT_USAGE)
     add = _parse_add_host(add_host) if add_host else None
     opts = BatchOptions(
         failure=FailureOptions(failures=failures, max_scenarios_per_k=max_scenarios, seed=seed,
@@ -125,7 +127,10 @@ def capacity(
     if not result.valid:
         _show_invalid(result, json)
         raise typer.Exit(EXIT_NO)
-    files = write_outputs(result, out_dir)
+    try:
+        files = write_outputs(result, out_dir)
+    except OSError as e:
+        fail(f"cannot write the results to {out_dir}: {e}")
     summary = result.summary()
     summary["out"] = str(out_dir)
     summary["files"] = [p.name for p in files]
