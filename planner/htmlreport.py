@@ -255,13 +255,13 @@ def _label(s: str) -> str:
     return s.replace("\\", "\\\\").replace("$", r"\$")
 
 
-def _png(fig: Figure) -> str:
+def _png(fig: Figure, alt: str) -> str:
     """The figure as an ``<img>`` with a base64 PNG (no metadata, so the bytes repeat)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=96, metadata={"Software": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="chart" alt="chart" src="data:image/png;base64,{data}">'
+    return f'<img class="chart" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
 def load_chart(cluster: Cluster, before: tuple[np.ndarray, np.ndarray],
@@ -587,13 +587,14 @@ def build_report(
     if after is not None:
         headers += ["CPU % after", "memory % after"]
     sections.append(("loads", "Per-node CPU and memory",
-                     _png(fig) + _table(headers, host_rows, host_cls)))
+                     _png(fig, "CPU and memory per node, before and after, with the threshold")
+                     + _table(headers, host_rows, host_cls)))
 
     # Moves and waves
     if plan is not None:
         if plan.moves:
             shown = sorted(plan.moves, key=lambda m: (m.wave, m.step))[:MAX_MOVES_SHOWN]
-            body = _png(timeline_chart(cluster, plan.moves))
+            body = _png(timeline_chart(cluster, plan.moves), "The moves as a timeline, by wave")
             body += _table(
                 ["step", "wave", "VM", "from", "to", "type", "memory MB", "est. s", "reason"],
                 [[m.step, m.wave, cluster.vm_names[m.vm], cluster.host_names[m.source],
@@ -701,7 +702,8 @@ def _compare_section(cluster: Cluster, level: Level | str | None,
     ax2.invert_yaxis()
     ax2.set_xlabel("highest load after (%)")
     ax2.legend(fontsize=8, loc="lower right")
-    return (f"<ul>{sentences}</ul>" if sentences else "") + _png(fig) + body + _note(
+    chart = _png(fig, "Memory moved and highest load after, per strategy")
+    return (f"<ul>{sentences}</ul>" if sentences else "") + chart + body + _note(
         "Every strategy starts from the current placement; the native balancers are "
         "deterministic simulations (which VMs they pick is not published, so each choice is a "
         "named variant).")
@@ -734,7 +736,7 @@ def _capacity_section(cluster: Cluster) -> str:
     ax.set_ylabel("%")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncols=2,
               frameon=False)
-    body += _png(fig)
+    body += _png(fig, "Highest CPU and memory after each single-node failure")
     body += _table(["failed node", "VMs to restart", "not restarted (High / Medium / Low)",
                     "highest CPU % after", "highest memory % after", "survivable",
                     "settled by"],
