@@ -363,5 +363,7 @@ def test_retire_oldest_gains_features_and_checks_the_rest() -> None:
     assert r.benefiting_vms == 1 and r.relocation_feasible and r.moves == 1
     assert r.n1_safe_after is True
     assert r.memory_mb_removed == MEM and r.logical_processors_removed == 16
+    # No VM is stuck before or after: three Icelake nodes remain for live migration.
+    assert r.no_live_target_before == 0 and r.no_live_target_after == 0
     one_gen = retire_oldest(_common_cluster())
     assert one_gen.retired_hosts == () and one_gen.n1_safe_after is None

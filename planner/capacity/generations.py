@@ -147,7 +147,11 @@ def remove_hosts(cluster: Cluster, hosts: np.ndarray, placement: np.ndarray) -> 
 
 @dataclass(frozen=True)
 class RetireImpact:
-    """Effect of retiring the hosts of each vendor's oldest CPU model."""
+    """Effect of retiring the hosts of each vendor's oldest CPU model.
+
+    ``no_live_target_before`` / ``_after``: VMs with no other host they can reach without
+    downtime, now and once the old nodes are gone (their VMs relocated).
+    """
 
     retired_hosts: tuple[str, ...]
     models: tuple[str, ...]
@@ -159,6 +163,8 @@ class RetireImpact:
     relocation_feasible: bool
     moves: int
     n1_safe_after: bool | None
+    no_live_target_before: int = 0
+    no_live_target_after: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -202,17 +208,23 @@ def retire_oldest(cluster: Cluster, catalog: CpuCatalog | None = None,
                  options or FailureOptions())[0]
     feasible = bool((res.targets[0] >= 0).all())
     safe_after: bool | None = None
+    islands_after: int | None = None
     if feasible:
         placement = cluster.vm_host.astype(np.int64).copy()
         placement[res.movers[0]] = res.targets[0]
-        safe_after = n1_safe(remove_hosts(cluster, r, placement), options)[0]
+        smaller = remove_hosts(cluster, r, placement)
+        safe_after = n1_safe(smaller, options)[0]
+        # VMs that could not move anywhere without downtime once the old nodes are gone.
+        islands_after = int((smaller.vm_live_targets == 0).sum())
     return RetireImpact(
         retired_hosts=tuple(cluster.host_names[h] for h in r), models=tuple(models),
         features_gained=gained, benefiting_vms=len(ben),
         benefiting_sample=tuple(_names(cluster, ben)),
         logical_processors_removed=int(cluster.host_lp[r].sum()),
         memory_mb_removed=int(cluster.host_memory_mb[r].sum()),
-        relocation_feasible=feasible, moves=len(res.movers[0]), n1_safe_after=safe_after)
+        relocation_feasible=feasible, moves=len(res.movers[0]), n1_safe_after=safe_after,
+        no_live_target_before=int((cluster.vm_live_targets == 0).sum()),
+        no_live_target_after=islands_after)
 
 
 __all__ = ["GenerationImpact", "RetireImpact", "add_generation", "remove_hosts",
