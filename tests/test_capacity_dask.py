@@ -90,6 +90,8 @@ def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
     # The toy needs room for one 15,000 MB VM: one added host is enough at 1.0.
     assert s["toy"]["min_additional_hosts"]["1"]["needed"] == 1
     assert "growth_limit" in s["small4"] and "retire_oldest" in s["small4"]
+    assert s["small4"]["scenario_choice"]["N+1"] == {"scenarios": 4, "combinations": 4,
+                                                    "sampled": False, "method": "all"}
     assert res.summary()["scenarios"] == len(t[t["kind"] != "maintenance"])
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.capacity.failures import FailureOptions, analyze_failures
+from planner.capacity.failures import FailureOptions, analyze_failures, failure_scenarios
 from planner.capacity.generations import add_generation, retire_oldest
 from planner.capacity.whatif import (
     add_hosts,
@@ -195,7 +195,8 @@ def _summary_task(loaded: tuple[Cluster | None, Report], label: str,
                   opts: BatchOptions) -> dict[str, Any]:
     cluster = loaded[0]
     assert cluster is not None
-    out: dict[str, Any] = {"snapshot": label, "hosts": cluster.n_hosts, "vms": cluster.n_vms}
+    out: dict[str, Any] = {"snapshot": label, "hosts": cluster.n_hosts, "vms": cluster.n_vms,
+                           "scenario_choice": failure_scenarios(cluster, opts.failure)[1]}
     if opts.growth_limit:
         out["growth_limit"] = growth_limit(cluster, opts.failure).to_dict()
     if opts.add_host is not None:
