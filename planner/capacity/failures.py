@@ -60,7 +60,8 @@ class FailureOptions:
     fault_domains:
         Also fail each fault domain that holds more than one failable host.
     max_scenarios_per_k:
-        Above this many k-combinations, sample (seeded, see the module docstring).
+        Above this many k-combinations, sample (seeded, see the module docstring).  The
+        default, C(64, 2) = 2,016, keeps N+2 exhaustive up to Hyper-V's 64-node limit.
     seed:
         Sampling seed (and CP-SAT seed).
     threshold_pct:
@@ -79,7 +80,7 @@ class FailureOptions:
 
     failures: int = 1
     fault_domains: bool = True
-    max_scenarios_per_k: int = 1000
+    max_scenarios_per_k: int = 2016
     seed: int = 0
     threshold_pct: float | None = None
     exact: bool = True

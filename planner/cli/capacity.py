@@ -76,7 +76,7 @@ def capacity(
         help="Survivable also requires every surviving host at or under this percent.")] = None,
     max_scenarios: Annotated[int, typer.Option(
         "--max-scenarios", min=1, help="Per K >= 2, sample this many node combinations "
-        "when there are more (seeded).")] = 1000,
+        "when there are more (seeded).")] = 2016,
     seed: Annotated[int, typer.Option("--seed", help="Sampling and solver seed.")] = 0,
     time_limit: Annotated[float, typer.Option(
         "--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")] = 10.0,
