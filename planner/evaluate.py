@@ -42,6 +42,7 @@ numba engine needs no such temporary at all.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,12 @@ import numpy as np
 
 from planner.cluster import Cluster, HostState, RuleType
 from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold, threshold_limits
+
+# The compiled kernels run on OpenMP threads.  Hyper-V admins run hvplan on shared machines
+# and CI shares cores too: spinning (active) waiters lose their time slices to other
+# processes, which made a 2-thread batch 3-6x slower than one thread on a loaded 2-core box.
+# Passive waiting costs microseconds per batch when idle.  A user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:  # numba is optional: without it the NumPy engine is used.
     import numba as _nb

@@ -97,35 +97,52 @@ def main() -> None:
         return lambda: ev.evaluate(cluster, batch, thresholds=thresholds, engine=engine)
 
     engine = "numba" if ev.HAVE_NUMBA else "numpy"
-    load_before = os.getloadavg()[0]
-    t_full = median_seconds(run(engine), a.repeat)  # type: ignore[arg-type]
-    cpu_full = LAST_CPU[0]
-    t_numpy = median_seconds(run("numpy"), max(1, a.repeat // 2))
-
-    # Where the time goes (same engine, the evaluator's own steps).
-    t_sums = median_seconds(lambda: ev.host_sums(cluster, batch, engine), a.repeat)  # type: ignore[arg-type]
-    vm_cpu, vm_mem = ev.host_sums(cluster, batch, engine)  # type: ignore[arg-type]
     lims = [threshold_limits(cluster, t) for t in thresholds]
     lim_c = np.array([c for c, _ in lims], dtype=np.int64)
     lim_m = np.array([m for _, m in lims], dtype=np.int64)
     up = cluster.host_up
     counted = cluster.host_state != HostState.DOWN
     stats_fn = ev._load_stats_numba if engine == "numba" else ev._load_stats_numpy
-    t_stats = median_seconds(lambda: stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted,
-                                              up, counted), a.repeat)
+    vm_cpu, vm_mem = ev.host_sums(cluster, batch, engine)  # type: ignore[arg-type]
+    compact = batch.astype(np.int16)  # host indices fit 16 bits: half the bytes to stream
 
-    if engine == "numba":
-        # The checks run inside the same compiled pass as the sums (the row is in cache).
-        t_fused = median_seconds(lambda: ev._numba_pass(cluster, batch, with_checks=True),
-                                 a.repeat)
-        t_checks = max(t_fused - t_sums, 0.0)
-    else:
-        def checks() -> None:
-            counts = {kind: np.zeros(a.k, dtype=np.int64) for kind in ev.VIOLATION_KINDS}
-            ev._owner_counts(cluster, batch, counts)
-            ev._rule_counts(cluster, batch, counts)
+    def checks() -> None:
+        if engine == "numba":
+            # The checks run inside the same compiled pass as the sums (row in cache).
+            ev._numba_pass(cluster, batch, with_checks=True)
+            return
+        counts = {kind: np.zeros(a.k, dtype=np.int64) for kind in ev.VIOLATION_KINDS}
+        ev._owner_counts(cluster, batch, counts)
+        ev._rule_counts(cluster, batch, counts)
 
-        t_checks = median_seconds(checks, a.repeat)
+    steps: dict[str, Callable[[], Any]] = {
+        "full": run(engine),  # type: ignore[arg-type]
+        "full_int16": lambda: ev.evaluate(cluster, compact, thresholds=thresholds,
+                                          engine=engine),  # type: ignore[arg-type]
+        "host_sums": lambda: ev.host_sums(cluster, batch, engine),  # type: ignore[arg-type]
+        "sums_and_checks": checks,
+        "load_stats": lambda: stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted, up,
+                                       counted),
+    }
+    for fn in steps.values():
+        fn()  # warm-up (compilation)
+    load_before = os.getloadavg()[0]
+    # Interleaved rounds: every step sees the same machine load.
+    wall: dict[str, list[float]] = {k: [] for k in steps}
+    cpu_t: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(a.repeat):
+        for name, fn in steps.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - t0)
+            cpu_t[name].append(time.process_time() - c0)
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    t_full = med["full"]
+    cpu_full = statistics.median(cpu_t["full"])
+    t_sums, t_stats = med["host_sums"], med["load_stats"]
+    t_checks = (max(med["sums_and_checks"] - t_sums, 0.0) if engine == "numba"
+                else med["sums_and_checks"])
+    t_numpy = median_seconds(run("numpy"), max(1, a.repeat // 2))
 
     low = resolve_threshold(cluster, Level.LOW)
     t_pandas = median_seconds(lambda: pandas_evaluate(cluster, batch, low.cpu_pct),
@@ -147,6 +164,7 @@ def main() -> None:
         "seconds": round(t_full, 5),
         "placements_per_s": round(a.k / t_full, 1),
         "vm_placement_evals_per_s": round(n_evals / t_full, 0),
+        "vm_placement_evals_per_s_int16": round(n_evals / med["full_int16"], 0),
         "cpu_seconds": round(cpu_full, 5),
         "vm_placement_evals_per_cpu_s": round(n_evals / cpu_full, 0) if cpu_full else None,
         "load_average_1min": round(load_before, 2), "cores": os.cpu_count(),
@@ -170,6 +188,8 @@ def main() -> None:
           f"{out['placements_per_s']:,.0f} placements/s = {n_evals / t_full:.3g} "
           f"VM-placement evaluations/s (target >= 1e9); {cpu_full * 1e3:.2f} ms CPU; "
           f"load average {load_before:.2f} on {os.cpu_count()} cores")
+    print(f"evaluate ({engine}, int16 placements): {med['full_int16'] * 1e3:.2f} ms per batch "
+          f"= {n_evals / med['full_int16']:.3g} VM-placement evaluations/s")
     print(f"evaluate (numpy engine): {t_numpy * 1e3:.1f} ms per batch "
           f"({out['speedup_vs_numpy_engine']}x slower)")
     print(f"pandas groupby: {t_pandas * 1e3:.0f} ms per batch = "
