@@ -51,6 +51,8 @@ Our assumptions (not published):
   move, or ``max_moves_per_node`` (default unlimited) is reached in the pass.
 * Mode 1 runs one pass at the join (targets: the joined node only); mode 2 runs a pass at
   time 0 and then every 30 minutes.  A mode of 0 (off) simulates nothing.
+* A SameNode unit moves only when every member can move live (an Off member keeps the
+  unit in place).
 
 SCVMM Dynamic Optimization
 --------------------------
@@ -512,6 +514,7 @@ def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None
     moves: list[NativeMove] = []
     passes: list[PassRecord] = []
     converged = True
+    first_rule = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode).rule
     n_passes = 0 if opts.mode == 0 else (1 if opts.mode == 1 else opts.max_passes)
     for number in range(1, n_passes + 1):
         clock = float((number - 1) * NODE_FAIRNESS_INTERVAL_S)
@@ -524,7 +527,8 @@ def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None
         converged = not pm
         if not pm and only is None:
             break
-    desc = (f"Hyper-V VM Load Balancer, mode {opts.mode}, VM choice '{choice.value}'"
+    desc = (f"Hyper-V VM Load Balancer, mode {opts.mode}, {first_rule}, VM choice "
+            f"'{choice.value}'"
             + ("" if opts.max_moves_per_node is None
                else f", at most {opts.max_moves_per_node} move(s) per node per pass"))
     return SimulationResult(

@@ -91,5 +91,8 @@ def _print_text(res: CompareResult) -> None:
                   str(m["anti_affinity_pairs_after"]))
     # Wider than a default 80-column pipe: the rows are meant to be read whole.
     Console(file=sys.stdout, width=max(out.width, 180), highlight=False).print(t)
+    out.print("What ran:")
+    for r in res.rows:
+        out.print(f"  {r.name}: {r.description}")
     for line in summary_lines(res):
         out.print(line)
