@@ -71,6 +71,8 @@ Engine = Literal["auto", "numpy", "numba"]
 
 #: Largest number of VM-placements a temporary array may hold (rows are processed in chunks).
 CHUNK_ELEMENTS = 1 << 22
+#: Placements per parallel task of the compiled kernels (scratch arrays are per task).
+_ROWS_PER_TASK = 16
 #: Below this many VM-placements "auto" uses NumPy: compiling the kernel would cost more.
 NUMBA_MIN_ELEMENTS = 1 << 20
 
@@ -186,6 +188,7 @@ if HAVE_NUMBA:
                 out[h0] += packed[v_count - 1]
         for h in range(n_hosts):
             out[h] += a1[h]
+            a1[h] = 0  # the scratch row is reused for the next placement
         return bad
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
@@ -199,15 +202,21 @@ if HAVE_NUMBA:
         k_count = p.shape[0]
         out = np.zeros((k_count, n_hosts), dtype=np.int64)
         bad = np.zeros(k_count, dtype=np.int64)
-        for k in _nb.prange(k_count):
-            # Second accumulator: neighbouring VMs on the same host do not wait on each other.
+        n_chunks = (k_count + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+        tags = r_first.shape[0] + aa_first.shape[0]
+        for c in _nb.prange(n_chunks):
+            # Scratch arrays once per task, not per placement.  Second accumulator:
+            # neighbouring VMs on the same host do not wait on each other.
             a1 = np.zeros(n_hosts, dtype=np.int64)
-            bad[k] = _row_packed(p[k], packed, out[k], a1)
-            # The checks read scattered columns of the row: do them while it is in cache.
-            if bad[k] == 0:
-                _row_checks(p[k], r_members, r_first, r_size, r_kind, fd, n_keys,
-                            aa_members, aa_first, aa_size, restricted, allowed, pinned,
-                            home, host_flags, vm_pinned, checks[k])
+            seen = np.full(n_keys, -1, dtype=np.int64)
+            cnt = np.zeros(n_keys, dtype=np.int64)
+            for k in range(c * _ROWS_PER_TASK, min((c + 1) * _ROWS_PER_TASK, k_count)):
+                bad[k] = _row_packed(p[k], packed, out[k], a1)
+                # The checks read scattered columns of the row: do them while it is cached.
+                if bad[k] == 0:
+                    _row_checks(p[k], r_members, r_first, r_size, r_kind, fd,
+                                aa_members, aa_first, aa_size, restricted, allowed, pinned,
+                                home, host_flags, vm_pinned, checks[k], seen, cnt, k * tags)
         return out, bad
 
     @_nb.njit(cache=True, boundscheck=False)
@@ -236,12 +245,17 @@ if HAVE_NUMBA:
         cpu = np.zeros((k_count, n_hosts), dtype=np.int64)
         mem = np.zeros((k_count, n_hosts), dtype=np.int64)
         bad = np.zeros(k_count, dtype=np.int64)
-        for k in _nb.prange(k_count):
-            bad[k] = _row_two(p[k], w_cpu, w_mem, cpu[k], mem[k])
-            if bad[k] == 0:
-                _row_checks(p[k], r_members, r_first, r_size, r_kind, fd, n_keys,
-                            aa_members, aa_first, aa_size, restricted, allowed, pinned,
-                            home, host_flags, vm_pinned, checks[k])
+        n_chunks = (k_count + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK
+        tags = r_first.shape[0] + aa_first.shape[0]
+        for c in _nb.prange(n_chunks):
+            seen = np.full(n_keys, -1, dtype=np.int64)
+            cnt = np.zeros(n_keys, dtype=np.int64)
+            for k in range(c * _ROWS_PER_TASK, min((c + 1) * _ROWS_PER_TASK, k_count)):
+                bad[k] = _row_two(p[k], w_cpu, w_mem, cpu[k], mem[k])
+                if bad[k] == 0:
+                    _row_checks(p[k], r_members, r_first, r_size, r_kind, fd,
+                                aa_members, aa_first, aa_size, restricted, allowed, pinned,
+                                home, host_flags, vm_pinned, checks[k], seen, cnt, k * tags)
         return cpu, mem, bad
 
 
@@ -436,23 +450,24 @@ if HAVE_NUMBA:
 
     @_nb.njit(cache=True, boundscheck=False)
     def _row_checks(row: np.ndarray, r_members: np.ndarray, r_first: np.ndarray,
-                    r_size: np.ndarray, r_kind: np.ndarray, fd: np.ndarray, n_keys: int,
+                    r_size: np.ndarray, r_kind: np.ndarray, fd: np.ndarray,
                     aa_members: np.ndarray, aa_first: np.ndarray, aa_size: np.ndarray,
                     restricted: np.ndarray, allowed: np.ndarray, pinned: np.ndarray,
                     home: np.ndarray, host_flags: np.ndarray, vm_pinned: np.ndarray,
-                    out: np.ndarray) -> None:  # pragma: no cover - compiled
+                    out: np.ndarray, seen: np.ndarray, cnt: np.ndarray,
+                    tag0: int) -> None:  # pragma: no cover - compiled
         """One placement: broken rules by kind code (``out[0..3]``), anti-affinity pairs
         (``out[4]``), VMs off their possible owners (``out[5]``), moved pinned VMs
         (``out[6]``), VMs on hosts that are not Up (``out[7]``, a pinned VM staying home
         excepted) and on drained hosts (``out[8]``)."""
         g_count = r_first.shape[0]
-        # seen[key] = the group that last saw key; cnt[key] = how often that group saw it.
-        seen = np.full(n_keys, -1, dtype=np.int64)
-        cnt = np.zeros(n_keys, dtype=np.int64)
+        # seen[key] = tag of the group that last saw key (tags are unique per placement and
+        # group, so the scratch arrays need no reset); cnt[key] = how often it saw it.
         for g in range(g_count):
             s = r_first[g]
             e = s + r_size[g]
             kind = r_kind[g]
+            tag = tag0 + g
             if kind == 0 or kind == 2:
                 h0 = row[r_members[s]]
                 k0 = h0 if kind == 0 else fd[h0]
@@ -465,8 +480,8 @@ if HAVE_NUMBA:
                 for j in range(s, e):
                     h = row[r_members[j]]
                     key = h if kind == 1 else fd[h]
-                    if seen[key] != g:
-                        seen[key] = g
+                    if seen[key] != tag:
+                        seen[key] = tag
                         cnt[key] = 1
                     else:
                         cnt[key] += 1
@@ -474,7 +489,7 @@ if HAVE_NUMBA:
                             out[kind] += 1
         for c in range(aa_first.shape[0]):
             s = aa_first[c]
-            tag = g_count + c
+            tag = tag0 + g_count + c
             for j in range(s, s + aa_size[c]):
                 h = row[aa_members[j]]
                 if seen[h] != tag:
@@ -618,8 +633,7 @@ if HAVE_NUMBA:
                 var += (x[h] - mean) ** 2
         return hi, lo, np.sqrt(var / n)
 
-    # Sequential on purpose: (K x H) work is small, and threads only add barrier waits.
-    @_nb.njit(cache=True)
+    @_nb.njit(parallel=True, cache=True)
     def _stats_kernel(vm_cpu: np.ndarray, vm_mem: np.ndarray, base: np.ndarray,
                       reserve: np.ndarray, cap_cpu: np.ndarray, mem_total: np.ndarray,
                       cpu_free: np.ndarray, mem_free: np.ndarray, lim_c: np.ndarray,
@@ -629,7 +643,7 @@ if HAVE_NUMBA:
                       scalars: np.ndarray, caps: np.ndarray) -> None:  # pragma: no cover
         k_count, h_count = vm_cpu.shape
         t_count = lim_c.shape[0]
-        for k in range(k_count):
+        for k in _nb.prange(k_count):
             n_cap_c = 0
             n_cap_m = 0
             for h in range(h_count):
@@ -641,15 +655,20 @@ if HAVE_NUMBA:
                     n_cap_c += 1
                 if m > mem_free[h]:
                     n_cap_m += 1
-                for t in range(t_count):
-                    oc = c - lim_c[t, h]
-                    om = m - lim_m[t, h]
-                    if oc > 0:
-                        ex_cpu[t, k] += oc
-                    if om > 0:
-                        ex_mem[t, k] += om
-                    if (oc > 0 or om > 0) and counted[h]:
-                        hosts_over[t, k] += 1
+            # Threshold by threshold with local sums (no writes to memory in the host loop).
+            for t in range(t_count):
+                sc = 0
+                sm = 0
+                n_over = 0
+                for h in range(h_count):
+                    oc = vm_cpu[k, h] - lim_c[t, h]
+                    om = vm_mem[k, h] - lim_m[t, h]
+                    sc += max(oc, 0)
+                    sm += max(om, 0)
+                    n_over += ((oc > 0) | (om > 0)) & counted[h]
+                ex_cpu[t, k] = sc
+                ex_mem[t, k] = sm
+                hosts_over[t, k] = n_over
             caps[k, 0] = n_cap_c
             caps[k, 1] = n_cap_m
             hi_c = -np.inf
