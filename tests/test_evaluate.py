@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import planner.evaluate as ev
@@ -100,7 +100,6 @@ def cluster_and_batch(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
     return c, np.stack(rows)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cluster_and_batch(), st.sampled_from(ENGINES))
 def test_matches_naive_reference(data: tuple[Cluster, np.ndarray], engine: str) -> None:
     cluster, batch = data
@@ -127,7 +126,6 @@ def test_matches_naive_reference(data: tuple[Cluster, np.ndarray], engine: str) 
         assert {kind: int(e.violations[kind][k]) for kind in VIOLATION_KINDS} == dict(counts)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cluster_and_batch())
 def test_agrees_with_loadmodel_and_checks(data: tuple[Cluster, np.ndarray]) -> None:
     cluster, batch = data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from planner.cluster import Cluster, MoveKind, RuleType, Vendor
@@ -260,7 +260,6 @@ def test_bad_options_raise() -> None:
 
 
 # ----------------------------------------------------------------------------- properties
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(max_hosts=5, max_vms=14, max_rules=4),
        st.sampled_from(default_variants(Level.MEDIUM)))
 def test_simulations_keep_every_hard_rule(
