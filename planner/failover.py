@@ -21,12 +21,15 @@ Modelled behaviour (failover, ``mode="failover"``)
 * Where: only Up hosts that did not fail, among the VM's possible owners, with room at 100 %
   of CPU and memory (after the reserve).  A restart after a failure is a **cold start**: the
   VM boots fresh, so the CPU vendor and feature set do not restrict it (DOMAIN.md: the set a
-  VM sees is fixed when it boots, and only live state cannot cross vendors).  Pinned VMs
-  restart like any other: pinning is a planner setting, the cluster ignores it.
-* Which host: the first preferred owner (in order) that can take the VM; otherwise, while
-  avoiding nodes that host a member of the same legacy anti-affinity class when the class is
-  not enforced, the host with the most headroom left (the smaller of free CPU and free memory
-  as a share of the host), i.e. restarts are spread.  Ties go to the lower host index.
+  VM sees is fixed when it boots, and only live or saved state cannot cross vendors; server
+  vendors' Hyper-V cluster guides say the same of unplanned failover: no state is kept, so
+  the processors need not match).  Pinned VMs restart like any other: pinning is a planner
+  setting, the cluster ignores it.
+* Which host (the cluster's own choice is not published; this is the variant simulated):
+  nodes hosting a member of the same legacy anti-affinity class (not enforced) are avoided
+  when any other node can take the VM; then the first preferred owner, in order, that can
+  take it; otherwise the node with the most headroom left (the smaller of free CPU and free
+  memory as a share of the node), so restarts spread.  Ties go to the lower host index.
 * Rules: every enabled affinity rule is hard (DOMAIN.md leaves failure behaviour open; we plan
   as if hard).  SameNode members that restart together are one unit; a unit whose other
   members survive must join them.  DifferentNode / DifferentFaultDomain members avoid nodes /
