@@ -5,7 +5,10 @@
   which node is the hardest.  Each drain is the restart engine in ``drain`` mode (reachable
   hosts only, threshold limits), settled like a failure scenario: greedy witness, necessary
   bound, or the exact CP-SAT check.  Other VMs stay where they are: the drain moves only
-  the drained node's VMs, which is also the smallest number of moves any drain can take.
+  the drained node's VMs, as the cluster's own drain does, which is also the smallest
+  number of moves any drain can take.  ``engine="optimizer"`` asks the optimizer instead
+  (``planner.optimizer.optimize`` with ``drain=(h,)``), which may first move other VMs to
+  make room under the threshold.
 * :func:`scale_demand`, :func:`growth_limit`: VM CPU and memory demand scaled by a factor
   (rounded up to whole units, so demand never decreases as the factor grows); the smallest
   growth, in steps of ``resolution_pct``, at which the cluster stops being N+1-safe, found
