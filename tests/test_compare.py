@@ -183,3 +183,15 @@ def test_native_only_comparison_on_a_toy() -> None:
     assert all(r.metrics["reaches_threshold"] for r in res.rows)
     assert res.advantages() == [] and summary_lines(res) == []
     np.testing.assert_array_equal(res.evaluation.cpu_pct[0], [90.0, 0.0])
+
+
+def test_bad_snapshot_json_mode_prints_the_report(tmp_path: Path) -> None:
+    (tmp_path / "hosts.csv").write_text("name,cpu_vendor,logical_processors,memory_mb\n"
+                                        "HV01,GenuineIntel,8,-5\n", encoding="utf-8")
+    (tmp_path / "vms.csv").write_text("name,host,vcpus,memory_mb\nvm1,HV01,1,512\n",
+                                      encoding="utf-8")
+    res = runner.invoke(app, ["compare", str(tmp_path), "--json"])
+    assert res.exit_code == 1
+    d = json.loads(res.stdout)
+    assert d["valid"] is False
+    assert any(e["column"] == "memory_mb" and e["row"] == 2 for e in d["errors"])
