@@ -95,6 +95,8 @@ class PlanOptions:
     profile: Profile | str | None = None
     export_model: Path | None = None
     log: bool = False
+    #: Placement Booleans above which restricted/full CP-SAT models give way to LNS.
+    large_model_booleans: int | None = None
 
 
 @dataclass
@@ -470,9 +472,20 @@ def greedy_assign(cluster: Cluster, start: np.ndarray, movers: np.ndarray,
     def size(u: list[int]) -> float:
         return max(c.vm_cpu_load_milli[u].sum() / scale_c, c.vm_mem_load_mb[u].sum() / scale_m)
 
-    order = sorted(units.values(), key=lambda u: (-size(u), u[0]))
+    def n_targets(u: list[int]) -> int:
+        ok = np.ones(nh, dtype=bool)
+        for v in u:
+            t = np.zeros(nh, dtype=bool)
+            t[targets[v]] = True
+            ok &= t
+        return int(ok.sum())
+
+    # Most constrained first (fewest hosts), then largest: VMs that only a few nodes can take
+    # get those nodes before flexible VMs fill them.
+    order = sorted(units.values(), key=lambda u: (n_targets(u), -size(u), u[0]))
     cap_cpu_full = c.host_cpu_capacity_milli
-    for u in order:
+    def hosts_for(u: list[int]) -> np.ndarray:
+        """Hosts ``u`` may take given where everyone else is now (targets and rules)."""
         ok = np.ones(nh, dtype=bool)
         for v in u:
             t = np.zeros(nh, dtype=bool)
@@ -499,20 +512,124 @@ def greedy_assign(cluster: Cluster, start: np.ndarray, movers: np.ndarray,
                 others = [w for w in c.aa_class_members[k] if w not in u and p[w] >= 0]
                 if others:
                     ok[p[others]] = False
-        uc = int(c.vm_cpu_load_milli[u].sum())
-        um = int(c.vm_mem_load_mb[u].sum())
+        return ok
+
+    unit_load = {id(u): (int(c.vm_cpu_load_milli[u].sum()), int(c.vm_mem_load_mb[u].sum()))
+                 for u in order}
+    for u in order:
+        ok = hosts_for(u)
+        uc, um = unit_load[id(u)]
         under = ok & (cpu + uc <= cap_c) & (mem + um <= cap_m)
         pool = under if under.any() else ok & (cpu + uc <= c.host_cpu_free_milli) & (
             mem + um <= c.host_memory_free_mb)
         if not pool.any():
             return None
-        load = np.maximum((cpu + uc + c.host_cpu_base_milli) / cap_cpu_full,
-                          (mem + um + c.host_memory_reserve_mb) / c.host_memory_mb)
-        h = int(np.flatnonzero(pool)[np.argmin(load[pool])])
+        home = int(start[u[0]])
+        if all(int(start[v]) == home for v in u) and pool[home]:
+            h = home  # not forced to leave and still fits: staying costs nothing
+        else:
+            load = np.maximum((cpu + uc + c.host_cpu_base_milli) / cap_cpu_full,
+                              (mem + um + c.host_memory_reserve_mb) / c.host_memory_mb)
+            h = int(np.flatnonzero(pool)[np.argmin(load[pool])])
         p[u] = h
         cpu[h] += uc
         mem[h] += um
+    # Repair: a node left above the threshold hands one of its incoming units to another
+    # node that stays under it (no extra cost: those VMs move anyway).
+    for _ in range(2 * len(order)):
+        over = np.flatnonzero((cpu > cap_c) | (mem > cap_m))
+        if not len(over):
+            break
+        moved = False
+        for h in over.tolist():
+            incoming = [u for u in order if int(p[u[0]]) == h and int(start[u[0]]) != h]
+            incoming.sort(key=lambda u: -max(unit_load[id(u)][0] / scale_c,
+                                             unit_load[id(u)][1] / scale_m))
+            for u in incoming:
+                uc, um = unit_load[id(u)]
+                p[u] = -1
+                cpu[h] -= uc
+                mem[h] -= um
+                ok = hosts_for(u)
+                ok[h] = False
+                room = ok & (cpu + uc <= cap_c) & (mem + um <= cap_m)
+                if room.any():
+                    load = np.maximum((cpu + uc + c.host_cpu_base_milli) / cap_cpu_full,
+                                      (mem + um + c.host_memory_reserve_mb) / c.host_memory_mb)
+                    h2 = int(np.flatnonzero(room)[np.argmin(load[room])])
+                    moved = True
+                else:
+                    h2 = h
+                p[u] = h2
+                cpu[h2] += uc
+                mem[h2] += um
+                if moved:
+                    break
+            if moved:
+                break
+        if not moved:
+            break
     return p
+
+
+def _extend_covers(cluster: Cluster, dom: Domain, placement: np.ndarray, leaving: np.ndarray,
+                   cpu_lim: np.ndarray, mem_lim: np.ndarray, params: Any, deadline: float
+                   ) -> bool:
+    """Add to ``leaving`` (in place) the cheapest extra VMs of every node still above the
+    threshold in ``placement``; False when nothing could be added."""
+    from planner.cpsat.model import min_cost_cover
+
+    nh = cluster.n_hosts
+    cur = cluster.vm_host
+    cpu = np.bincount(placement, weights=cluster.vm_cpu_load_milli, minlength=nh)
+    mem = np.bincount(placement, weights=cluster.vm_mem_load_mb, minlength=nh)
+    groups_of = _same_node_groups(cluster)
+    added = False
+    for h in np.flatnonzero((cpu > cpu_lim) | (mem > mem_lim)).tolist():
+        items, i_cpu, i_mem, i_cost, groups = _cover_items(cluster, dom, h, groups_of)
+        keep = [i for i, g in enumerate(groups)
+                if not any(leaving[v] for v in g) and all(cur[v] == h for v in g)]
+        if not keep:
+            continue
+        left = max(0.05, min(1.0, (deadline - time.monotonic()) / 8))
+        cov = min_cost_cover(np.arange(len(keep)), i_cpu[keep], i_mem[keep], i_cost[keep],
+                             int(cpu[h] - cpu_lim[h]), int(mem[h] - mem_lim[h]),
+                             int(cpu[h]), int(mem[h]), 1, 1, params, left)
+        if cov.chosen:
+            for i in cov.chosen:
+                leaving[list(groups[keep[i]])] = True
+            added = True
+    return added
+
+
+def _decomposition_targets(cluster: Cluster, dom: Domain, cands: np.ndarray,
+                           leaving: np.ndarray, hot: np.ndarray) -> list[np.ndarray]:
+    """Targets in the decomposition: a leaver goes to a host that is not hot (when it can),
+    by its cheapest kind of move (any other keeps the cost above the bound), and stays in its
+    fault domain when a SameFaultDomain partner stays (else the partner would follow)."""
+    fd = cluster.host_fault_domain
+    keep_fd: dict[int, int] = {}
+    for r in cluster.enabled_rules:
+        if r.rule_type == RuleType.SAME_FAULT_DOMAIN:
+            doms = {int(fd[cluster.vm_host[v]]) for v in r.members}
+            if len(doms) == 1 and not all(leaving[v] for v in r.members):
+                d = doms.pop()
+                for v in r.members:
+                    keep_fd[v] = d
+    out = []
+    for v in cands.tolist():
+        ok = dom.allowed[v].copy()
+        if leaving[v]:
+            ok[cluster.vm_host[v]] = False
+            ok &= dom.move_cost[v] == dom.min_cost[v]
+            if (ok & ~hot).any():
+                ok &= ~hot  # hot nodes only when nothing else can take the VM
+            if v in keep_fd:
+                same = ok & (fd == keep_fd[v])
+                if same.any():
+                    ok = same
+        out.append(np.flatnonzero(ok))
+    return out
 
 
 def domain_mask(cluster: Cluster, cands: np.ndarray, targets: list[np.ndarray]) -> np.ndarray:
@@ -579,6 +696,113 @@ def _cover_items(cluster: Cluster, dom: Domain, h: int,
     mem = np.array([int(cluster.vm_mem_load_mb[list(g)].sum()) for g in groups], dtype=np.int64)
     cost = np.array([int(dom.min_cost[list(g)].sum()) for g in groups], dtype=np.int64)
     return idx, cpu, mem, cost, groups
+
+
+#: Placement Booleans above which a restricted or full CP-SAT model is not attempted (its
+#: presolve alone takes several seconds on two cores); LNS over sub-models is used instead.
+LARGE_MODEL_BOOLEANS = 40_000
+
+#: Deterministic-time budget of one LNS sub-model solve (CP-SAT's own work unit).
+LNS_DETERMINISTIC_TIME = 1.0
+
+
+def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
+         cpu_lim: np.ndarray, mem_lim: np.ndarray, bal: np.ndarray, enforce_aa: bool,
+         evaluate: Any, tiers: tuple[str, ...], params: Any, deadline: float,
+         bound_fn: Any) -> tuple[np.ndarray, int]:
+    """Large-neighbourhood search on the migration tier with the tiers before it held.
+
+    Each round frees the VMs of a few hot nodes (those that sent or received VMs together,
+    plus one chosen by a seeded generator), lets them go to any allowed node that is not hot
+    (or back home), fixes everyone else at the best placement so far, and solves that small
+    CP-SAT model (one worker, a deterministic-time budget, so a round gives the same answer
+    every time).  The best placement is kept when it is lexicographically better.  Stops at
+    the deadline, when every tier meets its bound, or after two passes over the hot nodes
+    without improvement.
+    """
+    from planner.cpsat.model import PlacementModel, SolverParams
+    from planner.cpsat.variables import ModelInput
+
+    rng = np.random.default_rng(int(params.seed))
+    best = start.copy()
+    best_vals = evaluate(best)
+    if best_vals is None:
+        return best, 0
+    cur = cluster.vm_host
+    hot_hosts_list = np.flatnonzero(hot).tolist()
+    if not hot_hosts_list:
+        return best, 0
+    sub_params = SolverParams(params.time_limit_s, 1, params.seed, True, params.log,
+                              {"max_deterministic_time": LNS_DETERMINISTIC_TIME})
+
+    def bound_of(name: str, vals: dict[str, int]) -> int:
+        fixed: dict[str, int] = {}
+        for t in tiers:
+            if t == name:
+                return int(bound_fn(name, fixed))
+            fixed[t] = vals[t]
+        return 0
+
+    rounds = 0
+    stale = 0
+    order = list(hot_hosts_list)
+    while time.monotonic() < deadline - 0.3 and stale < 2 * len(order):
+        if _all_proven(best_vals, tiers, bound_fn):
+            break  # every tier meets its bound: proven optimal
+        rounds += 1
+        seed_host = order[(rounds - 1) % len(order)]
+        group = {seed_host}
+        # Hot nodes linked to it by moves of the current plan (a VM went from one to the other).
+        moved = np.flatnonzero(best != cur)
+        for v in moved.tolist():
+            a, b = int(cur[v]), int(best[v])
+            if a == seed_host and hot[b]:
+                group.add(b)
+            if b == seed_host and hot[a]:
+                group.add(a)
+        extra = [h for h in hot_hosts_list if h not in group]
+        if extra:
+            group.add(int(rng.choice(extra)))
+        hs = np.array(sorted(group))
+        # Receivers close to the threshold limit their room: the VMs moved onto them are
+        # freed too, so the sub-model can trade room between senders.
+        nh = cluster.n_hosts
+        load_c = np.bincount(best, weights=cluster.vm_cpu_load_milli, minlength=nh)
+        load_m = np.bincount(best, weights=cluster.vm_mem_load_mb, minlength=nh)
+        tight = ~hot & ((load_c > cpu_lim - 0.03 * cluster.host_cpu_capacity_milli)
+                        | (load_m > mem_lim - 0.03 * cluster.host_memory_mb))
+        onto_tight = (best != cur) & tight[best]
+        free = ((np.isin(cur, hs) | np.isin(best, hs)) & (dom.movable | dom.mandatory)) \
+            | onto_tight
+        cands = np.flatnonzero(free)
+        targets = []
+        for v in cands.tolist():
+            ok = dom.allowed[v] & (~hot | np.isin(np.arange(cluster.n_hosts), hs))
+            ok[cur[v]] = dom.allowed[v, cur[v]]
+            ok[best[v]] = True
+            targets.append(np.flatnonzero(ok))
+        inp = ModelInput(cluster, cands, tuple(targets), best.astype(np.int64), dom.move_cost,
+                         cpu_lim, mem_lim, bal, enforce_aa, None)
+        # The first tier not yet at its bound is minimised; the tiers before it are held at
+        # the best values (the sub-model sees only the freed VMs' part of each term, so the
+        # result is judged on the whole placement before it is kept).
+        focus = next((t for t in tiers if best_vals[t] > bound_of(t, best_vals)), None)
+        if focus is None:
+            break
+        pm = PlacementModel(inp, tiers)
+        goal = {t: int(best_vals[t]) for t in tiers}
+        # The migration term of a sub-model covers the freed VMs only: hold it at their part.
+        goal["migration"] = int(dom.move_cost[cands, best[cands]].sum())
+        goal[focus] = 0
+        _status, pl = pm.solve_targeted(sub_params, best, goal,
+                                        min(deadline, time.monotonic() + 5.0), last=focus)
+        improved = False
+        if pl is not None:
+            vals = evaluate(pl)
+            if vals is not None and _lex_better(vals, best_vals, tiers):
+                best, best_vals, improved = pl, vals, True
+        stale = 0 if improved else stale + 1
+    return best, rounds
 
 
 # ---------------------------------------------------------------------------- main entry
@@ -671,54 +895,66 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     tiers_out: list[TierResult] = []
     sizes: dict[str, int] = {}
 
-    # --- 3. decomposition hint: cheapest covers + assignment of the leavers --------------
+    def consider(p: np.ndarray | None, label: str) -> None:
+        nonlocal best, best_vals, method
+        if p is None:
+            return
+        vals = evaluate(p)
+        if vals is not None and (best_vals is None or _lex_better(vals, best_vals, prof.tiers)):
+            best, best_vals, method = p, vals, label
+
+    def is_proven() -> bool:
+        return best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+
+    # Bound targets for a one-shot solve: every tier at its full-problem lower bound.
+    targets: dict[str, int] | None = None
+    if bounds.migration is not None and bounds.balance is not None:
+        targets = {"excess": bounds.excess, "anti_affinity": bounds.anti_affinity,
+                   "migration": bounds.migration, "balance": bounds.balance}
+
+    # --- 3. decomposition: cheapest covers + assignment of the leavers --------------------
     if bounds.migration is not None:
         leaving = np.zeros(cluster.n_vms, dtype=bool)
         leaving[dom.mandatory] = True
         for vs in bounds.covers.values():
             leaving[list(vs)] = True
-        tied = _same_partners(cluster, leaving)
-        dcands = np.flatnonzero(leaving | tied)
-        dtargets = []
-        for v in dcands.tolist():
-            ok = dom.allowed[v].copy()
-            if leaving[v]:
-                ok[cluster.vm_host[v]] = False
-                # Only the cheapest kind of move keeps the cost at the bound.
-                ok &= dom.move_cost[v] == dom.min_cost[v]
-                ok &= ~hot
-            dtargets.append(np.flatnonzero(ok))
-        if all(len(t) for t in dtargets):
-            dmask = domain_mask(cluster, dcands, dtargets)
-            devaluate = evaluate_in(dmask & dom.allowed)
+        for _round in range(4):
+            tied = _same_partners(cluster, leaving)
+            dcands = np.flatnonzero(leaving | tied)
+            dtargets = _decomposition_targets(cluster, dom, dcands, leaving, hot)
+            if not all(len(t) for t in dtargets):
+                break
             g = greedy_assign(cluster, cluster.vm_host, dcands,
                               dict(zip(dcands.tolist(), dtargets, strict=True)), cpu_lim, mem_lim)
-            gvals = devaluate(g) if g is not None else None
-            if g is not None and gvals is not None:
-                best, best_vals, method = g, gvals, "decomposition (greedy assignment)"
-            if best_vals is None or not _all_proven(best_vals, prof.tiers, bound_fn):
-                pm = PlacementModel(make_input(dcands, dtargets), prof.tiers)
-                d_deadline = min(deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
-                out = pm.solve_tiers(params, g if g is not None else cluster.vm_host,
-                                     devaluate, bound_fn, d_deadline)
-                sizes = {"decomposition_variables": out.n_variables,
-                         "decomposition_constraints": out.n_constraints}
-                if out.placement is not None:
-                    vals = evaluate(out.placement)
-                    if vals is not None and (best_vals is None or _lex_better(
-                            vals, best_vals, prof.tiers)):
-                        best, best_vals, method = out.placement, vals, "decomposition"
+            consider(g, "decomposition (greedy assignment)")
+            if g is None or is_proven():
+                break
+            # A hot node that had to take VMs only it could host sheds that much more: a
+            # second, cheapest cover of the remaining excess (costs above the bound, but
+            # gives a feasible start close to it).
+            if not _extend_covers(cluster, dom, g, leaving, cpu_lim, mem_lim, params,
+                                  deadline):
+                break
+        if all(len(t) for t in dtargets) and not is_proven() and targets is not None:
+            pm = PlacementModel(make_input(dcands, dtargets), prof.tiers)
+            d_deadline = min(deadline, time.monotonic() + max(0.5, 0.15 * time_limit))
+            _, pl = pm.solve_targeted(params, g if g is not None else cluster.vm_host,
+                                      targets, d_deadline)
+            nv, nc = pm.size()
+            sizes = {"decomposition_variables": nv, "decomposition_constraints": nc}
+            consider(pl, "decomposition")
     if best is None:
-        vals = evaluate(cluster.vm_host.astype(np.int64))
-        if vals is not None:
-            best, best_vals, method = cluster.vm_host.astype(np.int64), vals, "current placement"
-    proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+        consider(cluster.vm_host.astype(np.int64), "current placement")
+    proven = is_proven()
     timings["decomposition"] = round(time.perf_counter() - t_stage, 3)
     t_stage = time.perf_counter()
 
-    # --- 4. restricted model -------------------------------------------------------------
+    # --- 4. restricted model (or LNS when it is large) ------------------------------------
+    large = (LARGE_MODEL_BOOLEANS if opts.large_model_booleans is None
+             else int(opts.large_model_booleans))
     explained_model: Any = None
-    if not proven and time.monotonic() < deadline - 0.05:
+    r_size = 0
+    if not proven:
         rmask = np.zeros(cluster.n_vms, dtype=bool)
         rmask[cand] = True
         if best is not None:
@@ -734,32 +970,65 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             if not ok.any():
                 ok = dom.allowed[v]
             rtargets.append(np.flatnonzero(ok))
+        r_size = int(sum(len(t) for t in rtargets))
+        sizes["restricted_booleans"] = r_size
+        if best_vals is None or best_vals.get("excess", 0) > bounds.excess:
+            # No start under the threshold yet: a greedy repair over all candidates (VMs stay
+            # home while their node fits under the threshold, the rest go where it is lowest).
+            consider(greedy_assign(cluster, cluster.vm_host, rc,
+                                   dict(zip(rc.tolist(), rtargets, strict=True)), cpu_lim,
+                                   mem_lim), "greedy repair")
+    if not proven and time.monotonic() < deadline - 0.05 and r_size <= large:
+        # Small enough for CP-SAT: the exact restricted model first, with half the time.
+        r_deadline = time.monotonic() + 0.5 * (deadline - time.monotonic())
         rin = make_input(rc, rtargets)
-        rm = PlacementModel(rin, prof.tiers)
-        if opts.export_model is not None:
-            rm.export(opts.export_model)
         hint = best
         if hint is None:
             hint = greedy_assign(cluster, cluster.vm_host, rc,
                                  dict(zip(rc.tolist(), rtargets, strict=True)), cpu_lim, mem_lim)
-        out = rm.solve_tiers(params, hint, evaluate_in(domain_mask(cluster, rc, rtargets)
-                                                       & dom.allowed), bound_fn, deadline)
-        sizes.update({"variables": out.n_variables, "constraints": out.n_constraints,
-                      "candidates": len(rc)})
-        if out.placement is not None:
-            vals = evaluate(out.placement)
-            if vals is not None and (best_vals is None or _lex_better(vals, best_vals,
-                                                                       prof.tiers)):
-                best, best_vals, method = out.placement, vals, "restricted model"
-        proven = best_vals is not None and _all_proven(best_vals, prof.tiers, bound_fn)
+        if targets is not None:
+            tm = PlacementModel(rin, prof.tiers)
+            t_deadline = min(r_deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
+            _, pl = tm.solve_targeted(params, hint, targets, t_deadline)
+            consider(pl, "restricted model (at the bounds)")
+            proven = is_proven()
+            if best is not None:
+                hint = best
+        rm = PlacementModel(rin, prof.tiers)
+        if opts.export_model is not None:
+            rm.export(opts.export_model)
+        nv, nc = rm.size()
+        sizes.update({"variables": nv, "constraints": nc, "candidates": len(rc)})
+        if not proven:
+            out = rm.solve_tiers(params, hint, evaluate_in(domain_mask(cluster, rc, rtargets)
+                                                           & dom.allowed), bound_fn, r_deadline)
+            consider(out.placement, "restricted model")
+        proven = is_proven()
         explained_model = rin
         timings["restricted"] = round(time.perf_counter() - t_stage, 3)
+        t_stage = time.perf_counter()
+
+    if not proven and time.monotonic() < deadline - 0.05 and best is not None \
+            and opts.max_moves is None:
+        # Large-neighbourhood search over small sub-models: on large instances it reaches the
+        # bounds far faster than one restricted model, whose presolve alone takes seconds.
+        # Small instances keep half of the remaining time for the full model below.
+        lns_deadline = deadline if r_size > large else (
+            time.monotonic() + 0.5 * (deadline - time.monotonic()))
+        lns_best, rounds = _lns(cluster, dom, best, hot, cpu_lim, mem_lim, bal, enforce_aa,
+                                evaluate, prof.tiers, params, lns_deadline, bound_fn)
+        consider(lns_best, "large-neighbourhood search")
+        sizes["lns_rounds"] = rounds
+        proven = is_proven()
+        timings["lns"] = round(time.perf_counter() - t_stage, 3)
         t_stage = time.perf_counter()
 
     # --- 5. full model ---------------------------------------------------------------------
     full_bounds: dict[str, int] = {}
     full_status = ""
-    if not proven and time.monotonic() < deadline - 0.5:
+    full_size = int(dom.allowed.sum())
+    if not proven and time.monotonic() < deadline - 0.5 and (
+            best is None or full_size <= large):
         allc = np.arange(cluster.n_vms)
         fin = make_input(allc, [np.flatnonzero(dom.allowed[v]) for v in range(cluster.n_vms)])
         fm = PlacementModel(fin, prof.tiers)
@@ -768,11 +1037,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         out = fm.solve_tiers(params, best, evaluate, bound_fn, deadline)
         sizes.update({"full_variables": out.n_variables, "full_constraints": out.n_constraints})
         full_status = out.status
-        if out.placement is not None:
-            vals = evaluate(out.placement)
-            if vals is not None and (best_vals is None or _lex_better(vals, best_vals,
-                                                                       prof.tiers)):
-                best, best_vals, method = out.placement, vals, "full model"
+        consider(out.placement, "full model")
         if best_vals is not None:
             # CP-SAT bounds of the full model are valid; keep them per tier while the values
             # before it agree with the full model's fixed values.

@@ -101,3 +101,20 @@ def test_generated_cluster_is_proven_optimal_and_hot_hosts_cleared() -> None:
     assert res.objective["excess"] == 0
     assert res.objective["migration"] == res.bound["migration"]
     assert not [v for v in placement_violations(c, res.placement) if v.hard]
+
+
+def test_large_neighbourhood_search_path_verifies_and_meets_valid_bounds() -> None:
+    # Force the LNS path (as on large clusters) on a small instance: the result must be
+    # feasible, its objective must recompute, and every reported bound must be <= the value.
+    c = generate_cluster(GeneratorOptions(hosts=8, vms=300, seed=5, hot_fraction=0.5))
+    res = optimize(c, PlanOptions(level="medium", time_limit_s=20, large_model_booleans=0))
+    assert res.ok
+    assert not [v for v in placement_violations(c, res.placement) if v.hard]
+    assert objective_values(c, res.placement, res.threshold, (),
+                            res.parameters["shutdown_penalty_mb"],
+                            res.parameters["enforce_anti_affinity"]) == res.objective
+    for t in res.tiers:
+        assert t.bound is not None and t.objective is not None and t.bound <= t.objective
+    assert res.objective["excess"] == 0
+    if res.status == SolveStatus.OPTIMAL:
+        assert res.gap == 0

@@ -257,6 +257,52 @@ class PlacementModel:
         return SolveOutcome(status, placement, tiers, nv, nc, self.build_seconds,
                             time.perf_counter() - t_start)
 
+    def solve_targeted(
+        self,
+        params: SolverParams,
+        hint: np.ndarray | None,
+        targets: Mapping[str, int],
+        deadline: float,
+        last: str | None = None,
+    ) -> tuple[str, np.ndarray | None]:
+        """One solve aimed straight at the bounds: every tier but the last is constrained to
+        at most its target (its lower bound), the last (or ``last``; later tiers are ignored)
+        is minimised down to its target.
+
+        When the bounds are attainable this replaces the whole tier sequence by one solve: a
+        solution proves every tier at once.  Returns the CP-SAT status and the placement
+        (``None`` when no solution was found).  Use a fresh model: the constraints stay.
+        """
+        names = [t for t in self.tier_names if self.terms[t] is not None]
+        if last is not None:
+            if last not in names:
+                return "OPTIMAL", None
+            names = names[: names.index(last) + 1]
+        if not names:
+            return "OPTIMAL", None
+        for name in names[:-1]:
+            expr = self.terms[name]
+            assert expr is not None
+            if isinstance(expr, int):
+                if expr > targets[name]:
+                    return "INFEASIBLE", None
+                continue
+            self.model.add(expr <= int(targets[name]))
+        obj = self.terms[names[-1]]
+        assert obj is not None
+        if not isinstance(obj, int):
+            self.model.minimize(obj)
+            lb = int(targets.get(names[-1], 0))
+            if lb > 0:
+                self.model.add(obj >= lb)
+        if hint is not None:
+            self.add_hint(hint)
+        solver = make_solver(params, max(0.05, deadline - time.monotonic()))
+        st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
+        if st in ("OPTIMAL", "FEASIBLE"):
+            return st, self.placement_from(solver)
+        return st, None
+
     def solve_feasibility(self, params: SolverParams, time_limit_s: float
                           ) -> tuple[str, list[tuple[object, ...]]]:
         """Check feasibility under all guards; on infeasibility return CP-SAT's core keys."""
