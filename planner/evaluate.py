@@ -476,6 +476,20 @@ if HAVE_NUMBA:
                     if (h if kind == 0 else fd[h]) != k0:
                         out[kind] += 1
                         break
+            elif seen.shape[0] <= 64:
+                # Up to 64 keys: two bit masks in registers instead of scratch arrays.
+                seen_m = np.uint64(0)
+                dup_m = np.uint64(0)
+                for j in range(s, e):
+                    h = row[r_members[j]]
+                    bit = np.uint64(1) << np.uint64(h if kind == 1 else fd[h])
+                    if seen_m & bit:
+                        dup_m |= bit
+                    else:
+                        seen_m |= bit
+                while dup_m:  # one count per shared node / domain
+                    dup_m &= dup_m - np.uint64(1)
+                    out[kind] += 1
             else:
                 for j in range(s, e):
                     h = row[r_members[j]]
@@ -489,8 +503,17 @@ if HAVE_NUMBA:
                             out[kind] += 1
         for c in range(aa_first.shape[0]):
             s = aa_first[c]
+            e = s + aa_size[c]
+            if e - s <= 16:
+                # Small class: compare each member with the earlier ones directly.
+                for j in range(s + 1, e):
+                    h = row[aa_members[j]]
+                    for i in range(s, j):
+                        if row[aa_members[i]] == h:
+                            out[4] += 1
+                continue
             tag = tag0 + g_count + c
-            for j in range(s, s + aa_size[c]):
+            for j in range(s, e):
                 h = row[aa_members[j]]
                 if seen[h] != tag:
                     seen[h] = tag

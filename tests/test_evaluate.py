@@ -269,3 +269,30 @@ def test_crowded_rules_count_like_the_checks() -> None:
     assert e.violations["different_node"].tolist() == [2]
     assert e.violations["anti_affinity"].tolist() == [4]
     assert Counter(v.kind for v in placement_violations(c, p))["different_node"] == 2
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+def test_many_hosts_and_large_groups_take_the_array_paths() -> None:
+    # More than 64 hosts (no bit masks) and an anti-affinity class of more than 16 members
+    # (no pairwise loop): the compiled checks must still agree with NumPy and the checks.
+    rng = np.random.default_rng(11)
+    hosts = [HostSpec(f"h{i}", fault_domain=f"fd{i % 5}") for i in range(70)]
+    vms = [VmSpec(f"v{j}", host=j % 70, memory_mb=512, cpu_milli=100,
+                  anti_affinity_classes=("big",) if j < 20 else ("small",) if j < 24 else ())
+           for j in range(150)]
+    rules = [RuleSpec("dn", RuleType.DIFFERENT_NODE, tuple(range(30, 60))),
+             RuleSpec("dfd", RuleType.DIFFERENT_FAULT_DOMAIN, tuple(range(60, 66))),
+             RuleSpec("sn", RuleType.SAME_NODE, (70, 71, 72))]
+    c = make_cluster(hosts, vms, rules)
+    # Crowd the batch onto a few hosts so that every rule and class is broken somewhere.
+    batch = rng.integers(0, 6, (12, 150))
+    a = evaluate(c, batch, engine="numpy")
+    b = evaluate(c, batch, engine="numba")
+    for kind in VIOLATION_KINDS:
+        np.testing.assert_array_equal(a.violations[kind], b.violations[kind])
+    assert b.violations["different_node"].min() > 0 and b.violations["anti_affinity"].min() > 0
+    for k in range(3):
+        by_kind = Counter(v.kind for v in placement_violations(c, batch[k]))
+        assert b.violations["different_node"][k] == by_kind["different_node"]
+        assert b.violations["different_fault_domain"][k] == by_kind["different_fault_domain"]
+        assert b.violations["anti_affinity"][k] == by_kind["anti_affinity"]
