@@ -347,6 +347,7 @@ class Bounds:
     migration: int | None = None  # valid when the excess optimum is 0
     balance: int | None = None  # valid when also migration == this bound
     covers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    cover_models: int = 0
     seconds: float = 0.0
 
 
@@ -407,6 +408,7 @@ def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: 
         left = max(0.05, min(2.0, (deadline - time.monotonic()) / 4))
         cov = min_cost_cover(items, i_cpu, i_mem, i_cost, need_c,
                              need_m, used_c, used_m, cap_c, cap_m, params, left)
+        b.cover_models += 1
         if not cov.feasible:
             # Cannot get under the threshold even by moving everything: excess > 0 for sure.
             b.seconds = time.perf_counter() - t0
@@ -709,7 +711,7 @@ LNS_DETERMINISTIC_TIME = 1.0
 def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
          cpu_lim: np.ndarray, mem_lim: np.ndarray, bal: np.ndarray, enforce_aa: bool,
          evaluate: Any, tiers: tuple[str, ...], params: Any, deadline: float,
-         bound_fn: Any) -> tuple[np.ndarray, int]:
+         bound_fn: Any, sizes: dict[str, int] | None = None) -> tuple[np.ndarray, int]:
     """Large-neighbourhood search on the migration tier with the tiers before it held.
 
     Each round frees the VMs of a few hot nodes (those that sent or received VMs together,
@@ -790,6 +792,10 @@ def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
         if focus is None:
             break
         pm = PlacementModel(inp, tiers)
+        if sizes is not None:
+            nv, nc = pm.size()
+            if nv > sizes.get("lns_max_variables", 0):
+                sizes["lns_max_variables"], sizes["lns_max_constraints"] = nv, nc
         goal = {t: int(best_vals[t]) for t in tiers}
         # The migration term of a sub-model covers the freed VMs only: hold it at their part.
         goal["migration"] = int(dom.move_cost[cands, best[cands]].sum())
@@ -866,6 +872,8 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     bounds = compute_bounds(cluster, dom, cpu_lim, mem_lim, enforce_aa, params, deadline)
     bound_fn = _tier_bound_fn(bounds, prof.tiers)
     timings = {"bounds": round(bounds.seconds, 3)}
+    sizes: dict[str, int] = {"full_problem_booleans": int(dom.allowed.sum()),
+                             "cover_models": bounds.cover_models}
     t_stage = time.perf_counter()
 
     def evaluate_in(allowed_mask: np.ndarray) -> Any:
@@ -893,7 +901,6 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     best_vals: dict[str, int] | None = None
     method = ""
     tiers_out: list[TierResult] = []
-    sizes: dict[str, int] = {}
 
     def consider(p: np.ndarray | None, label: str) -> None:
         nonlocal best, best_vals, method
@@ -941,7 +948,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             _, pl = pm.solve_targeted(params, g if g is not None else cluster.vm_host,
                                       targets, d_deadline)
             nv, nc = pm.size()
-            sizes = {"decomposition_variables": nv, "decomposition_constraints": nc}
+            sizes.update({"decomposition_variables": nv, "decomposition_constraints": nc})
             consider(pl, "decomposition")
     if best is None:
         consider(cluster.vm_host.astype(np.int64), "current placement")
@@ -953,31 +960,32 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     large = (LARGE_MODEL_BOOLEANS if opts.large_model_booleans is None
              else int(opts.large_model_booleans))
     explained_model: Any = None
+    exported = False
     r_size = 0
-    if not proven:
-        rmask = np.zeros(cluster.n_vms, dtype=bool)
-        rmask[cand] = True
+    # The restricted candidate set (also what --export-model writes).
+    rmask = np.zeros(cluster.n_vms, dtype=bool)
+    rmask[cand] = True
+    if best is not None:
+        rmask |= best != cluster.vm_host
+    rmask |= _same_partners(cluster, rmask)
+    rc = np.flatnonzero(rmask)
+    rtargets = []
+    for v in rc.tolist():
+        ok = dom.allowed[v] & ~hot
+        ok[cluster.vm_host[v]] = dom.allowed[v, cluster.vm_host[v]]
         if best is not None:
-            rmask |= best != cluster.vm_host
-        rmask |= _same_partners(cluster, rmask)
-        rc = np.flatnonzero(rmask)
-        rtargets = []
-        for v in rc.tolist():
-            ok = dom.allowed[v] & ~hot
-            ok[cluster.vm_host[v]] = dom.allowed[v, cluster.vm_host[v]]
-            if best is not None:
-                ok[best[v]] = True
-            if not ok.any():
-                ok = dom.allowed[v]
-            rtargets.append(np.flatnonzero(ok))
-        r_size = int(sum(len(t) for t in rtargets))
-        sizes["restricted_booleans"] = r_size
-        if best_vals is None or best_vals.get("excess", 0) > bounds.excess:
-            # No start under the threshold yet: a greedy repair over all candidates (VMs stay
-            # home while their node fits under the threshold, the rest go where it is lowest).
-            consider(greedy_assign(cluster, cluster.vm_host, rc,
-                                   dict(zip(rc.tolist(), rtargets, strict=True)), cpu_lim,
-                                   mem_lim), "greedy repair")
+            ok[best[v]] = True
+        if not ok.any():
+            ok = dom.allowed[v]
+        rtargets.append(np.flatnonzero(ok))
+    r_size = int(sum(len(t) for t in rtargets))
+    sizes["restricted_booleans"] = r_size
+    if not proven and (best_vals is None or best_vals.get("excess", 0) > bounds.excess):
+        # No start under the threshold yet: a greedy repair over all candidates (VMs stay
+        # home while their node fits under the threshold, the rest go where it is lowest).
+        consider(greedy_assign(cluster, cluster.vm_host, rc,
+                               dict(zip(rc.tolist(), rtargets, strict=True)), cpu_lim,
+                               mem_lim), "greedy repair")
     if not proven and time.monotonic() < deadline - 0.05 and r_size <= large:
         # Small enough for CP-SAT: the exact restricted model first, with half the time.
         r_deadline = time.monotonic() + 0.5 * (deadline - time.monotonic())
@@ -997,6 +1005,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         rm = PlacementModel(rin, prof.tiers)
         if opts.export_model is not None:
             rm.export(opts.export_model)
+            exported = True
         nv, nc = rm.size()
         sizes.update({"variables": nv, "constraints": nc, "candidates": len(rc)})
         if not proven:
@@ -1016,7 +1025,8 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         lns_deadline = deadline if r_size > large else (
             time.monotonic() + 0.5 * (deadline - time.monotonic()))
         lns_best, rounds = _lns(cluster, dom, best, hot, cpu_lim, mem_lim, bal, enforce_aa,
-                                evaluate, prof.tiers, params, lns_deadline, bound_fn)
+                                evaluate, prof.tiers, params, lns_deadline, bound_fn,
+                                sizes)
         consider(lns_best, "large-neighbourhood search")
         sizes["lns_rounds"] = rounds
         proven = is_proven()
@@ -1034,6 +1044,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         fm = PlacementModel(fin, prof.tiers)
         if opts.export_model is not None:
             fm.export(opts.export_model)
+            exported = True
         out = fm.solve_tiers(params, best, evaluate, bound_fn, deadline)
         sizes.update({"full_variables": out.n_variables, "full_constraints": out.n_constraints})
         full_status = out.status
@@ -1050,6 +1061,9 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         explained_model = fin
         timings["full"] = round(time.perf_counter() - t_stage, 3)
 
+    if opts.export_model is not None and not exported:
+        # Proven without the restricted model: write it anyway, as it would have been solved.
+        PlacementModel(make_input(rc, rtargets), prof.tiers).export(opts.export_model)
     res.solve_seconds = time.perf_counter() - t_start
     res.model_size = sizes
     res.timings = timings
