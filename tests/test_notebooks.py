@@ -50,3 +50,27 @@ def test_notebook_runs_top_to_bottom(path: Path) -> None:
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert errors == []
+
+
+@pytest.mark.slow
+def test_benchmark_notebook_plots_results_when_there_are_some(tmp_path: Path) -> None:
+    # A data/ directory with the examples and one result in bench_optimizer.py's --json shape.
+    (tmp_path / "data" / "benchmarks").mkdir(parents=True)
+    (tmp_path / "data" / "examples").symlink_to(ROOT / "data" / "examples")
+    result = {"cases": [
+        {"case": "16x1000", "gap_max": 0.0, "seconds_median": 0.54, "seconds_all": [0.54],
+         "timings": {"bounds": 0.03, "restricted": 0.19}},
+        {"case": "64x8000-heavy", "gap_max": 0.004, "seconds_median": 41.0,
+         "seconds_all": [41.0], "timings": {"bounds": 0.9}},
+    ]}
+    (tmp_path / "data" / "benchmarks" / "optimizer.json").write_text(json.dumps(result))
+    nb = nbformat.read(ROOT / "notebooks" / "04-benchmarks.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3  # times, optimizer against targets, gaps
+    table = next(o["data"]["text/plain"] for o in outputs
+                 if "text/plain" in o.get("data", {}) and "measure" in o["data"]["text/plain"])
+    assert "cases.seconds_median" in table and "cases.timings.bounds" in table
