@@ -711,7 +711,8 @@ LNS_DETERMINISTIC_TIME = 1.0
 def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
          cpu_lim: np.ndarray, mem_lim: np.ndarray, bal: np.ndarray, enforce_aa: bool,
          evaluate: Any, tiers: tuple[str, ...], params: Any, deadline: float,
-         bound_fn: Any, sizes: dict[str, int] | None = None) -> tuple[np.ndarray, int]:
+         bound_fn: Any, sizes: dict[str, int] | None = None, max_moves: int | None = None
+         ) -> tuple[np.ndarray, int]:
     """Large-neighbourhood search on the migration tier with the tiers before it held.
 
     Each round frees the VMs of a few hot nodes (those that sent or received VMs together,
@@ -783,8 +784,14 @@ def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
             ok[cur[v]] = dom.allowed[v, cur[v]]
             ok[best[v]] = True
             targets.append(np.flatnonzero(ok))
+        budget = None
+        if max_moves is not None:
+            # The budget left for the freed VMs once the fixed VMs' moves are counted.
+            outside = (best != cur)
+            outside[cands] = False
+            budget = max(0, max_moves - int(outside.sum()))
         inp = ModelInput(cluster, cands, tuple(targets), best.astype(np.int64), dom.move_cost,
-                         cpu_lim, mem_lim, bal, enforce_aa, None)
+                         cpu_lim, mem_lim, bal, enforce_aa, budget)
         # The first tier not yet at its bound is minimised; the tiers before it are held at
         # the best values (the sub-model sees only the freed VMs' part of each term, so the
         # result is judged on the whole placement before it is kept).
@@ -1017,8 +1024,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         timings["restricted"] = round(time.perf_counter() - t_stage, 3)
         t_stage = time.perf_counter()
 
-    if not proven and time.monotonic() < deadline - 0.05 and best is not None \
-            and opts.max_moves is None:
+    if not proven and time.monotonic() < deadline - 0.05 and best is not None:
         # Large-neighbourhood search over small sub-models: on large instances it reaches the
         # bounds far faster than one restricted model, whose presolve alone takes seconds.
         # Small instances keep half of the remaining time for the full model below.
@@ -1026,7 +1032,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             time.monotonic() + 0.5 * (deadline - time.monotonic()))
         lns_best, rounds = _lns(cluster, dom, best, hot, cpu_lim, mem_lim, bal, enforce_aa,
                                 evaluate, prof.tiers, params, lns_deadline, bound_fn,
-                                sizes)
+                                sizes, opts.max_moves)
         consider(lns_best, "large-neighbourhood search")
         sizes["lns_rounds"] = rounds
         proven = is_proven()
@@ -1074,6 +1080,17 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             core = explain_infeasible(explained_model, params,
                                       max(2.0, min(20.0, time_limit / 3)))
             res.explanation = describe_core(cluster, core or [], opts.max_moves)
+            if res.explanation and drained:
+                res.explanation.append("Drained nodes: "
+                                       + ", ".join(cluster.host_names[h] for h in drained) + ".")
+            must = np.flatnonzero(dom.mandatory).tolist()
+            if res.explanation and must:
+                shown = ", ".join(
+                    f"{cluster.vm_names[v]} ({int(cluster.vm_mem_load_mb[v])} MB, "
+                    f"{cluster.vm_cpu_load_milli[v] / 1000:.2f} LP)" for v in must[:10])
+                res.explanation.append(f"VMs that must leave their node: {shown}"
+                                       + (f" and {len(must) - 10} more." if len(must) > 10
+                                          else "."))
             if not res.explanation:
                 res.explanation = ["The rules, capacities and allowed hosts cannot all hold "
                                    "together (no smaller conflicting set was isolated)."]

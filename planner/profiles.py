@@ -13,7 +13,7 @@ other file with the same keys::
     anti_affinity = "cluster"        # "cluster" (cluster.csv decides), "hard" or "soft"
     [solver]
     time_limit_s = 60.0
-    workers = 2
+    workers = 1
     deterministic = true
 
 Unknown keys and bad values are reported as errors (a :class:`planner.diagnostics.Report`),
@@ -43,7 +43,7 @@ class Profile:
     allow_shutdown: bool = True
     anti_affinity: str = "cluster"
     time_limit_s: float = 60.0
-    workers: int = 2
+    workers: int = 1
     deterministic: bool = True
     source: str = "built-in defaults"
 

@@ -232,3 +232,18 @@ def test_move_budget(budget: int) -> None:
     assert res.objective["excess"] == {0: 1750, 1: 500, 2: 0}[budget]
     assert len(res.moves) == budget
     assert np.all(res.placement[res.moves] == 1)  # type: ignore[index]
+
+
+def test_infeasibility_core_names_the_rule_and_the_capacities() -> None:
+    # Drained H1 holds A and B (20,000 MB each) that must share a node; H2 and H3 have
+    # 31,440 MB free each (X and Y are pinned): either takes one of them, neither takes both.
+    # No pre-check sees
+    # it (each VM fits somewhere, total demand fits), so CP-SAT's assumptions must name the
+    # SameNode rule and both capacities.
+    c = make_cluster([H("H1"), H("H2"), H("H3")],
+                     [VmSpec("A", "H1", memory_mb=20000), VmSpec("B", "H1", memory_mb=20000),
+                      VmSpec("X", "H2", memory_mb=30000, pinned=True),
+                      VmSpec("Y", "H3", memory_mb=30000, pinned=True)],
+                     [RuleSpec("ab", RuleType.SAME_NODE, ("A", "B"))])
+    res = _solve(c, drain=(0,))
+    _infeasible(res, "SameNode rule 'ab'", "node H2", "node H3")

@@ -56,7 +56,8 @@ def add_assignment(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards
         if not d:
             _add(model.add_bool_or([]), g("vm", v))
         else:
-            _add(model.add_exactly_one(list(d.values())), g("vm", v))
+            # Structural, never guarded: an explanation "VM X need not be placed" is no help.
+            model.add_exactly_one(list(d.values()))
 
 
 def add_cpu_capacity(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:

@@ -51,7 +51,7 @@ class SolverParams:
     """
 
     time_limit_s: float = 60.0
-    workers: int = 2
+    workers: int = 1
     seed: int = 0
     deterministic: bool = True
     log: bool = False

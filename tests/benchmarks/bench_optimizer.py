@@ -14,7 +14,7 @@ constraints) and the peak memory.  Numbers only, no pass/fail.
 Usage::
 
     python tests/benchmarks/bench_optimizer.py [--repeat 3] [--time-limit 60] [--json]
-        [--case 16x1000 ...] [--seed 1]
+        [--case 16x1000 ...] [--seed 1] [--workers N]
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(case: str, seed: int, time_limit: float, solver_seed: int) -> dict[str, Any]:
+def _run(case: str, seed: int, time_limit: float, solver_seed: int,
+         workers: int | None) -> dict[str, Any]:
     from planner.generate import GeneratorOptions, generate_cluster
     from planner.loadmodel import host_loads, resolve_threshold
     from planner.optimizer import PlanOptions, optimize
@@ -45,7 +46,7 @@ def _run(case: str, seed: int, time_limit: float, solver_seed: int) -> dict[str,
     over_before = int(host_loads(cluster).over(thr).sum())
     t0 = time.perf_counter()
     res = optimize(cluster, PlanOptions(level="medium", time_limit_s=time_limit,
-                                        seed=solver_seed))
+                                        seed=solver_seed, workers=workers))
     wall = time.perf_counter() - t0
     return {
         "status": res.status.value,
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
     ap.add_argument("--solver-seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="CP-SAT workers (default: the profile's)")
     ap.add_argument("--case", action="append", choices=sorted(CASES))
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for _ in range(a.repeat):
             with ctx.Pool(1) as pool:
-                runs.append(pool.apply(_run, (case, a.seed, a.time_limit, a.solver_seed)))
+                runs.append(pool.apply(_run, (case, a.seed, a.time_limit, a.solver_seed,
+                                              a.workers)))
         last = runs[-1]
         row = {
             "case": case,
