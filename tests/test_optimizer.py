@@ -118,3 +118,23 @@ def test_large_neighbourhood_search_path_verifies_and_meets_valid_bounds() -> No
     assert res.objective["excess"] == 0
     if res.status == SolveStatus.OPTIMAL:
         assert res.gap == 0
+
+
+def test_interchangeable_vms_are_grouped_and_the_optimum_is_kept() -> None:
+    # Six identical VMs (2,000 milli-LP, 1,024 MB) on H1 plus a different one: 16,000 milli-LP
+    # in all against a 70 % limit of 11,200.  Identical VMs form one symmetry group; the
+    # optimum moves three identical VMs (6,000 milli-LP >= 4,800 needed, 3 x 1,024 MB), the
+    # cheapest cover, and splits them 2/1 or 1/2 over H2 and H3 for balance.
+    from planner.optimizer import symmetric_groups
+
+    vms = [VmSpec(f"S{i}", "H1", cpu_milli=2000, memory_mb=1024) for i in range(6)]
+    vms.append(VmSpec("BIG", "H1", cpu_milli=4000, memory_mb=8192))
+    c = make_cluster([HostSpec("H1"), HostSpec("H2"), HostSpec("H3")], vms)
+    dom = build_domain(c, (), Profile())
+    cands = np.arange(7)
+    targets = [np.flatnonzero(dom.allowed[v]) for v in range(7)]
+    assert symmetric_groups(c, dom, cands, targets) == ((0, 1, 2, 3, 4, 5),)
+    res = optimize(c, PlanOptions(threshold_pct=70.0, time_limit_s=10, large_model_booleans=10**6))
+    assert res.status == SolveStatus.OPTIMAL
+    assert res.objective["migration"] == 3 * 1024
+    assert sorted(c.vm_names[v][0] for v in res.moves) == ["S", "S", "S"]

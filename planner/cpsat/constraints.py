@@ -186,6 +186,26 @@ def add_move_budget(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guard
     _add(model.add(sum(moved_indicators(inp, xv)) <= inp.max_moves), g("budget"))
 
 
+def add_symmetry_breaking(model: cp_model.CpModel, inp: ModelInput, xv: Vars,
+                          g: Guards) -> None:
+    """Interchangeable VMs take hosts in index order: host(a) <= host(b) for a < b."""
+    if g.active:
+        return  # explanations should not mention an ordering that is no rule of the user's
+    for group in inp.symmetric_groups:
+        for a, b in zip(group, group[1:], strict=False):
+            ia, ib = xv.cand_pos.get(a), xv.cand_pos.get(b)
+            if ia is None or ib is None or xv.single[ia] is not None \
+                    or xv.single[ib] is not None:
+                continue
+            hosts = sorted(xv.x[ia])
+            if hosts != sorted(xv.x[ib]):
+                continue
+            # host(a) <= host(b) as one linear constraint over the hosts' ranks.
+            ranks = list(range(len(hosts)))
+            model.add(cp_model.LinearExpr.weighted_sum([xv.x[ia][h] for h in hosts], ranks)
+                      <= cp_model.LinearExpr.weighted_sum([xv.x[ib][h] for h in hosts], ranks))
+
+
 def add_rules(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards) -> None:
     """Every enabled affinity rule, by type (disabled rules are reported, not enforced)."""
     by_type: dict[RuleType, Callable[..., None]] = {
@@ -207,4 +227,5 @@ HARD_FAMILIES: tuple[Callable[[cp_model.CpModel, ModelInput, Vars, Guards], None
     add_rules,
     add_anti_affinity_hard,
     add_move_budget,
+    add_symmetry_breaking,
 )

@@ -144,8 +144,14 @@ class PlacementModel:
         Path(path).write_text(str(self.model.proto), encoding="utf-8")
 
     def add_hint(self, placement: np.ndarray) -> None:
-        """Hint a complete placement (every placement Boolean gets a value)."""
+        """Hint a complete placement (every placement Boolean gets a value).  The hosts of
+        interchangeable VMs are first sorted into index order, as the symmetry breaking
+        constraints require, so a feasible placement stays a feasible hint."""
         self.model.clear_hints()
+        placement = np.asarray(placement).copy()
+        for group in self.inp.symmetric_groups:
+            idx = list(group)
+            placement[idx] = np.sort(placement[idx])
         for i, v in enumerate(self.inp.candidates.tolist()):
             h = int(placement[v])
             for hh, b in self.vars.x[i].items():

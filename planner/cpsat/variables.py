@@ -44,6 +44,10 @@ class ModelInput:
         Legacy anti-affinity classes are hard (else they are objective tier 2).
     max_moves:
         Optional hard budget on the number of moved VMs.
+    symmetric_groups:
+        Groups of interchangeable candidates (same source, load, memory, costs, targets, and
+        in no rule or anti-affinity class), each sorted by VM index: any solution stays a
+        solution of equal value when their hosts are permuted, so the model orders them.
     """
 
     cluster: Cluster
@@ -56,6 +60,7 @@ class ModelInput:
     balance_hosts: np.ndarray
     enforce_anti_affinity: bool = False
     max_moves: int | None = None
+    symmetric_groups: tuple[tuple[int, ...], ...] = ()
 
     @property
     def n_candidates(self) -> int:
