@@ -26,18 +26,37 @@ How a plan is found and proven (speed by formulation)
      moves the mandatory VMs plus one cheapest cover per hot node and nothing else -- hot
      nodes keep at least what the best cheapest cover leaves, the others lose nothing else.
 
-3. **Decomposition hint**: take the per-node cheapest covers, and assign the leaving VMs with
-   a small CP-SAT model (only the leavers and their SameNode partners get variables).  If the
-   result meets every bound it is optimal for the full problem -- no large model is needed.
-4. **Restricted model**: otherwise, the VMs that may need to move (on hot, drained, Paused
-   or Down nodes, off their possible owners, in broken rules or colliding anti-affinity
-   classes, plus SameNode/SameFaultDomain partners) get variables for their allowed hosts
-   that are not themselves hot; everyone else is fixed.  A tier is proven when its value
-   meets the full-problem bound.  Its CP-SAT bounds are *not* reported: they hold only for
-   the restricted model.
-5. **Full model**: if a tier is still unproven (or the restricted model is infeasible) and
-   time remains, every VM gets variables for every allowed host, hinted with the best
-   solution so far; its CP-SAT bounds are valid and combined with ours.
+   The SameNode groups that sit wholly on a node are single knapsack items (such a group
+   either stays or leaves together), which keeps the bound valid and tighter.
+
+3. **Decomposition**: take the per-node cheapest covers and place the leaving VMs greedily
+   (most constrained first, on the allowed node left lowest, never above the threshold when
+   avoidable, rules respected; a node still above it sheds a second cheapest cover).  If the
+   result meets every bound it is optimal for the full problem and no large model is built
+   (64 nodes / 8,000 VMs with a fifth of the nodes hot: typically this step).  Else one
+   CP-SAT solve of the leavers' assignment *at the bounds* (every tier constrained to its
+   bound, the last minimised) is tried.
+4. **Restricted model** (when it has at most ``LARGE_MODEL_BOOLEANS`` placement Booleans):
+   the VMs that may need to move (on hot, drained, Paused or Down nodes, off their possible
+   owners, in broken rules or colliding anti-affinity classes, plus SameNode/SameFaultDomain
+   partners) get variables for their allowed hosts that are not themselves hot; everyone
+   else is fixed; interchangeable VMs are ordered (symmetry breaking).  First one solve at
+   the bounds, then the tiers in sequence.  A tier is proven when its value meets the
+   full-problem bound; its CP-SAT bounds are *not* reported (they hold only for the
+   restricted model).
+5. **Large-neighbourhood search** (:func:`_lns`): small sub-models around a few hot nodes,
+   the rest fixed at the best placement, one worker and a deterministic-time budget per
+   round.  On large instances this replaces the restricted model, whose presolve alone takes
+   seconds there (64 / 8,000 with half the nodes hot: it reaches the bounds in about 20 s).
+6. **Full model** (small instances only): every VM gets variables for every allowed host,
+   hinted with the best solution so far; its CP-SAT bounds are valid and combined with ours.
+   It is also what proves infeasibility and yields the explanation core.
+
+Determinism: every solve uses the given seed; the default is one worker (deterministic by
+itself; with more workers ``interleave_search`` keeps it so), and LNS rounds are bounded in
+CP-SAT's deterministic time.  The same input and seed therefore give the same plan whenever
+the run ends by proof (status OPTIMAL) or by running out of improving rounds; only a run cut
+by the wall-clock ``time_limit_s`` can stop at a different point.
 
 The reported ``gap`` is the relative gap of the first tier (lexicographic order) whose value
 is not proven: ``(objective - bound) / objective``; 0 when every tier is proven.

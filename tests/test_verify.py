@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from planner.optimizer import PlanOptions, optimize
 from planner.planio import write_plan
 from planner.snapshot import load_snapshot
 from planner.verify import verify_plan
+from tests.strategies import clusters
 
 SMALL4 = Path(__file__).resolve().parent.parent / "data" / "examples" / "small4"
 
@@ -93,3 +96,20 @@ def test_missing_file_is_reported(cluster, plan_dir: Path) -> None:  # type: ign
     (plan_dir / "placement.csv").unlink()
     rep = verify_plan(cluster, plan_dir)
     assert not rep.ok and rep.violations[0]["kind"] == "file"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(max_hosts=4, max_vms=8))
+def test_random_plans_pass_independent_verification(cluster) -> None:  # type: ignore[no-untyped-def]
+    res = optimize(cluster, PlanOptions(level="high", high_mode="absolute", time_limit_s=5))
+    if not res.ok:
+        return
+    with tempfile.TemporaryDirectory() as d:
+        wo = write_plan(cluster, res, Path(d) / "plan")
+        if wo.ok:
+            assert verify_plan(cluster, Path(d) / "plan").ok
+        else:
+            # Only an order that cannot be executed may stop a solved plan; never the
+            # verifier, and nothing is left behind.
+            assert wo.message.startswith("no executable order"), (wo.message, wo.violations)
+            assert not (Path(d) / "plan").exists()

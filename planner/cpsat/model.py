@@ -8,6 +8,10 @@ products that reach 10^15 on large clusters and wreck the LP relaxation; sequent
 every objective small and let a tier whose value is already proven (its hint meets a lower
 bound valid for the full problem) be skipped without a solve.
 
+:meth:`PlacementModel.solve_targeted` is the shortcut: when lower bounds valid for the full
+problem are known for every tier, one solve with each tier constrained to its bound (the last
+one minimised) proves all tiers at once when the bounds are attainable.
+
 Also here: :func:`explain_infeasible` (assumption literals per constraint group, CP-SAT's
 ``sufficient_assumptions_for_infeasibility``, then deletion filtering for a small core) and
 :func:`min_cost_cover` (the per-host covering knapsack behind the migration-cost and balance
@@ -43,11 +47,11 @@ _STATUS = {
 class SolverParams:
     """CP-SAT parameters used for every solve of one plan.
 
-    Same input, same ``seed`` and ``workers`` and a solve that ends by proof (or by the
-    deterministic limit) give the same plan: with ``deterministic`` set, the workers are
-    interleaved in one thread in a fixed order (``interleave_search``), so the search does not
-    depend on thread timing.  A wall-clock ``time_limit_s`` that cuts a search short can still
-    make two runs differ; the summary reports when that happened.
+    Same input, same ``seed`` and ``workers`` and a solve that ends by proof (or by a
+    deterministic-time limit) give the same plan.  One worker is deterministic by itself;
+    with more, ``deterministic`` interleaves them in one thread in a fixed order
+    (``interleave_search``) so the search does not depend on thread timing.  A wall-clock
+    ``time_limit_s`` that cuts a search short can still make two runs differ.
     """
 
     time_limit_s: float = 60.0
