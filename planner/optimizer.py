@@ -1249,9 +1249,10 @@ def describe_core(cluster: Cluster, core: list[tuple[object, ...]],
 
 def summary_loads(cluster: Cluster, placement: np.ndarray, thr: Threshold,
                   drained: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Max CPU/memory percent and hosts over the threshold for a placement (Up hosts)."""
+    """Max CPU/memory percent and hosts over the threshold for a placement, over the Up hosts
+    (drained ones included: before the plan they still carry their VMs)."""
     loads = host_loads(cluster, placement)
-    up = balance_hosts(cluster, drained)
+    up = cluster.host_up.copy()
     if not up.any():
         up = np.ones(cluster.n_hosts, dtype=bool)
     over = loads.over(thr) & (cluster.host_state != HostState.DOWN)
