@@ -137,7 +137,12 @@ class TierResult:
 
 @dataclass
 class OptimizeResult:
-    """Result of :func:`optimize`; ``placement`` is ``None`` when there is no solution."""
+    """Result of :func:`optimize`; ``placement`` is ``None`` when there is no solution.
+
+    ``objective``/``bound`` hold every tier's value and a lower bound valid for the full
+    problem; ``gap`` is the relative gap ``(value - bound) / value`` of ``gap_tier``, the first
+    tier in lexicographic order that is not proven (0 and ``None`` when all are).
+    """
 
     status: SolveStatus
     placement: np.ndarray | None
@@ -146,6 +151,7 @@ class OptimizeResult:
     objective: dict[str, int] = field(default_factory=dict)
     bound: dict[str, int] = field(default_factory=dict)
     gap: float | None = None
+    gap_tier: str | None = None
     solve_seconds: float = 0.0
     moves: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     memory_moved_mb: int = 0
@@ -963,7 +969,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
 
     # Bound targets for a one-shot solve: every tier at its full-problem lower bound.
     targets: dict[str, int] | None = None
-    if bounds.migration is not None and bounds.balance is not None:
+    if bounds.migration is not None and bounds.balance is not None and "excess" in prof.tiers:
         targets = {"excess": bounds.excess, "anti_affinity": bounds.anti_affinity,
                    "migration": bounds.migration, "balance": bounds.balance}
 
@@ -1154,6 +1160,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         if st != "OPTIMAL" and all_proven:
             all_proven = False
             gap = (val - lb) / val if val else 0.0
+            res.gap_tier = name
         tiers_out.append(TierResult(name, val, lb, st))
         fixed[name] = val
     res.tiers = tiers_out

@@ -63,6 +63,7 @@ def build_summary(cluster: Cluster, res: OptimizeResult, seq: SequenceResult | N
         "objective": dict(res.objective),
         "bound": dict(res.bound),
         "gap": None if res.gap is None else round(float(res.gap), 6),
+        "gap_tier": res.gap_tier,
         "objective_units": {
             "excess": "basis points (0.01 %) of host capacity above the threshold, CPU + memory",
             "anti_affinity": "pairs of legacy anti-affinity class members sharing a node",
