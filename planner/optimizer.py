@@ -962,6 +962,8 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             return
         vals = evaluate(p)
         if vals is not None and (best_vals is None or _lex_better(vals, best_vals, prof.tiers)):
+            if np.array_equal(p, cluster.vm_host):
+                label = "current placement"
             best, best_vals, method = p, vals, label
 
     def is_proven() -> bool:
@@ -1153,8 +1155,13 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
     gap = 0.0
     for name in prof.tiers:
         val = best_vals[name]
-        lb = max(bound_fn(name, fixed), full_bounds.get(name, 0)) if all_proven else \
-            full_bounds.get(name, 0)
+        if all_proven:
+            # The tiers before are proven optimal: bounds conditional on them hold.
+            lb = max(bound_fn(name, fixed), full_bounds.get(name, 0))
+        else:
+            # After an unproven tier only bounds that hold for every placement are valid.
+            lb = {"excess": bounds.excess, "anti_affinity": bounds.anti_affinity,
+                  "migration": bounds.migration_mandatory}.get(name, 0)
         lb = min(lb, val)
         st = "OPTIMAL" if val == lb and all_proven else "FEASIBLE"
         if st != "OPTIMAL" and all_proven:
