@@ -98,3 +98,11 @@ def test_same_seed_same_plan_csv(tmp_path: Path) -> None:
         assert runner.invoke(app, ["plan", SMALL4, "--out", str(tmp_path / d), "--level",
                                    "medium", "--seed", "5"]).exit_code == 0
     assert (tmp_path / "a" / "plan.csv").read_text() == (tmp_path / "b" / "plan.csv").read_text()
+
+
+def test_export_model_into_missing_directory_exits_1(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["plan", SMALL4, "--out", str(tmp_path / "p"), "--export-model",
+                            str(tmp_path / "nope" / "m.txt")])
+    assert r.exit_code == 1
+    assert "does not exist" in r.output
+    assert not (tmp_path / "p").exists()

@@ -34,7 +34,8 @@ def plan(
     drain: Annotated[list[str] | None, typer.Option(
         "--drain", help="Node to empty (repeatable).")] = None,
     max_moves: Annotated[int | None, typer.Option(
-        "--max-moves", min=0, help="Hard budget on the number of moved VMs.")] = None,
+        "--max-moves", min=0,
+        help="Hard budget on the number of VMs that change node.")] = None,
     time_limit: Annotated[float | None, typer.Option(
         "--time-limit", min=0.1, help="Solver time limit in seconds (default: profile).")
     ] = None,
@@ -58,6 +59,9 @@ def plan(
                  f"{', '.join(cluster.host_names[:20])}"
                  f"{' ...' if cluster.n_hosts > 20 else ''})")
         drained.append(h)
+    if export_model is not None and not export_model.resolve().parent.is_dir():
+        fail(f"--export-model {export_model}: directory {export_model.resolve().parent} "
+             "does not exist")
     prof, rep = load_profile(model)
     if prof is None:
         fail("--model: " + "; ".join(str(p) for p in rep.errors))
