@@ -59,6 +59,8 @@ def plan(
                  f"{', '.join(cluster.host_names[:20])}"
                  f"{' ...' if cluster.n_hosts > 20 else ''})")
         drained.append(h)
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {out_dir}: exists and is not a directory")
     if export_model is not None and not export_model.resolve().parent.is_dir():
         fail(f"--export-model {export_model}: directory {export_model.resolve().parent} "
              "does not exist")
