@@ -123,6 +123,9 @@ def add_same_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g:
     domains = sorted({int(fd[h]) for h in hosts})
     # One Boolean per domain: "the group lives in domain d"; each member's host implies it.
     dom = {d: model.new_bool_var(f"sfd{r}_{d}") for d in domains}
+    for d, b in dom.items():
+        # Hint: the group's domain is the one its first member ends in.
+        xv.aux.append((b, _in_domain_fn(fd, members[0], d)))
     _add(model.add_exactly_one(list(dom.values())), guard)
     for v in members:
         for h in xv.hosts_of(inp, v):
@@ -133,6 +136,10 @@ def add_same_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g:
             else:
                 assert isinstance(on, cp_model.IntVar)
                 _add(model.add_implication(on, dom[int(fd[h])]), guard)
+
+
+def _in_domain_fn(fd: np.ndarray, v: int, d: int) -> Callable[[np.ndarray], int]:
+    return lambda p: int(int(fd[int(p[v])]) == d)
 
 
 def add_different_fault_domain(model: cp_model.CpModel, inp: ModelInput, xv: Vars, g: Guards,

@@ -160,6 +160,8 @@ class PlacementModel:
             h = int(placement[v])
             for hh, b in self.vars.x[i].items():
                 self.model.add_hint(b, hh == h)
+        for var, value_of in self.vars.aux:
+            self.model.add_hint(var, value_of(placement))
 
     def placement_from(self, solver: cp_model.CpSolver) -> np.ndarray:
         """The placement of every VM in the solver's current solution."""

@@ -20,6 +20,8 @@ recomputation in :func:`planner.verify.objective_values`:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from ortools.sat.python import cp_model
 
@@ -48,6 +50,8 @@ def excess_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.
             # cap * e >= BP * (load - limit): with e minimised, e = ceil(BP * excess / cap).
             model.add(cap_h * e >= BP * (load[h] - int(lim[h])))
             terms.append(e)
+            per_vm = c.vm_cpu_load_milli if tag == "ec" else c.vm_mem_load_mb
+            xv.aux.append((e, _excess_fn(per_vm, h, int(lim[h]), cap_h)))
     return sum(terms) if terms else None
 
 
@@ -76,6 +80,7 @@ def anti_affinity_term(model: cp_model.CpModel, inp: ModelInput,
                 continue
             n = sum(var) + const
             p = model.new_int_var(0, n_max * (n_max - 1) // 2, f"aa{k}_{h}")
+            xv.aux.append((p, _pairs_fn(members, h)))
             # n(n-1)/2 is convex in n; at integer n it equals the largest of its chords
             # k*n - k(k+1)/2, so these cuts make p exact when p is minimised.
             for kk in range(1, n_max):
@@ -121,6 +126,7 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput,
     base_m = c.host_memory_reserve_mb
     lo = 0
     m = model.new_int_var(0, BP, "balance")
+    xv.aux.append((m, _balance_fn(inp)))
     for h in hosts:
         for load, mx, fixed, base, cap in (
             (xv.cpu_load[h], xv.cpu_max[h], xv.cpu_fixed[h], base_c[h], cap_c[h]),
@@ -132,6 +138,30 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput,
             model.add(int(cap) * m >= BP * (load + int(base)))
     model.add(m >= min(lo, BP))
     return m
+
+
+def _excess_fn(per_vm: np.ndarray, h: int, lim: int, cap: int) -> Callable[[np.ndarray], int]:
+    return lambda p: max(0, _ceil_div(BP * (int(per_vm[np.asarray(p) == h].sum()) - lim), cap))
+
+
+def _pairs_fn(members: tuple[int, ...], h: int) -> Callable[[np.ndarray], int]:
+    def f(p: np.ndarray) -> int:
+        n = int((np.asarray(p)[list(members)] == h).sum())
+        return n * (n - 1) // 2
+    return f
+
+
+def _balance_fn(inp: ModelInput) -> Callable[[np.ndarray], int]:
+    c = inp.cluster
+
+    def f(p: np.ndarray) -> int:
+        cpu = np.bincount(p, weights=c.vm_cpu_load_milli, minlength=c.n_hosts).astype(np.int64)
+        mem = np.bincount(p, weights=c.vm_mem_load_mb, minlength=c.n_hosts).astype(np.int64)
+        uc = -((-BP * (cpu + c.host_cpu_base_milli)) // c.host_cpu_capacity_milli)
+        um = -((-BP * (mem + c.host_memory_reserve_mb)) // c.host_memory_mb)
+        vals = np.maximum(uc, um)[inp.balance_hosts]
+        return int(min(BP, vals.max())) if len(vals) else 0
+    return f
 
 
 #: Objective terms by tier name, in lexicographic order.

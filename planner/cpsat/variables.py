@@ -11,6 +11,7 @@ simply has no variable for a host it may not end on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,10 @@ class Vars:
     cpu_max: np.ndarray
     mem_max: np.ndarray
     all_bools: list[cp_model.IntVar] = field(default_factory=list)
+    #: Auxiliary variables with the function that computes their value from a placement
+    #: (per-host loads, excess, pair counts, ...), so that a hint can be complete.
+    aux: list[tuple[cp_model.IntVar, Callable[[np.ndarray], int]]] = field(
+        default_factory=list)
 
     def on(self, inp: ModelInput, v: int, h: int) -> cp_model.LinearExprT:
         """0/1 expression: VM ``v`` ends on host ``h`` (a constant for fixed VMs)."""
@@ -161,6 +166,7 @@ def create_variables(model: cp_model.CpModel, inp: ModelInput) -> Vars:
     # (presolve time on large models is dominated by the total number of terms).
     cpu_load: list[cp_model.LinearExprT] = []
     mem_load: list[cp_model.LinearExprT] = []
+    aux: list[tuple[cp_model.IntVar, Callable[[np.ndarray], int]]] = []
     for h in range(nh):
         for terms, fixed, mx, out, tag in ((cpu_terms[h], cpu_fixed, cpu_max, cpu_load, "lc"),
                                            (mem_terms[h], mem_fixed, mem_max, mem_load, "lm")):
@@ -171,5 +177,12 @@ def create_variables(model: cp_model.CpModel, inp: ModelInput) -> Vars:
             model.add(load == cp_model.LinearExpr.weighted_sum(terms[0], terms[1])
                       + int(fixed[h]))
             out.append(load)
+            aux.append((load, _load_fn(c.vm_cpu_load_milli if tag == "lc" else c.vm_mem_load_mb,
+                                       h)))
     return Vars(x, single, {int(v): i for i, v in enumerate(cand.tolist())}, cpu_load,
-                mem_load, cpu_fixed, mem_fixed, cpu_max, mem_max, all_bools)
+                mem_load, cpu_fixed, mem_fixed, cpu_max, mem_max, all_bools, aux)
+
+
+def _load_fn(per_vm: np.ndarray, h: int) -> Callable[[np.ndarray], int]:
+    """Load of host ``h`` in a placement (for hints)."""
+    return lambda p: int(per_vm[np.asarray(p) == h].sum())
