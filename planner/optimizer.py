@@ -372,6 +372,7 @@ class Bounds:
     migration: int | None = None  # valid when the excess optimum is 0
     balance: int | None = None  # valid when also migration == this bound
     covers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    cover_cost: dict[int, int] = field(default_factory=dict)
     cover_models: int = 0
     seconds: float = 0.0
 
@@ -439,6 +440,7 @@ def compute_bounds(cluster: Cluster, dom: Domain, cpu_lim: np.ndarray, mem_lim: 
             b.seconds = time.perf_counter() - t0
             return b
         total += cov.cost_bound
+        b.cover_cost[h] = cov.cost_bound
         if cov.chosen is not None:
             b.covers[h] = tuple(v for i in cov.chosen for v in groups[i])
         if bal[h]:
@@ -755,8 +757,8 @@ LNS_DETERMINISTIC_TIME = 1.0
 def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
          cpu_lim: np.ndarray, mem_lim: np.ndarray, bal: np.ndarray, enforce_aa: bool,
          evaluate: Any, tiers: tuple[str, ...], params: Any, deadline: float,
-         bound_fn: Any, sizes: dict[str, int] | None = None, max_moves: int | None = None
-         ) -> tuple[np.ndarray, int]:
+         bound_fn: Any, sizes: dict[str, int] | None = None, max_moves: int | None = None,
+         cover_cost: dict[int, int] | None = None) -> tuple[np.ndarray, int]:
     """Large-neighbourhood search on the migration tier with the tiers before it held.
 
     Each round frees the VMs of a few hot nodes (those that sent or received VMs together,
@@ -771,6 +773,7 @@ def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
     from planner.cpsat.variables import ModelInput
 
     rng = np.random.default_rng(int(params.seed))
+    cover_cost = cover_cost or {}
     best = start.copy()
     best_vals = evaluate(best)
     if best_vals is None:
@@ -793,11 +796,21 @@ def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
     rounds = 0
     stale = 0
     order = list(hot_hosts_list)
+    tried: set[int] = set()
     while time.monotonic() < deadline - 0.3 and stale < 2 * len(order):
         if _all_proven(best_vals, tiers, bound_fn):
             break  # every tier meets its bound: proven optimal
         rounds += 1
-        seed_host = order[(rounds - 1) % len(order)]
+        # Start from the hot node whose departures cost most above its cheapest cover (where
+        # the plan is furthest from the bound); nodes already tried since the last
+        # improvement come last, then in index order.
+        leaving_cost = np.bincount(cur, weights=dom.move_cost[np.arange(cluster.n_vms), best],
+                                   minlength=cluster.n_hosts)
+        slack = {h: float(leaving_cost[h]) - cover_cost.get(h, 0) for h in order}
+        seed_host = min(order, key=lambda h: (h in tried, -slack[h], h))
+        if seed_host in tried:
+            tried.clear()
+        tried.add(seed_host)
         group = {seed_host}
         # Hot nodes linked to it by moves of the current plan (a VM went from one to the other).
         moved = np.flatnonzero(best != cur)
@@ -861,6 +874,8 @@ def _lns(cluster: Cluster, dom: Domain, start: np.ndarray, hot: np.ndarray,
             if vals is not None and _lex_better(vals, best_vals, tiers):
                 best, best_vals, improved = pl, vals, True
         stale = 0 if improved else stale + 1
+        if improved:
+            tried.clear()
     return best, rounds
 
 
@@ -1081,7 +1096,7 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
             time.monotonic() + 0.5 * (deadline - time.monotonic()))
         lns_best, rounds = _lns(cluster, dom, best, hot, cpu_lim, mem_lim, bal, enforce_aa,
                                 evaluate, prof.tiers, params, lns_deadline, bound_fn,
-                                sizes, opts.max_moves)
+                                sizes, opts.max_moves, bounds.cover_cost)
         consider(lns_best, "large-neighbourhood search")
         sizes["lns_rounds"] = rounds
         proven = is_proven()
