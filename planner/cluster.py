@@ -52,7 +52,11 @@ class Vendor(IntEnum):
     HYGON = 2
 
 
-VENDOR_CPUID = {Vendor.INTEL: "GenuineIntel", Vendor.AMD: "AuthenticAMD", Vendor.HYGON: "HygonGenuine"}
+VENDOR_CPUID = {
+    Vendor.INTEL: "GenuineIntel",
+    Vendor.AMD: "AuthenticAMD",
+    Vendor.HYGON: "HygonGenuine",
+}
 
 
 class CompatMode(IntEnum):
