@@ -30,7 +30,19 @@ from planner.diagnostics import Report
 
 TIER_ORDER = ("excess", "anti_affinity", "migration", "balance")
 BUILTIN = ("rebalance", "drain", "strict")
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+
+def _models_dir() -> Path:
+    """``models/`` of a checkout, or its copy shipped in the package (``planner/models``)."""
+    here = Path(__file__).resolve().parent
+    for d in (here.parent / "models", here / "models"):
+        if (d / "rebalance.toml").is_file():
+            return d
+    return here / "models"
+
+
+MODELS_DIR = _models_dir()
 
 
 @dataclass(frozen=True)
@@ -79,10 +91,6 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
     path = profile_path(name_or_path)
     fname = str(path)
     if not path.is_file():
-        if name_or_path in BUILTIN:
-            # The repository's models/ directory is not shipped with an installed package:
-            # fall back to the same values compiled in.
-            return _builtin_fallback(name_or_path), rep
         rep.error(fname, f"model profile not found (built-in: {', '.join(BUILTIN)})")
         return None, rep
     try:
@@ -143,11 +151,3 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
     return Profile(**kw), rep  # type: ignore[arg-type]
 
 
-def _builtin_fallback(name: str) -> Profile:
-    if name == "drain":
-        return Profile(name="drain", tiers=("excess", "anti_affinity", "migration"),
-                       time_limit_s=30.0, source="built-in")
-    if name == "strict":
-        return Profile(name="strict", allow_shutdown=False, anti_affinity="hard",
-                       time_limit_s=120.0, source="built-in")
-    return Profile(source="built-in")
