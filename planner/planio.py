@@ -50,6 +50,15 @@ def _csv(header: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _deciding(res: OptimizeResult) -> tuple[str, int | None, int | None]:
+    """Tier whose value and bound ``summary.json`` reports as ``objective``/``bound``."""
+    name = res.gap_tier or ("migration" if "migration" in res.objective
+                            else next(iter(res.objective), "migration"))
+    val = res.objective.get(name)
+    lb = res.bound.get(name)
+    return name, None if val is None else int(val), None if lb is None else int(lb)
+
+
 def build_summary(cluster: Cluster, res: OptimizeResult, seq: SequenceResult | None
                   ) -> dict[str, Any]:
     """The content of ``summary.json`` (SPEC §5 keys plus tiers, seed, parameters, ...)."""
@@ -60,8 +69,14 @@ def build_summary(cluster: Cluster, res: OptimizeResult, seq: SequenceResult | N
     loads = host_loads(cluster, res.placement)
     return {
         "status": res.status.value,
-        "objective": dict(res.objective),
-        "bound": dict(res.bound),
+        # ``objective``/``bound`` are numbers: those of the deciding tier (the first tier not
+        # proven optimal, else the migration cost), so that gap = (objective - bound) /
+        # objective holds for them; every tier is in ``objectives``/``bounds``.
+        "objective": _deciding(res)[1],
+        "bound": _deciding(res)[2],
+        "objective_tier": _deciding(res)[0],
+        "objectives": dict(res.objective),
+        "bounds": dict(res.bound),
         "gap": None if res.gap is None else round(float(res.gap), 6),
         "gap_tier": res.gap_tier,
         "objective_units": {

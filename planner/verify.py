@@ -261,7 +261,12 @@ def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
     except (KeyError, TypeError, ValueError) as e:
         rep.add("summary", f"summary.json lacks what is needed to recompute the objective: {e}")
         return rep
-    claimed = summary.get("objective") or {}
+    claimed = summary.get("objectives") or {}
+    tier = summary.get("objective_tier")
+    if tier in got and summary.get("objective") is not None and \
+            int(summary["objective"]) != got[tier]:
+        rep.add("objective", f"objective ({tier}): summary.json says {summary['objective']}, "
+                f"recomputed {got[tier]}")
     for k, val in got.items():
         if k in claimed and claimed[k] is not None and int(claimed[k]) != val:
             rep.add("objective", f"objective term {k}: summary.json says {claimed[k]}, "

@@ -70,7 +70,7 @@ def test_placement_not_matching_plan_is_caught(cluster, plan_dir: Path) -> None:
 
 def test_objective_mismatch_is_caught(cluster, plan_dir: Path) -> None:  # type: ignore[no-untyped-def]
     s = json.loads((plan_dir / "summary.json").read_text())
-    s["objective"]["migration"] += 1
+    s["objectives"]["migration"] += 1
     (plan_dir / "summary.json").write_text(json.dumps(s))
     rep = verify_plan(cluster, plan_dir)
     assert any(v["kind"] == "objective" for v in rep.violations)
@@ -113,3 +113,19 @@ def test_random_plans_pass_independent_verification(cluster) -> None:  # type: i
             # verifier, and nothing is left behind.
             assert wo.message.startswith("no executable order"), (wo.message, wo.violations)
             assert not (Path(d) / "plan").exists()
+
+
+def test_scalar_objective_matches_its_tier(cluster, plan_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    # summary.json reports objective/bound as numbers of the deciding tier, and the gap
+    # relation holds for them.
+    s = json.loads((plan_dir / "summary.json").read_text())
+    tier = s["objective_tier"]
+    assert s["objective"] == s["objectives"][tier]
+    assert s["bound"] == s["bounds"][tier]
+    assert s["bound"] <= s["objective"]
+    expected_gap = (s["objective"] - s["bound"]) / s["objective"] if s["objective"] else 0.0
+    assert abs(s["gap"] - expected_gap) < 1e-6
+    s["objective"] += 1
+    (plan_dir / "summary.json").write_text(json.dumps(s))
+    rep = verify_plan(cluster, plan_dir)
+    assert not rep.ok and any(v["kind"] == "objective" for v in rep.violations)
