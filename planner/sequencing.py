@@ -13,10 +13,10 @@ sequence respects, at every moment (SPEC §3, "During execution"):
   cluster-group-move machinery, and counting it keeps the estimate conservative.
 
 Members of an enabled **SameNode** rule that move to the same node form one *unit* that moves
-in a single wave (Hyper-V brings the other members along when one is moved).  When a unit has
-more members than a node's limit, it takes the whole limit of that node in its wave (the node
-runs nothing else then) and Hyper-V queues the extra migrations itself; this is the one
-documented exception to the per-wave limit, and the verifier accepts exactly it.
+in a single wave (Hyper-V brings the other members along when one is moved).  The per-wave
+migration limit is never exceeded: a unit with more members than the smallest limit of the
+nodes it touches is cut into chunks of that size that move in consecutive waves (the members
+are apart only between those waves; SPEC §3 requires SameNode only of the final placement).
 SameFaultDomain rules are not enforced while moving (SPEC §3 lists only the Different* rules
 for execution): members relocating to another domain are apart until the last one arrives.
 
@@ -265,8 +265,7 @@ class _Sequencer:
                 need[cur[v]] = need.get(cur[v], 0) + 1
             need[dest] = need.get(dest, 0) + len(u.vms)
             for h, n in need.items():
-                # A group larger than the limit may run alone on the node (Hyper-V queues it).
-                if used[h] + n > lim[h] and not (used[h] == 0 and n > lim[h]):
+                if used[h] + n > lim[h]:
                     return _SLOT, h, ""
         if u.cpu > 0 and self.cpu[dest] + u.cpu > self.cpu_cap[dest]:
             return _CAP, dest, "CPU"
@@ -300,7 +299,7 @@ class _Sequencer:
             touched[s] = touched.get(s, 0) + 1
             touched[d] = touched.get(d, 0) + 1
         for h, n in touched.items():
-            self.used[h] += n  # a group above the limit leaves the node full for this wave
+            self.used[h] += n
         self.cpu[dest] += u.cpu
         self.mem[dest] += u.mem
         fd_dest = self.fd[dest]
@@ -455,11 +454,19 @@ def _units(cluster: Cluster, target: np.ndarray, moving: list[int], evac: np.nda
         groups.setdefault(find(v), []).append(v)
     cpu = cluster.vm_cpu_load_milli
     mem = cluster.vm_mem_load_mb
-    out = []
-    for uid, (_root, vs) in enumerate(sorted(groups.items())):
+    lim = cluster.host_migration_limit
+    out: list[_Unit] = []
+    for _root, vs in sorted(groups.items()):
         vs.sort()
-        out.append(_Unit(vs, int(target[vs[0]]), int(cpu[vs].sum()), int(mem[vs].sum()),
-                         int(cluster.vm_memory_mb[vs].sum()), bool(evac[vs].any()), uid))
+        # A unit never needs more slots on a node than that node's limit: cut larger groups
+        # into chunks of the smallest limit among the nodes they touch.
+        size = max(1, int(min(lim[h] for h in {int(cluster.vm_host[v]) for v in vs}
+                              | {int(target[vs[0]])})))
+        for i in range(0, len(vs), size):
+            ch = vs[i:i + size]
+            out.append(_Unit(ch, int(target[ch[0]]), int(cpu[ch].sum()), int(mem[ch].sum()),
+                             int(cluster.vm_memory_mb[ch].sum()), bool(evac[ch].any()),
+                             len(out)))
     return out
 
 

@@ -207,12 +207,24 @@ def test_different_fault_domain_chain() -> None:
     assert waves == 2 and wave_of(c, moves, "B") < wave_of(c, moves, "A")
 
 
-def test_same_node_group_moves_in_one_wave_even_above_the_limit() -> None:
+def test_same_node_group_above_the_limit_moves_in_chunks_of_the_limit() -> None:
+    # Limit 2 per node, a group of 3: the limit is never exceeded, so the group needs
+    # ceil(3 / 2) = 2 waves, 2 members in the first and 1 in the second.
+    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
+                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
+                     settings=ClusterSettings(maximum_parallel_migrations=2))
+    moves, waves = checked(c, target_of(c, A="H2", B="H2", C="H2"))
+    assert waves == 2 and len(moves) == 3
+    assert sorted(sum(1 for m in moves if m.wave == w) for w in (1, 2)) == [1, 2]
+
+
+def test_verifier_rejects_a_wave_above_the_limit_even_for_a_same_node_group() -> None:
     c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
                      [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
                      settings=ClusterSettings(maximum_parallel_migrations=1))
-    moves, waves = checked(c, target_of(c, A="H2", B="H2", C="H2"))
-    assert waves == 1 and len(moves) == 3
+    t = target_of(c, A="H2", B="H2", C="H2")
+    one_wave = [PlannedMove(i + 1, 1, i, 0, 1, MoveKind.LIVE) for i in range(3)]
+    assert "migration_limit" in {v.kind for v in verify_sequence(c, one_wave, t)}
 
 
 def test_verifier_catches_a_split_same_node_group() -> None:
@@ -689,12 +701,18 @@ def same_node_groups(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, list[list[in
 
 @settings(max_examples=100, deadline=None)
 @given(same_node_groups())
-def test_same_node_groups_move_together(case: tuple[Cluster, np.ndarray, list[list[int]]]
-                                        ) -> None:
+def test_same_node_groups_move_together_within_the_limits(
+        case: tuple[Cluster, np.ndarray, list[list[int]]]) -> None:
     c, t, groups = case
     res = build_sequence(c, t)
     assert res.ok, res.message
     assert verify_sequence(c, res.moves, t) == []
+    lim = c.host_migration_limit
     for members in groups:
         waves = {m.wave for m in res.moves if m.vm in members and not m.temporary}
-        assert len(waves) <= 1
+        nodes = {int(c.vm_host[x]) for x in members} | {int(t[x]) for x in members}
+        # A group moves in one wave unless it is larger than a node's limit; then in as
+        # many waves as chunks of the smallest limit it needs (plus hops, if any).
+        chunk = int(min(lim[h] for h in nodes))
+        assert len(waves) <= max(1, -(-len(members) // chunk)) or any(
+            m.temporary for m in res.moves if m.vm in members)
