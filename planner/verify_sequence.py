@@ -43,7 +43,6 @@ from planner.cluster import (
     CompatMode,
     HostState,
     MoveKind,
-    Rule,
     RuleType,
     VmState,
 )
@@ -344,6 +343,10 @@ def verify_sequence(
         out.append(Violation("final_state", f"{len(wrong) - 50} more VMs do not end on their "
                              "target"))
     return out
+
+
+# ----------------------------------------------------------------------------- plan.csv
+_TRUE = {"true", "1", "yes"}
 
 
 def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlannedMove], list[Violation]]:
