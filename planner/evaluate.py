@@ -18,7 +18,11 @@ VMs or placements:
 
 How it is fast
 --------------
-The per-host sums dominate: ``K x V`` scatter-adds per resource.  Two engines compute them:
+The per-host sums dominate: ``K x V`` scatter-adds per resource, streaming the whole batch
+from memory, so the batch's integer type matters: any integer type is accepted, and
+``uint8`` (enough for up to 255 hosts; Hyper-V allows 64) is the compact format that streams a
+quarter of the bytes of ``int32`` (measured by ``tests/benchmarks/bench_evaluator.py``; the
+results are identical).  Two engines compute the sums:
 
 * ``"numba"`` (when :mod:`numba` is installed): one compiled pass over ``P``, parallel over
   rows.  CPU and memory are packed into one ``int64`` per VM (memory in the high 32 bits, CPU
