@@ -234,6 +234,28 @@ def test_growth_limit_hand_derived() -> None:
     assert n1_safe(scale_demand(c, 2.01))[0] is False
 
 
+def test_a_survivor_over_capacity_before_the_failure_makes_the_scenario_unsurvivable() -> None:
+    # H0 holds 50,000 MB, H1 and H2 hold 10,000 MB each (60,000 MB for VMs per host).
+    # Growth 1.25 puts H0 at 62,500 MB > 60,000: it is over hard capacity before any failure,
+    # so losing H1 or H2 (H0 survives, still over) is not survivable; losing H0 itself is
+    # (its five 12,500 MB VMs fit: H1 and H2 take them, 12,500 + 3 x 12,500 <= 60,000 each).
+    c = make_cluster([host("H0"), host("H1"), host("H2")],
+                     [vm(f"A{i}", "H0", 10000) for i in range(5)]
+                     + [vm("B", "H1", 10000), vm("C", "H2", 10000)])
+    grown = scale_demand(c, 1.25)
+    rep = analyze_failures(grown)
+    by = {o.scenario: o for o in rep.outcomes}
+    assert by["N+1:H0"].survivable and by["N+1:H0"].hosts_over_capacity_after == 0
+    for lost in ("N+1:H1", "N+1:H2"):
+        assert by[lost].restarts_all and not by[lost].survivable
+        assert by[lost].hosts_over_capacity_after == 1
+    assert n1_safe(grown) == (False, True)
+    # At 1.20 H0 holds exactly 60,000 MB (at capacity, not over); losing H1 sends B
+    # (12,000 MB) to H2 (24,000 MB); losing H0 spreads its five 12,000 MB VMs over H1 and H2,
+    # each ending with at most 4 VMs = 48,000 MB.
+    assert n1_safe(scale_demand(c, 1.2)) == (True, True)
+
+
 def test_growth_limit_below_today() -> None:
     # Three VMs of 15,000 g MB per host.  After a failure its three VMs go to two survivors,
     # so one survivor takes two: 45,000 g + 30,000 g <= 60,000  <=>  g <= 0.80.

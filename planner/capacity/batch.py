@@ -56,6 +56,7 @@ COLUMNS: dict[str, str] = {
     "max_cpu_pct_after": "float64",
     "max_memory_pct_after": "float64",
     "hosts_over_threshold_after": "Int64",
+    "hosts_over_capacity_after": "Int64",
     "survivable": "boolean",
     "settled_by": "string",
     "proven": "boolean",

@@ -13,8 +13,11 @@ restart simulation of :mod:`planner.failover` on all of them and settles each on
   is kept and the row says it is not proved.
 
 A scenario is *survivable* when every High, Medium and Low VM that ran on the failed nodes
-restarts (No Auto Start VMs stay off by design); with ``threshold_pct`` set, the surviving
-hosts must also end at or under that CPU and memory percentage.
+restarts (No Auto Start VMs stay off by design) and no surviving host ends above 100 % of its
+CPU or memory (hard capacity, SPEC §2: restarts never push a host over it, but a host that is
+already over it before the failure -- e.g. after demand growth on the current placement, which
+is not rebalanced -- makes the scenario unsurvivable); with ``threshold_pct`` set, the
+surviving hosts must also end at or under that CPU and memory percentage.
 
 N+k for k >= 2: every combination when there are at most ``max_scenarios_per_k`` of them,
 otherwise a uniform random sample of that many distinct combinations drawn with
@@ -110,6 +113,7 @@ class ScenarioOutcome:
     exact_seconds: float = 0.0
     min_not_restarted: tuple[int, int, int] | None = None  # High, Medium, Low
     min_loss_proven: bool | None = None
+    hosts_over_capacity_after: int = 0
 
     def to_row(self) -> dict[str, Any]:
         """Flat dict for CSV / Parquet (SPEC §6 columns plus extras)."""
@@ -129,6 +133,7 @@ class ScenarioOutcome:
             "max_cpu_pct_after": round(self.max_cpu_pct_after, 4),
             "max_memory_pct_after": round(self.max_memory_pct_after, 4),
             "hosts_over_threshold_after": self.hosts_over_threshold_after,
+            "hosts_over_capacity_after": self.hosts_over_capacity_after,
             "survivable": self.survivable,
             "settled_by": self.settled_by,
             "proven": self.proven,
@@ -246,6 +251,10 @@ def _outcome(cluster: Cluster, sc: Scenario, res: RestartResult, s: int, settled
     over = 0
     if thr is not None:
         over = int((live & ((cpu_pct > thr + 1e-9) | (mem_pct > thr + 1e-9))).sum())
+    over_cap = int((live & ((cluster.host_cpu_base_milli + res.cpu_used[s]
+                             > cluster.host_cpu_capacity_milli)
+                            | (cluster.host_memory_reserve_mb + res.mem_used[s]
+                               > cluster.host_memory_mb))).sum())
     left = res.not_placed(s)
     pr = cluster.vm_priority[left]
     by_p = tuple(int((pr == p).sum()) for p in PRIORITIES)
@@ -259,10 +268,11 @@ def _outcome(cluster: Cluster, sc: Scenario, res: RestartResult, s: int, settled
         noautostart_off=int(res.noautostart_off[s]),
         max_cpu_pct_after=max_cpu, max_memory_pct_after=max_mem,
         hosts_over_threshold_after=over, restarts_all=restarts_all,
-        survivable=restarts_all and over == 0, settled_by=settled,
+        survivable=restarts_all and over == 0 and over_cap == 0, settled_by=settled,
         # Over the threshold with the simulated placement does not prove that no placement
         # stays under it: only the restart question is decided exactly.
-        proven=proven and not (restarts_all and over > 0),
+        proven=proven and not (restarts_all and over > 0 and over_cap == 0),
+        hosts_over_capacity_after=over_cap,
         exact_seconds=exact_s)
 
 
@@ -352,6 +362,14 @@ def n1_safe(cluster: Cluster, options: FailureOptions | None = None) -> tuple[bo
     hosts = failable_hosts(cluster)
     if len(hosts) == 0:
         return True, True
+    # Restarts never push a host over 100 %, so a survivor above it was above it before the
+    # failure: a scenario is lost whenever a host other than the failed one is over now.
+    live = cluster.host_state != HostState.DOWN
+    over_now = set(np.flatnonzero(live & (
+        (cluster.host_load_milli() > cluster.host_cpu_capacity_milli)
+        | (cluster.host_mem_used_mb() > cluster.host_memory_mb))).tolist())
+    if any(over_now - {int(h)} for h in hosts):
+        return False, True
     eng = RestartEngine(cluster, "failover")
     fm = failed_matrix(cluster.n_hosts, [(int(h),) for h in hosts])
     res = eng.run(fm)
