@@ -33,7 +33,7 @@ that stopped half-way.
 
 from __future__ import annotations
 
-import datetime as _dt
+import hashlib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -186,11 +186,13 @@ def _render(cluster: Cluster, seq: SequenceResult, *, rollback: bool) -> str:
     timeout = max(3600, int(10 * longest))
     template = resources.files("planner.resources").joinpath("runbook.ps1").read_text(
         encoding="ascii")
-    generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # No clock time in the script: the same plan must give the same file.  A fingerprint of
+    # the moves lets an administrator tell two runbooks apart.
+    fingerprint = hashlib.sha256(repr((cluster.name, rows, temps)).encode()).hexdigest()[:16]
     values = {
         "@@SYNOPSIS@@": synopsis,
         "@@VERSION@@": __version__,
-        "@@GENERATED@@": generated,
+        "@@GENERATED@@": fingerprint,
         "@@SUMMARY@@": summary,
         "@@CLUSTER@@": ps_string(cluster.name),
         "@@TIMEOUT@@": str(timeout),

@@ -8,6 +8,7 @@ and ``+``) parses every name back, and a bracket scanner checks the script's str
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -329,3 +330,16 @@ def test_write_runbooks(tmp_path: Path) -> None:
 
     assert body(plan.read_text(encoding="ascii")) == body(render_plan_ps1(c, seq))
     assert body(back.read_text(encoding="ascii")) == body(render_rollback_ps1(c, seq))
+
+
+def test_same_plan_gives_the_same_script_and_another_plan_another_fingerprint() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    assert len(seq.moves) >= 2
+    assert render_plan_ps1(c, seq) == render_plan_ps1(c, seq)
+    assert render_rollback_ps1(c, seq) == render_rollback_ps1(c, seq)
+    other = dataclasses.replace(seq, moves=seq.moves[:-1])
+    fp = re.compile(r"plan fingerprint ([0-9a-f]{16})")
+    a = fp.search(render_plan_ps1(c, seq))
+    b = fp.search(render_plan_ps1(c, other))
+    assert a and b and a.group(1) != b.group(1)
