@@ -1278,13 +1278,14 @@ def describe_core(cluster: Cluster, core: list[tuple[object, ...]],
 
 def summary_loads(cluster: Cluster, placement: np.ndarray, thr: Threshold,
                   drained: tuple[int, ...] = ()) -> dict[str, Any]:
-    """Max CPU/memory percent and hosts over the threshold for a placement, over the Up hosts
-    (drained ones included: before the plan they still carry their VMs)."""
+    """Max CPU/memory percent and hosts over the threshold for a placement, over the hosts
+    that are not Down (Paused and drained ones included: before the plan they still carry
+    their VMs; a Down node runs nothing, whatever the snapshot lists on it)."""
     loads = host_loads(cluster, placement)
-    up = cluster.host_up.copy()
+    up = cluster.host_state != HostState.DOWN
     if not up.any():
         up = np.ones(cluster.n_hosts, dtype=bool)
-    over = loads.over(thr) & (cluster.host_state != HostState.DOWN)
+    over = loads.over(thr) & up
     return {"max_cpu_pct": round(float(loads.cpu_pct[up].max()), 4),
             "max_memory_pct": round(float(loads.memory_pct[up].max()), 4),
             "hosts_over_threshold": int(over.sum())}
