@@ -137,8 +137,12 @@ def write_plan(cluster: Cluster, res: OptimizeResult, out_dir: str | Path) -> Wr
     summary = build_summary(cluster, res, seq)
     out = Path(out_dir)
     parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".hvplan-", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".hvplan-", dir=parent))
+    except OSError as e:
+        return WriteOutcome(False, summary, f"cannot write the plan to {out}: "
+                            f"{e.strerror or e}", sequence=seq)
     try:
         rows = [m.to_row(cluster) for m in seq.moves]
         (tmp / "plan.csv").write_text(_csv(PLAN_COLUMNS, rows), encoding="utf-8")
@@ -157,5 +161,8 @@ def write_plan(cluster: Cluster, res: OptimizeResult, out_dir: str | Path) -> Wr
         for name in PLAN_FILES:
             os.replace(tmp / name, out / name)
         return WriteOutcome(True, summary, sequence=seq)
+    except OSError as e:
+        return WriteOutcome(False, summary, f"cannot write the plan to {out}: "
+                            f"{e.strerror or e}", sequence=seq)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

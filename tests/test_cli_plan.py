@@ -106,3 +106,14 @@ def test_export_model_into_missing_directory_exits_1(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert "does not exist" in r.output
     assert not (tmp_path / "p").exists()
+
+
+def test_unwritable_out_directory_exits_1_without_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    out = blocker / "plan"  # its parent is a file: nothing can be created there
+    r = runner.invoke(app, ["plan", SMALL4, "--out", str(out)])
+    assert r.exit_code == 1
+    assert "cannot write the plan" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert blocker.read_text() == "not a directory"
