@@ -117,3 +117,10 @@ def test_unwritable_out_directory_exits_1_without_traceback(tmp_path: Path) -> N
     assert "cannot write the plan" in r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
     assert blocker.read_text() == "not a directory"
+
+
+def test_verify_json_on_a_missing_plan_directory(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["verify", SMALL4, str(tmp_path / "none"), "--json"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["violations"][0]["kind"] == "file"

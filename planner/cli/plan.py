@@ -121,6 +121,10 @@ def verify(
     """Check a plan against a snapshot, independently of the optimizer (exit 1 if not ok)."""
     cluster = load_or_exit(snapshot, json)
     if not plan_dir.is_dir():
+        if json:
+            print_json({"ok": False, "violations": [
+                {"kind": "file", "step": None, "vm": None, "host": None,
+                 "message": f"{plan_dir} is not a plan directory"}]})
         fail(f"{plan_dir} is not a directory")
     rep = verify_plan(cluster, plan_dir)
     if json:
