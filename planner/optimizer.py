@@ -1068,7 +1068,12 @@ def optimize(cluster: Cluster, options: PlanOptions | None = None) -> OptimizeRe
         if targets is not None:
             tm = PlacementModel(rin, prof.tiers)
             t_deadline = min(r_deadline, time.monotonic() + max(0.5, 0.25 * time_limit))
-            _, pl = tm.solve_targeted(params, hint, targets, t_deadline)
+            # Aim at the bounds up to the migration tier: the balance bound is often met by
+            # the first migration-optimal solution, and when it is not, one search for every
+            # bound at once can spend its whole budget; the tier sequence below then takes
+            # balance on its own, stopping as soon as its bound is reached.
+            last = "migration" if "migration" in prof.tiers else None
+            _, pl = tm.solve_targeted(params, hint, targets, t_deadline, last=last)
             consider(pl, "restricted model (at the bounds)")
             proven = is_proven()
             if best is not None:

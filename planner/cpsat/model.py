@@ -43,6 +43,36 @@ _STATUS = {
 }
 
 
+class _StopAtBound(cp_model.CpSolverSolutionCallback):
+    """Stops the search at the first solution whose objective reaches ``bound``.
+
+    The bound is valid for the full problem (computed outside CP-SAT), so such a solution is
+    optimal; CP-SAT cannot see that by itself: a constraint ``objective >= bound`` does not
+    raise its own objective bound without the LP relaxation, and it would search on until
+    the time limit.
+    """
+
+    def __init__(self, bound: int) -> None:
+        super().__init__()
+        self._bound = bound
+        self.reached = False
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value <= self._bound + 1e-9:
+            self.reached = True
+            self.stop_search()
+
+
+def _solve_to_bound(solver: cp_model.CpSolver, model: cp_model.CpModel, bound: int) -> str:
+    """Solve ``model``; when a solution reaches the valid lower ``bound`` stop and call it
+    OPTIMAL.  Returns the status name."""
+    cb = _StopAtBound(bound)
+    st = _STATUS.get(solver.solve(model, cb), "UNKNOWN")
+    if cb.reached and st in ("OPTIMAL", "FEASIBLE"):
+        return "OPTIMAL"
+    return st
+
+
 @dataclass(frozen=True)
 class SolverParams:
     """CP-SAT parameters used for every solve of one plan.
@@ -233,7 +263,7 @@ class PlacementModel:
             if current is not None:
                 self.add_hint(current)
             solver = make_solver(params, remaining)
-            st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
+            st = _solve_to_bound(solver, self.model, lb)
             secs = time.perf_counter() - t0
             if st in ("OPTIMAL", "FEASIBLE"):
                 val = int(round(solver.objective_value))
@@ -302,15 +332,18 @@ class PlacementModel:
             self.model.add(expr <= int(targets[name]))
         obj = self.terms[names[-1]]
         assert obj is not None
+        lb = int(targets.get(names[-1], 0))
         if not isinstance(obj, int):
             self.model.minimize(obj)
-            lb = int(targets.get(names[-1], 0))
             if lb > 0:
                 self.model.add(obj >= lb)
         if hint is not None:
             self.add_hint(hint)
         solver = make_solver(params, max(0.05, deadline - time.monotonic()))
-        st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
+        if isinstance(obj, int):
+            st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
+        else:
+            st = _solve_to_bound(solver, self.model, lb)
         if st in ("OPTIMAL", "FEASIBLE"):
             return st, self.placement_from(solver)
         return st, None
