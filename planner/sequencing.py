@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +156,8 @@ class SequenceResult:
     lower_bound_waves: int = 0
     elapsed_seconds: float = 0.0
     stats: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: When ``ok`` is False because moves wait for each other: the VMs of those moves.
+    stuck_vms: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Summary for ``summary.json`` (no per-move rows)."""
@@ -470,9 +472,11 @@ def _units(cluster: Cluster, target: np.ndarray, moving: list[int], evac: np.nda
     return out
 
 
-def _fail(message: str, started: float, lower: int = 0) -> SequenceResult:
+def _fail(message: str, started: float, lower: int = 0,
+          stuck: Sequence[int] = ()) -> SequenceResult:
     return SequenceResult(False, (), 0, 0.0, 0, message, (), lower,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started,
+                          stuck_vms=tuple(sorted(int(v) for v in stuck)))
 
 
 def _target_problems(cluster: Cluster, target: np.ndarray, drained: set[int],
@@ -620,7 +624,8 @@ def build_sequence(
             why_not = ("temporary hops are disabled" if not opt.temporary_hops
                        else f"the limit of {max_hops} temporary moves is reached"
                        if hops >= max_hops else "no other node has room for a temporary hop")
-            return _fail(_deadlock_message(c, sq, still, why_not), started, lower)
+            return _fail(_deadlock_message(c, sq, still, why_not), started, lower,
+                         [v for u in still for v in u.vms])
         sq.end_wave()
         waves.append(this_wave)
         pending = still

@@ -10,8 +10,8 @@ import typer
 from planner.cli import app
 from planner.cli.common import EXIT_NO, err, fail, load_or_exit, out, print_json
 from planner.loadmodel import HighMode, Level
-from planner.optimizer import PlanOptions, SolveStatus, optimize
-from planner.planio import write_plan
+from planner.optimizer import PlanOptions, SolveStatus
+from planner.planio import plan_to_directory
 from planner.profiles import load_profile
 from planner.verify import verify_plan
 
@@ -71,8 +71,8 @@ def plan(
                        high_mode=high_mode.value, drain=tuple(drained), max_moves=max_moves,
                        time_limit_s=time_limit, seed=seed, workers=workers, profile=prof,
                        export_model=export_model)
-    res = optimize(cluster, opts)
-    if not res.ok:
+    res, wo = plan_to_directory(cluster, opts, out_dir)
+    if wo is None:
         doc: dict[str, Any] = {"status": res.status.value, "explanation": res.explanation,
                                "solve_seconds": round(res.solve_seconds, 3),
                                "threshold_pct": res.threshold.to_dict()}
@@ -83,7 +83,6 @@ def plan(
         for line in res.explanation:
             err.print(f"  - {line}")
         raise typer.Exit(EXIT_NO)
-    wo = write_plan(cluster, res, out_dir)
     if not wo.ok:
         if json:
             print_json({"status": "UNKNOWN", "error": wo.message, "violations": wo.violations})
