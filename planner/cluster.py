@@ -400,6 +400,29 @@ class Cluster:
         return tuple(r for r in self.rules if r.enabled)
 
     @cached_property
+    def same_node_groups(self) -> dict[int, tuple[int, ...]]:
+        """VM → the VMs it must share a node with (itself included, ascending), through
+        enabled SameNode rules taken transitively; only members of such rules appear."""
+        parent = list(range(self.n_vms))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        members: set[int] = set()
+        for r in self.enabled_rules:
+            if r.rule_type == RuleType.SAME_NODE and r.members:
+                members.update(int(v) for v in r.members)
+                for v in r.members[1:]:
+                    parent[find(int(v))] = find(int(r.members[0]))
+        comp: dict[int, list[int]] = {}
+        for v in sorted(members):
+            comp.setdefault(find(v), []).append(v)
+        return {v: tuple(m) for m in comp.values() for v in m}
+
+    @cached_property
     def aa_class_members(self) -> tuple[tuple[int, ...], ...]:
         """VM indices per legacy anti-affinity class."""
         members: list[list[int]] = [[] for _ in self.aa_class_names]

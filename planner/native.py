@@ -268,23 +268,7 @@ class _State:
             for v in members:
                 self.aa_count[cls, self.p[v]] += 1
         # SameNode components (union of overlapping enabled SameNode rules).
-        parent = list(range(c.n_vms))
-
-        def find(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        for r in self.rules:
-            if r.rule_type == RuleType.SAME_NODE:
-                for v in r.members[1:]:
-                    parent[find(int(v))] = find(int(r.members[0]))
-        comps: dict[int, list[int]] = {}
-        for v in {int(v) for r in self.rules if r.rule_type == RuleType.SAME_NODE
-                  for v in r.members}:
-            comps.setdefault(find(v), []).append(v)
-        self.component = {v: sorted(m) for m in comps.values() for v in m}
+        self.component = {v: list(m) for v, m in c.same_node_groups.items() if len(m) > 1}
 
     def unit(self, v: int) -> list[int]:
         """VMs that move with ``v``: its SameNode partners when they share its node."""

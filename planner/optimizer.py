@@ -692,28 +692,7 @@ def domain_mask(cluster: Cluster, cands: np.ndarray, targets: list[np.ndarray]) 
 
 def _same_node_groups(cluster: Cluster) -> dict[int, tuple[int, ...]]:
     """VM → the VMs it must share a node with (enabled SameNode rules, transitively)."""
-    parent = list(range(cluster.n_vms))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for r in cluster.enabled_rules:
-        if r.rule_type == RuleType.SAME_NODE:
-            for v in r.members[1:]:
-                parent[find(v)] = find(r.members[0])
-    comp: dict[int, list[int]] = {}
-    for r in cluster.enabled_rules:
-        if r.rule_type == RuleType.SAME_NODE:
-            for v in r.members:
-                comp.setdefault(find(v), [])
-    for v in range(cluster.n_vms):
-        root = find(v)
-        if root in comp:
-            comp[root].append(v)
-    return {v: tuple(m) for m in comp.values() for v in m}
+    return cluster.same_node_groups
 
 
 def _cover_items(cluster: Cluster, dom: Domain, h: int,
