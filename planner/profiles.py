@@ -15,6 +15,11 @@ other file with the same keys::
     time_limit_s = 60.0
     workers = 1
     deterministic = true
+    # optional: the share of the time limit each solve stage may use (see SolverBudget)
+    restricted_share = 0.5
+
+The tier ``rules`` (affinity rules and enforced anti-affinity classes broken now and left
+broken, SPEC §3) is always the first tier; a profile may name it or leave it out.
 
 Unknown keys and bad values are reported as errors (a :class:`planner.diagnostics.Report`),
 never raised at the user.
@@ -28,7 +33,8 @@ from pathlib import Path
 
 from planner.diagnostics import Report
 
-TIER_ORDER = ("excess", "anti_affinity", "migration", "balance")
+#: Every objective tier, in lexicographic order (SPEC §3).
+TIER_ORDER = ("rules", "excess", "anti_affinity", "migration", "balance")
 BUILTIN = ("rebalance", "drain", "strict")
 
 
@@ -46,17 +52,55 @@ MODELS_DIR = _models_dir()
 
 
 @dataclass(frozen=True)
+class SolverBudget:
+    """How the time limit is shared between the solve stages (keys of ``[solver]``).
+
+    Every share is a fraction of the run's time limit or of what is left of it; every
+    other number is in seconds (wall clock) or in CP-SAT deterministic time units.
+    """
+
+    #: Share of the time limit the per-node cover models of the bounds may use, in total.
+    cover_share: float = 0.25
+    #: Longest single cover model (s).
+    cover_max_seconds: float = 2.0
+    #: Share of the time limit for the one decomposition solve at the bounds.
+    decomposition_share: float = 0.15
+    #: Share of the time left that the restricted model (all its solves) may use.
+    restricted_share: float = 0.5
+    #: Share of the time limit for the restricted model's first solve at the bounds.
+    targeted_share: float = 0.25
+    #: Shortest budget of a solve at the bounds (s).
+    min_targeted_seconds: float = 0.5
+    #: Share of the time left that LNS may use when a full model may follow.
+    lns_share: float = 0.5
+    #: Longest wall-clock time of one LNS round (s).
+    lns_round_seconds: float = 5.0
+    #: CP-SAT deterministic time of one LNS round (keeps rounds reproducible).
+    lns_deterministic_time: float = 1.0
+    #: Share of the time limit for isolating an infeasibility core, and its range (s).
+    explain_share: float = 1.0 / 3.0
+    explain_min_seconds: float = 2.0
+    explain_max_seconds: float = 20.0
+    #: Placement Booleans above which restricted/full models give way to LNS.
+    large_model_booleans: int = 40_000
+
+
+BUDGET_KEYS = tuple(SolverBudget.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
 class Profile:
     """One model profile (see the module docstring for the file format)."""
 
     name: str = "rebalance"
-    tiers: tuple[str, ...] = TIER_ORDER
+    tiers: tuple[str, ...] = TIER_ORDER[1:]
     shutdown_penalty_mb: int = 1_048_576
     allow_shutdown: bool = True
     anti_affinity: str = "cluster"
     time_limit_s: float = 60.0
     workers: int = 1
     deterministic: bool = True
+    budget: SolverBudget = SolverBudget()
     source: str = "built-in defaults"
 
     def enforce_anti_affinity(self, cluster_setting: bool) -> bool:
@@ -72,7 +116,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"name": str, "description": str},
     "objective": {"tiers": list, "shutdown_penalty_mb": int},
     "constraints": {"allow_shutdown": bool, "anti_affinity": str},
-    "solver": {"time_limit_s": (int, float), "workers": int, "deterministic": bool},
+    "solver": {"time_limit_s": (int, float), "workers": int, "deterministic": bool,
+               **{k: (int, float) for k in BUDGET_KEYS}},
 }
 
 
@@ -144,6 +189,17 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
             rep.error(fname, f"must be at least {lo}", column=key, value=kw[key])
     if "time_limit_s" in kw and float(kw["time_limit_s"]) <= 0:  # type: ignore[arg-type]
         rep.error(fname, "must be positive", column="time_limit_s", value=kw["time_limit_s"])
+    budget: dict[str, float | int] = {}
+    for key in BUDGET_KEYS:
+        if key in kw:
+            val = kw.pop(key)
+            assert isinstance(val, int | float)
+            if val <= 0 or (key.endswith("_share") and val > 1):
+                rep.error(fname, "must be in (0, 1]" if key.endswith("_share")
+                          else "must be positive", column=key, value=val)
+            budget[key] = int(val) if key == "large_model_booleans" else float(val)
+    if budget:
+        kw["budget"] = SolverBudget(**budget)  # type: ignore[arg-type]
     if not rep.valid:
         return None, rep
     if "time_limit_s" in kw:

@@ -1,0 +1,651 @@
+"""The planning problem: everything a plan must respect and pay for, built once.
+
+:class:`PlanningProblem` is frozen, integer-valued and index-based.  It is built once from a
+:class:`~planner.cluster.Cluster` and :class:`PlanOptions` by :func:`build_problem` and then
+handed to every stage: the pre-check, the bounds, the heuristics, the CP-SAT models, the
+verifier.  It holds the resolved threshold and per-host limits, the drained and held VMs,
+where each VM may end and by which kind of move, what each move costs and the policy (rule
+handling, anti-affinity, downtime moves, move budget, tiers, headroom, what to minimise).
+
+Two functions here are the reference for everyone, solver or not:
+
+* :func:`objective_values` computes every objective tier of a placement;
+* :func:`hard_violations` lists every hard rule a placement breaks.
+
+A CP-SAT solution is checked against them (a mismatch is a bug, never filtered); the
+verifier recomputes a written plan with them.  Nothing here imports OR-Tools.
+
+Tiers (SPEC §3, lexicographic): ``rules`` (affinity rules and enforced anti-affinity classes
+broken now and left broken), ``excess`` (basis points of capacity above the threshold, CPU +
+memory, summed over the load samples), ``anti_affinity`` (pairs of legacy anti-affinity
+members sharing a node, when not enforced), ``migration`` (the cost of the moves in the unit
+chosen by ``minimise``) and ``balance`` (highest host load in basis points).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from planner.checks import Violation
+from planner.cluster import Cluster, HostState, MoveKind, RuleType
+from planner.loadmodel import HighMode, Threshold, resolve_threshold, threshold_limits
+
+if TYPE_CHECKING:
+    from planner.profiles import Profile
+
+#: Basis points per 100 % (unit of the excess and balance tiers).
+BP = 10_000
+
+#: Every objective tier, in lexicographic order (SPEC §3).
+TIER_NAMES = ("rules", "excess", "anti_affinity", "migration", "balance")
+
+#: Default per-node limit of running VMs (Hyper-V: 1,024 per node).
+DEFAULT_MAX_RUNNING_VMS = 1024
+
+#: Move kinds that boot the VM on its target (it needs its boot memory there).
+_START = getattr(MoveKind, "START", None)
+BOOT_KINDS: tuple[int, ...] = (int(MoveKind.SHUTDOWN),) + (
+    (int(_START),) if _START is not None else ())
+
+
+class SolveStatus(StrEnum):
+    """Outcome of an optimization (SPEC §5 ``status``).
+
+    CP-SAT's ``MODEL_INVALID`` has no member: it is a bug and raises
+    :class:`SolverBug`.
+    """
+
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    UNKNOWN = "UNKNOWN"
+
+
+class SolverBug(RuntimeError):
+    """A solver result that contradicts the problem (a bug in hvplan, never a user error)."""
+
+
+class Minimise(StrEnum):
+    """What the ``migration`` tier counts."""
+
+    MEMORY = "memory"  # MB of moved memory + shutdown_penalty_mb per downtime move
+    MOVES = "moves"  # number of moves (+ a penalty per downtime move)
+    DURATION = "duration"  # estimated migration seconds (planner.durations)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadSamples:
+    """K load vectors at which a plan is judged (a load history's critical samples).
+
+    Attributes
+    ----------
+    vm_cpu_milli:
+        int (K, V): CPU demand of each VM per sample, milli logical processors (0 for VMs
+        that do not consume).
+    vm_mem_mb:
+        int (K, V): memory of each VM per sample, MB (0 for VMs that do not consume).
+    host_cpu_base_milli:
+        int (K, H): the hosts' own CPU use per sample, milli logical processors.
+    """
+
+    vm_cpu_milli: np.ndarray
+    vm_mem_mb: np.ndarray
+    host_cpu_base_milli: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples K."""
+        return int(self.vm_cpu_milli.shape[0])
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What to optimise and how (every field has a default).
+
+    Attributes
+    ----------
+    level, threshold_pct, high_mode:
+        The balancer threshold (SPEC §2); ``threshold_pct`` overrides ``level``.
+    drain:
+        Host indices to empty.
+    max_moves:
+        Hard budget on the number of VMs that change host.
+    time_limit_s, seed, workers:
+        Solver settings; ``None`` takes the profile's value.  ``time_limit_s`` bounds a whole
+        :func:`planner.plan` (re-optimisations included), not one solve.
+    profile:
+        Built-in profile name, TOML path or :class:`planner.profiles.Profile`.
+    strict_rules:
+        Every affinity rule and enforced anti-affinity class must hold after the plan, also
+        those broken now (else: those broken now may stay broken, counted by tier ``rules``).
+    headroom_pct:
+        Nodes over the threshold now must end ``headroom_pct`` points below it.
+    minimise:
+        ``memory`` (default), ``moves`` or ``duration``: the unit of the migration tier.
+    load_samples:
+        Optional :class:`LoadSamples`: capacity must hold at every sample and the threshold
+        excess is summed over them (default: the snapshot's single load vector).
+    export_model, log, large_model_booleans:
+        Write the CP-SAT model, log the search, override the profile's model-size limit.
+    """
+
+    level: str | None = None
+    threshold_pct: float | None = None
+    high_mode: str = HighMode.AVERAGE.value
+    drain: tuple[int, ...] = ()
+    max_moves: int | None = None
+    time_limit_s: float | None = None
+    seed: int = 0
+    workers: int | None = None
+    profile: Profile | str | None = None
+    strict_rules: bool = False
+    headroom_pct: float = 0.0
+    minimise: str = Minimise.MEMORY.value
+    load_samples: LoadSamples | None = None
+    export_model: Path | None = None
+    log: bool = False
+    large_model_booleans: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PlanningProblem:
+    """One planning problem (see the module docstring).  Build it with
+    :func:`build_problem`; change it only with :meth:`replace` or :meth:`holding`.
+
+    Per-VM and per-host arrays are indexed like the cluster's; ``(K, V)`` arrays have one row
+    per load sample.
+    """
+
+    cluster: Cluster
+    options: PlanOptions
+    profile: Profile
+    threshold: Threshold
+    #: Largest VM CPU load (milli-LP, int64 (K, H): per sample) and VM memory (MB, int64 H)
+    #: per host at the threshold (minus the headroom on the nodes over it now).
+    cpu_limit: np.ndarray
+    mem_limit: np.ndarray
+    drained: tuple[int, ...]
+    held: tuple[int, ...]
+    #: bool (V, H): where each VM may end (current host included when it may stay).
+    allowed: np.ndarray
+    #: int8 (V, H): :class:`MoveKind` of a move there (FORBIDDEN where not allowed).
+    move_kind: np.ndarray
+    #: int64 (V, H): price of ending there in the migration tier (0 on the current host).
+    move_cost: np.ndarray
+    #: bool V: must leave its current host.  bool V: may end elsewhere.
+    mandatory: np.ndarray
+    movable: np.ndarray
+    #: int64 V: cheapest move away (0 when not movable).
+    min_cost: np.ndarray
+    #: int64 (K, V) loads; memory on a target reached by a boot move is ``vm_mem_boot``.
+    vm_cpu: np.ndarray
+    vm_mem: np.ndarray
+    vm_mem_boot: np.ndarray
+    #: int64 (K, H): the hosts' own CPU use.
+    host_cpu_base: np.ndarray
+    #: bool (V, H): ending there boots the VM (Shutdown or Start move).
+    boot_move: np.ndarray
+    #: bool V: consumes CPU/memory (Running or Paused); int64 H: running-VM limit.
+    vm_running: np.ndarray
+    running_limit: np.ndarray
+    #: Per rule index: its running members (empty for disabled rules).
+    rule_members: tuple[tuple[int, ...], ...]
+    hard_rules: tuple[int, ...]
+    soft_rules: tuple[int, ...]
+    #: Per legacy anti-affinity class: its running members.
+    aa_members: tuple[tuple[int, ...], ...]
+    enforce_aa: bool
+    hard_aa: tuple[int, ...]
+    soft_aa: tuple[int, ...]
+    balance_hosts: np.ndarray
+    tiers: tuple[str, ...]
+    allow_shutdown: bool
+    shutdown_penalty: int
+    max_moves: int | None
+    strict_rules: bool
+    headroom_pct: float
+    minimise: Minimise
+    time_limit_s: float
+    workers: int
+    seed: int
+    hot_now: np.ndarray = field(repr=False)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of load samples K (1 without a history)."""
+        return int(self.vm_cpu.shape[0])
+
+    @property
+    def cpu_limit_all(self) -> np.ndarray:
+        """int64 H: the VM CPU limit that holds at every sample (the smallest)."""
+        return np.asarray(self.cpu_limit.min(axis=0))
+
+    @property
+    def vm_cpu_max(self) -> np.ndarray:
+        """int64 V: each VM's highest CPU demand over the samples."""
+        return np.asarray(self.vm_cpu.max(axis=0))
+
+    @property
+    def vm_mem_max(self) -> np.ndarray:
+        """int64 V: each VM's highest memory over the samples (boot memory excluded)."""
+        return np.asarray(self.vm_mem.max(axis=0))
+
+    def replace(self, **changes: Any) -> PlanningProblem:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def holding(self, held: Iterable[int]) -> PlanningProblem:
+        """The same problem with ``held`` VMs (more) restricted to their current host."""
+        return build_problem(self.cluster, self.options, tuple(self.held) + tuple(held),
+                             profile=self.profile)
+
+    def parameters(self) -> dict[str, Any]:
+        """Every option and policy value as reported in ``summary.json``."""
+        o = self.options
+        return {
+            "time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed,
+            "deterministic": self.profile.deterministic, "profile": self.profile.name,
+            "profile_source": self.profile.source, "tiers": list(self.tiers),
+            "shutdown_penalty_mb": int(self.profile.shutdown_penalty_mb),
+            "shutdown_penalty": int(self.shutdown_penalty),
+            "allow_shutdown": self.allow_shutdown, "enforce_anti_affinity": self.enforce_aa,
+            "max_moves": self.max_moves, "strict_rules": self.strict_rules,
+            "headroom_pct": self.headroom_pct, "minimise": self.minimise.value,
+            "level": o.level, "threshold_pct": o.threshold_pct, "high_mode": o.high_mode,
+            "drain": [self.cluster.host_names[h] for h in self.drained],
+            "held": [self.cluster.vm_names[v] for v in self.held],
+            "load_samples": self.n_samples,
+        }
+
+
+# ---------------------------------------------------------------------------- building
+def resolve_profile(p: Profile | str | None) -> Profile:
+    """A :class:`~planner.profiles.Profile` from a profile, a name or a path (API misuse
+    raises ``ValueError``: the CLI validates profiles before)."""
+    from planner.profiles import Profile, load_profile
+
+    if isinstance(p, Profile):
+        return p
+    prof, rep = load_profile(p)
+    if prof is None:
+        raise ValueError("; ".join(str(e) for e in rep.errors))
+    return prof
+
+
+def _samples(cluster: Cluster, s: LoadSamples | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if s is None:
+        return (cluster.vm_cpu_load_milli[None, :].astype(np.int64),
+                cluster.vm_mem_load_mb[None, :].astype(np.int64),
+                cluster.host_cpu_base_milli[None, :].astype(np.int64))
+    k = s.n_samples
+    want = {"vm_cpu_milli": (k, cluster.n_vms), "vm_mem_mb": (k, cluster.n_vms),
+            "host_cpu_base_milli": (k, cluster.n_hosts)}
+    for name, shape in want.items():
+        if getattr(s, name).shape != shape or k < 1:
+            raise ValueError(f"load_samples.{name} has shape {getattr(s, name).shape}, "
+                             f"expected {shape}")
+    run = cluster.vm_consumes[None, :]
+    return (np.where(run, s.vm_cpu_milli, 0).astype(np.int64),
+            np.where(run, s.vm_mem_mb, 0).astype(np.int64),
+            s.host_cpu_base_milli.astype(np.int64))
+
+
+def _move_costs(cluster: Cluster, kind: np.ndarray, minimise: Minimise, penalty_mb: int
+                ) -> tuple[np.ndarray, int]:
+    """int64 (V, H) price of each move and the price of one downtime move in that unit."""
+    nv = cluster.n_vms
+    if minimise == Minimise.MOVES:
+        penalty = nv + 1  # one downtime move outweighs every ordinary move together
+        base = np.ones(nv, dtype=np.int64)
+        cost = np.broadcast_to(base[:, None], kind.shape).astype(np.int64)
+    elif minimise == Minimise.DURATION:
+        from planner.durations import DEFAULT_DURATION_MODEL as M
+        from planner.durations import move_seconds, node_rate_mb_s
+
+        rate = node_rate_mb_s(cluster)
+        penalty = int(math.ceil(penalty_mb / rate)) if rate > 0 else penalty_mb
+        cost = np.zeros(kind.shape, dtype=np.int64)
+        for k in np.unique(kind).tolist():
+            if k == MoveKind.FORBIDDEN:
+                continue
+            mask = kind == k
+            rows = np.flatnonzero(mask.any(axis=1))
+            for v in rows.tolist():
+                if _START is not None and k == int(_START):
+                    secs = M.quick_seconds + M.boot_seconds
+                else:
+                    secs = move_seconds(cluster, v, MoveKind(k))
+                cost[v, mask[v]] = int(math.ceil(secs))
+    else:
+        penalty = int(penalty_mb)
+        cost = np.broadcast_to(cluster.vm_memory_mb[:, None], kind.shape).astype(np.int64)
+    cost = cost + penalty * (kind == MoveKind.SHUTDOWN)
+    cost[np.arange(nv), cluster.vm_host] = 0
+    return cost.astype(np.int64), penalty
+
+
+def _allowed(cluster: Cluster, drained: tuple[int, ...], held: tuple[int, ...],
+             allow_shutdown: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Where each VM may end and by which move: the cluster's allowed targets (possible
+    owners, reachable, version, host receives VMs), minus drained hosts, minus Shutdown
+    moves when the profile forbids them; pinned and held VMs only on their current host."""
+    nv = cluster.n_vms
+    v_idx = np.arange(nv)
+    cur = cluster.vm_host
+    kind = cluster.vm_move_kind.copy()
+    allowed = cluster.vm_allowed.copy()
+    if not allow_shutdown:
+        allowed &= kind != MoveKind.SHUTDOWN
+    cur_ok = cluster.vm_allowed[v_idx, cur].copy()
+    if drained:
+        allowed[:, list(drained)] = False
+        cur_ok &= ~np.isin(cur, list(drained))
+    allowed[v_idx, cur] = cur_ok
+    stay_only = cluster.vm_pinned.copy()
+    if held:
+        stay_only[list(held)] = True
+    if stay_only.any():
+        keep = allowed[v_idx, cur] & stay_only
+        allowed[stay_only] = False
+        allowed[v_idx[stay_only], cur[stay_only]] = keep[stay_only]
+    kind = np.where(allowed, kind, MoveKind.FORBIDDEN).astype(np.int8)
+    return allowed, kind
+
+
+def build_problem(cluster: Cluster, options: PlanOptions | None = None,
+                  held: Iterable[int] = (), profile: Profile | None = None
+                  ) -> PlanningProblem:
+    """Build the :class:`PlanningProblem` of ``cluster`` under ``options``.
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot.
+    options:
+        What to optimise (defaults when ``None``).
+    held:
+        VM indices that must stay on their current host (e.g. VMs whose moves could not be
+        ordered safely); they keep every other property.
+    profile:
+        The resolved profile (default: resolved from ``options.profile``).
+
+    Raises
+    ------
+    ValueError
+        For API misuse: an unknown host index in ``drain``, a bad ``minimise`` or
+        ``load_samples`` of the wrong shape.
+    """
+    opts = options or PlanOptions()
+    prof = profile or resolve_profile(opts.profile)
+    drained = tuple(sorted({int(h) for h in opts.drain}))
+    bad = [h for h in drained if not 0 <= h < cluster.n_hosts]
+    if bad:
+        raise ValueError(f"drain refers to unknown host indices {bad}")
+    held_t = tuple(sorted({int(v) for v in held}))
+    minimise = Minimise(str(opts.minimise).strip().lower())
+    thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
+    vm_cpu, vm_mem, base = _samples(cluster, opts.load_samples)
+    boot = np.asarray(getattr(cluster, "vm_boot_memory_mb", cluster.vm_mem_load_mb))
+    vm_mem_boot = np.maximum(vm_mem, np.where(cluster.vm_consumes, boot, 0)[None, :])
+    cpu_lim, mem_lim = _limits(cluster, thr, base)
+    cur = cluster.vm_host
+    nh = cluster.n_hosts
+    hot_now = np.zeros(nh, dtype=bool)
+    for k in range(vm_cpu.shape[0]):
+        hot_now |= np.bincount(cur, weights=vm_cpu[k], minlength=nh) > cpu_lim[k]
+        hot_now |= np.bincount(cur, weights=vm_mem[k], minlength=nh) > mem_lim
+    if opts.headroom_pct > 0:
+        room = Threshold(max(0.0, thr.cpu_pct - opts.headroom_pct),
+                         max(0.0, thr.memory_pct - opts.headroom_pct), thr.level, thr.rule)
+        c2, m2 = _limits(cluster, room, base)
+        cpu_lim = np.where(hot_now[None, :], c2, cpu_lim)
+        mem_lim = np.where(hot_now, m2, mem_lim)
+    allowed, kind = _allowed(cluster, drained, held_t, prof.allow_shutdown)
+    cost, penalty = _move_costs(cluster, kind, minimise, prof.shutdown_penalty_mb)
+    v_idx = np.arange(cluster.n_vms)
+    mandatory = np.asarray(~allowed[v_idx, cur], dtype=bool)
+    other = allowed.copy()
+    other[v_idx, cur] = False
+    movable = np.asarray(other.any(axis=1), dtype=bool)
+    big = np.iinfo(np.int64).max // 4
+    min_cost = (np.where(other, cost, big).min(axis=1) if nh
+                else np.zeros(cluster.n_vms, dtype=np.int64))
+    min_cost = np.where(movable, min_cost, 0).astype(np.int64)
+    boot_move = np.isin(kind, BOOT_KINDS)
+    boot_move[v_idx, cur] = False
+    running = cluster.vm_consumes.copy()
+    rule_members = tuple(tuple(int(v) for v in r.members if running[v]) if r.enabled else ()
+                         for r in cluster.rules)
+    enforce = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
+    aa_members = tuple(tuple(int(v) for v in m if running[v])
+                       for m in cluster.aa_class_members)
+    hard_rules: list[int] = []
+    soft_rules: list[int] = []
+    for r, rule in enumerate(cluster.rules):
+        if not rule.enabled or len(rule_members[r]) < 2:
+            continue
+        broken = _rule_broken(cluster, rule.rule_type, rule_members[r], cur)
+        (soft_rules if broken and not opts.strict_rules else hard_rules).append(r)
+    hard_aa: list[int] = []
+    soft_aa: list[int] = []
+    if enforce:
+        for k, m in enumerate(aa_members):
+            if len(m) < 2:
+                continue
+            broken = len(set(cur[list(m)].tolist())) < len(m)
+            (soft_aa if broken and not opts.strict_rules else hard_aa).append(k)
+    bal = cluster.host_state == HostState.UP
+    if drained:
+        bal[list(drained)] = False
+    tiers = tuple(t for t in TIER_NAMES if t == "rules" or t in prof.tiers)
+    limit = np.asarray(getattr(cluster, "host_max_running_vms",
+                               np.full(nh, DEFAULT_MAX_RUNNING_VMS)), dtype=np.int64)
+    return PlanningProblem(
+        cluster=cluster, options=opts, profile=prof, threshold=thr,
+        cpu_limit=_ro(cpu_lim.astype(np.int64)), mem_limit=_ro(mem_lim.astype(np.int64)),
+        drained=drained, held=held_t, allowed=_ro(allowed), move_kind=_ro(kind),
+        move_cost=_ro(cost), mandatory=_ro(mandatory), movable=_ro(movable),
+        min_cost=_ro(min_cost), vm_cpu=_ro(vm_cpu), vm_mem=_ro(vm_mem),
+        vm_mem_boot=_ro(vm_mem_boot.astype(np.int64)), host_cpu_base=_ro(base),
+        boot_move=_ro(boot_move), vm_running=_ro(running), running_limit=_ro(limit),
+        rule_members=rule_members, hard_rules=tuple(hard_rules), soft_rules=tuple(soft_rules),
+        aa_members=aa_members, enforce_aa=enforce, hard_aa=tuple(hard_aa),
+        soft_aa=tuple(soft_aa), balance_hosts=_ro(bal), tiers=tiers,
+        allow_shutdown=prof.allow_shutdown, shutdown_penalty=int(penalty),
+        max_moves=opts.max_moves, strict_rules=bool(opts.strict_rules),
+        headroom_pct=float(opts.headroom_pct), minimise=minimise,
+        time_limit_s=float(opts.time_limit_s if opts.time_limit_s is not None
+                           else prof.time_limit_s),
+        workers=int(opts.workers if opts.workers is not None else prof.workers),
+        seed=int(opts.seed), hot_now=_ro(hot_now))
+
+
+def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """VM CPU limit per sample and host (K, H) and VM memory limit per host (H)."""
+    cpu_lim, mem_lim = threshold_limits(cluster, thr)
+    at_thr = cpu_lim + cluster.host_cpu_base_milli  # the threshold in milli-LP
+    return (at_thr[None, :] - base).astype(np.int64), mem_lim.astype(np.int64)
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+# ---------------------------------------------------------------------------- reference
+def _rule_broken(cluster: Cluster, rt: RuleType, members: tuple[int, ...],
+                 p: np.ndarray) -> bool:
+    if len(members) < 2:
+        return False
+    hs = p[list(members)]
+    key = hs if rt in (RuleType.SAME_NODE, RuleType.DIFFERENT_NODE) else \
+        cluster.host_fault_domain[hs]
+    n = len(set(key.tolist()))
+    if rt in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
+        return n > 1
+    return n < len(members)
+
+
+def rule_broken(problem: PlanningProblem, r: int, placement: np.ndarray) -> bool:
+    """Whether enabled rule ``r`` is broken by ``placement`` (over its running members)."""
+    rule = problem.cluster.rules[r]
+    return _rule_broken(problem.cluster, rule.rule_type, problem.rule_members[r],
+                        np.asarray(placement))
+
+
+def aa_broken(problem: PlanningProblem, k: int, placement: np.ndarray) -> bool:
+    """Whether two running members of anti-affinity class ``k`` share a node."""
+    m = problem.aa_members[k]
+    return len(set(np.asarray(placement)[list(m)].tolist())) < len(m)
+
+
+def vm_mem_on(problem: PlanningProblem, placement: np.ndarray) -> np.ndarray:
+    """int64 (K, V): memory each VM occupies where ``placement`` puts it."""
+    p = np.asarray(placement, dtype=np.int64)
+    boot = problem.boot_move[np.arange(problem.cluster.n_vms), p]
+    return np.where(boot[None, :], problem.vm_mem_boot, problem.vm_mem)
+
+
+def host_vm_loads(problem: PlanningProblem, placement: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """VM CPU (milli-LP) and VM memory (MB) per sample and host: two int64 (K, H) arrays
+    (the hosts' own CPU use and memory reserve excluded)."""
+    p = np.asarray(placement, dtype=np.int64)
+    nh = problem.cluster.n_hosts
+    mem_v = vm_mem_on(problem, p)
+    k = problem.n_samples
+    cpu = np.stack([np.bincount(p, weights=problem.vm_cpu[i], minlength=nh)
+                    for i in range(k)]).astype(np.int64)
+    mem = np.stack([np.bincount(p, weights=mem_v[i], minlength=nh)
+                    for i in range(k)]).astype(np.int64)
+    return cpu, mem
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return -((-a) // b)
+
+
+def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[str, int]:
+    """Every objective tier of ``placement`` (all of :data:`TIER_NAMES`, whichever tiers
+    the problem optimises).  The reference: CP-SAT's values are checked against it."""
+    c = problem.cluster
+    p = np.asarray(placement, dtype=np.int64)
+    cpu, mem = host_vm_loads(problem, p)
+    cap_c, cap_m = c.host_cpu_capacity_milli, c.host_memory_mb
+    ex = (_ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
+          + _ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum())
+    rules = sum(rule_broken(problem, r, p) for r in problem.soft_rules)
+    rules += sum(aa_broken(problem, k, p) for k in problem.soft_aa)
+    pairs = 0
+    if not problem.enforce_aa:
+        for m in problem.aa_members:
+            if len(m) > 1:
+                _, counts = np.unique(p[list(m)], return_counts=True)
+                pairs += int((counts * (counts - 1) // 2).sum())
+    bal = problem.balance_hosts
+    balance = 0
+    if bal.any():
+        used_c = _ceil_div(BP * (cpu + problem.host_cpu_base), cap_c)
+        used_m = _ceil_div(BP * (mem + c.host_memory_reserve_mb), cap_m)
+        balance = int(np.maximum(used_c, used_m)[:, bal].max())
+    migration = int(problem.move_cost[np.arange(c.n_vms), p].sum())
+    return {"rules": int(rules), "excess": int(ex), "anti_affinity": int(pairs),
+            "migration": migration, "balance": balance}
+
+
+def _where_violations(problem: PlanningProblem, p: np.ndarray) -> list[Violation]:
+    c = problem.cluster
+    hn, vn = c.host_names, c.vm_names
+    out: list[Violation] = []
+    v_idx = np.arange(c.n_vms)
+    drained = set(problem.drained)
+    held = set(problem.held)
+    for v in np.flatnonzero(~problem.allowed[v_idx, p]).tolist():
+        h, home = int(p[v]), int(c.vm_host[v])
+        if h != home and c.vm_pinned[v]:
+            kind, why = "pinned", f"is pinned to {hn[home]}"
+        elif h != home and v in held:
+            kind, why = "held", f"is held on {hn[home]}"
+        elif h in drained:
+            kind, why = "drained", f"ends on drained node {hn[h]}"
+        elif not c.vm_possible[v, h]:
+            kind, why = "possible_owners", f"ends on {hn[h]}, not one of its possible owners"
+        elif c.host_state[h] != HostState.UP:
+            state = HostState(c.host_state[h]).name.title()
+            kind, why = "host_not_up", f"ends on {hn[h]}, which is {state}"
+        else:
+            kind, why = "unreachable", f"cannot end on {hn[h]} (no allowed kind of move)"
+        out.append(Violation(kind, f"VM {vn[v]} {why}", vms=(vn[v],), hosts=(hn[h],)))
+    return out
+
+
+def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Violation]:
+    """Every hard rule ``placement`` breaks (empty: the placement is acceptable).
+
+    Where VMs end (allowed targets: possible owners, pinned, held, drained, host state,
+    reachability), capacity at 100 % at every load sample, the running-VM limit per node,
+    the hard affinity rules and anti-affinity classes, and the move budget.
+    """
+    c = problem.cluster
+    p = np.asarray(placement, dtype=np.int64)
+    hn, vn = c.host_names, c.vm_names
+    out = _where_violations(problem, p)
+    cpu, mem = host_vm_loads(problem, p)
+    free_c = c.host_cpu_capacity_milli[None, :] - problem.host_cpu_base
+    free_m = c.host_memory_free_mb[None, :]
+    for k, h in zip(*np.nonzero(cpu > free_c), strict=True):
+        out.append(Violation("capacity_cpu", f"node {hn[h]} needs {cpu[k, h] / 1000:.3f} "
+                             f"logical processors for VMs but has {free_c[k, h] / 1000:.3f}"
+                             + (f" (sample {k})" if problem.n_samples > 1 else ""),
+                             hosts=(hn[h],)))
+    for k, h in zip(*np.nonzero(mem > free_m), strict=True):
+        out.append(Violation("capacity_memory", f"node {hn[h]} needs {int(mem[k, h])} MB for "
+                             f"VMs but has {int(free_m[0, h])} MB after its reserve"
+                             + (f" (sample {k})" if problem.n_samples > 1 else ""),
+                             hosts=(hn[h],)))
+    running = np.bincount(p[problem.vm_running], minlength=c.n_hosts)
+    for h in np.flatnonzero(running > problem.running_limit).tolist():
+        out.append(Violation("running_vms", f"node {hn[h]} would run {int(running[h])} VMs, "
+                             f"more than its limit of {int(problem.running_limit[h])}",
+                             hosts=(hn[h],)))
+    kinds = {RuleType.SAME_NODE: "same_node", RuleType.DIFFERENT_NODE: "different_node",
+             RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
+             RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain"}
+    for r in problem.hard_rules:
+        if rule_broken(problem, r, p):
+            rule = c.rules[r]
+            m = problem.rule_members[r]
+            out.append(Violation(kinds[rule.rule_type], f"{rule.type_name} rule "
+                                 f"'{rule.name}' is broken", rule.name,
+                                 tuple(vn[v] for v in m),
+                                 tuple(sorted({hn[int(p[v])] for v in m}))))
+    for k in problem.hard_aa:
+        if aa_broken(problem, k, p):
+            m = problem.aa_members[k]
+            out.append(Violation("anti_affinity", f"enforced anti-affinity class "
+                                 f"'{c.aa_class_names[k]}' has members sharing a node",
+                                 c.aa_class_names[k], tuple(vn[v] for v in m)))
+    moved = int((p != c.vm_host).sum())
+    if problem.max_moves is not None and moved > problem.max_moves:
+        out.append(Violation("max_moves", f"{moved} VMs move, more than --max-moves "
+                             f"{problem.max_moves}"))
+    return out
+
+
+__all__ = [
+    "BP", "DEFAULT_MAX_RUNNING_VMS", "LoadSamples", "Minimise", "PlanOptions",
+    "PlanningProblem", "SolveStatus", "SolverBug", "TIER_NAMES", "aa_broken", "build_problem",
+    "hard_violations", "host_vm_loads", "objective_values", "resolve_profile", "rule_broken",
+    "vm_mem_on",
+]
