@@ -20,8 +20,12 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # the history package imports this module
+    from planner.history.model import LoadHistory
 
 #: Fixed-point CPU unit: milli logical processors.
 CPU_UNITS = 1000
@@ -209,6 +213,8 @@ class Cluster:
     rules: tuple[Rule, ...] = ()
     networks: tuple[Network, ...] = ()
     source: Path | None = field(default=None, compare=False)
+    #: Load over time (``vm_history`` / ``host_history``), when the snapshot has one.
+    history: LoadHistory | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

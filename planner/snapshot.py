@@ -59,6 +59,7 @@ from planner.cluster import (
     default_memory_reserve_mb,
 )
 from planner.diagnostics import InvalidInput, Report
+from planner.history.reader import load_history
 
 #: Longest accepted field, in characters.  Longer ones are reported, not parsed.
 MAX_FIELD_CHARS = 65_536
@@ -617,6 +618,9 @@ def read_snapshot(
     if report.valid:
         cluster = _build(cname, settings, hosts, vms, rules, networks, cat, d)
         _semantic_checks(cluster, vms, rules, report)
+        history = load_history(d, cluster, report) if report.valid else None
+        if history is not None:
+            cluster = cluster.replace(history=history)
         return (cluster if report.valid else None), report
     if not any(p.file == hosts.file for p in report.errors) and hosts.rows:
         # Hosts are sound: check the sound VMs and rules as a whole too, so that the user
