@@ -19,11 +19,15 @@ from hypothesis import strategies as st
 
 from planner.cluster import Cluster, MoveKind
 from planner.powershell import (
+    MOVE_TABLE_BEGIN,
+    MOVE_TABLE_END,
     PS_SINGLE_QUOTES,
     ps_single_quoted,
     ps_string,
     render_plan_ps1,
     render_rollback_ps1,
+    runbook_entries,
+    runbook_moves,
     write_runbooks,
 )
 from planner.sequencing import SequenceResult, build_sequence
@@ -175,30 +179,11 @@ def nasty_sequence(c: Cluster) -> tuple[np.ndarray, SequenceResult]:
     return t, seq
 
 
-_ENTRY = re.compile(r"    \[pscustomobject\]@\{ Step = (\d+); Wave = (\d+); Vm = ")
-
-
 def plan_entries(script: str, c: Cluster) -> list[dict[str, object]]:
-    """Parse the ``$Plan = @( ... )`` block back, field by field, with the reader."""
-    start = script.index("$Plan = @(\n") + len("$Plan = @(\n")
-    end = script.index("\n)\n", start)
-    entries = []
-    for line in script[start:end].split("\n"):
-        m = _ENTRY.match(line)
-        assert m, line
-        i = m.end()
-        vm, i = read_expr(line, i)
-        fields: dict[str, object] = {"Step": int(m.group(1)), "Wave": int(m.group(2)), "Vm": vm}
-        for key in ("Source", "Target"):
-            assert line[i:i + len(key) + 5] == f"; {key} = ", line[i:]
-            fields[key], i = read_expr(line, i + len(key) + 5)
-        rest = re.fullmatch(r"; Type = '(Live|Quick|Shutdown)'; Temporary = \$(true|false); "
-                            r"Leader = (\d+) \}", line[i:])
-        assert rest, line[i:]
-        fields["Type"], fields["Temporary"] = rest.group(1), rest.group(2) == "true"
-        fields["Leader"] = int(rest.group(3))
-        entries.append(fields)
-    return entries
+    """The move table read back with :func:`runbook_entries`, as dicts."""
+    return [{"Step": e.step, "Wave": e.wave, "Vm": e.vm, "Source": e.source,
+             "Target": e.target, "Type": e.migration_type, "Temporary": e.temporary,
+             "Leader": e.leader} for e in runbook_entries(script)]
 
 
 def to_moves(c: Cluster, entries: list[dict[str, object]]) -> list[PlannedMove]:
@@ -245,8 +230,10 @@ def test_plan_script_structure_and_names() -> None:
     assert "$PSCmdlet.ShouldProcess(" in script
     assert "Start-Transcript" in script and "Stop-Transcript" in script
     assert "[string] $Cluster = " + ps_string(c.name) in script
-    assert ("Move-ClusterVirtualMachineRole -Cluster $Cluster -Name $m.Vm -Node $m.Target "
-            "-MigrationType $m.Type -Wait 0") in script
+    assert ("Move-ClusterVirtualMachineRole -Cluster $ClusterName -Name $Vm -Node $Node "
+            "-MigrationType $Type") in script
+    assert ("Start-Job -ScriptBlock $MoveJob -ArgumentList $Cluster, $m.Vm, $m.Target, "
+            "$m.Type") in script
     assert "Get-ClusterGroup -Cluster $Cluster" in script
     assert "Get-ClusterNode -Cluster $Cluster" in script
     assert "the cluster has drifted" in script and "not Up" in script
@@ -258,7 +245,7 @@ def test_plan_script_structure_and_names() -> None:
         assert e["Target"] == c.host_names[m.target]
         assert (e["Step"], e["Wave"], e["Type"]) == (m.step, m.wave, m.kind_name)
     # Names never leak into comments or code outside the plan block.
-    head = script[: script.index("$Plan = @(")]
+    head = script[: script.index("$MoveTable = @(")]
     for name in (*c.vm_names, *c.host_names):
         if len(name) > 2:
             assert name not in head
@@ -343,3 +330,121 @@ def test_same_plan_gives_the_same_script_and_another_plan_another_fingerprint() 
     a = fp.search(render_plan_ps1(c, seq))
     b = fp.search(render_plan_ps1(c, other))
     assert a and b and a.group(1) != b.group(1)
+
+
+# ----------------------------------------------------------------------------- one-pass fill
+def _moves_of(c: Cluster, seq: SequenceResult) -> list[tuple[str, str, str, str]]:
+    return [(c.vm_names[m.vm], c.host_names[m.source], c.host_names[m.target], m.kind_name)
+            for m in seq.moves]
+
+
+@pytest.mark.parametrize("placeholder", ["@@PLAN@@", "@@WAVES@@", "@@MOVES@@", "@@CLUSTER@@",
+                                         "@@BEGIN@@", "@@END@@", "@@KIND@@", "@@TIMEOUT@@"])
+def test_placeholders_in_names_stay_data(placeholder: str) -> None:
+    # Regression (issue 15.1): chained str.replace spliced the move list into a cluster
+    # named X@@PLAN@@Y and rewrote a VM named SQL@@WAVES@@ to SQL1.
+    hosts = [HostSpec(f"H{placeholder}1"), HostSpec("H2")]
+    c = make_cluster(hosts, [VmSpec(f"SQL{placeholder}", 0), VmSpec("B", 0)],
+                     name=f"X{placeholder}Y")
+    seq = build_sequence(c, np.array([1, 1]))
+    assert seq.ok
+    for script in (render_plan_ps1(c, seq), render_rollback_ps1(c, seq)):
+        assert f"[string] $Cluster = {ps_string(c.name)}" in script
+        assert "@@" not in script.replace(ps_string(c.name), "").replace(
+            ps_string(c.vm_names[0]), "").replace(ps_string(c.host_names[0]), "")
+    assert runbook_moves(render_plan_ps1(c, seq)) == _moves_of(c, seq)
+
+
+def test_runbook_moves_reads_back_plan_and_rollback() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    assert runbook_moves(render_plan_ps1(c, seq)) == _moves_of(c, seq)
+    back = runbook_moves(render_rollback_ps1(c, seq))
+    assert back == [(vm, dst, src, kind) for vm, src, dst, kind in reversed(_moves_of(c, seq))]
+    # CRLF as written on disk reads the same.
+    crlf = render_plan_ps1(c, seq).replace("\n", "\r\n")
+    assert runbook_moves(crlf) == _moves_of(c, seq)
+
+
+def test_runbook_moves_refuses_a_tampered_table() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    script = render_plan_ps1(c, seq)
+    line = next(x for x in script.split("\n") if x.startswith("    [pscustomobject]@{"))
+    with pytest.raises(ValueError, match="line"):
+        runbook_moves(script.replace(line, line + "; Remove-Item C:\\"))
+    with pytest.raises(ValueError, match="line"):
+        runbook_moves(script.replace(line, line.replace("Vm = '", "Vm = $(whoami) + '", 1)))
+    with pytest.raises(ValueError, match="single hvplan move table"):
+        runbook_moves(script.replace(MOVE_TABLE_BEGIN, "# gone"))
+    with pytest.raises(ValueError, match="single hvplan move table"):
+        runbook_moves(script + "\n" + MOVE_TABLE_BEGIN + "\n")
+    # An edited target is read back as edited (verify then sees a mismatch with plan.csv).
+    edited = script.replace(line, line.replace("Target = ", "Target = 'HV99' + ", 1))
+    with pytest.raises(ValueError):
+        runbook_moves(edited)  # ``'HV99' + (...)`` is not a form the generator writes
+
+
+def test_the_engine_executes_only_the_table() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    script = render_plan_ps1(c, seq)
+    assert script.count("$MoveTable") == 2  # the table and `$Plan = @($MoveTable)`
+    assert "$Plan = @($MoveTable)" in script
+    assert script.count(MOVE_TABLE_BEGIN) == 1 and script.count(MOVE_TABLE_END) == 1
+
+
+def test_runbook_parameters_and_checks() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    script = render_plan_ps1(c, seq)
+    for text in ("[switch] $AllowDowntime", "[int] $StartWave = 1",
+                 "[double] $MaxSnapshotAgeHours = 4", "[switch] $Force", "[string] $LogPath",
+                 "Export-Csv -LiteralPath $LogPath -Append -NoTypeInformation -Encoding UTF8",
+                 "function Assert-NoDrift", "function Assert-SnapshotFresh",
+                 "function Assert-DowntimeAllowed", "function Test-Outcome",
+                 "function Write-Summary", "a live migration must leave it running",
+                 "-StartWave {0}", "Start-ClusterGroup -Cluster $ClusterName -Name $Vm",
+                 "Move-ClusterGroup -Cluster $ClusterName -Name $Vm -Node $Node"):
+        assert text in script, text
+    # The snapshot time is data: absent here (generated cluster), so the script refuses
+    # without -Force.
+    assert "$SnapshotCollectedUtc = ''" in script
+
+
+def test_collected_utc_is_embedded_as_data() -> None:
+    import types
+
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    stamp = "2026-12-01T08:00:00Z'; Remove-Item x; '"
+    settings = types.SimpleNamespace(**vars(c.settings), collected_utc=stamp)
+    c2 = dataclasses.replace(c, settings=settings)  # type: ignore[arg-type]
+    script = render_plan_ps1(c2, seq)
+    assert f"$SnapshotCollectedUtc = {ps_string(stamp)}" in script
+    assert evaluate(ps_string(stamp)) == stamp
+
+
+def test_downtime_and_start_moves_are_named_in_the_table() -> None:
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    moves = list(seq.moves)
+    moves[0] = dataclasses.replace(moves[0], kind=MoveKind.SHUTDOWN)
+    moves[1] = dataclasses.replace(moves[1], kind=3)  # type: ignore[arg-type]  # Start
+    seq2 = dataclasses.replace(seq, moves=tuple(moves))
+    kinds = [k for *_, k in runbook_moves(render_plan_ps1(c, seq2))]
+    assert kinds[0] == "Shutdown" and kinds[1] == "Start"
+    assert "1 Shutdown, 1 Start" in render_plan_ps1(c, seq2)
+
+
+def test_rollback_takes_a_sequence_of_its_own(tmp_path: Path) -> None:
+    c = nasty_cluster()
+    t, seq = nasty_sequence(c)
+    after = c.replace(vm_host=t.astype(np.int32))
+    back = build_sequence(after, c.vm_host.astype(np.int64))
+    assert back.ok
+    _, rb = write_runbooks(c, seq, tmp_path, rollback=back)
+    got = runbook_moves(rb.read_text(encoding="ascii"))
+    assert got == _moves_of(after, back)
+    # A bare list of moves works too (no estimate then).
+    assert runbook_moves(render_rollback_ps1(c, seq, list(back.moves))) == got

@@ -294,7 +294,7 @@ $hostInfo = [ordered]@{}   # node name -> facts gathered below
 foreach ($node in $nodes) {
     $name = "$($node.Name)"
     Write-Progress -Activity 'Reading nodes' -Status $name
-    $state = switch ("$($node.State)") { 'Up' { 'Up' } 'Paused' { 'Paused' } default { 'Down' } }
+    $state = switch ("$($node.State)") { 'Up' { 'Up' }; 'Paused' { 'Paused' }; default { 'Down' } }
     try {
         $vmHost = Get-VMHost -ComputerName $name
         $cpu = @(Get-CimInstance -ClassName Win32_Processor -ComputerName $name)[0]
