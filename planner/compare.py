@@ -22,6 +22,7 @@ variant) and, with :func:`write_outputs`, ``compare.csv``, ``compare.json``,
 from __future__ import annotations
 
 import csv
+import io
 import json
 import time
 from collections.abc import Sequence
@@ -59,9 +60,28 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
+class GivenPlan:
+    """A plan made earlier (``hvplan plan --out DIR``), shown as the ``hvplan`` row instead of
+    a new solve: the report about a plan compares that plan, not another one.
+
+    ``placement`` is the final host index of every VM; ``downtime_moves`` and
+    ``estimated_seconds`` come from its ``plan.csv`` / ``summary.json``; ``status`` is the
+    solver status it was written with; ``description`` says where it comes from.
+    """
+
+    placement: np.ndarray
+    status: str = "given"
+    description: str = "the plan given"
+    downtime_moves: int = 0
+    estimated_seconds: float = 0.0
+    waves: int = 0
+
+
+@dataclass(frozen=True)
 class CompareOptions:
     """What to compare.  ``variants`` defaults to :func:`planner.native.default_variants` at
-    the same level; ``time_limit_s`` bounds the optimizer (``None``: its profile's)."""
+    the same level; ``time_limit_s`` bounds the optimizer (``None``: its profile's).
+    ``plan``: an earlier plan to show as the ``hvplan`` row (no solve runs then)."""
 
     level: Level | str | None = None
     threshold_pct: float | None = None
@@ -71,6 +91,7 @@ class CompareOptions:
     variants: Sequence[NodeFairnessOptions | DynamicOptimizationOptions] | None = None
     include_optimizer: bool = True
     durations: DurationModel = DEFAULT_DURATION_MODEL
+    plan: GivenPlan | None = None
 
 
 @dataclass
@@ -255,6 +276,25 @@ def _optimizer_row(cluster: Cluster, opts: CompareOptions, thr: Threshold
     return row, placement, notes
 
 
+def _given_row(cluster: Cluster, plan: GivenPlan, thr: Threshold) -> tuple[StrategyRow,
+                                                                           np.ndarray]:
+    """The row of a plan made earlier: moves and memory counted from its placement, as for
+    every other row."""
+    placement = np.asarray(plan.placement, dtype=np.int64)
+    if placement.shape != (cluster.n_vms,):
+        raise ValueError(f"the plan places {placement.shape} VMs, the cluster has "
+                         f"{cluster.n_vms}")
+    moved = placement != cluster.vm_host
+    n = int(moved.sum())
+    row = StrategyRow(
+        HVPLAN, "optimizer", plan.status, f"{plan.description} ({plan.status}), {thr.rule}",
+        moves=n, memory_moved_mb=int(cluster.vm_memory_mb[moved].sum()),
+        downtime_moves=plan.downtime_moves, passes=1 if n else 0, passes_run=1,
+        converge_seconds=plan.estimated_seconds if n else 0.0,
+        estimated_migration_seconds=plan.estimated_seconds, run_seconds=0.0)
+    return row, placement
+
+
 def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareResult:
     """Run hvplan and every native variant from the current placement and score them."""
     opts = options or CompareOptions()
@@ -264,7 +304,11 @@ def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareR
     rows: list[StrategyRow] = []
     placements: list[np.ndarray] = []
     notes: list[str] = []
-    if opts.include_optimizer:
+    if opts.plan is not None:
+        row, placement = _given_row(cluster, opts.plan, thr)
+        rows.append(row)
+        placements.append(placement)
+    elif opts.include_optimizer:
         row, placement, n = _optimizer_row(cluster, opts, thr)
         rows.append(row)
         placements.append(placement)
@@ -338,6 +382,12 @@ def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
     """Write ``compare.csv``, ``compare.json``, ``native_moves.csv`` and (``chart``)
     ``compare.png`` into ``out_dir`` (created); return the paths written."""
     d = Path(out_dir)
+    # The chart is drawn first, in memory: a failure while drawing leaves no file behind.
+    png = b""
+    if chart:
+        buf = io.BytesIO()
+        write_chart(result, buf)
+        png = buf.getvalue()
     d.mkdir(parents=True, exist_ok=True)
     written = []
     p = d / "compare.csv"
@@ -362,18 +412,17 @@ def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
     written.append(p)
     if chart:
         p = d / "compare.png"
-        write_chart(result, p)
+        p.write_bytes(png)
         written.append(p)
     return written
 
 
-def write_chart(result: CompareResult, path: str | Path) -> None:
+def write_chart(result: CompareResult, path: str | Path | io.BytesIO) -> None:
     """Per-host CPU % and memory % before (outline) and after (filled), one panel per
     strategy, with the threshold as dashed lines; PNG through matplotlib's Agg backend."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from planner.charts import chart_text, render_png
 
     c = result.cluster
     e = result.evaluation
@@ -383,8 +432,8 @@ def write_chart(result: CompareResult, path: str | Path) -> None:
     x = np.arange(shown.size)
     n = len(result.rows)
     height = 2.4 * n + 1.0
-    fig, axes = plt.subplots(n, 1, figsize=(max(8.0, 0.22 * shown.size + 3), height),
-                             sharex=True, squeeze=False)
+    fig = Figure(figsize=(max(8.0, 0.22 * shown.size + 3), height))
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)
     w = 0.4
     for i, (ax, r) in enumerate(zip(axes[:, 0], result.rows, strict=True)):
         k = i + 1
@@ -401,23 +450,24 @@ def write_chart(result: CompareResult, path: str | Path) -> None:
                            float(e.memory_pct[:, shown].max())) * 1.05)
         ax.set_ylabel("%")
         over = r.metrics.get("hosts_over_threshold_after", 0)
-        ax.set_title(f"{r.name}: {r.moves} moves, {r.memory_moved_mb:,} MB moved, "
-                     f"{over} host(s) over after", fontsize=9, loc="left")
+        ax.set_title(chart_text(f"{r.name}: {r.moves} moves, {r.memory_moved_mb:,} MB moved, "
+                                f"{over} host(s) over after"), fontsize=9, loc="left")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, ncol=4, loc="upper center",
                bbox_to_anchor=(0.5, 1 - 0.38 / height))
     last = axes[-1, 0]
     last.set_xticks(x)
-    last.set_xticklabels([c.host_names[h] for h in shown], rotation=90, fontsize=7)
-    fig.suptitle(f"{c.name}: per-host load before and after ({result.threshold.rule})",
+    last.set_xticklabels([chart_text(c.host_names[h]) for h in shown], rotation=90,
+                         fontsize=7)
+    fig.suptitle(chart_text(f"{c.name}: per-host load before and after "
+                            f"({result.threshold.rule})"),
                  fontsize=10, y=1 - 0.12 / height)
     # Leave the top 0.8 inch for the title and the shared legend.
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1 - 0.8 / height))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    render_png(fig, path, dpi=100)
 
 
 __all__ = [
-    "COLUMNS", "HVPLAN", "CompareOptions", "CompareResult", "StrategyRow", "compare",
+    "COLUMNS", "HVPLAN", "CompareOptions", "GivenPlan", "CompareResult", "StrategyRow", "compare",
     "summary_lines", "write_chart", "write_outputs",
 ]

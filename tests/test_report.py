@@ -163,12 +163,12 @@ def test_names_from_the_files_are_escaped(tmp_path: Path) -> None:
 
 def test_optional_section_failure_becomes_a_note(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.htmlreport as hr
+    import planner.reportsections as rs
 
     def broken(module: str) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(hr, "_optional", broken)
+    monkeypatch.setattr(rs, "optional", broken)
     page = build_report(load_snapshot(SMALL4), None, compare=True, capacity=True)
     assert len(page.notes) == 2 and all("boom" in n for n in page.notes)
     assert page.html.count("could not be computed") == 2
