@@ -9,8 +9,8 @@ escape every label taken from data goes through, in :mod:`planner.compare` and
 * each ``$`` becomes ``\\$``: matplotlib then counts no unescaped dollar, draws the text as
   plain text and turns every ``\\$`` back into ``$`` (other backslashes are drawn as they
   are), so the label shows exactly the name;
-* control characters (Unicode category ``Cc``: C0, DEL, C1) and the bidirectional overrides
-  are shown escaped (``\\x1b``, ``\\u202e``), as the terminal output shows them.
+* control characters and bidirectional controls are shown escaped (``\\x1b``, ``\\u202e``)
+  by :func:`planner.textsafe.term_safe`, as the terminal output shows them.
 
 :func:`render_png` draws a figure with TeX switched off (``text.usetex`` from a user's
 matplotlibrc would otherwise hand every label to LaTeX).
@@ -19,21 +19,12 @@ matplotlibrc would otherwise hand every label to LaTeX).
 from __future__ import annotations
 
 import io
-import unicodedata
 from pathlib import Path
 
 import matplotlib
 from matplotlib.figure import Figure
 
-#: Format characters that reorder the text around them (Trojan-source style).
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
-
-
-def _visible(ch: str) -> str:
-    if unicodedata.category(ch) == "Cc" or ch in _BIDI:
-        code = ord(ch)
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return ch
+from planner.textsafe import term_safe
 
 
 def chart_text(s: object) -> str:
@@ -49,8 +40,7 @@ def chart_text(s: object) -> str:
     str
         The text with ``$`` escaped for matplotlib and control characters shown escaped.
     """
-    text = "".join(_visible(ch) for ch in str(s))
-    return text.replace("$", r"\$")
+    return term_safe(str(s)).replace("$", r"\$")
 
 
 def render_png(fig: Figure, target: str | Path | io.BytesIO, dpi: int = 96) -> None:

@@ -44,6 +44,7 @@ from planner.native import (
     pass_migration_seconds,
     simulate,
 )
+from planner.textsafe import csv_cell
 
 #: Name of the optimizer's row (SPEC §6).
 HVPLAN = "hvplan"
@@ -395,7 +396,7 @@ def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         w.writeheader()
         for r in result.rows:
-            w.writerow(r.to_dict())
+            w.writerow(_safe_cells(r.to_dict()))
     written.append(p)
     p = d / "compare.json"
     p.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
@@ -408,13 +409,18 @@ def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
         w.writeheader()
         for sim in result.simulations:
             for m in sim.moves:
-                w.writerow({"strategy": sim.name, **m.to_dict(result.cluster)})
+                w.writerow(_safe_cells({"strategy": sim.name, **m.to_dict(result.cluster)}))
     written.append(p)
     if chart:
         p = d / "compare.png"
         p.write_bytes(png)
         written.append(p)
     return written
+
+
+def _safe_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """Text cells through the spreadsheet-formula defence (numbers stay numbers)."""
+    return {k: csv_cell(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def write_chart(result: CompareResult, path: str | Path | io.BytesIO) -> None:

@@ -3,24 +3,21 @@
 ``esc`` is :func:`html.escape` with quotes; :func:`table`, :func:`note`, :func:`cards`,
 :func:`section` and :func:`alert` escape every cell, title and value they are given, so a
 name from the user's files is always data on the page.  Control characters, which HTML
-cannot show, are written escaped (``\\x1b``) as on the terminal.
+cannot show, are written escaped (``\\x1b``, :func:`planner.textsafe.term_safe`) as on the
+terminal.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 
-# C0 (but TAB and LF), DEL, C1: not allowed or invisible in an HTML text node.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from planner.textsafe import term_safe
 
 
 def esc(x: object) -> str:
     """``x`` as HTML text (also safe inside a quoted attribute)."""
-    s = _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                                else f"\\u{ord(m.group()):04x}"), str(x))
-    return html.escape(s, quote=True)
+    return html.escape(term_safe(str(x)), quote=True)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],

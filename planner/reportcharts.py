@@ -184,7 +184,6 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
                              label="temporary hop"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               frameon=False)
-    ax.grid(axis="x", alpha=0.3)
     return fig
 
 
@@ -205,6 +204,9 @@ def compare_chart(rows: Sequence[dict[str, Any]], threshold: Threshold) -> Figur
              color="#2c7a7b", label="max memory %")
     ax2.axvline(threshold.cpu_pct, color=_THRESHOLD_COLOR, linestyle="--", linewidth=1.0,
                 label=f"CPU threshold {threshold.cpu_pct:.1f} %")
+    if abs(threshold.memory_pct - threshold.cpu_pct) > 0.05:
+        ax2.axvline(threshold.memory_pct, color="#2c7a7b", linestyle=":", linewidth=1.0,
+                    label=f"memory threshold {threshold.memory_pct:.1f} %")
     capacity_line(ax2, horizontal=False)
     ax2.set_xlim(0, 112)
     ax2.set_yticks(y)

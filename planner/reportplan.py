@@ -21,6 +21,7 @@ import numpy as np
 
 from planner.cluster import Cluster
 from planner.diagnostics import Report
+from planner.textsafe import csv_uncell
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def _read_csv(path: Path, report: Report) -> tuple[list[str], list[tuple[int, di
     for i, r in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in r):
             continue
-        records.append((i, {k: (r[j].strip() if j < len(r) else "")
+        # Text cells that hvplan wrote carry the spreadsheet-formula defence: undone here.
+        records.append((i, {k: (csv_uncell(r[j].strip()) if j < len(r) else "")
                             for j, k in enumerate(header)}))
     return header, records
 

@@ -195,3 +195,61 @@ def test_bad_snapshot_json_mode_prints_the_report(tmp_path: Path) -> None:
     d = json.loads(res.stdout)
     assert d["valid"] is False
     assert any(e["column"] == "memory_mb" and e["row"] == 2 for e in d["errors"])
+
+
+# ----------------------------------------------------------------------------- names are data
+def test_hostile_names_through_compare_out(tmp_path: Path) -> None:
+    # matplotlib reads "$...$" as mathematics: a host named HV$\x$01 used to crash the chart
+    # and leave partial files.  Every label goes through planner.charts.chart_text now.
+    from planner.snapshot import write_snapshot
+    from planner.textsafe import csv_uncell
+
+    c = load_snapshot(SMALL4)
+    hosts = ("HV$\\x$01", "$^_{}$", "=HYPERLINK(\"x\")", "{\\bf}\x1b[2J")
+    vms = tuple(("$\\frac{a}{b}$", "@SUM(1)", "a_b^c", "-2")[i] if i < 4 else n
+                for i, n in enumerate(c.vm_names))
+    snap = tmp_path / "snap"
+    write_snapshot(c.replace(host_names=hosts, vm_names=vms, name="C$\\x$"), snap)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["compare", str(snap), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    assert (out / "compare.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with (out / "native_moves.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        assert not r["source"].startswith(("=", "@", "+", "-"))  # the formula defence
+        assert csv_uncell(r["source"]) in hosts and csv_uncell(r["target"]) in hosts
+
+
+def test_chart_text_shows_names_exactly() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from planner.charts import chart_text
+
+    for name in ("HV$\\x$01", "A\\$B$", "$^_{}$", "x\\", "$$", "$\\$$", "a_b^c{d}"):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        title = ax.set_title(chart_text(name))
+        fig.canvas.draw()  # raised ValueError (mathtext) for the first one before
+        shown, is_math = title._preprocess_math(title.get_text())
+        assert (shown, is_math) == (name, False)
+    assert chart_text("a\x1bb\nc") == "a\\x1bb\\nc"
+
+
+def test_a_given_plan_is_the_hvplan_row() -> None:
+    from planner.compare import GivenPlan
+
+    c = load_snapshot(SMALL4)
+    placement = c.vm_host.copy()
+    for vm, host in (("app01", "hv03"), ("sql02", "hv02")):
+        placement[c.vm_index[vm]] = c.host_index[host]
+    res = compare(c, CompareOptions(plan=GivenPlan(placement, status="OPTIMAL",
+                                                   estimated_seconds=77.0)))
+    hv = res.row(HVPLAN)
+    assert hv is not None and hv.moves == 2 and hv.estimated_migration_seconds == 77.0
+    assert hv.memory_moved_mb == int(c.vm_memory_mb[c.vm_index["app01"]]
+                                     + c.vm_memory_mb[c.vm_index["sql02"]])
+    assert np.array_equal(res.placements[0], placement)

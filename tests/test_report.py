@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
+from planner.cluster import Cluster
 from planner.htmlreport import (
     PlanMove,
     build_report,
@@ -20,6 +24,7 @@ from planner.htmlreport import (
     wave_starts,
     write_report,
 )
+from planner.loadmodel import Threshold
 from planner.snapshot import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -310,3 +315,233 @@ def test_snapshot_warnings_and_temporary_hops_are_shown(tmp_path: Path) -> None:
     assert "rule is disabled" in warnings and "<td>affinity_rules.csv</td>" in warnings
     assert page.count("(temporary hop)") == 1
     assert "<td>breaks a deadlock (temporary hop)</td>" in page
+
+
+# ----------------------------------------------------------------------------- a plan's report
+def _plan_with_cli(tmp_path: Path, *args: str) -> Path:
+    out = tmp_path / "plan"
+    r = CliRunner().invoke(app, ["plan", str(SMALL4), "--out", str(out), *args])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _section_rows(page: str, anchor: str) -> list[list[str]]:
+    """The table rows (cell texts) of one section, read with an HTML parser."""
+    start = page.index(f'id="{anchor}"')
+    end = page.find("<section", start)
+    p = _Cells()
+    p.feed(page[start:end if end > 0 else len(page)])
+    return p.rows
+
+
+class _Cells(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_report_about_a_plan_compares_that_plan_at_its_level(tmp_path: Path) -> None:
+    pytest.importorskip("planner.compare")
+    from planner.compare import CompareOptions, compare
+
+    # small4 balances at Low (its cluster.csv): 1 move.  At High (the Up nodes' average + 5
+    # points) the plan needs 5 moves; the report, given no --level, must show those 5.
+    plan_dir = _plan_with_cli(tmp_path, "--level", "high")
+    summary = json.loads((plan_dir / "summary.json").read_text(encoding="utf-8"))
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, plan_dir)
+    assert plan is not None
+    page = build_report(cluster, plan, compare=True, capacity=False).html
+    rows = {r[0]: r for r in _section_rows(page, "compare") if r}
+    moved = int((plan.placement != cluster.vm_host).sum())
+    assert int(rows["hvplan"][1]) == moved == summary["moves"] == 5
+    assert int(rows["hvplan"][2]) == summary["memory_moved_mb"]
+    # The native rows are those of a comparison at the plan's level, not at the default.
+    at_high = compare(cluster, CompareOptions(level="high", include_optimizer=False))
+    for r in at_high.rows:
+        assert int(rows[r.name][1]) == r.moves and int(rows[r.name][2]) == r.memory_moved_mb
+    assert "not a new solve" in page and html.escape(summary["threshold_rule"]) in page
+    # The summary shows the plan's parameters and the plan's threshold, with no note.
+    assert "The plan's parameters" in page
+    assert re.search(r"<td>level</td><td>high</td>", page)
+
+
+def test_given_level_that_a_plan_overrides_is_named(tmp_path: Path) -> None:
+    plan_dir = _plan_with_cli(tmp_path, "--level", "high")
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, plan_dir)
+    page = build_report(cluster, plan, level="low", compare=False, capacity=False)
+    assert any("plan's own threshold" in n for n in page.notes)
+    assert "High (average reading)" in page.html
+
+
+def test_report_announces_a_plan_that_verify_rejects(tmp_path: Path) -> None:
+    plan_dir = _plan_with_cli(tmp_path)
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, plan_dir)
+    good = build_report(cluster, plan, compare=False, capacity=False)
+    assert 'role="alert"' not in good.html and good.notes == ()
+    # Tamper with placement.csv: one VM the plan does not move now ends elsewhere.
+    text = (plan_dir / "placement.csv").read_text(encoding="utf-8")
+    (plan_dir / "placement.csv").write_text(text.replace("DC01,HV02", "DC01,HV03"),
+                                            encoding="utf-8")
+    plan, _ = read_plan(cluster, plan_dir)
+    bad = build_report(cluster, plan, compare=False, capacity=False)
+    main = bad.html[bad.html.index("<main>"):]
+    assert main.index('role="alert"') < main.index('id="summary"')
+    assert "hvplan verify REJECTS this plan" in bad.html and "DC01" in main
+    assert any("verify rejects" in n for n in bad.notes)
+
+
+def test_report_dates_come_from_the_files_not_the_clock(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    d = write_plan(tmp_path / "p")
+    (d / "summary.json").write_text(json.dumps({
+        "status": "OPTIMAL", "threshold_pct": {"cpu": 80, "memory": 80},
+        "created_utc": "2026-11-30T08:15:00Z", "collected_utc": "2026-11-30T08:00:00Z",
+        "parameters": {"level": "low", "minimise": "memory", "seed": 0}}), encoding="utf-8")
+    plan, _ = read_plan(cluster, d)
+    a = build_report(cluster, plan, compare=False, capacity=False).html
+    header = a[a.index("<header>"):a.index("</header>")]
+    assert "created 2026-11-30T08:15:00Z" in header
+    assert "collected 2026-11-30T08:00:00Z" in header
+    assert re.search(r"<td>minimise</td><td>memory</td>", a)
+    assert a == build_report(cluster, plan, compare=False, capacity=False).html
+    plain = build_report(cluster, None, compare=False, capacity=False).html
+    assert "collection time not recorded" in plain
+
+
+def test_n_plus_1_before_and_after_the_plan(tmp_path: Path) -> None:
+    capacity = pytest.importorskip("planner.capacity")
+    plan_dir = _plan_with_cli(tmp_path, "--level", "high")
+    cluster = load_snapshot(SMALL4)
+    plan, _ = read_plan(cluster, plan_dir)
+    assert plan is not None
+    page = build_report(cluster, plan, compare=False, capacity=True).html
+    assert "N+1 failover summary: now and after the plan" in page
+    rows = [r for r in _section_rows(page, "capacity") if r]
+    assert [r[0] for r in rows] == list(cluster.host_names)
+    opts = capacity.FailureOptions(failures=1, fault_domains=False, exact_time_limit_s=5.0)
+    after = cluster.replace(vm_host=plan.placement)
+    for r, o_now, o_after in zip(
+            rows, capacity.analyze_failures(cluster, opts).outcomes,
+            capacity.analyze_failures(after, opts).outcomes, strict=True):
+        now_row, after_row = o_now.to_row(), o_after.to_row()
+        worst_now = max(float(now_row["max_cpu_pct_after"]),
+                        float(now_row["max_memory_pct_after"]))
+        worst_after = max(float(after_row["max_cpu_pct_after"]),
+                          float(after_row["max_memory_pct_after"]))
+        assert r[3] == f"{worst_now:.1f}" and r[4] == f"{worst_after:.1f}"
+        assert r[5] == ("yes" if now_row["survivable"] else "NO")
+        assert r[6] == ("yes" if after_row["survivable"] else "NO")
+
+
+# ----------------------------------------------------------------------------- charts
+def test_wave_labels_are_thinned_so_they_never_overlap() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Annotation
+
+    from planner.reportcharts import thin_labels, timeline_chart
+
+    assert thin_labels([0, 1, 2, 10, 10.5, 30], 5) == [0, 3, 5]
+    cluster = load_snapshot(SMALL4)
+    # 30 waves: one long first wave, then 29 short ones crowded at the end.
+    moves = [PlanMove(1, 1, 0, 0, 1, "Live", 1, 600.0, "")] + [
+        PlanMove(w, w, w % cluster.n_vms, 0, 1, "Live", 1, 4.0, "") for w in range(2, 31)]
+    fig = timeline_chart(cluster, moves)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    labels = [a for a in fig.findobj(Annotation) if a.get_text().startswith("wave ")]
+    assert 2 <= len(labels) < 30 and labels[0].get_text() == "wave 1"
+    boxes = sorted((a.get_window_extent(canvas.get_renderer()) for a in labels),
+                   key=lambda b: b.x0)
+    assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
+def test_load_chart_labels_hosts_on_both_panels_and_the_100_pct_line() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from planner.reportcharts import load_chart
+
+    cluster = load_snapshot(SMALL4)
+    st = (np.full(4, 50.0), np.full(4, 40.0))
+    fig = load_chart(cluster, st, st, Threshold(80.0, 80.0, "low", "Low: 80 %"))
+    FigureCanvasAgg(fig).draw()
+    for ax in fig.axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(cluster.host_names)
+        assert any(t.get_text() == "100 % (capacity)" for t in ax.texts)
+        legend = ax.get_legend()
+        assert legend is not None
+        # The legend sits above the plotting area: it covers no bar.
+        assert legend.get_window_extent().y0 >= ax.get_window_extent().y1 - 1
+
+
+# ----------------------------------------------------------------------------- hostile names
+HOSTILE_HOSTS = ("HV$\\x$01", "$^_{}$ \\frac", "=HYPERLINK(\"x\")", "<blink>H4</blink>\x1b[2J")
+HOSTILE_VMS = ("$\\frac{a}{b}$", "vm\x1b]0;t\x07", "a_b^c{d}\\", "<script>alert(1)</script>",
+               "'quoted' & \"dq\"", "tab\there\nnl", "@SUM(1)", "x\u202ey$", "+1", "-2",
+               "SQL@@WAVES@@", "`$(whoami)`", "\\", "$", "$$", "{}")
+
+
+def hostile_cluster() -> Cluster:
+    c = load_snapshot(SMALL4)
+    vms = tuple(HOSTILE_VMS[i] if i < len(HOSTILE_VMS) else n
+                for i, n in enumerate(c.vm_names))
+    return c.replace(host_names=HOSTILE_HOSTS, vm_names=vms)
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_hostile_names_through_the_report(tmp_path: Path) -> None:
+    from planner.reportplan import PlanData
+    from planner.textsafe import term_safe
+
+    cluster = hostile_cluster()
+    moves = (PlanMove(1, 1, 0, 0, 3, "Live", int(cluster.vm_memory_mb[0]), 30.0, "HV$1$ <x>"),
+             PlanMove(2, 2, 1, 0, 2, "Live", int(cluster.vm_memory_mb[1]), 20.0, "$\\x$"))
+    placement = cluster.vm_host.astype(np.int64).copy()
+    placement[0], placement[1] = 3, 2
+    plan = PlanData(tmp_path / "p$\\x$", moves, placement,
+                    {"status": "FEASIBLE", "threshold_pct": {"cpu": 80, "memory": 80},
+                     "parameters": {"level": "low", "note": "<i>$x$</i>"}})
+    page = build_report(cluster, plan, compare=True, capacity=True)
+    assert page.notes == () or all("verif" in n for n in page.notes), page.notes
+    p = _Page()
+    p.feed(page.html)
+    p.close()
+    tags = {t for t, _ in p.tags}
+    assert not tags & {"script", "blink", "i", "x"}
+    assert all(a.get("src", "").startswith("data:image/png;base64,")
+               for t, a in p.tags if t == "img")
+    text = "".join(p.text)
+    for name in HOSTILE_HOSTS + HOSTILE_VMS[:2]:
+        assert term_safe(name) in text
+    assert "\x1b" not in page.html and "\u202e" not in page.html
+    assert len(images(page.html)) == 4  # loads, timeline, compare, N+1: none failed
