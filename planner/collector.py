@@ -2,9 +2,10 @@
 
 The script ships inside the package (``planner/resources/Export-ClusterState.ps1``) and is
 written out by ``hvplan collector --out FILE``.  Run on a cluster node, it writes the CSV files
-of SPEC §1.  The helpers below also read the script's own declarations (the column list of
-each file, the hashtables it fills, its processor-name → catalog-model table) so that tests can
-hold the script and the loader to the same contract without a PowerShell interpreter.
+of SPEC §1 (with ``-HistoryTimeFrame`` or ``-HistorySampleCount`` also ``vm_history.csv`` and
+``host_history.csv``).  The helpers below also read the script's own declarations (the column
+list of each file, the hashtables it fills, its processor-name → catalog-model table) so that
+tests can hold the script and the loader to the same contract without a PowerShell interpreter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ COLUMN_VARIABLES = {
     "vms.csv": "VmColumns",
     "affinity_rules.csv": "RuleColumns",
     "networks.csv": "NetworkColumns",
+    "vm_history.csv": "VmHistoryColumns",
+    "host_history.csv": "HostHistoryColumns",
 }
 
 

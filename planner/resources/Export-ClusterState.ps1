@@ -16,10 +16,12 @@ PowerShell modules) as a user who may read the cluster and every node. The scrip
                                                                                 -> hosts.csv
   Get-VM -ComputerName (each node)  Name, State, ProcessorCount, MemoryAssigned, CPUUsage, Version
   Get-VMProcessor              CompatibilityForMigrationEnabled, CompatibilityForMigrationMode
+  Get-VMMemory                 DynamicMemoryEnabled, Startup, Minimum, Maximum
+  Get-VMHostSupportedVersion -ComputerName (each node)  highest Version -> max_config_version
   Get-ClusterGroup             OwnerNode, Priority, AntiAffinityClassNames
   Get-ClusterOwnerNode         preferred owners (group) and possible owners (VM resource)
                                                                                 -> vms.csv
-  Get-ClusterAffinityRule      Name, RuleType, Groups, Enabled (Windows Server 2022+)
+  Get-ClusterAffinityRule -CimSession  Name, RuleType, Groups, Enabled (Windows Server 2022+)
                                                                                 -> affinity_rules.csv
   Get-ClusterNetwork           Name, Role, Metric; the live-migration order comes from the
                                'Virtual Machine' resource type's MigrationNetworkOrder and
@@ -47,8 +49,20 @@ CPU models are matched from the processor name by generation (for example 'Xeon 
 empty, and hvplan then assumes the vendor's minimum feature set; correct cpu_model or give
 cpu_features in hosts.csv when you know better.
 
-Nodes that cannot be reached (for example Down nodes) are left out with a warning, and so
-are they from the owner lists.
+A node the cluster reports Down cannot be read and is left out with a warning (and from
+the owner lists). A node reported Up or Paused that cannot be read stops the script unless
+-SkipUnreachable is given (see there): a node is never written as empty because its VMs
+could not be listed.
+
+Also written: collected_utc (cluster.csv, the time the collection started, UTC),
+max_config_version (hosts.csv, the highest version Get-VMHostSupportedVersion lists for the
+node), dynamic_memory and memory_startup_mb / memory_minimum_mb / memory_maximum_mb
+(vms.csv, from Get-VMMemory; a VM without Dynamic Memory gets its startup memory in all
+three). With -HistoryTimeFrame or -HistorySampleCount: vm_history.csv and host_history.csv
+(timestamps in UTC on one grid, 'Z' suffix).
+
+Names are written as they are; hvplan treats them as data (they never become code in the
+runbooks it generates).
 
 The script reads the other nodes remotely (WinRM and CIM). Run it in a console on a node or
 on a management machine; from inside a remote session (Enter-PSSession) the second hop to the
@@ -79,6 +93,35 @@ hvplan's documented default (4096 MB, at most a quarter of the node) applies.
 
 .PARAMETER Force
 Overwrite the CSV files of an existing snapshot in OutputPath.
+
+.PARAMETER SkipUnreachable
+Go on when a node that the cluster reports Up or Paused cannot be read. Without it the
+script stops with a message naming the node, because a node written with no VMs would look
+empty to hvplan. With it, a node whose VMs cannot be listed (Get-VM fails) is written with
+state Down (hvplan moves nothing onto it; its VMs are not in the snapshot) and a node whose
+size cannot be read is left out; both are named in a warning.
+
+.PARAMETER SkipAffinityRules
+Write no affinity_rules.csv when Get-ClusterAffinityRule fails. Without it the script stops:
+a snapshot without its rules would let hvplan plan moves that break them.
+
+.PARAMETER HistoryTimeFrame
+Also write vm_history.csv and host_history.csv from the cluster's performance history
+(Get-ClusterPerformanceHistory, Windows Server 2019 and later with Storage Spaces Direct,
+Azure Local): LastHour (10-second samples), LastDay (5 minutes), LastWeek (15 minutes),
+LastMonth (1 hour) or LastYear (1 day). Series: VM.Cpu.Usage (a share of the host's
+processors, converted to a share of the VM's vCPUs), VM.Memory.Assigned, and
+ClusterNode.Cpu.Usage.Host (the host's own CPU use). Default None: no history. When the
+performance history is not available, the counters are sampled instead if
+-HistorySampleCount is given.
+
+.PARAMETER HistorySampleCount
+Sample the Hyper-V counters this many times for the history (when -HistoryTimeFrame is
+None or the performance history is not available). Default 0: no sampling.
+
+.PARAMETER HistorySampleIntervalSeconds
+Seconds between two history samples (default 300, the native balancer's 5-minute view):
+-HistorySampleCount 288 covers a day.
 
 .EXAMPLE
 .\Export-ClusterState.ps1 -OutputPath C:\hvplan\snapshot
@@ -116,7 +159,20 @@ param(
     [ValidateRange(0, 1073741824)]
     [Nullable[int]] $MemoryReserveMB = $null,
 
-    [switch] $Force
+    [switch] $Force,
+
+    [switch] $SkipUnreachable,
+
+    [switch] $SkipAffinityRules,
+
+    [ValidateSet('None', 'LastHour', 'LastDay', 'LastWeek', 'LastMonth', 'LastYear')]
+    [string] $HistoryTimeFrame = 'None',
+
+    [ValidateRange(0, 100000)]
+    [int] $HistorySampleCount = 0,
+
+    [ValidateRange(1, 86400)]
+    [int] $HistorySampleIntervalSeconds = 300
 )
 
 Set-StrictMode -Version 2.0
@@ -126,12 +182,16 @@ $ErrorActionPreference = 'Stop'
 # The columns of each file, in the order hvplan documents them (SPEC section 1).
 # ------------------------------------------------------------------------------------------
 $ClusterColumns = @('name', 'auto_balancer_mode', 'auto_balancer_level',
-    'maximum_parallel_migrations', 'enforced_anti_affinity')
+    'maximum_parallel_migrations', 'enforced_anti_affinity', 'collected_utc')
 $HostColumns = @('name', 'state', 'fault_domain', 'cpu_vendor', 'cpu_model',
-    'logical_processors', 'memory_mb', 'memory_reserve_mb', 'cpu_base_pct', 'max_vm_migrations')
-$VmColumns = @('name', 'host', 'state', 'priority', 'vcpus', 'memory_mb', 'cpu_usage_pct',
+    'logical_processors', 'memory_mb', 'memory_reserve_mb', 'cpu_base_pct', 'max_vm_migrations',
+    'max_config_version')
+$VmColumns = @('name', 'host', 'state', 'priority', 'vcpus', 'memory_mb', 'dynamic_memory',
+    'memory_startup_mb', 'memory_minimum_mb', 'memory_maximum_mb', 'cpu_usage_pct',
     'config_version', 'compat_mode', 'possible_owners', 'preferred_owners',
     'anti_affinity_class_names', 'allow_downtime', 'pinned')
+$VmHistoryColumns = @('timestamp', 'vm', 'cpu_usage_pct', 'memory_mb')
+$HostHistoryColumns = @('timestamp', 'host', 'cpu_base_pct')
 $RuleColumns = @('name', 'rule_type', 'enabled', 'groups')
 $NetworkColumns = @('name', 'role', 'live_migration_order', 'bandwidth_gbps')
 
@@ -167,6 +227,7 @@ $CpuModelPatterns = @(
 
 $Invariant = [System.Globalization.CultureInfo]::InvariantCulture
 $BytesPerMB = 1048576
+$IsoFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
 function Format-Number {
     <# A number as text with a '.' decimal point and at most two decimals. #>
@@ -222,7 +283,8 @@ function Write-SnapshotCsv {
 # ------------------------------------------------------------------------------------------
 # Output directory
 # ------------------------------------------------------------------------------------------
-$snapshotFiles = @('cluster.csv', 'hosts.csv', 'vms.csv', 'affinity_rules.csv', 'networks.csv')
+$snapshotFiles = @('cluster.csv', 'hosts.csv', 'vms.csv', 'affinity_rules.csv', 'networks.csv',
+    'vm_history.csv', 'host_history.csv')
 if (Test-Path -LiteralPath $OutputPath -PathType Leaf) {
     throw "OutputPath '$OutputPath' is a file; give a directory for the snapshot."
 }
@@ -241,6 +303,7 @@ $OutputPath = (Resolve-Path -LiteralPath $OutputPath).ProviderPath
 
 Import-Module FailoverClusters -ErrorAction Stop
 Import-Module Hyper-V -ErrorAction Stop
+$CollectedUtc = (Get-Date).ToUniversalTime().ToString($IsoFormat, $Invariant)
 
 # ------------------------------------------------------------------------------------------
 # cluster.csv
@@ -255,6 +318,7 @@ $clusterRows = @(
         auto_balancer_level         = [int](Get-PropertyValue $clu 'AutoBalancerLevel' 1)
         maximum_parallel_migrations = "$parallel"
         enforced_anti_affinity      = [bool][int](Get-PropertyValue $clu 'ClusterEnforcedAntiAffinity' 0)
+        collected_utc               = $CollectedUtc
     }
 )
 
@@ -299,8 +363,22 @@ foreach ($node in $nodes) {
         $vmHost = Get-VMHost -ComputerName $name
         $cpu = @(Get-CimInstance -ClassName Win32_Processor -ComputerName $name)[0]
     } catch {
-        Write-Warning "Node $name cannot be read ($($_.Exception.Message)); it is left out of the snapshot."
+        $why = $_.Exception.Message
+        if ($state -ne 'Down' -and -not $SkipUnreachable) {
+            throw "Node $name is $state but cannot be read ($why). A snapshot without it would be wrong: fix the access to the node, or run with -SkipUnreachable to leave it out."
+        }
+        Write-Warning "Node $name ($state) cannot be read ($why); it is left out of the snapshot."
         continue
+    }
+    $maxVersion = ''
+    try {
+        $versions = @(Get-VMHostSupportedVersion -ComputerName $name | ForEach-Object { [version]"$($_.Version)" })
+        if ($versions.Count -gt 0) {
+            $top = @($versions | Sort-Object -Descending)[0]
+            $maxVersion = '{0}.{1}' -f $top.Major, $top.Minor
+        }
+    } catch {
+        Write-Warning "Get-VMHostSupportedVersion failed on node $name ($($_.Exception.Message)); max_config_version is left empty (any version)."
     }
     $hostInfo[$name] = [pscustomobject]@{
         Name          = $name
@@ -312,6 +390,7 @@ foreach ($node in $nodes) {
         LP            = [int]$vmHost.LogicalProcessorCount
         MemoryMB      = [int64][math]::Floor([double]$vmHost.MemoryCapacity / $BytesPerMB)
         MaxMigrations = [int]$vmHost.MaximumVirtualMachineMigrations
+        MaxVersion    = $maxVersion
     }
     if ($hostInfo[$name].Model -eq '') {
         Write-Warning "Node ${name}: processor '$($cpu.Name)' is not in the model table; cpu_model is left empty."
@@ -397,6 +476,8 @@ $priorityNames = @{ 3000 = 'High'; 2000 = 'Medium'; 1000 = 'Low'; 0 = 'NoAutoSta
 # VMs, node by node (Get-VM lists only the VMs of one node)
 # ------------------------------------------------------------------------------------------
 $vmRows = New-Object System.Collections.ArrayList
+$historyVms = New-Object System.Collections.ArrayList   # VMs whose load history is read
+$unreadNodes = @()
 $usedNames = @{}
 $vmPartByNode = @{}   # node -> logical processors used by its running VMs
 foreach ($nodeName in $nodeNames) {
@@ -405,7 +486,13 @@ foreach ($nodeName in $nodeNames) {
     try {
         $vms = @(Get-VM -ComputerName $nodeName)
     } catch {
-        Write-Warning "Get-VM failed on node ${nodeName} ($($_.Exception.Message)); its VMs are missing from the snapshot."
+        $why = $_.Exception.Message
+        if ($info.State -ne 'Down' -and -not $SkipUnreachable) {
+            throw "Get-VM failed on node ${nodeName} ($why). Written without its VMs the node would look empty to hvplan: fix the access to the node, or run with -SkipUnreachable to write it as Down."
+        }
+        Write-Warning "Get-VM failed on node ${nodeName} ($why); it is written with state Down: hvplan moves nothing onto it, and its VMs are not in the snapshot."
+        $info.State = 'Down'
+        $unreadNodes += $nodeName
         continue
     }
     foreach ($vm in $vms) {
@@ -432,6 +519,22 @@ foreach ($nodeName in $nodeNames) {
             if (-not $vmPartByNode.ContainsKey($nodeName)) { $vmPartByNode[$nodeName] = 0.0 }
             $vmPartByNode[$nodeName] += $vcpus * $cpuPct / 100.0
         }
+
+        # Dynamic Memory: a VM without it gets its startup memory as minimum and maximum.
+        $startupBytes = [double](Get-PropertyValue $vm 'MemoryStartup' $memoryBytes)
+        $dynamic = [bool](Get-PropertyValue $vm 'DynamicMemoryEnabled' $false)
+        $minBytes = [double](Get-PropertyValue $vm 'MemoryMinimum' $startupBytes)
+        $maxBytes = [double](Get-PropertyValue $vm 'MemoryMaximum' $startupBytes)
+        try {
+            $vmMemory = Get-VMMemory -VM $vm
+            $dynamic = [bool]$vmMemory.DynamicMemoryEnabled
+            $startupBytes = [double]$vmMemory.Startup
+            $minBytes = [double]$vmMemory.Minimum
+            $maxBytes = [double]$vmMemory.Maximum
+        } catch {
+            Write-Warning "Get-VMMemory failed for VM $($vm.Name) ($($_.Exception.Message)); the memory settings Get-VM shows are used."
+        }
+        if (-not $dynamic) { $minBytes = $startupBytes; $maxBytes = $startupBytes }
 
         $compat = 'None'
         try {
@@ -476,6 +579,15 @@ foreach ($nodeName in $nodeNames) {
             continue
         }
         $usedNames[$vmName.ToLowerInvariant()] = $true
+        [void]$historyVms.Add([pscustomobject]@{
+                Vm      = $vm
+                Node    = $nodeName
+                Name    = $vmName
+                Key     = $cpuKey
+                Vcpus   = $vcpus
+                LP      = $info.LP
+                Running = ($vmState -eq 'Running' -or $vmState -eq 'Paused')
+            })
         [void]$vmRows.Add([ordered]@{  # vms.csv
                 name                      = $vmName
                 host                      = $nodeName
@@ -483,6 +595,10 @@ foreach ($nodeName in $nodeNames) {
                 priority                  = $priority
                 vcpus                     = $vcpus
                 memory_mb                 = [math]::Max([int64]1, (ConvertTo-MB $memoryBytes))
+                dynamic_memory            = $dynamic
+                memory_startup_mb         = [math]::Max([int64]1, (ConvertTo-MB $startupBytes))
+                memory_minimum_mb         = [math]::Max([int64]1, (ConvertTo-MB $minBytes))
+                memory_maximum_mb         = [math]::Max([int64]1, (ConvertTo-MB $maxBytes))
                 cpu_usage_pct             = Format-Number $cpuPct
                 config_version            = "$($vm.Version)"
                 compat_mode               = $compat
@@ -521,6 +637,7 @@ foreach ($nodeName in $nodeNames) {
             memory_reserve_mb  = $reserve
             cpu_base_pct       = $basePct
             max_vm_migrations  = [math]::Max(1, $info.MaxMigrations)
+            max_config_version = $info.MaxVersion
         })
 }
 
@@ -528,8 +645,16 @@ foreach ($nodeName in $nodeNames) {
 # affinity_rules.csv (Windows Server 2022 and later)
 # ------------------------------------------------------------------------------------------
 $ruleRows = New-Object System.Collections.ArrayList
-if (Get-Command -Name Get-ClusterAffinityRule -ErrorAction SilentlyContinue) {
-    foreach ($rule in @(Get-ClusterAffinityRule -Cluster $clu.Name)) {
+if ($SkipAffinityRules) {
+    Write-Warning 'Affinity rules are not read (-SkipAffinityRules): add affinity_rules.csv by hand, or hvplan may plan moves that break them.'
+} elseif (Get-Command -Name Get-ClusterAffinityRule -ErrorAction SilentlyContinue) {
+    # A CDXML cmdlet: its documented syntax takes -CimSession (a computer name works), not -Cluster.
+    try {
+        $rules = @(Get-ClusterAffinityRule -CimSession $clu.Name)
+    } catch {
+        throw "Get-ClusterAffinityRule -CimSession $($clu.Name) failed ($($_.Exception.Message)). A snapshot without the affinity rules would let hvplan plan moves that break them: fix the CIM (WinRM) access to the cluster, or run with -SkipAffinityRules."
+    }
+    foreach ($rule in $rules) {
         [void]$ruleRows.Add([ordered]@{  # affinity_rules.csv
                 name      = "$($rule.Name)"
                 rule_type = "$($rule.RuleType)"
@@ -603,6 +728,152 @@ foreach ($net in $networks) {
 }
 
 # ------------------------------------------------------------------------------------------
+# vm_history.csv and host_history.csv (optional): one grid of UTC times for every row
+# ------------------------------------------------------------------------------------------
+$vmHistory = [ordered]@{}     # "time<TAB>vm" -> row (a time appears once per VM)
+$hostHistory = [ordered]@{}   # "time<TAB>host" -> row
+$TimeFrameStep = @{ LastHour = 10; LastDay = 300; LastWeek = 900; LastMonth = 3600; LastYear = 86400 }
+
+function Format-GridTime {
+    <# Unix seconds rounded to the grid ($Step seconds since 1970), as UTC ISO 8601. #>
+    param([double] $UnixSeconds, [int] $Step)
+    $grid = [int64]([math]::Round($UnixSeconds / $Step) * $Step)
+    return [DateTimeOffset]::FromUnixTimeSeconds($grid).UtcDateTime.ToString($IsoFormat, $Invariant)
+}
+
+function ConvertTo-UnixSeconds {
+    param([datetime] $Time)
+    return [DateTimeOffset]::new($Time.ToUniversalTime()).ToUnixTimeSeconds()
+}
+
+function Add-VmHistoryRow {
+    param([string] $Time, [string] $Vm, [string] $CpuPct, [string] $MemoryMB)
+    $vmHistory["$Time$sep$Vm"] = [ordered]@{  # vm_history.csv
+        timestamp     = $Time
+        vm            = $Vm
+        cpu_usage_pct = $CpuPct
+        memory_mb     = $MemoryMB
+    }
+}
+
+function Add-HostHistoryRow {
+    param([string] $Time, [string] $HostName, [string] $BasePct)
+    $hostHistory["$Time$sep$HostName"] = [ordered]@{  # host_history.csv
+        timestamp    = $Time
+        host         = $HostName
+        cpu_base_pct = $BasePct
+    }
+}
+
+function Read-PerformanceHistory {
+    <# The cluster's performance history for -HistoryTimeFrame; $false when not available. #>
+    if (-not (Get-Command -Name Get-ClusterPerformanceHistory -ErrorAction SilentlyContinue)) { return $false }
+    $step = $TimeFrameStep[$HistoryTimeFrame]
+    try {
+        foreach ($h in @($historyVms | Where-Object { $_.Running })) {
+            Write-Progress -Activity 'Reading the performance history' -Status $h.Name
+            $memory = @{}
+            foreach ($s in @($h.Vm | Get-ClusterPerformanceHistory -VMSeriesName 'VM.Memory.Assigned' -TimeFrame $HistoryTimeFrame)) {
+                $memory[(Format-GridTime (ConvertTo-UnixSeconds $s.Time) $step)] = [string](ConvertTo-MB ([double]$s.Value))
+            }
+            foreach ($s in @($h.Vm | Get-ClusterPerformanceHistory -VMSeriesName 'VM.Cpu.Usage' -TimeFrame $HistoryTimeFrame)) {
+                $t = Format-GridTime (ConvertTo-UnixSeconds $s.Time) $step
+                # VM.Cpu.Usage is a share of the host's processors: as a share of the VM's vCPUs.
+                $pct = [math]::Min(100.0, [math]::Max(0.0, [double]$s.Value * $h.LP / $h.Vcpus))
+                $mb = if ($memory.ContainsKey($t)) { $memory[$t] } else { '' }
+                Add-VmHistoryRow $t $h.Name (Format-Number $pct) $mb
+            }
+        }
+        foreach ($nodeName in @($nodeNames | Where-Object { $hostInfo[$_].State -ne 'Down' })) {
+            $node = Get-ClusterNode -Cluster $clu.Name -Name $nodeName
+            foreach ($s in @($node | Get-ClusterPerformanceHistory -ClusterNodeSeriesName 'ClusterNode.Cpu.Usage.Host' -TimeFrame $HistoryTimeFrame)) {
+                $t = Format-GridTime (ConvertTo-UnixSeconds $s.Time) $step
+                Add-HostHistoryRow $t $nodeName (Format-Number ([math]::Min(100.0, [math]::Max(0.0, [double]$s.Value))))
+            }
+        }
+    } catch {
+        Write-Warning "The cluster performance history cannot be read ($($_.Exception.Message))."
+        $vmHistory.Clear()
+        $hostHistory.Clear()
+        return $false
+    }
+    return ($vmHistory.Count -gt 0)
+}
+
+function Read-SampledHistory {
+    <# -HistorySampleCount samples of the Hyper-V counters, -HistorySampleIntervalSeconds apart. #>
+    param([string[]] $Paths)
+    $step = $HistorySampleIntervalSeconds
+    $live = @($nodeNames | Where-Object { $hostInfo[$_].State -ne 'Down' })
+    Write-Progress -Activity 'Sampling the load history' -Status "$HistorySampleCount x $step s"
+    $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+    $start = $now - ($now % $step)
+    $k = 0
+    foreach ($set in @(Get-Counter -ComputerName $live -Counter $Paths -SampleInterval $step -MaxSamples $HistorySampleCount)) {
+        $k++
+        # Sample k averages the k-th interval: it is written at the interval's end.
+        $t = Format-GridTime ($start + $k * $step) $step
+        $vp = @{}
+        $memory = @{}
+        $total = @{}
+        foreach ($s in $set.CounterSamples) {
+            $nodeName = ($s.Path -split '\\')[2].ToLowerInvariant()
+            $instance = "$($s.InstanceName)"
+            if ($s.Path -match 'logical processor\(_total\)') {
+                $total[$nodeName] = [double]$s.CookedValue
+            } elseif ($s.Path -match 'virtual processor' -and $instance -match '^(.*):hv vp \d+$') {
+                $key = "$nodeName$sep$($Matches[1])".ToLowerInvariant()
+                if (-not $vp.ContainsKey($key)) { $vp[$key] = New-Object System.Collections.ArrayList }
+                [void]$vp[$key].Add([double]$s.CookedValue)
+            } elseif ($s.Path -match 'dynamic memory vm') {
+                $memory["$nodeName$sep$instance".ToLowerInvariant()] = [double]$s.CookedValue
+            }
+        }
+        $usedLp = @{}
+        foreach ($h in @($historyVms | Where-Object { $_.Running -and $vp.ContainsKey($_.Key) })) {
+            $pct = [math]::Min(100.0, [math]::Max(0.0, [double]($vp[$h.Key] | Measure-Object -Average).Average))
+            # '\Hyper-V Dynamic Memory VM(*)\Physical Memory' is the assigned memory in MB.
+            $mb = if ($memory.ContainsKey($h.Key)) { [string][int64][math]::Ceiling($memory[$h.Key]) } else { '' }
+            Add-VmHistoryRow $t $h.Name (Format-Number $pct) $mb
+            if (-not $usedLp.ContainsKey($h.Node)) { $usedLp[$h.Node] = 0.0 }
+            $usedLp[$h.Node] += $h.Vcpus * $pct / 100.0
+        }
+        foreach ($nodeName in $live) {
+            if (-not $total.ContainsKey($nodeName.ToLowerInvariant())) { continue }
+            $used = if ($usedLp.ContainsKey($nodeName)) { [double]$usedLp[$nodeName] } else { 0.0 }
+            $base = $total[$nodeName.ToLowerInvariant()] - 100.0 * $used / [math]::Max(1, $hostInfo[$nodeName].LP)
+            Add-HostHistoryRow $t $nodeName (Format-Number ([math]::Min(100.0, [math]::Max(0.0, $base))))
+        }
+    }
+}
+
+function Invoke-SampledHistory {
+    $cpuPaths = @('\Hyper-V Hypervisor Logical Processor(_Total)\% Total Run Time',
+        '\Hyper-V Hypervisor Virtual Processor(*)\% Total Run Time')
+    try {
+        Read-SampledHistory -Paths ($cpuPaths + '\Hyper-V Dynamic Memory VM(*)\Physical Memory')
+    } catch {
+        Write-Warning "The Dynamic Memory counters cannot be read ($($_.Exception.Message)); sampling CPU only (memory_mb empty: the VM's memory_mb)."
+        $vmHistory.Clear()
+        $hostHistory.Clear()
+        Read-SampledHistory -Paths $cpuPaths
+    }
+}
+
+if ($HistoryTimeFrame -ne 'None') {
+    if (-not (Read-PerformanceHistory)) {
+        if ($HistorySampleCount -gt 0) {
+            Write-Warning "The cluster performance history ($HistoryTimeFrame) is not available; sampling the counters instead."
+            Invoke-SampledHistory
+        } else {
+            Write-Warning "The cluster performance history ($HistoryTimeFrame) is not available (it needs Windows Server 2019 or later with Storage Spaces Direct); no history is written. Give -HistorySampleCount to sample the counters instead."
+        }
+    }
+} elseif ($HistorySampleCount -gt 0) {
+    Invoke-SampledHistory
+}
+
+# ------------------------------------------------------------------------------------------
 # Write the snapshot
 # ------------------------------------------------------------------------------------------
 Write-Progress -Activity 'Writing snapshot' -Completed
@@ -615,6 +886,15 @@ if ($ruleRows.Count -gt 0) {
 if ($networkRows.Count -gt 0) {
     Write-SnapshotCsv -Path (Join-Path $OutputPath 'networks.csv') -Columns $NetworkColumns -Rows $networkRows.ToArray()
 }
-Write-Host ("Snapshot of cluster {0}: {1} nodes, {2} VMs, {3} affinity rules, {4} networks -> {5}" -f `
-        $clu.Name, $hostRows.Count, $vmRows.Count, $ruleRows.Count, $networkRows.Count, $OutputPath)
+if ($vmHistory.Count -gt 0) {
+    Write-SnapshotCsv -Path (Join-Path $OutputPath 'vm_history.csv') -Columns $VmHistoryColumns -Rows @($vmHistory.Values)
+}
+if ($hostHistory.Count -gt 0) {
+    Write-SnapshotCsv -Path (Join-Path $OutputPath 'host_history.csv') -Columns $HostHistoryColumns -Rows @($hostHistory.Values)
+}
+Write-Host ("Snapshot of cluster {0}: {1} nodes, {2} VMs, {3} affinity rules, {4} networks, {5} VM history rows -> {6}" -f `
+        $clu.Name, $hostRows.Count, $vmRows.Count, $ruleRows.Count, $networkRows.Count, $vmHistory.Count, $OutputPath)
+if ($unreadNodes.Count -gt 0) {
+    Write-Warning ("Written as Down because their VMs could not be listed: {0}" -f ($unreadNodes -join ', '))
+}
 Write-Host "Next: hvplan validate `"$OutputPath`""
