@@ -448,3 +448,22 @@ def test_rollback_takes_a_sequence_of_its_own(tmp_path: Path) -> None:
     assert got == _moves_of(after, back)
     # A bare list of moves works too (no estimate then).
     assert runbook_moves(render_rollback_ps1(c, seq, list(back.moves))) == got
+
+
+def test_runbook_log_and_display_follow_textsafe() -> None:
+    from planner.textsafe import _BIDI_CONTROLS, FORMULA_PREFIXES
+
+    c = nasty_cluster()
+    _, seq = nasty_sequence(c)
+    script = render_plan_ps1(c, seq)
+    # The CSV result log quotes the same first characters as hvplan's own CSV files.
+    assert ("$FormulaStart = @('=', '+', '-', '@', [string][char]9, [string][char]13, '''')"
+            in script)
+    assert set(FORMULA_PREFIXES) == {"=", "+", "-", "@", "\t", "\r"}
+    # Names on the console: control characters and the same bidi controls escaped.
+    m = re.search(r"\[regex\]::Replace\(\$Text, '\[\\p\{Cc\}([^\]]*)\]'", script)
+    assert m
+    codes: set[str] = set()
+    for a, b in re.findall(r"\\u([0-9A-F]{4})(?:-\\u([0-9A-F]{4}))?", m.group(1)):
+        codes.update(chr(x) for x in range(int(a, 16), int(b or a, 16) + 1))
+    assert _BIDI_CONTROLS | {"\u2028", "\u2029"} == codes

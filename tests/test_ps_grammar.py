@@ -309,3 +309,83 @@ def test_rollback_sequence_given_as_input_parses() -> None:
     back = hand_sequence(after)
     text = render_rollback_ps1(c, seq, back)
     check_runbook(text, c, expected(after, back))
+
+
+# ----------------------------------------------------------------------------- cmdlet syntax
+#: Parameters of the cmdlets the scripts call, as their documented SYNTAX blocks list them
+#: (docs: windows-powershell-docs, winserver2022-ps/FailoverClusters and winserver2025-ps/
+#: hyper-v; the performance-history page for Get-ClusterPerformanceHistory).
+DOCUMENTED_PARAMETERS = {
+    "Move-ClusterVirtualMachineRole": {"Name", "Node", "Cancel", "MigrationType",
+                                       "IgnoreLocked", "VMId", "Wait", "InputObject",
+                                       "Cluster"},
+    "Move-ClusterGroup": {"Name", "Node", "IgnoreLocked", "Wait", "InputObject", "Cluster"},
+    "Start-ClusterGroup": {"Name", "IgnoreLocked", "ChooseBestNode", "Wait", "InputObject",
+                           "Cluster"},
+    "Get-ClusterGroup": {"Name", "VMId", "InputObject", "Cluster"},
+    # CDXML: -CimSession, not -Cluster.
+    "Get-ClusterAffinityRule": {"Name", "CimSession", "ThrottleLimit", "AsJob"},
+    "Get-VM": {"Name", "CimSession", "ComputerName", "Credential", "Id", "ClusterObject"},
+    "Get-VMMemory": {"CimSession", "ComputerName", "Credential", "VMName", "VM", "VMSnapshot"},
+    "Get-VMHostSupportedVersion": {"ComputerName", "Credential", "Default", "CimSession"},
+    "Get-ClusterPerformanceHistory": {"VMSeriesName", "ClusterNodeSeriesName",
+                                      "PhysicalDiskSeriesName", "NetAdapterSeriesName",
+                                      "VHDSeriesName", "VolumeSeriesName", "ClusterSeriesName",
+                                      "TimeFrame"},
+}
+COMMON_PARAMETERS = {"ErrorAction", "ErrorVariable", "WarningAction", "Verbose", "Debug",
+                     "WhatIf", "Confirm", "OutVariable"}
+
+
+def command_calls(text: str) -> tuple[dict[str, set[str]], set[str]]:
+    """Every command called (name -> parameters used) and every function defined."""
+    src = text.encode("utf-8")
+    tree = assert_parses(text)
+    calls: dict[str, set[str]] = {}
+    defined: set[str] = set()
+    stack = [tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type == "function_statement":
+            name = next(c for c in n.named_children if c.type == "function_name")
+            defined.add(src[name.start_byte:name.end_byte].decode())
+        if n.type == "command":
+            name = n.child_by_field_name("command_name")
+            assert name is not None
+            params = calls.setdefault(src[name.start_byte:name.end_byte].decode(), set())
+            for el in n.named_children:
+                if el.type == "command_elements":
+                    params.update(src[p.start_byte:p.end_byte].decode().lstrip("-").rstrip(":")
+                                  for p in el.named_children if p.type == "command_parameter")
+        stack.extend(n.children)
+    return calls, defined
+
+
+@pytest.mark.parametrize("which", ["plan", "collector"])
+def test_cmdlets_are_called_with_their_documented_parameters(which: str) -> None:
+    if which == "plan":
+        c = named_cluster(NASTY_HOSTS, NASTY_VMS, "c")
+        text = render_plan_ps1(c, hand_sequence(c))
+    else:
+        text = collector_script()
+    calls, defined = command_calls(text)
+    checked = 0
+    for name, params in calls.items():
+        if name in DOCUMENTED_PARAMETERS:
+            checked += 1
+            unknown = params - DOCUMENTED_PARAMETERS[name] - COMMON_PARAMETERS
+            assert not unknown, f"{name} has no parameter {sorted(unknown)}"
+        elif "-" in name and not name.startswith(("Get-", "Set-", "Write-", "Start-", "Stop-",
+                                                  "Import-", "Export-", "Select-", "Sort-",
+                                                  "Where-", "ForEach-", "Measure-", "New-",
+                                                  "Out-", "Join-", "Add-", "Receive-",
+                                                  "Remove-", "Test-", "Resolve-")):
+            # Not a built-in verb: it must be one of the script's own functions.
+            assert name in defined, name
+    assert checked >= (3 if which == "plan" else 5)
+    if which == "plan":
+        assert {"Move-ClusterVirtualMachineRole", "Start-ClusterGroup", "Move-ClusterGroup",
+                "Get-ClusterGroup"} <= set(calls)
+        # Every function the runbook calls that is not a cmdlet is defined in it.
+        own = {n for n in calls if n.split("-")[1:] and n in defined}
+        assert {"Assert-NoDrift", "Test-Outcome", "Write-Summary"} <= own
