@@ -21,12 +21,15 @@ How a cluster is built, and why:
   keeps a cold node of the same CPU model, so that live migration can relieve it.
 * **Rules** are formed *from* the placement (members of a SameNode rule share a host, those of
   a DifferentNode rule sit on distinct hosts, ...), so every enabled rule holds initially and
-  no VM is in two rules: the rule set is consistent and satisfiable.  Legacy anti-affinity
+  no VM is in two rules: the rule set is consistent and satisfiable.  With
+  ``broken_rule_fraction`` some DifferentNode/DifferentFaultDomain rules are broken now
+  (members on one node / in one fault domain), as after a failover.  Legacy anti-affinity
   classes likewise have their members on distinct hosts.
 * **Possible owners** (restricted for a few VMs) always include the current host; pinned VMs
   and VMs with restricted owners are never rule members.
 
-The initial placement always respects 100 % capacity, possible owners and every enabled rule;
+The initial placement always respects 100 % capacity, possible owners and every enabled rule
+(except the rules broken on purpose);
 :func:`generate_cluster` checks this before returning.
 """
 
@@ -95,7 +98,9 @@ MAX_TARGET_PCT = 95.0
 MIN_RUNNING_VMS_PER_HOST = 2
 #: Largest memory per logical processor of a generated host, in GB.
 MAX_GB_PER_LP = 12
-MAX_HOSTS = 64
+#: Failover clusters stop at 64 nodes; larger sizes are allowed for scaling studies.
+MAX_HOSTS = 128
+FAILOVER_CLUSTER_MAX_NODES = 64
 MAX_RUNNING_VMS_PER_HOST = 1024
 
 
@@ -112,32 +117,45 @@ class GeneratorOptions:
     """Everything that shapes a generated cluster.  Fractions are of all VMs unless noted.
 
     Attributes:
-        hosts: number of cluster nodes (1–64).
+        hosts: number of cluster nodes (1–128; above 64 is beyond a failover cluster's
+            limit, for scaling studies).
         vms: number of VMs.
         seed: random seed; same options and seed give the same cluster.
         name: cluster name (default ``gen{hosts}x{vms}-s{seed}``).
         vendors: ``intel``, ``amd`` or ``mixed``; picks the default generations.
         generations: catalog CPU model names, assigned to contiguous blocks of hosts; their
             vendors must match ``vendors`` (``mixed`` needs both Intel and AMD models).
+        cpu_generations: without ``generations``, use only the oldest 1–3 default generations
+            of each vendor (default: all three).
         fault_domains: number of fault domains (racks), hosts assigned round-robin; 0 leaves
             every host its own fault domain; default ``min(4, hosts)``.
         rule_density: fraction of running VMs that are members of affinity rules (the four
             types in turn).
+        broken_rule_fraction: fraction of the enabled DifferentNode and DifferentFaultDomain
+            rules that are broken now (their members share a node / fault domain), as after a
+            failover; the other rules hold.
         disabled_rule_fraction: fraction of the rules that are disabled.
         compat_minimum: fraction of VMs in MinimumFeatureSet mode.
         compat_common: fraction of VMs in CommonClusterFeatureSet mode (those with a 9.x
             configuration version fall back to the minimum set).
         anti_affinity_classes: number of legacy anti-affinity classes (default ``vms // 200``).
+        aa_class_size: largest number of members of an anti-affinity class (classes get 2 to
+            this many; production clusters mostly have pairs: 2).
         downtime_fraction: fraction of VMs with ``allow_downtime``.
         pinned_fraction: fraction of VMs that are pinned.
         stopped_fraction: fraction of VMs that are Off or Saved (two to one).
         restricted_owners_fraction: fraction of VMs with a restricted possible-owner list
             (the current host plus 1–3 hosts it can live-migrate to; VMs with no such host
             keep all owners).
+        restricted_owners_hosts: size of a restricted owner list (the current host included;
+            default 2–4 drawn per VM), capped by the hosts the VM can live-migrate to.
         preferred_owners_fraction: fraction of VMs with preferred owners.
         load_pct: mean CPU and memory load of the hosts, in percent.
         hot_fraction: fraction of the hosts loaded above ``hot_load_pct`` (rounded half up).
         hot_load_pct: load that the hot hosts exceed, in CPU and in memory.
+        skew: strength of the imbalance, 0–1: 0 loads hot hosts just above ``hot_load_pct``
+            (within 6 points) and jitters the others by up to 6 points; 1 spreads the hot
+            hosts up to 95 % and the others three times as widely.
         hot_vendor: only hosts of this vendor (``intel``/``amd``) are made hot.
         balancer_level: the cluster's ``auto_balancer_level`` (1 Low, 2 Medium, 3 High).
         enforced_anti_affinity: the cluster's ``enforced_anti_affinity``.
@@ -149,20 +167,25 @@ class GeneratorOptions:
     name: str | None = None
     vendors: str = "intel"
     generations: tuple[str, ...] | None = None
+    cpu_generations: int | None = None
     fault_domains: int | None = None
     rule_density: float = 0.10
+    broken_rule_fraction: float = 0.0
     disabled_rule_fraction: float = 0.05
     compat_minimum: float = 0.20
     compat_common: float = 0.15
     anti_affinity_classes: int | None = None
+    aa_class_size: int = 5
     downtime_fraction: float = 0.10
     pinned_fraction: float = 0.02
     stopped_fraction: float = 0.05
     restricted_owners_fraction: float = 0.03
+    restricted_owners_hosts: int | None = None
     preferred_owners_fraction: float = 0.10
     load_pct: float = 50.0
     hot_fraction: float = 0.2
     hot_load_pct: float = 85.0
+    skew: float = 0.0
     hot_vendor: str | None = None
     balancer_level: int = 1
     enforced_anti_affinity: bool = False
@@ -186,7 +209,17 @@ class GeneratorOptions:
         """CPU generations in use (explicit or the vendor default)."""
         if self.generations:
             return tuple(self.generations)
-        return DEFAULT_GENERATIONS.get(self.vendors.lower(), DEFAULT_GENERATIONS["intel"])
+        models = DEFAULT_GENERATIONS.get(self.vendors.lower(), DEFAULT_GENERATIONS["intel"])
+        if self.cpu_generations is None:
+            return models
+        n = self.cpu_generations  # oldest n of each vendor (the defaults list 3 per vendor)
+        return tuple(m for i, m in enumerate(models) if i % 3 < n)
+
+    def hot_range(self) -> tuple[float, float]:
+        """Range of the hot hosts' load targets in percent (widened by ``skew``)."""
+        lo = self.hot_load_pct + HOT_MARGIN_PCT
+        extra = self.skew * max(0.0, MAX_TARGET_PCT - lo - HOT_SPREAD_PCT)
+        return lo, min(lo + HOT_SPREAD_PCT + extra, MAX_TARGET_PCT)
 
 
 def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None) -> list[str]:
@@ -195,8 +228,8 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
     cat = catalog or default_catalog()
     out: list[str] = []
     if not 1 <= o.hosts <= MAX_HOSTS:
-        out.append(f"hosts must be from 1 to {MAX_HOSTS} (a failover cluster's limit), "
-                   f"got {o.hosts}")
+        out.append(f"hosts must be from 1 to {MAX_HOSTS} (a failover cluster has at most "
+                   f"{FAILOVER_CLUSTER_MAX_NODES}), got {o.hosts}")
     if o.vms < 0:
         out.append(f"vms must be >= 0, got {o.vms}")
     if o.seed < 0:
@@ -209,6 +242,7 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
         "downtime_fraction": o.downtime_fraction, "pinned_fraction": o.pinned_fraction,
         "stopped_fraction": o.stopped_fraction, "hot_fraction": o.hot_fraction,
         "restricted_owners_fraction": o.restricted_owners_fraction,
+        "broken_rule_fraction": o.broken_rule_fraction, "skew": o.skew,
         "preferred_owners_fraction": o.preferred_owners_fraction,
     }
     for k, v in fractions.items():
@@ -219,6 +253,13 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
                    f"{o.compat_minimum + o.compat_common:g}")
     if o.stopped_fraction > 0.9:
         out.append(f"stopped_fraction must be at most 0.9, got {o.stopped_fraction}")
+    if o.aa_class_size < 2:
+        out.append(f"aa_class_size must be at least 2, got {o.aa_class_size}")
+    if o.cpu_generations is not None and not 1 <= o.cpu_generations <= 3:
+        out.append(f"cpu_generations must be 1, 2 or 3, got {o.cpu_generations}")
+    if o.restricted_owners_hosts is not None and o.restricted_owners_hosts < 1:
+        out.append(f"restricted_owners_hosts must be at least 1, got "
+                   f"{o.restricted_owners_hosts}")
     if o.anti_affinity_classes is not None and o.anti_affinity_classes < 0:
         out.append(f"anti_affinity_classes must be >= 0, got {o.anti_affinity_classes}")
     if o.fault_domains is not None and not 0 <= o.fault_domains <= max(o.hosts, 0):
@@ -268,7 +309,8 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
                    f"{MAX_RUNNING_VMS_PER_HOST} VMs per host")
     # Load targets: the cold hosts must absorb the rest of the mean load.
     if not out and 0 < o.n_hot < o.hosts:
-        hot_mean = min(o.hot_load_pct + HOT_MARGIN_PCT + HOT_SPREAD_PCT / 2, MAX_TARGET_PCT)
+        lo, hi = o.hot_range()
+        hot_mean = min(lo + (hi - lo) / 2, MAX_TARGET_PCT)
         cold = (o.hosts * o.load_pct - o.n_hot * hot_mean) / (o.hosts - o.n_hot)
         if cold > o.hot_load_pct - 3.0:
             out.append(f"load_pct {o.load_pct:g} is too high for hot_load_pct "
@@ -537,7 +579,8 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         others = np.flatnonzero(reach[gen_of_host[h], gen_of_host] & (np.arange(H) != h))
         if len(others) == 0:
             continue
-        k = min(len(others), int(r_attr.integers(1, 4)))
+        k = min(len(others), int(r_attr.integers(1, 4)) if o.restricted_owners_hosts is None
+                else o.restricted_owners_hosts - 1)
         possible[v] = False
         possible[v, h] = True
         possible[v, r_attr.choice(others, size=k, replace=False)] = True
@@ -547,7 +590,7 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         alt = np.flatnonzero(possible[v] & (np.arange(H) != h))
         preferred[v] = (h, int(r_attr.choice(alt))) if len(alt) else (h,)
     n_aa = V // 200 if o.anti_affinity_classes is None else o.anti_affinity_classes
-    aa_names, vm_aa = _make_aa_classes(r_rule, n_aa, vm_host, running, H, V)
+    aa_names, vm_aa = _make_aa_classes(r_rule, n_aa, vm_host, running, H, V, o.aa_class_size)
 
     hosts = _host_names(H)
     width = max(4, len(str(V)))
@@ -652,15 +695,14 @@ def _targets(o: GeneratorOptions, rng: np.random.Generator, hot: np.ndarray) -> 
     around the level that makes the hosts' mean equal to load_pct."""
     H = len(hot)
     t = np.zeros(H)
-    lo = o.hot_load_pct + HOT_MARGIN_PCT
-    hi = min(lo + HOT_SPREAD_PCT, MAX_TARGET_PCT)
+    lo, hi = o.hot_range()
     t[hot] = rng.uniform(lo, hi, size=int(hot.sum()))
     n_cold = H - int(hot.sum())
     if n_cold:
         cold = (H * o.load_pct - t[hot].sum()) / n_cold
         ceiling = o.hot_load_pct - 2.0
         cold = min(max(cold, 5.0), ceiling)
-        spread = max(0.0, min(6.0, (ceiling - cold) / 2, cold / 2))
+        spread = max(0.0, min(6.0 * (1 + 2 * o.skew), (ceiling - cold) / 2, cold / 2))
         j = rng.uniform(-spread, spread, size=n_cold)
         j -= j.mean()
         t[~hot] = np.clip(cold + j, 3.0, ceiling)
@@ -719,18 +761,28 @@ def _make_rules(o: GeneratorOptions, rng: np.random.Generator, vm_host: np.ndarr
     while used < target and failures < len(types):
         rt = types[i % len(types)]
         i += 1
-        members = _rule_members(rt, rng, pools, hosts_of_fd, min(target - used, 4))
+        # A broken DifferentNode / DifferentFaultDomain rule takes the members of the
+        # opposite shape (one node / one fault domain); draws only when asked for.
+        broken = (o.broken_rule_fraction > 0 and rt in _BROKEN_SHAPE
+                  and bool(rng.random() < o.broken_rule_fraction))
+        members = _rule_members(_BROKEN_SHAPE[rt] if broken else rt, rng, pools, hosts_of_fd,
+                                min(target - used, 4))
         if len(members) < 2:
             failures += 1
             continue
         failures = 0
         in_rule[members] = True
         used += len(members)
-        enabled = bool(rng.random() >= o.disabled_rule_fraction)
+        enabled = bool(rng.random() >= o.disabled_rule_fraction) or broken
         name = f"{_RULE_PREFIX[rt]}-{len(rules) + 1:03d}"
         rules.append(Rule(name, rt, enabled, tuple(members)))
     return tuple(rules), in_rule
 
+
+_BROKEN_SHAPE = {
+    RuleType.DIFFERENT_NODE: RuleType.SAME_NODE,
+    RuleType.DIFFERENT_FAULT_DOMAIN: RuleType.SAME_FAULT_DOMAIN,
+}
 
 _RULE_PREFIX = {
     RuleType.SAME_NODE: "together",
@@ -782,7 +834,7 @@ def _rule_members(rt: RuleType, rng: np.random.Generator, pools: list[list[int]]
 
 
 def _make_aa_classes(rng: np.random.Generator, n: int, vm_host: np.ndarray,
-                     running: np.ndarray, H: int, V: int
+                     running: np.ndarray, H: int, V: int, max_size: int = 5
                      ) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
     """Legacy anti-affinity classes whose members run on distinct hosts.  Classes are
     numbered in the order their first member appears, as the snapshot loader numbers them."""
@@ -793,7 +845,7 @@ def _make_aa_classes(rng: np.random.Generator, n: int, vm_host: np.ndarray,
     nonempty = np.array([h for h in range(H) if len(by_host[h])])
     classes: list[list[int]] = []
     for _ in range(n):
-        k = min(int(rng.integers(2, 6)), len(nonempty))
+        k = min(int(rng.integers(2, max_size + 1)), len(nonempty))
         if k < 2:
             break
         hs = rng.choice(nonempty, size=k, replace=False)

@@ -228,7 +228,7 @@ def test_networks_have_management_and_two_live_migration_networks(medium: Cluste
 
 # ----------------------------------------------------------------------------- bad options
 @pytest.mark.parametrize(("kw", "needle"), [
-    (dict(hosts=65, vms=100), "hosts must be from 1 to 64"),
+    (dict(hosts=129, vms=100), "hosts must be from 1 to 128"),
     (dict(hosts=2, vms=3000), "do not fit on 2 hosts"),
     (dict(hosts=4, vms=100, generations=("Nope",)), "unknown CPU model 'Nope'"),
     (dict(hosts=4, vms=100, vendors="intel", generations=("EPYC-Rome",)), "do not match"),
@@ -410,3 +410,84 @@ def load_snapshot_texts(files: dict[str, str]) -> Cluster:
     assert cluster is not None, report.errors
     assert report.errors == []
     return cluster
+
+
+# ----------------------------------------------------------------------------- variety
+def test_skew_spreads_the_hot_hosts_higher_with_the_same_count() -> None:
+    base = dict(hosts=16, vms=1000, seed=3, hot_fraction=0.3, load_pct=55, hot_load_pct=75)
+    flat, steep = _gen(**base), _gen(**base, skew=1.0)
+    lf, ls = host_loads(flat), host_loads(steep)
+    over_f = (lf.cpu_pct > 75) | (lf.memory_pct > 75)
+    over_s = (ls.cpu_pct > 75) | (ls.memory_pct > 75)
+    assert over_f.sum() == over_s.sum() == 5
+    # Without skew the hot hosts stay within 75 + 2 + 6 %; with full skew they reach higher.
+    assert lf.memory_pct[over_f].max() <= 83.5
+    assert ls.memory_pct[over_s].max() > lf.memory_pct[over_f].max() + 2
+    assert ls.memory_pct.mean() == pytest.approx(55, abs=1.5)
+    _assert_same(steep, _gen(**base, skew=1.0))
+
+
+def test_broken_rule_fraction_breaks_only_different_rules_and_keeps_them_enabled() -> None:
+    c = _gen(hosts=16, vms=1000, seed=2, rule_density=0.3, broken_rule_fraction=0.5)
+    broken = {v.rule for v in rule_violations(c)}
+    assert broken
+    kinds = {RuleType(r.rule_type) for r in c.rules if r.name in broken}
+    assert kinds <= {RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN}
+    assert all(r.enabled for r in c.rules if r.name in broken)
+    n_diff = sum(r.enabled and r.rule_type in (RuleType.DIFFERENT_NODE,
+                                               RuleType.DIFFERENT_FAULT_DOMAIN) for r in c.rules)
+    assert 0.25 * n_diff <= len(broken) <= 0.75 * n_diff
+    assert [v for v in placement_violations(c) if v.hard and v.rule is None] == []
+
+
+@pytest.mark.parametrize(("vendors", "n", "models"), [
+    ("intel", 1, {"Cascadelake-Server"}),
+    ("intel", 2, {"Cascadelake-Server", "Icelake-Server"}),
+    ("mixed", 2, {"Cascadelake-Server", "Icelake-Server", "EPYC-Rome", "EPYC-Milan"}),
+    ("amd", 3, {"EPYC-Rome", "EPYC-Milan", "EPYC-Genoa"}),
+])
+def test_cpu_generations_take_the_oldest_of_each_vendor(vendors: str, n: int,
+                                                        models: set[str]) -> None:
+    c = _gen(hosts=8, vms=400, seed=1, vendors=vendors, cpu_generations=n)
+    assert set(c.host_cpu_model) == models
+
+
+def test_aa_class_size_and_restricted_owner_list_size() -> None:
+    c = _gen(hosts=16, vms=1000, seed=4, aa_class_size=2, restricted_owners_fraction=0.05,
+             restricted_owners_hosts=3)
+    assert {len(m) for m in c.aa_class_members} == {2}
+    restricted = ~c.vm_possible.all(axis=1)
+    assert restricted.sum() > 0
+    assert set(c.vm_possible[restricted].sum(axis=1).tolist()) <= {2, 3}
+    assert (c.vm_possible[restricted].sum(axis=1) == 3).mean() > 0.5
+
+
+def test_more_than_64_hosts_for_scaling_studies() -> None:
+    c = _gen(hosts=80, vms=4000, seed=1, vendors="mixed")
+    assert c.n_hosts == 80 and [v for v in placement_violations(c) if v.hard] == []
+
+
+@pytest.mark.parametrize(("kw", "needle"), [
+    (dict(skew=1.5), "skew must be a fraction"),
+    (dict(broken_rule_fraction=-0.1), "broken_rule_fraction must be a fraction"),
+    (dict(cpu_generations=4), "cpu_generations must be 1, 2 or 3"),
+    (dict(aa_class_size=1), "aa_class_size must be at least 2"),
+    (dict(restricted_owners_hosts=0), "restricted_owners_hosts must be at least 1"),
+])
+def test_bad_variety_options_are_reported(kw: dict[str, object], needle: str) -> None:
+    opts = GeneratorOptions(hosts=4, vms=100, **kw)  # type: ignore[arg-type]
+    assert any(needle in p for p in option_problems(opts))
+
+
+def test_cli_variety_options_reach_the_generator(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    args = ["--hosts", "8", "--vms", "400", "--seed", "5", "--skew", "0.5",
+            "--broken-rule-fraction", "0.3", "--rule-density", "0.3", "--cpu-generations", "2",
+            "--aa-class-size", "2", "--restricted-owners-hosts", "2"]
+    r = runner.invoke(app, ["generate", *args, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cluster, report = read_snapshot(out)
+    assert cluster is not None and report.errors == []
+    _assert_same(cluster, generate_cluster(GeneratorOptions(
+        hosts=8, vms=400, seed=5, skew=0.5, broken_rule_fraction=0.3, rule_density=0.3,
+        cpu_generations=2, aa_class_size=2, restricted_owners_hosts=2)))

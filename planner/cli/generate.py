@@ -41,7 +41,8 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
 
 @app.command()
 def generate(
-    hosts: Annotated[int, typer.Option("--hosts", min=1, help="Number of nodes (1-64).")],
+    hosts: Annotated[int, typer.Option("--hosts", min=1, help="Number of nodes (1-128; a "
+                                      "failover cluster has at most 64).")],
     vms: Annotated[int, typer.Option("--vms", min=0, help="Number of VMs.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Snapshot directory to write.",
                                           file_okay=False)],
@@ -54,12 +55,21 @@ def generate(
     generation: Annotated[list[str] | None, typer.Option(
         "--generation", help="CPU model from the catalog; repeat it or separate models with "
         "commas for several generations (default: three recent ones per vendor).")] = None,
+    cpu_generations: Annotated[int | None, typer.Option(
+        "--cpu-generations", min=1, max=3, help="Without --generation: only the oldest 1-3 "
+        "default CPU generations of each vendor.")] = None,
     fault_domains: Annotated[int | None, typer.Option(
         "--fault-domains", min=0, help="Number of fault domains, nodes assigned round-robin "
         "(0: one per node; default: 4 or the number of nodes).")] = None,
     rule_density: Annotated[float, typer.Option(
         "--rule-density", min=0.0, max=1.0, help="Fraction of running VMs in affinity "
         "rules.")] = 0.10,
+    broken_rule_fraction: Annotated[float, typer.Option(
+        "--broken-rule-fraction", min=0.0, max=1.0, help="Fraction of the DifferentNode and "
+        "DifferentFaultDomain rules broken now (as after a failover).")] = 0.0,
+    skew: Annotated[float, typer.Option(
+        "--skew", min=0.0, max=1.0, help="Strength of the imbalance: 0 hot nodes just above "
+        "--hot-load-pct, 1 up to 95 % and the others spread widely.")] = 0.0,
     load_pct: Annotated[float, typer.Option(
         "--load-pct", help="Mean CPU and memory load of the nodes, in percent.")] = 50.0,
     hot_fraction: Annotated[float, typer.Option(
@@ -78,6 +88,8 @@ def generate(
     anti_affinity_classes: Annotated[int | None, typer.Option(
         "--anti-affinity-classes", min=0, help="Legacy anti-affinity classes (default: "
         "VMs / 200).")] = None,
+    aa_class_size: Annotated[int, typer.Option(
+        "--aa-class-size", min=2, help="Largest anti-affinity class (members 2 to this).")] = 5,
     downtime_fraction: Annotated[float, typer.Option(
         "--downtime-fraction", min=0.0, max=1.0, help="Fraction of VMs that allow "
         "downtime.")] = 0.10,
@@ -90,6 +102,9 @@ def generate(
     restricted_owners_fraction: Annotated[float, typer.Option(
         "--restricted-owners-fraction", min=0.0, max=1.0, help="Fraction of VMs with a "
         "restricted possible-owner list.")] = 0.03,
+    restricted_owners_hosts: Annotated[int | None, typer.Option(
+        "--restricted-owners-hosts", min=1, help="Hosts in a restricted owner list, the "
+        "current one included (default: 2-4).")] = None,
     disabled_rule_fraction: Annotated[float, typer.Option(
         "--disabled-rule-fraction", min=0.0, max=1.0, help="Fraction of the rules that are "
         "disabled.")] = 0.05,
@@ -111,7 +126,10 @@ def generate(
     options = GeneratorOptions(
         hosts=hosts, vms=vms, seed=seed, name=name, vendors=vendors.value,
         generations=_split(generation), fault_domains=fault_domains,
-        rule_density=rule_density, compat_minimum=compat_minimum,
+        cpu_generations=cpu_generations, broken_rule_fraction=broken_rule_fraction,
+        skew=skew, aa_class_size=aa_class_size,
+        restricted_owners_hosts=restricted_owners_hosts, rule_density=rule_density,
+        compat_minimum=compat_minimum,
         compat_common=compat_common, anti_affinity_classes=anti_affinity_classes,
         downtime_fraction=downtime_fraction, pinned_fraction=pinned_fraction,
         stopped_fraction=stopped_fraction, load_pct=load_pct, hot_fraction=hot_fraction,
