@@ -38,7 +38,7 @@ def test_plan_human_output_and_export(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plan", SMALL4, "--out", str(tmp_path / "p"), "--level", "low",
                             "--export-model", str(proto), "--seed", "3"])
     assert r.exit_code == 0, r.output
-    assert "Status:" in r.stdout and "Moves:" in r.stdout
+    assert "Plan:" in r.stdout and "Nodes over the threshold:" in r.stdout
     # The restricted model is exported even when the plan was proven without solving it.
     assert "variables" in proto.read_text()
 

@@ -443,7 +443,7 @@ def test_cli_collector(tmp_path: Path) -> None:
     r = runner.invoke(app, ["collector", "--out", str(target), "--force"])
     assert r.exit_code == 0
     r = runner.invoke(app, ["collector", "--out", str(tmp_path)])
-    assert r.exit_code == 1 and "is a directory" in r.output
+    assert r.exit_code == 2 and "is a directory" in r.output  # a usage error
     r = runner.invoke(app, ["collector"])
     assert r.exit_code == 2
 

@@ -12,6 +12,7 @@ default, or an existing scheduler at ``tcp://host:port``, or a ``Client`` passed
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -214,20 +215,86 @@ def _summary_task(loaded: tuple[Cluster | None, Report], label: str,
     return out
 
 
+def _count_task(loaded: tuple[Cluster | None, Report], opt: FailureOptions) -> int:
+    cluster = loaded[0]
+    assert cluster is not None
+    return len(failure_scenarios(cluster, opt)[0])
+
+
 # ----------------------------------------------------------------------------- driver
+class BatchError(Exception):
+    """The Dask cluster failed the batch (no workers, scheduler gone): a message for the
+    user, not a bug."""
+
+
+#: Seconds to wait for the scheduler to answer and for a first worker.
+CONNECT_TIMEOUT_S = 10.0
+WORKER_TIMEOUT_S = 30.0
+
+
+@contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Silence distributed's loggers while hvplan uses Dask: a lost scheduler, a
+    reconnect attempt or the shutdown after an interruption log tracebacks that are not
+    the user's concern (the batch reports each failure as one message)."""
+    # Not restored afterwards: the client's finaliser still logs at interpreter exit.
+    prefixes = ("distributed", "tornado", "asyncio")
+    for name in [*prefixes, *logging.root.manager.loggerDict]:
+        if name.split(".")[0] in prefixes:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    yield
+
+
+@contextmanager
+def _sigint_ignored_in_children() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (an ignored signal stays ignored across
+    exec): a Ctrl-C in the terminal then reaches only hvplan itself, which shuts the
+    workers down, instead of every worker printing its own traceback."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int = 2,
-                processes: bool = True) -> Iterator[Any]:
+                processes: bool = True, worker_timeout_s: float = WORKER_TIMEOUT_S
+                ) -> Iterator[Any]:
     """A ``dask.distributed`` client: to ``scheduler`` when given, else to an embedded
-    ``LocalCluster`` of ``workers`` single-threaded workers (quiet logs, no dashboard)."""
+    ``LocalCluster`` of ``workers`` single-threaded workers (quiet logs, no dashboard).
+
+    Raises :class:`BatchError` when the scheduler does not answer within
+    :data:`CONNECT_TIMEOUT_S` or has no worker within ``worker_timeout_s``.
+    """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler, timeout="10s")
-        try:
-            yield client
-        finally:
-            client.close()
+        with _quiet_dask():
+            try:
+                client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+            except (OSError, TimeoutError, ValueError) as e:
+                raise BatchError(f"cannot reach the Dask scheduler {scheduler}: "
+                                 f"{e or type(e).__name__} (waited up to "
+                                 f"{CONNECT_TIMEOUT_S:g} s)") from None
+            try:
+                try:
+                    client.wait_for_workers(1, timeout=worker_timeout_s)
+                except (TimeoutError, OSError) as e:
+                    raise BatchError(
+                        f"the Dask scheduler {scheduler} has no worker after "
+                        f"{worker_timeout_s:g} s (start workers with 'dask worker "
+                        f"{scheduler}', or set --worker-timeout)") from e
+                yield client
+            finally:
+                with contextlib.suppress(Exception):
+                    client.close(timeout=2)
         return
     kwargs: dict[str, Any] = {}
     if processes:
@@ -236,15 +303,21 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
                          "MKL_NUM_THREADS": "1"}
     # This version of distributed starts the dashboard even when asked not to; a random
     # port at least never collides with another cluster on the machine.
-    cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                           processes=processes, dashboard_address=":0",
-                           silence_logs=logging.ERROR, **kwargs)
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+    with _quiet_dask():
+        with _sigint_ignored_in_children():
+            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                   processes=processes, dashboard_address=":0",
+                                   silence_logs=logging.ERROR, **kwargs)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            # Shutting down after an interruption may time out; it must not replace the
+            # interruption (or the result) with an error of its own.
+            with contextlib.suppress(Exception):
+                client.close(timeout=2)
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=2)
 
 
 def snapshot_labels(paths: Sequence[str | Path]) -> list[str]:
@@ -260,9 +333,41 @@ def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
               on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
     """Run every snapshot x variant on ``client`` (a ``dask.distributed.Client``).
 
-    ``on_progress(done, total)`` is called as tasks finish.  Invalid snapshots stop the run
-    before any scenario is computed.
+    ``on_progress(done, total)`` is called as tasks finish, counting scenarios (failure
+    scenarios and maintenance drains; ``total`` is known once the snapshots are read).
+    Invalid snapshots stop the run before any scenario is computed.  A lost scheduler or
+    worker connection raises :class:`BatchError`.
     """
+    try:
+        return _run_batch(paths, options, client, on_progress)
+    except BatchError:
+        raise
+    except Exception as e:
+        if _is_connection_error(e):
+            text = " ".join(str(e).split()) or type(e).__name__
+            lost = "connection" in text.casefold() or "scheduler" in text.casefold()
+            raise BatchError("lost the connection to the Dask scheduler during the batch; "
+                              "nothing was written" if lost else
+                              f"the Dask cluster failed during the batch ({text}); nothing "
+                              "was written") from e
+        raise
+
+
+def _is_connection_error(e: BaseException) -> bool:
+    """A failure of the Dask cluster (connection, scheduler, cancelled work), not of the
+    analysis."""
+    import asyncio
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(e, OSError | TimeoutError | CommClosedError | CancelledError
+                      | asyncio.CancelledError) or type(e).__name__ in (
+        "FutureCancelledError", "KilledWorker", "CommClosedError")
+
+
+def _run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
+               on_progress: Callable[[int, int], None] | None) -> BatchResult:
     from dask.distributed import as_completed
 
     t0 = time.perf_counter()
@@ -278,6 +383,10 @@ def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
     model = options.add_host[0] if options.add_host else None
     added_counts = [0] + ([options.add_host[1]] if options.add_host and
                           options.add_host[1] > 0 else [])
+    counts = client.gather([client.submit(_count_task, lf, options.failure, pure=False)
+                            for lf in loads])
+    n_variants = len(options.growth) * len(added_counts)
+    total_scenarios = sum(int(n) * n_variants for n in counts)
     tagged: dict[Any, tuple[str, int, int]] = {}
     for i, lf in enumerate(loads):
         j = 0
@@ -296,19 +405,26 @@ def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
     chunks: list[tuple[int, int, list[dict[str, Any]]]] = []
     summaries: dict[int, dict[str, Any]] = {}
     maint: dict[int, dict[str, Any]] = {}
-    for done, fut in enumerate(as_completed(list(tagged)), start=1):
+    done = 0
+    if on_progress is not None:
+        on_progress(0, total_scenarios)
+    for fut in as_completed(list(tagged)):
         kind, i, j = tagged[fut]
         res = fut.result()
         if kind == "rows":
             chunks.append((i, j, res))
+            done += len(res)
         elif kind == "maint":
             rows, md = res
             chunks.append((i, j, rows))
             maint[i] = md
+            total_scenarios += len(rows)
+            done += len(rows)
         else:
             summaries[i] = res
+        total_scenarios = max(total_scenarios, done)
         if on_progress is not None:
-            on_progress(done, total)
+            on_progress(done, total_scenarios)
     chunks.sort(key=lambda t: (t[0], t[1]))
     rows = [r for _, _, rs in chunks for r in rs]
     table = _table(rows)
@@ -383,5 +499,5 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-__all__ = ["COLUMNS", "BatchOptions", "BatchResult", "dask_client", "run_batch",
+__all__ = ["COLUMNS", "BatchError", "BatchOptions", "BatchResult", "dask_client", "run_batch",
            "snapshot_labels", "write_outputs"]

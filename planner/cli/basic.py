@@ -6,24 +6,31 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
-from planner.cli import app
-from planner.cli.common import EXIT_NO, err, load_or_exit, out, print_json, show_problems
-from planner.loadmodel import HighMode, Level
-from planner.snapshot import read_snapshot
-from planner.status import cluster_status
+from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.common import (
+    EXIT_NO,
+    err,
+    load_snapshot,
+    out,
+    print_json,
+    safe,
+    show_problems,
+    show_table,
+    warnings_json,
+)
+from planner.textsafe import term_safe
 
-SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")]
+SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.",
+                                             show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-LevelOpt = Annotated[Level | None, typer.Option(
+LevelOpt = Annotated[LevelChoice | None, typer.Option(
     "--level", case_sensitive=False,
     help="Balancer level (default: the cluster's auto_balancer_level).")]
 ThresholdOpt = Annotated[float | None, typer.Option(
     "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")]
-HighModeOpt = Annotated[HighMode, typer.Option(
+HighModeOpt = Annotated[HighModeChoice, typer.Option(
     "--high-mode", case_sensitive=False,
     help="Reading of the High level: average (Up hosts' average + 5 points) or absolute "
          "(60 %).")]
@@ -37,16 +44,17 @@ def _over_label(h: dict[str, object]) -> str:
     if not h["over_threshold"]:
         return ""
     which = [n for n, k in (("CPU", "over_cpu"), ("memory", "over_memory")) if h[k]]
-    return f"[red]over ({', '.join(which)})[/]"
+    return f"over ({', '.join(which)})"
 
 
-@app.command()
 def validate(snapshot: SnapshotArg, json: JsonOpt = False) -> None:
     """Check a snapshot and list every problem and warning (exit 1 when invalid).
 
     Problems go to stderr (one per line with file, row, column and value; a table on a
     terminal); the verdict goes to stdout when valid, stderr when not.
     """
+    from planner.snapshot import read_snapshot
+
     cluster, report = read_snapshot(snapshot)
     if json:
         print_json(report.to_dict())
@@ -62,50 +70,53 @@ def validate(snapshot: SnapshotArg, json: JsonOpt = False) -> None:
         raise typer.Exit(EXIT_NO)
 
 
-@app.command()
 def status(
     snapshot: SnapshotArg,
     level: LevelOpt = None,
     threshold: ThresholdOpt = None,
-    high_mode: HighModeOpt = HighMode.AVERAGE,
+    high_mode: HighModeOpt = HighModeChoice.AVERAGE,
     json: JsonOpt = False,
 ) -> None:
     """Per-host CPU/memory load, the threshold and the rules broken now."""
-    cluster = load_or_exit(snapshot, json)
-    st = cluster_status(cluster, level, threshold, high_mode)
-    if json:
-        print_json(st.to_dict())
-        return
+    from planner.loadmodel import HighMode, Level
+    from planner.status import cluster_status
+
+    cluster, loaded = load_snapshot(snapshot, json, disabled_rules=True)
+    st = cluster_status(cluster, None if level is None else Level(level.value), threshold,
+                        HighMode(high_mode.value))
     d = st.to_dict()
-    out.print(f"Cluster [bold]{escape(cluster.name)}[/]: {cluster.n_hosts} hosts, "
-              f"{cluster.n_vms} VMs")
-    out.print(f"Threshold: {escape(st.threshold.rule)}")
+    if json:
+        d["warnings"] = warnings_json(loaded)
+        print_json(d)
+        return
+    out.print(f"Cluster [bold]{safe(cluster.name)}[/]: {cluster.n_hosts} hosts, "
+              f"{cluster.n_vms} VMs ({int(cluster.vm_consumes.sum())} running)")
+    out.print(f"Threshold: {safe(st.threshold.rule)}")
     if st.alternative is not None:
         alt = d["threshold_alternative"]
-        out.print(f"  (other reading of High, not used: {escape(st.alternative.rule)}; "
+        out.print(f"  (other reading of High, not used: {safe(st.alternative.rule)}; "
                   f"{alt['hosts_over_threshold']} host(s) over it; choose with --high-mode)")
-    t = Table()
-    for c in ("host", "state", "fault domain", "CPU model", "VMs", "CPU %", "memory %", ""):
-        t.add_column(c)
-    for h in d["hosts"]:
-        t.add_row(Text(h["name"]), h["state"], Text(h["fault_domain"]), Text(h["cpu_model"]),
-                  str(h["running_vms"]), f"{h['cpu_pct']:.1f}", f"{h['memory_pct']:.1f}",
-                  _over_label(h))
-    out.print(t)
+    rows = [[term_safe(h["name"]), h["state"], term_safe(h["fault_domain"]),
+             term_safe(h["cpu_model"]), str(h["running_vms"]), f"{h['cpu_pct']:.1f}",
+             f"{h['memory_pct']:.1f}", Text(_over_label(h), style="red")]
+            for h in d["hosts"]]
+    show_table(out, ["host", "state", "fault domain", "CPU model", "running VMs", "CPU %",
+                     "memory %", "over"], rows, right=("running VMs", "CPU %", "memory %"))
+    out.print("(running VMs: Running or Paused VMs, the ones that use CPU and memory)")
     out.print(f"Hosts over the threshold: {d['hosts_over_threshold']}")
     if st.violations:
         out.print(f"Rules and limits broken now ({len(st.violations)}, "
                   f"{d['hard_violations']} hard):")
         for v in st.violations:
             tag = "[red]hard[/]" if v.hard else "[yellow]soft[/]"
-            out.print(f"  {tag} {v.kind}: {escape(v.message)}")
+            out.print(f"  {tag} {v.kind}: {safe(v.message)}")
     else:
         out.print("No rule or limit is broken now.")
     if st.islands:
         out.print(f"Compatibility islands: VMs with no other host reachable without downtime "
                   f"({len(st.islands)}):")
         for i in st.islands[:MAX_ISLANDS_SHOWN]:
-            out.print(f"  {escape(i['vm'])} on {escape(i['host'])}: {i['reason']}")
+            out.print(f"  {safe(i['vm'])} on {safe(i['host'])}: {safe(i['reason'])}")
         if len(st.islands) > MAX_ISLANDS_SHOWN:
             out.print(f"  ... and {len(st.islands) - MAX_ISLANDS_SHOWN} more (see --json)")
     else:

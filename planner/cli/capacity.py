@@ -3,27 +3,52 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlparse
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.text import Text
 
-from planner.capacity.batch import BatchOptions, BatchResult, dask_client, run_batch, write_outputs
-from planner.capacity.failures import FailureOptions
-from planner.catalog import default_catalog
-from planner.cli import app
-from planner.cli.common import EXIT_NO, EXIT_USAGE, err, fail, out, print_json, show_problems
-from planner.loadmodel import HighMode, Level
+from planner.cli.choices import SEED_MAX, HighModeChoice, LevelChoice, MaintenanceEngine
+from planner.cli.common import (
+    EXIT_NO,
+    EXIT_USAGE,
+    check_out_dir,
+    err,
+    fail,
+    out,
+    print_json,
+    progress_display,
+    published_dir,
+    safe,
+    show_problems,
+    show_table,
+)
+from planner.textsafe import term_safe
+
+if TYPE_CHECKING:
+    from planner.capacity.batch import BatchResult
+
+#: URL schemes a Dask scheduler address may use.
+SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
 
 
-class MaintenanceEngine(StrEnum):
-    """How drains are decided."""
-
-    RESTART = "restart"
-    OPTIMIZER = "optimizer"
+def _check_scheduler(value: str | None) -> str | None:
+    """Callback: ``--scheduler`` must look like ``tcp://host:port`` (or ``host:port``)."""
+    if value is None:
+        return None
+    v = value.strip()
+    u = urlparse(v if "://" in v else "tcp://" + v)
+    try:
+        port = u.port
+    except ValueError:
+        port = None
+    if u.scheme not in SCHEDULER_SCHEMES or not u.hostname or (
+            u.scheme != "inproc" and port is None) or any(c.isspace() for c in v):
+        raise typer.BadParameter(f"{value!r} is not a Dask scheduler address; expected "
+                                 "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    return v
 
 
 def _parse_add_host(spec: str) -> tuple[str, int]:
@@ -38,6 +63,8 @@ def _parse_add_host(spec: str) -> tuple[str, int]:
         fail(f"--add-host: the count after ':' must be an integer, got {count!r}", EXIT_USAGE)
     if n < 0:
         fail(f"--add-host: the count must be 0 or more, got {n}", EXIT_USAGE)
+    from planner.catalog import default_catalog
+
     m = default_catalog().get(model)
     if m is None:
         fail(f"--add-host: unknown CPU model {model.strip()!r}; known models: "
@@ -45,39 +72,43 @@ def _parse_add_host(spec: str) -> tuple[str, int]:
     return m.name, n
 
 
-@app.command()
 def capacity(
     snapshots: Annotated[list[Path], typer.Argument(help="One or more snapshot directories.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for scenarios.csv, "
                                           "scenarios.parquet and summary.json.")],
-    failures: Annotated[int, typer.Option("--failures", min=1, max=8,
-                                          help="Up to K simultaneous node failures.")] = 1,
+    failures: Annotated[int, typer.Option(
+        "--failures", min=1, max=8, metavar="K",
+        help="Up to K simultaneous node failures.")] = 1,
     growth: Annotated[list[float] | None, typer.Option(
-        "--growth", min=0.01, max=100.0,
+        "--growth", min=0.01, max=100.0, metavar="F",
         help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.")] = None,
     add_host: Annotated[str | None, typer.Option(
-        "--add-host", help="MODEL:N: also test N added hosts of a catalog CPU model and find "
-        "the fewest that make the cluster N+1-safe.")] = None,
+        "--add-host", metavar="MODEL:N", help="Also test N added hosts of a catalog CPU "
+        "model and find the fewest that make the cluster N+1-safe.")] = None,
     maintenance: Annotated[bool, typer.Option(
         "--maintenance", help="Drain each node in turn under the threshold.")] = False,
     maintenance_engine: Annotated[MaintenanceEngine, typer.Option(
-        "--maintenance-engine", help="restart: only the drained node's VMs move (as the "
-        "cluster's drain does); optimizer: the optimizer's plan, which may move others.")
+        "--maintenance-engine", case_sensitive=False,
+        help="restart: only the drained node's VMs move (as the cluster's drain does); "
+             "optimizer: the optimizer's plan, which may move others.")
     ] = MaintenanceEngine.RESTART,
-    level: Annotated[Level | None, typer.Option(
-        "--level", help="Balancer level for --maintenance (default: the cluster's).")] = None,
+    level: Annotated[LevelChoice | None, typer.Option(
+        "--level", case_sensitive=False,
+        help="Balancer level for --maintenance (default: the cluster's).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=100.0,
         help="Threshold percent for --maintenance; overrides --level.")] = None,
-    high_mode: Annotated[HighMode, typer.Option(
-        "--high-mode", help="Reading of the High level.")] = HighMode.AVERAGE,
+    high_mode: Annotated[HighModeChoice, typer.Option(
+        "--high-mode", case_sensitive=False, help="Reading of the High level.")
+    ] = HighModeChoice.AVERAGE,
     survivable_threshold: Annotated[float | None, typer.Option(
         "--survivable-threshold", min=0.0, max=100.0,
         help="Survivable also requires every surviving host at or under this percent.")] = None,
     max_scenarios: Annotated[int, typer.Option(
         "--max-scenarios", min=1, help="Per K >= 2, sample this many node combinations "
         "when there are more (seeded).")] = 2016,
-    seed: Annotated[int, typer.Option("--seed", help="Sampling and solver seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, metavar="N",
+                                      help="Sampling and solver seed.")] = 0,
     time_limit: Annotated[float, typer.Option(
         "--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")] = 10.0,
     no_exact: Annotated[bool, typer.Option(
@@ -88,20 +119,37 @@ def capacity(
     no_growth_limit: Annotated[bool, typer.Option(
         "--no-growth-limit", help="Skip the search for the growth that breaks N+1.")] = False,
     scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
+        "--scheduler", callback=_check_scheduler, metavar="ADDRESS",
+        help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
+    worker_timeout: Annotated[float, typer.Option(
+        "--worker-timeout", min=0.1, metavar="S",
+        help="With --scheduler: give up when it has no worker after S seconds.")] = 30.0,
     workers: Annotated[int, typer.Option(
         "--workers", min=1, help="Workers of the embedded LocalCluster.")] = 2,
     threads: Annotated[bool, typer.Option(
         "--threads", help="Embedded cluster with threads instead of processes.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace earlier results in --out.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).")] = None,
     json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Batch what-if capacity planning: N+k failover, maintenance, growth, added hosts."""
+    from planner.capacity.batch import (
+        BatchError,
+        BatchOptions,
+        dask_client,
+        run_batch,
+        write_outputs,
+    )
+    from planner.capacity.failures import FailureOptions
+
     for s in snapshots:
         if not s.is_dir():
             fail(f"{s}: snapshot directory does not exist" if not s.exists()
                  else f"{s}: expected a snapshot directory of CSV files", EXIT_NO)
-    if out_dir.exists() and not out_dir.is_dir():
-        fail(f"--out {out_dir} exists and is not a directory", EXIT_USAGE)
+    check_out_dir(out_dir)
     add = _parse_add_host(add_host) if add_host else None
     opts = BatchOptions(
         failure=FailureOptions(failures=failures, max_scenarios_per_k=max_scenarios, seed=seed,
@@ -113,24 +161,25 @@ def capacity(
         high_mode=high_mode.value, growth_limit=not no_growth_limit,
     )
     with ExitStack() as stack:
+        tmp = stack.enter_context(published_dir(out_dir, force, "the results"))
+        prog = stack.enter_context(progress_display(json, progress, unit="scenarios"))
+        prog.stage("starting Dask" if scheduler is None else "connecting to " + scheduler)
         try:
-            client = stack.enter_context(dask_client(scheduler, workers, processes=not threads))
+            client = stack.enter_context(dask_client(scheduler, workers, processes=not threads,
+                                                     worker_timeout_s=worker_timeout))
+        except BatchError as e:
+            fail(str(e))
         except (OSError, RuntimeError, TimeoutError) as e:
-            fail(f"cannot reach the Dask scheduler {scheduler}: {e}" if scheduler
-                 else f"cannot start the local Dask cluster: {e}")
-        bar = stack.enter_context(Progress(
-            TextColumn("scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True, disable=json))
-        task = bar.add_task("capacity", total=None)
-        result = run_batch(snapshots, opts, client,
-                           lambda done, total: bar.update(task, completed=done, total=total))
-    if not result.valid:
-        _show_invalid(result, json)
-        raise typer.Exit(EXIT_NO)
-    try:
-        files = write_outputs(result, out_dir)
-    except OSError as e:
-        fail(f"cannot write the results to {out_dir}: {e}")
+            fail(f"cannot start the local Dask cluster: {e}")
+        prog.stage("capacity scenarios")
+        try:
+            result = run_batch(snapshots, opts, client, prog.advance)
+        except BatchError as e:
+            fail(str(e))
+        if not result.valid:
+            _show_invalid(result, json)
+            raise typer.Exit(EXIT_NO)
+        files = write_outputs(result, tmp)
     summary = result.summary()
     summary["out"] = str(out_dir)
     summary["files"] = [p.name for p in files]
@@ -194,11 +243,9 @@ def _generation_lines(s: dict[str, Any]) -> list[str]:
 
 
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
-    t = Table(title="Capacity")
-    for c in ("snapshot", "hosts", "VMs", "N+1 safe", "worst node loss", "not survivable",
-              "growth breaks at",
-              "fewest added hosts", "maintenance"):
-        t.add_column(c)
+    cols = ["snapshot", "hosts", "VMs", "N+1 safe", "worst node loss", "not survivable",
+            "growth breaks at", "fewest added hosts", "maintenance"]
+    rows: list[list[str | Text]] = []
     tab = result.table
     for s in result.snapshots:
         name = s.get("snapshot", "")
@@ -218,14 +265,15 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
             f"{w['scenario'].removeprefix('N+1:')}: "
             + (f"{w['vms_not_restarted']} VM(s) left off" if w["vms_not_restarted"] else
                f"CPU {w['max_cpu_pct_after']:.0f} %, memory {w['max_memory_pct_after']:.0f} %"))
-        t.add_row(name, str(s.get("hosts", "")), str(s.get("vms", "")),
-                  _yes(s.get("n1_safe")), wtxt, f"{bad}/{len(sub)}", gtxt, htxt, mtxt)
-    out.print(t)
+        rows.append([term_safe(name), str(s.get("hosts", "")), str(s.get("vms", "")),
+                     Text.from_markup(_yes(s.get("n1_safe"))), term_safe(wtxt),
+                     f"{bad}/{len(sub)}", gtxt, term_safe(htxt), term_safe(mtxt)])
+    show_table(out, cols, rows, title="Capacity")
     for s in result.snapshots:
         for line in _generation_lines(s):
-            out.print(f"{s.get('snapshot', '')}: {line}")
+            out.print(f"{safe(s.get('snapshot', ''))}: {safe(line)}")
     out.print(f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
               f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
               f"{summary['workers']} worker(s) "
               f"({summary['scenarios_per_second'] or 0:.1f} scenarios/s)")
-    out.print(f"Results: {summary['out']}/scenarios.csv, scenarios.parquet, summary.json")
+    out.print(f"Results: {safe(summary['out'])}/scenarios.csv, scenarios.parquet, summary.json")

@@ -2,68 +2,89 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from planner.cli import app
-from planner.cli.common import EXIT_NO, err, fail, load_or_exit, out, print_json
-from planner.compare import (
-    HVPLAN,
-    CompareOptions,
-    CompareResult,
-    compare,
-    summary_lines,
-    write_outputs,
+from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.common import (
+    EXIT_NO,
+    check_out_dir,
+    check_seed,
+    err,
+    load_snapshot,
+    out,
+    print_json,
+    progress_display,
+    published_dir,
+    safe,
+    show_table,
+    warnings_json,
 )
-from planner.loadmodel import HighMode, Level
+from planner.textsafe import term_safe
+
+if TYPE_CHECKING:
+    from planner.compare import CompareResult
 
 
-@app.command(name="compare")
 def compare_cmd(
     snapshot: Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")],
     out_dir: Annotated[Path | None, typer.Option(
-        "--out", file_okay=False,
+        "--out", metavar="DIR",
         help="Write compare.csv, compare.json, native_moves.csv and compare.png here.")] = None,
-    level: Annotated[Level | None, typer.Option(
-        "--level", help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
+    level: Annotated[LevelChoice | None, typer.Option(
+        "--level", case_sensitive=False,
+        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
     ] = None,
-    high_mode: Annotated[HighMode, typer.Option(
-        "--high-mode", help="Reading of the High level: average (+5 points) or absolute "
-        "(60 %).")] = HighMode.AVERAGE,
+    high_mode: Annotated[HighModeChoice, typer.Option(
+        "--high-mode", case_sensitive=False, help="Reading of the High level: average "
+        "(+5 points) or absolute (60 %).")] = HighModeChoice.AVERAGE,
     time_limit: Annotated[float, typer.Option(
         "--time-limit", min=0.1, help="Optimizer time limit in seconds.")] = 20.0,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Solver seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", callback=check_seed, metavar="N",
+                                      help="Solver seed (0 to 2147483647).")] = 0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier comparison in --out.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).")] = None,
     json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")
                     ] = False,
 ) -> None:
     """Compare hvplan's plan with Node Fairness and SCVMM Dynamic Optimization simulations."""
-    cluster = load_or_exit(snapshot, json)
-    res = compare(cluster, CompareOptions(level=level, threshold_pct=threshold,
-                                          high_mode=high_mode, time_limit_s=time_limit,
-                                          seed=seed))
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            fail(f"--out {out_dir} is a file, expected a directory", 2)
-        try:
-            written = write_outputs(res, out_dir)
-        except OSError as e:
-            fail(f"cannot write to {out_dir}: {e.strerror or e}")
-        err.print(f"wrote {', '.join(p.name for p in written)} to {out_dir}")
+    from planner.compare import CompareOptions, compare, write_outputs
+
+    check_out_dir(out_dir)
+    cluster, loaded = load_snapshot(snapshot, json)
+    opts = CompareOptions(level=level.value if level else None, threshold_pct=threshold,
+                          high_mode=high_mode.value, time_limit_s=time_limit, seed=seed)
+    if out_dir is None:
+        with progress_display(json, progress) as prog:
+            prog.stage("optimising and simulating the native balancers", time_left=time_limit)
+            res = compare(cluster, opts)
+    else:
+        with published_dir(out_dir, force, "the comparison") as tmp, \
+                progress_display(json, progress) as prog:
+            prog.stage("optimising and simulating the native balancers", time_left=time_limit)
+            res = compare(cluster, opts)
+            prog.stage("writing the results")
+            written = write_outputs(res, tmp)
+        err.print(f"wrote {', '.join(p.name for p in written)} to {safe(out_dir)}")
+    from planner.compare import HVPLAN
+
     hv = res.row(HVPLAN)
     no_plan = hv is not None and hv.status not in ("OPTIMAL", "FEASIBLE")
     if json:
-        print_json(res.to_dict())
+        doc = res.to_dict()
+        doc["warnings"] = warnings_json(loaded)
+        print_json(doc)
     else:
         _print_text(res)
     for note in res.notes:
-        err.print(f"note: {note}")
+        err.print(f"note: {safe(note)}")
     if no_plan:
         raise typer.Exit(EXIT_NO)
 
@@ -72,27 +93,28 @@ def _print_text(res: CompareResult) -> None:
     """The table of strategies and the sentences on hvplan's advantage."""
     c = res.cluster
     b = res.before()
-    out.print(f"Cluster [bold]{c.name}[/]: {c.n_hosts} hosts, {c.n_vms} VMs")
-    out.print(f"Threshold: {res.threshold.rule}")
+    from planner.compare import summary_lines
+
+    out.print(f"Cluster [bold]{safe(c.name)}[/]: {c.n_hosts} hosts, {c.n_vms} VMs")
+    out.print(f"Threshold: {safe(res.threshold.rule)}")
     out.print(f"Before: {b['hosts_over_threshold_after']} host(s) over the threshold, highest "
               f"CPU {b['max_cpu_pct_after']:.1f} %, memory {b['max_memory_pct_after']:.1f} %")
-    t = Table()
-    for col in ("strategy", "status", "moves", "moved MB", "downtime", "passes",
-                "converge s", "migrate s", "over", "max CPU %", "max mem %", "rules", "AA"):
-        t.add_column(col, justify="left" if col in ("strategy", "status") else "right",
-                     no_wrap=True)
+    cols = ["strategy", "status", "moves", "moved MB", "downtime", "passes", "converge s",
+            "migrate s", "over", "max CPU %", "max mem %", "rules", "AA"]
+    rows = []
     for r in res.rows:
         m = r.metrics
-        t.add_row(r.name, r.status, str(r.moves), f"{r.memory_moved_mb:,}",
-                  str(r.downtime_moves), str(r.passes), f"{r.converge_seconds:.0f}",
-                  f"{r.estimated_migration_seconds:.0f}",
-                  str(m["hosts_over_threshold_after"]), f"{m['max_cpu_pct_after']:.1f}",
-                  f"{m['max_memory_pct_after']:.1f}", str(m["rule_violations_after"]),
-                  str(m["anti_affinity_pairs_after"]))
-    # Wider than a default 80-column pipe: the rows are meant to be read whole.
-    Console(file=sys.stdout, width=max(out.width, 180), highlight=False).print(t)
+        rows.append([term_safe(r.name), r.status, str(r.moves), f"{r.memory_moved_mb:,}",
+                     str(r.downtime_moves), str(r.passes), f"{r.converge_seconds:.0f}",
+                     f"{r.estimated_migration_seconds:.0f}",
+                     str(m["hosts_over_threshold_after"]), f"{m['max_cpu_pct_after']:.1f}",
+                     f"{m['max_memory_pct_after']:.1f}", str(m["rule_violations_after"]),
+                     str(m["anti_affinity_pairs_after"])])
+    show_table(out, cols, rows, right=cols[2:])
+    out.print("(over: nodes over the threshold after; rules: rules broken after; AA: "
+              "anti-affinity pairs sharing a node after)")
     out.print("What ran:")
     for r in res.rows:
-        out.print(f"  {r.name}: {r.description}")
+        out.print(f"  {safe(r.name)}: {safe(r.description)}")
     for line in summary_lines(res):
-        out.print(line)
+        out.print(safe(line))

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from planner.cli import app
-from planner.cli.common import EXIT_NO, err, out, print_json
-from planner.generate import GeneratorError, GeneratorOptions, generate_cluster
-from planner.loadmodel import LEVEL_BY_NUMBER, Level, host_loads
-from planner.snapshot import FILES, write_snapshot
-
-
-class VendorChoice(StrEnum):
-    """CPU vendors of the generated nodes."""
-
-    INTEL = "intel"
-    AMD = "amd"
-    MIXED = "mixed"
-
-
-class HotVendor(StrEnum):
-    """Vendor whose nodes are made hot."""
-
-    INTEL = "intel"
-    AMD = "amd"
-
-
+from planner.cli.choices import HotVendor, LevelChoice, VendorChoice
+from planner.cli.common import EXIT_NO, check_out_dir, err, out, print_json, published_dir, safe
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -39,19 +18,20 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(m.strip() for v in values for m in v.split(",") if m.strip()) or None
 
 
-@app.command()
 def generate(
     hosts: Annotated[int, typer.Option("--hosts", min=1, help="Number of nodes (1-128; a "
                                       "failover cluster has at most 64).")],
     vms: Annotated[int, typer.Option("--vms", min=0, help="Number of VMs.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Snapshot directory to write.",
-                                          file_okay=False)],
+                                          show_default=False)],
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the snapshot files in a "
-                                        "non-empty directory.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing non-empty "
+                                        "directory (once the new snapshot is complete).")
+                     ] = False,
     name: Annotated[str | None, typer.Option("--name", help="Cluster name.")] = None,
-    vendors: Annotated[VendorChoice, typer.Option("--vendors", help="CPU vendors of the "
-                                                  "nodes.")] = VendorChoice.INTEL,
+    vendors: Annotated[VendorChoice, typer.Option(
+        "--vendors", case_sensitive=False, help="CPU vendors of the nodes.")
+    ] = VendorChoice.INTEL,
     generation: Annotated[list[str] | None, typer.Option(
         "--generation", help="CPU model from the catalog; repeat it or separate models with "
         "commas for several generations (default: three recent ones per vendor).")] = None,
@@ -78,7 +58,8 @@ def generate(
     hot_load_pct: Annotated[float, typer.Option(
         "--hot-load-pct", help="Load the hot nodes exceed, in percent.")] = 85.0,
     hot_vendor: Annotated[HotVendor | None, typer.Option(
-        "--hot-vendor", help="Only nodes of this vendor are made hot.")] = None,
+        "--hot-vendor", case_sensitive=False,
+        help="Only nodes of this vendor are made hot.")] = None,
     compat_minimum: Annotated[float, typer.Option(
         "--compat-minimum", min=0.0, max=1.0, help="Fraction of VMs in MinimumFeatureSet "
         "mode.")] = 0.20,
@@ -111,18 +92,17 @@ def generate(
     enforced_anti_affinity: Annotated[bool, typer.Option(
         "--enforced-anti-affinity", help="Make legacy anti-affinity classes hard "
         "(ClusterEnforcedAntiAffinity).")] = False,
-    level: Annotated[Level, typer.Option(
-        "--level", help="The cluster's balancer level (auto_balancer_level).")] = Level.LOW,
+    level: Annotated[LevelChoice, typer.Option(
+        "--level", case_sensitive=False,
+        help="The cluster's balancer level (auto_balancer_level).")] = LevelChoice.LOW,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write a realistic synthetic snapshot (deterministic by seed)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        err.print(f"[red]hvplan: {out_dir} exists and is not a directory[/]")
-        raise typer.Exit(EXIT_NO)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        err.print(f"[red]hvplan: {out_dir} is not empty; use --force to overwrite the "
-                  "snapshot files in it[/]")
-        raise typer.Exit(EXIT_NO)
+    from planner.generate import GeneratorError, GeneratorOptions, generate_cluster
+    from planner.loadmodel import LEVEL_BY_NUMBER, Level, host_loads
+    from planner.snapshot import write_snapshot
+
+    check_out_dir(out_dir)
     options = GeneratorOptions(
         hosts=hosts, vms=vms, seed=seed, name=name, vendors=vendors.value,
         generations=_split(generation), fault_domains=fault_domains,
@@ -137,19 +117,16 @@ def generate(
         restricted_owners_fraction=restricted_owners_fraction,
         disabled_rule_fraction=disabled_rule_fraction,
         enforced_anti_affinity=enforced_anti_affinity,
-        balancer_level={v: k for k, v in LEVEL_BY_NUMBER.items()}[level],
+        balancer_level={v: k for k, v in LEVEL_BY_NUMBER.items()}[Level(level.value)],
     )
     try:
         cluster = generate_cluster(options)
     except GeneratorError as e:
         for p in e.problems:
-            err.print(f"[red]hvplan: {p}[/]")
+            err.print(f"[red]hvplan: {safe(p)}[/]")
         raise typer.Exit(EXIT_NO) from None
-    if force and out_dir.is_dir():
-        # Snapshot files the new cluster does not write (no rules, say) must not linger.
-        for f in FILES:
-            (out_dir / f).unlink(missing_ok=True)
-    write_snapshot(cluster, out_dir)
+    with published_dir(out_dir, force, "the snapshot") as tmp:
+        write_snapshot(cluster, tmp)
     loads = host_loads(cluster)
     over = int(((loads.cpu_pct > hot_load_pct) | (loads.memory_pct > hot_load_pct)).sum())
     summary = {
@@ -163,7 +140,7 @@ def generate(
     if json:
         print_json(summary)
         return
-    out.print(f"wrote {out_dir}: {cluster.n_hosts} hosts, {cluster.n_vms} VMs "
+    out.print(f"wrote {safe(out_dir)}: {cluster.n_hosts} hosts, {cluster.n_vms} VMs "
               f"({summary['running_vms']} running), {len(cluster.rules)} rules, "
               f"mean CPU {summary['mean_cpu_pct']:.1f} % / memory "
               f"{summary['mean_memory_pct']:.1f} %, {over} host(s) over {hot_load_pct:g} % "

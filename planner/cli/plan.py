@@ -2,76 +2,189 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli import app
-from planner.cli.common import EXIT_NO, err, fail, load_or_exit, out, print_json
-from planner.loadmodel import HighMode, Level
-from planner.optimizer import PlanOptions, SolveStatus
-from planner.planio import plan_to_directory
-from planner.profiles import load_profile
-from planner.verify import verify_plan
+from planner.cli.choices import HighModeChoice, LevelChoice, LoadChoice, MinimiseChoice
+from planner.cli.common import (
+    EXIT_NO,
+    EXIT_USAGE,
+    STALE_HOURS,
+    age_text,
+    check_out_dir,
+    check_seed,
+    err,
+    fail,
+    load_snapshot,
+    out,
+    print_json,
+    progress_display,
+    published_dir,
+    published_file,
+    safe,
+    snapshot_age,
+    warnings_json,
+)
 
-SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")]
+if TYPE_CHECKING:
+    from planner.cluster import Cluster
+
+SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.",
+                                             show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Replace an earlier output in --out (only once the new one is complete).")]
+ProgressOpt = Annotated[bool | None, typer.Option(
+    "--progress/--no-progress", show_default=False,
+    help="Show progress on stderr (default: on a terminal, not under --json).")]
+
+#: Words for each objective tier when a plan is not proven best.
+_TIER_WORDS = {
+    "rules": "{d} broken rule(s) may be avoidable",
+    "excess": "the load above the threshold may be reducible by {pct}",
+    "anti_affinity": "{d} anti-affinity pair(s) sharing a node may be avoidable",
+    "migration": "the migration cost is within {pct} of its bound",
+    "balance": "the highest load is within {pct} of its bound",
+}
 
 
-@app.command()
 def plan(
     snapshot: SnapshotArg,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the plan files.")],
-    level: Annotated[Level | None, typer.Option(
-        "--level", help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
-    high_mode: Annotated[HighMode, typer.Option(
-        "--high-mode", help="Reading of High: average (+5 points) or absolute (60 %).")
-    ] = HighMode.AVERAGE,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the plan files.",
+                                          show_default=False)],
+    level: Annotated[LevelChoice | None, typer.Option(
+        "--level", case_sensitive=False,
+        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
+    high_mode: Annotated[HighModeChoice, typer.Option(
+        "--high-mode", case_sensitive=False,
+        help="Reading of High: average (+5 points) or absolute (60 %).")
+    ] = HighModeChoice.AVERAGE,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
     ] = None,
-    drain: Annotated[list[str] | None, typer.Option(
-        "--drain", help="Node to empty (repeatable).")] = None,
-    max_moves: Annotated[int | None, typer.Option(
-        "--max-moves", min=0,
-        help="Hard budget on the number of VMs that change node.")] = None,
-    time_limit: Annotated[float | None, typer.Option(
-        "--time-limit", min=0.1, help="Solver time limit in seconds (default: profile).")
+    headroom: Annotated[float | None, typer.Option(
+        "--headroom", min=0.0, max=100.0, metavar="PCT",
+        help="Aim this many points below the threshold (hot nodes do not end exactly at it).")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Solver random seed.")] = 0,
+    drain: Annotated[list[str] | None, typer.Option(
+        "--drain", metavar="HOST", help="Node to empty (repeatable).")] = None,
+    max_moves: Annotated[int | None, typer.Option(
+        "--max-moves", min=0, metavar="N",
+        help="Hard budget on the number of VMs that change node.")] = None,
+    minimise: Annotated[MinimiseChoice, typer.Option(
+        "--minimise", "--minimize", case_sensitive=False,
+        help="What the migration step minimises: memory moved, number of moves, or "
+             "estimated duration.")] = MinimiseChoice.MEMORY,
+    strict_rules: Annotated[bool, typer.Option(
+        "--strict-rules", help="Every affinity rule must hold, or the problem is "
+        "infeasible.")] = False,
+    load: Annotated[LoadChoice | None, typer.Option(
+        "--load", case_sensitive=False, help="With a load history: the statistic the "
+        "threshold is judged at (default p95; without history the vms.csv values).")] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", min=0.1, metavar="S", help="Solver time limit in seconds "
+        "(default: profile).")] = None,
+    seed: Annotated[int, typer.Option("--seed", callback=check_seed, metavar="N",
+                                      help="Solver random seed (0 to 2147483647).")] = 0,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=1, help="Solver workers (default: profile).")] = None,
     model: Annotated[str, typer.Option(
-        "--model", help="Profile: rebalance, drain, strict or a PATH.toml.")] = "rebalance",
+        "--model", metavar="PROFILE", help="Profile: rebalance, drain, strict or a PATH.toml."
+    )] = "rebalance",
     export_model: Annotated[Path | None, typer.Option(
-        "--export-model", help="Write the CP-SAT model proto (text) to this file.")] = None,
+        "--export-model", metavar="FILE", help="Write the CP-SAT model proto (text) to this "
+        "file.")] = None,
+    force: ForceOpt = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Also show the solver's view: every objective tier with its "
+        "bound and how it was settled.")] = False,
+    progress: ProgressOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Compute an optimal, verified migration plan and write plan.csv, placement.csv,
-    summary.json, plan.ps1 and rollback.ps1 into --out."""
-    cluster = load_or_exit(snapshot, json)
+    summary.json, plan.ps1 and rollback.ps1 into --out.
+
+    An existing non-empty --out is replaced only with --force, and only once the new plan
+    is complete: an interrupted run (Ctrl-C) leaves the earlier plan untouched.
+    """
+    from planner.optimizer import PlanOptions
+    from planner.profiles import load_profile
+
+    check_out_dir(out_dir)
+    if export_model is not None and not export_model.resolve().parent.is_dir():
+        fail(f"--export-model {export_model}: directory {export_model.resolve().parent} "
+             "does not exist")
+    if export_model is not None and export_model.is_dir():
+        fail(f"--export-model {export_model}: is a directory; give a file name", EXIT_USAGE)
+    cluster, loaded = load_snapshot(snapshot, json)
+    drained = _drained(cluster, drain or [])
+    prof, rep = load_profile(model)
+    if prof is None:
+        fail("--model: " + "; ".join(str(p) for p in rep.errors))
+    wanted: dict[str, Any] = {
+        "level": level.value if level else None, "threshold_pct": threshold,
+        "high_mode": high_mode.value, "drain": tuple(drained), "max_moves": max_moves,
+        "time_limit_s": time_limit, "seed": seed, "workers": workers, "profile": prof,
+        "headroom_pct": headroom, "minimise": minimise.value, "strict_rules": strict_rules,
+        "load": None if load is None else load.value}
+    defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False,
+                "load": None}
+    fields = {f.name for f in dataclasses.fields(PlanOptions)}
+    for name, value in list(wanted.items()):
+        if name not in fields:
+            if value != defaults.get(name):
+                err.print(f"[yellow]hvplan: --{name.split('_')[0].replace('_', '-')} is not "
+                          "supported by this build's optimizer yet; it is ignored[/]")
+            del wanted[name]
+    _age_note(cluster)
+    model_file = (contextlib.nullcontext(None) if export_model is None
+                  else published_file(export_model, force, "the model"))
+    with published_dir(out_dir, force, "the plan") as tmp, \
+            progress_display(json, progress) as prog, model_file as mtmp:
+        summary = _solve_and_write(cluster, PlanOptions(**wanted, export_model=mtmp), tmp,
+                                   json, prog)
+    _report(cluster, summary, out_dir, json, verbose, max_moves, loaded)
+
+
+def _drained(cluster: Cluster, names: list[str]) -> list[int]:
     drained: list[int] = []
-    for name in drain or []:
+    for name in names:
         h = cluster.host_index.get(name.casefold())
         if h is None:
             fail(f"--drain {name!r}: no such node in the snapshot (nodes: "
                  f"{', '.join(cluster.host_names[:20])}"
                  f"{' ...' if cluster.n_hosts > 20 else ''})")
         drained.append(h)
-    if out_dir.exists() and not out_dir.is_dir():
-        fail(f"--out {out_dir}: exists and is not a directory")
-    if export_model is not None and not export_model.resolve().parent.is_dir():
-        fail(f"--export-model {export_model}: directory {export_model.resolve().parent} "
-             "does not exist")
-    prof, rep = load_profile(model)
-    if prof is None:
-        fail("--model: " + "; ".join(str(p) for p in rep.errors))
-    opts = PlanOptions(level=level.value if level else None, threshold_pct=threshold,
-                       high_mode=high_mode.value, drain=tuple(drained), max_moves=max_moves,
-                       time_limit_s=time_limit, seed=seed, workers=workers, profile=prof,
-                       export_model=export_model)
-    res, wo = plan_to_directory(cluster, opts, out_dir)
+    return drained
+
+
+def _age_note(cluster: Cluster) -> None:
+    """Say how old the snapshot is; warn when it is older than :data:`STALE_HOURS`."""
+    collected = getattr(cluster.settings, "collected_utc", None)
+    hours = snapshot_age(collected)
+    if hours is None:
+        return
+    if hours > STALE_HOURS:
+        err.print(f"[yellow]hvplan: warning: the snapshot was collected {age_text(hours)} ago "
+                  f"({safe(collected)}); the cluster may have changed since — collect a new "
+                  "one before running the plan[/]")
+    else:
+        err.print(f"snapshot collected {age_text(hours)} ago ({safe(collected)})")
+
+
+def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
+                     prog: Any) -> dict[str, Any]:
+    """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan."""
+    from planner.optimizer import SolveStatus
+    from planner.planio import plan_to_directory
+
+    limit = opts.time_limit_s
+    prog.stage("optimising the placement", time_left=limit)
+    res, wo = plan_to_directory(cluster, opts, tmp)
     if wo is None:
         doc: dict[str, Any] = {"status": res.status.value, "explanation": res.explanation,
                                "solve_seconds": round(res.solve_seconds, 3),
@@ -81,44 +194,92 @@ def plan(
         what = "infeasible" if res.status == SolveStatus.INFEASIBLE else "no plan found"
         err.print(f"[red]hvplan: {what}; nothing was written.[/]")
         for line in res.explanation:
-            err.print(f"  - {line}")
+            err.print(f"  - {safe(line)}")
         raise typer.Exit(EXIT_NO)
     if not wo.ok:
         if json:
             print_json({"status": "UNKNOWN", "error": wo.message, "violations": wo.violations})
-        err.print(f"[red]hvplan: {wo.message}; nothing was written.[/]")
+        err.print(f"[red]hvplan: {safe(wo.message)}; nothing was written.[/]")
         for v in wo.violations[:30]:
-            err.print(f"  - {v['kind']}: {v['message']}")
+            err.print(f"  - {v['kind']}: {safe(v['message'])}")
         raise typer.Exit(EXIT_NO)
-    s = wo.summary
+    return wo.summary
+
+
+def tier_words(tiers: list[dict[str, Any]]) -> list[str]:
+    """What a plan that is not proven best may still gain, tier by tier, in words."""
+    lines = []
+    for t in tiers:
+        obj, bound = t.get("objective", t.get("value")), t.get("bound")
+        if obj is None or bound is None or obj <= bound:
+            continue
+        pct = f"{100 * (obj - bound) / max(abs(obj), 1):.1f} %"
+        words = _TIER_WORDS.get(t["name"], "{name}: within {pct} of its bound")
+        lines.append(words.format(d=obj - bound, pct=pct, name=t["name"]))
+    return lines
+
+
+def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verbose: bool,
+            max_moves: int | None, loaded: Any) -> None:
+    """The plan's result: JSON, or a few lines in an administrator's words."""
+    over_after = int(s["hosts_over_threshold_after"])
+    budget = (f"the move budget of {max_moves} leaves {over_after} node(s) over the threshold"
+              if max_moves is not None and over_after > 0 else None)
     if json:
-        print_json(s)
+        doc = dict(s)
+        doc["warnings"] = warnings_json(loaded)
+        if budget:
+            doc["budget_note"] = budget
+        print_json(doc)
         return
-    out.print(f"Cluster [bold]{cluster.name}[/]: {cluster.n_hosts} hosts, {cluster.n_vms} VMs; "
-              f"threshold {res.threshold.rule}")
-    gap = "" if not s["gap"] else f", gap {100 * s['gap']:.2f} %"
-    out.print(f"Status: [bold]{s['status']}[/]{gap} in {s['solve_seconds']:.2f} s "
-              f"({s['method']}, profile {s['profile']}, seed {s['seed']})")
-    out.print(f"Moves: {s['moves']} ({s['downtime_moves']} with downtime), "
-              f"memory moved {s['memory_moved_mb']} MB, {s['waves']} wave(s), "
-              f"about {s['estimated_seconds']:.0f} s")
-    out.print(f"Max CPU: {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %; "
-              f"max memory: {s['max_memory_pct_before']:.1f} % -> "
-              f"{s['max_memory_pct_after']:.1f} %; hosts over the threshold: "
-              f"{s['hosts_over_threshold_before']} -> {s['hosts_over_threshold_after']}")
-    for t in s["tiers"]:
-        out.print(f"  tier {t['name']}: {t['objective']} (bound {t['bound']}, {t['status']})")
-    out.print(f"Plan written to {out_dir}")
+    out.print(f"Cluster [bold]{safe(cluster.name)}[/]: {cluster.n_hosts} nodes, "
+              f"{cluster.n_vms} VMs; threshold {safe(s.get('threshold_rule', ''))}")
+    dt = s["downtime_moves"]
+    out.print(f"Plan: {s['moves']} move(s)" + (f" ({dt} with downtime)" if dt else "")
+              + f", {s['memory_moved_mb']:,} MB of memory moved, {s['waves']} wave(s), "
+              f"about {_duration(float(s['estimated_seconds']))}")
+    out.print(f"Nodes over the threshold: {s['hosts_over_threshold_before']} -> {over_after}; "
+              f"highest CPU {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %, "
+              f"highest memory {s['max_memory_pct_before']:.1f} % -> "
+              f"{s['max_memory_pct_after']:.1f} %")
+    if s["status"] == "OPTIMAL":
+        out.print(f"No better plan exists under these rules (proven in "
+                  f"{s['solve_seconds']:.1f} s).")
+    else:
+        gaps = tier_words(s.get("tiers", []))
+        out.print(f"Best plan found in {s['solve_seconds']:.1f} s, not proven best"
+                  + (": " + "; ".join(gaps) if gaps else "") + ".")
+    for r in s.get("rules_left_broken", []) or []:
+        out.print(f"  rule {safe(r.get('rule'))} stays broken: {safe(r.get('reason'))}")
+    if budget:
+        out.print(f"[yellow]Note: {budget}.[/] Raise --max-moves to bring them under it.")
+    if verbose:
+        out.print(f"Solver: status {s['status']}, method {safe(s.get('method'))}, profile "
+                  f"{safe(s.get('profile'))}, seed {s.get('seed')}")
+        for t in s.get("tiers", []):
+            out.print(f"  tier {t['name']}: {t.get('objective')} (bound {t.get('bound')}, "
+                      f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})")
+    out.print(f"Plan written to {safe(out_dir)}")
 
 
-@app.command()
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def verify(
     snapshot: SnapshotArg,
-    plan_dir: Annotated[Path, typer.Argument(help="Directory written by hvplan plan.")],
+    plan_dir: Annotated[Path, typer.Argument(help="Directory written by hvplan plan.",
+                                             show_default=False)],
     json: JsonOpt = False,
 ) -> None:
     """Check a plan against a snapshot, independently of the optimizer (exit 1 if not ok)."""
-    cluster = load_or_exit(snapshot, json)
+    from planner.verify import verify_plan
+
+    cluster, _ = load_snapshot(snapshot, json)
     if not plan_dir.is_dir():
         if json:
             print_json({"ok": False, "violations": [
@@ -131,11 +292,20 @@ def verify(
     elif rep.ok:
         out.print("[green]ok[/]: the plan is consistent, feasible and its objective recomputes")
     else:
-        err.print(f"[red]{len(rep.violations)} violation(s):[/]")
-        for v in rep.violations:
-            where = ", ".join(str(x) for x in (
-                f"step {v['step']}" if v["step"] is not None else None, v["vm"], v["host"])
-                if x)
-            err.print(f"  - {v['kind']}{' (' + where + ')' if where else ''}: {v['message']}")
+        _show_violations(rep.violations)
     if not rep.ok:
         raise typer.Exit(EXIT_NO)
+
+
+def _show_violations(violations: list[dict[str, Any]]) -> None:
+    """Every violation, one line each; a plan made from another snapshot in one line."""
+    other = [v for v in violations if v["kind"] in ("snapshot", "identity", "provenance")]
+    if other:
+        err.print(f"[red]hvplan: {safe(other[0]['message'])}[/]")
+        return
+    err.print(f"[red]{len(violations)} violation(s):[/]")
+    for v in violations:
+        where = ", ".join(str(x) for x in (
+            f"step {v['step']}" if v["step"] is not None else None, v["vm"], v["host"]) if x)
+        err.print(f"  - {v['kind']}{' (' + safe(where) + ')' if where else ''}: "
+                  f"{safe(v['message'])}")

@@ -7,47 +7,61 @@ from typing import Annotated
 
 import typer
 
-from planner.cli import app
-from planner.cli.common import EXIT_NO, err, fail, load_or_exit, out, print_json, show_problems
-from planner.collector import write_collector
-from planner.htmlreport import build_report, read_plan, write_report
-from planner.loadmodel import HighMode, Level
-from planner.snapshot import read_snapshot
+from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.common import (
+    check_out_dir,
+    err,
+    fail,
+    load_snapshot,
+    out,
+    print_json,
+    progress_display,
+    published_dir,
+    published_file,
+    safe,
+    show_problems,
+    warnings_json,
+)
 
 
-@app.command()
 def report(
-    snapshot: Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")],
+    snapshot: Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.",
+                                             show_default=False)],
     out_dir: Annotated[Path, typer.Option(
         "--out", help="Directory to write report.html into (created when missing).")] = Path(
         "hvplan-report"),
     plan: Annotated[Path | None, typer.Option(
-        "--plan", help="Plan directory (plan.csv, placement.csv, summary.json) to show "
-        "before / after.")] = None,
-    level: Annotated[Level | None, typer.Option(
-        "--level", help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
+        "--plan", metavar="DIR", help="Plan directory (plan.csv, placement.csv, summary.json) "
+        "to show before / after.")] = None,
+    level: Annotated[LevelChoice | None, typer.Option(
+        "--level", case_sensitive=False,
+        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
     ] = None,
-    high_mode: Annotated[HighMode, typer.Option(
-        "--high-mode", help="Reading of the High level: average (+5 points) or absolute (60 %).")
-    ] = HighMode.AVERAGE,
+    high_mode: Annotated[HighModeChoice, typer.Option(
+        "--high-mode", case_sensitive=False,
+        help="Reading of the High level: average (+5 points) or absolute (60 %).")
+    ] = HighModeChoice.AVERAGE,
     compare: Annotated[bool, typer.Option(
         "--compare/--no-compare", help="Include the comparison with the native balancers "
         "(runs the optimizer).")] = True,
     capacity: Annotated[bool, typer.Option(
         "--capacity/--no-capacity", help="Include the N+1 failover summary.")] = True,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an earlier report in --out.")] = False,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print {\"report\": path} on stdout.")
     ] = False,
 ) -> None:
     """Write one self-contained HTML page: loads before / after, moves and waves, rules,
     compatibility islands, the native-balancer comparison and the N+1 summary."""
-    cluster, loaded = read_snapshot(snapshot)
-    if cluster is None:
-        load_or_exit(snapshot, json)  # prints every problem and exits 1
-        return
-    if loaded.warnings and not json:
-        show_problems(loaded)
+    from planner.htmlreport import REPORT_FILE, build_report, read_plan, write_report
+
+    check_out_dir(out_dir)
+    cluster, loaded = load_snapshot(snapshot, json)
     plan_data = None
     if plan is not None:
         plan_data, problems = read_plan(cluster, plan)
@@ -57,37 +71,43 @@ def report(
             show_problems(problems)
             fail(f"{plan} is not a plan hvplan can show for this snapshot "
                  f"({len(problems.errors)} error(s)); nothing was written.")
-    page = build_report(cluster, plan_data, level=level, threshold_pct=threshold,
-                        high_mode=high_mode, compare=compare, capacity=capacity,
-                        warnings=loaded.warnings)
+    with published_dir(out_dir, force, "the report") as tmp, \
+            progress_display(json, progress) as prog:
+        prog.stage("building the report" + (" (runs the comparison)" if compare else ""))
+        page = build_report(cluster, plan_data, level=level.value if level else None,
+                            threshold_pct=threshold, high_mode=high_mode.value,
+                            compare=compare, capacity=capacity, warnings=loaded.warnings)
+        prog.stage("writing the report")
+        write_report(page, tmp)
     for note in page.notes:
-        err.print(f"[yellow]hvplan: {note}[/]")
-    try:
-        path = write_report(page, out_dir)
-    except OSError as e:
-        fail(f"cannot write the report to {out_dir}: {e.strerror or e}")
+        err.print(f"[yellow]hvplan: {safe(note)}[/]")
+    path = out_dir / REPORT_FILE
     if json:
-        print_json({"report": str(path), "notes": list(page.notes)})
+        print_json({"report": str(path), "notes": list(page.notes),
+                    "warnings": warnings_json(loaded)})
     else:
-        out.print(f"Report written to {path}")
+        out.print(f"Report written to {safe(path)}")
 
 
-@app.command()
 def collector(
     out_file: Annotated[Path, typer.Option(
-        "--out", help="File to write the collector script to, e.g. Export-ClusterState.ps1.")],
+        "--out", metavar="FILE",
+        help="File to write the collector script to, e.g. Export-ClusterState.ps1.",
+        show_default=False)],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Write the PowerShell collector that exports a live cluster as a snapshot.
 
-    Run it on a cluster node:  .\\Export-ClusterState.ps1 -OutputPath C:\\hvplan\\snapshot
-    (Get-Help .\\Export-ClusterState.ps1 -Full shows every option)."""
-    try:
-        path = write_collector(out_file, overwrite=force)
-    except (FileExistsError, IsADirectoryError) as e:
-        fail(str(e))
-    except OSError as e:
-        fail(f"cannot write {out_file}: {e.strerror or e}", EXIT_NO)
-    out.print(f"Collector written to {path}")
-    out.print("On a cluster node run:  .\\" + path.name + " -OutputPath C:\\hvplan\\snapshot")
+    \b
+    Run it on a cluster node:
+      .\\Export-ClusterState.ps1 -OutputPath C:\\hvplan\\snapshot
+    Get-Help .\\Export-ClusterState.ps1 -Full shows every option.
+    """
+    from planner.collector import write_collector
+
+    with published_file(out_file, force, "the collector") as tmp:
+        write_collector(tmp, overwrite=True)
+    out.print(f"Collector written to {safe(out_file)}")
+    out.print("On a cluster node run:  .\\" + safe(out_file.name)
+              + " -OutputPath C:\\hvplan\\snapshot")
     out.print("then copy the directory here and run:  hvplan validate snapshot")

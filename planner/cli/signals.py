@@ -80,7 +80,7 @@ def message(code: int) -> str:
     except ValueError:
         name = "SIGINT"
     return (f"hvplan: {_NAMES.get(name, 'interrupted (' + name + ')')}; "
-            "nothing was written or replaced.")
+            "no output was left half-written.")
 
 
 __all__ = ["GRACE_SECONDS", "Interrupted", "exit_code", "install", "message", "received"]
