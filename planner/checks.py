@@ -159,7 +159,9 @@ def placement_violations(
                              f"ends on {hn[p[v]]}", vms=(vn[v],), hosts=(hn[p[v]],)))
     drained_set = set(int(d) for d in drained)
     not_up = cluster.host_state[p] != HostState.UP
-    for v in np.flatnonzero(not_up & ~(cluster.vm_pinned & (p == cluster.vm_host))):
+    # A VM may stay on a Paused node (and an Off/Saved one on a Down node): SPEC §3.
+    stays = (cluster.vm_pinned | cluster.vm_may_stay) & (p == cluster.vm_host)
+    for v in np.flatnonzero(not_up & ~stays):
         state = HostState(cluster.host_state[p[v]]).name.title()
         out.append(Violation("host_not_up", f"VM {vn[v]} is on {hn[p[v]]}, which is {state}",
                              vms=(vn[v],), hosts=(hn[p[v]],)))

@@ -16,6 +16,7 @@ and cached on the instance.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cached_property
@@ -32,11 +33,19 @@ CPU_UNITS = 1000
 
 
 class HostState(IntEnum):
-    """Cluster node state."""
+    """Cluster node state.
+
+    ``UP`` receives and keeps VMs; ``PAUSED`` (``Suspend-ClusterNode`` without ``-Drain``)
+    keeps its VMs running but receives nothing; ``DOWN`` receives nothing and the VMs listed
+    on it are not running there (they can only be started elsewhere, never migrated).
+    """
 
     UP = 0
     PAUSED = 1
     DOWN = 2
+
+
+HOST_STATE_NAMES = {HostState.UP: "Up", HostState.PAUSED: "Paused", HostState.DOWN: "Down"}
 
 
 class VmState(IntEnum):
@@ -46,6 +55,13 @@ class VmState(IntEnum):
     OFF = 1
     SAVED = 2
     PAUSED = 3
+
+
+VM_STATE_NAMES = {VmState.RUNNING: "Running", VmState.OFF: "Off", VmState.SAVED: "Saved",
+                  VmState.PAUSED: "Paused"}
+
+#: Failover priority values of ``Get-ClusterGroup`` and their names.
+PRIORITY_NAMES = {3000: "High", 2000: "Medium", 1000: "Low", 0: "NoAutoStart"}
 
 
 class Vendor(IntEnum):
@@ -103,16 +119,31 @@ class NetworkRole(IntEnum):
     CLUSTER_AND_CLIENT = 3
 
 
+NETWORK_ROLE_NAMES = {NetworkRole.NONE: "None", NetworkRole.CLUSTER: "Cluster",
+                      NetworkRole.CLUSTER_AND_CLIENT: "ClusterAndClient"}
+
+
 class MoveKind(IntEnum):
-    """How a VM can reach a host; ``FORBIDDEN`` means it cannot."""
+    """How a VM can reach a host; ``FORBIDDEN`` means it cannot.
+
+    ``START`` is the cold boot of a VM listed on a Down node on its target (it is not running
+    anywhere, so vendor and CPU features do not constrain it; it needs its boot memory).
+    """
 
     FORBIDDEN = -1
     LIVE = 0
     QUICK = 1
     SHUTDOWN = 2
+    START = 3
 
 
-MOVE_KIND_NAMES = {MoveKind.LIVE: "Live", MoveKind.QUICK: "Quick", MoveKind.SHUTDOWN: "Shutdown"}
+MOVE_KIND_NAMES = {MoveKind.LIVE: "Live", MoveKind.QUICK: "Quick",
+                   MoveKind.SHUTDOWN: "Shutdown", MoveKind.START: "Start"}
+
+#: Hyper-V's limit of running VMs per node (Windows Server 2022 and 2025).
+DEFAULT_MAX_RUNNING_VMS = 1024
+#: ``host_max_config_version_x10`` value meaning "runs every configuration version".
+ANY_CONFIG_VERSION = -1
 
 #: Configuration version from which CommonClusterFeatureSet is honoured, in tenths.
 COMMON_FEATURE_SET_MIN_VERSION_X10 = 100
@@ -135,16 +166,23 @@ class ClusterSettings:
     auto_balancer_level: int = 1
     maximum_parallel_migrations: int | None = None
     enforced_anti_affinity: bool = False
+    #: When the snapshot was taken, ISO 8601 normalised to UTC (``2026-12-01T08:30:00Z``).
+    collected_utc: str | None = None
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One affinity rule; ``members`` are VM indices."""
+    """One affinity rule; ``members`` are VM indices.
+
+    ``other_members`` are the names in the rule's groups that are not VMs (a Cluster Shared
+    Volume, another cluster group): kept and reported, they never constrain a plan.
+    """
 
     name: str
     rule_type: RuleType
     enabled: bool
     members: tuple[int, ...]
+    other_members: tuple[str, ...] = ()
 
     @property
     def type_name(self) -> str:
@@ -166,6 +204,11 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
+
+
+def _unset() -> np.ndarray:
+    """Default of an optional per-host or per-VM array: filled in by ``__post_init__``."""
+    return np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,16 +255,44 @@ class Cluster:
     # --- rules and networks -------------------------------------------------------------
     rules: tuple[Rule, ...] = ()
     networks: tuple[Network, ...] = ()
+    # --- optional per-host / per-VM data (defaults filled in by __post_init__) ----------
+    #: int32 highest VM configuration version * 10 the node runs; -1 = any version.
+    host_max_config_version_x10: np.ndarray = field(default_factory=_unset)
+    #: int64 running (consuming) VMs the node may hold in any placement (Hyper-V: 1,024).
+    host_max_running_vms: np.ndarray = field(default_factory=_unset)
+    vm_dynamic_memory: np.ndarray = field(default_factory=_unset)  # bool
+    #: int64 memory a VM boots with (default ``vm_memory_mb``), and its Dynamic Memory range.
+    vm_memory_startup_mb: np.ndarray = field(default_factory=_unset)
+    vm_memory_minimum_mb: np.ndarray = field(default_factory=_unset)
+    vm_memory_maximum_mb: np.ndarray = field(default_factory=_unset)
     source: Path | None = field(default=None, compare=False)
     #: Load over time (``vm_history`` / ``host_history``), when the snapshot has one.
     history: LoadHistory | None = field(default=None, compare=False)
+    #: sha256 over the snapshot's files as read (set by the loader; None when built in memory).
+    snapshot_sha256: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, np.ndarray):
-                object.__setattr__(self, f.name, _frozen(v))
         h, v = self.n_hosts, self.n_vms
+        defaults: dict[str, tuple[int, Callable[[], np.ndarray], type]] = {
+            "host_max_config_version_x10": (
+                h, lambda: np.full(h, ANY_CONFIG_VERSION), np.int32),
+            "host_max_running_vms": (h, lambda: np.full(h, DEFAULT_MAX_RUNNING_VMS), np.int64),
+            "vm_dynamic_memory": (v, lambda: np.zeros(v, dtype=bool), np.bool_),
+            "vm_memory_startup_mb": (v, lambda: self.vm_memory_mb, np.int64),
+            "vm_memory_minimum_mb": (v, lambda: self.vm_memory_mb, np.int64),
+            "vm_memory_maximum_mb": (v, lambda: self.vm_memory_mb, np.int64),
+        }
+        for name, (n, make, dtype) in defaults.items():
+            a = np.asarray(getattr(self, name))
+            if a.size == 0 and n > 0:
+                a = make()
+            if a.shape != (n,):
+                raise ValueError(f"{name} has shape {a.shape}, expected {(n,)}")
+            object.__setattr__(self, name, a.astype(dtype, copy=False))
+        for f in dataclasses.fields(self):
+            x = getattr(self, f.name)
+            if isinstance(x, np.ndarray):
+                object.__setattr__(self, f.name, _frozen(x))
         if self.vm_possible.shape != (v, h):
             raise ValueError(f"vm_possible has shape {self.vm_possible.shape}, expected {(v, h)}")
         if self.host_features.shape != (h, len(self.features)):
@@ -277,6 +348,21 @@ class Cluster:
         return _frozen(self.host_state == HostState.UP)
 
     @cached_property
+    def host_keeps(self) -> np.ndarray:
+        """Hosts whose VMs may stay (Up or Paused: a Paused node keeps its VMs running)."""
+        return _frozen(self.host_state != HostState.DOWN)
+
+    @cached_property
+    def live_migration_possible(self) -> bool:
+        """False when the snapshot lists networks and none is usable for live migration (a
+        ``live_migration_order`` and a role other than None).  No networks at all: assumed
+        possible (the snapshot then says nothing about the networks)."""
+        if not self.networks:
+            return True
+        return any(n.live_migration_order is not None and n.role != NetworkRole.NONE
+                   for n in self.networks)
+
+    @cached_property
     def host_migration_limit(self) -> np.ndarray:
         """Effective simultaneous live migrations per node (cluster override applied)."""
         mpm = self.settings.maximum_parallel_migrations
@@ -299,6 +385,25 @@ class Cluster:
     def vm_mem_load_mb(self) -> np.ndarray:
         """Memory load each VM puts on its host (0 when not consuming)."""
         return _frozen(np.where(self.vm_consumes, self.vm_memory_mb, 0).astype(np.int64))
+
+    @cached_property
+    def vm_boot_memory_mb(self) -> np.ndarray:
+        """Memory a consuming VM occupies on a host it reaches by a Start or Shutdown move
+        (or a restart after a failure): ``max(memory_mb, memory_startup_mb)``; 0 when the
+        VM does not consume.  Live and Quick moves, and staying, use :attr:`vm_mem_load_mb`."""
+        boot = np.maximum(self.vm_memory_mb, self.vm_memory_startup_mb)
+        return _frozen(np.where(self.vm_consumes, boot, 0).astype(np.int64))
+
+    @cached_property
+    def vm_on_down_host(self) -> np.ndarray:
+        """VMs listed on a Down node (not running there, whatever their state says)."""
+        return _frozen(self.host_state[self.vm_host] == HostState.DOWN)
+
+    @cached_property
+    def vm_version_admitted(self) -> np.ndarray:
+        """bool (V, H): the host's OS runs the VM's configuration version."""
+        mx = self.host_max_config_version_x10
+        return _frozen((mx[None, :] < 0) | (self.vm_config_version_x10[:, None] <= mx[None, :]))
 
     @cached_property
     def vm_live_state(self) -> np.ndarray:
@@ -364,38 +469,61 @@ class Cluster:
 
     @cached_property
     def vm_move_kind(self) -> np.ndarray:
-        """int8 (V, H) :class:`MoveKind` for moving each VM to each host (ignoring capacity).
+        """int8 (V, H) :class:`MoveKind` for moving each VM to each host (ignoring capacity,
+        owners and the target's state: see :attr:`vm_allowed`), per SPEC §3.
 
-        Running and Paused VMs move Live to compatible hosts and Shutdown elsewhere (only with
-        ``allow_downtime``); Saved VMs move Quick to compatible hosts only (saved state cannot
-        cross vendors or feature sets); Off VMs move Quick anywhere.  The current host is
+        On an Up or Paused node: Running and Paused VMs move Live to compatible hosts (same
+        vendor, presented features offered) when the cluster can live-migrate at all, and
+        Shutdown otherwise (only with ``allow_downtime``); Saved VMs move Quick to
+        compatible hosts only (saved state cannot cross vendors or feature sets); Off VMs
+        move Quick anywhere.  On a Down node: Running and Paused VMs are Started on any
+        host; Off and Saved VMs cannot move (they stay listed there).  The current host is
         marked with the kind the VM would use, but staying is never a move.
         """
         compat = self.vm_feature_compatible
         state = self.vm_state[:, None]
+        down = self.vm_on_down_host[:, None]
         running = (state == VmState.RUNNING) | (state == VmState.PAUSED)
+        downtime = self.vm_allow_downtime[:, None]
+        live = compat & self.live_migration_possible
         kind = np.full((self.n_vms, self.n_hosts), MoveKind.FORBIDDEN, dtype=np.int8)
-        kind[running & compat] = MoveKind.LIVE
-        kind[running & ~compat & self.vm_allow_downtime[:, None]] = MoveKind.SHUTDOWN
+        kind[running & live] = MoveKind.LIVE
+        kind[running & ~live & downtime] = MoveKind.SHUTDOWN
         kind[(state == VmState.SAVED) & compat] = MoveKind.QUICK
         kind[np.broadcast_to(state == VmState.OFF, kind.shape)] = MoveKind.QUICK
+        kind[np.broadcast_to(down, kind.shape)] = MoveKind.FORBIDDEN
+        kind[np.broadcast_to(down & running, kind.shape)] = MoveKind.START
         return _frozen(kind)
 
     @cached_property
     def vm_allowed(self) -> np.ndarray:
-        """bool (V, H): hosts a VM may end on (possible owner, Up, reachable; current host
-        is allowed when it is Up and a possible owner)."""
-        reach = self.vm_move_kind != MoveKind.FORBIDDEN
-        cur = np.zeros_like(reach)
-        cur[np.arange(self.n_vms), self.vm_host] = True
-        return _frozen((reach | cur) & self.vm_possible & self.host_up[None, :])
+        """bool (V, H): hosts a VM may end on.
+
+        Another host: a possible owner, reachable by the VM's move kind, admitting the VM's
+        configuration version, and Up (drained nodes are the planning problem's business).
+        The current host: when it is a possible owner that admits the version and is Up or
+        Paused (a Paused node keeps its VMs).  VMs listed on a Down node: Running and Paused
+        ones must be started elsewhere (never allowed to stay); Off and Saved ones stay.
+        """
+        v_idx = np.arange(self.n_vms)
+        cur = self.vm_host
+        ok = self.vm_possible & self.vm_version_admitted
+        allowed = (self.vm_move_kind != MoveKind.FORBIDDEN) & ok & self.host_up[None, :]
+        stay = ok[v_idx, cur] & self.host_keeps[cur]
+        stay |= self.vm_on_down_host & ~self.vm_consumes
+        allowed[v_idx, cur] = stay
+        return _frozen(allowed)
+
+    @cached_property
+    def vm_may_stay(self) -> np.ndarray:
+        """bool V: the VM may end on its current host (``vm_allowed`` there)."""
+        return _frozen(self.vm_allowed[np.arange(self.n_vms), self.vm_host])
 
     @cached_property
     def vm_live_targets(self) -> np.ndarray:
-        """Number of other Up possible-owner hosts each VM can reach without downtime."""
+        """Number of other hosts each VM may end on without downtime (Live or Quick)."""
         kind = self.vm_move_kind
-        ok = ((kind == MoveKind.LIVE) | (kind == MoveKind.QUICK)) & self.vm_possible
-        ok &= self.host_up[None, :]
+        ok = ((kind == MoveKind.LIVE) | (kind == MoveKind.QUICK)) & self.vm_allowed
         ok[np.arange(self.n_vms), self.vm_host] = False
         return _frozen(ok.sum(axis=1))
 

@@ -447,7 +447,7 @@ def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
     if not_up.any():
         # A pinned VM that stays on its (not Up) host is reported as pinned trouble
         # elsewhere, not here: the same exception placement_violations makes.
-        pinned_mask = cluster.vm_pinned
+        pinned_mask = cluster.vm_pinned | cluster.vm_may_stay
         for a, b in _chunks(p.shape[0], p.shape[1]):
             blk = p[a:b]
             bad = not_up[blk] & ~(pinned_mask & (blk == cluster.vm_host))
@@ -545,16 +545,11 @@ if HAVE_NUMBA:
             # Only when some host is not Up or drained: one more pass over the cached row.
             for v in range(row.shape[0]):
                 f = host_flags[row[v]]
-                if f & 1 and not (vm_pinned[v] and row[v] == home_of(v, pinned, home)):
+                # vm_pinned: the host each VM may stay on although it is not Up, or -1.
+                if f & 1 and row[v] != vm_pinned[v]:
                     out[7] += 1
                 if f & 2:
                     out[8] += 1
-
-    @_nb.njit(cache=True)
-    def home_of(v: int, pinned: np.ndarray, home: np.ndarray) -> int:  # pragma: no cover
-        """Home host of pinned VM ``v`` (binary search in the sorted pinned list)."""
-        i = np.searchsorted(pinned, v)
-        return home[i] if i < pinned.shape[0] and pinned[i] == v else -1
 
 
 #: Check arrays per cluster (clusters are immutable, so they never go stale).
@@ -581,7 +576,7 @@ def _build_check_arrays(cluster: Cluster, with_checks: bool,
     no_flags = np.zeros(0, dtype=np.int8)
     if not with_checks:
         return (empty, empty, empty, np.zeros(0, dtype=np.int64), fd, n_keys, empty, empty,
-                empty, empty, no_owner, empty, empty, no_flags, cluster.vm_pinned)
+                empty, empty, no_owner, empty, empty, no_flags, _stay_home(cluster))
     rules = [r for r in cluster.enabled_rules if len(r.members) >= 2]
     classes = [m for m in cluster.aa_class_members if len(m) >= 2]
     if rules:
@@ -604,7 +599,14 @@ def _build_check_arrays(cluster: Cluster, with_checks: bool,
         flags |= drained.astype(np.int8) << 1
     host_flags = flags if flags.any() else no_flags
     return (r_members, r_first, r_size, r_kind, fd, n_keys, aa_members, aa_first, aa_size,
-            restricted, allowed, pinned, home, host_flags, cluster.vm_pinned)
+            restricted, allowed, pinned, home, host_flags, _stay_home(cluster))
+
+
+def _stay_home(cluster: Cluster) -> np.ndarray:
+    """int64 V: the current host of each VM that may end there (pinned, or allowed to stay
+    on a node that is not Up: a Paused one, or a Down one for Off/Saved VMs), else -1."""
+    ok = cluster.vm_pinned | cluster.vm_may_stay
+    return np.where(ok, cluster.vm_host, -1).astype(np.int64)
 
 
 def _merge_checks(out: np.ndarray, counts: dict[str, np.ndarray]) -> None:

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 import math
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,13 @@ import numpy as np
 
 from planner.catalog import CpuCatalog, default_catalog
 from planner.cluster import (
+    ANY_CONFIG_VERSION,
     COMPAT_NAMES,
     CPU_UNITS,
+    DEFAULT_MAX_RUNNING_VMS,
     RULE_TYPE_NAMES,
     VENDOR_CPUID,
+    VM_STATE_NAMES,
     Cluster,
     ClusterSettings,
     CompatMode,
@@ -78,6 +83,9 @@ MAX_MIGRATIONS = 1000
 MAX_ORDER = 1_000_000_000
 
 FILES = ("cluster.csv", "hosts.csv", "vms.csv", "affinity_rules.csv", "networks.csv")
+#: Optional load-history files; they belong to the snapshot (and to its sha256).
+HISTORY_FILES = ("vm_history.csv", "vm_history.parquet", "host_history.csv",
+                 "host_history.parquet")
 
 
 class _Bad(ValueError):
@@ -190,6 +198,23 @@ def _enum(mapping: dict[str, Any], shown: str) -> Parser:
     return parse
 
 
+_TIME_EXPECTED = "an ISO 8601 time such as 2026-12-01T08:30:00Z"
+
+
+def _timestamp(s: str) -> str:
+    """ISO 8601 time → the same instant in UTC as ``YYYY-MM-DDTHH:MM:SSZ``.  A time without
+    an offset is taken as UTC (the column is named ``_utc``)."""
+    if not s.isascii():
+        raise _Bad(_TIME_EXPECTED)
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise _Bad(_TIME_EXPECTED) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _list(s: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in s.split(";") if item.strip())
 
@@ -258,6 +283,7 @@ CLUSTER_COLS = (
     Col("auto_balancer_level", _BAL_LEVEL, default=1),
     Col("maximum_parallel_migrations", _int(1, MAX_MIGRATIONS)),
     Col("enforced_anti_affinity", _bool, default=False),
+    Col("collected_utc", _timestamp),
 )
 HOST_COLS = (
     Col("name", _text, required=True),
@@ -271,6 +297,8 @@ HOST_COLS = (
     Col("memory_reserve_mb", _int(0, MAX_MEMORY_MB)),
     Col("cpu_base_pct", _num(0, 100), default=0.0),
     Col("max_vm_migrations", _int(1, MAX_MIGRATIONS), default=2),
+    Col("max_config_version", _num(0, 1000, lo_open=True)),
+    Col("max_running_vms", _int(1, MAX_COUNT), default=DEFAULT_MAX_RUNNING_VMS),
 )
 VM_COLS = (
     Col("name", _text, required=True),
@@ -279,6 +307,10 @@ VM_COLS = (
     Col("priority", _PRIORITY, default=2000),
     Col("vcpus", _int(1, MAX_COUNT), required=True),
     Col("memory_mb", _int(1, MAX_MEMORY_MB), required=True),
+    Col("dynamic_memory", _bool, default=False),
+    Col("memory_startup_mb", _int(1, MAX_MEMORY_MB)),
+    Col("memory_minimum_mb", _int(1, MAX_MEMORY_MB)),
+    Col("memory_maximum_mb", _int(1, MAX_MEMORY_MB)),
     Col("cpu_usage_pct", _num(0, 100), default=0.0),
     Col("config_version", _num(0, 1000, lo_open=True), default=10.0),
     Col("compat_mode", _COMPAT, default=CompatMode.NONE),
@@ -394,13 +426,15 @@ def _decode(raw: bytes, fname: str, report: Report) -> str | None:
 
 
 def read_table(path: Path, report: Report, *, required: bool,
-               columns: Sequence[str] = ()) -> Table | None:
+               columns: Sequence[str] = (), read: dict[str, bytes] | None = None
+               ) -> Table | None:
     """Read one CSV file into a :class:`Table`, recording file-level problems.
 
     Accepts UTF-8 with or without a byte-order mark, CRLF or LF line ends, quoted or bare
     fields, and skips the ``#TYPE ...`` line of Windows PowerShell's ``Export-Csv``.  Blank
     lines are skipped but still counted, so row numbers are those a spreadsheet shows.
     ``columns`` (the names the file may have) lets a missing header row be recognised.
+    ``read``, when given, receives the file's bytes under its name (for the snapshot hash).
     Returns ``None`` when the file is absent (an error if ``required``) or unreadable.
     """
     fname = path.name.casefold() if path.name.casefold() in FILES else path.name
@@ -421,6 +455,8 @@ def read_table(path: Path, report: Report, *, required: bool,
     except OSError as e:
         report.error(fname, f"cannot read the file: {e.strerror or e}")
         return None
+    if read is not None:
+        read[fname] = raw
     text = _decode(raw, fname, report)
     if text is None:
         return None
@@ -603,9 +639,10 @@ def read_snapshot(
         report.error(str(d), "expected a snapshot directory of CSV files, found a file")
         return None, report
     cat = catalog or default_catalog()
+    read: dict[str, bytes] = {}
     tables = {
         f: read_table(find_file(d, f), report, required=f in ("hosts.csv", "vms.csv"),
-                      columns=[c.name for c in cols])
+                      columns=[c.name for c in cols], read=read)
         for f, cols in COLUMNS.items()
     }
     settings, cname = _cluster_settings(tables["cluster.csv"], d, report)
@@ -619,9 +656,10 @@ def read_snapshot(
         cluster = _build(cname, settings, hosts, vms, rules, networks, cat, d)
         _semantic_checks(cluster, vms, rules, report)
         history = load_history(d, cluster, report) if report.valid else None
-        if history is not None:
-            cluster = cluster.replace(history=history)
-        return (cluster if report.valid else None), report
+        if not report.valid:
+            return None, report
+        return cluster.replace(history=history,
+                               snapshot_sha256=snapshot_digest(d, read)), report
     if not any(p.file == hosts.file for p in report.errors) and hosts.rows:
         # Hosts are sound: check the sound VMs and rules as a whole too, so that the user
         # sees every problem in one pass.  Dropping bad rows can only hide whole-cluster
@@ -630,6 +668,27 @@ def read_snapshot(
         partial = _build(cname, settings, hosts, good_vms, good_rules, networks, cat, d)
         _semantic_checks(partial, good_vms, good_rules, report)
     return None, report
+
+
+def snapshot_digest(directory: Path, read: dict[str, bytes] | None = None) -> str:
+    """sha256 over the snapshot's files: for each present file of :data:`FILES` and
+    :data:`HISTORY_FILES`, in order of name, its name, its size and its bytes.  ``read``
+    holds the bytes of the files already read (they are hashed as read, not re-read)."""
+    h = hashlib.sha256()
+    for fname in sorted(FILES + HISTORY_FILES):
+        raw = (read or {}).get(fname)
+        path = find_file(directory, fname)
+        if raw is None and not path.is_file():
+            continue
+        h.update(fname.encode() + b"\0")
+        if raw is not None:
+            h.update(str(len(raw)).encode() + b"\0" + raw)
+            continue
+        h.update(str(path.stat().st_size).encode() + b"\0")
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def load_snapshot(directory: str | Path, catalog: CpuCatalog | None = None) -> Cluster:
@@ -662,7 +721,12 @@ def _cluster_settings(
         auto_balancer_level=int(val("auto_balancer_level", 1)),
         maximum_parallel_migrations=r["maximum_parallel_migrations"],
         enforced_anti_affinity=bool(val("enforced_anti_affinity", False)),
+        collected_utc=r["collected_utc"],
     )
+    if r["collected_utc"] is not None and r["collected_utc"] > datetime.now(UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"):
+        report.warning(table.file, "collected_utc is in the future: is the collector's clock "
+                       "right?", row=r["_row"], column="collected_utc", value=r["collected_utc"])
     return settings, r["name"] or name
 
 
@@ -781,6 +845,52 @@ def _host_list(
     return tuple(out), complete
 
 
+_MEMORY_RANGE = ("memory_minimum_mb", "memory_startup_mb", "memory_maximum_mb")
+
+
+def _memory_columns(r: dict[str, Any], file: str, report: Report) -> None:
+    """Fill the Dynamic Memory defaults of one VM row and check the range.
+
+    Startup defaults to ``memory_mb``; minimum and maximum to ``memory_mb`` too, widened to
+    take the startup amount when only that is given.  With Dynamic Memory enabled,
+    minimum <= startup <= maximum is required, and a running VM's assigned memory outside
+    the range is reported as a warning.
+    """
+    bad = r.get("_bad", set())
+    mem = r["memory_mb"]
+    if mem is None or any(c in bad for c in _MEMORY_RANGE) or r["dynamic_memory"] is None:
+        return
+    given = {c: r[c] is not None for c in _MEMORY_RANGE}
+    if r["memory_startup_mb"] is None:
+        r["memory_startup_mb"] = mem
+    start = r["memory_startup_mb"]
+    if r["memory_minimum_mb"] is None:
+        r["memory_minimum_mb"] = min(mem, start)
+    if r["memory_maximum_mb"] is None:
+        r["memory_maximum_mb"] = max(mem, start)
+    if not r["dynamic_memory"]:
+        return
+    lo, hi = r["memory_minimum_mb"], r["memory_maximum_mb"]
+    row = r["_row"]
+    if lo > start:
+        col = "memory_minimum_mb" if given["memory_minimum_mb"] else "memory_startup_mb"
+        report.error(file, "Dynamic Memory needs memory_minimum_mb <= memory_startup_mb "
+                     f"({lo} > {start})", row=row, column=col, value=r[col],
+                     expected=f"minimum <= {start} <= maximum")
+        bad.add(col)
+    if start > hi:
+        col = "memory_maximum_mb" if given["memory_maximum_mb"] else "memory_startup_mb"
+        report.error(file, "Dynamic Memory needs memory_startup_mb <= memory_maximum_mb "
+                     f"({start} > {hi})", row=row, column=col, value=r[col],
+                     expected=f"minimum <= {start} <= maximum")
+        bad.add(col)
+    if bad:
+        r["_bad"] = bad
+    elif r["state"] in (VmState.RUNNING, VmState.PAUSED) and not lo <= mem <= hi:
+        report.warning(file, f"assigned memory_mb is outside the Dynamic Memory range "
+                       f"{lo}..{hi} MB", row=row, column="memory_mb", value=mem)
+
+
 def _vms(table: Table | None, hosts: _Hosts | None, report: Report) -> _Vms | None:
     if table is None:
         return None
@@ -811,6 +921,7 @@ def _vms(table: Table | None, hosts: _Hosts | None, report: Report) -> _Vms | No
                              column="host", value=r["host"], expected="a host name from hosts.csv")
         if r["config_version"] is None and "config_version" not in r.get("_bad", ()):
             r["config_version"] = 10.0
+        _memory_columns(r, table.file, report)
         po, po_ok = _host_list(r["possible_owners"] or (), hosts, report, table.file, num,
                                "possible_owners")
         pr, pr_ok = _host_list(r["preferred_owners"] or (), hosts, report, table.file, num,
@@ -840,6 +951,14 @@ class _Rules:
     file: str
 
 
+def _close_vm_hint(name: str, vms: _Vms) -> str:
+    """``" (is it VM 'SQL01'?)"`` when a VM's name is close to ``name``."""
+    close = difflib.get_close_matches(name.casefold(), list(vms.index), n=1, cutoff=0.8)
+    if not close:
+        return ""
+    return f" (is it VM '{vms.rows[vms.index[close[0]]]['name']}'?)"
+
+
 def _rules(table: Table | None, vms: _Vms | None, report: Report) -> _Rules:
     if table is None:
         return _Rules([], [], "affinity_rules.csv")
@@ -861,17 +980,26 @@ def _rules(table: Table | None, vms: _Vms | None, report: Report) -> _Rules:
             else:
                 seen[key] = num
         mem: list[int] = []
+        other: list[str] = []
         for g in r["groups"] or ():
             v = vms.index.get(g.casefold()) if vms is not None else None
-            if v is None:
-                if check_refs and vms is not None and g.casefold() not in vms.unresolved:
-                    report.error(table.file, "rule member is not a VM in vms.csv", row=num,
-                                 column="groups", value=g, expected="VM names from vms.csv")
+            if v is not None:
+                if v not in mem:
+                    mem.append(v)
+            elif (check_refs and vms is not None and g.casefold() not in vms.unresolved
+                  and g.casefold() not in {o.casefold() for o in other}):
+                # Microsoft's own examples put Cluster Shared Volumes and other cluster
+                # groups in affinity rules: kept and reported, they constrain nothing.
+                other.append(g)
+                report.warning(table.file, "rule member is not a VM in vms.csv: kept as a "
+                               "non-VM cluster group (a Cluster Shared Volume, another "
+                               "group); it does not constrain the plan"
+                               + _close_vm_hint(g, vms), row=num, column="groups", value=g)
+            elif not check_refs or vms is None or g.casefold() in vms.unresolved:
                 r.setdefault("_bad", set()).add("groups")
-            elif v not in mem:
-                mem.append(v)
+        r["_other"] = tuple(other)
         if r["rule_type"] is not None and r["enabled"] is not None:
-            if not mem and "groups" not in r.get("_bad", ()):
+            if not mem and not other and "groups" not in r.get("_bad", ()):
                 report.warning(table.file, "rule has no members", row=num, column="groups")
             if r["enabled"] is False:
                 report.warning(table.file, "rule is disabled: it is reported, not enforced",
@@ -917,8 +1045,9 @@ def _networks(table: Table | None, report: Report) -> list[Network]:
         lm = [n for n in out if n.live_migration_order is not None]
         if not lm:
             report.warning(table.file, "no network is used for live migration "
-                           "(live_migration_order is empty everywhere); durations assume the "
-                           "default bandwidth", column="live_migration_order")
+                           "(live_migration_order is empty everywhere, or only on role None "
+                           "networks): live migration is impossible, Running VMs move only "
+                           "with downtime (allow_downtime)", column="live_migration_order")
         elif len(lm) == 1:
             report.warning(table.file, "only one live-migration network: live migration "
                            "stops when it fails (two are recommended)",
@@ -1011,7 +1140,8 @@ def _build(
     lp = np.array([r["logical_processors"] for r in hr], dtype=np.int64)
     base_pct = np.array([r["cpu_base_pct"] for r in hr], dtype=float)
     rule_objs = tuple(
-        Rule(r["name"], RuleType(r["rule_type"]), bool(r["enabled"]), m)
+        Rule(r["name"], RuleType(r["rule_type"]), bool(r["enabled"]), m,
+             tuple(r.get("_other", ())))
         for r, m in zip(rules.rows, rules.members, strict=True)
     )
     return Cluster(
@@ -1050,6 +1180,14 @@ def _build(
         vm_pinned=np.array([r["pinned"] for r in vr], dtype=bool),
         rules=rule_objs,
         networks=tuple(networks),
+        host_max_config_version_x10=np.array(
+            [ANY_CONFIG_VERSION if r["max_config_version"] is None
+             else round(r["max_config_version"] * 10) for r in hr], dtype=np.int32),
+        host_max_running_vms=np.array([r["max_running_vms"] for r in hr], dtype=np.int64),
+        vm_dynamic_memory=np.array([r["dynamic_memory"] for r in vr], dtype=bool),
+        vm_memory_startup_mb=np.array([r["memory_startup_mb"] for r in vr], dtype=np.int64),
+        vm_memory_minimum_mb=np.array([r["memory_minimum_mb"] for r in vr], dtype=np.int64),
+        vm_memory_maximum_mb=np.array([r["memory_maximum_mb"] for r in vr], dtype=np.int64),
         source=d,
     )
 
@@ -1095,31 +1233,57 @@ def _max_matching(candidates: Sequence[Sequence[int]]) -> int:
 def _semantic_checks(cluster: Cluster, vms: _Vms, rules: _Rules, report: Report) -> None:
     """Checks that need the whole cluster: sizes, owners, pinned VMs, rule contradictions.
 
-    Only problems visible without solving are errors here: each one makes every plan
-    impossible (or is a plain inconsistency in the files).
+    Errors here are problems that make every plan impossible for a VM or that are plain
+    inconsistencies in the files.  Rules that cannot be satisfied now are warnings: the
+    planner repairs what it can and names what it leaves broken.
     """
-    vf = vms.file
-    nh, nv = cluster.n_hosts, cluster.n_vms
+    nh = cluster.n_hosts
     if nh == 0:
         return
-    up = cluster.host_up
-    if not up.any():
-        report.error("hosts.csv", "no host is Up: no VM can run and no plan is possible",
+    state = cluster.host_state
+    if not cluster.host_keeps.any():
+        report.error("hosts.csv", "every host is Down: no VM can run and no plan is possible",
                      column="state")
-    cpu_free = cluster.host_cpu_free_milli
-    mem_free = cluster.host_memory_free_mb
-    lp = cluster.host_lp
+    elif not cluster.host_up.any():
+        report.warning("hosts.csv", "no host is Up (the others are Paused): nothing can move",
+                       column="state")
     run = cluster.vm_consumes
-    per_host_running = np.bincount(cluster.vm_host[run], minlength=nh)
-    for h in np.flatnonzero(per_host_running > MAX_RUNNING_VMS_PER_HOST):
-        report.warning("hosts.csv", f"{per_host_running[h]} running VMs on one host; Hyper-V "
-                       f"supports at most {MAX_RUNNING_VMS_PER_HOST}",
+    per_host_running = np.bincount(cluster.vm_host[run & (state[cluster.vm_host]
+                                                          != HostState.DOWN)], minlength=nh)
+    limit = cluster.host_max_running_vms
+    for h in np.flatnonzero(per_host_running > limit):
+        report.warning("hosts.csv", f"{per_host_running[h]} running VMs on one host; at most "
+                       f"{limit[h]} may run there (max_running_vms; Hyper-V's limit is "
+                       f"{MAX_RUNNING_VMS_PER_HOST}): a plan must move the others",
                        column="name", value=cluster.host_names[h])
-    if nv == 0:
-        _rule_checks(cluster, rules, report)
-        return
-    hn = cluster.host_names
+    for h in np.flatnonzero(limit > MAX_RUNNING_VMS_PER_HOST):
+        report.warning("hosts.csv", f"max_running_vms is above Hyper-V's limit of "
+                       f"{MAX_RUNNING_VMS_PER_HOST} running VMs per node", column="max_running_vms",
+                       value=int(limit[h]))
+    if cluster.n_vms:
+        _vm_fit_checks(cluster, vms, report)
+        _vm_state_checks(cluster, vms, report)
+    if cluster.settings.enforced_anti_affinity:
+        _enforced_anti_affinity_checks(cluster, vms, report)
+    _rule_checks(cluster, rules, report)
+
+
+def _endable(cluster: Cluster) -> np.ndarray:
+    """bool (V, H): hosts each VM may end on by owners, node state and configuration
+    version alone (move kinds, capacity and rules aside): the Up possible owners that run
+    its version, and its own node when it may stay there (:attr:`Cluster.vm_allowed`)."""
+    v_idx = np.arange(cluster.n_vms)
+    ok = cluster.vm_possible & cluster.vm_version_admitted & cluster.host_up[None, :]
+    ok[v_idx, cluster.vm_host] = cluster.vm_allowed[v_idx, cluster.vm_host]
+    return ok
+
+
+def _vm_fit_checks(cluster: Cluster, vms: _Vms, report: Report) -> None:
+    """VMs larger than every host, and running VMs with no host they may end on."""
+    vf, hn = vms.file, cluster.host_names
     rows = [r["_row"] for r in vms.rows]
+    cpu_free, mem_free, lp = (cluster.host_cpu_free_milli, cluster.host_memory_free_mb,
+                              cluster.host_lp)
     mem, vc, cpu = cluster.vm_memory_mb, cluster.vm_vcpus, cluster.vm_cpu_milli
     max_mem, max_lp, max_cpu = int(mem_free.max()), int(lp.max()), int(cpu_free.max())
     big_mem = mem > max_mem
@@ -1138,70 +1302,103 @@ def _semantic_checks(cluster: Cluster, vms: _Vms, rules: _Rules, report: Report)
                      "no host", row=rows[v], column="cpu_usage_pct",
                      value=vms.rows[v]["cpu_usage_pct"])
     too_big = big_mem | many_vc | big_cpu
-
     explicit = np.array([bool(p) for p in vms.possible], dtype=bool)
-    possible = cluster.vm_possible
-    possible_up = possible & up[None, :]
-    no_owner_up = explicit & ~possible_up.any(axis=1) & bool(up.any())
+    endable = _endable(cluster)
+    run = cluster.vm_consumes
+    has_up = bool(cluster.host_up.any())
 
     def owners(v: int | np.integer) -> str:
         return ";".join(hn[h] for h in vms.possible[v])
 
-    for v in np.flatnonzero(no_owner_up & run):
-        report.error(vf, "none of the VM's possible owners is Up: it cannot run anywhere",
-                     row=rows[v], column="possible_owners", value=owners(v))
-    for v in np.flatnonzero(no_owner_up & ~run):
-        report.warning(vf, "none of the VM's possible owners is Up: it could not be started",
-                       row=rows[v], column="possible_owners", value=owners(v))
-    # A running VM that fits some host but none it may use now (Up, possible owner).
-    check = run & ~too_big & possible_up.any(axis=1)
+    nowhere = ~endable.any(axis=1) & ~too_big & has_up
+    for v in np.flatnonzero(nowhere & run):
+        col, val = (("possible_owners", owners(v)) if explicit[v]
+                    else ("config_version", vms.rows[v]["config_version"]))
+        report.error(vf, "the VM cannot run anywhere: " + _nowhere_reason(cluster, int(v)),
+                     row=rows[v], column=col, value=val)
+    for v in np.flatnonzero(nowhere & ~run & ~cluster.vm_on_down_host):
+        report.warning(vf, "none of the VM's possible owners is Up and runs its "
+                       "configuration version: it could not be started", row=rows[v],
+                       column="possible_owners", value=owners(v))
+    # A running VM that fits some host but none it may end on.  One started from a Down
+    # node needs its boot memory there.
+    check = run & ~too_big & endable.any(axis=1)
     if check.any():
         idx = np.flatnonzero(check)
-        fit = ((mem[idx, None] <= mem_free[None, :]) & (cpu[idx, None] <= cpu_free[None, :])
-               & (vc[idx, None] <= lp[None, :]) & possible_up[idx])
+        need = np.where(cluster.vm_on_down_host, cluster.vm_boot_memory_mb, mem)[idx]
+        fit = ((need[:, None] <= mem_free[None, :]) & (cpu[idx, None] <= cpu_free[None, :])
+               & (vc[idx, None] <= lp[None, :]) & endable[idx])
         for v in idx[~fit.any(axis=1)]:
             size = (f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
                     "processors of demand)")
             if explicit[v]:
-                report.error(vf, f"{size} fits on none of its possible owners that are Up",
+                report.error(vf, f"{size} fits on none of the possible owners it may run on",
                              row=rows[v], column="possible_owners", value=owners(v))
             else:
-                report.error(vf, f"{size} fits only on hosts that are not Up", row=rows[v],
-                             column="memory_mb", value=int(mem[v]))
+                report.error(vf, f"{size} fits on none of the hosts it may run on (Up, or "
+                             "its own Paused host, running its configuration version)",
+                             row=rows[v], column="memory_mb", value=int(mem[v]))
 
-    vidx = np.arange(nv)
+
+def _nowhere_reason(cluster: Cluster, v: int) -> str:
+    """Why a running VM has no host it may end on (for the message)."""
+    h = int(cluster.vm_host[v])
+    where = ("it is listed on Down node " + cluster.host_names[h] + " and must be started "
+             "elsewhere, but " if cluster.vm_on_down_host[v] else "")
+    owners_up = cluster.vm_possible[v] & cluster.host_up
+    if not owners_up.any():
+        return where + "none of its possible owners is Up"
+    return (where + f"none of its Up possible owners runs configuration version "
+            f"{cluster.vm_config_version_x10[v] / 10:g} (max_config_version)")
+
+
+def _vm_state_checks(cluster: Cluster, vms: _Vms, report: Report) -> None:
+    """Owners, pinned VMs and host states that are odd now (warnings, with one error)."""
+    vf, hn = vms.file, cluster.host_names
+    rows = [r["_row"] for r in vms.rows]
+    nv = cluster.n_vms
     cur = cluster.vm_host
-    on_owner = possible[vidx, cur]
-    pinned = cluster.vm_pinned
+    possible, pinned, run = cluster.vm_possible, cluster.vm_pinned, cluster.vm_consumes
+    on_owner = possible[np.arange(nv), cur]
+    down = cluster.vm_on_down_host
     for v in np.flatnonzero(pinned & ~on_owner):
         report.error(vf, f"VM is pinned to {hn[cur[v]]}, which is not one of its possible "
                      "owners: it can neither stay nor move", row=rows[v], column="pinned",
                      value="true")
-    for v in np.flatnonzero(~pinned & ~on_owner & ~(no_owner_up & run)):
+    for v in np.flatnonzero(~pinned & ~on_owner & ~down):
         report.warning(vf, f"VM {cluster.vm_names[v]} runs on {hn[cur[v]]}, which is not one "
                        "of its possible owners; a plan will move it", row=rows[v],
                        column="host", value=hn[cur[v]])
-    host_state = cluster.host_state[cur]
-    for v in np.flatnonzero(run & (host_state == HostState.DOWN)):
-        report.warning(vf, "VM is Running on a host that is Down", row=rows[v],
-                       column="state", value=VmState(cluster.vm_state[v]).name.title())
-    for v in np.flatnonzero(pinned & (host_state != HostState.UP)):
-        report.warning(vf, f"VM is pinned to {hn[cur[v]]}, which is "
-                       f"{HostState(host_state[v]).name.title()}: it stays there",
-                       row=rows[v], column="pinned", value="true")
-    for v in np.flatnonzero(run & (vc > lp[cur]) & ~many_vc):
+    for v in np.flatnonzero(run & down & ~pinned):
+        report.warning(vf, f"VM is {VM_STATE_NAMES[VmState(cluster.vm_state[v])]} on "
+                       f"{hn[cur[v]]}, which is Down: it is not running there; a plan starts "
+                       "it on another node (a Start move, with its memory_startup_mb)",
+                       row=rows[v], column="state",
+                       value=VM_STATE_NAMES[VmState(cluster.vm_state[v])])
+    for v in np.flatnonzero(run & down & pinned):
+        report.warning(vf, f"VM is pinned to {hn[cur[v]]}, which is Down: it must be started "
+                       "elsewhere, which pinning forbids; no plan is possible while it is "
+                       "pinned", row=rows[v], column="pinned", value="true")
+    own_version = cluster.vm_version_admitted[np.arange(nv), cur]
+    for v in np.flatnonzero(run & ~own_version & ~down):
+        report.warning(vf, f"VM's configuration version "
+                       f"{cluster.vm_config_version_x10[v] / 10:g} is above the "
+                       f"max_config_version of its host {hn[cur[v]]} "
+                       f"({cluster.host_max_config_version_x10[cur[v]] / 10:g}); a plan "
+                       "moves it", row=rows[v], column="config_version",
+                       value=vms.rows[v]["config_version"])
+    vc, lp = cluster.vm_vcpus, cluster.host_lp
+    for v in np.flatnonzero(run & (vc > lp[cur]) & (vc <= lp.max())):
         report.warning(vf, f"VM has more vCPUs than its host {hn[cur[v]]} has logical "
                        f"processors ({lp[cur[v]]}); Hyper-V cannot run it there", row=rows[v],
                        column="vcpus", value=int(vc[v]))
+    explicit = [bool(p) for p in vms.possible]
     for v in np.flatnonzero(explicit):
         odd = [hn[h] for h in vms.preferred[v] if not possible[v, h]]
         if odd:
             report.warning(vf, "preferred owner is not one of the VM's possible owners; it "
                            "is ignored", row=rows[v], column="preferred_owners",
                            value=";".join(odd))
-    if cluster.settings.enforced_anti_affinity:
-        _enforced_anti_affinity_checks(cluster, vms, report)
-    _rule_checks(cluster, rules, report)
 
 
 def _slots(cluster: Cluster, v: int, by_domain: bool) -> list[int]:
@@ -1411,7 +1608,31 @@ def _fmt(x: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def _csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+#: Columns written only when some row differs from the default (so that a snapshot without
+#: the newer data is written as before); the default as text.
+_OMITTED_WHEN_DEFAULT = {"collected_utc": "", "max_config_version": "",
+                         "max_running_vms": str(DEFAULT_MAX_RUNNING_VMS),
+                         "dynamic_memory": "false"}
+#: Dynamic Memory amounts are written (all three) only when some differs from ``memory_mb``.
+_MEMORY_COLUMNS = ("memory_startup_mb", "memory_minimum_mb", "memory_maximum_mb")
+
+
+def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    amounts = [j for j, name in enumerate(header) if name in _MEMORY_COLUMNS]
+    same_memory = bool(amounts) and all(
+        r[j] == r[list(header).index("memory_mb")] for r in rows for j in amounts)
+    keep = []
+    for j, name in enumerate(header):
+        if name in _OMITTED_WHEN_DEFAULT:
+            default = _OMITTED_WHEN_DEFAULT[name]
+            if all(str(r[j]) == default for r in rows):
+                continue
+        elif name in _MEMORY_COLUMNS and same_memory:
+            continue
+        keep.append(j)
+    if len(keep) < len(header):
+        header = [header[j] for j in keep]
+        rows = [[r[j] for j in keep] for r in rows]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -1429,7 +1650,7 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
         [c.name for c in CLUSTER_COLS],
         [[cluster.name, s.auto_balancer_mode, s.auto_balancer_level,
           "" if s.maximum_parallel_migrations is None else s.maximum_parallel_migrations,
-          str(s.enforced_anti_affinity).lower()]],
+          str(s.enforced_anti_affinity).lower(), s.collected_utc or ""]],
     )
     state_names = {HostState.UP: "Up", HostState.PAUSED: "Paused", HostState.DOWN: "Down"}
     host_rows = []
@@ -1445,6 +1666,9 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
             lp, int(cluster.host_memory_mb[h]), int(cluster.host_memory_reserve_mb[h]),
             _fmt(cluster.host_cpu_base_milli[h] / (lp * CPU_UNITS / 100)),
             int(cluster.host_max_migrations[h]),
+            "" if cluster.host_max_config_version_x10[h] < 0
+            else _fmt(cluster.host_max_config_version_x10[h] / 10),
+            int(cluster.host_max_running_vms[h]),
         ])
     files["hosts.csv"] = _csv_text([c.name for c in HOST_COLS], host_rows)
     vm_state = {VmState.RUNNING: "Running", VmState.OFF: "Off", VmState.SAVED: "Saved",
@@ -1461,6 +1685,9 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
             cluster.vm_names[v], hn[cluster.vm_host[v]], vm_state[VmState(cluster.vm_state[v])],
             prio.get(int(cluster.vm_priority[v]), int(cluster.vm_priority[v])), vc,
             int(cluster.vm_memory_mb[v]),
+            str(bool(cluster.vm_dynamic_memory[v])).lower(),
+            int(cluster.vm_memory_startup_mb[v]), int(cluster.vm_memory_minimum_mb[v]),
+            int(cluster.vm_memory_maximum_mb[v]),
             _fmt(cluster.vm_cpu_milli[v] / (vc * CPU_UNITS / 100)),
             _fmt(cluster.vm_config_version_x10[v] / 10),
             COMPAT_NAMES[CompatMode(cluster.vm_compat[v])], po,
@@ -1474,7 +1701,8 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
         files["affinity_rules.csv"] = _csv_text(
             [c.name for c in RULE_COLS],
             [[r.name, RULE_TYPE_NAMES[r.rule_type], str(r.enabled).lower(),
-              ";".join(cluster.vm_names[m] for m in r.members)] for r in cluster.rules],
+              ";".join([cluster.vm_names[m] for m in r.members] + list(r.other_members))]
+             for r in cluster.rules],
         )
     if cluster.networks:
         role = {NetworkRole.NONE: "None", NetworkRole.CLUSTER: "Cluster",

@@ -66,7 +66,8 @@ class MoveLike(Protocol):
     def target(self) -> int: ...  # noqa: D102
 
 
-_KIND_BY_NAME = {"live": MoveKind.LIVE, "quick": MoveKind.QUICK, "shutdown": MoveKind.SHUTDOWN}
+_KIND_BY_NAME = {"live": MoveKind.LIVE, "quick": MoveKind.QUICK, "shutdown": MoveKind.SHUTDOWN,
+                 "start": MoveKind.START}
 
 
 def _kind_of(move: object) -> int | None:
@@ -117,6 +118,10 @@ def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int) -> MoveK
     """How VM ``vm`` (booted on ``boot_host``) can move to ``dest`` per SPEC §3."""
     c = cluster
     state = int(c.vm_state[vm])
+    if int(c.host_state[boot_host]) == HostState.DOWN:
+        # Listed on a Down node: not running there; a running one is started elsewhere.
+        consuming = state in (VmState.RUNNING, VmState.PAUSED)
+        return MoveKind.START if consuming else MoveKind.FORBIDDEN
     if state == VmState.OFF:
         return MoveKind.QUICK
     same_vendor = int(c.host_vendor[boot_host]) == int(c.host_vendor[dest])
@@ -124,7 +129,7 @@ def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int) -> MoveK
     compatible = same_vendor and not bool((pres & ~c.host_features[dest]).any())
     if state == VmState.SAVED:
         return MoveKind.QUICK if compatible else MoveKind.FORBIDDEN
-    if compatible:
+    if compatible and c.live_migration_possible:
         return MoveKind.LIVE
     return MoveKind.SHUTDOWN if bool(c.vm_allow_downtime[vm]) else MoveKind.FORBIDDEN
 
@@ -237,7 +242,7 @@ def verify_sequence(
                                      "downtime allowed or saved state)", vms=(vn[v],),
                                      hosts=(hn[d],), step=st))
             elif got != want:
-                got_name = (MOVE_KIND_NAMES[MoveKind(got)] if got in (0, 1, 2)
+                got_name = (MOVE_KIND_NAMES[MoveKind(got)] if got in (0, 1, 2, 3)
                             else repr(getattr(m, "migration_type", getattr(m, "kind", None))))
                 out.append(Violation("move_kind", f"step {st}: VM {vn[v]} to {hn[d]} must "
                                      f"move {MOVE_KIND_NAMES[want]}, the plan says {got_name}",
@@ -316,7 +321,7 @@ def verify_sequence(
             cpu[d] += cpu_load[v]
             mem[d] += mem_load[v]
             pos[v] = d
-            if _kind_of(m) == MoveKind.SHUTDOWN:
+            if _kind_of(m) in (MoveKind.SHUTDOWN, MoveKind.START):
                 boot[v] = d  # it boots again on the target and sees that node's features
         for r in together:
             was = {before[x] for x in r.members}

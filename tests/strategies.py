@@ -508,7 +508,8 @@ def assert_same_cluster(a: Cluster, b: Cluster) -> None:
     import dataclasses
 
     for f in dataclasses.fields(Cluster):
-        if f.name in ("source", "features", "host_features", "vendor_baseline"):
+        if f.name in ("source", "snapshot_sha256", "features", "host_features",
+                      "vendor_baseline"):
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):

@@ -165,13 +165,17 @@ def test_pinned_vm_stays_and_pinned_on_drained_host_is_infeasible() -> None:
     _infeasible(_solve(c, drain=(0,)), "pinned", "P")
 
 
-def test_vms_leave_paused_host_and_infeasible_when_nowhere_to_go() -> None:
+def test_paused_host_keeps_its_vms_and_drain_evacuates_it() -> None:
+    # SPEC §1: a Paused node (Suspend-ClusterNode without -Drain) keeps its VMs; --drain is
+    # the only evacuation.
     c = make_cluster([H("H1", state=HostState.PAUSED), H("H2")], [VmSpec("A", "H1")])
     res = _solve(c)
+    assert res.ok and _host(res, c, "A") == "H1"
+    res = _solve(c, drain=(0,))
     assert res.ok and _host(res, c, "A") == "H2"
     c2 = make_cluster([H("H1", state=HostState.PAUSED), H("H2")],
                       [VmSpec("A", "H1", memory_mb=40000), VmSpec("B", "H2", memory_mb=40000)])
-    _infeasible(_solve(c2), "memory", "61440 MB")
+    _infeasible(_solve(c2, drain=(0,)), "memory", "61440 MB")
 
 
 # ------------------------------------------------------------------------- anti-affinity

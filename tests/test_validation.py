@@ -175,7 +175,7 @@ CASES = [
          "vms.csv", 2, "preferred_owners", "H7", "not in hosts.csv"),
     Case("unknown-rule-member", with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,"
                                          "A;B;Z"), "affinity_rules.csv", 2, "groups", "Z",
-         "not a VM in vms.csv"),
+         "not a VM in vms.csv: kept as a non-VM cluster group", "warning"),
     Case("model-of-other-vendor", with_row("hosts.csv", 2, H1.replace("Icelake-Server",
                                                                       "EPYC-Milan")),
          "hosts.csv", 2, "cpu_model", "EPYC-Milan", "made by AuthenticAMD, not GenuineIntel"),
@@ -189,18 +189,22 @@ CASES = [
                                             base_text("hosts.csv").splitlines()[1:]]) + "\n"},
         with_row("vms.csv", 4, vm(name="C", host="H3", vcpus="16", cpu="60"))),
          "vms.csv", 4, "cpu_usage_pct", "60.0", "larger than any host's free CPU"),
+    # C (100,000 MB) fits only H3, which is Down: it must be started on H2, too small.
     Case("fits-no-own-owner", merge(
-        with_row("hosts.csv", 4, H3_PAUSED.replace("65536", "131072")),
+        with_row("hosts.csv", 4, H3_DOWN.replace("65536", "131072")),
         with_row("vms.csv", 4, vm(name="C", host="H3", mem="100000", owners="H2;H3"))),
-         "vms.csv", 4, "possible_owners", "H2;H3", "fits on none of its possible owners"),
+         "vms.csv", 4, "possible_owners", "H2;H3",
+         "fits on none of the possible owners it may run on"),
     Case("no-up-possible-owner", merge(with_row("hosts.csv", 4, H3_DOWN),
                                        with_row("vms.csv", 4, vm(name="C", host="H3",
                                                                  owners="H3"))),
-         "vms.csv", 4, "possible_owners", "H3", "none of the VM's possible owners is Up"),
+         "vms.csv", 4, "possible_owners", "H3",
+         "listed on Down node H3 and must be started elsewhere, but none of its possible "
+         "owners is Up"),
     Case("no-host-up", {"hosts.csv": "\n".join(
         [H_HEAD] + [h.replace(",Up,", ",Down,") for h in
                     base_text("hosts.csv").splitlines()[1:]]) + "\n"},
-         "hosts.csv", None, "state", None, "no host is Up"),
+         "hosts.csv", None, "state", None, "every host is Down"),
     Case("pinned-not-owner", with_row("vms.csv", 4, vm(name="C", host="H3", owners="H1;H2",
                                                        pinned="true")),
          "vms.csv", 4, "pinned", "true", "not one of its possible owners"),
@@ -277,10 +281,11 @@ CASES = [
         with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C")),
          "affinity_rules.csv", 2, "groups", "spread", "3 members (counting those not running)",
          "warning"),
-    Case("pinned-on-paused-host", merge(with_row("hosts.csv", 4, H3_PAUSED),
-                                        with_row("vms.csv", 4, vm(name="C", host="H3",
-                                                                  pinned="true"))),
-         "vms.csv", 4, "pinned", "true", "which is Paused: it stays there", "warning"),
+    Case("pinned-on-down-host", merge(with_row("hosts.csv", 4, H3_DOWN),
+                                      with_row("vms.csv", 4, vm(name="C", host="H3",
+                                                                pinned="true"))),
+         "vms.csv", 4, "pinned", "true", "which is Down: it must be started elsewhere, which "
+         "pinning forbids", "warning"),
 ]
 
 
@@ -457,7 +462,7 @@ def test_vm_that_fits_only_a_host_that_is_down(make_snapshot: SnapshotMaker
         with_row("vms.csv", 4, vm(name="C", host="H3", mem="100000"))))
     _, report = read_snapshot(snap)
     assert [(p.row, p.column, p.value) for p in report.errors] == [(4, "memory_mb", "100000")]
-    assert "fits only on hosts that are not Up" in report.errors[0].message
+    assert "fits on none of the hosts it may run on" in report.errors[0].message
 
 
 def test_vms_are_checked_even_without_hosts_csv(make_snapshot: SnapshotMaker

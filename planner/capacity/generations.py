@@ -138,6 +138,8 @@ def remove_hosts(cluster: Cluster, hosts: np.ndarray, placement: np.ndarray) -> 
         host_memory_reserve_mb=c.host_memory_reserve_mb[keep],
         host_cpu_base_milli=c.host_cpu_base_milli[keep],
         host_max_migrations=c.host_max_migrations[keep],
+        host_max_config_version_x10=c.host_max_config_version_x10[keep],
+        host_max_running_vms=c.host_max_running_vms[keep],
         host_features=c.host_features[keep],
         vm_host=p.astype(np.int32), vm_possible=c.vm_possible[:, keep],
         vm_preferred=tuple(tuple(int(new_index[h]) for h in pr if new_index[h] >= 0)

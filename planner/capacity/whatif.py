@@ -32,7 +32,14 @@ import numpy as np
 
 from planner.capacity.failures import FailureOptions, n1_safe
 from planner.catalog import CpuCatalog, default_catalog
-from planner.cluster import Cluster, HostState, MoveKind, Vendor
+from planner.cluster import (
+    ANY_CONFIG_VERSION,
+    DEFAULT_MAX_RUNNING_VMS,
+    Cluster,
+    HostState,
+    MoveKind,
+    Vendor,
+)
 from planner.cpsat.capacity import ExactStatus, exact_restart
 from planner.failover import RestartEngine, failed_matrix
 from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold, threshold_limits
@@ -416,6 +423,9 @@ def add_hosts(cluster: Cluster, model: str, count: int, shape: HostShape | None 
         host_memory_reserve_mb=cat_(c.host_memory_reserve_mb, shp.memory_reserve_mb, np.int64),
         host_cpu_base_milli=cat_(c.host_cpu_base_milli, 0, np.int64),
         host_max_migrations=cat_(c.host_max_migrations, shp.max_vm_migrations, np.int64),
+        host_max_config_version_x10=cat_(c.host_max_config_version_x10, ANY_CONFIG_VERSION,
+                                         np.int32),
+        host_max_running_vms=cat_(c.host_max_running_vms, DEFAULT_MAX_RUNNING_VMS, np.int64),
         features=tuple(feats), host_features=hf, vendor_baseline=base,
         vm_possible=possible,
     )
