@@ -418,7 +418,7 @@ def test_collected_utc_is_embedded_as_data() -> None:
     c = nasty_cluster()
     _, seq = nasty_sequence(c)
     stamp = "2026-12-01T08:00:00Z'; Remove-Item x; '"
-    settings = types.SimpleNamespace(**vars(c.settings), collected_utc=stamp)
+    settings = types.SimpleNamespace(**{**vars(c.settings), "collected_utc": stamp})
     c2 = dataclasses.replace(c, settings=settings)  # type: ignore[arg-type]
     script = render_plan_ps1(c2, seq)
     assert f"$SnapshotCollectedUtc = {ps_string(stamp)}" in script
