@@ -96,7 +96,14 @@ import numpy as np
 
 from planner.cluster import Cluster, HostState, MoveKind, RuleType
 from planner.durations import DEFAULT_DURATION_MODEL, DurationModel, move_seconds
-from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold, threshold_limits
+from planner.loadmodel import (
+    HIGH_MARGIN_PCT,
+    HighMode,
+    Level,
+    Threshold,
+    resolve_threshold,
+    threshold_limits,
+)
 
 #: Node Fairness periodic interval (fixed by Windows).
 NODE_FAIRNESS_INTERVAL_S = 1800
@@ -244,14 +251,19 @@ def _rule_holds(rule_type: RuleType, hosts: np.ndarray, fd: np.ndarray) -> bool:
 class _State:
     """Mutable placement with incremental loads and rule bookkeeping."""
 
-    def __init__(self, cluster: Cluster, respect_pinned: bool) -> None:
+    def __init__(self, cluster: Cluster, respect_pinned: bool,
+                 placement: np.ndarray | None = None) -> None:
         c = cluster
         self.c = c
-        self.p = c.vm_host.astype(np.int64).copy()
-        self.vm_cpu = np.bincount(self.p, weights=c.vm_cpu_load_milli,
-                                  minlength=c.n_hosts).astype(np.int64)
-        self.vm_mem = np.bincount(self.p, weights=c.vm_mem_load_mb,
-                                  minlength=c.n_hosts).astype(np.int64)
+        self.p = (c.vm_host if placement is None else placement).astype(np.int64).copy()
+        # The loads in force (a replay changes them at every pass, see set_loads).
+        self.w_cpu = c.vm_cpu_load_milli.astype(np.int64)
+        self.w_mem = c.vm_mem_load_mb.astype(np.int64)
+        self.w_assigned = c.vm_memory_mb.astype(np.int64)
+        self.base_c = c.host_cpu_base_milli.astype(np.int64)
+        self.vm_cpu = np.zeros(c.n_hosts, dtype=np.int64)
+        self.vm_mem = np.zeros(c.n_hosts, dtype=np.int64)
+        self._sums()
         self.up = c.host_state == HostState.UP
         # Live moves only, to Up possible owners.
         self.live_ok = (c.vm_move_kind == MoveKind.LIVE) & c.vm_possible & self.up[None, :]
@@ -269,6 +281,24 @@ class _State:
                 self.aa_count[cls, self.p[v]] += 1
         # SameNode components (union of overlapping enabled SameNode rules).
         self.component = {v: list(m) for v, m in c.same_node_groups.items() if len(m) > 1}
+        self.in_component = np.zeros(c.n_vms, dtype=bool)
+        self.in_component[list(self.component)] = True
+        self.with_classes = [v for v in range(c.n_vms) if c.vm_aa_classes[v]]
+
+    def _sums(self) -> None:
+        n = self.c.n_hosts
+        self.vm_cpu = np.bincount(self.p, weights=self.w_cpu, minlength=n).astype(np.int64)
+        self.vm_mem = np.bincount(self.p, weights=self.w_mem, minlength=n).astype(np.int64)
+
+    def set_loads(self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray
+                  ) -> None:
+        """Take new per-VM loads (CPU milli-LP and memory MB, 0 for VMs that do not
+        consume) and per-host base CPU, e.g. the samples of a load history."""
+        self.w_cpu = np.asarray(vm_cpu, dtype=np.int64)
+        self.w_mem = np.asarray(vm_mem, dtype=np.int64)
+        self.w_assigned = np.where(self.c.vm_consumes, self.w_mem, self.c.vm_memory_mb)
+        self.base_c = np.asarray(host_base, dtype=np.int64)
+        self._sums()
 
     def unit(self, v: int) -> list[int]:
         """VMs that move with ``v``: its SameNode partners when they share its node."""
@@ -281,22 +311,66 @@ class _State:
 
     def unit_load(self, unit: list[int]) -> tuple[int, int, int]:
         """CPU load, memory load and assigned memory of a unit."""
-        c = self.c
-        return (int(c.vm_cpu_load_milli[unit].sum()), int(c.vm_mem_load_mb[unit].sum()),
-                int(c.vm_memory_mb[unit].sum()))
+        return (int(self.w_cpu[unit].sum()), int(self.w_mem[unit].sum()),
+                int(self.w_assigned[unit].sum()))
 
     def base_targets(self, unit: list[int]) -> np.ndarray:
         """Hosts every VM of the unit may reach live and that have room (bool mask)."""
+        return self.candidates([unit])[3][0]
+
+    def units_on(self, s: int, moved: set[int]) -> list[list[int]]:
+        """The units on host ``s`` that may move and have not moved in this pass, in order
+        of their first VM."""
+        on = (self.p == s) & self.movable
+        if moved:
+            on[np.fromiter(moved, dtype=np.int64, count=len(moved))] = False
+        units: list[list[int]] = []
+        seen: set[int] = set()
+        for v in np.flatnonzero(on & self.in_component).tolist():
+            if v not in seen:
+                unit = self.unit(v)
+                seen.update(unit)
+                units.append(unit)
+        if not units:
+            return [[v] for v in np.flatnonzero(on).tolist()]
+        units += [[v] for v in np.flatnonzero(on & ~self.in_component).tolist()]
+        units.sort(key=lambda u: u[0])
+        return units
+
+    def candidates(self, units: list[list[int]]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each unit: CPU load, memory load, assigned memory, and the hosts every VM
+        of it may reach live and that have room (bool ``(U, H)``), in one vectorised pass."""
         c = self.c
-        ok = self.live_ok[unit].all(axis=0) & self.movable[unit].all()
-        ok[self.p[unit[0]]] = False
-        d_cpu, d_mem, _ = self.unit_load(unit)
-        ok &= self.vm_cpu + d_cpu <= c.host_cpu_free_milli
-        ok &= self.vm_mem + d_mem <= c.host_memory_free_mb
-        for v in unit:
+        n = len(units)
+        if n == 0:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z, np.zeros((0, c.n_hosts), dtype=bool)
+        sizes = np.fromiter((len(u) for u in units), dtype=np.int64, count=n)
+        flat = np.fromiter((v for u in units for v in u), dtype=np.int64, count=int(sizes.sum()))
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        owner = np.repeat(np.arange(n), sizes)
+        d_cpu = np.bincount(owner, weights=self.w_cpu[flat], minlength=n).astype(np.int64)
+        d_mem = np.bincount(owner, weights=self.w_mem[flat], minlength=n).astype(np.int64)
+        d_as = np.bincount(owner, weights=self.w_assigned[flat], minlength=n).astype(np.int64)
+        if (sizes == 1).all():
+            ok = self.live_ok[flat] & self.movable[flat][:, None]
+        else:
+            ok = np.logical_and.reduceat(self.live_ok[flat], starts, axis=0)
+            ok &= np.logical_and.reduceat(self.movable[flat], starts)[:, None]
+        ok[np.arange(n), self.p[flat[starts]]] = False
+        ok &= self.vm_cpu[None, :] + d_cpu[:, None] <= (c.host_cpu_capacity_milli
+                                                        - self.base_c)[None, :]
+        ok &= self.vm_mem[None, :] + d_mem[:, None] <= c.host_memory_free_mb[None, :]
+        if len(self.with_classes) < n:
+            row_of = {v: i for i, u in enumerate(units) for v in u}
+            rows = [(row_of[v], v) for v in self.with_classes if v in row_of]
+        else:
+            rows = [(i, v) for i, u in enumerate(units) for v in u if c.vm_aa_classes[v]]
+        for i, v in rows:
             for cls in c.vm_aa_classes[v]:
-                ok &= self.aa_count[cls] == 0
-        return ok
+                ok[i] &= self.aa_count[cls] == 0
+        return d_cpu, d_mem, d_as, ok
 
     def rules_allow(self, unit: list[int], target: int) -> bool:
         """No enabled rule that holds now is broken by moving ``unit`` to ``target``."""
@@ -319,10 +393,10 @@ class _State:
         c = self.c
         src = int(self.p[unit[0]])
         for v in unit:
-            self.vm_cpu[src] -= c.vm_cpu_load_milli[v]
-            self.vm_mem[src] -= c.vm_mem_load_mb[v]
-            self.vm_cpu[target] += c.vm_cpu_load_milli[v]
-            self.vm_mem[target] += c.vm_mem_load_mb[v]
+            self.vm_cpu[src] -= self.w_cpu[v]
+            self.vm_mem[src] -= self.w_mem[v]
+            self.vm_cpu[target] += self.w_cpu[v]
+            self.vm_mem[target] += self.w_mem[v]
             for cls in c.vm_aa_classes[v]:
                 self.aa_count[cls, src] -= 1
                 self.aa_count[cls, target] += 1
@@ -332,9 +406,29 @@ class _State:
     def pct(self) -> tuple[np.ndarray, np.ndarray]:
         """CPU % and memory % per host now."""
         c = self.c
-        cpu = 100.0 * (self.vm_cpu + c.host_cpu_base_milli) / c.host_cpu_capacity_milli
+        cpu = 100.0 * (self.vm_cpu + self.base_c) / c.host_cpu_capacity_milli
         mem = 100.0 * (self.vm_mem + c.host_memory_reserve_mb) / c.host_memory_mb
         return cpu, mem
+
+    def threshold(self, opts: NodeFairnessOptions) -> tuple[Threshold, np.ndarray,
+                                                           np.ndarray]:
+        """The Node Fairness threshold now (High average: from the loads in force) and the
+        largest VM CPU / memory load per host that keeps a node at or under it."""
+        c = self.c
+        thr = resolve_threshold(c, opts.level, opts.threshold_pct, opts.high_mode,
+                                placement=self.p)
+        if thr.level == Level.HIGH.value and thr.rule.startswith("High (average"):
+            cpu, mem = self.pct()
+            up = self.up if self.up.any() else np.ones(c.n_hosts, dtype=bool)
+            tc = float(cpu[up].mean()) + HIGH_MARGIN_PCT
+            tm = float(mem[up].mean()) + HIGH_MARGIN_PCT
+            thr = Threshold(tc, tm, thr.level,
+                            f"High (average reading): Up hosts' average + "
+                            f"{HIGH_MARGIN_PCT:g} points (CPU {tc:.2f} %, memory {tm:.2f} %)")
+        lim_c, lim_m = threshold_limits(c, thr)
+        # threshold_limits subtracts the snapshot's base load; use the one in force.
+        lim_c = lim_c + c.host_cpu_base_milli - self.base_c
+        return thr, lim_c, lim_m
 
 
 def pass_migration_seconds(cluster: Cluster, moves: Sequence[NativeMove],
@@ -369,13 +463,13 @@ def _record(cluster: Cluster, st: _State, unit: list[int], target: int, number: 
     src = st.move(unit, target)
     for v in unit:
         out.append(NativeMove(number, clock, int(v), src, int(target), MoveKind.LIVE,
-                              int(cluster.vm_memory_mb[v]), reason))
+                              int(st.w_assigned[v]), reason))
 
 
 # ----------------------------------------------------------------------------- Node Fairness
-def _nf_order(cluster: Cluster, vms: np.ndarray, choice: VmChoice) -> list[int]:
-    mem = cluster.vm_memory_mb[vms]
-    cpu = cluster.vm_cpu_load_milli[vms]
+def _nf_order(st: _State, vms: np.ndarray, choice: VmChoice) -> list[int]:
+    mem = st.w_assigned[vms]
+    cpu = st.w_cpu[vms]
     if choice == VmChoice.LARGEST_MEMORY:
         keys: tuple[np.ndarray, ...] = (vms, -cpu, -mem)
     elif choice == VmChoice.SMALLEST_MEMORY:
@@ -388,9 +482,7 @@ def _nf_order(cluster: Cluster, vms: np.ndarray, choice: VmChoice) -> list[int]:
 def _nf_pass(cluster: Cluster, st: _State, opts: NodeFairnessOptions, number: int,
              clock: float, only_target: int | None) -> tuple[list[NativeMove], int, Threshold]:
     """One Node Fairness pass; returns its moves, the number of sources and the threshold."""
-    thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode,
-                            placement=st.p)
-    lim_c, lim_m = threshold_limits(cluster, thr)
+    thr, lim_c, lim_m = st.threshold(opts)
     cpu_pct, mem_pct = st.pct()
     over = ((st.vm_cpu > lim_c) | (st.vm_mem > lim_m)) & st.up
     pressure = np.maximum(cpu_pct - thr.cpu_pct, mem_pct - thr.memory_pct)
@@ -408,7 +500,7 @@ def _nf_pass(cluster: Cluster, st: _State, opts: NodeFairnessOptions, number: in
     moved: set[int] = set()
     for s in sources:
         on_s = np.flatnonzero((st.p == s) & st.movable)
-        order = _nf_order(cluster, on_s, choice)
+        order = _nf_order(st, on_s, choice)
         n_here = 0
         while order:
             oc, om = st.vm_cpu[s] - lim_c[s], st.vm_mem[s] - lim_m[s]
@@ -430,54 +522,56 @@ def _nf_pass(cluster: Cluster, st: _State, opts: NodeFairnessOptions, number: in
     return moves, len(sources), thr
 
 
+def _first_target(st: _State, unit: list[int], ok: np.ndarray, score: np.ndarray
+                  ) -> int | None:
+    """The allowed host of lowest ``score`` (ties: index) that no rule forbids."""
+    cand = np.flatnonzero(ok)
+    for i in np.lexsort((cand, score[cand])):
+        if st.rules_allow(unit, int(cand[i])):
+            return int(cand[i])
+    return None
+
+
 def _nf_pick(cluster: Cluster, st: _State, order: list[int], moved: set[int], oc: int,
              om: int, eligible: np.ndarray, lim_c: np.ndarray, lim_m: np.ndarray,
              thr: Threshold, cap_c: np.ndarray, cap_m: np.ndarray, choice: VmChoice
              ) -> tuple[list[int], int, list[int]] | None:
     """The next (unit, target) from ``order`` and the candidates left after it, or None."""
-    scored: list[tuple[tuple[float, ...], int, list[int], int]] = []
-    for pos, v in enumerate(order):
-        if v in moved:
-            continue
-        unit = st.unit(v)
-        d_cpu, d_mem, mem_assigned = st.unit_load(unit)
-        # Only a VM carrying load of an over-threshold resource relieves the node.
-        if not ((oc > 0 and d_cpu > 0) or (om > 0 and d_mem > 0)):
-            continue
-        ok = st.base_targets(unit) & eligible
-        ok &= (st.vm_cpu + d_cpu <= lim_c) & (st.vm_mem + d_mem <= lim_m)
-        cand = np.flatnonzero(ok)
-        if cand.size == 0:
-            continue
-        after = np.maximum(
-            100.0 * (st.vm_cpu[cand] + d_cpu + cluster.host_cpu_base_milli[cand])
-            / cap_c[cand] - thr.cpu_pct,
-            100.0 * (st.vm_mem[cand] + d_mem + cluster.host_memory_reserve_mb[cand])
-            / cap_m[cand] - thr.memory_pct)
-        target = None
-        for i in np.lexsort((cand, after)):
-            if st.rules_allow(unit, int(cand[i])):
-                target = int(cand[i])
-                break
+    pos = [i for i, v in enumerate(order) if v not in moved]
+    units = [st.unit(order[i]) for i in pos]
+    d_cpu, d_mem, d_as, ok = st.candidates(units)
+    # Only a VM carrying load of an over-threshold resource relieves the node.
+    relieves = ((oc > 0) & (d_cpu > 0)) | ((om > 0) & (d_mem > 0))
+    ok &= eligible[None, :] & relieves[:, None]
+    ok &= (st.vm_cpu[None, :] + d_cpu[:, None] <= lim_c[None, :]) & (
+        st.vm_mem[None, :] + d_mem[:, None] <= lim_m[None, :])
+    after = np.maximum(
+        100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + st.base_c[None, :]) / cap_c[None, :]
+        - thr.cpu_pct,
+        100.0 * (st.vm_mem[None, :] + d_mem[:, None] + cluster.host_memory_reserve_mb[None, :])
+        / cap_m[None, :] - thr.memory_pct)
+    rows = np.flatnonzero(ok.any(axis=1))
+    if choice == VmChoice.LOWEST_COST and rows.size:
+        # Prefer a VM that fixes the node alone (least memory), else the least memory per
+        # fraction of excess relieved.
+        fixes = (d_cpu[rows] >= oc) & (d_mem[rows] >= om)
+        relief = np.zeros(rows.size)
+        if oc > 0:
+            relief += np.minimum(d_cpu[rows], oc) / max(oc, 1)
+        if om > 0:
+            relief += np.minimum(d_mem[rows], om) / max(om, 1)
+        cost = np.where(fixes, d_as[rows].astype(np.float64),
+                        d_as[rows] / np.maximum(relief, 1e-300))
+        vm_id = np.array([order[pos[i]] for i in rows], dtype=np.float64)
+        rows = rows[np.lexsort((vm_id, cost, ~fixes))]
+    for i in rows:
+        target = _first_target(st, units[i], ok[i], after[i])
         if target is None:
             continue
-        if choice != VmChoice.LOWEST_COST:
-            return unit, target, order[pos + 1:]
-        # Lowest cost: prefer a VM that fixes the node alone (least memory), else the least
-        # memory per fraction of excess relieved.
-        fixes = (d_cpu >= oc) and (d_mem >= om)
-        relief = 0.0
-        if oc > 0:
-            relief += min(d_cpu, oc) / max(oc, 1)
-        if om > 0:
-            relief += min(d_mem, om) / max(om, 1)
-        key = (0.0, float(mem_assigned), float(v)) if fixes else (
-            1.0, mem_assigned / relief, float(v))
-        scored.append((key, pos, unit, target))
-    if not scored:
-        return None
-    _, pos, unit, target = min(scored, key=lambda t: t[0])
-    return unit, target, order[:pos] + order[pos + 1:]
+        p = pos[i]
+        rest = order[:p] + order[p + 1:] if choice == VmChoice.LOWEST_COST else order[p + 1:]
+        return units[i], target, rest
+    return None
 
 
 def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None = None,
@@ -526,7 +620,7 @@ def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None
 # ----------------------------------------------------------------------------- SCVMM DO
 def _do_breach(cluster: Cluster, st: _State, opts: DynamicOptimizationOptions) -> np.ndarray:
     cap = cluster.host_cpu_capacity_milli
-    cpu_free_pct = 100.0 - 100.0 * (st.vm_cpu + cluster.host_cpu_base_milli) / cap
+    cpu_free_pct = 100.0 - 100.0 * (st.vm_cpu + st.base_c) / cap
     mem_free = cluster.host_memory_free_mb - st.vm_mem
     return ((cpu_free_pct < opts.cpu_free_pct) | (mem_free < opts.memory_free_mb)) & st.up
 
@@ -536,7 +630,7 @@ def _do_pass(cluster: Cluster, st: _State, opts: DynamicOptimizationOptions, num
     min_gain = DO_MIN_GAIN_PCT[opts.aggressiveness]
     cap_c = cluster.host_cpu_capacity_milli
     cap_m = cluster.host_memory_mb
-    base_c = cluster.host_cpu_base_milli
+    base_c = st.base_c
     res_m = cluster.host_memory_reserve_mb
     # Largest VM CPU load a target may carry: keep the CPU reserve and the DO threshold free.
     keep_free = max(opts.cpu_reserve_pct, opts.cpu_free_pct)
@@ -571,33 +665,29 @@ def _do_best(cluster: Cluster, st: _State, s: int, moved: set[int], cpu_room: np
     """Best (unit, target, gain) from source ``s`` meeting the minimum gain, or None."""
     load_s = max(100.0 * (st.vm_cpu[s] + base_c[s]) / cap_c[s],
                  100.0 * (st.vm_mem[s] + res_m[s]) / cap_m[s])
-    options: list[tuple[float, float, int, int, int, list[int]]] = []
-    seen: set[int] = set()
-    for v in np.flatnonzero((st.p == s) & st.movable).tolist():
-        if v in moved or v in seen:
-            continue
-        unit = st.unit(v)
-        seen.update(unit)
-        d_cpu, d_mem, mem_assigned = st.unit_load(unit)
-        ok = st.base_targets(unit)
-        ok &= st.vm_cpu + d_cpu <= cpu_room
-        ok &= cluster.host_memory_free_mb - (st.vm_mem + d_mem) >= opts.memory_free_mb
-        cand = np.flatnonzero(ok)
-        if cand.size == 0:
-            continue
-        s_after = max(100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
-                      100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s])
-        t_after = np.maximum(100.0 * (st.vm_cpu[cand] + d_cpu + base_c[cand]) / cap_c[cand],
-                             100.0 * (st.vm_mem[cand] + d_mem + res_m[cand]) / cap_m[cand])
-        gain = load_s - np.maximum(s_after, t_after)
-        for i in np.flatnonzero(gain >= min_gain):
-            # Ties: the target left least loaded, then less memory moved, then indices.
-            options.append((-float(gain[i]), float(t_after[i]), mem_assigned, v, int(cand[i]),
-                            unit))
-    options.sort(key=lambda o: o[:5])
-    for neg_gain, _, _, _, target, unit in options:
+    units = st.units_on(s, moved)
+    d_cpu, d_mem, d_as, ok = st.candidates(units)
+    if not units:
+        return None
+    ok &= st.vm_cpu[None, :] + d_cpu[:, None] <= cpu_room[None, :]
+    ok &= (cluster.host_memory_free_mb[None, :] - (st.vm_mem[None, :] + d_mem[:, None])
+           >= opts.memory_free_mb)
+    s_after = np.maximum(100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
+                         100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s])
+    t_after = np.maximum(
+        100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + base_c[None, :]) / cap_c[None, :],
+        100.0 * (st.vm_mem[None, :] + d_mem[:, None] + res_m[None, :]) / cap_m[None, :])
+    gain = load_s - np.maximum(s_after[:, None], t_after)
+    ui, hi = np.nonzero(ok & (gain >= min_gain))
+    if ui.size == 0:
+        return None
+    rep = np.array([u[0] for u in units], dtype=np.int64)
+    # Ties: the target left least loaded, then less memory moved, then indices.
+    order = np.lexsort((hi, rep[ui], d_as[ui], t_after[ui, hi], -gain[ui, hi]))
+    for k in order:
+        unit, target = units[ui[k]], int(hi[k])
         if st.rules_allow(unit, target):
-            return unit, target, -neg_gain
+            return unit, target, float(gain[ui[k], target])
     return None
 
 
@@ -657,6 +747,82 @@ def default_variants(level: Level | str | None = None, threshold_pct: float | No
     return nf
 
 
+#: What the cluster's own ``AutoBalancerMode`` means for a simulation (issue 11 item 5).
+MODE_NOTES = {
+    0: "Node Fairness is off on this cluster (AutoBalancerMode 0): the native balancer "
+       "moves nothing",
+    1: "Node Fairness acts only when a node joins on this cluster (AutoBalancerMode 1): "
+       "with no node joining it moves nothing",
+}
+
+
+def mode_note(cluster: Cluster) -> str | None:
+    """Why Node Fairness does nothing on this cluster, or ``None`` in mode 2."""
+    return MODE_NOTES.get(cluster.settings.auto_balancer_mode)
+
+
+def cluster_variants(cluster: Cluster, level: Level | str | None = None,
+                     threshold_pct: float | None = None,
+                     high_mode: HighMode | str = HighMode.AVERAGE
+                     ) -> tuple[list[NodeFairnessOptions | DynamicOptimizationOptions],
+                                str | None]:
+    """The native strategies as the cluster is configured, and a note when Node Fairness
+    does nothing.
+
+    In ``AutoBalancerMode`` 2, :func:`default_variants`.  In mode 0 (off) and mode 1 (on
+    node join only; no node joins in a snapshot comparison or a replay) no Node Fairness
+    variant is simulated and the note says why.  SCVMM Dynamic Optimization does not
+    depend on the mode (when SCVMM manages a cluster it turns Node Fairness off), so its
+    variants are always included.
+    """
+    variants = default_variants(level, threshold_pct, high_mode)
+    note = mode_note(cluster)
+    if note is not None:
+        variants = [v for v in variants if isinstance(v, DynamicOptimizationOptions)]
+    return variants, note
+
+
+class Balancer:
+    """A native balancer acting pass by pass while the loads change (``hvplan replay``).
+
+    Each :meth:`act` is one pass (Node Fairness: the periodic pass of mode 2; Dynamic
+    Optimization: one run) on the loads given, from the placement the earlier passes left.
+    """
+
+    def __init__(self, cluster: Cluster,
+                 variant: NodeFairnessOptions | DynamicOptimizationOptions,
+                 placement: np.ndarray | None = None) -> None:
+        self.cluster = cluster
+        self.variant = variant
+        self._st = _State(cluster, variant.respect_pinned, placement)
+        self._number = 0
+
+    @property
+    def interval_s(self) -> int:
+        """Seconds between passes (30 min for Node Fairness, fixed by Windows)."""
+        if isinstance(self.variant, NodeFairnessOptions):
+            return NODE_FAIRNESS_INTERVAL_S
+        return self.variant.interval_minutes * 60
+
+    @property
+    def placement(self) -> np.ndarray:
+        """The placement now (a copy)."""
+        return self._st.p.copy()
+
+    def act(self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray,
+            clock: float) -> list[NativeMove]:
+        """One pass on these loads (per-VM CPU milli-LP and memory MB, 0 for VMs that do not
+        consume; per-host base CPU); returns its moves, already applied."""
+        self._number += 1
+        self._st.set_loads(vm_cpu, vm_mem, host_base)
+        if isinstance(self.variant, NodeFairnessOptions):
+            moves, _, _ = _nf_pass(self.cluster, self._st, self.variant, self._number, clock,
+                                   None)
+        else:
+            moves, _ = _do_pass(self.cluster, self._st, self.variant, self._number, clock)
+        return moves
+
+
 def simulate(cluster: Cluster, variant: NodeFairnessOptions | DynamicOptimizationOptions,
              durations: DurationModel = DEFAULT_DURATION_MODEL) -> SimulationResult:
     """Run the simulation that ``variant`` describes."""
@@ -674,7 +840,8 @@ def simulate_all(cluster: Cluster,
 
 
 __all__ = [
-    "DO_MIN_GAIN_PCT", "NODE_FAIRNESS_INTERVAL_S", "DynamicOptimizationOptions", "NativeMove",
+    "DO_MIN_GAIN_PCT", "MODE_NOTES", "Balancer", "cluster_variants", "mode_note",
+    "NODE_FAIRNESS_INTERVAL_S", "DynamicOptimizationOptions", "NativeMove",
     "NodeFairnessOptions", "PassRecord", "SimulationResult", "VmChoice", "default_variants",
     "pass_migration_seconds", "simulate", "simulate_all", "simulate_dynamic_optimization",
     "simulate_node_fairness",
