@@ -20,7 +20,7 @@ from typer._click import exceptions as click_errors  # typer ships its own click
 from typer.core import TyperGroup
 
 from planner import __version__
-from planner.cli import basic, capacity, compare, generate, plan, report, signals
+from planner.cli import basic, capacity, compare, generate, plan, replay, report, signals
 
 
 class HvplanGroup(TyperGroup):
@@ -98,8 +98,8 @@ app.command(short_help="Batch what-if capacity planning (N+k, growth, drains).")
 app.command(short_help="Realistic synthetic snapshot.")(generate.generate)
 app.command(short_help="Self-contained HTML report with charts.")(report.report)
 app.command(short_help="Write the PowerShell collector script.")(report.collector)
-# replay (load-history replay) is registered here once planner/cli/replay.py lands:
-# app.command(name="replay")(replay.replay)
+app.command(name="replay", short_help="Replay the load history: plan vs. native balancers.")(
+    replay.replay_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,179 @@
+"""``hvplan replay``: the load history replayed for hvplan's plan and the native balancers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json as jsonlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from planner.cli.choices import HighModeChoice, LevelChoice, LoadChoice
+from planner.cli.common import (
+    check_out_dir,
+    err,
+    fail,
+    load_snapshot,
+    out,
+    print_json,
+    published_dir,
+    safe,
+    show_table,
+    warnings_json,
+)
+from planner.textsafe import csv_row, csv_uncell, term_safe
+
+if TYPE_CHECKING:
+    from planner.cluster import Cluster
+    from planner.history.model import LoadStatistic
+    from planner.replay import ReplayResult
+
+#: Files ``--out`` writes.
+REPLAY_FILES = ("replay.json", "replay.csv", "replay_moves.csv", "replay.png")
+
+
+def read_placement(cluster: Cluster, plan_dir: Path) -> Any:
+    """The placement of ``PLAN_DIR/placement.csv`` (every VM named once); exits 1 with the
+    row and value on a problem."""
+    import numpy as np
+
+    path = plan_dir / "placement.csv"
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror or e}")
+    p = cluster.vm_host.astype(np.int32).copy()
+    seen: set[int] = set()
+    for i, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        row = {(k or "").strip().casefold(): (v or "") for k, v in row.items()}
+        vm = cluster.vm_index.get(csv_uncell(row.get("vm", "")).casefold())
+        host = cluster.host_index.get(csv_uncell(row.get("host", "")).casefold())
+        if vm is None or host is None:
+            fail(f"{path}, row {i}: {'VM' if vm is None else 'host'} "
+                 f"{term_safe(row.get('vm' if vm is None else 'host', ''))!r} is not in the "
+                 "snapshot (was the plan made from another snapshot?)")
+        p[vm] = host
+        seen.add(vm)
+    if len(seen) != cluster.n_vms:
+        fail(f"{path} names {len(seen)} of the snapshot's {cluster.n_vms} VMs")
+    return p
+
+
+def _plan(cluster: Cluster, stat: LoadStatistic, level: str | None, threshold: float | None,
+          high_mode: str, time_limit: float) -> tuple[Any, str]:
+    from planner.history.robust import default_solver, robust_plan
+    from planner.loadmodel import resolve_threshold
+
+    assert cluster.history is not None
+    thr = resolve_threshold(cluster, level, threshold, high_mode)
+    solve = default_solver(stat, level=level, threshold_pct=threshold, high_mode=high_mode)
+    res = robust_plan(cluster, cluster.history, stat, thr, solve, time_limit)
+    return res.placement, f"robust plan on --load {stat.value}: {res.to_dict()}"
+
+
+def replay_cmd(
+    snapshot: Annotated[Path, typer.Argument(help="Snapshot directory with a load history.")],
+    plan_dir: Annotated[Path | None, typer.Option(
+        "--plan", file_okay=False, help="Plan directory (placement.csv); default: hvplan "
+        "plans the snapshot itself on --load.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", file_okay=False,
+        help="Write replay.json, replay.csv, replay_moves.csv and replay.png here.")] = None,
+    period: Annotated[float, typer.Option(
+        "--period", min=0.0, help="Re-planning period in hours (0: no re-planned "
+        "strategy).")] = 24.0,
+    load: Annotated[LoadChoice, typer.Option(
+        "--load", case_sensitive=False, help="What hvplan's plans judge the threshold at.")
+    ] = LoadChoice.P95,
+    level: Annotated[LevelChoice | None, typer.Option(
+        "--level", case_sensitive=False,
+        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
+    ] = None,
+    high_mode: Annotated[HighModeChoice, typer.Option(
+        "--high-mode", case_sensitive=False, help="Reading of the High level.")
+    ] = HighModeChoice.AVERAGE,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", min=0.1, help="Seconds for hvplan's plan (each re-plan gets a "
+        "quarter of it).")] = 20.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an earlier replay.")
+                     ] = False,
+    json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")
+                    ] = False,
+) -> None:
+    """Replay the snapshot's load history: the current placement, hvplan's plan (once and
+    re-planned), Node Fairness in the cluster's mode and SCVMM Dynamic Optimization."""
+    from planner.history.model import parse_statistic
+    from planner.replay import ReplayOptions, replay
+
+    check_out_dir(out_dir)
+    stat = parse_statistic(load.value)
+    cluster, loaded = load_snapshot(snapshot, json)
+    if cluster.history is None:
+        fail(f"{snapshot} has no load history (vm_history.csv/.parquet or "
+             "host_history.csv/.parquet): nothing to replay")
+    lv = None if level is None else level.value
+    if plan_dir is not None:
+        placement = read_placement(cluster, plan_dir)
+    else:
+        placement, note = _plan(cluster, stat, lv, threshold, high_mode.value, time_limit)
+        err.print(safe(note), markup=False, highlight=False)
+
+    def replanner(c: Cluster) -> Any:
+        return _plan(c, stat, lv, threshold, high_mode.value, max(time_limit / 4, 1.0))[0]
+
+    res = replay(cluster, plan_placement=placement,
+                 options=ReplayOptions(level=lv, threshold_pct=threshold,
+                                       high_mode=high_mode.value, period_hours=period),
+                 replanner=replanner if period > 0 else None)
+    if out_dir is not None:
+        with published_dir(out_dir, force, "the replay") as tmp:
+            _write(res, tmp)
+        err.print(f"wrote {', '.join(REPLAY_FILES)} to {safe(out_dir)}", markup=False)
+    if json:
+        doc = res.to_dict()
+        doc["warnings"] = warnings_json(loaded)
+        print_json(doc)
+    else:
+        _print_text(res)
+    for note in res.notes:
+        err.print(f"note: {safe(note)}", markup=False)
+
+
+def _write(res: ReplayResult, out_dir: Path) -> None:
+    from planner.replaychart import write_replay_chart
+
+    (out_dir / "replay.json").write_text(jsonlib.dumps(res.to_dict(), indent=2) + "\n",
+                                         encoding="utf-8")
+    rows = [s.to_dict() for s in res.strategies]
+    for name, data in (("replay.csv", rows), ("replay_moves.csv", res.moves_rows())):
+        buf = io.StringIO()
+        keys = list(data[0]) if data else ["strategy"]
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(keys)
+        for r in data:
+            w.writerow(csv_row(r[k] for k in keys))
+        (out_dir / name).write_text(buf.getvalue(), encoding="utf-8")
+    write_replay_chart(res, out_dir / "replay.png")
+
+
+def _print_text(res: ReplayResult) -> None:
+    w = res.history.window()
+    out.print(f"Cluster {safe(res.cluster.name)}: replay of {w['samples']} samples of "
+              f"{w['step_seconds']} s, {w['start']} to {w['end']}", markup=False)
+    out.print(f"Threshold: {safe(res.threshold.rule)}", markup=False)
+    cols = ["strategy", "migrations", "moved MB", "node-samples > thr",
+            "node-samples > 100 %", "max CPU %", "max mem %", "rules"]
+    rows = []
+    for s in res.strategies:
+        m = s.metrics
+        rows.append([term_safe(s.name), str(m["migrations"]), f"{m['memory_moved_mb']:,}",
+                     str(m["node_samples_over_threshold"]),
+                     str(m["node_samples_over_capacity"]), f"{m['max_cpu_pct']:.1f}",
+                     f"{m['max_memory_pct']:.1f}", str(m["rule_violations"])])
+    show_table(out, cols, rows, right=cols[1:])
+    for s in res.strategies:
+        out.print(f"  {term_safe(s.name)}: {term_safe(s.description)}", markup=False)

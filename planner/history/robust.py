@@ -1,0 +1,308 @@
+"""Robust plans (SPEC §2): capacity at every sample, the threshold at a statistic of each
+node's per-sample load, by a cutting-plane loop over the samples.
+
+The optimizer sees a few *critical samples* only (``PlanOptions.load_samples``: capacity
+hard at each, threshold excess summed).  The loop:
+
+1. start from the sample at the statistic's rank of the cluster's total CPU and of its total
+   memory (``latest``/``mean``: the snapshot / the mean vector);
+2. solve; judge the placement at every sample of the window with
+   :func:`planner.history.loads.sample_loads`;
+3. add, for every node above 100 % at some sample, its worst sample, and for every node
+   whose statistic (nearest-rank quantile, or mean) is above the threshold, up to
+   :data:`SAMPLES_PER_NODE` of its samples above the threshold with the lowest loads (the
+   cheapest to bring under; bringing enough of them under brings the quantile under);
+4. repeat until nothing is violated, no new sample is found, :data:`MAX_SAMPLES` samples
+   are in, or the time is up.  The best placement judged so far is kept (fewest node-samples
+   over capacity, then nodes over at the statistic, then node-samples over the threshold).
+
+A sample the optimizer was given is a hard capacity constraint, so a plan never breaks
+capacity at a critical sample; at other samples it can only be found and added.
+
+``latest`` plans as without a history (the snapshot's values): the comparison row
+``latest_plan`` of the summary shows what such a plan does over the window.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.cluster import Cluster
+from planner.history.loads import (
+    SampleLoads,
+    Timeline,
+    node_quantiles,
+    over_capacity,
+    over_threshold,
+    percent,
+    sample_loads,
+)
+from planner.history.model import QUANTILE, LoadHistory, LoadStatistic, nearest_rank
+from planner.loadmodel import Threshold
+
+#: Samples added per node and round for the threshold.
+SAMPLES_PER_NODE = 3
+#: Most critical samples handed to the optimizer.
+MAX_SAMPLES = 48
+#: Rounds of the loop.
+MAX_ROUNDS = 8
+
+#: ``solve(cluster, sample_indices, time_limit_s) -> placement or None``.  Sample index
+#: ``-1`` stands for the statistic's own load vector (the mean for ``mean``, the snapshot
+#: for ``latest``).
+Solver = Callable[[Cluster, Sequence[int], float], np.ndarray | None]
+
+
+def _total_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
+    """Node CPU (milli-LP, base included) and memory (MB, reserve included) at or under the
+    threshold."""
+    cpu = np.floor(thr.cpu_pct * cluster.host_cpu_capacity_milli / 100.0 + 1e-9)
+    mem = np.floor(thr.memory_pct * cluster.host_memory_mb / 100.0 + 1e-9)
+    return cpu.astype(np.int64), mem.astype(np.int64)
+
+
+def statistic_loads(loads: SampleLoads, statistic: LoadStatistic
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``(S, H)`` node CPU and memory at the statistic (``latest``: the last sample)."""
+    if statistic == LoadStatistic.LATEST:
+        return loads.cpu_milli[:, -1], loads.memory_used_mb[:, -1]
+    if statistic == LoadStatistic.MEAN:
+        return (np.rint(loads.cpu_milli.mean(axis=1)).astype(np.int64),
+                np.rint(loads.memory_used_mb.mean(axis=1)).astype(np.int64))
+    return node_quantiles(loads, QUANTILE[statistic])
+
+
+def judge(cluster: Cluster, history: LoadHistory, placements: Sequence[np.ndarray],
+          thr: Threshold, statistic: LoadStatistic) -> list[dict[str, Any]]:
+    """How each placement does over the whole window: node-samples over the threshold and
+    over capacity, nodes over the threshold at the statistic, peak loads."""
+    loads = sample_loads(cluster, history, [Timeline.constant(p) for p in placements])
+    return _judge_loads(cluster, loads, thr, statistic)
+
+
+def _judge_loads(cluster: Cluster, loads: SampleLoads, thr: Threshold,
+                 statistic: LoadStatistic) -> list[dict[str, Any]]:
+    over_t = over_threshold(cluster, thr, loads)
+    over_c = over_capacity(cluster, loads)
+    lim_c, lim_m = _total_limits(cluster, thr)
+    sc, sm = statistic_loads(loads, statistic)
+    counted = cluster.host_state != 2
+    at_stat = ((sc > lim_c) | (sm > lim_m)) & counted
+    cpu_pct, mem_pct = percent(cluster, loads)
+    return [{
+        "node_samples_over_threshold": int(over_t[i].sum()),
+        "node_samples_over_capacity": int(over_c[i].sum()),
+        "nodes_over_threshold_at_statistic": int(at_stat[i].sum()),
+        "max_cpu_pct": round(float(cpu_pct[i][:, counted].max()), 4) if counted.any() else 0.0,
+        "max_memory_pct": round(float(mem_pct[i][:, counted].max()), 4) if counted.any()
+        else 0.0,
+    } for i in range(loads.cpu_milli.shape[0])]
+
+
+def initial_samples(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic
+                    ) -> list[int]:
+    """The first critical samples (see the module docstring)."""
+    if statistic in (LoadStatistic.LATEST, LoadStatistic.MEAN):
+        return [-1]
+    k = nearest_rank(history.n_samples, QUANTILE[statistic])
+    tot_c = history.vm_cpu_milli.sum(axis=1, dtype=np.int64) + history.host_cpu_base_milli.sum(
+        axis=1, dtype=np.int64)
+    tot_m = history.vm_mem_mb.sum(axis=1, dtype=np.int64)
+    return sorted({int(np.argsort(tot_c, kind="stable")[k]),
+                   int(np.argsort(tot_m, kind="stable")[k])})
+
+
+def violated_samples(cluster: Cluster, loads: SampleLoads, thr: Threshold,
+                     statistic: LoadStatistic) -> list[int]:
+    """Samples to add after judging one placement (``loads`` of ``S = 1``)."""
+    cpu, mem = loads.cpu_milli[0], loads.memory_used_mb[0]
+    counted = cluster.host_state != 2
+    add: set[int] = set()
+    excess = np.maximum(cpu - cluster.host_cpu_capacity_milli, 0) / cluster.host_cpu_capacity_milli
+    excess = excess + np.maximum(mem - cluster.host_memory_mb, 0) / cluster.host_memory_mb
+    for h in np.flatnonzero((excess > 0).any(axis=0) & counted):
+        add.add(int(np.argmax(excess[:, h])))
+    lim_c, lim_m = _total_limits(cluster, thr)
+    sc, sm = statistic_loads(loads, statistic)
+    for h in np.flatnonzero(((sc[0] > lim_c) | (sm[0] > lim_m)) & counted):
+        rel = np.maximum(cpu[:, h] / max(lim_c[h], 1), mem[:, h] / max(lim_m[h], 1))
+        above = np.flatnonzero(rel > 1.0)
+        add.update(int(t) for t in above[np.argsort(rel[above], kind="stable")][
+            :SAMPLES_PER_NODE])
+    return sorted(add)
+
+
+@dataclass
+class RobustResult:
+    """Outcome of :func:`robust_plan`."""
+
+    placement: np.ndarray | None
+    statistic: LoadStatistic
+    samples: list[int] = field(default_factory=list)
+    rounds: int = 0
+    converged: bool = False
+    judgement: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (part of the plan summary's ``history``)."""
+        return {"statistic": self.statistic.value, "rounds": self.rounds,
+                "critical_samples": len([s for s in self.samples if s >= 0]),
+                "converged": self.converged, "seconds": round(self.seconds, 3),
+                "after": self.judgement}
+
+
+def _rank(j: dict[str, Any]) -> tuple[int, int, int]:
+    return (j["node_samples_over_capacity"], j["nodes_over_threshold_at_statistic"],
+            j["node_samples_over_threshold"])
+
+
+def robust_plan(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic,
+                thr: Threshold, solve: Solver, time_limit_s: float,
+                max_rounds: int = MAX_ROUNDS) -> RobustResult:
+    """The cutting-plane loop of the module docstring.
+
+    Parameters
+    ----------
+    cluster, history:
+        The snapshot and its load history.
+    statistic:
+        What the threshold is judged at.
+    thr:
+        The threshold in force.
+    solve:
+        The optimizer (:data:`Solver`).
+    time_limit_s:
+        For the whole loop; each round gets what is left.
+
+    Returns
+    -------
+    RobustResult
+        The best placement judged (``None`` when no solve found one).
+    """
+    t0 = time.monotonic()
+    samples = initial_samples(cluster, history, statistic)
+    best: RobustResult = RobustResult(None, statistic)
+    rounds = 0
+    while rounds < max_rounds:
+        left = time_limit_s - (time.monotonic() - t0)
+        if left <= 0.5:
+            break
+        rounds += 1
+        # Later rounds get half of what is left, so that a last round still fits.
+        p = solve(cluster, samples, left if rounds == max_rounds else max(left / 2, 0.5))
+        if p is None:
+            break
+        loads = sample_loads(cluster, history, [Timeline.constant(p)])
+        j = _judge_loads(cluster, loads, thr, statistic)[0]
+        if best.placement is None or _rank(j) < _rank(best.judgement):
+            best = RobustResult(np.asarray(p), statistic, list(samples), rounds, False, j)
+        new = [t for t in violated_samples(cluster, loads, thr, statistic)
+               if t not in samples]
+        if not new or (j["node_samples_over_capacity"] == 0
+                       and j["nodes_over_threshold_at_statistic"] == 0):
+            best.converged = not new or _rank(j) == (0, 0, _rank(j)[2])
+            break
+        room = MAX_SAMPLES - len(samples)
+        if room <= 0:
+            break
+        samples = sorted(set(samples) | set(new[:room]))
+    best.rounds = rounds
+    best.seconds = time.monotonic() - t0
+    return best
+
+
+# ----------------------------------------------------------------------------- solvers
+def sample_vectors(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic,
+                   samples: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(K, V)`` CPU, ``(K, V)`` memory and ``(K, H)`` base CPU of the critical samples
+    (index ``-1``: the statistic's own vector)."""
+    cpu, mem, base = [], [], []
+    for s in samples:
+        if s < 0:
+            if statistic == LoadStatistic.MEAN:
+                c, m = history.vm_loads(LoadStatistic.MEAN)
+                b = history.host_base(LoadStatistic.MEAN)
+            else:
+                c, m, b = (cluster.vm_cpu_load_milli, cluster.vm_mem_load_mb,
+                           cluster.host_cpu_base_milli)
+        else:
+            c, m, b = (history.vm_cpu_milli[s], history.vm_mem_mb[s],
+                       history.host_cpu_base_milli[s])
+        cpu.append(np.asarray(c, dtype=np.int64))
+        mem.append(np.asarray(m, dtype=np.int64))
+        base.append(np.asarray(b, dtype=np.int64))
+    return np.stack(cpu), np.stack(mem), np.stack(base)
+
+
+def pipeline_solver(options: Any, statistic: LoadStatistic) -> Solver:
+    """A :data:`Solver` over :func:`planner.plan` with ``PlanOptions.load_samples``
+    (``options``: the :class:`planner.problem.PlanOptions` to start from)."""
+    problem = importlib.import_module("planner.problem")
+    pipeline = importlib.import_module("planner.pipeline")
+
+    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float
+              ) -> np.ndarray | None:
+        assert cluster.history is not None
+        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
+        opts = problem.PlanOptions(**{
+            **{f: getattr(options, f) for f in options.__dataclass_fields__},
+            "load_samples": problem.LoadSamples(cpu, mem, base),
+            "time_limit_s": time_limit_s})
+        res = pipeline.plan(cluster, opts)
+        p = res.placement
+        return None if p is None else np.asarray(p)
+
+    return solve
+
+
+__all__ = [
+    "MAX_ROUNDS", "MAX_SAMPLES", "SAMPLES_PER_NODE", "RobustResult", "Solver", "judge",
+    "initial_samples", "pipeline_solver", "robust_plan", "sample_vectors", "statistic_loads",
+    "violated_samples",
+]
+
+
+def surrogate_solver(statistic: LoadStatistic, level: str | None = None,
+                     threshold_pct: float | None = None, high_mode: str = "average",
+                     seed: int = 0) -> Solver:
+    """A :data:`Solver` for an optimizer without ``load_samples``: it plans on each VM's
+    highest load over the critical samples (stronger than capacity at each of them: never
+    weaker)."""
+    optimizer = importlib.import_module("planner.optimizer")
+
+    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float
+              ) -> np.ndarray | None:
+        assert cluster.history is not None
+        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
+        run = cluster.vm_consumes
+        c = cluster.replace(
+            vm_cpu_milli=np.where(run, cpu.max(axis=0), cluster.vm_cpu_milli),
+            vm_memory_mb=np.where(run, mem.max(axis=0), cluster.vm_memory_mb),
+            host_cpu_base_milli=base.max(axis=0))
+        res = optimizer.optimize(c, optimizer.PlanOptions(
+            level=level, threshold_pct=threshold_pct, high_mode=high_mode,
+            time_limit_s=time_limit_s, seed=seed))
+        return None if res.placement is None else np.asarray(res.placement)
+
+    return solve
+
+
+def default_solver(statistic: LoadStatistic, options: Any = None, **kw: Any) -> Solver:
+    """:func:`pipeline_solver` when the optimizer takes ``load_samples``, else
+    :func:`surrogate_solver` (``kw``: its level/threshold options)."""
+    try:
+        problem = importlib.import_module("planner.problem")
+        importlib.import_module("planner.pipeline")
+        if "load_samples" in problem.PlanOptions.__dataclass_fields__:
+            return pipeline_solver(options if options is not None else problem.PlanOptions(
+                **{k: v for k, v in kw.items() if v is not None}), statistic)
+    except ImportError:
+        pass
+    return surrogate_solver(statistic, **kw)
