@@ -74,3 +74,30 @@ def test_benchmark_notebook_plots_results_when_there_are_some(tmp_path: Path) ->
     table = next(o["data"]["text/plain"] for o in outputs
                  if "text/plain" in o.get("data", {}) and "measure" in o["data"]["text/plain"])
     assert "cases.seconds_median" in table and "cases.timings.bounds" in table
+
+
+def test_the_notebooks_extra_installs_what_the_notebooks_need() -> None:
+    # `pip install -e ".[notebooks]"` must let a user open the notebooks (JupyterLab), run
+    # them from the command line (nbconvert) and import everything their cells import.
+    import ast
+    import re
+    import sys
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extra = {re.split(r"[<>=\[ ]", r)[0].lower() for r in
+             project["optional-dependencies"]["notebooks"]}
+    assert {"jupyterlab", "nbconvert", "ipykernel", "nbclient", "nbformat"} <= extra
+    provided = {re.split(r"[<>=\[ ]", r)[0].lower().replace("-", "_")
+                for r in project["dependencies"]} | extra | {"planner"}
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    assert top in sys.stdlib_module_names or top in provided, (path.name, top)
