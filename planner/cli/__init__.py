@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 from collections.abc import Sequence
+from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,9 +26,37 @@ from planner import __version__
 from planner.cli import basic, capacity, compare, generate, plan, replay, report, signals
 
 
+#: Help names of option value types (instead of typer's ``<float range>``, ``<path>``).
+_METAVARS = {float: "NUMBER", int: "N", Path: "PATH", str: "TEXT"}
+
+
+def _plain_metavars(command: Any) -> None:
+    """Give every parameter without a metavar a plain one: arguments by their name in
+    capitals (``SNAPSHOT``, ``SNAPSHOT...``), options by their value type (``NUMBER``).
+    Flags and choices (``<low|medium|high>``) keep typer's display."""
+    for p in getattr(command, "params", []):
+        if p.metavar is not None or getattr(p, "is_flag", False):
+            continue
+        if p.__class__.__name__.endswith("Argument"):
+            p.metavar = str(p.name).upper()
+            # The argument's help says what it is; no "<path>" / "<list[Path]>" after it.
+            p.display_type_rich = lambda ctx: None
+            continue
+        ann = getattr(getattr(p, "type_descriptor", None), "annotation", None)
+        ann = typing.get_args(ann)[0] if typing.get_args(ann) else ann  # list[float]
+        if isinstance(ann, type) and issubclass(ann, Enum):
+            continue
+        p.metavar = _METAVARS.get(ann) if isinstance(ann, type) else None
+
+
 class HvplanGroup(TyperGroup):
     """The top-level group: usage errors in one line (exit 2), interruptions in one line
     (exit 128 + signal), whatever the command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for c in self.commands.values():
+            _plain_metavars(c)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -107,7 +138,7 @@ def main() -> None:
     unexpected errors into a short message (``HVPLAN_DEBUG=1`` shows the traceback)."""
     signals.install()
     try:
-        app()
+        app(prog_name="hvplan")
     except KeyboardInterrupt as e:
         code = signals.exit_code(e)
         print(signals.message(code), file=sys.stderr)
