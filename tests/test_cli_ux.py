@@ -24,7 +24,7 @@ from tests.fixtures import SnapshotMaker, base_lines
 
 SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
 COMMANDS = ["validate", "status", "plan", "verify", "compare", "capacity", "generate",
-            "report", "collector"]
+            "report", "collector", "replay"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -25,7 +25,6 @@ from typer.core import TyperGroup
 from planner import __version__
 from planner.cli import basic, capacity, compare, generate, plan, replay, report, signals
 
-
 #: Help names of option value types (instead of typer's ``<float range>``, ``<path>``).
 _METAVARS = {float: "NUMBER", int: "N", Path: "PATH", str: "TEXT"}
 
