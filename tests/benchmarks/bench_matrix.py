@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the matrix; print a table; write JSON when ``--json`` is given."""
     here = Path(sys.executable).parent
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hvplan", default=str(here / "hvplan"), help="hvplan executable to run")
+    ap.add_argument("--hvplan", action="append", default=None,
+                    help="hvplan executable to run, or NAME=PATH; repeat it to compare "
+                         "releases case by case in one sitting (default: next to this Python)")
     ap.add_argument("--generator", default=str(here / "hvplan"),
                     help="hvplan with the generator options (writes the generated cases)")
     ap.add_argument("--shared", default="/work/shared/bench", type=Path)
@@ -228,15 +230,23 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cases = a.case or (list(QUICK) if a.quick else [*SHARED, *DEFAULT_GENERATED])
     a.workdir.mkdir(parents=True, exist_ok=True)
+    releases = [(h.split("=", 1) if "=" in h else (h, h))
+                for h in (a.hvplan or [str(here / "hvplan")])]
     records = []
     for name in cases:
         snap = a.shared / name if name in SHARED else generate(name, a.workdir, a.generator)
-        rec = run_case(name, snap, a.hvplan, a.level, a.time_limit, a.workers, a.workdir)
-        records.append(rec)
-        print(f"# {name}: {rec.get('status')} in {rec.get('wall_seconds')} s", file=sys.stderr)
-    print_table(records)
+        for label, exe in releases:  # interleaved: each case sees the releases back to back
+            rec = run_case(name, snap, exe, a.level, a.time_limit, a.workers, a.workdir)
+            rec["release"] = label
+            records.append(rec)
+            print(f"# {name} [{label}]: {rec.get('status')} in {rec.get('wall_seconds')} s",
+                  file=sys.stderr, flush=True)
+    for label, _ in releases:
+        if len(releases) > 1:
+            print(f"\n== {label}")
+        print_table([r for r in records if r["release"] == label])
     if a.json:
-        doc = {"label": a.label, "hvplan": a.hvplan,
+        doc = {"label": a.label, "hvplan": dict(releases),
                "measured_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "cpus": os.cpu_count(), "time_limit_s": a.time_limit, "level": a.level,
                "note": "wall times on a machine shared with other jobs: see "
