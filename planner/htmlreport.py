@@ -45,6 +45,7 @@ from planner.reportsections import (
     ReportOptions,
     capacity_section,
     compare_section,
+    replay_section,
     verification,
 )
 from planner.status import StatusReport, cluster_status
@@ -345,6 +346,9 @@ def build_report(
     if compare:
         sections.append(("compare", "hvplan against the native balancers", _guarded(
             "compare", notes, lambda: compare_section(cluster, opts, plan, thr))))
+    if compare and getattr(cluster, "history", None) is not None:
+        sections.append(("replay", "The load history replayed", _guarded(
+            "replay", notes, lambda: replay_section(cluster, opts, plan))))
     if capacity:
         title = "N+1 failover summary" + (": now and after the plan" if plan else "")
         sections.append(("capacity", title, _guarded(

@@ -179,4 +179,48 @@ def capacity_section(cluster: Cluster, plan: PlanData | None) -> str:
     return body
 
 
-__all__ = ["ReportOptions", "capacity_section", "compare_section", "optional", "verification"]
+
+
+# ----------------------------------------------------------------------------- replay
+_REPLAY_COLUMNS = (
+    ("name", "strategy"), ("migrations", "migrations"), ("memory_moved_mb", "memory moved MB"),
+    ("node_samples_over_threshold", "node-samples over the threshold"),
+    ("node_samples_over_capacity", "node-samples over 100 %"),
+    ("max_cpu_pct", "highest CPU %"), ("max_memory_pct", "highest memory %"),
+)
+
+
+def replay_section(cluster: Cluster, opts: ReportOptions, plan: PlanData | None) -> str:
+    """The load history replayed (:mod:`planner.replay`): the current placement, the plan
+    (when given) applied at the start, and the native balancers acting over the window."""
+    mod = optional("planner.replay")
+    chart_mod = optional("planner.replaychart")
+    if mod is None or chart_mod is None:
+        return note("Not available: this hvplan has no planner.replay module.")
+    result = mod.replay(cluster, plan_placement=None if plan is None else np.asarray(
+        plan.placement, dtype=np.int64), options=mod.ReplayOptions(
+        level=opts.level, threshold_pct=opts.threshold_pct, high_mode=opts.high_mode,
+        period_hours=0.0))
+    doc = result.to_dict()
+    w = doc["window"]
+    step = w.get("step_seconds")
+    every = (f"{step // 60} min" if isinstance(step, int) and step % 60 == 0 and step
+             else f"{step} s")
+    body = note(f"The snapshot's load history, {w.get('samples')} samples every "
+                f"{every} from {w.get('start')} to {w.get('end')}, replayed "
+                f"for each strategy and judged by {result.threshold.rule}. "
+                + ("The hvplan row is the plan applied at the start and left in place. "
+                   if plan is not None else "Without --plan there is no hvplan row. ")
+                + "hvplan replay also re-plans every day (--period).")
+    body += png_img(chart_mod.replay_figure(result), "Highest node load of each strategy over "
+                    "the window, with its migrations")
+    rows = [[cell(s.get(k)) for k, _ in _REPLAY_COLUMNS] for s in doc["strategies"]]
+    body += table([h for _, h in _REPLAY_COLUMNS], rows,
+                  ["good" if s.get("name") == "hvplan" else "" for s in doc["strategies"]])
+    for n in doc.get("notes") or []:
+        body += note(str(n))
+    return body
+
+
+__all__ = ["ReportOptions", "capacity_section", "compare_section", "optional",
+           "replay_section", "verification"]

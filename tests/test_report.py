@@ -545,3 +545,25 @@ def test_hostile_names_through_the_report(tmp_path: Path) -> None:
         assert term_safe(name) in text
     assert "\x1b" not in page.html and "\u202e" not in page.html
     assert len(images(page.html)) == 4  # loads, timeline, compare, N+1: none failed
+
+
+# ----------------------------------------------------------------------------- replay
+def test_a_snapshot_with_history_gets_the_replay_with_the_plan_as_hvplan(tmp_path: Path
+                                                                          ) -> None:
+    pytest.importorskip("planner.replay")
+    from planner.history.model import constant_history
+
+    base = load_snapshot(SMALL4)
+    history = constant_history(base, np.arange(12, dtype=np.int64) * 300 + 1_700_000_000, 300)
+    cluster = base.replace(history=history)
+    plan, _ = read_plan(cluster, write_plan(tmp_path / "p"))
+    assert plan is not None
+    page = build_report(cluster, plan, compare=True, capacity=False)
+    assert not [n for n in page.notes if "replay" in n], page.notes
+    rows = {r[0]: r for r in _section_rows(page.html, "replay") if r}
+    # The plan's three moves (APP01, APP04, SQL02: 16384 + 12288 + 65536 MB) at the start.
+    assert rows["hvplan"][1] == "3" and rows["hvplan"][2] == str(16384 + 12288 + 65536)
+    assert rows["current"][1] == "0"
+    assert "12 samples every 5 min" in page.html
+    # Without a history there is no replay section.
+    assert 'id="replay"' not in build_report(base, plan, compare=True, capacity=False).html
