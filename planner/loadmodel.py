@@ -119,24 +119,35 @@ def resolve_threshold(
         if not 0.0 <= t <= 100.0:
             raise ValueError(f"threshold_pct must be between 0 and 100, not {threshold_pct}")
         return Threshold(t, t, "custom", f"--threshold {t:g} %")
-    lv = parse_level(level) if level is not None else LEVEL_BY_NUMBER[
-        cluster.settings.auto_balancer_level]
+    lv = (
+        parse_level(level)
+        if level is not None
+        else LEVEL_BY_NUMBER[cluster.settings.auto_balancer_level]
+    )
     if lv in FIXED_LEVEL_PCT:
         t = FIXED_LEVEL_PCT[lv]
         return Threshold(t, t, lv.value, f"{lv.value.title()}: {t:g} %")
     mode = high_mode if isinstance(high_mode, HighMode) else HighMode(high_mode.strip().lower())
     if mode == HighMode.ABSOLUTE:
-        return Threshold(HIGH_ABSOLUTE_PCT, HIGH_ABSOLUTE_PCT, "high",
-                         f"High (absolute reading): {HIGH_ABSOLUTE_PCT:g} %")
+        return Threshold(
+            HIGH_ABSOLUTE_PCT,
+            HIGH_ABSOLUTE_PCT,
+            "high",
+            f"High (absolute reading): {HIGH_ABSOLUTE_PCT:g} %",
+        )
     loads = host_loads(cluster, placement)
     up = cluster.host_up
     if not up.any():
         up = np.ones(cluster.n_hosts, dtype=bool)
     cpu = float(loads.cpu_pct[up].mean()) + HIGH_MARGIN_PCT
     mem = float(loads.memory_pct[up].mean()) + HIGH_MARGIN_PCT
-    return Threshold(cpu, mem, "high",
-                     f"High (average reading): Up hosts' average + {HIGH_MARGIN_PCT:g} points "
-                     f"(CPU {cpu:.2f} %, memory {mem:.2f} %)")
+    return Threshold(
+        cpu,
+        mem,
+        "high",
+        f"High (average reading): Up hosts' average + {HIGH_MARGIN_PCT:g} points "
+        f"(CPU {cpu:.2f} %, memory {mem:.2f} %)",
+    )
 
 
 def threshold_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
@@ -144,23 +155,37 @@ def threshold_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.n
     the threshold.  May be negative when the base load or reserve alone is above it."""
     cap = cluster.host_cpu_capacity_milli
     cpu = np.floor(thr.cpu_pct * cap / 100.0 + 1e-9).astype(np.int64) - cluster.host_cpu_base_milli
-    mem = (np.floor(thr.memory_pct * cluster.host_memory_mb / 100.0 + 1e-9).astype(np.int64)
-           - cluster.host_memory_reserve_mb)
+    mem = (
+        np.floor(thr.memory_pct * cluster.host_memory_mb / 100.0 + 1e-9).astype(np.int64)
+        - cluster.host_memory_reserve_mb
+    )
     return cpu, mem
 
 
-def excess_units(cluster: Cluster, thr: Threshold, placement: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def excess_units(
+    cluster: Cluster, thr: Threshold, placement: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-host load above the threshold, in milli-LP and MB (zero when under)."""
     cpu_lim, mem_lim = threshold_limits(cluster, thr)
     p = cluster.vm_host if placement is None else placement
     cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=cluster.n_hosts)
     mem = np.bincount(p, weights=cluster.vm_mem_load_mb, minlength=cluster.n_hosts)
-    return (np.maximum(cpu.astype(np.int64) - cpu_lim, 0),
-            np.maximum(mem.astype(np.int64) - mem_lim, 0))
+    return (
+        np.maximum(cpu.astype(np.int64) - cpu_lim, 0),
+        np.maximum(mem.astype(np.int64) - mem_lim, 0),
+    )
 
 
 __all__ = [
-    "CPU_UNITS", "HighMode", "HostLoads", "Level", "Threshold", "excess_units", "host_loads",
-    "other_high_reading", "parse_level", "resolve_threshold", "threshold_limits",
+    "CPU_UNITS",
+    "HighMode",
+    "HostLoads",
+    "Level",
+    "Threshold",
+    "excess_units",
+    "host_loads",
+    "other_high_reading",
+    "parse_level",
+    "resolve_threshold",
+    "threshold_limits",
 ]

@@ -9,7 +9,6 @@ place: a plan that fails verification, or cannot be sequenced, leaves nothing be
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -23,22 +22,12 @@ import numpy as np
 
 from planner.cluster import Cluster
 from planner.loadmodel import host_loads
-from planner.optimizer import (
-    OptimizeResult,
-    PlanOptions,
-    SolveStatus,
-    TierResult,
-    optimize,
-    summary_loads,
-)
+from planner.optimizer import OptimizeResult, summary_loads
 from planner.powershell import write_runbooks
 from planner.sequencing import PLAN_COLUMNS, SequenceResult, build_sequence
 from planner.verify import verify_plan
 
 PLAN_FILES = ("plan.csv", "placement.csv", "summary.json", "plan.ps1", "rollback.ps1")
-
-#: Re-optimisations after a target that cannot be ordered safely (see :func:`plan_to_directory`).
-MAX_SEQUENCING_RETRIES = 3
 
 
 @dataclass
@@ -177,82 +166,3 @@ def write_plan(cluster: Cluster, res: OptimizeResult, out_dir: str | Path) -> Wr
                             f"{e.strerror or e}", sequence=seq)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def plan_to_directory(cluster: Cluster, options: PlanOptions, out_dir: str | Path,
-                      retries: int = MAX_SEQUENCING_RETRIES
-                      ) -> tuple[OptimizeResult, WriteOutcome | None]:
-    """Optimise, sequence, verify and write a plan into ``out_dir``.
-
-    When the optimal target cannot be reached in a safe order (moves that wait for each other
-    and that no temporary hop can untangle, e.g. DifferentFaultDomain members trading places
-    when every domain is occupied), that target is excluded: the VMs of the blocked moves are
-    held on their current node and the problem is optimised again, up to ``retries`` times.
-    The result then keeps only bounds valid for the full problem (the smaller of the first
-    solve's and the new one's), so its status is OPTIMAL only if it still meets them.
-
-    Returns the result actually written (or the last one tried) and the write outcome
-    (``None`` when the optimizer found no plan at all).
-    """
-    res = optimize(cluster, options)
-    if not res.ok:
-        return res, None
-    first = res
-    wo = write_plan(cluster, res, out_dir)
-    held: set[int] = set()
-    rounds = 0
-    while (not wo.ok and wo.sequence is not None and not wo.sequence.ok
-           and wo.sequence.stuck_vms and rounds < retries):
-        keep = [v for v in wo.sequence.stuck_vms
-                if _may_stay(cluster, v, options.drain) and v not in held]
-        if not keep:
-            break
-        rounds += 1
-        held.update(keep)
-        pinned = cluster.vm_pinned.copy()
-        pinned[sorted(held)] = True
-        again = optimize(cluster.replace(vm_pinned=pinned), options)
-        if not again.ok:
-            break
-        res = _against_full_bounds(first, again, held, rounds, cluster)
-        wo = write_plan(cluster, res, out_dir)
-    return res, wo
-
-
-def _may_stay(cluster: Cluster, v: int, drain: tuple[int, ...]) -> bool:
-    """A VM can be held where it is: its node is Up, not drained and a possible owner."""
-    h = int(cluster.vm_host[v])
-    return bool(cluster.host_up[h] and h not in drain and cluster.vm_possible[v, h])
-
-
-def _against_full_bounds(first: OptimizeResult, again: OptimizeResult, held: set[int],
-                         rounds: int, cluster: Cluster) -> OptimizeResult:
-    """``again`` (solved with some VMs held) judged against bounds valid for the full problem.
-
-    A bound of either solve is a valid lower bound of its own problem, and the held problem
-    only adds constraints, so the smaller of the two is valid for the full problem.
-    """
-    names = [t.name for t in again.tiers] or list(again.objective)
-    bounds = {t: min(int(first.bound.get(t, 0)), int(again.bound.get(t, 0)))
-              for t in names if t in again.objective}
-    gap, gap_tier = 0.0, None
-    tiers: list[TierResult] = []
-    proven = True
-    for t in again.tiers:
-        val = again.objective.get(t.name)
-        lb = bounds.get(t.name)
-        ok = proven and val is not None and lb is not None and val <= lb
-        if proven and not ok and val is not None and lb is not None:
-            gap = (val - lb) / val if val else 0.0
-            gap_tier = t.name
-        proven = proven and ok
-        tiers.append(dataclasses.replace(t, bound=lb, status="OPTIMAL" if ok else "FEASIBLE"))
-    names_held = sorted(cluster.vm_names[v] for v in held)
-    note = (f"the first target could not be ordered safely; {len(held)} VM(s) held on their "
-            f"node and re-optimised ({rounds} round(s))")
-    return dataclasses.replace(
-        again, status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
-        bound=bounds, gap=gap, gap_tier=gap_tier, tiers=tiers,
-        solve_seconds=first.solve_seconds + again.solve_seconds,
-        method=f"{again.method}; {note}",
-        parameters={**again.parameters, "held_for_sequencing": names_held})

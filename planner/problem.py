@@ -53,7 +53,8 @@ DEFAULT_MAX_RUNNING_VMS = 1024
 #: Move kinds that boot the VM on its target (it needs its boot memory there).
 _START = getattr(MoveKind, "START", None)
 BOOT_KINDS: tuple[int, ...] = (int(MoveKind.SHUTDOWN),) + (
-    (int(_START),) if _START is not None else ())
+    (int(_START),) if _START is not None else ()
+)
 
 
 class SolveStatus(StrEnum):
@@ -147,7 +148,7 @@ class PlanOptions:
     workers: int | None = None
     profile: Profile | str | None = None
     strict_rules: bool = False
-    headroom_pct: float = 0.0
+    headroom_pct: float | None = 0.0
     minimise: str = Minimise.MEMORY.value
     load_samples: LoadSamples | None = None
     export_model: Path | None = None
@@ -244,22 +245,32 @@ class PlanningProblem:
 
     def holding(self, held: Iterable[int]) -> PlanningProblem:
         """The same problem with ``held`` VMs (more) restricted to their current host."""
-        return build_problem(self.cluster, self.options, tuple(self.held) + tuple(held),
-                             profile=self.profile)
+        return build_problem(
+            self.cluster, self.options, tuple(self.held) + tuple(held), profile=self.profile
+        )
 
     def parameters(self) -> dict[str, Any]:
         """Every option and policy value as reported in ``summary.json``."""
         o = self.options
         return {
-            "time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed,
-            "deterministic": self.profile.deterministic, "profile": self.profile.name,
-            "profile_source": self.profile.source, "tiers": list(self.tiers),
+            "time_limit_s": self.time_limit_s,
+            "workers": self.workers,
+            "seed": self.seed,
+            "deterministic": self.profile.deterministic,
+            "profile": self.profile.name,
+            "profile_source": self.profile.source,
+            "tiers": list(self.tiers),
             "shutdown_penalty_mb": int(self.profile.shutdown_penalty_mb),
             "shutdown_penalty": int(self.shutdown_penalty),
-            "allow_shutdown": self.allow_shutdown, "enforce_anti_affinity": self.enforce_aa,
-            "max_moves": self.max_moves, "strict_rules": self.strict_rules,
-            "headroom_pct": self.headroom_pct, "minimise": self.minimise.value,
-            "level": o.level, "threshold_pct": o.threshold_pct, "high_mode": o.high_mode,
+            "allow_shutdown": self.allow_shutdown,
+            "enforce_anti_affinity": self.enforce_aa,
+            "max_moves": self.max_moves,
+            "strict_rules": self.strict_rules,
+            "headroom_pct": self.headroom_pct,
+            "minimise": self.minimise.value,
+            "level": o.level,
+            "threshold_pct": o.threshold_pct,
+            "high_mode": o.high_mode,
             "drain": [self.cluster.host_names[h] for h in self.drained],
             "held": [self.cluster.vm_names[v] for v in self.held],
             "load_samples": self.n_samples,
@@ -280,27 +291,35 @@ def resolve_profile(p: Profile | str | None) -> Profile:
     return prof
 
 
-def _samples(cluster: Cluster, s: LoadSamples | None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _samples(cluster: Cluster, s: LoadSamples | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if s is None:
-        return (cluster.vm_cpu_load_milli[None, :].astype(np.int64),
-                cluster.vm_mem_load_mb[None, :].astype(np.int64),
-                cluster.host_cpu_base_milli[None, :].astype(np.int64))
+        return (
+            cluster.vm_cpu_load_milli[None, :].astype(np.int64),
+            cluster.vm_mem_load_mb[None, :].astype(np.int64),
+            cluster.host_cpu_base_milli[None, :].astype(np.int64),
+        )
     k = s.n_samples
-    want = {"vm_cpu_milli": (k, cluster.n_vms), "vm_mem_mb": (k, cluster.n_vms),
-            "host_cpu_base_milli": (k, cluster.n_hosts)}
+    want = {
+        "vm_cpu_milli": (k, cluster.n_vms),
+        "vm_mem_mb": (k, cluster.n_vms),
+        "host_cpu_base_milli": (k, cluster.n_hosts),
+    }
     for name, shape in want.items():
         if getattr(s, name).shape != shape or k < 1:
-            raise ValueError(f"load_samples.{name} has shape {getattr(s, name).shape}, "
-                             f"expected {shape}")
+            raise ValueError(
+                f"load_samples.{name} has shape {getattr(s, name).shape}, expected {shape}"
+            )
     run = cluster.vm_consumes[None, :]
-    return (np.where(run, s.vm_cpu_milli, 0).astype(np.int64),
-            np.where(run, s.vm_mem_mb, 0).astype(np.int64),
-            s.host_cpu_base_milli.astype(np.int64))
+    return (
+        np.where(run, s.vm_cpu_milli, 0).astype(np.int64),
+        np.where(run, s.vm_mem_mb, 0).astype(np.int64),
+        s.host_cpu_base_milli.astype(np.int64),
+    )
 
 
-def _move_costs(cluster: Cluster, kind: np.ndarray, minimise: Minimise, penalty_mb: int
-                ) -> tuple[np.ndarray, int]:
+def _move_costs(
+    cluster: Cluster, kind: np.ndarray, minimise: Minimise, penalty_mb: int
+) -> tuple[np.ndarray, int]:
     """int64 (V, H) price of each move and the price of one downtime move in that unit."""
     nv = cluster.n_vms
     if minimise == Minimise.MOVES:
@@ -333,8 +352,9 @@ def _move_costs(cluster: Cluster, kind: np.ndarray, minimise: Minimise, penalty_
     return cost.astype(np.int64), penalty
 
 
-def _allowed(cluster: Cluster, drained: tuple[int, ...], held: tuple[int, ...],
-             allow_shutdown: bool) -> tuple[np.ndarray, np.ndarray]:
+def _allowed(
+    cluster: Cluster, drained: tuple[int, ...], held: tuple[int, ...], allow_shutdown: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Where each VM may end and by which move: the cluster's allowed targets (possible
     owners, reachable, version, host receives VMs), minus drained hosts, minus Shutdown
     moves when the profile forbids them; pinned and held VMs only on their current host."""
@@ -361,9 +381,12 @@ def _allowed(cluster: Cluster, drained: tuple[int, ...], held: tuple[int, ...],
     return allowed, kind
 
 
-def build_problem(cluster: Cluster, options: PlanOptions | None = None,
-                  held: Iterable[int] = (), profile: Profile | None = None
-                  ) -> PlanningProblem:
+def build_problem(
+    cluster: Cluster,
+    options: PlanOptions | None = None,
+    held: Iterable[int] = (),
+    profile: Profile | None = None,
+) -> PlanningProblem:
     """Build the :class:`PlanningProblem` of ``cluster`` under ``options``.
 
     Parameters
@@ -403,9 +426,14 @@ def build_problem(cluster: Cluster, options: PlanOptions | None = None,
     for k in range(vm_cpu.shape[0]):
         hot_now |= np.bincount(cur, weights=vm_cpu[k], minlength=nh) > cpu_lim[k]
         hot_now |= np.bincount(cur, weights=vm_mem[k], minlength=nh) > mem_lim
-    if opts.headroom_pct > 0:
-        room = Threshold(max(0.0, thr.cpu_pct - opts.headroom_pct),
-                         max(0.0, thr.memory_pct - opts.headroom_pct), thr.level, thr.rule)
+    headroom = float(opts.headroom_pct or 0.0)
+    if headroom > 0:
+        room = Threshold(
+            max(0.0, thr.cpu_pct - headroom),
+            max(0.0, thr.memory_pct - headroom),
+            thr.level,
+            thr.rule,
+        )
         c2, m2 = _limits(cluster, room, base)
         cpu_lim = np.where(hot_now[None, :], c2, cpu_lim)
         mem_lim = np.where(hot_now, m2, mem_lim)
@@ -417,17 +445,18 @@ def build_problem(cluster: Cluster, options: PlanOptions | None = None,
     other[v_idx, cur] = False
     movable = np.asarray(other.any(axis=1), dtype=bool)
     big = np.iinfo(np.int64).max // 4
-    min_cost = (np.where(other, cost, big).min(axis=1) if nh
-                else np.zeros(cluster.n_vms, dtype=np.int64))
+    min_cost = (
+        np.where(other, cost, big).min(axis=1) if nh else np.zeros(cluster.n_vms, dtype=np.int64)
+    )
     min_cost = np.where(movable, min_cost, 0).astype(np.int64)
     boot_move = np.isin(kind, BOOT_KINDS)
     boot_move[v_idx, cur] = False
     running = cluster.vm_consumes.copy()
-    rule_members = tuple(tuple(int(v) for v in r.members if running[v]) if r.enabled else ()
-                         for r in cluster.rules)
+    rule_members = tuple(
+        tuple(int(v) for v in r.members if running[v]) if r.enabled else () for r in cluster.rules
+    )
     enforce = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
-    aa_members = tuple(tuple(int(v) for v in m if running[v])
-                       for m in cluster.aa_class_members)
+    aa_members = tuple(tuple(int(v) for v in m if running[v]) for m in cluster.aa_class_members)
     hard_rules: list[int] = []
     soft_rules: list[int] = []
     for r, rule in enumerate(cluster.rules):
@@ -447,30 +476,57 @@ def build_problem(cluster: Cluster, options: PlanOptions | None = None,
     if drained:
         bal[list(drained)] = False
     tiers = tuple(t for t in TIER_NAMES if t == "rules" or t in prof.tiers)
-    limit = np.asarray(getattr(cluster, "host_max_running_vms",
-                               np.full(nh, DEFAULT_MAX_RUNNING_VMS)), dtype=np.int64)
+    limit = np.asarray(
+        getattr(cluster, "host_max_running_vms", np.full(nh, DEFAULT_MAX_RUNNING_VMS)),
+        dtype=np.int64,
+    )
     return PlanningProblem(
-        cluster=cluster, options=opts, profile=prof, threshold=thr,
-        cpu_limit=_ro(cpu_lim.astype(np.int64)), mem_limit=_ro(mem_lim.astype(np.int64)),
-        drained=drained, held=held_t, allowed=_ro(allowed), move_kind=_ro(kind),
-        move_cost=_ro(cost), mandatory=_ro(mandatory), movable=_ro(movable),
-        min_cost=_ro(min_cost), vm_cpu=_ro(vm_cpu), vm_mem=_ro(vm_mem),
-        vm_mem_boot=_ro(vm_mem_boot.astype(np.int64)), host_cpu_base=_ro(base),
-        boot_move=_ro(boot_move), vm_running=_ro(running), running_limit=_ro(limit),
-        rule_members=rule_members, hard_rules=tuple(hard_rules), soft_rules=tuple(soft_rules),
-        aa_members=aa_members, enforce_aa=enforce, hard_aa=tuple(hard_aa),
-        soft_aa=tuple(soft_aa), balance_hosts=_ro(bal), tiers=tiers,
-        allow_shutdown=prof.allow_shutdown, shutdown_penalty=int(penalty),
-        max_moves=opts.max_moves, strict_rules=bool(opts.strict_rules),
-        headroom_pct=float(opts.headroom_pct), minimise=minimise,
-        time_limit_s=float(opts.time_limit_s if opts.time_limit_s is not None
-                           else prof.time_limit_s),
+        cluster=cluster,
+        options=opts,
+        profile=prof,
+        threshold=thr,
+        cpu_limit=_ro(cpu_lim.astype(np.int64)),
+        mem_limit=_ro(mem_lim.astype(np.int64)),
+        drained=drained,
+        held=held_t,
+        allowed=_ro(allowed),
+        move_kind=_ro(kind),
+        move_cost=_ro(cost),
+        mandatory=_ro(mandatory),
+        movable=_ro(movable),
+        min_cost=_ro(min_cost),
+        vm_cpu=_ro(vm_cpu),
+        vm_mem=_ro(vm_mem),
+        vm_mem_boot=_ro(vm_mem_boot.astype(np.int64)),
+        host_cpu_base=_ro(base),
+        boot_move=_ro(boot_move),
+        vm_running=_ro(running),
+        running_limit=_ro(limit),
+        rule_members=rule_members,
+        hard_rules=tuple(hard_rules),
+        soft_rules=tuple(soft_rules),
+        aa_members=aa_members,
+        enforce_aa=enforce,
+        hard_aa=tuple(hard_aa),
+        soft_aa=tuple(soft_aa),
+        balance_hosts=_ro(bal),
+        tiers=tiers,
+        allow_shutdown=prof.allow_shutdown,
+        shutdown_penalty=int(penalty),
+        max_moves=opts.max_moves,
+        strict_rules=bool(opts.strict_rules),
+        headroom_pct=headroom,
+        minimise=minimise,
+        time_limit_s=float(
+            opts.time_limit_s if opts.time_limit_s is not None else prof.time_limit_s
+        ),
         workers=int(opts.workers if opts.workers is not None else prof.workers),
-        seed=int(opts.seed), hot_now=_ro(hot_now))
+        seed=int(opts.seed),
+        hot_now=_ro(hot_now),
+    )
 
 
-def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """VM CPU limit per sample and host (K, H) and VM memory limit per host (H)."""
     cpu_lim, mem_lim = threshold_limits(cluster, thr)
     at_thr = cpu_lim + cluster.host_cpu_base_milli  # the threshold in milli-LP
@@ -484,13 +540,13 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- reference
-def _rule_broken(cluster: Cluster, rt: RuleType, members: tuple[int, ...],
-                 p: np.ndarray) -> bool:
+def _rule_broken(cluster: Cluster, rt: RuleType, members: tuple[int, ...], p: np.ndarray) -> bool:
     if len(members) < 2:
         return False
     hs = p[list(members)]
-    key = hs if rt in (RuleType.SAME_NODE, RuleType.DIFFERENT_NODE) else \
-        cluster.host_fault_domain[hs]
+    key = (
+        hs if rt in (RuleType.SAME_NODE, RuleType.DIFFERENT_NODE) else cluster.host_fault_domain[hs]
+    )
     n = len(set(key.tolist()))
     if rt in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
         return n > 1
@@ -500,8 +556,9 @@ def _rule_broken(cluster: Cluster, rt: RuleType, members: tuple[int, ...],
 def rule_broken(problem: PlanningProblem, r: int, placement: np.ndarray) -> bool:
     """Whether enabled rule ``r`` is broken by ``placement`` (over its running members)."""
     rule = problem.cluster.rules[r]
-    return _rule_broken(problem.cluster, rule.rule_type, problem.rule_members[r],
-                        np.asarray(placement))
+    return _rule_broken(
+        problem.cluster, rule.rule_type, problem.rule_members[r], np.asarray(placement)
+    )
 
 
 def aa_broken(problem: PlanningProblem, k: int, placement: np.ndarray) -> bool:
@@ -517,18 +574,19 @@ def vm_mem_on(problem: PlanningProblem, placement: np.ndarray) -> np.ndarray:
     return np.where(boot[None, :], problem.vm_mem_boot, problem.vm_mem)
 
 
-def host_vm_loads(problem: PlanningProblem, placement: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def host_vm_loads(problem: PlanningProblem, placement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """VM CPU (milli-LP) and VM memory (MB) per sample and host: two int64 (K, H) arrays
     (the hosts' own CPU use and memory reserve excluded)."""
     p = np.asarray(placement, dtype=np.int64)
     nh = problem.cluster.n_hosts
     mem_v = vm_mem_on(problem, p)
     k = problem.n_samples
-    cpu = np.stack([np.bincount(p, weights=problem.vm_cpu[i], minlength=nh)
-                    for i in range(k)]).astype(np.int64)
-    mem = np.stack([np.bincount(p, weights=mem_v[i], minlength=nh)
-                    for i in range(k)]).astype(np.int64)
+    cpu = np.stack(
+        [np.bincount(p, weights=problem.vm_cpu[i], minlength=nh) for i in range(k)]
+    ).astype(np.int64)
+    mem = np.stack([np.bincount(p, weights=mem_v[i], minlength=nh) for i in range(k)]).astype(
+        np.int64
+    )
     return cpu, mem
 
 
@@ -543,8 +601,10 @@ def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[st
     p = np.asarray(placement, dtype=np.int64)
     cpu, mem = host_vm_loads(problem, p)
     cap_c, cap_m = c.host_cpu_capacity_milli, c.host_memory_mb
-    ex = (_ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
-          + _ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum())
+    ex = (
+        _ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
+        + _ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum()
+    )
     rules = sum(rule_broken(problem, r, p) for r in problem.soft_rules)
     rules += sum(aa_broken(problem, k, p) for k in problem.soft_aa)
     pairs = 0
@@ -560,8 +620,13 @@ def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[st
         used_m = _ceil_div(BP * (mem + c.host_memory_reserve_mb), cap_m)
         balance = int(np.maximum(used_c, used_m)[:, bal].max())
     migration = int(problem.move_cost[np.arange(c.n_vms), p].sum())
-    return {"rules": int(rules), "excess": int(ex), "anti_affinity": int(pairs),
-            "migration": migration, "balance": balance}
+    return {
+        "rules": int(rules),
+        "excess": int(ex),
+        "anti_affinity": int(pairs),
+        "migration": migration,
+        "balance": balance,
+    }
 
 
 def _where_violations(problem: PlanningProblem, p: np.ndarray) -> list[Violation]:
@@ -605,47 +670,90 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
     free_c = c.host_cpu_capacity_milli[None, :] - problem.host_cpu_base
     free_m = c.host_memory_free_mb[None, :]
     for k, h in zip(*np.nonzero(cpu > free_c), strict=True):
-        out.append(Violation("capacity_cpu", f"node {hn[h]} needs {cpu[k, h] / 1000:.3f} "
-                             f"logical processors for VMs but has {free_c[k, h] / 1000:.3f}"
-                             + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                             hosts=(hn[h],)))
+        out.append(
+            Violation(
+                "capacity_cpu",
+                f"node {hn[h]} needs {cpu[k, h] / 1000:.3f} "
+                f"logical processors for VMs but has {free_c[k, h] / 1000:.3f}"
+                + (f" (sample {k})" if problem.n_samples > 1 else ""),
+                hosts=(hn[h],),
+            )
+        )
     for k, h in zip(*np.nonzero(mem > free_m), strict=True):
-        out.append(Violation("capacity_memory", f"node {hn[h]} needs {int(mem[k, h])} MB for "
-                             f"VMs but has {int(free_m[0, h])} MB after its reserve"
-                             + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                             hosts=(hn[h],)))
+        out.append(
+            Violation(
+                "capacity_memory",
+                f"node {hn[h]} needs {int(mem[k, h])} MB for "
+                f"VMs but has {int(free_m[0, h])} MB after its reserve"
+                + (f" (sample {k})" if problem.n_samples > 1 else ""),
+                hosts=(hn[h],),
+            )
+        )
     running = np.bincount(p[problem.vm_running], minlength=c.n_hosts)
     for h in np.flatnonzero(running > problem.running_limit).tolist():
-        out.append(Violation("running_vms", f"node {hn[h]} would run {int(running[h])} VMs, "
-                             f"more than its limit of {int(problem.running_limit[h])}",
-                             hosts=(hn[h],)))
-    kinds = {RuleType.SAME_NODE: "same_node", RuleType.DIFFERENT_NODE: "different_node",
-             RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
-             RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain"}
+        out.append(
+            Violation(
+                "running_vms",
+                f"node {hn[h]} would run {int(running[h])} VMs, "
+                f"more than its limit of {int(problem.running_limit[h])}",
+                hosts=(hn[h],),
+            )
+        )
+    kinds = {
+        RuleType.SAME_NODE: "same_node",
+        RuleType.DIFFERENT_NODE: "different_node",
+        RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
+        RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain",
+    }
     for r in problem.hard_rules:
         if rule_broken(problem, r, p):
             rule = c.rules[r]
             m = problem.rule_members[r]
-            out.append(Violation(kinds[rule.rule_type], f"{rule.type_name} rule "
-                                 f"'{rule.name}' is broken", rule.name,
-                                 tuple(vn[v] for v in m),
-                                 tuple(sorted({hn[int(p[v])] for v in m}))))
+            out.append(
+                Violation(
+                    kinds[rule.rule_type],
+                    f"{rule.type_name} rule '{rule.name}' is broken",
+                    rule.name,
+                    tuple(vn[v] for v in m),
+                    tuple(sorted({hn[int(p[v])] for v in m})),
+                )
+            )
     for k in problem.hard_aa:
         if aa_broken(problem, k, p):
             m = problem.aa_members[k]
-            out.append(Violation("anti_affinity", f"enforced anti-affinity class "
-                                 f"'{c.aa_class_names[k]}' has members sharing a node",
-                                 c.aa_class_names[k], tuple(vn[v] for v in m)))
+            out.append(
+                Violation(
+                    "anti_affinity",
+                    f"enforced anti-affinity class "
+                    f"'{c.aa_class_names[k]}' has members sharing a node",
+                    c.aa_class_names[k],
+                    tuple(vn[v] for v in m),
+                )
+            )
     moved = int((p != c.vm_host).sum())
     if problem.max_moves is not None and moved > problem.max_moves:
-        out.append(Violation("max_moves", f"{moved} VMs move, more than --max-moves "
-                             f"{problem.max_moves}"))
+        out.append(
+            Violation("max_moves", f"{moved} VMs move, more than --max-moves {problem.max_moves}")
+        )
     return out
 
 
 __all__ = [
-    "BP", "DEFAULT_MAX_RUNNING_VMS", "LoadSamples", "Minimise", "PlanOptions",
-    "PlanningProblem", "SolveStatus", "SolverBug", "TIER_NAMES", "aa_broken", "build_problem",
-    "hard_violations", "host_vm_loads", "objective_values", "resolve_profile", "rule_broken",
+    "BP",
+    "DEFAULT_MAX_RUNNING_VMS",
+    "LoadSamples",
+    "Minimise",
+    "PlanOptions",
+    "PlanningProblem",
+    "SolveStatus",
+    "SolverBug",
+    "TIER_NAMES",
+    "aa_broken",
+    "build_problem",
+    "hard_violations",
+    "host_vm_loads",
+    "objective_values",
+    "resolve_profile",
+    "rule_broken",
     "vm_mem_on",
 ]

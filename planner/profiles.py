@@ -38,7 +38,6 @@ TIER_ORDER = ("rules", "excess", "anti_affinity", "migration", "balance")
 BUILTIN = ("rebalance", "drain", "strict")
 
 
-
 def _models_dir() -> Path:
     """``models/`` of a checkout, or its copy shipped in the package (``planner/models``)."""
     here = Path(__file__).resolve().parent
@@ -116,8 +115,12 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"name": str, "description": str},
     "objective": {"tiers": list, "shutdown_penalty_mb": int},
     "constraints": {"allow_shutdown": bool, "anti_affinity": str},
-    "solver": {"time_limit_s": (int, float), "workers": int, "deterministic": bool,
-               **{k: (int, float) for k in BUDGET_KEYS}},
+    "solver": {
+        "time_limit_s": (int, float),
+        "workers": int,
+        "deterministic": bool,
+        **{k: (int, float) for k in BUDGET_KEYS},
+    },
 }
 
 
@@ -160,8 +163,11 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
                 rep.error(fname, "unknown key", column=key, value=val)
                 continue
             want = schema[key]
-            if isinstance(val, bool) and want is not bool and bool not in (
-                    want if isinstance(want, tuple) else (want,)):
+            if (
+                isinstance(val, bool)
+                and want is not bool
+                and bool not in (want if isinstance(want, tuple) else (want,))
+            ):
                 rep.error(fname, "wrong type", column=key, value=val)
                 continue
             if not isinstance(val, want):
@@ -174,16 +180,25 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
         assert isinstance(tiers, list)
         bad = [t for t in tiers if t not in TIER_ORDER]
         if bad or not tiers:
-            rep.error(fname, f"tiers must be a non-empty subset of {list(TIER_ORDER)}",
-                      column="tiers", value=tiers)
+            rep.error(
+                fname,
+                f"tiers must be a non-empty subset of {list(TIER_ORDER)}",
+                column="tiers",
+                value=tiers,
+            )
         elif [t for t in TIER_ORDER if t in tiers] != list(tiers):
-            rep.error(fname, f"tiers must keep the order {list(TIER_ORDER)}", column="tiers",
-                      value=tiers)
+            rep.error(
+                fname, f"tiers must keep the order {list(TIER_ORDER)}", column="tiers", value=tiers
+            )
         else:
             kw["tiers"] = tuple(tiers)
     if kw.get("anti_affinity", "cluster") not in ("cluster", "hard", "soft"):
-        rep.error(fname, "must be cluster, hard or soft", column="anti_affinity",
-                  value=kw["anti_affinity"])
+        rep.error(
+            fname,
+            "must be cluster, hard or soft",
+            column="anti_affinity",
+            value=kw["anti_affinity"],
+        )
     for key, lo in (("workers", 1), ("shutdown_penalty_mb", 0)):
         if key in kw and int(kw[key]) < lo:  # type: ignore[call-overload]
             rep.error(fname, f"must be at least {lo}", column=key, value=kw[key])
@@ -195,8 +210,12 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
             val = kw.pop(key)
             assert isinstance(val, int | float)
             if val <= 0 or (key.endswith("_share") and val > 1):
-                rep.error(fname, "must be in (0, 1]" if key.endswith("_share")
-                          else "must be positive", column=key, value=val)
+                rep.error(
+                    fname,
+                    "must be in (0, 1]" if key.endswith("_share") else "must be positive",
+                    column=key,
+                    value=val,
+                )
             budget[key] = int(val) if key == "large_model_booleans" else float(val)
     if budget:
         kw["budget"] = SolverBudget(**budget)  # type: ignore[arg-type]
@@ -205,5 +224,3 @@ def load_profile(name_or_path: str | None = None) -> tuple[Profile | None, Repor
     if "time_limit_s" in kw:
         kw["time_limit_s"] = float(kw["time_limit_s"])  # type: ignore[arg-type]
     return Profile(**kw), rep  # type: ignore[arg-type]
-
-

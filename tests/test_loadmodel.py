@@ -49,14 +49,18 @@ def test_small4_loads_match_the_hand_computation(small4: Path) -> None:
     assert loads.memory_pct.tolist() == pytest.approx(SMALL4_MEM, abs=1e-9)
 
 
-@pytest.mark.parametrize(("level", "mode", "expected"), [
-    (Level.LOW, HighMode.AVERAGE, (80.0, 80.0)),
-    ("medium", HighMode.AVERAGE, (70.0, 70.0)),
-    (3, HighMode.AVERAGE, SMALL4_HIGH),
-    ("High", "absolute", (60.0, 60.0)),
-])
-def test_threshold_by_level(small4: Path, level: Level | str | int, mode: HighMode | str,
-                            expected: tuple[float, float]) -> None:
+@pytest.mark.parametrize(
+    ("level", "mode", "expected"),
+    [
+        (Level.LOW, HighMode.AVERAGE, (80.0, 80.0)),
+        ("medium", HighMode.AVERAGE, (70.0, 70.0)),
+        (3, HighMode.AVERAGE, SMALL4_HIGH),
+        ("High", "absolute", (60.0, 60.0)),
+    ],
+)
+def test_threshold_by_level(
+    small4: Path, level: Level | str | int, mode: HighMode | str, expected: tuple[float, float]
+) -> None:
     thr = resolve_threshold(load_snapshot(small4), level, None, mode)
     assert (thr.cpu_pct, thr.memory_pct) == pytest.approx(expected)
 
@@ -109,11 +113,21 @@ def toy() -> Cluster:
     H3 (Paused): 10 LP, 100,000 MB, reserve 0; VM e 9,000 milli, 90,000 MB -> 90 %, 90 %.
     """
     hosts = [
-        HostSpec("H1", logical_processors=10, memory_mb=100_000, memory_reserve_mb=4_000,
-                 cpu_base_milli=1_000),
+        HostSpec(
+            "H1",
+            logical_processors=10,
+            memory_mb=100_000,
+            memory_reserve_mb=4_000,
+            cpu_base_milli=1_000,
+        ),
         HostSpec("H2", logical_processors=20, memory_mb=50_000, memory_reserve_mb=0),
-        HostSpec("H3", logical_processors=10, memory_mb=100_000, memory_reserve_mb=0,
-                 state=HostState.PAUSED),
+        HostSpec(
+            "H3",
+            logical_processors=10,
+            memory_mb=100_000,
+            memory_reserve_mb=0,
+            state=HostState.PAUSED,
+        ),
     ]
     vms = [
         VmSpec("a", "H1", vcpus=4, cpu_milli=2_000, memory_mb=30_000),
@@ -170,8 +184,11 @@ def test_threshold_limits_and_excess() -> None:
     assert cpu_x.dtype == np.int64 and mem_x.dtype == np.int64
 
 
-@given(clusters(max_hosts=4, max_vms=10, with_networks=False),
-       st.floats(0, 100, allow_nan=False), st.floats(0, 100, allow_nan=False))
+@given(
+    clusters(max_hosts=4, max_vms=10, with_networks=False),
+    st.floats(0, 100, allow_nan=False),
+    st.floats(0, 100, allow_nan=False),
+)
 def test_over_threshold_iff_excess_is_positive(c: Cluster, cpu_t: float, mem_t: float) -> None:
     # The percentage view (HostLoads.over) and the integer view the optimizer uses
     # (excess_units) must agree on every host.

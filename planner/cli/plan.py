@@ -180,7 +180,7 @@ def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
                      prog: Any) -> dict[str, Any]:
     """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan."""
     from planner.optimizer import SolveStatus
-    from planner.planio import plan_to_directory
+    from planner.pipeline import plan_to_directory
 
     limit = opts.time_limit_s
     prog.stage("optimising the placement", time_left=limit)

@@ -37,21 +37,25 @@ class ExactResult:
     solver_status: str
 
 
-def _add_capacity(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.IntVar],
-                  inst: RestartInstance) -> None:
+def _add_capacity(
+    model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.IntVar], inst: RestartInstance
+) -> None:
     """Each host keeps its room: restarted CPU and memory within what is left."""
     by_host: dict[int, list[int]] = {}
-    for (i, h) in x:
+    for i, h in x:
         by_host.setdefault(h, []).append(i)
     for h, items in by_host.items():
-        model.add(sum(int(inst.item_cpu[i]) * x[i, h] for i in items)
-                  <= max(int(inst.cpu_room[h]), 0))
-        model.add(sum(int(inst.item_mem[i]) * x[i, h] for i in items)
-                  <= max(int(inst.mem_room[h]), 0))
+        model.add(
+            sum(int(inst.item_cpu[i]) * x[i, h] for i in items) <= max(int(inst.cpu_room[h]), 0)
+        )
+        model.add(
+            sum(int(inst.item_mem[i]) * x[i, h] for i in items) <= max(int(inst.mem_room[h]), 0)
+        )
 
 
-def _add_rule_groups(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.IntVar],
-                     inst: RestartInstance) -> None:
+def _add_rule_groups(
+    model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.IntVar], inst: RestartInstance
+) -> None:
     """Enabled affinity rules (and enforced anti-affinity), with survivors fixed."""
     dom = inst.host_domain
     for gi, (kind, members, occ) in enumerate(inst.groups):
@@ -62,7 +66,7 @@ def _add_rule_groups(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.
             # restarted member per node / domain.
             key = (lambda h: h) if kind == NODE_EXCL else (lambda h: int(dom[h]))
             slots: dict[int, list[cp_model.IntVar]] = {}
-            for (i, h) in pairs:
+            for i, h in pairs:
                 k = key(h)
                 if occ[k]:
                     model.add(x[i, h] == 0)
@@ -75,13 +79,13 @@ def _add_rule_groups(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.
             key = (lambda h: h) if kind == NODE_INCL else (lambda h: int(dom[h]))
             if occ.any():
                 # SameNode / SameFaultDomain with surviving members: join them.
-                for (i, h) in pairs:
+                for i, h in pairs:
                     if not occ[key(h)]:
                         model.add(x[i, h] == 0)
             else:
                 # Nobody survives: all restarted members pick one node / domain together.
                 y: dict[int, cp_model.IntVar] = {}
-                for (i, h) in pairs:
+                for i, h in pairs:
                     k = key(h)
                     if k not in y:
                         y[k] = model.new_bool_var(f"g{gi}_{k}")
@@ -90,8 +94,9 @@ def _add_rule_groups(model: cp_model.CpModel, x: dict[tuple[int, int], cp_model.
                     model.add_at_most_one(y.values())
 
 
-def _variables(model: cp_model.CpModel, inst: RestartInstance
-               ) -> dict[tuple[int, int], cp_model.IntVar]:
+def _variables(
+    model: cp_model.CpModel, inst: RestartInstance
+) -> dict[tuple[int, int], cp_model.IntVar]:
     """x[i, h]: item i is placed on host h (only for allowed hosts)."""
     x: dict[tuple[int, int], cp_model.IntVar] = {}
     for i in range(len(inst.items)):
@@ -100,8 +105,7 @@ def _variables(model: cp_model.CpModel, inst: RestartInstance
     return x
 
 
-def _by_item(x: dict[tuple[int, int], cp_model.IntVar], n: int
-             ) -> list[list[cp_model.IntVar]]:
+def _by_item(x: dict[tuple[int, int], cp_model.IntVar], n: int) -> list[list[cp_model.IntVar]]:
     out: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
     for (i, _), v in x.items():
         out[i].append(v)
@@ -116,8 +120,9 @@ def _solver(time_limit_s: float, workers: int, seed: int) -> cp_model.CpSolver:
     return solver
 
 
-def _placement(solver: cp_model.CpSolver, x: dict[tuple[int, int], cp_model.IntVar],
-               n: int) -> np.ndarray:
+def _placement(
+    solver: cp_model.CpSolver, x: dict[tuple[int, int], cp_model.IntVar], n: int
+) -> np.ndarray:
     out = np.full(n, -1, dtype=np.int64)
     for (i, h), var in x.items():
         if solver.boolean_value(var):
@@ -125,8 +130,9 @@ def _placement(solver: cp_model.CpSolver, x: dict[tuple[int, int], cp_model.IntV
     return out
 
 
-def exact_restart(inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1,
-                  seed: int = 0) -> ExactResult:
+def exact_restart(
+    inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1, seed: int = 0
+) -> ExactResult:
     """Decide whether every item of ``inst`` can be placed; return a placement if so.
 
     Variables: ``x[i, h]`` is 1 when item ``i`` restarts on host ``h`` (only for allowed
@@ -139,8 +145,9 @@ def exact_restart(inst: RestartInstance, time_limit_s: float = 10.0, workers: in
     if n == 0:
         return ExactResult(ExactStatus.FEASIBLE, np.zeros(0, dtype=np.int64), 0.0, "TRIVIAL")
     if not inst.allowed.any(axis=1).all():
-        return ExactResult(ExactStatus.INFEASIBLE, None, time.perf_counter() - t0,
-                           "NO_ALLOWED_HOST")
+        return ExactResult(
+            ExactStatus.INFEASIBLE, None, time.perf_counter() - t0, "NO_ALLOWED_HOST"
+        )
     model = cp_model.CpModel()
     x = _variables(model, inst)
     for vs in _by_item(x, n):
@@ -171,8 +178,9 @@ class LossResult:
     solver_status: str
 
 
-def min_not_restarted(inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1,
-                      seed: int = 0) -> LossResult:
+def min_not_restarted(
+    inst: RestartInstance, time_limit_s: float = 10.0, workers: int = 1, seed: int = 0
+) -> LossResult:
     """The best any placement can do when not everything fits: restart as many High VMs as
     possible, then Medium, then Low (one weighted objective whose weights make the order
     strict).  ``proven`` when the solver proves optimality."""
@@ -207,8 +215,9 @@ def min_not_restarted(inst: RestartInstance, time_limit_s: float = 10.0, workers
         return LossResult(None, False, None, wall, name)
     ih = _placement(solver, x, n)
     left = counts[ih < 0].sum(axis=0)
-    return LossResult((int(left[0]), int(left[1]), int(left[2])), st == cp_model.OPTIMAL, ih,
-                      wall, name)
+    return LossResult(
+        (int(left[0]), int(left[1]), int(left[2])), st == cp_model.OPTIMAL, ih, wall, name
+    )
 
 
 __all__ = ["ExactResult", "ExactStatus", "LossResult", "exact_restart", "min_not_restarted"]

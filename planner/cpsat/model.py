@@ -1,4 +1,4 @@
-"""Wire the placement model, hint it, solve the lexicographic tiers and map the status.
+"""Wire the placement model, hint it, solve the lexicographic tiers and check every answer.
 
 Tiers are solved **in sequence**, not with dominating weights: after each tier its optimum
 (or, when the time runs out, the best value found) is added as a constraint and the next
@@ -12,113 +12,43 @@ bound valid for the full problem) be skipped without a solve.
 problem are known for every tier, one solve with each tier constrained to its bound (the last
 one minimised) proves all tiers at once when the bounds are attainable.
 
-Also here: :func:`explain_infeasible` (assumption literals per constraint group, CP-SAT's
-``sufficient_assumptions_for_infeasibility``, then deletion filtering for a small core) and
-:func:`min_cost_cover` (the per-host covering knapsack behind the migration-cost and balance
-bounds of :mod:`planner.optimizer`).
+**Every solution is checked** against the reference of :mod:`planner.problem`: a placement
+that breaks a hard rule, a tier whose reference value is above what CP-SAT claims, or a
+proven optimum that differs from the reference raises :class:`~planner.problem.SolverBug`.
+A too-weak constraint therefore fails loudly instead of quietly giving a worse plan.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.cpsat.constraints import HARD_FAMILIES, Guards
-from planner.cpsat.objective import BP, TIER_TERMS
-from planner.cpsat.variables import ModelInput, Vars, create_variables
+from planner.cpsat.objective import TIER_TERMS
+from planner.cpsat.solver import (
+    SolverParams,
+    make_solver,
+    objective_bound,
+    run_solve,
+    solve_to_bound,
+)
+from planner.cpsat.variables import ModelInput, Vars, create_variables, hint_context
+from planner.problem import SolverBug, SolveStatus, hard_violations, objective_values
 
-_STATUS = {
-    cp_model.OPTIMAL: "OPTIMAL",
-    cp_model.FEASIBLE: "FEASIBLE",
-    cp_model.INFEASIBLE: "INFEASIBLE",
-    cp_model.MODEL_INVALID: "UNKNOWN",
-    cp_model.UNKNOWN: "UNKNOWN",
-}
-
-
-class _StopAtBound(cp_model.CpSolverSolutionCallback):
-    """Stops the search at the first solution whose objective reaches ``bound``.
-
-    The bound is valid for the full problem (computed outside CP-SAT), so such a solution is
-    optimal; CP-SAT cannot see that by itself: a constraint ``objective >= bound`` does not
-    raise its own objective bound without the LP relaxation, and it would search on until
-    the time limit.
-    """
-
-    def __init__(self, bound: int) -> None:
-        super().__init__()
-        self._bound = bound
-        self.reached = False
-
-    def on_solution_callback(self) -> None:
-        if self.objective_value <= self._bound + 1e-9:
-            self.reached = True
-            self.stop_search()
-
-
-def _solve_to_bound(solver: cp_model.CpSolver, model: cp_model.CpModel, bound: int) -> str:
-    """Solve ``model``; when a solution reaches the valid lower ``bound`` stop and call it
-    OPTIMAL.  Returns the status name."""
-    cb = _StopAtBound(bound)
-    st = _STATUS.get(solver.solve(model, cb), "UNKNOWN")
-    if cb.reached and st in ("OPTIMAL", "FEASIBLE"):
-        return "OPTIMAL"
-    return st
-
-
-@dataclass(frozen=True)
-class SolverParams:
-    """CP-SAT parameters used for every solve of one plan.
-
-    Same input, same ``seed`` and ``workers`` and a solve that ends by proof (or by a
-    deterministic-time limit) give the same plan.  One worker is deterministic by itself;
-    with more, ``deterministic`` interleaves them in one thread in a fixed order
-    (``interleave_search``) so the search does not depend on thread timing.  A wall-clock
-    ``time_limit_s`` that cuts a search short can still make two runs differ.
-    """
-
-    time_limit_s: float = 60.0
-    workers: int = 1
-    seed: int = 0
-    deterministic: bool = True
-    log: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Parameters as reported in ``summary.json``."""
-        return {"time_limit_s": self.time_limit_s, "workers": self.workers, "seed": self.seed,
-                "deterministic": self.deterministic, **dict(self.extra)}
-
-
-def make_solver(params: SolverParams, time_limit_s: float, workers: int | None = None
-                ) -> cp_model.CpSolver:
-    """A CP-SAT solver configured from ``params`` with a given time budget."""
-    s = cp_model.CpSolver()
-    p = s.parameters
-    p.max_time_in_seconds = max(0.01, float(time_limit_s))
-    p.random_seed = int(params.seed)
-    p.num_workers = int(workers if workers is not None else params.workers)
-    if params.deterministic and p.num_workers > 1:
-        p.interleave_search = True
-    p.log_search_progress = bool(params.log)
-    for k, v in params.extra.items():
-        setattr(p, k, v)
-    return s
+_OK = (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
 
 
 @dataclass
 class TierOutcome:
-    """Result of one objective tier."""
+    """Result of one objective tier in one model (``note`` says how it was decided)."""
 
     name: str
-    status: str  # OPTIMAL / FEASIBLE / UNKNOWN / SKIPPED / INFEASIBLE
+    status: SolveStatus
     objective: int | None
     bound: int | None
     seconds: float
@@ -129,7 +59,7 @@ class TierOutcome:
 class SolveOutcome:
     """Result of solving all tiers of one model."""
 
-    status: str
+    status: SolveStatus
     placement: np.ndarray | None
     tiers: list[TierOutcome]
     n_variables: int
@@ -146,11 +76,11 @@ class PlacementModel:
     inp:
         The model input.
     tiers:
-        Objective tier names to create (subset of ``excess``, ``anti_affinity``,
-        ``migration``, ``balance``), in lexicographic order.
+        Objective tier names to create (a subset of :data:`planner.problem.TIER_NAMES`), in
+        lexicographic order.
     explain:
         Guard every constraint group with an assumption literal (for
-        :func:`explain_infeasible`).
+        :func:`planner.cpsat.explain.explain_infeasible`).
     """
 
     def __init__(self, inp: ModelInput, tiers: Sequence[str], explain: bool = False) -> None:
@@ -178,7 +108,7 @@ class PlacementModel:
         Path(path).write_text(str(self.model.proto), encoding="utf-8")
 
     def add_hint(self, placement: np.ndarray) -> None:
-        """Hint a complete placement (every placement Boolean gets a value).  The hosts of
+        """Hint a complete placement (every variable gets a value).  The hosts of
         interchangeable VMs are first sorted into index order, as the symmetry breaking
         constraints require, so a feasible placement stays a feasible hint."""
         self.model.clear_hints()
@@ -190,8 +120,9 @@ class PlacementModel:
             h = int(placement[v])
             for hh, b in self.vars.x[i].items():
                 self.model.add_hint(b, hh == h)
+        ctx = hint_context(self.inp.problem, placement)
         for var, value_of in self.vars.aux:
-            self.model.add_hint(var, value_of(placement))
+            self.model.add_hint(var, value_of(ctx))
 
     def placement_from(self, solver: cp_model.CpSolver) -> np.ndarray:
         """The placement of every VM in the solver's current solution."""
@@ -207,55 +138,108 @@ class PlacementModel:
                     break
         return p
 
+    def in_domain(self, placement: np.ndarray) -> bool:
+        """``placement`` is one of this model's assignments (fixed VMs at their base,
+        candidates on one of their targets)."""
+        p = np.asarray(placement)
+        fixed = np.ones(len(p), dtype=bool)
+        fixed[self.inp.candidates] = False
+        if not np.array_equal(p[fixed], self.inp.base_placement[fixed]):
+            return False
+        return all(
+            int(p[v]) in set(t.tolist())
+            for v, t in zip(self.inp.candidates.tolist(), self.inp.targets, strict=True)
+        )
+
+    def feasible_values(self, placement: np.ndarray | None) -> dict[str, int] | None:
+        """Tier values of ``placement`` when it is a solution of this model, else None."""
+        if placement is None or not self.in_domain(placement):
+            return None
+        if hard_violations(self.inp.problem, placement):
+            return None
+        mm = self.inp.max_moves
+        moved = (
+            np.asarray(placement)[self.inp.candidates]
+            != self.inp.cluster.vm_host[self.inp.candidates]
+        )
+        if mm is not None and int(moved.sum()) > mm:
+            return None
+        return objective_values(self.inp.problem, placement)
+
+    def check(
+        self, placement: np.ndarray, claims: Mapping[str, int], exact: Sequence[str] = ()
+    ) -> dict[str, int]:
+        """The reference values of a CP-SAT solution; raises
+        :class:`~planner.problem.SolverBug` when it breaks a hard rule, when a tier is above
+        what CP-SAT ``claims`` for it, or differs from a claimed ``exact`` optimum."""
+        pb = self.inp.problem
+        bad = hard_violations(pb, placement)
+        if bad:
+            raise SolverBug(
+                "CP-SAT returned a placement that breaks a hard rule: "
+                + "; ".join(v.message for v in bad[:5])
+            )
+        ref = objective_values(pb, placement)
+        for t, val in claims.items():
+            if ref[t] > val or (t in exact and ref[t] != val):
+                raise SolverBug(
+                    f"tier {t}: CP-SAT says {val}, the reference objective of "
+                    f"its placement is {ref[t]}"
+                )
+        return ref
+
     # ------------------------------------------------------------------ solving
     def solve_tiers(
         self,
         params: SolverParams,
         hint: np.ndarray | None,
-        evaluate: Callable[[np.ndarray], dict[str, int] | None],
         lower_bound: Callable[[str, Mapping[str, int]], int],
         deadline: float,
     ) -> SolveOutcome:
         """Solve the tiers in order, fixing each one's value before the next.
 
-        ``hint`` is a complete placement.  ``evaluate(placement)`` returns the tier values of a
-        placement that satisfies every hard constraint and lies in this model's domain, else
-        ``None``.  ``lower_bound(tier, fixed)`` returns a bound on the tier valid for the
-        problem with the previous tiers fixed at ``fixed``; a tier whose current solution meets
-        it is proven without a solve, and the bound is added as a constraint so that CP-SAT
-        stops as soon as it reaches it.
+        ``hint`` is a complete placement.  ``lower_bound(tier, fixed)`` returns a bound on the
+        tier valid for the problem with the previous tiers fixed at ``fixed``; a tier whose
+        current solution meets it is proven without a solve, and the bound is added as a
+        constraint so that CP-SAT stops as soon as it reaches it.  When no tier needs a solve
+        and the hint is no solution of the model, one feasibility solve decides.
         """
         t_start = time.perf_counter()
         tiers: list[TierOutcome] = []
         current = hint
-        current_values = evaluate(hint) if hint is not None else None
+        values = self.feasible_values(hint)
         fixed: dict[str, int] = {}
-        status = "OPTIMAL"
+        status = SolveStatus.OPTIMAL
         for name in self.tier_names:
             expr = self.terms[name]
             lb = int(lower_bound(name, fixed))
             t0 = time.perf_counter()
             if expr is None or isinstance(expr, int):
                 val = 0 if expr is None else int(expr)
-                tiers.append(TierOutcome(name, "SKIPPED", val, val, 0.0,
-                                         "term is constant in this model"))
+                tiers.append(
+                    TierOutcome(
+                        name, SolveStatus.OPTIMAL, val, val, 0.0, "term is constant in this model"
+                    )
+                )
                 fixed[name] = val
                 continue
-            if current_values is not None and current_values.get(name) == lb:
-                # The hint is feasible and meets a valid lower bound: optimal without a solve.
+            if values is not None and values[name] == lb:
+                # The hint is a solution and meets a valid lower bound: optimal, no solve.
                 self.model.add(expr <= lb)
-                tiers.append(TierOutcome(name, "OPTIMAL", lb, lb, 0.0, "hint meets the bound"))
+                tiers.append(
+                    TierOutcome(name, SolveStatus.OPTIMAL, lb, lb, 0.0, "hint meets the bound")
+                )
                 fixed[name] = lb
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0.05:
-                if current is None or current_values is None:
-                    return self._outcome("UNKNOWN", None, tiers, t_start)
-                val = int(current_values.get(name, 0))
+                if values is None:
+                    return self._outcome(SolveStatus.UNKNOWN, None, tiers, t_start)
+                val = int(values[name])
                 self.model.add(expr <= val)
-                tiers.append(TierOutcome(name, "FEASIBLE", val, lb, 0.0, "no time left"))
+                tiers.append(TierOutcome(name, SolveStatus.FEASIBLE, val, lb, 0.0, "no time left"))
                 fixed[name] = val
-                status = "FEASIBLE"
+                status = SolveStatus.FEASIBLE
                 continue
             self.model.minimize(expr)
             if lb > 0:
@@ -263,41 +247,72 @@ class PlacementModel:
             if current is not None:
                 self.add_hint(current)
             solver = make_solver(params, remaining)
-            st = _solve_to_bound(solver, self.model, lb)
+            st = solve_to_bound(solver, self.model, lb)
             secs = time.perf_counter() - t0
-            if st in ("OPTIMAL", "FEASIBLE"):
+            if st in _OK:
                 val = int(round(solver.objective_value))
-                bnd = max(lb, int(math.ceil(solver.best_objective_bound - 1e-6)))
-                if st == "OPTIMAL":
-                    bnd = val
+                bnd = val if st == SolveStatus.OPTIMAL else max(lb, objective_bound(solver))
                 current = self.placement_from(solver)
-                current_values = evaluate(current)
+                values = self.check(
+                    current, {**fixed, name: val}, [name] if st == SolveStatus.OPTIMAL else []
+                )
+                val = values[name]  # a feasible solution's term may lie above the reference
                 self.model.add(expr <= val)
                 fixed[name] = val
                 tiers.append(TierOutcome(name, st, val, min(bnd, val), secs))
-                if st == "FEASIBLE":
-                    status = "FEASIBLE"
+                if st == SolveStatus.FEASIBLE:
+                    status = SolveStatus.FEASIBLE
                 continue
-            if st == "INFEASIBLE":
-                tiers.append(TierOutcome(name, "INFEASIBLE", None, None, secs))
-                return self._outcome("INFEASIBLE", None, tiers, t_start)
+            if st == SolveStatus.INFEASIBLE:
+                tiers.append(TierOutcome(name, st, None, None, secs))
+                return self._outcome(SolveStatus.INFEASIBLE, None, tiers, t_start)
             # UNKNOWN: no solution within the time; keep the previous one if there is one.
-            if current is None or current_values is None or name not in current_values:
-                tiers.append(TierOutcome(name, "UNKNOWN", None, lb, secs))
-                return self._outcome("UNKNOWN", current if current_values else None,
-                                     tiers, t_start)
-            val = int(current_values[name])
+            if values is None:
+                tiers.append(TierOutcome(name, SolveStatus.UNKNOWN, None, lb, secs))
+                return self._outcome(SolveStatus.UNKNOWN, None, tiers, t_start)
+            val = int(values[name])
             self.model.add(expr <= val)
-            tiers.append(TierOutcome(name, "FEASIBLE", val, lb, secs, "time limit: hint kept"))
+            tiers.append(
+                TierOutcome(name, SolveStatus.FEASIBLE, val, lb, secs, "time limit: hint kept")
+            )
             fixed[name] = val
-            status = "FEASIBLE"
+            status = SolveStatus.FEASIBLE
+        if values is None:
+            return self._feasibility(params, current, tiers, deadline, t_start)
         return self._outcome(status, current, tiers, t_start)
 
-    def _outcome(self, status: str, placement: np.ndarray | None, tiers: list[TierOutcome],
-                 t_start: float) -> SolveOutcome:
+    def _feasibility(
+        self,
+        params: SolverParams,
+        hint: np.ndarray | None,
+        tiers: list[TierOutcome],
+        deadline: float,
+        t_start: float,
+    ) -> SolveOutcome:
+        """Every tier was constant: one solve without objective says whether the model has
+        a solution at all (skipping it would call an infeasible model optimal)."""
+        self.model.clear_objective()
+        if hint is not None:
+            self.add_hint(hint)
+        solver = make_solver(params, max(0.05, deadline - time.monotonic()))
+        st = run_solve(solver, self.model)
+        if st in _OK:
+            p = self.placement_from(solver)
+            self.check(p, {t.name: int(t.objective) for t in tiers if t.objective is not None})
+            return self._outcome(SolveStatus.OPTIMAL, p, tiers, t_start)
+        return self._outcome(st, None, tiers, t_start)
+
+    def _outcome(
+        self,
+        status: SolveStatus,
+        placement: np.ndarray | None,
+        tiers: list[TierOutcome],
+        t_start: float,
+    ) -> SolveOutcome:
         nv, nc = self.size()
-        return SolveOutcome(status, placement, tiers, nv, nc, self.build_seconds,
-                            time.perf_counter() - t_start)
+        return SolveOutcome(
+            status, placement, tiers, nv, nc, self.build_seconds, time.perf_counter() - t_start
+        )
 
     def solve_targeted(
         self,
@@ -306,199 +321,68 @@ class PlacementModel:
         targets: Mapping[str, int],
         deadline: float,
         last: str | None = None,
-    ) -> tuple[str, np.ndarray | None]:
+    ) -> tuple[SolveStatus, np.ndarray | None]:
         """One solve aimed straight at the bounds: every tier but the last is constrained to
         at most its target (its lower bound), the last (or ``last``; later tiers are ignored)
         is minimised down to its target.
 
         When the bounds are attainable this replaces the whole tier sequence by one solve: a
-        solution proves every tier at once.  Returns the CP-SAT status and the placement
+        solution proves every tier at once.  Returns the status and the (checked) placement
         (``None`` when no solution was found).  Use a fresh model: the constraints stay.
         """
-        names = [t for t in self.tier_names if self.terms[t] is not None]
+        names = list(self.tier_names)
         if last is not None:
             if last not in names:
-                return "OPTIMAL", None
+                return SolveStatus.OPTIMAL, None
             names = names[: names.index(last) + 1]
         if not names:
-            return "OPTIMAL", None
+            return SolveStatus.OPTIMAL, None
+        claims: dict[str, int] = {}
         for name in names[:-1]:
             expr = self.terms[name]
-            assert expr is not None
+            if expr is None:
+                continue
             if isinstance(expr, int):
                 if expr > targets[name]:
-                    return "INFEASIBLE", None
+                    return SolveStatus.INFEASIBLE, None
                 continue
             self.model.add(expr <= int(targets[name]))
+            claims[name] = int(targets[name])
         obj = self.terms[names[-1]]
-        assert obj is not None
         lb = int(targets.get(names[-1], 0))
-        if not isinstance(obj, int):
+        if obj is not None and not isinstance(obj, int):
             self.model.minimize(obj)
             if lb > 0:
                 self.model.add(obj >= lb)
         if hint is not None:
             self.add_hint(hint)
         solver = make_solver(params, max(0.05, deadline - time.monotonic()))
-        if isinstance(obj, int):
-            st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
+        if obj is None or isinstance(obj, int):
+            st = run_solve(solver, self.model)
         else:
-            st = _solve_to_bound(solver, self.model, lb)
-        if st in ("OPTIMAL", "FEASIBLE"):
-            return st, self.placement_from(solver)
-        return st, None
+            st = solve_to_bound(solver, self.model, lb)
+        if st not in _OK:
+            return st, None
+        p = self.placement_from(solver)
+        if obj is not None and not isinstance(obj, int):
+            claims[names[-1]] = int(round(solver.objective_value))
+        self.check(p, claims)
+        return st, p
 
-    def solve_feasibility(self, params: SolverParams, time_limit_s: float
-                          ) -> tuple[str, list[tuple[object, ...]]]:
+    def solve_feasibility(
+        self, params: SolverParams, time_limit_s: float
+    ) -> tuple[SolveStatus, list[tuple[object, ...]]]:
         """Check feasibility under all guards; on infeasibility return CP-SAT's core keys."""
         lits = list(self.guards.literals.values())
         self.model.clear_assumptions()
         self.model.add_assumptions(lits)
         self.model.clear_objective()
         solver = make_solver(params, time_limit_s, workers=1)
-        st = _STATUS.get(solver.solve(self.model), "UNKNOWN")
-        if st != "INFEASIBLE":
+        st = run_solve(solver, self.model)
+        if st != SolveStatus.INFEASIBLE:
             return st, []
         core = solver.sufficient_assumptions_for_infeasibility()
         return st, [self.guards.labels[i] for i in core if i in self.guards.labels]
 
 
-def explain_infeasible(inp: ModelInput, params: SolverParams, time_limit_s: float = 10.0
-                       ) -> list[tuple[object, ...]] | None:
-    """A small set of constraint groups that cannot hold together, or ``None`` if the model
-    turned out feasible (or no core was found in time).
-
-    Groups are ``("capacity", host)``, ``("rule", rule_index)``, ``("anti_affinity",
-    class_index)``, ``("budget",)`` and ``("vm", vm)``.  The core CP-SAT returns is shrunk by
-    deletion: a group is dropped when the rest is still infeasible.
-    """
-    deadline = time.monotonic() + time_limit_s
-    pm = PlacementModel(inp, (), explain=True)
-    st, core = pm.solve_feasibility(params, time_limit_s / 2)
-    if st != "INFEASIBLE":
-        return None
-    if not core:
-        return []
-    keep = list(core)
-    for key in list(core):
-        if len(keep) <= 1 or time.monotonic() > deadline:
-            break
-        trial = [k for k in keep if k != key]
-        pm.model.clear_assumptions()
-        pm.model.add_assumptions([pm.guards.literals[k] for k in trial])
-        solver = make_solver(params, max(0.1, min(2.0, deadline - time.monotonic())), workers=1)
-        if solver.solve(pm.model) == cp_model.INFEASIBLE:
-            keep = trial
-    return keep
-
-
-@dataclass(frozen=True)
-class CoverResult:
-    """Cheapest set of a host's movable VMs whose removal brings it under the threshold.
-
-    ``cost_bound`` is a valid lower bound on that cheapest cost (equal to ``cost`` when
-    proven); ``chosen`` the VMs of the best set found (``None`` if no set covers);
-    ``remaining_bound`` a lower bound on the host's load (basis points, worst resource) after
-    removing any cheapest set, ``remaining`` its value for ``chosen``.
-    """
-
-    feasible: bool
-    cost: int | None
-    cost_bound: int
-    chosen: tuple[int, ...] | None
-    remaining: int | None
-    remaining_bound: int
-
-
-def min_cost_cover(
-    vms: np.ndarray,
-    cpu: np.ndarray,
-    mem: np.ndarray,
-    cost: np.ndarray,
-    need_cpu: int,
-    need_mem: int,
-    host_cpu_used: int,
-    host_mem_used: int,
-    cpu_cap: int,
-    mem_cap: int,
-    params: SolverParams,
-    time_limit_s: float,
-) -> CoverResult:
-    """Solve the two-resource covering knapsack of one host, then, among the cheapest sets,
-    the one leaving the lowest load.
-
-    ``host_*_used`` is the host's total load (base/reserve included) before removal;
-    ``need_*`` how much VM load must leave.
-    """
-    n = len(vms)
-    if need_cpu <= 0 and need_mem <= 0:
-        rem = max(_ceil_bp(host_cpu_used, cpu_cap), _ceil_bp(host_mem_used, mem_cap))
-        return CoverResult(True, 0, 0, (), rem, rem)
-    if int(cpu.sum()) < need_cpu or int(mem.sum()) < need_mem:
-        return CoverResult(False, None, 0, None, None, 0)
-    m = cp_model.CpModel()
-    z = [m.new_bool_var(f"z{i}") for i in range(n)]
-    cpu_l, mem_l, cost_l = cpu.tolist(), mem.tolist(), cost.tolist()
-    if need_cpu > 0:
-        m.add(cp_model.LinearExpr.weighted_sum(z, cpu_l) >= need_cpu)
-    if need_mem > 0:
-        m.add(cp_model.LinearExpr.weighted_sum(z, mem_l) >= need_mem)
-    total = cp_model.LinearExpr.weighted_sum(z, cost_l)
-    m.minimize(total)
-    # Hint: greedy by cost per unit of the scarcer need, a complete feasible start.
-    order = np.argsort(cost / (np.maximum(cpu / max(need_cpu, 1), mem / max(need_mem, 1)) + 1e-9),
-                       kind="stable")
-    got_c = got_m = 0
-    pick = np.zeros(n, dtype=bool)
-    for i in order.tolist():
-        if got_c >= need_cpu and got_m >= need_mem:
-            break
-        pick[i] = True
-        got_c += cpu_l[i]
-        got_m += mem_l[i]
-    for i in range(n):
-        m.add_hint(z[i], bool(pick[i]))
-    t0 = time.monotonic()
-    s = make_solver(params, time_limit_s / 2, workers=1)
-    st = s.solve(m)
-    if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return CoverResult(True, None, max(0, int(math.ceil(s.best_objective_bound - 1e-6))),
-                           None, None, 0)
-    c_val = int(round(s.objective_value))
-    c_bnd = c_val if st == cp_model.OPTIMAL else int(math.ceil(s.best_objective_bound - 1e-6))
-    chosen = [i for i in range(n) if s.boolean_value(z[i])]
-    rem_val = _remaining(chosen, cpu_l, mem_l, host_cpu_used, host_mem_used, cpu_cap, mem_cap)
-    if st != cp_model.OPTIMAL:
-        return CoverResult(True, c_val, c_bnd, tuple(int(vms[i]) for i in chosen), rem_val, 0)
-    # Second phase: among the cheapest sets, leave the lowest worst-resource load.
-    m.add(total == c_val)
-    r = m.new_int_var(0, 2 * BP, "rem")
-    m.add(cpu_cap * r >= BP * (host_cpu_used - cp_model.LinearExpr.weighted_sum(z, cpu_l)))
-    m.add(mem_cap * r >= BP * (host_mem_used - cp_model.LinearExpr.weighted_sum(z, mem_l)))
-    m.minimize(r)
-    m.clear_hints()
-    for i in range(n):
-        m.add_hint(z[i], i in set(chosen))
-    s2 = make_solver(params, max(0.05, time_limit_s - (time.monotonic() - t0)), workers=1)
-    st2 = s2.solve(m)
-    if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = [i for i in range(n) if s2.boolean_value(z[i])]
-        rem_val = _remaining(chosen, cpu_l, mem_l, host_cpu_used, host_mem_used, cpu_cap,
-                             mem_cap)
-        rem_bnd = rem_val if st2 == cp_model.OPTIMAL else int(
-            math.ceil(s2.best_objective_bound - 1e-6))
-    else:
-        rem_bnd = 0
-    return CoverResult(True, c_val, c_bnd, tuple(int(vms[i]) for i in chosen), rem_val,
-                       max(0, rem_bnd))
-
-
-def _ceil_bp(used: int, cap: int) -> int:
-    return -((-BP * int(used)) // int(cap))
-
-
-def _remaining(chosen: list[int], cpu: list[int], mem: list[int], cu: int, mu: int,
-               cc: int, mc: int) -> int:
-    rc = cu - sum(cpu[i] for i in chosen)
-    rm = mu - sum(mem[i] for i in chosen)
-    return max(_ceil_bp(rc, cc), _ceil_bp(rm, mc))
+__all__ = ["PlacementModel", "SolveOutcome", "SolverParams", "TierOutcome"]

@@ -1,21 +1,26 @@
 """Soft objective terms of the placement model, one function per term.
 
 Each function returns an integer linear expression (or ``None`` when the term cannot be
-positive in this model, so that its tier is skipped).  Units, shared with the independent
-recomputation in :func:`planner.verify.objective_values`:
+positive in this model, so that its tier is constant).  Units, shared with the reference
+:func:`planner.problem.objective_values` (every solution is checked against it):
 
+0. ``rules``: affinity rules and enforced anti-affinity classes broken now and left broken.
 1. ``excess``: load above the balancer threshold in *basis points of the host's capacity*
-   (1 = 0.01 percentage point), CPU and memory each rounded up per host, summed over hosts and
-   resources.  Normalising each resource by the host's own capacity makes one point of CPU
-   and one point of memory weigh the same, whatever the host size.
-2. ``anti_affinity``: number of pairs of VMs of one legacy anti-affinity class that share a
-   node (only when the classes are not enforced).
-3. ``migration``: memory (MB) of every moved VM, plus a fixed penalty per Shutdown move
-   (``ModelInput.move_cost``); every move costs more than zero.
-4. ``balance``: the highest host load in basis points, taken over both resources and over the
-   Up, non-drained hosts: ``max_h max(cpu_bp(h), mem_bp(h))``, each rounded up.  One number
-   for both resources keeps the tier a single min-max; the worst resource of the worst host is
-   what an operator looks at.
+   (1 = 0.01 percentage point), CPU and memory each rounded up per host, summed over hosts,
+   resources and load samples.  Normalising each resource by the host's own capacity makes
+   one point of CPU and one point of memory weigh the same, whatever the host size.
+2. ``anti_affinity``: number of pairs of running VMs of one legacy anti-affinity class that
+   share a node (only when the classes are not enforced).
+3. ``migration``: the price of every move (``PlanningProblem.move_cost``: memory, moves or
+   seconds, plus a fixed penalty per Shutdown move); every move costs more than zero.
+4. ``balance``: the highest host load in basis points, taken over both resources, the load
+   samples and the Up, non-drained hosts, each rounded up.  One number for both resources
+   keeps the tier a single min-max; the worst resource of the worst host is what an
+   operator looks at.
+
+Every auxiliary variable (excess, pairs, maximum) is only bounded from below by its
+constraints, so it equals its true value when minimised: at a proven optimum a term equals
+the reference, and in any solution it is at least the reference.
 """
 
 from __future__ import annotations
@@ -25,43 +30,53 @@ from collections.abc import Callable
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.cpsat.variables import ModelInput, Vars
+from planner.cpsat.variables import AuxFn, HintContext, ModelInput, Vars
+from planner.problem import BP
 
-#: Basis points per 100 %.
-BP = 10_000
+#: One objective term builder.
+TermFn = Callable[[cp_model.CpModel, ModelInput, Vars], cp_model.LinearExprT | None]
 
 
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
+def rules_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.LinearExprT | None:
+    """Soft rules and anti-affinity classes (broken now) left broken."""
+    lits = list(xv.broken_rule.values()) + list(xv.broken_aa.values())
+    return sum(lits) if lits else None
+
+
 def excess_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.LinearExprT | None:
-    """Sum over hosts of CPU and memory load above the threshold, in basis points."""
+    """Sum over samples and hosts of CPU and memory load above the threshold, in basis
+    points of the host's capacity."""
+    pb = inp.problem
     c = inp.cluster
     terms: list[cp_model.IntVar] = []
-    for load, mx, lim, cap, tag in (
-        (xv.cpu_load, xv.cpu_max, inp.cpu_limit, c.host_cpu_capacity_milli, "ec"),
-        (xv.mem_load, xv.mem_max, inp.mem_limit, c.host_memory_mb, "em"),
+    mem_lim = np.broadcast_to(pb.mem_limit[None, :], xv.mem_max.shape)
+    for res, load, mx, lim, cap in (
+        ("c", xv.cpu_load, xv.cpu_max, pb.cpu_limit, c.host_cpu_capacity_milli),
+        ("m", xv.mem_load, xv.mem_max, mem_lim, c.host_memory_mb),
     ):
-        for h in np.flatnonzero(mx > lim).tolist():
-            cap_h = int(cap[h])
-            ub = _ceil_div(BP * (int(mx[h]) - int(lim[h])), cap_h)
-            e = model.new_int_var(0, ub, f"{tag}{h}")
+        for k, h in zip(*np.nonzero(mx > lim), strict=True):
+            cap_h, lim_kh = int(cap[h]), int(lim[k, h])
+            ub = _ceil_div(BP * (int(mx[k, h]) - lim_kh), cap_h)
+            e = model.new_int_var(0, ub, f"e{res}{k}_{h}")
             # cap * e >= BP * (load - limit): with e minimised, e = ceil(BP * excess / cap).
-            model.add(cap_h * e >= BP * (load[h] - int(lim[h])))
+            model.add(cap_h * e >= BP * (load[k][h] - lim_kh))
             terms.append(e)
-            per_vm = c.vm_cpu_load_milli if tag == "ec" else c.vm_mem_load_mb
-            xv.aux.append((e, _excess_fn(per_vm, h, int(lim[h]), cap_h)))
+            xv.aux.append((e, _excess_fn(res, int(k), int(h), lim_kh, cap_h)))
     return sum(terms) if terms else None
 
 
-def anti_affinity_term(model: cp_model.CpModel, inp: ModelInput,
-                       xv: Vars) -> cp_model.LinearExprT | None:
-    """Pairs of legacy anti-affinity class members sharing a node (soft classes only)."""
-    if inp.enforce_anti_affinity:
+def anti_affinity_term(
+    model: cp_model.CpModel, inp: ModelInput, xv: Vars
+) -> cp_model.LinearExprT | None:
+    """Pairs of running legacy anti-affinity class members sharing a node (soft classes)."""
+    if inp.problem.enforce_aa:
         return None
     pairs: list[cp_model.LinearExprT] = []
-    for k, members in enumerate(inp.cluster.aa_class_members):
+    for k, members in enumerate(inp.problem.aa_members):
         if len(members) < 2:
             continue
         hosts: set[int] = set()
@@ -91,13 +106,18 @@ def anti_affinity_term(model: cp_model.CpModel, inp: ModelInput,
     return sum(pairs)
 
 
-def migration_term(model: cp_model.CpModel, inp: ModelInput,
-                   xv: Vars) -> cp_model.LinearExprT | None:
-    """Migration cost: moved memory (MB) plus the Shutdown penalty of each downtime move."""
-    cost = inp.move_cost
+def migration_term(
+    model: cp_model.CpModel, inp: ModelInput, xv: Vars
+) -> cp_model.LinearExprT | None:
+    """Migration cost of the whole placement: the candidates' moves plus the constant cost
+    of the fixed VMs' moves (their base placement against the snapshot)."""
+    cost = inp.problem.move_cost
+    base = inp.base_placement
+    fixed = np.ones(inp.cluster.n_vms, dtype=bool)
+    fixed[inp.candidates] = False
+    const = int(cost[np.flatnonzero(fixed), base[fixed]].sum())
     bools: list[cp_model.IntVar] = []
     coefs: list[int] = []
-    const = 0
     for i, v in enumerate(inp.candidates.tolist()):
         s = xv.single[i]
         if s is not None:
@@ -113,59 +133,72 @@ def migration_term(model: cp_model.CpModel, inp: ModelInput,
     return cp_model.LinearExpr.weighted_sum(bools, coefs) + const
 
 
-def balance_term(model: cp_model.CpModel, inp: ModelInput,
-                 xv: Vars) -> cp_model.LinearExprT | None:
-    """Highest host load (basis points, worst of CPU and memory) over the balance hosts."""
+def balance_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.LinearExprT | None:
+    """Highest host load (basis points, worst of CPU and memory, worst sample) over the
+    balance hosts."""
+    pb = inp.problem
     c = inp.cluster
-    hosts = np.flatnonzero(inp.balance_hosts).tolist()
+    hosts = np.flatnonzero(pb.balance_hosts).tolist()
     if not hosts:
         return None
     cap_c = c.host_cpu_capacity_milli
     cap_m = c.host_memory_mb
-    base_c = c.host_cpu_base_milli
     base_m = c.host_memory_reserve_mb
     lo = 0
     m = model.new_int_var(0, BP, "balance")
     xv.aux.append((m, _balance_fn(inp)))
-    for h in hosts:
-        for load, mx, fixed, base, cap in (
-            (xv.cpu_load[h], xv.cpu_max[h], xv.cpu_fixed[h], base_c[h], cap_c[h]),
-            (xv.mem_load[h], xv.mem_max[h], xv.mem_fixed[h], base_m[h], cap_m[h]),
-        ):
-            lo = max(lo, _ceil_div(BP * int(fixed + base), int(cap)))
-            if mx == fixed:
-                continue
-            model.add(int(cap) * m >= BP * (load + int(base)))
+    for k in range(pb.n_samples):
+        for h in hosts:
+            for load, mx, fixed, base, cap in (
+                (
+                    xv.cpu_load[k][h],
+                    xv.cpu_max[k, h],
+                    xv.cpu_fixed[k, h],
+                    pb.host_cpu_base[k, h],
+                    cap_c[h],
+                ),
+                (xv.mem_load[k][h], xv.mem_max[k, h], xv.mem_fixed[k, h], base_m[h], cap_m[h]),
+            ):
+                lo = max(lo, _ceil_div(BP * int(fixed + base), int(cap)))
+                if mx == fixed:
+                    continue
+                model.add(int(cap) * m >= BP * (load + int(base)))
     model.add(m >= min(lo, BP))
     return m
 
 
-def _excess_fn(per_vm: np.ndarray, h: int, lim: int, cap: int) -> Callable[[np.ndarray], int]:
-    return lambda p: max(0, _ceil_div(BP * (int(per_vm[np.asarray(p) == h].sum()) - lim), cap))
+def _excess_fn(res: str, k: int, h: int, lim: int, cap: int) -> AuxFn:
+    def f(ctx: HintContext) -> int:
+        load = int((ctx.cpu if res == "c" else ctx.mem)[k, h])
+        return max(0, _ceil_div(BP * (load - lim), cap))
 
-
-def _pairs_fn(members: tuple[int, ...], h: int) -> Callable[[np.ndarray], int]:
-    def f(p: np.ndarray) -> int:
-        n = int((np.asarray(p)[list(members)] == h).sum())
-        return n * (n - 1) // 2
     return f
 
 
-def _balance_fn(inp: ModelInput) -> Callable[[np.ndarray], int]:
+def _pairs_fn(members: tuple[int, ...], h: int) -> AuxFn:
+    def f(ctx: HintContext) -> int:
+        n = int((ctx.placement[list(members)] == h).sum())
+        return n * (n - 1) // 2
+
+    return f
+
+
+def _balance_fn(inp: ModelInput) -> AuxFn:
+    pb = inp.problem
     c = inp.cluster
 
-    def f(p: np.ndarray) -> int:
-        cpu = np.bincount(p, weights=c.vm_cpu_load_milli, minlength=c.n_hosts).astype(np.int64)
-        mem = np.bincount(p, weights=c.vm_mem_load_mb, minlength=c.n_hosts).astype(np.int64)
-        uc = -((-BP * (cpu + c.host_cpu_base_milli)) // c.host_cpu_capacity_milli)
-        um = -((-BP * (mem + c.host_memory_reserve_mb)) // c.host_memory_mb)
-        vals = np.maximum(uc, um)[inp.balance_hosts]
-        return int(min(BP, vals.max())) if len(vals) else 0
+    def f(ctx: HintContext) -> int:
+        uc = -((-BP * (ctx.cpu + pb.host_cpu_base)) // c.host_cpu_capacity_milli)
+        um = -((-BP * (ctx.mem + c.host_memory_reserve_mb)) // c.host_memory_mb)
+        vals = np.maximum(uc, um)[:, pb.balance_hosts]
+        return int(min(BP, vals.max())) if vals.size else 0
+
     return f
 
 
 #: Objective terms by tier name, in lexicographic order.
-TIER_TERMS = {
+TIER_TERMS: dict[str, TermFn] = {
+    "rules": rules_term,
     "excess": excess_term,
     "anti_affinity": anti_affinity_term,
     "migration": migration_term,

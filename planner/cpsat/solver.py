@@ -1,0 +1,164 @@
+"""CP-SAT solver settings, the interruptible solve and the status mapping.
+
+Every CP-SAT solve of hvplan goes through :func:`run_solve`: OR-Tools normally catches
+SIGINT itself (and Ctrl-C then only ends the current search, silently); here
+``catch_sigint_signal`` is off and the search runs in a worker thread while the main thread
+waits, so Python receives Ctrl-C, stops the search (``StopSearch``) and re-raises
+:class:`KeyboardInterrupt` within a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from planner.problem import SolverBug, SolveStatus
+
+#: How often the waiting main thread looks up from the worker (s).
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class SolverParams:
+    """CP-SAT parameters used for every solve of one plan.
+
+    Same input, same ``seed`` and ``workers`` and a solve that ends by proof (or by a
+    deterministic-time limit) give the same plan.  One worker is deterministic by itself;
+    with more, ``deterministic`` interleaves them in one thread in a fixed order
+    (``interleave_search``) so the search does not depend on thread timing.  A wall-clock
+    time limit that cuts a search short can still make two runs differ.
+    """
+
+    time_limit_s: float = 60.0
+    workers: int = 1
+    seed: int = 0
+    deterministic: bool = True
+    log: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as reported in ``summary.json``."""
+        return {
+            "time_limit_s": self.time_limit_s,
+            "workers": self.workers,
+            "seed": self.seed,
+            "deterministic": self.deterministic,
+            **dict(self.extra),
+        }
+
+
+def make_solver(
+    params: SolverParams, time_limit_s: float, workers: int | None = None
+) -> cp_model.CpSolver:
+    """A CP-SAT solver configured from ``params`` with a given wall-clock budget."""
+    s = cp_model.CpSolver()
+    p = s.parameters
+    p.max_time_in_seconds = max(0.01, float(time_limit_s))
+    p.random_seed = int(params.seed)
+    p.num_workers = int(workers if workers is not None else params.workers)
+    if params.deterministic and p.num_workers > 1:
+        p.interleave_search = True
+    p.log_search_progress = bool(params.log)
+    p.catch_sigint_signal = False
+    for k, v in params.extra.items():
+        setattr(p, k, v)
+    return s
+
+
+def run_solve(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    callback: cp_model.CpSolverSolutionCallback | None = None,
+) -> SolveStatus:
+    """Solve ``model`` so that Ctrl-C interrupts it (see the module docstring).
+
+    Returns the status; ``MODEL_INVALID`` raises :class:`~planner.problem.SolverBug` with
+    CP-SAT's validation message.
+    """
+    solver.parameters.catch_sigint_signal = False
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["status"] = solver.solve(model, callback)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            out["error"] = e
+
+    worker = threading.Thread(target=work, name="cp-sat", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(_POLL_SECONDS)
+    except KeyboardInterrupt:
+        solver.stop_search()
+        worker.join()
+        raise
+    if "error" in out:
+        raise out["error"]
+    return map_status(int(out["status"]), model)
+
+
+def map_status(status: int, model: cp_model.CpModel | None = None) -> SolveStatus:
+    """CP-SAT's status as a :class:`~planner.problem.SolveStatus` (MODEL_INVALID raises)."""
+    if status == cp_model.OPTIMAL:
+        return SolveStatus.OPTIMAL
+    if status == cp_model.FEASIBLE:
+        return SolveStatus.FEASIBLE
+    if status == cp_model.INFEASIBLE:
+        return SolveStatus.INFEASIBLE
+    if status == cp_model.MODEL_INVALID:
+        why = model.validate() if model is not None else ""
+        raise SolverBug(f"CP-SAT rejected the model as invalid: {why}")
+    return SolveStatus.UNKNOWN
+
+
+class StopAtBound(cp_model.CpSolverSolutionCallback):
+    """Stops the search at the first solution whose objective reaches ``bound``.
+
+    The bound is valid for the full problem (computed outside CP-SAT), so such a solution is
+    optimal; CP-SAT cannot see that by itself: a constraint ``objective >= bound`` does not
+    raise its own objective bound without the LP relaxation, and it would search on until
+    the time limit.
+    """
+
+    def __init__(self, bound: int) -> None:
+        super().__init__()
+        self._bound = bound
+        self.reached = False
+
+    def on_solution_callback(self) -> None:
+        """Stop once the objective meets the bound."""
+        if self.objective_value <= self._bound + 1e-9:
+            self.reached = True
+            self.stop_search()
+
+
+def solve_to_bound(solver: cp_model.CpSolver, model: cp_model.CpModel, bound: int) -> SolveStatus:
+    """Solve ``model``; when a solution reaches the valid lower ``bound`` stop and call it
+    OPTIMAL."""
+    cb = StopAtBound(bound)
+    st = run_solve(solver, model, cb)
+    if cb.reached and st in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
+        return SolveStatus.OPTIMAL
+    return st
+
+
+def objective_bound(solver: cp_model.CpSolver) -> int:
+    """CP-SAT's lower bound of the objective, rounded up (objectives are integers)."""
+    return int(math.ceil(solver.best_objective_bound - 1e-6))
+
+
+__all__ = [
+    "SolverParams",
+    "StopAtBound",
+    "make_solver",
+    "map_status",
+    "objective_bound",
+    "run_solve",
+    "solve_to_bound",
+]

@@ -1,0 +1,240 @@
+"""A whole plan in memory: optimise, sequence, hold blocked VMs and re-optimise, verify.
+
+:func:`plan` is what the CLI, ``compare``, ``report``, the capacity what-ifs and notebooks
+call; writing the files is a separate :func:`planner.planio.write_plan`.
+
+When the optimal target cannot be reached in a safe order (moves that wait for each other
+and that no temporary hop can untangle, e.g. DifferentFaultDomain members trading places
+when every domain is occupied), that target is excluded: the VMs of the blocked moves are
+*held* (their allowed targets shrink to their current node, through
+:meth:`~planner.problem.PlanningProblem.holding`) and the problem is optimised again, up to
+``MAX_SEQUENCING_RETRIES`` times.  Every optimisation of one :func:`plan` shares **one**
+wall-clock budget, so a plan ends within its time limit plus the time to sequence and
+verify.  The result then keeps only bounds valid for the full problem (the smaller of the
+first solve's and the new one's), so its status is OPTIMAL only if it still meets them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.cluster import Cluster
+from planner.problem import PlanningProblem, PlanOptions, SolveStatus, build_problem
+from planner.sequencing import SequenceResult, build_sequence
+from planner.solve.incumbent import Budget
+from planner.solve.pipeline import solve
+from planner.solve.result import OptimizeResult, TierResult
+
+#: Re-optimisations after a target that cannot be ordered safely.
+MAX_SEQUENCING_RETRIES = 3
+
+
+@dataclass
+class Plan:
+    """A plan in memory (nothing is written).
+
+    Attributes
+    ----------
+    problem:
+        The planning problem that was solved (with the held VMs of the last round).
+    result:
+        The optimisation result: status, placement, per-tier values and bounds, the stage
+        that decided, the rules left broken.
+    sequence:
+        The ordered moves (``None`` without a placement); ``sequence.ok`` is False when no
+        safe order was found.
+    verification:
+        The independent verifier's report of the plan (``None`` when not verified).
+    summary:
+        The content of ``summary.json`` (empty without an executable plan).
+    message:
+        Why there is no executable plan, when there is none.
+    rounds:
+        Re-optimisations around blocked moves.
+    """
+
+    problem: PlanningProblem
+    result: OptimizeResult
+    sequence: SequenceResult | None = None
+    verification: Any = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    rounds: int = 0
+
+    @property
+    def cluster(self) -> Cluster:
+        """The snapshot the plan was made for."""
+        return self.problem.cluster
+
+    @property
+    def status(self) -> SolveStatus:
+        """The optimisation status."""
+        return self.result.status
+
+    @property
+    def ok(self) -> bool:
+        """An executable plan: a placement, a safe order, and (when verified) no violation."""
+        verified = self.verification is None or bool(getattr(self.verification, "ok", True))
+        return self.result.ok and self.sequence is not None and self.sequence.ok and verified
+
+    @property
+    def placement(self) -> np.ndarray | None:
+        """Host per VM after the plan."""
+        return self.result.placement
+
+
+def _may_stay(pb: PlanningProblem, v: int) -> bool:
+    """A VM can be held where it is: it may end on its current node."""
+    return bool(pb.allowed[v, int(pb.cluster.vm_host[v])])
+
+
+def _against_full_bounds(
+    first: OptimizeResult, again: OptimizeResult, held: set[int], rounds: int, cluster: Cluster
+) -> OptimizeResult:
+    """``again`` (solved with some VMs held) judged against bounds valid for the full problem.
+
+    A bound of either solve is a valid lower bound of its own problem, and the held problem
+    only adds constraints, so the smaller of the two is valid for the full problem.
+    """
+    bounds = {
+        t: min(int(first.bound.get(t, 0)), int(again.bound.get(t, 0))) for t in again.objective
+    }
+    gap, gap_tier = 0.0, None
+    tiers: list[TierResult] = []
+    proven = True
+    for t in again.tiers:
+        val = again.objective.get(t.name)
+        lb = bounds.get(t.name)
+        ok = proven and val is not None and lb is not None and val <= lb
+        if proven and not ok and val is not None and lb is not None:
+            gap = (val - lb) / val if val else 0.0
+            gap_tier = t.name
+        proven = proven and ok
+        tiers.append(
+            dataclasses.replace(
+                t, bound=lb, status=SolveStatus.OPTIMAL if ok else SolveStatus.FEASIBLE
+            )
+        )
+    names_held = sorted(cluster.vm_names[v] for v in held)
+    note = (
+        f"the first target could not be ordered safely; {len(held)} VM(s) held on their "
+        f"node and re-optimised ({rounds} round(s))"
+    )
+    return dataclasses.replace(
+        again,
+        status=SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+        bound=bounds,
+        gap=gap,
+        gap_tier=gap_tier,
+        tiers=tiers,
+        solve_seconds=first.solve_seconds + again.solve_seconds,
+        method=f"{again.method}; {note}",
+        parameters={**again.parameters, "held_for_sequencing": names_held},
+    )
+
+
+def _sequence(res: OptimizeResult, pb: PlanningProblem) -> SequenceResult:
+    assert res.placement is not None
+    return build_sequence(pb.cluster, res.placement, res.drained, res.reasons)
+
+
+def plan(
+    cluster: Cluster,
+    options: PlanOptions | None = None,
+    progress: Any = None,
+    retries: int = MAX_SEQUENCING_RETRIES,
+) -> Plan:
+    """Make a plan for ``cluster``: optimise, order the moves, verify (in memory).
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot (:func:`planner.load_snapshot`).
+    options:
+        :class:`~planner.problem.PlanOptions` (defaults when ``None``).
+    progress:
+        Optional progress reporter with ``stage(name, time_left=None, best=None)``.
+    retries:
+        Re-optimisations allowed around moves that cannot be ordered safely.
+
+    Returns
+    -------
+    Plan
+        ``plan.ok`` when there is an executable, verified plan; else ``plan.result.status``
+        and ``plan.result.explanation`` or ``plan.message`` say why not.
+    """
+    pb0 = pb = build_problem(cluster, options)
+    budget = Budget.starting_now(pb.time_limit_s)
+    _stage(progress, "solving", budget)
+    res = solve(pb, budget)
+    if not res.ok:
+        return Plan(pb, res, message="; ".join(res.explanation))
+    first = res
+    _stage(progress, "ordering the moves", budget)
+    seq = _sequence(res, pb)
+    held: set[int] = set()
+    rounds = 0
+    while not seq.ok and seq.stuck_vms and rounds < retries and budget.left() > 0:
+        keep = [v for v in seq.stuck_vms if _may_stay(pb, v) and v not in held]
+        if not keep:
+            break
+        rounds += 1
+        held.update(keep)
+        _stage(progress, f"re-optimising around {len(held)} blocked VM(s)", budget)
+        pb_held = pb0.holding(held)
+        again = solve(pb_held, budget)
+        if not again.ok:
+            break
+        pb = pb_held
+        res = _against_full_bounds(first, again, held, rounds, cluster)
+        seq = _sequence(res, pb)
+    if not seq.ok:
+        return Plan(
+            pb, res, seq, message=f"no executable order for this plan: {seq.message}", rounds=rounds
+        )
+    _stage(progress, "verifying", None)
+    summary, verification = _summary_and_verification(cluster, res, seq)
+    return Plan(pb, res, seq, verification, summary, rounds=rounds)
+
+
+def _stage(progress: Any, name: str, budget: Budget | None) -> None:
+    if progress is not None:
+        progress.stage(name, time_left=None if budget is None else max(0.0, budget.left()))
+
+
+def _summary_and_verification(
+    cluster: Cluster, res: OptimizeResult, seq: SequenceResult
+) -> tuple[dict[str, Any], Any]:
+    """``summary.json`` content and the in-memory verification, from the verify helper's
+    modules (``None`` for the verification while no in-memory verifier exists)."""
+    from planner import planio, verify
+
+    summary = planio.build_summary(cluster, res, seq)
+    check = getattr(verify, "verify_plan_data", None)
+    if check is None:
+        return summary, None
+    return summary, check(cluster, list(seq.moves), res.placement, summary)
+
+
+def plan_to_directory(
+    cluster: Cluster, options: PlanOptions, out_dir: Any, retries: int = MAX_SEQUENCING_RETRIES
+) -> tuple[OptimizeResult, Any]:
+    """:func:`plan`, then write it into ``out_dir`` with :func:`planner.planio.write_plan`.
+
+    Returns the result and the write outcome (``None`` when the optimizer found no plan).
+    """
+    from planner import planio
+
+    p = plan(cluster, options, retries=retries)
+    if not p.result.ok:
+        return p.result, None
+    if p.sequence is None or not p.sequence.ok:
+        return p.result, planio.WriteOutcome(False, {}, p.message, sequence=p.sequence)
+    return p.result, planio.write_plan(cluster, p.result, out_dir)
+
+
+__all__ = ["MAX_SEQUENCING_RETRIES", "Plan", "plan", "plan_to_directory"]

@@ -1,0 +1,21 @@
+"""The staged solve of a :class:`~planner.problem.PlanningProblem`.
+
+Each stage is its own module with a small typed interface; they share one
+:class:`~planner.solve.incumbent.Incumbent` (the best placement so far and the stage that
+found it) and one :class:`~planner.solve.budget.Budget` (the wall clock of the whole run):
+
+1. :mod:`~planner.solve.precheck`: plain-English impossibilities, before any solve;
+2. :mod:`~planner.solve.bounds`: lower bounds valid for the full problem, per tier;
+3. :mod:`~planner.solve.greedy` and :mod:`~planner.solve.decompose`: per-node cheapest
+   covers, the leavers placed greedily, then one CP-SAT solve of their assignment at the
+   bounds;
+4. :mod:`~planner.solve.restricted`: the VMs that may need to move, on the hosts that are
+   not hot (small instances);
+5. :mod:`~planner.solve.lns`: large-neighbourhood search over small sub-models (large
+   instances);
+6. :mod:`~planner.solve.full`: every VM free, and the infeasibility explanation.
+
+:func:`planner.solve.pipeline.solve` runs them in that order until the incumbent meets
+every bound; :mod:`~planner.solve.result` turns the incumbent into an
+:class:`~planner.solve.result.OptimizeResult`.
+"""

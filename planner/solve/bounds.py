@@ -1,0 +1,274 @@
+"""Lower bounds valid for the full problem (every VM free to move to every allowed host).
+
+* ``rules`` >= the soft rules that no placement can repair: every running member stuck on
+  its node, or a DifferentNode rule with more running members than the nodes they may use.
+* ``excess`` >= the excess of the load that cannot leave its host (pinned VMs and VMs with no
+  other allowed host), summed over the load samples.
+* ``anti_affinity`` >= per soft class, the pigeonhole count of pairs over the hosts its
+  running members may use.
+* ``migration`` >= (cost of mandatory moves) + for every node above the threshold the
+  cheapest set of its movable VMs whose removal brings it under (a two-resource covering
+  knapsack, solved exactly per node by CP-SAT).  Valid whenever the excess optimum is 0: a
+  node ``h`` over the threshold must lose at least its excess (more if it receives
+  anything), so the set of VMs leaving it is a cover and costs at least ``c_h``; sets of
+  different nodes are disjoint.  (With several load samples only the mandatory part.)
+* ``balance`` >= max(over hot nodes: the lowest load any cheapest cover leaves; over the
+  other nodes: their load minus mandatory departures).  Valid when the migration optimum
+  equals its bound: every move costs more than 0, so a full solution of exactly that cost
+  moves the mandatory VMs plus one cheapest cover per hot node and nothing else.
+
+The SameNode groups that sit wholly on a node are single knapsack items (such a group
+either stays or leaves together), which keeps the bound valid and tighter.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from planner.cluster import RuleType
+from planner.cpsat.cover import min_cost_cover
+from planner.cpsat.solver import SolverParams
+from planner.problem import BP, PlanningProblem
+
+
+@dataclass
+class Bounds:
+    """Lower bounds valid for the full problem (see the module docstring)."""
+
+    rules: int = 0
+    excess: int = 0
+    anti_affinity: int = 0
+    migration_mandatory: int = 0
+    migration: int | None = None  # valid when the excess optimum is 0
+    balance: int | None = None  # valid when also migration == this bound
+    covers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    cover_cost: dict[int, int] = field(default_factory=dict)
+    cover_models: int = 0
+    seconds: float = 0.0
+
+    def unconditional(self, tier: str) -> int:
+        """The bound of ``tier`` that holds for every placement, whatever the tiers before."""
+        return {
+            "rules": self.rules,
+            "excess": self.excess,
+            "anti_affinity": self.anti_affinity,
+            "migration": self.migration_mandatory,
+        }.get(tier, 0)
+
+
+@dataclass(frozen=True)
+class TierBounds:
+    """The bound of each tier given the values the tiers before it are fixed at."""
+
+    bounds: Bounds
+    tiers: tuple[str, ...]
+
+    def __call__(self, name: str, fixed: Mapping[str, int]) -> int:
+        """Lower bound of tier ``name`` when the tiers before it take the ``fixed`` values."""
+        b = self.bounds
+        if name in ("rules", "excess", "anti_affinity"):
+            return b.unconditional(name)
+        excess_zero = fixed.get("excess", 0) == 0 and "excess" in self.tiers
+        if name == "migration":
+            if excess_zero and b.migration is not None:
+                return b.migration
+            return b.migration_mandatory
+        if (
+            name == "balance"
+            and excess_zero
+            and b.migration is not None
+            and b.balance is not None
+            and "migration" in self.tiers
+            and fixed.get("migration") == b.migration
+        ):
+            return b.balance
+        return 0
+
+    def of(self, name: str, values: Mapping[str, int]) -> int:
+        """Bound of ``name`` with the tiers before it at their ``values``."""
+        fixed: dict[str, int] = {}
+        for t in self.tiers:
+            if t == name:
+                return self(name, fixed)
+            fixed[t] = values[t]
+        return 0
+
+    def all_met(self, values: Mapping[str, int]) -> bool:
+        """Every tier meets its bound (so the values are optimal)."""
+        return all(values[t] == self.of(t, values) for t in self.tiers)
+
+    def targets(self) -> dict[str, int] | None:
+        """Every tier at its bound (for a one-shot solve), or None when the bounds of the
+        later tiers are not known."""
+        b = self.bounds
+        if b.migration is None or b.balance is None or "excess" not in self.tiers:
+            return None
+        return {
+            "rules": b.rules,
+            "excess": b.excess,
+            "anti_affinity": b.anti_affinity,
+            "migration": b.migration,
+            "balance": b.balance,
+        }
+
+
+def _ceil_div(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    return np.asarray(-((-a) // b))
+
+
+def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
+    """Bounds from what cannot move: rules, excess, anti-affinity, mandatory moves."""
+    c = pb.cluster
+    nh = c.n_hosts
+    cur = c.vm_host
+    stuck = ~pb.movable & ~pb.mandatory
+    for k in range(pb.n_samples):
+        st_c = np.bincount(cur[stuck], weights=pb.vm_cpu[k, stuck], minlength=nh)
+        st_m = np.bincount(cur[stuck], weights=pb.vm_mem[k, stuck], minlength=nh)
+        b.excess += int(
+            _ceil_div(
+                BP * np.maximum(st_c.astype(np.int64) - pb.cpu_limit[k], 0),
+                c.host_cpu_capacity_milli,
+            ).sum()
+            + _ceil_div(
+                BP * np.maximum(st_m.astype(np.int64) - pb.mem_limit, 0), c.host_memory_mb
+            ).sum()
+        )
+    for r in pb.soft_rules:
+        m = list(pb.rule_members[r])
+        if (
+            all(stuck[v] for v in m)
+            or c.rules[r].rule_type == RuleType.DIFFERENT_NODE
+            and len(m) > int(pb.allowed[m].any(axis=0).sum())
+        ):
+            b.rules += 1
+    for k in pb.soft_aa:
+        m = list(pb.aa_members[k])
+        if all(stuck[v] for v in m) or len(m) > int(pb.allowed[m].any(axis=0).sum()):
+            b.rules += 1
+    if not pb.enforce_aa:
+        for members in pb.aa_members:
+            n = len(members)
+            if n < 2:
+                continue
+            kk = int(pb.allowed[list(members)].any(axis=0).sum())
+            if kk == 0:
+                continue
+            q, r = divmod(n, kk)
+            b.anti_affinity += r * (q + 1) * q // 2 + (kk - r) * q * (q - 1) // 2
+    b.migration_mandatory = int(pb.min_cost[pb.mandatory].sum())
+
+
+def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
+    """Compute the full-problem lower bounds and the per-node cheapest covers."""
+    t0 = time.perf_counter()
+    b = Bounds()
+    _stuck_bounds(pb, b)
+    if b.excess > 0 or pb.n_samples > 1:
+        b.seconds = time.perf_counter() - t0
+        return b
+    c = pb.cluster
+    nh = c.n_hosts
+    cur = c.vm_host
+    stay = ~pb.mandatory
+    c_now = np.bincount(cur[stay], weights=pb.vm_cpu[0, stay], minlength=nh).astype(np.int64)
+    m_now = np.bincount(cur[stay], weights=pb.vm_mem[0, stay], minlength=nh).astype(np.int64)
+    total = b.migration_mandatory
+    balance = 0
+    budget = pb.profile.budget
+    for h in range(nh):
+        used_c = int(c_now[h] + pb.host_cpu_base[0, h])
+        used_m = int(m_now[h] + c.host_memory_reserve_mb[h])
+        cap_c = int(c.host_cpu_capacity_milli[h])
+        cap_m = int(c.host_memory_mb[h])
+        need_c = int(c_now[h] - pb.cpu_limit[0, h])
+        need_m = int(m_now[h] - pb.mem_limit[h])
+        if need_c <= 0 and need_m <= 0:
+            if pb.balance_hosts[h]:
+                balance = max(
+                    balance, int(_ceil_div(BP * used_c, cap_c)), int(_ceil_div(BP * used_m, cap_m))
+                )
+            continue
+        items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h)
+        left = max(
+            0.05, min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share)
+        )
+        cov = min_cost_cover(
+            items, i_cpu, i_mem, i_cost, need_c, need_m, used_c, used_m, cap_c, cap_m, params, left
+        )
+        b.cover_models += 1
+        if not cov.feasible:
+            # Cannot get under the threshold even by moving everything: excess > 0 for sure.
+            b.seconds = time.perf_counter() - t0
+            return b
+        total += cov.cost_bound
+        b.cover_cost[h] = cov.cost_bound
+        if cov.chosen is not None:
+            b.covers[h] = tuple(v for i in cov.chosen for v in groups[i])
+        if pb.balance_hosts[h]:
+            balance = max(balance, cov.remaining_bound)
+    b.migration = total
+    b.balance = balance
+    b.seconds = time.perf_counter() - t0
+    return b
+
+
+def cover_items(
+    pb: PlanningProblem, h: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]:
+    """Knapsack items of host ``h``: its movable VMs; a SameNode group that sits wholly on
+    ``h`` is one item (in a final placement the group either stays on ``h`` or leaves it
+    together), so the cover bound stays valid and gets tighter.  SameNode rules left broken
+    may be, so only groups of hard rules are merged."""
+    c = pb.cluster
+    cur = c.vm_host
+    groups_of = same_node_groups(pb)
+    vms = np.flatnonzero((cur == h) & pb.movable & ~pb.mandatory).tolist()
+    seen: set[int] = set()
+    groups: list[tuple[int, ...]] = []
+    for v in vms:
+        if v in seen:
+            continue
+        g = groups_of.get(v, (v,))
+        if all(int(cur[w]) == h for w in g):
+            seen.update(g)
+            if all(pb.movable[w] and not pb.mandatory[w] for w in g):
+                groups.append(tuple(g))
+        else:
+            seen.add(v)
+            groups.append((v,))
+    idx = np.arange(len(groups))
+    cpu = np.array([int(pb.vm_cpu[0, list(g)].sum()) for g in groups], dtype=np.int64)
+    mem = np.array([int(pb.vm_mem[0, list(g)].sum()) for g in groups], dtype=np.int64)
+    cost = np.array([int(pb.min_cost[list(g)].sum()) for g in groups], dtype=np.int64)
+    return idx, cpu, mem, cost, groups
+
+
+@lru_cache(maxsize=8)
+def same_node_groups(pb: PlanningProblem) -> dict[int, tuple[int, ...]]:
+    """VM → the running VMs it must share a node with, through the hard SameNode rules
+    (transitively); only members of such rules appear."""
+    parent: dict[int, int] = {}
+
+    def find(a: int) -> int:
+        parent.setdefault(a, a)
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for r in pb.hard_rules:
+        m = pb.rule_members[r]
+        if pb.cluster.rules[r].rule_type == RuleType.SAME_NODE and m:
+            for v in m[1:]:
+                parent[find(v)] = find(m[0])
+            find(m[0])
+    comp: dict[int, list[int]] = {}
+    for v in sorted(parent):
+        comp.setdefault(find(v), []).append(v)
+    return {v: tuple(m) for m in comp.values() for v in m}

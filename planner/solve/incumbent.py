@@ -1,0 +1,89 @@
+"""The best placement found so far, the run's clock, and the tier-bound function.
+
+:class:`Incumbent` replaces the closures that used to share the best solution between the
+stages: every stage offers placements to it; it keeps the lexicographically best one and
+names the stage that found it.  Placements from heuristics that break a hard rule (a greedy
+that overshot the move budget, say) are turned down and counted; a placement from CP-SAT
+that breaks one is a bug and raises :class:`~planner.problem.SolverBug`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner.problem import PlanningProblem, SolverBug, hard_violations, objective_values
+from planner.solve.bounds import TierBounds
+
+
+@dataclass
+class Budget:
+    """The wall clock of one run: ``deadline`` on :func:`time.monotonic`."""
+
+    deadline: float
+    limit_s: float
+
+    @classmethod
+    def starting_now(cls, limit_s: float) -> Budget:
+        """A budget of ``limit_s`` seconds from now."""
+        return cls(time.monotonic() + limit_s, limit_s)
+
+    def left(self) -> float:
+        """Seconds left (may be negative)."""
+        return self.deadline - time.monotonic()
+
+    def until(self, share: float, of_left: bool = False, minimum: float = 0.0) -> float:
+        """A sub-deadline: ``share`` of the limit (or of the time left) from now, at least
+        ``minimum`` seconds, never past the deadline."""
+        base = self.left() if of_left else self.limit_s
+        return min(self.deadline, time.monotonic() + max(minimum, share * base))
+
+
+@dataclass
+class Incumbent:
+    """Best placement so far, its tier values and the stage that found it."""
+
+    problem: PlanningProblem
+    bounds: TierBounds
+    placement: np.ndarray | None = None
+    values: dict[str, int] | None = None
+    stage: str = ""
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def key(self, values: dict[str, int]) -> tuple[int, ...]:
+        """Lexicographic key of tier values."""
+        return tuple(values[t] for t in self.problem.tiers)
+
+    def offer(self, placement: np.ndarray | None, stage: str, from_solver: bool = False) -> bool:
+        """Consider ``placement``; keep it when it is acceptable and lexicographically
+        better.  Returns whether it was kept.  ``from_solver``: a CP-SAT answer, which must
+        be acceptable (else :class:`~planner.problem.SolverBug`)."""
+        if placement is None:
+            return False
+        p = np.asarray(placement, dtype=np.int64)
+        bad = hard_violations(self.problem, p)
+        if bad:
+            if from_solver:
+                raise SolverBug(
+                    f"{stage}: CP-SAT placement breaks a hard rule: "
+                    + "; ".join(v.message for v in bad[:5])
+                )
+            self.rejected[stage] = self.rejected.get(stage, 0) + 1
+            return False
+        vals = objective_values(self.problem, p)
+        if self.values is not None and self.key(vals) >= self.key(self.values):
+            return False
+        if np.array_equal(p, self.problem.cluster.vm_host):
+            stage = "current placement"
+        self.placement, self.values, self.stage = p, vals, stage
+        return True
+
+    def proven(self) -> bool:
+        """Every tier of the incumbent meets its lower bound."""
+        return self.values is not None and self.bounds.all_met(self.values)
+
+    def value(self, tier: str) -> int | None:
+        """The incumbent's value of ``tier`` (None without an incumbent)."""
+        return None if self.values is None else self.values[tier]

@@ -1,0 +1,127 @@
+"""The staged solve: pre-check, bounds, decomposition, restricted model or LNS, full model.
+
+Stages run in order until the incumbent meets every bound (see :mod:`planner.solve`).
+Determinism: every solve uses the given seed; the default is one worker (deterministic by
+itself; with more workers ``interleave_search`` keeps it so), and LNS rounds are bounded in
+CP-SAT's deterministic time.  The same input and seed therefore give the same plan whenever
+the run ends by proof (status OPTIMAL) or by running out of improving rounds; only a run cut
+by the wall-clock limit can stop at a different point.
+"""
+
+from __future__ import annotations
+
+import time
+
+from planner.cpsat.model import PlacementModel
+from planner.cpsat.solver import SolverParams
+from planner.problem import PlanningProblem, SolveStatus
+from planner.solve.bounds import TierBounds, compute_bounds
+from planner.solve.candidates import candidate_vms, hot_hosts
+from planner.solve.decompose import decompose
+from planner.solve.full import FullOutcome, explain, solve_full
+from planner.solve.incumbent import Budget, Incumbent
+from planner.solve.lns import lns
+from planner.solve.precheck import precheck
+from planner.solve.restricted import greedy_repair, restricted_set, solve_restricted
+from planner.solve.result import OptimizeResult, empty_result, finish
+
+#: Seconds a stage needs at least to be worth starting.
+MIN_STAGE_SECONDS = 0.05
+
+
+def solver_params(pb: PlanningProblem) -> SolverParams:
+    """The CP-SAT parameters of ``pb``."""
+    return SolverParams(
+        pb.time_limit_s, pb.workers, pb.seed, pb.profile.deterministic, pb.options.log
+    )
+
+
+def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
+    """Find the lexicographically best placement of ``pb`` within ``budget`` (default: the
+    problem's time limit from now).  Never raises for a failed solve: the result says
+    INFEASIBLE (with the explanation) or UNKNOWN."""
+    t_start = time.perf_counter()
+    budget = budget or Budget.starting_now(pb.time_limit_s)
+    problems = precheck(pb)
+    if problems:
+        res = empty_result(pb, SolveStatus.INFEASIBLE, problems, "pre-check")
+        res.solve_seconds = time.perf_counter() - t_start
+        return res
+    params = solver_params(pb)
+    hot = hot_hosts(pb, pb.cluster.vm_host)
+    cand, reasons = candidate_vms(pb, hot)
+    bounds = compute_bounds(pb, params, budget.deadline)
+    inc = Incumbent(pb, TierBounds(bounds, pb.tiers))
+    timings = {"bounds": round(bounds.seconds, 3)}
+    sizes: dict[str, int] = {
+        "full_problem_booleans": int(pb.allowed.sum()),
+        "cover_models": bounds.cover_models,
+    }
+    t = time.perf_counter()
+    decompose(pb, bounds, hot, params, inc, budget, sizes)
+    inc.offer(pb.cluster.vm_host, "current placement")
+    timings["decomposition"] = round(time.perf_counter() - t, 3)
+    large = (
+        pb.profile.budget.large_model_booleans
+        if pb.options.large_model_booleans is None
+        else int(pb.options.large_model_booleans)
+    )
+    rs = restricted_set(pb, cand, hot, inc.placement)
+    sizes["restricted_booleans"] = rs.booleans
+    if not inc.proven():
+        greedy_repair(pb, rs, inc)
+    model: PlacementModel | None = None
+    if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and rs.booleans <= large:
+        t = time.perf_counter()
+        model = solve_restricted(pb, rs, params, inc, budget, sizes)
+        timings["restricted"] = round(time.perf_counter() - t, 3)
+    if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and inc.placement is not None:
+        # Small instances keep a share of the remaining time for the full model below.
+        t = time.perf_counter()
+        deadline = (
+            budget.deadline
+            if rs.booleans > large
+            else budget.until(pb.profile.budget.lns_share, of_left=True)
+        )
+        stats = lns(pb, hot, params, inc, deadline)
+        sizes["lns_rounds"] = stats.rounds
+        if stats.max_variables:
+            sizes["lns_max_variables"] = stats.max_variables
+            sizes["lns_max_constraints"] = stats.max_constraints
+        timings["lns"] = round(time.perf_counter() - t, 3)
+    full = FullOutcome(SolveStatus.UNKNOWN)
+    if (
+        not inc.proven()
+        and budget.left() > 0.5
+        and (inc.placement is None or int(pb.allowed.sum()) <= large)
+    ):
+        t = time.perf_counter()
+        full = solve_full(pb, params, inc, budget, sizes)
+        model = full.model
+        timings["full"] = round(time.perf_counter() - t, 3)
+    if pb.options.export_model is not None:
+        (model or PlacementModel(rs.model_input(pb), pb.tiers)).export(pb.options.export_model)
+    if inc.placement is None:
+        if full.status == SolveStatus.INFEASIBLE:
+            res = empty_result(
+                pb, SolveStatus.INFEASIBLE, explain(pb, params, budget), "full model"
+            )
+        else:
+            res = empty_result(
+                pb,
+                SolveStatus.UNKNOWN,
+                [
+                    "No plan was found within the time limit "
+                    f"({budget.limit_s:g} s); try a longer --time-limit."
+                ],
+                "",
+            )
+    else:
+        res = finish(pb, inc, bounds, full.bounds, reasons)
+    res.model_size = sizes
+    res.timings = timings
+    res.solve_seconds = time.perf_counter() - t_start
+    return res
+
+
+__all__ = ["solve", "solver_params"]
