@@ -90,17 +90,31 @@ def run_solve(
             out["error"] = e
 
     worker = threading.Thread(target=work, name="cp-sat", daemon=True)
-    worker.start()
     try:
+        worker.start()
         while worker.is_alive():
             worker.join(_POLL_SECONDS)
-    except KeyboardInterrupt:
-        solver.stop_search()
-        worker.join()
+    except BaseException:
+        # Ctrl-C (or any other exception) in the main thread: stop the search and wait for
+        # the worker, so that no C++ thread outlives the interpreter (std::terminate).
+        _stop(solver, worker)
         raise
     if "error" in out:
         raise out["error"]
     return map_status(int(out["status"]), model)
+
+
+def _stop(solver: cp_model.CpSolver, worker: threading.Thread) -> None:
+    """Stop the search and join the worker; a further Ctrl-C only repeats the stop."""
+    if worker.ident is None:
+        return
+    while worker.is_alive():
+        try:
+            # Repeated: a stop sent before the worker entered the solve has no effect.
+            solver.stop_search()
+            worker.join(_POLL_SECONDS)
+        except KeyboardInterrupt:
+            continue
 
 
 def map_status(status: int, model: cp_model.CpModel | None = None) -> SolveStatus:
