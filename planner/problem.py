@@ -47,14 +47,8 @@ BP = 10_000
 #: Every objective tier, in lexicographic order (SPEC §3).
 TIER_NAMES = ("rules", "excess", "anti_affinity", "migration", "balance")
 
-#: Default per-node limit of running VMs (Hyper-V: 1,024 per node).
-DEFAULT_MAX_RUNNING_VMS = 1024
-
 #: Move kinds that boot the VM on its target (it needs its boot memory there).
-_START = getattr(MoveKind, "START", None)
-BOOT_KINDS: tuple[int, ...] = (int(MoveKind.SHUTDOWN),) + (
-    (int(_START),) if _START is not None else ()
-)
+BOOT_KINDS: tuple[int, ...] = (int(MoveKind.SHUTDOWN), int(MoveKind.START))
 
 
 class SolveStatus(StrEnum):
@@ -339,7 +333,7 @@ def _move_costs(
             mask = kind == k
             rows = np.flatnonzero(mask.any(axis=1))
             for v in rows.tolist():
-                if _START is not None and k == int(_START):
+                if k == MoveKind.START:
                     secs = M.quick_seconds + M.boot_seconds
                 else:
                     secs = move_seconds(cluster, v, MoveKind(k))
@@ -417,7 +411,7 @@ def build_problem(
     minimise = Minimise(str(opts.minimise).strip().lower())
     thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
     vm_cpu, vm_mem, base = _samples(cluster, opts.load_samples)
-    boot = np.asarray(getattr(cluster, "vm_boot_memory_mb", cluster.vm_mem_load_mb))
+    boot = cluster.vm_boot_memory_mb
     vm_mem_boot = np.maximum(vm_mem, np.where(cluster.vm_consumes, boot, 0)[None, :])
     cpu_lim, mem_lim = _limits(cluster, thr, base)
     cur = cluster.vm_host
@@ -476,10 +470,7 @@ def build_problem(
     if drained:
         bal[list(drained)] = False
     tiers = tuple(t for t in TIER_NAMES if t == "rules" or t in prof.tiers)
-    limit = np.asarray(
-        getattr(cluster, "host_max_running_vms", np.full(nh, DEFAULT_MAX_RUNNING_VMS)),
-        dtype=np.int64,
-    )
+    limit = np.asarray(cluster.host_max_running_vms, dtype=np.int64)
     return PlanningProblem(
         cluster=cluster,
         options=opts,
@@ -740,7 +731,6 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
 
 __all__ = [
     "BP",
-    "DEFAULT_MAX_RUNNING_VMS",
     "LoadSamples",
     "Minimise",
     "PlanOptions",
