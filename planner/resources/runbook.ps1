@@ -91,6 +91,7 @@ $DryRun = [bool]$WhatIfPreference
 $Invariant = [System.Globalization.CultureInfo]::InvariantCulture
 $TimeFormat = 'yyyy-MM-dd''T''HH:mm:ss''Z'''
 $DowntimeTypes = @('Shutdown', 'Start')
+$RunningStates = @('Online', 'PartialOnline')   # cluster group states of a running VM
 $FormulaStart = @('=', '+', '-', '@', [string][char]9, [string][char]13, '''')
 $Simulated = @{}   # -WhatIf: where each VM would be after the moves shown so far
 $Recorded = @{}    # step -> result written to the log
@@ -204,7 +205,7 @@ function Assert-NoDrift {
         if ($owner -eq $e.Node) { continue }
         $here = @($Plan | Where-Object { [int]$_.Wave -eq $Wave -and $_.Vm -eq $vm -and $_.Target -eq $owner })
         if ($here.Count -gt 0) { continue }   # already on its target of this wave
-        if ($e.Loose -and (Get-GroupState -Groups $Groups -Vm $vm) -ne 'Online') { continue }
+        if ($e.Loose -and $RunningStates -notcontains (Get-GroupState -Groups $Groups -Vm $vm)) { continue }
         $drift += ('VM {0} is on {1}, the plan expects it on {2}' -f (Format-Name $vm), (Format-Name $owner), (Format-Name $e.Node))
     }
     if ($drift.Count -gt 0) {
@@ -223,8 +224,8 @@ function Test-Outcome {
     $owner = [string]$Groups[$m.Vm].OwnerNode.Name
     $state = [string]$Groups[$m.Vm].State
     if ($owner -ne $m.Target) { return ('the VM is on {0}, not on {1}' -f (Format-Name $owner), $m.TargetText) }
-    if ($m.Type -eq 'Live' -and $state -ne 'Online') { return ('the VM is {0}: a live migration must leave it running' -f $state) }
-    if ($m.Type -eq 'Start' -and $state -ne 'Online') { return ('the VM is {0}: it did not start' -f $state) }
+    if ($m.Type -eq 'Live' -and $RunningStates -notcontains $state) { return ('the VM is {0}: a live migration must leave it running' -f $state) }
+    if ($m.Type -eq 'Start' -and $RunningStates -notcontains $state) { return ('the VM is {0}: it did not start' -f $state) }
     if ($m.Type -eq 'Shutdown' -and $state -ne $Task.InitialState) { return ('the VM is {0} on its target, it was {1}: start it with Start-ClusterGroup' -f $state, $Task.InitialState) }
     if ($m.Type -eq 'Quick' -and $state -ne $Task.InitialState) { return ('the VM is {0}, it was {1}' -f $state, $Task.InitialState) }
     return ''
@@ -294,12 +295,12 @@ function Invoke-Wave {
         if ($nodeState -ne 'Up') { Stop-Run ('step {0}: node {1} is {2}, not Up; VM {3} cannot move there' -f $m.Step, $m.TargetText, $nodeState, $m.VmText) }
         $owner = Get-Owner -Groups $groups -Vm $m.Vm
         $state = Get-GroupState -Groups $groups -Vm $m.Vm
-        if ($owner -eq $m.Target -and ($m.Type -ne 'Start' -or $state -eq 'Online' -or $DryRun)) {
+        if ($owner -eq $m.Target -and ($m.Type -ne 'Start' -or $RunningStates -contains $state -or $DryRun)) {
             Write-PlanLog ('step {0}: VM {1} is already on {2}; skipped' -f $m.Step, $m.VmText, $m.TargetText)
             Add-Result -Move $m -Result 'Skipped' -Message 'already on its target' -Owner $owner -State $state
             continue
         }
-        if (-not $DryRun -and @('Live', 'Shutdown') -contains $m.Type -and $state -ne 'Online') {
+        if (-not $DryRun -and @('Live', 'Shutdown') -contains $m.Type -and $RunningStates -notcontains $state) {
             Stop-Run ('step {0}: VM {1} is {2}, the plan expects it running' -f $m.Step, $m.VmText, $state)
         }
         $todo += [pscustomobject]@{ Move = $m; InitialState = $state; Job = $null; Started = $null; Done = $false }
