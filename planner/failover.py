@@ -19,7 +19,9 @@ Modelled behaviour (failover, ``mode="failover"``)
   on the dominant resource), then the snapshot order.  Windows does not publish the order
   within one priority; "larger first" is the variant simulated.
 * Where: only Up hosts that did not fail, among the VM's possible owners, with room at 100 %
-  of CPU and memory (after the reserve).  A restart after a failure is a **cold start**: the
+  of CPU and memory (after the reserve) for the VM's CPU and its *boot* memory
+  (``Cluster.vm_boot_memory_mb``: the startup memory of a Dynamic Memory VM when larger
+  than what it holds now).  A restart after a failure is a **cold start**: the
   VM boots fresh, so the CPU vendor and feature set do not restrict it (DOMAIN.md: the set a
   VM sees is fixed when it boots, and only live or saved state cannot cross vendors; server
   vendors' Hyper-V cluster guides say the same of unplanned failover: no state is kept, so
@@ -213,6 +215,10 @@ class RestartEngine:
         allowed &= c.host_up[None, :]
         self.cpu = c.vm_cpu_load_milli.astype(np.int64)
         self.mem = c.vm_mem_load_mb.astype(np.int64)
+        # A restart after a failure is a boot: the VM needs its startup memory if larger
+        # (Dynamic Memory); a drain moves running VMs with the memory they hold.
+        self.need_mem = (c.vm_boot_memory_mb.astype(np.int64) if mode == "failover"
+                         else self.mem)
         # VMs by current host (CSR), movers only, for building scenario lists quickly.
         mv = np.flatnonzero(self.movable)
         order = mv[np.argsort(c.vm_host[mv], kind="stable")]
@@ -266,7 +272,7 @@ class RestartEngine:
         mov = self.movable
         self.unit_cpu_total = np.bincount(self.unit_of, weights=self.cpu * mov,
                                           minlength=nu).astype(np.int64)
-        self.unit_mem_total = np.bincount(self.unit_of, weights=self.mem * mov,
+        self.unit_mem_total = np.bincount(self.unit_of, weights=self.need_mem * mov,
                                           minlength=nu).astype(np.int64)
         prio = np.where(mov, c.vm_priority, -1).astype(np.int64)
         self.unit_priority = np.full(nu, -1, dtype=np.int64)
@@ -378,7 +384,7 @@ class RestartEngine:
         item_unit = rank_to_unit[ukey % (self.n_units + 1)]
         item_cpu = np.bincount(pair_item, weights=self.cpu[pair_v], minlength=n_items
                                ).astype(np.int64)
-        item_mem = np.bincount(pair_item, weights=self.mem[pair_v], minlength=n_items
+        item_mem = np.bincount(pair_item, weights=self.need_mem[pair_v], minlength=n_items
                                ).astype(np.int64)
         item_ptr = np.concatenate([[0], np.cumsum(np.bincount(item_s, minlength=n_s))]
                                   ).astype(np.int64)

@@ -389,3 +389,38 @@ def test_retire_oldest_gains_features_and_checks_the_rest() -> None:
     assert r.no_live_target_before == 0 and r.no_live_target_after == 0
     one_gen = retire_oldest(_common_cluster())
     assert one_gen.retired_hosts == () and one_gen.n1_safe_after is None
+
+
+# ----------------------------------------------------------------------------- over time
+def test_survival_over_time_counts_samples() -> None:
+    # Three hosts with 60,000 MB for VMs, one 30,000 MB VM each; at the last two of ten
+    # samples H0's VM holds 55,000 MB.  Normally any failed host's VM fits on a survivor
+    # (30,000 + 30,000 = 60,000).  At those two samples: H1 failing sends B to H2 (H0 is
+    # too full) -- survivable, the same for H2; H0 failing sends 55,000 MB to a host holding
+    # 30,000 MB -- lost.  So N+1 holds at 8 of 10 samples, and only H0's scenario is lost.
+    from planner.capacity.overtime import survival_over_time
+    from planner.history.model import LoadHistory
+
+    c = make_cluster([host("H0"), host("H1"), host("H2")],
+                     [vm("A", "H0", 30000), vm("B", "H1", 30000), vm("C", "H2", 30000)])
+    t = 10
+    mem = np.tile(c.vm_mem_load_mb.astype(np.int32), (t, 1))
+    mem[-2:, 0] = 55000
+    h = LoadHistory(np.arange(t, dtype=np.int64) * 300, 300,
+                    np.tile(c.vm_cpu_load_milli.astype(np.int32), (t, 1)), mem,
+                    np.tile(c.host_cpu_base_milli.astype(np.int32), (t, 1)),
+                    np.ones(3, bool), np.zeros(3, bool))
+    r = survival_over_time(c, h)
+    assert (r.samples, r.survivable_samples) == (10, 8)
+    assert r.worst_scenarios == {"N+1:H0": 2}
+    assert "80.0 %" in r.sentence()
+
+
+def test_restart_needs_boot_memory() -> None:
+    # H1 fails; its VM B holds 10,000 MB but boots with 50,000 MB (Dynamic Memory startup).
+    # H0 has 60,000 MB for VMs and holds 30,000: room for 10,000, not for 50,000.
+    c = make_cluster([host("H0"), host("H1")], [vm("A", "H0", 30000), vm("B", "H1", 10000)])
+    boot = c.replace(vm_memory_startup_mb=np.array([30000, 50000], dtype=np.int64))
+    assert analyze_failures(c).outcomes[1].survivable
+    by = {o.scenario: o for o in analyze_failures(boot).outcomes}
+    assert not by["N+1:H1"].survivable

@@ -241,7 +241,8 @@ def _maintenance_by_optimizer(cluster: Cluster, level: Level | str | None,
 # ----------------------------------------------------------------------------- growth
 def scale_demand(cluster: Cluster, cpu_factor: float, mem_factor: float | None = None
                  ) -> Cluster:
-    """The cluster with every VM's CPU and memory demand multiplied (rounded up)."""
+    """The cluster with every VM's CPU and memory demand multiplied (rounded up; the Dynamic
+    Memory startup, minimum and maximum sizes too)."""
     mf = cpu_factor if mem_factor is None else mem_factor
     if cpu_factor < 0 or mf < 0:
         raise ValueError("growth factors must not be negative")
@@ -249,9 +250,14 @@ def scale_demand(cluster: Cluster, cpu_factor: float, mem_factor: float | None =
     cpu_pm = int(round(cpu_factor * 1000))
     mem_pm = int(round(mf * 1000))
     cpu = (cluster.vm_cpu_milli.astype(np.int64) * cpu_pm + 999) // 1000
-    mem = (cluster.vm_memory_mb.astype(np.int64) * mem_pm + 999) // 1000
-    mem = np.maximum(mem, 1)
-    return cluster.replace(vm_cpu_milli=cpu, vm_memory_mb=mem)
+    def grow(a: np.ndarray) -> np.ndarray:
+        return np.maximum((a.astype(np.int64) * mem_pm + 999) // 1000, 1)
+
+    # The Dynamic Memory sizes grow with the memory (a restart needs the startup size).
+    return cluster.replace(vm_cpu_milli=cpu, vm_memory_mb=grow(cluster.vm_memory_mb),
+                           vm_memory_startup_mb=grow(cluster.vm_memory_startup_mb),
+                           vm_memory_minimum_mb=grow(cluster.vm_memory_minimum_mb),
+                           vm_memory_maximum_mb=grow(cluster.vm_memory_maximum_mb))
 
 
 @dataclass(frozen=True)

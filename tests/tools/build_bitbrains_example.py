@@ -9,9 +9,9 @@ Output: an 8-node snapshot carrying the 489 VMs and a 7-day window (2,016 sample
 
 * Window: days 16-22 of the trace (2013-08-15 22:02:56 UTC + 7 days, slot 4,320 to 6,335):
   the busiest week of the month (daily mean 185-300 vCPUs in use).
-* Nodes: 8 x Icelake-Server, 64 logical processors, 1 TiB (1,048,576 MB) each, Up, two
-  racks; the largest VM has 511 GiB.  CPU use over the window is 35 % of the cluster on
-  average, memory about 51 %.
+* Nodes: 8 x Icelake-Server, 64 logical processors, 1.5 TiB (1,572,864 MB) each, Up, two
+  racks.  CPU use over the window is 35 % of the cluster on average, memory 35 % (so the
+  largest VM, 511 GiB, can restart on another node after a failure).
 * The snapshot is taken at the end of the window (``vms.csv`` carries the last sample):
   the history is the week before it, as a collector would export.
 * VM ``vcpus`` is the cores of the last sample; ``cpu_usage_pct`` per sample is rescaled
@@ -21,7 +21,7 @@ Output: an 8-node snapshot carrying the 489 VMs and a 7-day window (2,016 sample
   the guest uses); it varies over time for some VMs, and so does ``memory_mb`` in the
   history.
 * Placement: balanced by memory with the CPU ignored (largest VM first onto the node with
-  the least memory), as a cluster placed by memory looks: every node holds 52 % of its
+  the least memory), as a cluster placed by memory looks: every node holds 35 % of its
   memory, while the CPU is far from balanced (one node idles, four are above 80 % for a
   large part of the week).
 
@@ -46,7 +46,7 @@ FIRST_SLOT = 15 * 288
 N_SLOTS = 7 * 288
 N_HOSTS = 8
 HOST_LP = 64
-HOST_MEMORY_MB = 1_048_576
+HOST_MEMORY_MB = 1_572_864
 
 
 def build(trace: Path, out: Path) -> None:
