@@ -194,6 +194,8 @@ function Get-Expected {
 function Assert-NoDrift {
     param($Groups, [int] $Wave)
     $expected = Get-Expected -Wave $Wave
+    $targets = @{}   # VM -> its target in this wave
+    foreach ($m in $Plan) { if ([int]$m.Wave -eq $Wave) { $targets[$m.Vm] = $m.Target } }
     $drift = @()
     foreach ($vm in @($expected.Keys)) {
         $e = $expected[$vm]
@@ -203,8 +205,7 @@ function Assert-NoDrift {
             continue
         }
         if ($owner -eq $e.Node) { continue }
-        $here = @($Plan | Where-Object { [int]$_.Wave -eq $Wave -and $_.Vm -eq $vm -and $_.Target -eq $owner })
-        if ($here.Count -gt 0) { continue }   # already on its target of this wave
+        if ($targets.ContainsKey($vm) -and $targets[$vm] -eq $owner) { continue }   # already on its target of this wave
         if ($e.Loose -and $RunningStates -notcontains (Get-GroupState -Groups $Groups -Vm $vm)) { continue }
         $drift += ('VM {0} is on {1}, the plan expects it on {2}' -f (Format-Name $vm), (Format-Name $owner), (Format-Name $e.Node))
     }
