@@ -380,6 +380,7 @@ def build_problem(
     options: PlanOptions | None = None,
     held: Iterable[int] = (),
     profile: Profile | None = None,
+    threshold: Threshold | None = None,
 ) -> PlanningProblem:
     """Build the :class:`PlanningProblem` of ``cluster`` under ``options``.
 
@@ -394,6 +395,9 @@ def build_problem(
         ordered safely); they keep every other property.
     profile:
         The resolved profile (default: resolved from ``options.profile``).
+    threshold:
+        The threshold to use instead of resolving it from the options (a plan being
+        re-checked carries the one it was made with).
 
     Raises
     ------
@@ -409,7 +413,8 @@ def build_problem(
         raise ValueError(f"drain refers to unknown host indices {bad}")
     held_t = tuple(sorted({int(v) for v in held}))
     minimise = Minimise(str(opts.minimise).strip().lower())
-    thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
+    thr = threshold or resolve_threshold(cluster, opts.level, opts.threshold_pct,
+                                         opts.high_mode)
     vm_cpu, vm_mem, base = _samples(cluster, opts.load_samples)
     boot = cluster.vm_boot_memory_mb
     vm_mem_boot = np.maximum(vm_mem, np.where(cluster.vm_consumes, boot, 0)[None, :])
@@ -515,6 +520,40 @@ def build_problem(
         seed=int(opts.seed),
         hot_now=_ro(hot_now),
     )
+
+
+def problem_from_parameters(
+    cluster: Cluster, parameters: dict[str, Any], threshold: Threshold
+) -> PlanningProblem:
+    """The problem a plan was made for, rebuilt from its ``summary.json`` ``parameters``
+    (:meth:`PlanningProblem.parameters`) and threshold, for re-checking a written plan.
+
+    Raises ``KeyError``/``ValueError``/``TypeError`` on parameters that do not describe a
+    problem (the verifier reports them).
+    """
+    from planner.profiles import Profile
+
+    tiers = tuple(t for t in parameters.get("tiers", TIER_NAMES) if t != "rules")
+    enforce = parameters.get("enforce_anti_affinity")
+    prof = Profile(
+        name=str(parameters.get("profile", "rebalance")),
+        tiers=tiers,
+        shutdown_penalty_mb=int(parameters.get("shutdown_penalty_mb", 0)),
+        allow_shutdown=bool(parameters.get("allow_shutdown", True)),
+        anti_affinity="cluster" if enforce is None else ("hard" if enforce else "soft"),
+    )
+    drain = tuple(cluster.host_index[str(n).casefold()] for n in parameters.get("drain", ()))
+    held = tuple(cluster.vm_index[str(n).casefold()] for n in parameters.get("held", ()))
+    mm = parameters.get("max_moves")
+    opts = PlanOptions(
+        drain=drain,
+        max_moves=None if mm is None else int(mm),
+        strict_rules=bool(parameters.get("strict_rules", False)),
+        headroom_pct=float(parameters.get("headroom_pct") or 0.0),
+        minimise=str(parameters.get("minimise", Minimise.MEMORY.value)),
+        profile=prof,
+    )
+    return build_problem(cluster, opts, held, profile=prof, threshold=threshold)
 
 
 def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -743,6 +782,7 @@ __all__ = [
     "hard_violations",
     "host_vm_loads",
     "objective_values",
+    "problem_from_parameters",
     "resolve_profile",
     "rule_broken",
     "vm_mem_on",

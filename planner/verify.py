@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from planner.checks import placement_violations
 from planner.cluster import MOVE_KIND_NAMES, Cluster, HostState, MoveKind, VmState
 from planner.loadmodel import Threshold, threshold_limits
+from planner.problem import hard_violations, problem_from_parameters
+from planner.problem import objective_values as reference_objective
 
 #: Basis points per 100 % (unit of the excess and balance terms).
 BP = 10_000
@@ -247,20 +248,18 @@ def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
             rep.add("summary", f"summary.json drains unknown node {name!r}")
         else:
             drained.append(h)
-    for v in placement_violations(cluster, final, drained):
-        if v.hard:
-            rep.add(v.kind, v.message, None, v.vms[0] if v.vms else None,
-                    v.hosts[0] if v.hosts else None)
     try:
+        # The problem the plan was made for (pipe's reference: rules broken now may stay
+        # broken, running members only, boot memory, the chosen migration unit).
         thr = _threshold_from_summary(summary)
-        params = summary.get("parameters") or {}
-        penalty = int(params.get("shutdown_penalty_mb", 0))
-        enforce = params.get("enforce_anti_affinity")
-        got = objective_values(cluster, final, thr, drained, penalty,
-                               None if enforce is None else bool(enforce))
+        problem = problem_from_parameters(cluster, summary.get("parameters") or {}, thr)
+        got = reference_objective(problem, final)
     except (KeyError, TypeError, ValueError) as e:
         rep.add("summary", f"summary.json lacks what is needed to recompute the objective: {e}")
         return rep
+    for v in hard_violations(problem, final):
+        rep.add(v.kind, v.message, None, v.vms[0] if v.vms else None,
+                v.hosts[0] if v.hosts else None)
     claimed = summary.get("objectives") or {}
     tier = summary.get("objective_tier")
     if tier in got and summary.get("objective") is not None and \
