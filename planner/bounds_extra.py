@@ -30,6 +30,8 @@ them against brute force on tiny clusters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from planner.cluster import Cluster, RuleType
@@ -44,6 +46,18 @@ SURROGATE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
+
+
+def limits_1d(cpu_lim: np.ndarray, mem_lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The threshold limits as one row per host.  A ``(1, H)`` CPU limit (one load sample)
+    is flattened; several samples (a load history) are not supported: these bounds use the
+    snapshot's loads, so calling them then is an API misuse and raises ``ValueError``."""
+    c = np.asarray(cpu_lim, dtype=np.int64)
+    if c.ndim == 2:
+        if c.shape[0] != 1:
+            raise ValueError("bounds_extra uses the snapshot loads: one load sample only")
+        c = c[0]
+    return c, np.asarray(mem_lim, dtype=np.int64).reshape(-1)
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -446,3 +460,50 @@ def _budget_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
         best = max(best, _ratio_bp(keep + int(cluster.host_memory_reserve_mb[h]),
                                    int(cluster.host_memory_mb[h])))
     return best
+
+
+# ---------------------------------------------------------------------------- all tiers
+@dataclass(frozen=True)
+class TierBounds:
+    """Every bound of this module for one problem, each labelled by its assumption.
+
+    Attributes:
+        anti_affinity: valid for every feasible placement.
+        anti_affinity_if_excess_zero: valid for every placement with excess 0.
+        migration_always: mandatory moves only; valid for every feasible placement.
+        migration_if_excess_zero: valid for every placement with excess 0, anti-affinity and
+            rules relaxed (any value of those tiers).
+        balance_always: valid for every feasible placement.
+        node_covers: per node over the threshold, the cover bound (``-1``: that node cannot
+            get under the threshold, so the excess optimum is above 0).
+    """
+
+    anti_affinity: int
+    anti_affinity_if_excess_zero: int
+    migration_always: int
+    migration_if_excess_zero: int
+    balance_always: int
+    node_covers: dict[int, int]
+
+
+def tier_bounds(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
+                mem_lim: np.ndarray, move_cost: np.ndarray, balance_hosts: np.ndarray,
+                node_bounds: dict[int, int] | None = None,
+                enforce_anti_affinity: bool = False) -> TierBounds:
+    """All bounds at once (see :class:`TierBounds`); the balance bound given a migration
+    value is :func:`balance_lower_bound` with ``migration_at_most``.  With enforced
+    anti-affinity the tier is not soft: its bounds are 0."""
+    c_lim, m_lim = limits_1d(cpu_lim, mem_lim)
+    aa = 0 if enforce_anti_affinity else aa_pairs_lower_bound(cluster, allowed, c_lim, m_lim)
+    aa0 = 0 if enforce_anti_affinity else aa_pairs_lower_bound(cluster, allowed, c_lim, m_lim,
+                                                               excess_zero=True)
+    return TierBounds(
+        anti_affinity=aa,
+        anti_affinity_if_excess_zero=max(aa, aa0),
+        migration_always=migration_lower_bound(cluster, allowed, c_lim, m_lim, move_cost,
+                                               excess_zero=False),
+        migration_if_excess_zero=migration_lower_bound(cluster, allowed, c_lim, m_lim,
+                                                       move_cost, node_bounds=node_bounds),
+        balance_always=balance_lower_bound(cluster, allowed, c_lim, m_lim, balance_hosts),
+        node_covers=node_cover_bounds(cluster, allowed, c_lim, m_lim, move_cost),
+    )

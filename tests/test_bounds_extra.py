@@ -268,3 +268,21 @@ def test_bounds_are_zero_on_an_empty_cluster(n_hosts: int) -> None:
     assert bx.aa_pairs_lower_bound(c, allowed, cpu, mem) == 0
     assert bx.migration_lower_bound(c, allowed, cpu, mem, np.zeros((0, n_hosts), np.int64)) == 0
     assert bx.balance_lower_bound(c, allowed, cpu, mem, np.ones(n_hosts, bool)) == 0
+
+
+def test_tier_bounds_gathers_every_bound_with_its_assumption() -> None:
+    vms = [VmSpec(f"v{i}", 0, memory_mb=16 * GB, cpu_milli=100,
+                  anti_affinity_classes=("A",), possible_owners=("H0", "H1"))
+           for i in range(3)] + [VmSpec("w", 1, memory_mb=4 * GB)]
+    c = make_cluster(_hosts(3), vms)
+    cpu, mem = _lims(c, 70.0)
+    tb = bx.tier_bounds(c, c.vm_allowed, cpu[None, :], mem, _cost(c), np.ones(3, bool))
+    assert tb.anti_affinity == 1  # three members, two usable hosts
+    assert tb.migration_always == 0
+    # H0 holds 48 GB of a 45,875 MB limit: one 16 GB VM must leave.
+    assert tb.migration_if_excess_zero == 16 * GB and tb.node_covers == {0: 16 * GB}
+    assert tb.balance_always == 3750  # 48 GB confined to H0/H1 (128 GB): 37.5 % at least
+    assert bx.tier_bounds(c, c.vm_allowed, cpu, mem, _cost(c), np.ones(3, bool),
+                          enforce_anti_affinity=True).anti_affinity == 0
+    with pytest.raises(ValueError, match="one load sample"):
+        bx.tier_bounds(c, c.vm_allowed, np.vstack([cpu, cpu]), mem, _cost(c), np.ones(3, bool))
