@@ -39,7 +39,14 @@ from planner.reportcharts import (
     timeline_chart,
     wave_starts,
 )
-from planner.reportplan import PlanData, PlanMove, PlanSettings, plan_settings, read_plan
+from planner.reportplan import (
+    DOWNTIME_TYPES,
+    PlanData,
+    PlanMove,
+    PlanSettings,
+    plan_settings,
+    read_plan,
+)
 from planner.reportsections import (
     MAX_VIOLATIONS_SHOWN,
     ReportOptions,
@@ -149,7 +156,7 @@ def _summary(cluster: Cluster, plan: PlanData | None, st: StatusReport,
         items += [
             ("moves", len(plan.moves)), ("waves", len({m.wave for m in plan.moves})),
             ("memory moved", f"{moved_mb / 1024:.1f} GiB"),
-            ("downtime moves", sum(m.migration_type == "Shutdown" for m in plan.moves)),
+            ("downtime moves", sum(m.migration_type in DOWNTIME_TYPES for m in plan.moves)),
             ("estimated duration", f"{float(est) / 60:.1f} min"),
             ("hosts over the threshold after", int(over_after.sum())),
             ("highest CPU / memory after",

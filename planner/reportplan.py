@@ -51,7 +51,9 @@ class PlanData:
     drained: tuple[int, ...] = ()
 
 
-_MIGRATION_TYPES = {"live": "Live", "quick": "Quick", "shutdown": "Shutdown"}
+_MIGRATION_TYPES = {"live": "Live", "quick": "Quick", "shutdown": "Shutdown", "start": "Start"}
+#: Moves with downtime: a VM shut down and started on its target, or started from a Down node.
+DOWNTIME_TYPES = frozenset({"Shutdown", "Start"})
 
 
 def _read_csv(path: Path, report: Report) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -187,7 +189,7 @@ def _read_moves(cluster: Cluster, path: Path, report: Report) -> list[PlanMove]:
             ends.append(h)
         mtype = _MIGRATION_TYPES.get(rec["migration_type"].casefold())
         if mtype is None:
-            report.error(path.name, "expected Live, Quick or Shutdown", row=row,
+            report.error(path.name, "expected Live, Quick, Shutdown or Start", row=row,
                          column="migration_type", value=rec["migration_type"])
             ok = False
         temporary = rec.get("temporary", "").casefold() in ("true", "1", "yes")
@@ -327,4 +329,4 @@ def plan_settings(summary: dict[str, Any]) -> PlanSettings:
                         None if collected is None else str(collected), tuple(shown))
 
 
-__all__ = ["PlanData", "PlanMove", "PlanSettings", "plan_settings", "read_plan"]
+__all__ = ["DOWNTIME_TYPES", "PlanData", "PlanMove", "PlanSettings", "plan_settings", "read_plan"]

@@ -17,7 +17,7 @@ from planner.cluster import Cluster, HostState
 from planner.htmlparts import cell, esc, note, table
 from planner.loadmodel import HighMode, Level, Threshold
 from planner.reportcharts import compare_chart, failover_chart, png_img
-from planner.reportplan import PlanData
+from planner.reportplan import DOWNTIME_TYPES, PlanData
 
 #: Violations listed in the verification box; the rest are counted.
 MAX_VIOLATIONS_SHOWN = 12
@@ -68,7 +68,7 @@ def compare_section(cluster: Cluster, opts: ReportOptions, plan: PlanData | None
             placement=np.asarray(plan.placement, dtype=np.int64),
             status=status if status in ("OPTIMAL", "FEASIBLE") else "FEASIBLE",
             description=f"the plan in {plan.directory.name}",
-            downtime_moves=sum(m.migration_type == "Shutdown" for m in plan.moves),
+            downtime_moves=sum(m.migration_type in DOWNTIME_TYPES for m in plan.moves),
             estimated_seconds=float(est) if isinstance(est, int | float) else 0.0,
             waves=len({m.wave for m in plan.moves}))
     result = mod.compare(cluster, mod.CompareOptions(

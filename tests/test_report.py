@@ -567,3 +567,14 @@ def test_a_snapshot_with_history_gets_the_replay_with_the_plan_as_hvplan(tmp_pat
     assert "12 samples every 5 min" in page.html
     # Without a history there is no replay section.
     assert 'id="replay"' not in build_report(base, plan, compare=True, capacity=False).html
+
+
+def test_start_moves_are_read_and_counted_as_downtime(tmp_path: Path) -> None:
+    cluster = load_snapshot(SMALL4)
+    plan, report = read_plan(cluster, write_plan(
+        tmp_path / "p", PLAN_CSV.replace("SQL02,HV01,HV02,Live", "SQL02,HV01,HV02,start"),
+        placement=False))
+    assert plan is not None, report.to_dict()
+    assert plan.moves[2].migration_type == "Start"
+    page = build_report(cluster, plan, compare=False, capacity=False).html
+    assert re.search(r"<b>1</b><span>downtime moves</span>", page)
