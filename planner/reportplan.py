@@ -319,9 +319,8 @@ def plan_settings(summary: dict[str, Any]) -> PlanSettings:
         if v is not None:
             shown.append((k, _text(v)))
     seen = {k for k, _ in shown}
-    # Aliases of a key already shown (the drain as host indices, the penalty without unit).
-    aliases = {"profile_source", "drain", "shutdown_penalty" if "shutdown_penalty_mb" in params
-               else ""}
+    # The drain is shown by name ("drained"); "drain" holds the same hosts as indices.
+    aliases = {"profile_source", "drain"}
     shown += [(k, _text(v)) for k, v in sorted(params.items())
               if k not in seen and k not in aliases]
     created = summary.get("created_utc")
