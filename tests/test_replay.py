@@ -134,3 +134,21 @@ def test_cli_replay_without_history_exits_1() -> None:
     r = CliRunner().invoke(app, ["replay", str(DATA / "small4"), "--period", "0"])
     assert r.exit_code == 1
     assert "no load history" in r.output
+
+
+def test_plan_with_history_reports_the_window() -> None:
+    from planner.problem import PlanOptions
+    from planner.robustplan import plan_with_history
+
+    c = load_snapshot(DATA / "small4")
+    c = c.replace(history=synthetic_history(c, 288, seed=5))
+    p = plan_with_history(c, PlanOptions(time_limit_s=10), "p95")
+    assert p.ok
+    hist = p.summary["history"]
+    assert hist["statistic"] == "p95" and hist["window"]["samples"] == 288
+    for part in ("before", "after", "latest_plan"):
+        assert {"node_samples_over_threshold", "node_samples_over_capacity"} <= set(hist[part])
+    # The plan holds capacity at every sample and is no worse than today at p95.
+    assert hist["after"]["node_samples_over_capacity"] == 0
+    assert (hist["after"]["nodes_over_threshold_at_statistic"]
+            <= hist["before"]["nodes_over_threshold_at_statistic"])

@@ -63,14 +63,20 @@ def read_placement(cluster: Cluster, plan_dir: Path) -> Any:
 
 def _plan(cluster: Cluster, stat: LoadStatistic, level: str | None, threshold: float | None,
           high_mode: str, time_limit: float) -> tuple[Any, str]:
-    from planner.history.robust import default_solver, robust_plan
-    from planner.loadmodel import resolve_threshold
+    """hvplan's plan over the history (:func:`planner.robustplan.plan_with_history`)."""
+    from planner.problem import PlanOptions
+    from planner.robustplan import plan_with_history
 
-    assert cluster.history is not None
-    thr = resolve_threshold(cluster, level, threshold, high_mode)
-    solve = default_solver(stat, level=level, threshold_pct=threshold, high_mode=high_mode)
-    res = robust_plan(cluster, cluster.history, stat, thr, solve, time_limit)
-    return res.placement, f"robust plan on --load {stat.value}: {res.to_dict()}"
+    res = plan_with_history(cluster, PlanOptions(level=level, threshold_pct=threshold,
+                                                 high_mode=high_mode,
+                                                 time_limit_s=time_limit), stat)
+    hist = res.summary.get("history", {}) if res.summary else {}
+    after = hist.get("after", {})
+    note = (f"hvplan's plan on --load {stat.value}: {res.status}, "
+            f"{hist.get('moves', 0)} move(s); over the window "
+            f"{after.get('node_samples_over_threshold', '?')} node-samples over the "
+            f"threshold, {after.get('node_samples_over_capacity', '?')} over capacity")
+    return res.placement, note
 
 
 def replay_cmd(

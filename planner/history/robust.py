@@ -241,34 +241,6 @@ def sample_vectors(cluster: Cluster, history: LoadHistory, statistic: LoadStatis
     return np.stack(cpu), np.stack(mem), np.stack(base)
 
 
-def pipeline_solver(options: Any, statistic: LoadStatistic) -> Solver:
-    """A :data:`Solver` over :func:`planner.plan` with ``PlanOptions.load_samples``
-    (``options``: the :class:`planner.problem.PlanOptions` to start from)."""
-    problem = importlib.import_module("planner.problem")
-    pipeline = importlib.import_module("planner.pipeline")
-
-    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float
-              ) -> np.ndarray | None:
-        assert cluster.history is not None
-        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
-        opts = problem.PlanOptions(**{
-            **{f: getattr(options, f) for f in options.__dataclass_fields__},
-            "load_samples": problem.LoadSamples(cpu, mem, base),
-            "time_limit_s": time_limit_s})
-        res = pipeline.plan(cluster, opts)
-        p = res.placement
-        return None if p is None else np.asarray(p)
-
-    return solve
-
-
-__all__ = [
-    "MAX_ROUNDS", "MAX_SAMPLES", "SAMPLES_PER_NODE", "RobustResult", "Solver", "judge",
-    "initial_samples", "pipeline_solver", "robust_plan", "sample_vectors", "statistic_loads",
-    "violated_samples",
-]
-
-
 def surrogate_solver(statistic: LoadStatistic, level: str | None = None,
                      threshold_pct: float | None = None, high_mode: str = "average",
                      seed: int = 0) -> Solver:
@@ -294,15 +266,8 @@ def surrogate_solver(statistic: LoadStatistic, level: str | None = None,
     return solve
 
 
-def default_solver(statistic: LoadStatistic, options: Any = None, **kw: Any) -> Solver:
-    """:func:`pipeline_solver` when the optimizer takes ``load_samples``, else
-    :func:`surrogate_solver` (``kw``: its level/threshold options)."""
-    try:
-        problem = importlib.import_module("planner.problem")
-        importlib.import_module("planner.pipeline")
-        if "load_samples" in problem.PlanOptions.__dataclass_fields__:
-            return pipeline_solver(options if options is not None else problem.PlanOptions(
-                **{k: v for k, v in kw.items() if v is not None}), statistic)
-    except ImportError:
-        pass
-    return surrogate_solver(statistic, **kw)
+__all__ = [
+    "MAX_ROUNDS", "MAX_SAMPLES", "SAMPLES_PER_NODE", "RobustResult", "Solver", "judge",
+    "initial_samples", "robust_plan", "sample_vectors", "statistic_loads",
+    "surrogate_solver", "violated_samples",
+]
