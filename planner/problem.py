@@ -7,13 +7,11 @@ verifier.  It holds the resolved threshold and per-host limits, the drained and 
 where each VM may end and by which kind of move, what each move costs and the policy (rule
 handling, anti-affinity, downtime moves, move budget, tiers, headroom, what to minimise).
 
-Two functions here are the reference for everyone, solver or not:
-
-* :func:`objective_values` computes every objective tier of a placement;
-* :func:`hard_violations` lists every hard rule a placement breaks.
-
-A CP-SAT solution is checked against them (a mismatch is a bug, never filtered); the
-verifier recomputes a written plan with them.  Nothing here imports OR-Tools.
+The reference for everyone, solver or not, is in :mod:`planner.reference` and re-exported
+here: :func:`objective_values` (every objective tier of a placement) and
+:func:`hard_violations` (every hard rule a placement breaks).  A CP-SAT solution is checked
+against them (a mismatch is a bug, never filtered); the verifier recomputes a written plan
+with them.  Nothing here imports OR-Tools.
 
 Tiers (SPEC §3, lexicographic): ``rules`` (affinity rules and enforced anti-affinity classes
 broken now and left broken), ``excess`` (basis points of capacity above the threshold, CPU +
@@ -34,18 +32,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.checks import Violation
-from planner.cluster import Cluster, HostState, MoveKind, RuleType
+from planner.cluster import Cluster, HostState, MoveKind
 from planner.loadmodel import HighMode, Threshold, resolve_threshold, threshold_limits
+from planner.reference import (
+    BP,
+    TIER_NAMES,
+    aa_broken,
+    hard_violations,
+    host_vm_loads,
+    members_broken,
+    objective_values,
+    rule_broken,
+    vm_mem_on,
+)
 
 if TYPE_CHECKING:
     from planner.profiles import Profile
 
-#: Basis points per 100 % (unit of the excess and balance tiers).
-BP = 10_000
-
-#: Every objective tier, in lexicographic order (SPEC §3).
-TIER_NAMES = ("rules", "excess", "anti_affinity", "migration", "balance")
 
 #: Move kinds that boot the VM on its target (it needs its boot memory there).
 BOOT_KINDS: tuple[int, ...] = (int(MoveKind.SHUTDOWN), int(MoveKind.START))
@@ -413,64 +416,22 @@ def build_problem(
         raise ValueError(f"drain refers to unknown host indices {bad}")
     held_t = tuple(sorted({int(v) for v in held}))
     minimise = Minimise(str(opts.minimise).strip().lower())
-    thr = threshold or resolve_threshold(cluster, opts.level, opts.threshold_pct,
-                                         opts.high_mode)
+    thr = threshold or resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
     vm_cpu, vm_mem, base = _samples(cluster, opts.load_samples)
     boot = cluster.vm_boot_memory_mb
     vm_mem_boot = np.maximum(vm_mem, np.where(cluster.vm_consumes, boot, 0)[None, :])
-    cpu_lim, mem_lim = _limits(cluster, thr, base)
-    cur = cluster.vm_host
-    nh = cluster.n_hosts
-    hot_now = np.zeros(nh, dtype=bool)
-    for k in range(vm_cpu.shape[0]):
-        hot_now |= np.bincount(cur, weights=vm_cpu[k], minlength=nh) > cpu_lim[k]
-        hot_now |= np.bincount(cur, weights=vm_mem[k], minlength=nh) > mem_lim
     headroom = float(opts.headroom_pct or 0.0)
-    if headroom > 0:
-        room = Threshold(
-            max(0.0, thr.cpu_pct - headroom),
-            max(0.0, thr.memory_pct - headroom),
-            thr.level,
-            thr.rule,
-        )
-        c2, m2 = _limits(cluster, room, base)
-        cpu_lim = np.where(hot_now[None, :], c2, cpu_lim)
-        mem_lim = np.where(hot_now, m2, mem_lim)
+    cpu_lim, mem_lim, hot_now = _hot_limits(cluster, thr, vm_cpu, vm_mem, base, headroom)
+    cur = cluster.vm_host
     allowed, kind = _allowed(cluster, drained, held_t, prof.allow_shutdown)
     cost, penalty = _move_costs(cluster, kind, minimise, prof.shutdown_penalty_mb)
     v_idx = np.arange(cluster.n_vms)
-    mandatory = np.asarray(~allowed[v_idx, cur], dtype=bool)
-    other = allowed.copy()
-    other[v_idx, cur] = False
-    movable = np.asarray(other.any(axis=1), dtype=bool)
-    big = np.iinfo(np.int64).max // 4
-    min_cost = (
-        np.where(other, cost, big).min(axis=1) if nh else np.zeros(cluster.n_vms, dtype=np.int64)
-    )
-    min_cost = np.where(movable, min_cost, 0).astype(np.int64)
+    mandatory, movable, min_cost = _mobility(allowed, cost, cur)
     boot_move = np.isin(kind, BOOT_KINDS)
     boot_move[v_idx, cur] = False
     running = cluster.vm_consumes.copy()
-    rule_members = tuple(
-        tuple(int(v) for v in r.members if running[v]) if r.enabled else () for r in cluster.rules
-    )
     enforce = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
-    aa_members = tuple(tuple(int(v) for v in m if running[v]) for m in cluster.aa_class_members)
-    hard_rules: list[int] = []
-    soft_rules: list[int] = []
-    for r, rule in enumerate(cluster.rules):
-        if not rule.enabled or len(rule_members[r]) < 2:
-            continue
-        broken = _rule_broken(cluster, rule.rule_type, rule_members[r], cur)
-        (soft_rules if broken and not opts.strict_rules else hard_rules).append(r)
-    hard_aa: list[int] = []
-    soft_aa: list[int] = []
-    if enforce:
-        for k, m in enumerate(aa_members):
-            if len(m) < 2:
-                continue
-            broken = len(set(cur[list(m)].tolist())) < len(m)
-            (soft_aa if broken and not opts.strict_rules else hard_aa).append(k)
+    rules = _rule_policy(cluster, running, enforce, bool(opts.strict_rules))
     bal = cluster.host_state == HostState.UP
     if drained:
         bal[list(drained)] = False
@@ -498,13 +459,8 @@ def build_problem(
         boot_move=_ro(boot_move),
         vm_running=_ro(running),
         running_limit=_ro(limit),
-        rule_members=rule_members,
-        hard_rules=tuple(hard_rules),
-        soft_rules=tuple(soft_rules),
-        aa_members=aa_members,
         enforce_aa=enforce,
-        hard_aa=tuple(hard_aa),
-        soft_aa=tuple(soft_aa),
+        **rules,
         balance_hosts=_ro(bal),
         tiers=tiers,
         allow_shutdown=prof.allow_shutdown,
@@ -522,38 +478,74 @@ def build_problem(
     )
 
 
-def problem_from_parameters(
-    cluster: Cluster, parameters: dict[str, Any], threshold: Threshold
-) -> PlanningProblem:
-    """The problem a plan was made for, rebuilt from its ``summary.json`` ``parameters``
-    (:meth:`PlanningProblem.parameters`) and threshold, for re-checking a written plan.
+def _hot_limits(
+    cluster: Cluster,
+    thr: Threshold,
+    vm_cpu: np.ndarray,
+    vm_mem: np.ndarray,
+    base: np.ndarray,
+    headroom: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Threshold limits (CPU per sample and host, memory per host), with ``headroom`` points
+    less on the nodes over the threshold now, and those nodes."""
+    cpu_lim, mem_lim = _limits(cluster, thr, base)
+    cur = cluster.vm_host
+    nh = cluster.n_hosts
+    hot_now = np.zeros(nh, dtype=bool)
+    for k in range(vm_cpu.shape[0]):
+        hot_now |= np.bincount(cur, weights=vm_cpu[k], minlength=nh) > cpu_lim[k]
+        hot_now |= np.bincount(cur, weights=vm_mem[k], minlength=nh) > mem_lim
+    if headroom > 0:
+        room = Threshold(
+            max(0.0, thr.cpu_pct - headroom),
+            max(0.0, thr.memory_pct - headroom),
+            thr.level,
+            thr.rule,
+        )
+        c2, m2 = _limits(cluster, room, base)
+        cpu_lim = np.where(hot_now[None, :], c2, cpu_lim)
+        mem_lim = np.where(hot_now, m2, mem_lim)
+    return cpu_lim, mem_lim, hot_now
 
-    Raises ``KeyError``/``ValueError``/``TypeError`` on parameters that do not describe a
-    problem (the verifier reports them).
-    """
-    from planner.profiles import Profile
 
-    tiers = tuple(t for t in parameters.get("tiers", TIER_NAMES) if t != "rules")
-    enforce = parameters.get("enforce_anti_affinity")
-    prof = Profile(
-        name=str(parameters.get("profile", "rebalance")),
-        tiers=tiers,
-        shutdown_penalty_mb=int(parameters.get("shutdown_penalty_mb", 0)),
-        allow_shutdown=bool(parameters.get("allow_shutdown", True)),
-        anti_affinity="cluster" if enforce is None else ("hard" if enforce else "soft"),
+def _mobility(
+    allowed: np.ndarray, cost: np.ndarray, cur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per VM: must leave, may leave, cheapest move away (0 when it cannot move)."""
+    v_idx = np.arange(len(cur))
+    mandatory = np.asarray(~allowed[v_idx, cur], dtype=bool)
+    other = allowed.copy()
+    other[v_idx, cur] = False
+    movable = np.asarray(other.any(axis=1), dtype=bool)
+    big = np.iinfo(np.int64).max // 4
+    min_cost = np.where(other, cost, big).min(axis=1) if allowed.shape[1] else np.zeros(len(cur))
+    return mandatory, movable, np.where(movable, min_cost, 0).astype(np.int64)
+
+
+def _rule_policy(
+    cluster: Cluster, running: np.ndarray, enforce: bool, strict: bool
+) -> dict[str, Any]:
+    """Running members per rule and class, and which are hard (hold now, or strict) and
+    which soft (broken now: tier ``rules``)."""
+    cur = cluster.vm_host
+    rule_members = tuple(
+        tuple(int(v) for v in r.members if running[v]) if r.enabled else () for r in cluster.rules
     )
-    drain = tuple(cluster.host_index[str(n).casefold()] for n in parameters.get("drain", ()))
-    held = tuple(cluster.vm_index[str(n).casefold()] for n in parameters.get("held", ()))
-    mm = parameters.get("max_moves")
-    opts = PlanOptions(
-        drain=drain,
-        max_moves=None if mm is None else int(mm),
-        strict_rules=bool(parameters.get("strict_rules", False)),
-        headroom_pct=float(parameters.get("headroom_pct") or 0.0),
-        minimise=str(parameters.get("minimise", Minimise.MEMORY.value)),
-        profile=prof,
-    )
-    return build_problem(cluster, opts, held, profile=prof, threshold=threshold)
+    aa_members = tuple(tuple(int(v) for v in m if running[v]) for m in cluster.aa_class_members)
+    out: dict[str, list[int]] = {"hard_rules": [], "soft_rules": [], "hard_aa": [], "soft_aa": []}
+    for r, rule in enumerate(cluster.rules):
+        if rule.enabled and len(rule_members[r]) >= 2:
+            broken = members_broken(cluster, rule.rule_type, rule_members[r], cur)
+            out["soft_rules" if broken and not strict else "hard_rules"].append(r)
+    for k, m in enumerate(aa_members):
+        if enforce and len(m) >= 2:
+            broken = len(set(cur[list(m)].tolist())) < len(m)
+            out["soft_aa" if broken and not strict else "hard_aa"].append(k)
+    return {
+        "rule_members": rule_members,
+        "aa_members": aa_members,
+        **{key: tuple(v) for key, v in out.items()},
+    }
 
 
 def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -567,205 +559,6 @@ def _ro(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
     return a
-
-
-# ---------------------------------------------------------------------------- reference
-def _rule_broken(cluster: Cluster, rt: RuleType, members: tuple[int, ...], p: np.ndarray) -> bool:
-    if len(members) < 2:
-        return False
-    hs = p[list(members)]
-    key = (
-        hs if rt in (RuleType.SAME_NODE, RuleType.DIFFERENT_NODE) else cluster.host_fault_domain[hs]
-    )
-    n = len(set(key.tolist()))
-    if rt in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
-        return n > 1
-    return n < len(members)
-
-
-def rule_broken(problem: PlanningProblem, r: int, placement: np.ndarray) -> bool:
-    """Whether enabled rule ``r`` is broken by ``placement`` (over its running members)."""
-    rule = problem.cluster.rules[r]
-    return _rule_broken(
-        problem.cluster, rule.rule_type, problem.rule_members[r], np.asarray(placement)
-    )
-
-
-def aa_broken(problem: PlanningProblem, k: int, placement: np.ndarray) -> bool:
-    """Whether two running members of anti-affinity class ``k`` share a node."""
-    m = problem.aa_members[k]
-    return len(set(np.asarray(placement)[list(m)].tolist())) < len(m)
-
-
-def vm_mem_on(problem: PlanningProblem, placement: np.ndarray) -> np.ndarray:
-    """int64 (K, V): memory each VM occupies where ``placement`` puts it."""
-    p = np.asarray(placement, dtype=np.int64)
-    boot = problem.boot_move[np.arange(problem.cluster.n_vms), p]
-    return np.where(boot[None, :], problem.vm_mem_boot, problem.vm_mem)
-
-
-def host_vm_loads(problem: PlanningProblem, placement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """VM CPU (milli-LP) and VM memory (MB) per sample and host: two int64 (K, H) arrays
-    (the hosts' own CPU use and memory reserve excluded)."""
-    p = np.asarray(placement, dtype=np.int64)
-    nh = problem.cluster.n_hosts
-    mem_v = vm_mem_on(problem, p)
-    k = problem.n_samples
-    cpu = np.stack(
-        [np.bincount(p, weights=problem.vm_cpu[i], minlength=nh) for i in range(k)]
-    ).astype(np.int64)
-    mem = np.stack([np.bincount(p, weights=mem_v[i], minlength=nh) for i in range(k)]).astype(
-        np.int64
-    )
-    return cpu, mem
-
-
-def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return -((-a) // b)
-
-
-def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[str, int]:
-    """Every objective tier of ``placement`` (all of :data:`TIER_NAMES`, whichever tiers
-    the problem optimises).  The reference: CP-SAT's values are checked against it."""
-    c = problem.cluster
-    p = np.asarray(placement, dtype=np.int64)
-    cpu, mem = host_vm_loads(problem, p)
-    cap_c, cap_m = c.host_cpu_capacity_milli, c.host_memory_mb
-    ex = (
-        _ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
-        + _ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum()
-    )
-    rules = sum(rule_broken(problem, r, p) for r in problem.soft_rules)
-    rules += sum(aa_broken(problem, k, p) for k in problem.soft_aa)
-    pairs = 0
-    if not problem.enforce_aa:
-        for m in problem.aa_members:
-            if len(m) > 1:
-                _, counts = np.unique(p[list(m)], return_counts=True)
-                pairs += int((counts * (counts - 1) // 2).sum())
-    bal = problem.balance_hosts
-    balance = 0
-    if bal.any():
-        used_c = _ceil_div(BP * (cpu + problem.host_cpu_base), cap_c)
-        used_m = _ceil_div(BP * (mem + c.host_memory_reserve_mb), cap_m)
-        balance = int(np.maximum(used_c, used_m)[:, bal].max())
-    migration = int(problem.move_cost[np.arange(c.n_vms), p].sum())
-    return {
-        "rules": int(rules),
-        "excess": int(ex),
-        "anti_affinity": int(pairs),
-        "migration": migration,
-        "balance": balance,
-    }
-
-
-def _where_violations(problem: PlanningProblem, p: np.ndarray) -> list[Violation]:
-    c = problem.cluster
-    hn, vn = c.host_names, c.vm_names
-    out: list[Violation] = []
-    v_idx = np.arange(c.n_vms)
-    drained = set(problem.drained)
-    held = set(problem.held)
-    for v in np.flatnonzero(~problem.allowed[v_idx, p]).tolist():
-        h, home = int(p[v]), int(c.vm_host[v])
-        if h != home and c.vm_pinned[v]:
-            kind, why = "pinned", f"is pinned to {hn[home]}"
-        elif h != home and v in held:
-            kind, why = "held", f"is held on {hn[home]}"
-        elif h in drained:
-            kind, why = "drained", f"ends on drained node {hn[h]}"
-        elif not c.vm_possible[v, h]:
-            kind, why = "possible_owners", f"ends on {hn[h]}, not one of its possible owners"
-        elif c.host_state[h] != HostState.UP:
-            state = HostState(c.host_state[h]).name.title()
-            kind, why = "host_not_up", f"ends on {hn[h]}, which is {state}"
-        else:
-            kind, why = "unreachable", f"cannot end on {hn[h]} (no allowed kind of move)"
-        out.append(Violation(kind, f"VM {vn[v]} {why}", vms=(vn[v],), hosts=(hn[h],)))
-    return out
-
-
-def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Violation]:
-    """Every hard rule ``placement`` breaks (empty: the placement is acceptable).
-
-    Where VMs end (allowed targets: possible owners, pinned, held, drained, host state,
-    reachability), capacity at 100 % at every load sample, the running-VM limit per node,
-    the hard affinity rules and anti-affinity classes, and the move budget.
-    """
-    c = problem.cluster
-    p = np.asarray(placement, dtype=np.int64)
-    hn, vn = c.host_names, c.vm_names
-    out = _where_violations(problem, p)
-    cpu, mem = host_vm_loads(problem, p)
-    free_c = c.host_cpu_capacity_milli[None, :] - problem.host_cpu_base
-    free_m = c.host_memory_free_mb[None, :]
-    for k, h in zip(*np.nonzero(cpu > free_c), strict=True):
-        out.append(
-            Violation(
-                "capacity_cpu",
-                f"node {hn[h]} needs {cpu[k, h] / 1000:.3f} "
-                f"logical processors for VMs but has {free_c[k, h] / 1000:.3f}"
-                + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                hosts=(hn[h],),
-            )
-        )
-    for k, h in zip(*np.nonzero(mem > free_m), strict=True):
-        out.append(
-            Violation(
-                "capacity_memory",
-                f"node {hn[h]} needs {int(mem[k, h])} MB for "
-                f"VMs but has {int(free_m[0, h])} MB after its reserve"
-                + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                hosts=(hn[h],),
-            )
-        )
-    running = np.bincount(p[problem.vm_running], minlength=c.n_hosts)
-    for h in np.flatnonzero(running > problem.running_limit).tolist():
-        out.append(
-            Violation(
-                "running_vms",
-                f"node {hn[h]} would run {int(running[h])} VMs, "
-                f"more than its limit of {int(problem.running_limit[h])}",
-                hosts=(hn[h],),
-            )
-        )
-    kinds = {
-        RuleType.SAME_NODE: "same_node",
-        RuleType.DIFFERENT_NODE: "different_node",
-        RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
-        RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain",
-    }
-    for r in problem.hard_rules:
-        if rule_broken(problem, r, p):
-            rule = c.rules[r]
-            m = problem.rule_members[r]
-            out.append(
-                Violation(
-                    kinds[rule.rule_type],
-                    f"{rule.type_name} rule '{rule.name}' is broken",
-                    rule.name,
-                    tuple(vn[v] for v in m),
-                    tuple(sorted({hn[int(p[v])] for v in m})),
-                )
-            )
-    for k in problem.hard_aa:
-        if aa_broken(problem, k, p):
-            m = problem.aa_members[k]
-            out.append(
-                Violation(
-                    "anti_affinity",
-                    f"enforced anti-affinity class "
-                    f"'{c.aa_class_names[k]}' has members sharing a node",
-                    c.aa_class_names[k],
-                    tuple(vn[v] for v in m),
-                )
-            )
-    moved = int((p != c.vm_host).sum())
-    if problem.max_moves is not None and moved > problem.max_moves:
-        out.append(
-            Violation("max_moves", f"{moved} VMs move, more than --max-moves {problem.max_moves}")
-        )
-    return out
 
 
 __all__ = [
@@ -782,7 +575,6 @@ __all__ = [
     "hard_violations",
     "host_vm_loads",
     "objective_values",
-    "problem_from_parameters",
     "resolve_profile",
     "rule_broken",
     "vm_mem_on",

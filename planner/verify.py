@@ -30,8 +30,8 @@ import numpy as np
 
 from planner.cluster import MOVE_KIND_NAMES, Cluster, HostState, MoveKind, VmState
 from planner.loadmodel import Threshold, threshold_limits
-from planner.problem import hard_violations, problem_from_parameters
-from planner.problem import objective_values as reference_objective
+from planner.reference import hard_violations, problem_from_parameters
+from planner.reference import objective_values as reference_objective
 
 #: Basis points per 100 % (unit of the excess and balance terms).
 BP = 10_000
