@@ -152,6 +152,8 @@ class StderrProgress:
                 return
 
     def _draw(self) -> None:
+        if not self._name and self._done is None:
+            return  # nothing reported yet
         text = self.line()
         if self._tty:
             width = 0

@@ -209,9 +209,11 @@ def test_tier_gaps_in_words() -> None:
         {"name": "rules", "objective": 0, "bound": 0},
         {"name": "anti_affinity", "objective": 3, "bound": 2},
         {"name": "migration", "objective": 1063, "bound": 1000},
+        {"name": "balance", "objective": 7900, "bound": 0},
     ])
     assert lines == ["1 anti-affinity pair(s) sharing a node may be avoidable",
-                     "the migration cost is within 5.9 % of its bound"]
+                     "the migration cost is at most 6.3 % above the least possible",
+                     "the highest node load may still be lowered"]
 
 
 def test_snapshot_age() -> None:
@@ -233,3 +235,24 @@ def test_plan_warns_about_an_old_snapshot(make_snapshot: SnapshotMaker, tmp_path
     r = run("plan", str(snap), "--out", str(tmp_path / "p"))
     assert r.exit_code == 0, r.output
     assert "collected 30.0 h ago" in r.stderr and "collect a new one" in r.stderr
+
+
+def test_verify_against_another_snapshot_is_one_line(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.verify
+
+    class Rep:
+        ok = False
+        violations = [{"kind": "snapshot", "step": None, "vm": None, "host": None,
+                       "message": "the plan was made from another snapshot"}] + [
+            {"kind": "capacity", "step": i, "vm": "X", "host": "H", "message": "over"}
+            for i in range(500)]
+
+        def to_dict(self) -> dict[str, object]:
+            return {"ok": False, "violations": self.violations}
+
+    monkeypatch.setattr(planner.verify, "verify_plan", lambda cluster, d: Rep())
+    r = run("verify", SMALL4, str(tmp_path))
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-1] == "hvplan: the plan was made from another snapshot"
+    assert len([ln for ln in r.stderr.splitlines() if "over" in ln]) == 0

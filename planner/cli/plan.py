@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -42,13 +43,17 @@ ProgressOpt = Annotated[bool | None, typer.Option(
     "--progress/--no-progress", show_default=False,
     help="Show progress on stderr (default: on a terminal, not under --json).")]
 
-#: Words for each objective tier when a plan is not proven best.
+#: Words for each objective tier when a plan is not proven best: (with a bound, without).
 _TIER_WORDS = {
-    "rules": "{d} broken rule(s) may be avoidable",
-    "excess": "the load above the threshold may be reducible by {pct}",
-    "anti_affinity": "{d} anti-affinity pair(s) sharing a node may be avoidable",
-    "migration": "the migration cost is within {pct} of its bound",
-    "balance": "the highest load is within {pct} of its bound",
+    "rules": ("{d} broken rule(s) may be avoidable", "broken rules may be avoidable"),
+    "excess": ("the load above the threshold may be reducible by {pct}",
+               "the load above the threshold may be reducible"),
+    "anti_affinity": ("{d} anti-affinity pair(s) sharing a node may be avoidable",
+                      "anti-affinity pairs sharing a node may be avoidable"),
+    "migration": ("the migration cost is at most {pct} above the least possible",
+                  "the migration cost may still be lowered"),
+    "balance": ("the highest node load is at most {pct} above the lowest possible",
+                "the highest node load may still be lowered"),
 }
 
 
@@ -182,9 +187,11 @@ def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
     from planner.optimizer import SolveStatus
     from planner.pipeline import plan_to_directory
 
-    limit = opts.time_limit_s
-    prog.stage("optimising the placement", time_left=limit)
-    res, wo = plan_to_directory(cluster, opts, tmp)
+    prog.stage("optimising the placement", time_left=opts.time_limit_s)
+    # The library reports its own stages once plan_to_directory takes a progress reporter.
+    extra = ({"progress": prog}
+             if "progress" in inspect.signature(plan_to_directory).parameters else {})
+    res, wo = plan_to_directory(cluster, opts, tmp, **extra)
     if wo is None:
         doc: dict[str, Any] = {"status": res.status.value, "explanation": res.explanation,
                                "solve_seconds": round(res.solve_seconds, 3),
@@ -213,8 +220,10 @@ def tier_words(tiers: list[dict[str, Any]]) -> list[str]:
         obj, bound = t.get("objective", t.get("value")), t.get("bound")
         if obj is None or bound is None or obj <= bound:
             continue
-        pct = f"{100 * (obj - bound) / max(abs(obj), 1):.1f} %"
-        words = _TIER_WORDS.get(t["name"], "{name}: within {pct} of its bound")
+        pct = f"{100 * (obj - bound) / bound:.1f} %" if bound > 0 else ""
+        with_bound, without = _TIER_WORDS.get(t["name"], ("{name}: {pct} above its bound",
+                                                          "{name}: not proven best"))
+        words = with_bound if bound > 0 or "{pct}" not in with_bound else without
         lines.append(words.format(d=obj - bound, pct=pct, name=t["name"]))
     return lines
 
