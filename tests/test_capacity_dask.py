@@ -7,7 +7,12 @@ starts worker processes and checks that it gives the very same table.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from planner.capacity.batch import (
     write_outputs,
 )
 from planner.cli import app
+from planner.publish import leftovers
 from planner.snapshot import load_snapshot, write_snapshot
 from tests.conftest import SMALL4
 from tests.strategies import HostSpec, VmSpec, make_cluster
@@ -204,3 +210,77 @@ def test_cli_capacity_out_must_be_a_directory(tmp_path: Path) -> None:
     f.write_text("x", encoding="utf-8")
     r = runner.invoke(app, ["capacity", str(SMALL4), "--out", str(f), "--threads"])
     assert r.exit_code == 2 and "not a directory" in r.stderr
+
+
+# ----------------------------------------------------------------------------- Dask faults
+_SCHEDULER = """
+import sys, time
+from dask.distributed import LocalCluster
+if __name__ == "__main__":
+    c = LocalCluster(n_workers=int(sys.argv[1]), processes=False, protocol="tcp://",
+                     dashboard_address=":0", threads_per_worker=1)
+    print(c.scheduler_address, flush=True)
+    time.sleep(600)
+"""
+_HVPLAN = [sys.executable, "-c", "from planner.cli import main; main()"]
+
+
+def _scheduler(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
+    script = tmp_path / "sched.py"
+    script.write_text(_SCHEDULER)
+    p = subprocess.Popen([sys.executable, str(script), str(workers)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    return p, p.stdout.readline().strip()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot whose N+2 batch takes well over ten seconds."""
+    d = tmp_path_factory.mktemp("busy") / "g"
+    subprocess.run([*_HVPLAN, "generate", "--hosts", "40", "--vms", "3000", "--seed", "2",
+                    "--out", str(d)], check=True, capture_output=True)
+    return d
+
+
+def test_a_scheduler_without_workers_times_out_with_a_message(tmp_path: Path) -> None:
+    sched, address = _scheduler(tmp_path, 0)
+    try:
+        r = CliRunner().invoke(app, ["capacity", str(SMALL4), "--out", str(tmp_path / "o"),
+                                     "--scheduler", address, "--worker-timeout", "1"])
+    finally:
+        sched.kill()
+        sched.wait()
+    assert r.exit_code == 1, r.output
+    assert "has no worker after 1 s" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path) -> None:
+    sched, address = _scheduler(tmp_path, 1)
+    p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
+                          "--failures", "2", "--scheduler", address],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    assert p.poll() is None
+    os.killpg(sched.pid, signal.SIGKILL)
+    sched.wait()
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1, err
+    assert err.strip().splitlines()[-1].startswith("hvplan: lost the connection to the Dask")
+    assert "Traceback" not in err and "internal error" not in err
+    assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_capacity_is_130_and_one_line(busy: Path, tmp_path: Path) -> None:
+    p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
+                          "--failures", "2", "--workers", "1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(8)
+    assert p.poll() is None
+    os.killpg(p.pid, signal.SIGINT)  # the whole process group, as a terminal's Ctrl-C
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.strip() == "hvplan: interrupted (Ctrl-C); no output was left half-written."
+    assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []

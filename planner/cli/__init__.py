@@ -10,6 +10,7 @@ there is no import cycle), and every command module imports its heavy dependenci
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import typing
@@ -132,16 +133,35 @@ app.command(name="replay", short_help="Replay the load history: plan vs. native 
     replay.replay_cmd)
 
 
+def _hard_exit(code: int) -> None:
+    """Run the exit handlers (multiprocessing, Dask), flush the standard streams and end
+    the process with ``code`` without the interpreter's finalisation."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     """Console-script entry point: install the signal handlers, run the app; turn
     unexpected errors into a short message (``HVPLAN_DEBUG=1`` shows the traceback)."""
     signals.install()
     try:
         app(prog_name="hvplan")
+    except SystemExit as e:
+        if signals.received() is None:
+            raise
+        # Interrupted: every output was cleaned up while the exception unwound.  Leave
+        # without the interpreter's finalisation, where a solver thread stopped mid-search
+        # can still abort the process (std::terminate) and turn 130/143 into 134.
+        _hard_exit(e.code if isinstance(e.code, int) else signals.exit_code())
     except KeyboardInterrupt as e:
         code = signals.exit_code(e)
         print(signals.message(code), file=sys.stderr)
-        sys.exit(code)
+        _hard_exit(code)
     except Exception as e:  # noqa: BLE001 - last resort, a bug: keep the user's terminal clean
         if os.environ.get("HVPLAN_DEBUG"):
             raise

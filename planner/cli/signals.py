@@ -9,6 +9,7 @@ ignored, so that a repeated Ctrl-C cannot break the cleanup itself.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from types import FrameType
@@ -54,6 +55,10 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _State.signum is not None and now - _State.at < GRACE_SECONDS:
         return
     _State.signum, _State.at = signum, now
+    if os.environ.get("HVPLAN_DEBUG"):
+        import traceback
+
+        traceback.print_stack(frame)
     raise Interrupted(signum)
 
 
