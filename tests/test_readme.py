@@ -65,3 +65,17 @@ def test_readme_has_no_pointer_to_files_that_are_not_there() -> None:
 @pytest.mark.slow
 def test_readme_outputs_are_current() -> None:
     assert ro.main(["--check"]) == 0, "README.md is stale: run python tests/readme_outputs.py"
+
+
+def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"^<!-- python-example -->\n```python\n(.*?)^```", text,
+                          flags=re.S | re.M)
+    assert examples
+    (tmp_path / "data").symlink_to(ROOT / "data")
+    monkeypatch.chdir(tmp_path)
+    for code in examples:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    assert "OPTIMAL 1 65536" in out and "Low: 80 %" in out
