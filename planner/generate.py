@@ -58,6 +58,7 @@ from planner.cluster import (
     Vendor,
     VmState,
 )
+from planner.snapshot.build import HostColumns, VmColumns, build_cluster
 
 #: Default CPU generations per ``vendors`` choice (catalog model names, oldest first).
 DEFAULT_GENERATIONS: dict[str, tuple[str, ...]] = {
@@ -599,52 +600,31 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         Network("LiveMigration-1", NetworkRole.CLUSTER, 1, 25.0),
         Network("LiveMigration-2", NetworkRole.CLUSTER, 2, 10.0),
     )
-    universe: set[str] = set()
-    for m in cat.models:
-        universe |= m.features
-    feats = tuple(sorted(universe))
-    fidx = {f: i for i, f in enumerate(feats)}
-    model_feats = np.zeros((G, len(feats)), dtype=bool)
-    for g, cm in enumerate(cms):
-        model_feats[g, [fidx[f] for f in cm.features]] = True
-    baseline = np.zeros((len(Vendor), len(feats)), dtype=bool)
-    for vd in Vendor:
-        baseline[vd, [fidx[f] for f in cat.baseline(vd)]] = True
-    cluster = Cluster(
-        name=o.cluster_name,
+    owners: list[tuple[int, ...]] = [()] * V
+    for v in np.flatnonzero(~possible.all(axis=1)).tolist():
+        owners[v] = tuple(np.flatnonzero(possible[v]).tolist())
+    cluster = build_cluster(
+        o.cluster_name,
+        HostColumns(
+            names=hosts, vendor=host_vendor, logical_processors=host_lp, memory_mb=host_mem,
+            state=np.full(H, HostState.UP, dtype=np.int8),
+            fault_domain=[fd_names[f] for f in fd_of_host], cpu_model=host_model,
+            features=[cms[g].features for g in gen_of_host],
+            memory_reserve_mb=host_reserve.astype(np.int64),
+            cpu_base_milli=host_base_milli.astype(np.int64),
+            max_vm_migrations=np.full(H, 2, dtype=np.int64),
+        ),
+        VmColumns(
+            names=tuple(f"vm-{i + 1:0{width}d}" for i in range(V)), host=vm_host,
+            vcpus=vcpus, memory_mb=mem, state=state, priority=priority,
+            cpu_milli=cpu_milli.astype(np.int64), config_version_x10=version, compat=compat,
+            possible_owners=owners, preferred_owners=preferred,
+            anti_affinity_classes=[tuple(aa_names[c] for c in cs) for cs in vm_aa],
+            allow_downtime=downtime, pinned=pinned,
+        ),
         settings=ClusterSettings(auto_balancer_mode=2, auto_balancer_level=o.balancer_level,
                                  enforced_anti_affinity=o.enforced_anti_affinity),
-        host_names=hosts,
-        host_state=np.full(H, HostState.UP, dtype=np.int8),
-        host_fault_domain=fd_of_host,
-        fault_domains=fd_names,
-        host_vendor=host_vendor,
-        host_cpu_model=host_model,
-        host_lp=host_lp,
-        host_memory_mb=host_mem,
-        host_memory_reserve_mb=host_reserve.astype(np.int64),
-        host_cpu_base_milli=host_base_milli.astype(np.int64),
-        host_max_migrations=np.full(H, 2, dtype=np.int64),
-        features=feats,
-        host_features=model_feats[gen_of_host],
-        vendor_baseline=baseline,
-        vm_names=tuple(f"vm-{i + 1:0{width}d}" for i in range(V)),
-        vm_host=vm_host,
-        vm_state=state,
-        vm_priority=priority,
-        vm_vcpus=vcpus,
-        vm_memory_mb=mem,
-        vm_cpu_milli=cpu_milli.astype(np.int64),
-        vm_config_version_x10=version,
-        vm_compat=compat,
-        vm_possible=possible,
-        vm_preferred=tuple(preferred),
-        vm_aa_classes=vm_aa,
-        aa_class_names=aa_names,
-        vm_allow_downtime=downtime,
-        vm_pinned=pinned,
-        rules=rules,
-        networks=networks,
+        rules=rules, networks=networks, catalog=cat,
     )
     return cluster
 

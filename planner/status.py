@@ -6,11 +6,18 @@ also the other published reading), the hosts over it, the rules and limits the c
 placement already breaks (disabled affinity rules included, as soft and marked
 "(disabled)"), and the compatibility islands (VMs with no other host they can reach
 without downtime).
+
+Rules and anti-affinity classes are judged over their running (Running or Paused) members
+(SPEC §3); the enabled ones broken now are the planner's tier-0 candidates
+(``rules_broken_now``).  ``notes`` says what the user should know before planning: the
+native balancer's mode, no live-migration network, Paused and Down nodes, rules that name
+non-VM cluster groups.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +28,7 @@ from planner.checks import (
     placement_violations,
     rule_violations,
 )
-from planner.cluster import Cluster, HostState
+from planner.cluster import HOST_STATE_NAMES, Cluster, HostState
 from planner.loadmodel import (
     HighMode,
     Level,
@@ -45,6 +52,8 @@ class StatusReport:
     islands: list[dict[str, Any]]
     #: For the High level: the threshold under the other reading of High (not in force).
     alternative: Threshold | None = None
+    #: Plain-English facts to know before planning (balancer mode, node states, ...).
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (SPEC §6 ``status --json``)."""
@@ -58,10 +67,15 @@ class StatusReport:
                 "threshold_pct": self.alternative.to_dict(), "rule": self.alternative.rule,
                 "hosts_over_threshold": int(self._over(self.alternative).sum()),
             },
+            "balancer": {"mode": c.settings.auto_balancer_mode,
+                         "mode_name": BALANCER_MODES.get(c.settings.auto_balancer_mode, "?"),
+                         "level": c.settings.auto_balancer_level},
+            "notes": list(self.notes),
             "hosts": [
                 {
                     "name": c.host_names[h],
-                    "state": HostState(c.host_state[h]).name.title(),
+                    "state": HOST_STATE_NAMES[HostState(c.host_state[h])],
+                    "state_meaning": STATE_MEANINGS[HostState(c.host_state[h])],
                     "fault_domain": c.fault_domains[c.host_fault_domain[h]],
                     "cpu_model": c.host_cpu_model[h],
                     "cpu_pct": round(float(self.cpu_pct[h]), 4),
@@ -72,18 +86,82 @@ class StatusReport:
                     "over_memory": bool(self.over[h] and self.memory_pct[h]
                                         > self.threshold.memory_pct + 1e-9),
                     "running_vms": int(((c.vm_host == h) & c.vm_consumes).sum()),
+                    "vms": int((c.vm_host == h).sum()),
+                    "max_running_vms": int(c.host_max_running_vms[h]),
                 }
                 for h in range(c.n_hosts)
             ],
             "hosts_over_threshold": int(self.over.sum()),
             "hard_violations": sum(v.hard for v in self.violations),
             "violations": [v.to_dict() for v in self.violations],
+            "rules_broken_now": [
+                {"rule": v.rule, "kind": v.kind, "vms": list(v.vms), "message": v.message}
+                for v in self.violations if v.hard and v.kind in _RULE_KINDS],
+            "rules_with_other_members": [
+                {"rule": r.name, "other_members": list(r.other_members)}
+                for r in c.rules if r.other_members],
             "compatibility_islands": self.islands,
         }
 
 
     def _over(self, thr: Threshold) -> np.ndarray:
         return _over(self.cluster, self.cpu_pct, self.memory_pct, thr)
+
+
+#: ``AutoBalancerMode`` values as ``status`` names them.
+BALANCER_MODES = {0: "off", 1: "on node join only", 2: "on node join and every 30 minutes"}
+
+#: What each node state means for a plan (SPEC §1).
+STATE_MEANINGS = {
+    HostState.UP: "receives and keeps VMs",
+    HostState.PAUSED: "keeps its VMs, receives none (drain it to evacuate)",
+    HostState.DOWN: "receives none; its running VMs are not running and must be started "
+                    "elsewhere",
+}
+
+#: Violation kinds of affinity rules and enforced anti-affinity classes (tier 0).
+_RULE_KINDS = ("same_node", "different_node", "same_fault_domain", "different_fault_domain",
+               "anti_affinity")
+
+
+def _notes(cluster: Cluster) -> list[str]:
+    """What to know before planning, one sentence each."""
+    out: list[str] = []
+    mode = cluster.settings.auto_balancer_mode
+    if mode == 0:
+        out.append("The native balancer is off (AutoBalancerMode 0): nothing rebalances the "
+                   "cluster on its own.")
+    elif mode == 1:
+        out.append("The native balancer acts only when a node joins (AutoBalancerMode 1), "
+                   "not every 30 minutes.")
+    if not cluster.live_migration_possible:
+        out.append("No network is used for live migration: Running VMs can move only with "
+                   "downtime (allow_downtime).")
+    for state in (HostState.PAUSED, HostState.DOWN):
+        n = int((cluster.host_state == state).sum())
+        if n:
+            out.append(f"{n} node(s) {HOST_STATE_NAMES[state]}: {STATE_MEANINGS[state]}.")
+    starts = int((cluster.vm_on_down_host & cluster.vm_consumes).sum())
+    if starts:
+        out.append(f"{starts} running VM(s) are listed on Down nodes: a plan starts them "
+                   "elsewhere (Start moves, with their startup memory).")
+    others = [r.name for r in cluster.rules if r.other_members]
+    if others:
+        out.append(f"{len(others)} rule(s) also name non-VM cluster groups (kept, never "
+                   f"constraining): {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}.")
+    return out
+
+
+def _running_rules(cluster: Cluster) -> Cluster:
+    """The cluster with each rule and anti-affinity class reduced to its running members
+    (SPEC §3: members that are Off or Saved do not count)."""
+    run = cluster.vm_consumes
+    rules = tuple(dataclasses.replace(r, members=tuple(m for m in r.members if run[m]))
+                  for r in cluster.rules)
+    classes = tuple(cs if run[v] else () for v, cs in enumerate(cluster.vm_aa_classes))
+    if run.all():
+        return cluster
+    return cluster.replace(rules=rules, vm_aa_classes=classes)
 
 
 def _over(cluster: Cluster, cpu_pct: np.ndarray, memory_pct: np.ndarray,
@@ -107,7 +185,9 @@ def cluster_status(
     thr = resolve_threshold(cluster, level, threshold_pct, high_mode)
     loads = host_loads(cluster)
     over = _over(cluster, loads.cpu_pct, loads.memory_pct, thr)
-    violations = placement_violations(cluster)
-    violations += [v for v in rule_violations(cluster, include_disabled=True) if not v.hard]
+    judged = _running_rules(cluster)
+    violations = placement_violations(judged)
+    violations += [v for v in rule_violations(judged, include_disabled=True) if not v.hard]
     return StatusReport(cluster, thr, loads.cpu_pct, loads.memory_pct, over, violations,
-                        compatibility_islands(cluster), other_high_reading(cluster, thr))
+                        compatibility_islands(cluster), other_high_reading(cluster, thr),
+                        _notes(cluster))

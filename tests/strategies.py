@@ -45,6 +45,7 @@ from planner.cluster import (
     VmState,
 )
 from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold
+from planner.snapshot.build import HostColumns, VmColumns, build_cluster
 
 __all__ = [
     "HostSpec",
@@ -84,6 +85,8 @@ class HostSpec:
     cpu_model: str | None = None
     features: frozenset[str] | None = None
     max_vm_migrations: int = 2
+    max_config_version_x10: int = -1
+    max_running_vms: int = 1024
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class VmSpec:
 
     ``host`` is a host name (case-insensitive) or index.  ``cpu_milli`` is the VM's CPU
     demand when running, in milli logical processors (``vcpus * cpu_usage_pct * 10``).
-    ``possible_owners=None`` means every host.
+    ``possible_owners=None`` (or empty, as in vms.csv) means every host.
     """
 
     name: str
@@ -109,6 +112,11 @@ class VmSpec:
     anti_affinity_classes: tuple[str, ...] = ()
     allow_downtime: bool = False
     pinned: bool = False
+    dynamic_memory: bool = False
+    #: Dynamic Memory amounts (MB); ``None`` = ``memory_mb``.
+    memory_startup_mb: int | None = None
+    memory_minimum_mb: int | None = None
+    memory_maximum_mb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class RuleSpec:
     rule_type: RuleType
     members: tuple[str | int, ...] = field(default_factory=tuple)
     enabled: bool = True
+    #: Names in the rule's groups that are not VMs (kept, never constraining).
+    other_members: tuple[str, ...] = ()
 
 
 def _index_of(ref: str | int, index: dict[str, int], n: int, what: str) -> int:
@@ -147,78 +157,51 @@ def make_cluster(
     user input).  Nothing is validated beyond that: build invalid clusters on purpose when a
     test needs one.
     """
-    cat = catalog or default_catalog()
     h_index = {h.name.casefold(): i for i, h in enumerate(hosts)}
     v_index = {v.name.casefold(): i for i, v in enumerate(vms)}
     nh, nv = len(hosts), len(vms)
+    # The explicit feature set overrides the catalog model (the builder then uses the model,
+    # else the vendor baseline).
+    models = [h.cpu_model if h.cpu_model is not None else DEFAULT_MODEL[h.vendor] for h in hosts]
+    host_cols = HostColumns(
+        names=[h.name for h in hosts], vendor=[int(h.vendor) for h in hosts],
+        logical_processors=[h.logical_processors for h in hosts],
+        memory_mb=[h.memory_mb for h in hosts], state=[int(h.state) for h in hosts],
+        fault_domain=[h.fault_domain for h in hosts], cpu_model=models,
+        features=[h.features for h in hosts],
+        memory_reserve_mb=[h.memory_reserve_mb for h in hosts],
+        cpu_base_milli=[h.cpu_base_milli for h in hosts],
+        max_vm_migrations=[h.max_vm_migrations for h in hosts],
+        max_config_version_x10=[h.max_config_version_x10 for h in hosts],
+        max_running_vms=[h.max_running_vms for h in hosts],
+    )
 
-    # Feature sets: explicit override, else the catalog model, else the vendor baseline.
-    host_feats: list[frozenset[str]] = []
-    models: list[str] = []
-    for h in hosts:
-        model_name = h.cpu_model if h.cpu_model is not None else DEFAULT_MODEL[h.vendor]
-        model = cat.get(model_name) if model_name else None
-        if h.features is not None:
-            fs = frozenset(h.features)
-        elif model is not None:
-            fs = model.features
-        else:
-            fs = cat.baseline(h.vendor)
-        host_feats.append(fs)
-        models.append(model_name)
-    # The loader's universe: every catalog feature plus every host's own features, sorted.
-    universe: set[str] = set()
-    for m in cat.models:
-        universe |= m.features
-    for fs in host_feats:
-        universe |= fs
-    feats = tuple(sorted(universe))
-    fidx = {f: i for i, f in enumerate(feats)}
-    hf = np.zeros((nh, len(feats)), dtype=bool)
-    for i, fs in enumerate(host_feats):
-        hf[i, [fidx[f] for f in fs]] = True
-    base = np.zeros((len(Vendor), len(feats)), dtype=bool)
-    for vd in Vendor:
-        base[vd, [fidx[f] for f in cat.baseline(vd)]] = True
-
-    # Fault domains and anti-affinity classes are numbered in order of first appearance,
-    # case-insensitively, exactly as the loader does.
-    fd_names: list[str] = []
-    fd_index: dict[str, int] = {}
-    host_fd: list[int] = []
-    for h in hosts:
-        fd = h.fault_domain if h.fault_domain is not None else h.name
-        if fd.casefold() not in fd_index:
-            fd_index[fd.casefold()] = len(fd_names)
-            fd_names.append(fd)
-        host_fd.append(fd_index[fd.casefold()])
-    aa_names: list[str] = []
-    aa_index: dict[str, int] = {}
-    vm_aa: list[tuple[int, ...]] = []
-    for v in vms:
-        cls: list[int] = []
-        for c in v.anti_affinity_classes:
-            if c.casefold() not in aa_index:
-                aa_index[c.casefold()] = len(aa_names)
-                aa_names.append(c)
-            if aa_index[c.casefold()] not in cls:
-                cls.append(aa_index[c.casefold()])
-        vm_aa.append(tuple(cls))
-
-    possible = np.ones((nv, nh), dtype=bool)
-    preferred: list[tuple[int, ...]] = []
-    for i, v in enumerate(vms):
-        if v.possible_owners is not None:
-            possible[i] = False
-            for ref in v.possible_owners:
-                possible[i, _index_of(ref, h_index, nh, "host")] = True
-        pref: list[int] = []
-        for ref in v.preferred_owners:
+    def refs(seq: Sequence[str | int]) -> tuple[int, ...]:
+        out: list[int] = []
+        for ref in seq:
             j = _index_of(ref, h_index, nh, "host")
-            if j not in pref:
-                pref.append(j)
-        preferred.append(tuple(pref))
+            if j not in out:
+                out.append(j)
+        return tuple(out)
 
+    vm_cols = VmColumns(
+        names=[v.name for v in vms],
+        host=[_index_of(v.host, h_index, nh, "host") for v in vms],
+        vcpus=[v.vcpus for v in vms], memory_mb=[v.memory_mb for v in vms],
+        state=[int(v.state) for v in vms], priority=[v.priority for v in vms],
+        cpu_milli=[v.cpu_milli for v in vms],
+        config_version_x10=[v.config_version_x10 for v in vms],
+        compat=[int(v.compat) for v in vms],
+        possible_owners=[() if v.possible_owners is None else refs(v.possible_owners)
+                         for v in vms],
+        preferred_owners=[refs(v.preferred_owners) for v in vms],
+        anti_affinity_classes=[v.anti_affinity_classes for v in vms],
+        allow_downtime=[v.allow_downtime for v in vms], pinned=[v.pinned for v in vms],
+        dynamic_memory=[v.dynamic_memory for v in vms],
+        memory_startup_mb=[v.memory_startup_mb or v.memory_mb for v in vms],
+        memory_minimum_mb=[v.memory_minimum_mb or v.memory_mb for v in vms],
+        memory_maximum_mb=[v.memory_maximum_mb or v.memory_mb for v in vms],
+    )
     rule_objs: list[Rule] = []
     for r in rules:
         mem: list[int] = []
@@ -226,43 +209,10 @@ def make_cluster(
             j = _index_of(ref, v_index, nv, "VM")
             if j not in mem:
                 mem.append(j)
-        rule_objs.append(Rule(r.name, RuleType(r.rule_type), bool(r.enabled), tuple(mem)))
-
-    return Cluster(
-        name=name,
-        settings=settings or ClusterSettings(),
-        host_names=tuple(h.name for h in hosts),
-        host_state=np.array([int(h.state) for h in hosts], dtype=np.int8),
-        host_fault_domain=np.array(host_fd, dtype=np.int32),
-        fault_domains=tuple(fd_names),
-        host_vendor=np.array([int(h.vendor) for h in hosts], dtype=np.int8),
-        host_cpu_model=tuple(models),
-        host_lp=np.array([h.logical_processors for h in hosts], dtype=np.int64),
-        host_memory_mb=np.array([h.memory_mb for h in hosts], dtype=np.int64),
-        host_memory_reserve_mb=np.array([h.memory_reserve_mb for h in hosts], dtype=np.int64),
-        host_cpu_base_milli=np.array([h.cpu_base_milli for h in hosts], dtype=np.int64),
-        host_max_migrations=np.array([h.max_vm_migrations for h in hosts], dtype=np.int64),
-        features=feats,
-        host_features=hf,
-        vendor_baseline=base,
-        vm_names=tuple(v.name for v in vms),
-        vm_host=np.array([_index_of(v.host, h_index, nh, "host") for v in vms], dtype=np.int32),
-        vm_state=np.array([int(v.state) for v in vms], dtype=np.int8),
-        vm_priority=np.array([v.priority for v in vms], dtype=np.int16),
-        vm_vcpus=np.array([v.vcpus for v in vms], dtype=np.int64),
-        vm_memory_mb=np.array([v.memory_mb for v in vms], dtype=np.int64),
-        vm_cpu_milli=np.array([v.cpu_milli for v in vms], dtype=np.int64),
-        vm_config_version_x10=np.array([v.config_version_x10 for v in vms], dtype=np.int32),
-        vm_compat=np.array([int(v.compat) for v in vms], dtype=np.int8),
-        vm_possible=possible,
-        vm_preferred=tuple(preferred),
-        vm_aa_classes=tuple(vm_aa),
-        aa_class_names=tuple(aa_names),
-        vm_allow_downtime=np.array([v.allow_downtime for v in vms], dtype=bool),
-        vm_pinned=np.array([v.pinned for v in vms], dtype=bool),
-        rules=tuple(rule_objs),
-        networks=tuple(networks),
-    )
+        rule_objs.append(Rule(r.name, RuleType(r.rule_type), bool(r.enabled), tuple(mem),
+                              tuple(r.other_members)))
+    return build_cluster(name, host_cols, vm_cols, settings=settings, rules=rule_objs,
+                         networks=networks, catalog=catalog)
 
 
 # ----------------------------------------------------------------------------- strategies

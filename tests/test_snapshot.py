@@ -317,3 +317,80 @@ def test_committed_powershell5_fixture_reads_like_the_base() -> None:
     cluster, report = read_snapshot(ps)
     assert cluster is not None and report.problems == []
     assert_same_cluster(load_snapshot(BASE).replace(name="x"), cluster.replace(name="x"))
+
+
+# ----------------------------------------------------------------------------- new columns
+NEW_HOSTS = ("name,state,cpu_vendor,cpu_model,logical_processors,memory_mb,max_config_version,"
+             "max_running_vms\nH1,Up,Intel,Icelake-Server,16,65536,12.0,\n"
+             "H2,Paused,Intel,Icelake-Server,16,65536,9.0,500\n")
+NEW_VMS = ("name,host,vcpus,memory_mb,dynamic_memory,memory_startup_mb,memory_minimum_mb,"
+           "memory_maximum_mb,config_version\nA,H1,2,3000,true,4096,1024,8192,10.0\n"
+           "B,H2,2,2048,false,,,,9.0\n")
+
+
+def test_new_columns_are_read_and_written_back(make_snapshot: Maker, tmp_path: Path) -> None:
+    snap = make_snapshot({"cluster.csv": "name,collected_utc\nc1,2026-12-01T09:30:00+01:00\n",
+                          "hosts.csv": NEW_HOSTS, "vms.csv": NEW_VMS,
+                          "affinity_rules.csv": None, "networks.csv": None})
+    c, report = read_snapshot(snap)
+    assert c is not None, report.errors
+    # 09:30 at +01:00 is 08:30 UTC.
+    assert c.settings.collected_utc == "2026-12-01T08:30:00Z"
+    assert c.host_max_config_version_x10.tolist() == [120, 90]
+    assert c.host_max_running_vms.tolist() == [1024, 500]
+    assert c.vm_dynamic_memory.tolist() == [True, False]
+    assert c.vm_memory_startup_mb.tolist() == [4096, 2048]
+    assert c.vm_memory_minimum_mb.tolist() == [1024, 2048]
+    assert c.vm_memory_maximum_mb.tolist() == [8192, 2048]
+    write_snapshot(c, tmp_path / "back")
+    back = load_snapshot(tmp_path / "back")
+    assert_same_cluster(c, back)
+
+
+def test_snapshot_sha256_covers_the_files_as_read(make_snapshot: Maker) -> None:
+    a, b = make_snapshot(), make_snapshot()
+    ha, hb = load_snapshot(a).snapshot_sha256, load_snapshot(b).snapshot_sha256
+    assert ha is not None and len(ha) == 64 and ha == hb
+    # One byte more anywhere changes it (a trailing newline in networks.csv).
+    (b / "networks.csv").write_bytes((b / "networks.csv").read_bytes() + b"\n")
+    assert load_snapshot(b).snapshot_sha256 != ha
+    # A file that is not a snapshot file does not count.
+    (a / "notes.txt").write_text("not a snapshot file")
+    assert load_snapshot(a).snapshot_sha256 == ha
+
+
+def test_bad_new_values_are_reported(make_snapshot: Maker) -> None:
+    snap = make_snapshot({
+        "cluster.csv": "name,collected_utc\nc1,yesterday\n",
+        "hosts.csv": NEW_HOSTS.replace(",9.0,500", ",x,0"),
+        "vms.csv": NEW_VMS.replace("true,4096,1024,8192", "true,4096,5000,8192"),
+    })
+    _, report = read_snapshot(snap)
+    got = {(p.file, p.row, p.column, p.value) for p in report.errors}
+    assert ("cluster.csv", 2, "collected_utc", "yesterday") in got
+    assert ("hosts.csv", 3, "max_config_version", "x") in got
+    assert ("hosts.csv", 3, "max_running_vms", "0") in got
+    # Dynamic Memory: minimum 5,000 > startup 4,096.
+    assert ("vms.csv", 2, "memory_minimum_mb", "5000") in got
+
+
+def test_rule_members_that_are_not_vms_are_kept_and_reported(make_snapshot: Maker,
+                                                            tmp_path: Path) -> None:
+    # Microsoft's storage affinity example: a VM and its Cluster Shared Volume.
+    snap = make_snapshot({"affinity_rules.csv": "name,rule_type,groups\n"
+                          "storage,SameFaultDomain,A;Cluster Disk 1\n"})
+    c, report = read_snapshot(snap)
+    assert c is not None and report.valid
+    (rule,) = c.rules
+    assert rule.members == (c.vm_index["a"],) and rule.other_members == ("Cluster Disk 1",)
+    (w,) = [p for p in report.warnings if p.column == "groups"]
+    assert (w.row, w.value) == (2, "Cluster Disk 1") and "non-VM cluster group" in w.message
+    write_snapshot(c, tmp_path / "back")
+    assert load_snapshot(tmp_path / "back").rules == c.rules
+
+
+def test_writer_leaves_default_columns_out(make_snapshot: Maker) -> None:
+    files = snapshot_files(load_snapshot(make_snapshot()))
+    assert "collected_utc" not in files["cluster.csv"]
+    assert "max_config_version" not in files["hosts.csv"]
+    assert "dynamic_memory" not in files["vms.csv"]

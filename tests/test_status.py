@@ -176,3 +176,41 @@ def test_status_json_has_the_spec_keys(small4: Path) -> None:
         assert {"name", "state", "cpu_pct", "memory_pct", "over_threshold"} <= h.keys()
     for v in d["violations"]:
         assert {"kind", "rule", "vms", "hosts", "message"} <= v.keys()
+
+
+def test_notes_name_the_balancer_mode_and_node_states() -> None:
+    hosts = [HostSpec("H1"), HostSpec("H2", state=HostState.PAUSED),
+             HostSpec("H3", state=HostState.DOWN)]
+    vms = [VmSpec("a", "H1"), VmSpec("p", "H2"), VmSpec("d", "H3"),
+           VmSpec("off", "H3", state=VmState.OFF)]
+    for mode, said in ((0, "is off (AutoBalancerMode 0)"), (1, "only when a node joins"),
+                       (2, None)):
+        c = make_cluster(hosts, vms, settings=ClusterSettings(auto_balancer_mode=mode))
+        d = cluster_status(c).to_dict()
+        assert d["balancer"]["mode"] == mode
+        balancer_notes = [n for n in d["notes"] if "native balancer" in n]
+        assert (balancer_notes == []) if said is None else said in balancer_notes[0]
+    # Paused and Down are explained; d (Running on the Down H3) must be started elsewhere.
+    assert any("Paused: keeps its VMs" in n for n in d["notes"])
+    assert any("1 running VM(s) are listed on Down nodes" in n for n in d["notes"])
+    hs = {h["name"]: h for h in d["hosts"]}
+    assert (hs["H3"]["running_vms"], hs["H3"]["vms"]) == (1, 2)
+    assert hs["H2"]["state_meaning"].startswith("keeps its VMs")
+    # p stays on its Paused node: not a violation; d on the Down node is.
+    assert [(v["kind"], v["vms"]) for v in d["violations"]] == [("host_not_up", ["d"])]
+
+
+def test_rules_are_judged_over_running_members() -> None:
+    # DifferentNode {a, b, off}: a and b apart, off (Off) shares H1 with a -> holds (Off
+    # members do not count).  SameNode {a, c}: a on H1, c on H2 -> broken now (tier 0).
+    c = make_cluster([HostSpec("H1"), HostSpec("H2")],
+                     [VmSpec("a", "H1"), VmSpec("b", "H2"), VmSpec("c", "H2"),
+                      VmSpec("off", "H1", state=VmState.OFF)],
+                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "b", "off")),
+                      RuleSpec("pair", RuleType.SAME_NODE, ("a", "c"),
+                               other_members=("Cluster Disk 1",))])
+    d = cluster_status(c).to_dict()
+    assert [(r["rule"], r["kind"]) for r in d["rules_broken_now"]] == [("pair", "same_node")]
+    assert d["rules_with_other_members"] == [{"rule": "pair",
+                                              "other_members": ["Cluster Disk 1"]}]
+    assert any("non-VM cluster groups" in n for n in d["notes"])

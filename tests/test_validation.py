@@ -209,48 +209,55 @@ CASES = [
                                                        pinned="true")),
          "vms.csv", 4, "pinned", "true", "not one of its possible owners"),
     Case("same-vs-different-node", add_row("affinity_rules.csv", "pair,SameNode,true,B;A"),
-         "affinity_rules.csv", 2, "groups", "spread", "'pair' put them on the same node"),
+         "affinity_rules.csv", 2, "groups", "spread", "'pair' put them on the same node",
+         "warning"),
     Case("same-vs-different-transitive", add_row(
         "affinity_rules.csv", "ac,SameNode,true,A;C", "cb,2,true,C;B"),
-         "affinity_rules.csv", 2, "groups", "spread", "'ac', 'cb' put them on the same node"),
+         "affinity_rules.csv", 2, "groups", "spread", "'ac', 'cb' put them on the same node",
+         "warning"),
     Case("same-vs-different-domain", add_row(
         "affinity_rules.csv", "doms,DifferentFaultDomain,true,A;C", "dom,SameFaultDomain,true,"
-        "C;D"), "affinity_rules.csv", 4, "groups", "doms", "on the same fault domain"),
+        "C;A"), "affinity_rules.csv", 4, "groups", "doms", "on the same fault domain",
+         "warning"),
     Case("different-node-too-few-hosts", merge(
-        with_row("hosts.csv", 4, H3_PAUSED),
+        # C is on the Down H3: it must be started on H1 or H2, where A and B are.
+        with_row("hosts.csv", 4, H3_DOWN),
         with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C")),
-         "affinity_rules.csv", 2, "groups", "spread", "3 running members but only 2 eligible"),
+         "affinity_rules.csv", 2, "groups", "spread", "3 running members but only 2 nodes",
+         "warning"),
     Case("different-node-owners", merge(
         with_rows("vms.csv", {2: vm(owners="H1;H2"), 3: vm(name="B", host="H2", owners="H1;H2"),
                               4: vm(name="C", host="H2", owners="H2", vcpus="2")}),
         with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C")),
-         "affinity_rules.csv", 2, "groups", "spread", "3 running members but only 2"),
+         "affinity_rules.csv", 2, "groups", "spread", "3 running members but only 2", "warning"),
     Case("different-domain-too-few", add_row("affinity_rules.csv",
                                              "racks,DifferentFaultDomain,true,A;B;C"),
-         "affinity_rules.csv", 4, "groups", "racks", "only 2 fault domains"),
+         "affinity_rules.csv", 4, "groups", "racks", "only 2 fault domains", "warning"),
     Case("same-node-too-big", merge(
         with_row("vms.csv", 3, vm(name="B", host="H2", mem="60000")),
         add_row("affinity_rules.csv", "bc,SameNode,true,B;C")),
-         "affinity_rules.csv", 4, "groups", "bc", "fits on no host"),
+         "affinity_rules.csv", 4, "groups", "bc", "fits in no node", "warning"),
     Case("same-node-no-common-owner", merge(
         with_rows("vms.csv", {3: vm(name="B", host="H2", owners="H2"),
                               4: vm(name="C", host="H3", owners="H3")}),
         add_row("affinity_rules.csv", "bc,SameNode,true,B;C")),
-         "affinity_rules.csv", 4, "groups", "bc", "no Up possible owner in common"),
+         "affinity_rules.csv", 4, "groups", "bc", "has no node that every member may run on",
+         "warning"),
     Case("same-node-pinned-apart", merge(
         with_rows("vms.csv", {3: vm(name="B", host="H2", pinned="true"),
                               4: vm(name="C", host="H3", pinned="true")}),
         add_row("affinity_rules.csv", "bc,SameNode,true,B;C")),
-         "affinity_rules.csv", 4, "groups", "bc", "can never share a node"),
+         "affinity_rules.csv", 4, "groups", "bc", "can never share a node", "warning"),
     Case("different-node-pinned-together", merge(
         with_rows("vms.csv", {2: vm(pinned="true"), 5: vm(name="D", pinned="true")}),
         with_row("affinity_rules.csv", 3, "ad,DifferentNode,true,A;D")),
-         "affinity_rules.csv", 3, "groups", "ad", "pinned VMs A and D share node H1"),
+         "affinity_rules.csv", 3, "groups", "ad", "pinned VMs A and D share node H1", "warning"),
     Case("enforced-anti-affinity", merge(
-        with_row("cluster.csv", 2, "base,2,1,,true"), with_row("hosts.csv", 4, H3_PAUSED),
+        with_row("cluster.csv", 2, "base,2,1,,true"), with_row("hosts.csv", 4, H3_DOWN),
         with_rows("vms.csv", {2: vm(aa="SQL"), 3: vm(name="B", host="H2", aa="SQL"),
                               4: vm(name="C", host="H3", aa="sql")})),
-         "vms.csv", 2, "anti_affinity_class_names", "SQL", "only 2 eligible Up hosts"),
+         "vms.csv", 2, "anti_affinity_class_names", "SQL", "only 2 nodes they may run on",
+         "warning"),
     # ---- warnings -----------------------------------------------------------------------
     Case("unknown-column", with_header("vms.csv", V_HEAD.replace("pinned", "pinnned")),
          "vms.csv", None, "pinnned", None, "unknown column", "warning"),
@@ -275,12 +282,6 @@ CASES = [
         with_row("hosts.csv", 4, H3.replace(",16,", ",4,")),
         with_row("vms.csv", 4, vm(name="C", host="H3", vcpus="8", cpu="10"))),
         "vms.csv", 4, "vcpus", "8", "more vCPUs than its host H3", "warning"),
-    Case("different-node-counting-off-vms", merge(
-        with_row("hosts.csv", 4, H3_PAUSED),
-        with_row("vms.csv", 4, vm(name="C", host="H3", state="Off")),
-        with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C")),
-         "affinity_rules.csv", 2, "groups", "spread", "3 members (counting those not running)",
-         "warning"),
     Case("pinned-on-down-host", merge(with_row("hosts.csv", 4, H3_DOWN),
                                       with_row("vms.csv", 4, vm(name="C", host="H3",
                                                                 pinned="true"))),
@@ -494,3 +495,81 @@ def test_misnamed_required_file_gets_a_hint(make_snapshot: SnapshotMaker) -> Non
     _, report = read_snapshot(snap)
     (p,) = report.errors
     assert p.file == "vms.csv" and p.message.endswith("(is vm.csv meant to be vms.csv?)")
+
+
+# ---------------------------------------------------------------- rules broken now: warnings
+def test_rules_broken_now_do_not_reject_the_snapshot(make_snapshot: SnapshotMaker) -> None:
+    # Issue 11: an enforced anti-affinity class with more running members than nodes (4 on
+    # 3 hosts) and a DifferentNode rule over them; the snapshot stays valid, both are named.
+    rows = {2: vm(aa="DC"), 3: vm(name="B", host="H2", aa="DC"),
+            4: vm(name="C", host="H3", aa="DC", compat="MinimumFeatureSet"),
+            5: vm(name="D", host="H1", aa="DC", prio="Medium", mem="4096")}
+    snap = make_snapshot(merge(with_row("cluster.csv", 2, "base,2,1,,true"),
+                               with_rows("vms.csv", rows),
+                               with_rows("affinity_rules.csv", {
+                                   2: "spread,DifferentNode,true,A;B;C;D",
+                                   3: "together,SameNode,true,A"})))
+    cluster, report = read_snapshot(snap)
+    assert cluster is not None and report.errors == []
+    texts = [p.message for p in report.warnings]
+    assert any("class 'DC' has 4 running VMs but only 3" in t for t in texts)
+    assert any("4 running members but only 3 nodes" in t for t in texts)
+    assert all("left broken" in t for t in texts if "running" in t)
+
+
+def test_off_members_do_not_count_for_rules(make_snapshot: SnapshotMaker) -> None:
+    # D is Off: a DifferentNode rule over A, B, C, D on 3 hosts has 3 running members and
+    # holds (SPEC §3), so nothing is reported about it.
+    snap = make_snapshot(with_row("affinity_rules.csv", 2, "spread,DifferentNode,true,A;B;C;D"))
+    _, report = read_snapshot(snap)
+    assert report.errors == []
+    assert not [p for p in report.warnings if p.file == "affinity_rules.csv"
+                and p.column == "groups"]
+
+
+# ---------------------------------------------------------------- input hardening (issue 15)
+@pytest.mark.parametrize("value", ["32_768", "\uff11\uff12", "nan", "inf", "-inf", "NaN"])
+def test_odd_numbers_are_refused(make_snapshot: SnapshotMaker, value: str) -> None:
+    # Python's int()/float() accept these; a snapshot must not.
+    snap = make_snapshot(with_row("hosts.csv", 2, H1.replace("65536", value)))
+    _, report = read_snapshot(snap)
+    assert [(p.row, p.column, p.value) for p in report.errors] == [(2, "memory_mb", value)]
+    assert "expected an integer" in report.errors[0].message
+
+
+def test_full_width_digits_are_refused_in_numbers_and_enums(make_snapshot: SnapshotMaker
+                                                            ) -> None:
+    fifty, three_thousand = "\uff15\uff10", "\uff13\uff10\uff10\uff10"
+    snap = make_snapshot(with_row("vms.csv", 2, vm(cpu=fifty, prio=three_thousand)))
+    _, report = read_snapshot(snap)
+    assert {p.column for p in report.errors} == {"cpu_usage_pct", "priority"}
+
+
+def test_formula_names_are_warned_about(make_snapshot: SnapshotMaker) -> None:
+    snap = make_snapshot(merge(with_row("vms.csv", 5, vm(name="=HYPERLINK(1)", state="Off")),
+                               with_row("affinity_rules.csv", 3, "@rule,SameNode,true,A")))
+    cluster, report = read_snapshot(snap)
+    assert cluster is not None
+    got = {(p.file, p.row, p.value) for p in report.warnings if "formula" in p.message}
+    assert got == {("vms.csv", 5, "=HYPERLINK(1)"), ("affinity_rules.csv", 3, "@rule")}
+
+
+def test_utf32_is_called_utf32(make_snapshot: SnapshotMaker) -> None:
+    snap = make_snapshot({"hosts.csv": base_text("hosts.csv").encode("utf-32")})
+    cluster, report = read_snapshot(snap)
+    assert cluster is not None
+    (w,) = [p for p in report.warnings if p.file == "hosts.csv"]
+    assert "UTF-32" in w.message and "UTF-16" not in w.message
+
+
+def test_symlink_loop_is_named(make_snapshot: SnapshotMaker) -> None:
+    snap = make_snapshot()
+    (snap / "vms.csv").unlink()
+    (snap / "vms.csv").symlink_to(snap / "vms.csv")
+    _, report = read_snapshot(snap)
+    (e,) = report.errors
+    assert e.file == "vms.csv" and "symbolic link loop" in e.message
+    loop = snap.parent / "loop"
+    loop.symlink_to(loop)
+    _, report = read_snapshot(loop)
+    assert "symbolic link" in report.errors[0].message

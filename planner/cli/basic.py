@@ -92,17 +92,23 @@ def status(
     out.print(f"Cluster [bold]{safe(cluster.name)}[/]: {cluster.n_hosts} hosts, "
               f"{cluster.n_vms} VMs ({int(cluster.vm_consumes.sum())} running)")
     out.print(f"Threshold: {safe(st.threshold.rule)}")
+    for note in st.notes:
+        out.print(f"Note: {safe(note)}")
     if st.alternative is not None:
         alt = d["threshold_alternative"]
         out.print(f"  (other reading of High, not used: {safe(st.alternative.rule)}; "
                   f"{alt['hosts_over_threshold']} host(s) over it; choose with --high-mode)")
     rows = [[term_safe(h["name"]), h["state"], term_safe(h["fault_domain"]),
-             term_safe(h["cpu_model"]), str(h["running_vms"]), f"{h['cpu_pct']:.1f}",
+             term_safe(h["cpu_model"]), str(h["running_vms"]), str(h["vms"]),
+             f"{h['cpu_pct']:.1f}",
              f"{h['memory_pct']:.1f}", Text(_over_label(h), style="red")]
             for h in d["hosts"]]
-    show_table(out, ["host", "state", "fault domain", "CPU model", "running VMs", "CPU %",
-                     "memory %", "over"], rows, right=("running VMs", "CPU %", "memory %"))
-    out.print("(running VMs: Running or Paused VMs, the ones that use CPU and memory)")
+    show_table(out, ["host", "state", "fault domain", "CPU model", "running VMs", "all VMs",
+                     "CPU %", "memory %", "over"], rows,
+               right=("running VMs", "all VMs", "CPU %", "memory %"))
+    out.print("(running VMs: Running or Paused VMs, the ones that use CPU and memory; all VMs "
+              "also counts Off and Saved ones. Paused: keeps its VMs, receives none; Down: "
+              "its running VMs must be started elsewhere)")
     out.print(f"Hosts over the threshold: {d['hosts_over_threshold']}")
     if st.violations:
         out.print(f"Rules and limits broken now ({len(st.violations)}, "
