@@ -111,10 +111,10 @@ def cluster_checks(cluster: Cluster, vms: VmRows, rules: RuleRows, report: Repor
         report.warning("hosts.csv", f"max_running_vms is above Hyper-V's limit of "
                        f"{MAX_RUNNING_VMS_PER_HOST} running VMs per node", column="max_running_vms",
                        value=int(limit[h]))
-    if cluster.n_vms:
-        _vm_fit_checks(cluster, vms, report)
-        _vm_state_checks(cluster, vms, report)
     endable = _endable(cluster)
+    if cluster.n_vms:
+        _vm_fit_checks(cluster, vms, endable, report)
+        _vm_state_checks(cluster, vms, report)
     if cluster.settings.enforced_anti_affinity:
         _enforced_anti_affinity_checks(cluster, vms, endable, report)
     _rule_checks(cluster, rules, endable, report)
@@ -123,14 +123,20 @@ def cluster_checks(cluster: Cluster, vms: VmRows, rules: RuleRows, report: Repor
 def _endable(cluster: Cluster) -> np.ndarray:
     """bool (V, H): hosts each VM may end on by owners, node state and configuration
     version alone (move kinds, capacity and rules aside): the Up possible owners that run
-    its version, and its own node when it may stay there (:attr:`Cluster.vm_allowed`)."""
+    its version, and its own node when it may stay there (as :attr:`Cluster.vm_allowed`,
+    without computing the move kinds)."""
     v_idx = np.arange(cluster.n_vms)
-    ok = cluster.vm_possible & cluster.vm_version_admitted & cluster.host_up[None, :]
-    ok[v_idx, cluster.vm_host] = cluster.vm_allowed[v_idx, cluster.vm_host]
+    cur = cluster.vm_host
+    ok = cluster.vm_possible & cluster.vm_version_admitted
+    stay = ok[v_idx, cur] & cluster.host_keeps[cur]
+    stay |= cluster.vm_on_down_host & ~cluster.vm_consumes
+    ok &= cluster.host_up[None, :]
+    ok[v_idx, cur] = stay
     return ok
 
 
-def _vm_fit_checks(cluster: Cluster, vms: VmRows, report: Report) -> None:
+def _vm_fit_checks(cluster: Cluster, vms: VmRows, endable: np.ndarray, report: Report
+                   ) -> None:
     """VMs larger than every host, and running VMs with no host they may end on."""
     vf, hn = vms.file, cluster.host_names
     rows = [r["_row"] for r in vms.rows]
@@ -155,7 +161,6 @@ def _vm_fit_checks(cluster: Cluster, vms: VmRows, report: Report) -> None:
                      value=vms.rows[v]["cpu_usage_pct"])
     too_big = big_mem | many_vc | big_cpu
     explicit = np.array([bool(p) for p in vms.possible], dtype=bool)
-    endable = _endable(cluster)
     run = cluster.vm_consumes
     has_up = bool(cluster.host_up.any())
 
