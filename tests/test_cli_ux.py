@@ -256,3 +256,13 @@ def test_verify_against_another_snapshot_is_one_line(tmp_path: Path,
     assert r.exit_code == 1
     assert r.stderr.splitlines()[-1] == "hvplan: the plan was made from another snapshot"
     assert len([ln for ln in r.stderr.splitlines() if "over" in ln]) == 0
+
+
+def test_plan_options_reach_the_summary(tmp_path: Path) -> None:
+    r = run("plan", SMALL4, "--out", str(tmp_path / "p"), "--level", "medium", "--headroom",
+            "5", "--minimise", "Moves", "--strict-rules", "--load", "P95", "--json")
+    assert r.exit_code in (0, 1), r.output
+    assert "no load history" in r.stderr
+    if r.exit_code == 0:
+        params = json.loads(r.stdout)["parameters"]
+        assert params.get("minimise") == "moves" and params.get("headroom_pct") == 5.0

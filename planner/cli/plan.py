@@ -136,8 +136,14 @@ def plan(
         "time_limit_s": time_limit, "seed": seed, "workers": workers, "profile": prof,
         "headroom_pct": headroom, "minimise": minimise.value, "strict_rules": strict_rules,
         "load": None if load is None else load.value}
-    defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False,
-                "load": None}
+    load_stat = wanted.pop("load")
+    if load_stat is not None:
+        err.print("note: --load: this build's plan command plans the vms.csv values; the "
+                  "load history is judged by 'hvplan replay' (see its --load)"
+                  if getattr(cluster, "history", None) is not None else
+                  "note: the snapshot has no load history (vm_history.csv); --load is not "
+                  "used and the vms.csv values are planned")
+    defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False}
     fields = {f.name for f in dataclasses.fields(PlanOptions)}
     for name, value in list(wanted.items()):
         if name not in fields:
