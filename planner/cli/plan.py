@@ -257,13 +257,9 @@ def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verb
               f"highest CPU {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %, "
               f"highest memory {s['max_memory_pct_before']:.1f} % -> "
               f"{s['max_memory_pct_after']:.1f} %")
-    if s["status"] == "OPTIMAL":
-        out.print(f"No better plan exists under these rules (proven in "
-                  f"{s['solve_seconds']:.1f} s).")
-    else:
-        gaps = tier_words(s.get("tiers", []))
-        out.print(f"Best plan found in {s['solve_seconds']:.1f} s, not proven best"
-                  + (": " + "; ".join(gaps) if gaps else "") + ".")
+    from planner.solve.result import headline
+
+    out.print(safe(headline(s)))
     for r in s.get("rules_left_broken", []) or []:
         out.print(f"  rule {safe(r.get('rule'))} stays broken: {safe(r.get('reason'))}")
     if budget:

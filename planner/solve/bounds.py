@@ -19,6 +19,19 @@
 
 The SameNode groups that sit wholly on a node are single knapsack items (such a group
 either stays or leaves together), which keeps the bound valid and tighter.
+
+:func:`add_relaxed_bounds` adds the bounds of :mod:`planner.bounds_extra` (single load sample
+only), each kept with the assumption it needs, so that a tier left unproven does not zero
+the bounds of the tiers after it:
+
+* ``anti_affinity_any`` (every feasible placement) and ``anti_affinity_excess0`` (every
+  placement with no node above the threshold): min-cost assignment of the classes' members;
+* ``migration_relaxed`` (every placement with no node above the threshold, whatever its
+  rules and anti-affinity tiers): the larger of the exact CP-SAT cover and the surrogate
+  cover per node, plus the mandatory moves;
+* ``balance_any`` (every feasible placement): fixed loads and averaging;
+  :meth:`Bounds.balance_within` (every placement with no node above the threshold whose
+  migration cost is at most a given value): the memory a node keeps when the budget is spent.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from planner import bounds_extra as bx
 from planner.cluster import RuleType
 from planner.cpsat.cover import min_cost_cover
 from planner.cpsat.solver import SolverParams
@@ -50,6 +64,26 @@ class Bounds:
     cover_cost: dict[int, int] = field(default_factory=dict)
     cover_models: int = 0
     seconds: float = 0.0
+    #: Relaxed bounds (see :func:`add_relaxed_bounds`); 0 / None when not computed.
+    anti_affinity_any: int = 0
+    anti_affinity_excess0: int = 0
+    migration_relaxed: int | None = None
+    balance_any: int = 0
+    #: Per balance node: (memory that stays if nothing leaves, its reserve, its capacity,
+    #: the migration lower bound of everything but this node's departures); for
+    #: :meth:`balance_within`.  Empty when the budget bound does not apply.
+    keep: tuple[tuple[int, int, int, int], ...] = ()
+
+    def balance_within(self, m: int) -> int:
+        """Balance lower bound for every placement with no node above the threshold and a
+        migration cost of at most ``m`` (each move costs at least the VM's memory): a node
+        keeps its memory now minus what may leave it, and what leaves it costs at most ``m``
+        minus the lower bound of every other departure."""
+        best = 0
+        for stay_m, reserve, cap, others in self.keep:
+            kept = stay_m - max(m - others, 0)
+            best = max(best, int(_ceil_div(BP * (kept + reserve), cap)) if cap > 0 else 0)
+        return best
 
     def unconditional(self, tier: str) -> int:
         """The bound of ``tier`` that holds for every placement, whatever the tiers before."""
@@ -69,25 +103,49 @@ class TierBounds:
     tiers: tuple[str, ...]
 
     def __call__(self, name: str, fixed: Mapping[str, int]) -> int:
-        """Lower bound of tier ``name`` when the tiers before it take the ``fixed`` values."""
+        """Lower bound of tier ``name`` for every placement whose tiers before it are at most
+        the ``fixed`` values (tiers missing from ``fixed`` are unknown)."""
+        return self.explain(name, fixed)[0]
+
+    def explain(self, name: str, fixed: Mapping[str, int]) -> tuple[int, str]:
+        """:meth:`__call__` and the relaxation the bound assumes, in words."""
         b = self.bounds
-        if name in ("rules", "excess", "anti_affinity"):
-            return b.unconditional(name)
-        excess_zero = fixed.get("excess", 0) == 0 and "excess" in self.tiers
+        excess_zero = "excess" in self.tiers and fixed.get("excess") == 0
+        if name in ("rules", "excess"):
+            return b.unconditional(name), "every feasible plan"
+        if name == "anti_affinity":
+            lb = max(b.anti_affinity, b.anti_affinity_any)
+            if excess_zero and b.anti_affinity_excess0 > lb:
+                return b.anti_affinity_excess0, "every plan with no node above the threshold"
+            return lb, "every feasible plan"
         if name == "migration":
             if excess_zero and b.migration is not None:
-                return b.migration
-            return b.migration_mandatory
+                lb = max(b.migration, b.migration_relaxed or 0)
+                return lb, (
+                    "every plan with no node above the threshold, whatever its rules and "
+                    "anti-affinity tiers (cheapest covers of the nodes over it)"
+                )
+            return b.migration_mandatory, "the mandatory moves only"
+        if name != "balance":
+            return 0, "none"
+        best, why = b.balance_any, "every feasible plan (fixed loads, averaging)"
+        if excess_zero and "migration" in fixed and b.keep:
+            within = b.balance_within(int(fixed["migration"]))
+            if within > best:
+                best, why = within, (
+                    "every plan with no node above the threshold and at most this "
+                    "migration cost (memory a node keeps)"
+                )
         if (
-            name == "balance"
-            and excess_zero
+            excess_zero
             and b.migration is not None
             and b.balance is not None
             and "migration" in self.tiers
             and fixed.get("migration") == b.migration
+            and b.balance > best
         ):
-            return b.balance
-        return 0
+            best, why = b.balance, "every plan at the migration bound (cheapest covers)"
+        return best, why
 
     def of(self, name: str, values: Mapping[str, int]) -> int:
         """Bound of ``name`` with the tiers before it at their ``values``."""
@@ -108,17 +166,89 @@ class TierBounds:
         b = self.bounds
         if b.migration is None or b.balance is None or "excess" not in self.tiers:
             return None
+        mig = max(b.migration, b.migration_relaxed or 0)
+        bal = max(b.balance_any, b.balance_within(mig) if b.keep else 0)
+        if mig == b.migration:
+            bal = max(bal, b.balance)
         return {
             "rules": b.rules,
             "excess": b.excess,
-            "anti_affinity": b.anti_affinity,
-            "migration": b.migration,
-            "balance": b.balance,
+            "anti_affinity": max(b.anti_affinity, b.anti_affinity_any, b.anti_affinity_excess0),
+            "migration": mig,
+            "balance": bal,
         }
 
 
 def _ceil_div(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     return np.asarray(-((-a) // b))
+
+
+def add_relaxed_bounds(pb: PlanningProblem, b: Bounds) -> None:
+    """Add the relaxed bounds of :mod:`planner.bounds_extra` to ``b`` (see the module
+    docstring).  Only with one load sample whose loads are the cluster's (the functions read
+    the cluster's loads); boot memory and the running-VM limit only add constraints, so the
+    bounds stay valid for the planning problem."""
+    c = pb.cluster
+    if (
+        pb.n_samples != 1
+        or not np.array_equal(pb.vm_cpu[0], c.vm_cpu_load_milli)
+        or not np.array_equal(pb.vm_mem[0], c.vm_mem_load_mb)
+        or not np.array_equal(pb.host_cpu_base[0], c.host_cpu_base_milli)
+    ):
+        return
+    t0 = time.perf_counter()
+    allowed = np.asarray(pb.allowed)
+    cpu_lim = np.asarray(pb.cpu_limit[0], dtype=np.int64)
+    mem_lim = np.asarray(pb.mem_limit, dtype=np.int64)
+    cost = np.asarray(pb.move_cost)
+    if not pb.enforce_aa:
+        b.anti_affinity_any = bx.aa_pairs_lower_bound(c, allowed, cpu_lim, mem_lim)
+        b.anti_affinity_excess0 = max(
+            b.anti_affinity_any,
+            bx.aa_pairs_lower_bound(c, allowed, cpu_lim, mem_lim, excess_zero=True),
+        )
+    bal = np.asarray(pb.balance_hosts, dtype=bool)
+    b.balance_any = bx.balance_lower_bound(c, allowed, cpu_lim, mem_lim, bal)
+    mandatory = bx.migration_lower_bound(c, allowed, cpu_lim, mem_lim, cost, excess_zero=False)
+    b.migration_mandatory = max(b.migration_mandatory, mandatory)
+    if b.excess > 0 or b.migration is None:
+        b.seconds += time.perf_counter() - t0
+        return
+    covers = bx.node_cover_bounds(c, allowed, cpu_lim, mem_lim, cost)
+    if any(v < 0 for v in covers.values()):
+        b.seconds += time.perf_counter() - t0
+        return  # some node cannot get under the threshold: the excess optimum is above 0
+    node = {h: max(v, b.cover_cost.get(h, 0)) for h, v in covers.items()}
+    for h, v in b.cover_cost.items():
+        node.setdefault(h, v)
+    total = b.migration_mandatory + sum(node.values())
+    b.migration_relaxed = max(total, b.migration)
+    _keep_table(pb, b, node, total)
+    b.seconds += time.perf_counter() - t0
+
+
+def _keep_table(pb: PlanningProblem, b: Bounds, node: dict[int, int], total: int) -> None:
+    """Per balance node, what :meth:`Bounds.balance_within` needs (only when every move
+    costs at least the VM's memory)."""
+    c = pb.cluster
+    nv = c.n_vms
+    cur = c.vm_host
+    moves = np.asarray(pb.allowed).copy()
+    moves[np.arange(nv), cur] = False
+    mem = np.broadcast_to(c.vm_mem_load_mb[:, None], moves.shape)
+    if (pb.move_cost[moves] < mem[moves]).any():
+        return
+    stay = pb.allowed[np.arange(nv), cur] & c.vm_consumes
+    stay_m = np.bincount(cur[stay], weights=c.vm_mem_load_mb[stay], minlength=c.n_hosts)
+    b.keep = tuple(
+        (
+            int(stay_m[h]),
+            int(c.host_memory_reserve_mb[h]),
+            int(c.host_memory_mb[h]),
+            total - node.get(h, 0),
+        )
+        for h in np.flatnonzero(pb.balance_hosts).tolist()
+    )
 
 
 def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
@@ -165,7 +295,15 @@ def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
 
 
 def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
-    """Compute the full-problem lower bounds and the per-node cheapest covers."""
+    """Compute the full-problem lower bounds, the per-node cheapest covers and the relaxed
+    bounds of :func:`add_relaxed_bounds`."""
+    b = cover_bounds(pb, params, deadline)
+    add_relaxed_bounds(pb, b)
+    return b
+
+
+def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
+    """The full-problem lower bounds and the per-node cheapest covers (module docstring)."""
     t0 = time.perf_counter()
     b = Bounds()
     _stuck_bounds(pb, b)

@@ -4,10 +4,16 @@ Each round frees the VMs of a few hot nodes (those that sent or received VMs tog
 one chosen by a seeded generator), lets them go to any allowed node that is not hot (or back
 home), fixes everyone else at the best placement so far, and solves that small CP-SAT model
 (one worker, a deterministic-time budget, so a round gives the same answer every time).
-The best placement is kept when it is lexicographically better.  Stops at the deadline,
-when every tier meets its bound, or after two passes over the hot nodes without
-improvement.  On large instances this replaces the restricted model, whose presolve alone
-takes seconds there.
+The best placement is kept when it is lexicographically better.  After two passes over the
+hot nodes without improvement the search does not stop while the gap is open: it first
+tries :func:`repair_anti_affinity` (one extra move per anti-affinity pair sharing a node,
+to a node where the VM fits under the threshold), then widens the neighbourhoods by one more
+seeded hot node and goes on; it stops at the deadline, when every tier meets its bound, or
+when the widest neighbourhood (every hot node) made no progress either.  Every round is
+bounded in deterministic time, so a run gives the same plan for the same seed whenever it
+ends before the wall-clock deadline; a run cut by the deadline depends on how many rounds
+fitted.  On large instances this replaces the restricted model, whose presolve alone takes
+seconds there.
 """
 
 from __future__ import annotations
@@ -33,12 +39,19 @@ class LnsStats:
 
     rounds: int = 0
     improvements: int = 0
+    widenings: int = 0
+    aa_repairs: int = 0
     max_variables: int = 0
     max_constraints: int = 0
 
 
 def _neighbourhood(
-    pb: PlanningProblem, best: np.ndarray, hot: np.ndarray, seed_host: int, rng: np.random.Generator
+    pb: PlanningProblem,
+    best: np.ndarray,
+    hot: np.ndarray,
+    seed_host: int,
+    rng: np.random.Generator,
+    width: int = 1,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The freed VMs and their targets around ``seed_host``."""
     c = pb.cluster
@@ -54,7 +67,7 @@ def _neighbourhood(
             group.add(a)
     extra = [h for h in hot_list if h not in group]
     if extra:
-        group.add(int(rng.choice(extra)))
+        group.update(int(h) for h in rng.choice(extra, size=min(width, len(extra)), replace=False))
     hs = np.array(sorted(group))
     in_group = np.isin(np.arange(c.n_hosts), hs)
     # Receivers close to the threshold limit their room: the VMs moved onto them are freed
@@ -98,9 +111,23 @@ def lns(
         params.log,
         {"max_deterministic_time": b.lns_deterministic_time},
     )
+    if repair_anti_affinity(pb, inc):
+        stats.aa_repairs += 1
     stale = 0
+    width = 1
     tried: set[int] = set()
-    while time.monotonic() < deadline - 0.3 and stale < 2 * len(order) and not inc.proven():
+    while time.monotonic() < deadline - 0.3 and not inc.proven():
+        if stale >= 2 * len(order):
+            if repair_anti_affinity(pb, inc):
+                stats.aa_repairs += 1
+            elif width >= len(order):
+                break  # every hot node in each neighbourhood, and still no progress
+            else:
+                width += 1
+                stats.widenings += 1
+            stale = 0
+            tried.clear()
+            continue
         best, vals = inc.placement, inc.values
         stats.rounds += 1
         # Start from the hot node whose departures cost most above its cheapest cover (where
@@ -116,7 +143,7 @@ def lns(
         if seed_host in tried:
             tried.clear()
         tried.add(seed_host)
-        cands, targets = _neighbourhood(pb, best, hot, seed_host, rng)
+        cands, targets = _neighbourhood(pb, best, hot, seed_host, rng, width)
         budget = None
         if pb.max_moves is not None:
             # The budget left for the freed VMs once the fixed VMs' moves are counted.
@@ -148,4 +175,48 @@ def lns(
     return stats
 
 
-__all__ = ["LnsStats", "lns"]
+def repair_anti_affinity(pb: PlanningProblem, inc: Incumbent, max_offers: int = 64) -> bool:
+    """One extra move per legacy anti-affinity pair sharing a node: a member goes (or goes
+    back) to an allowed node without a member of its class where it fits under the
+    threshold at every load sample, the cheapest such move first.  Each candidate is offered
+    to the incumbent, which keeps it only when it breaks no hard rule and is
+    lexicographically better.  Returns whether the incumbent improved."""
+    if pb.enforce_aa or inc.placement is None or "anti_affinity" not in pb.tiers:
+        return False
+    p = inc.placement.copy()
+    cpu, mem = host_vm_loads(pb, p)
+    improved = False
+    offers = 0
+    for members in pb.aa_members:
+        if len(members) < 2 or offers >= max_offers:
+            continue
+        m = np.asarray(members)
+        hosts, counts = np.unique(p[m], return_counts=True)
+        for h in hosts[counts > 1].tolist():
+            if offers >= max_offers:
+                break
+            taken = np.zeros(pb.cluster.n_hosts, dtype=bool)
+            taken[p[m]] = True
+            moves: list[tuple[int, int, int]] = []
+            for v in m[p[m] == h].tolist():
+                ok = pb.allowed[v] & ~taken
+                boot = pb.boot_move[v][None, :]
+                vm_m = np.where(boot, pb.vm_mem_boot[:, v : v + 1], pb.vm_mem[:, v : v + 1])
+                fits = ok & (
+                    (cpu + pb.vm_cpu[:, v : v + 1] <= pb.cpu_limit).all(axis=0)
+                    & (mem + vm_m <= pb.mem_limit[None, :]).all(axis=0)
+                )
+                moves += [(int(pb.move_cost[v, t]), v, t) for t in np.flatnonzero(fits).tolist()]
+            for _cost, v, t in sorted(moves)[:4]:
+                q = p.copy()
+                q[v] = t
+                offers += 1
+                if inc.offer(q, "anti-affinity repair"):
+                    p = q
+                    cpu, mem = host_vm_loads(pb, p)
+                    improved = True
+                    break
+    return improved
+
+
+__all__ = ["LnsStats", "lns", "repair_anti_affinity"]

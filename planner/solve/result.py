@@ -8,6 +8,7 @@ The reported ``gap`` is the relative gap of that first unproven tier (the *decid
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from planner.cluster import MoveKind, RuleType
 from planner.loadmodel import Threshold
 from planner.problem import PlanningProblem, SolveStatus, aa_broken, rule_broken
-from planner.solve.bounds import Bounds
+from planner.solve.bounds import Bounds, TierBounds
 from planner.solve.incumbent import Incumbent
 
 
@@ -30,6 +31,7 @@ class TierResult:
     status: SolveStatus
     seconds: float = 0.0
     note: str = ""
+    relaxation: str = ""
 
     @property
     def gap(self) -> int | None:
@@ -37,6 +39,13 @@ class TierResult:
         if self.objective is None or self.bound is None:
             return None
         return int(self.objective - self.bound)
+
+    @property
+    def rel_gap(self) -> float | None:
+        """Relative gap ``(value - bound) / value`` (0 when the value is 0)."""
+        if self.objective is None or self.bound is None:
+            return None
+        return (self.objective - self.bound) / self.objective if self.objective else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``value`` is ``objective`` under its summary.json name)."""
@@ -46,6 +55,8 @@ class TierResult:
             "value": self.objective,
             "bound": self.bound,
             "gap": self.gap,
+            "rel_gap": None if self.rel_gap is None else round(self.rel_gap, 6),
+            "relaxation": self.relaxation,
             "status": self.status.value,
             "seconds": round(self.seconds, 4),
             "note": self.note,
@@ -123,32 +134,17 @@ def finish(
     full_bounds: dict[str, int],
     reasons: dict[int, str],
 ) -> OptimizeResult:
-    """Judge the incumbent (there must be one) against the bounds."""
+    """Judge the incumbent (there must be one) against the bounds (module docstring)."""
     assert inc.placement is not None and inc.values is not None
     c = pb.cluster
     res = empty_result(pb, SolveStatus.FEASIBLE, [], inc.stage)
-    fixed: dict[str, int] = {}
-    all_proven = True
-    gap = 0.0
-    for name in pb.tiers:
-        val = inc.values[name]
-        if all_proven:
-            # The tiers before are proven optimal: bounds conditional on them hold.
-            lb = max(inc.bounds(name, fixed), full_bounds.get(name, 0))
-        else:
-            lb = bounds.unconditional(name)
-        lb = min(lb, val)
-        st = SolveStatus.OPTIMAL if val == lb and all_proven else SolveStatus.FEASIBLE
-        if st != SolveStatus.OPTIMAL and all_proven:
-            all_proven = False
-            gap = (val - lb) / val if val else 0.0
-            res.gap_tier = name
-        res.tiers.append(TierResult(name, val, lb, st))
-        fixed[name] = val
+    res.tiers = judge_tiers(pb.tiers, inc.values, inc.bounds, full_bounds)
+    open_tier = next((t for t in res.tiers if t.status != SolveStatus.OPTIMAL), None)
+    res.gap_tier = None if open_tier is None else open_tier.name
+    res.gap = 0.0 if open_tier is None else float(open_tier.rel_gap or 0.0)
     res.objective = dict(inc.values)
     res.bound = {t.name: int(t.bound) for t in res.tiers if t.bound is not None}
-    res.gap = gap
-    res.status = SolveStatus.OPTIMAL if all_proven else SolveStatus.FEASIBLE
+    res.status = SolveStatus.OPTIMAL if open_tier is None else SolveStatus.FEASIBLE
     p = inc.placement
     res.placement = p
     moved = np.flatnonzero(p != c.vm_host)
@@ -161,6 +157,99 @@ def finish(
     proven_rules = bool(res.tiers) and res.tiers[0].status == SolveStatus.OPTIMAL
     res.rules_left_broken = rules_left_broken(pb, p, proven_rules)
     return res
+
+
+def judge_tiers(
+    tiers: tuple[str, ...],
+    values: Mapping[str, int],
+    tier_bounds: TierBounds,
+    full_bounds: Mapping[str, int],
+) -> list[TierResult]:
+    """Per tier: the plan's value, a lower bound on the lexicographic optimum's value of
+    that tier, and whether it is proven (every tier before proven and the value at the bound).
+
+    ``known`` holds the values the optimum is known to have (the proven tiers) and, after the
+    first unproven tier ``u``, ``u`` at the plan's value as an upper limit: the conditions of
+    :meth:`TierBounds.explain` are monotone in it (``excess == 0`` and ``migration <= m``), so
+    they hold for the optimum.  CP-SAT's full-model bound of a tier assumes the tiers before
+    it at most the plan's values: valid up to the tier right after ``u``.
+    """
+    known: dict[str, int] = {}
+    out: list[TierResult] = []
+    open_at: int | None = None
+    for i, name in enumerate(tiers):
+        val = int(values[name])
+        lb, why = tier_bounds.explain(name, known)
+        full = full_bounds.get(name)
+        if full is not None and (open_at is None or i <= open_at + 1) and full > lb:
+            lb, why = full, "CP-SAT bound of the full model"
+        lb = min(lb, val)
+        proven = open_at is None and val == lb
+        out.append(
+            TierResult(
+                name, val, lb, SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+                relaxation=why,
+            )
+        )
+        if open_at is None:
+            known[name] = val
+            if not proven:
+                open_at = i
+    return out
+
+
+#: What an open tier may still gain, in its own units (``{d}``: absolute gap, ``{pct}``).
+TIER_WORDS = {
+    "rules": ("{d} broken rule may be avoidable", "{d} broken rules may be avoidable"),
+    "excess": ("the load above the threshold may be reducible by {pct}",) * 2,
+    "anti_affinity": (
+        "{d} anti-affinity pair may be avoidable",
+        "{d} anti-affinity pairs may be avoidable",
+    ),
+    "migration": ("{what} within {pct} of its bound",) * 2,
+    "balance": ("the highest load within {pct} of its bound",) * 2,
+}
+#: The migration tier's quantity per ``--minimise`` choice.
+MIGRATION_WHAT = {"memory": "memory moved", "moves": "moves", "duration": "migration time"}
+
+
+def tier_phrase(tier: Mapping[str, Any], minimise: str = "memory") -> str | None:
+    """What an unproven tier (a ``summary.json`` tier dict) may still gain, or None."""
+    val, bound = tier.get("value", tier.get("objective")), tier.get("bound")
+    if val is None or bound is None or val <= bound:
+        return None
+    d = int(val - bound)
+    pct = f"{100 * d / max(abs(val), 1):.1f} %"
+    one, many = TIER_WORDS.get(str(tier.get("name")), ("{name} within {pct} of its bound",) * 2)
+    what = MIGRATION_WHAT.get(minimise, "the migration cost")
+    return (one if d == 1 else many).format(d=d, pct=pct, name=tier.get("name"), what=what)
+
+
+def headline_of(
+    status: str, tiers: Sequence[Mapping[str, Any]], seconds: float, minimise: str = "memory"
+) -> str:
+    """The plan's one-line verdict: proven, or which tiers are open and by how much in
+    their own units (never a bare percentage of the deciding tier)."""
+    if status == SolveStatus.OPTIMAL.value:
+        return f"No better plan exists under these rules (proven in {seconds:.1f} s)."
+    parts = [p for p in (tier_phrase(t, minimise) for t in tiers) if p]
+    head = f"Best plan found in {seconds:.1f} s, not proven best"
+    return head + (": " + "; ".join(parts) if parts else "") + "."
+
+
+def headline(result: OptimizeResult | Mapping[str, Any]) -> str:
+    """:func:`headline_of` for an :class:`OptimizeResult` or a ``summary.json`` dict."""
+    if isinstance(result, OptimizeResult):
+        tiers = [t.to_dict() for t in result.tiers]
+        minimise = str(result.parameters.get("minimise", "memory"))
+        return headline_of(result.status.value, tiers, result.solve_seconds, minimise)
+    params = result.get("parameters") or {}
+    return headline_of(
+        str(result.get("status")),
+        list(result.get("tiers") or []),
+        float(result.get("solve_seconds") or 0.0),
+        str(params.get("minimise", "memory")),
+    )
 
 
 def rules_left_broken(
@@ -219,4 +308,14 @@ def _why(pb: PlanningProblem, members: tuple[int, ...], rt: RuleType | None, pro
     return why if proven else "not repaired within the time limit (it may be repairable)"
 
 
-__all__ = ["OptimizeResult", "TierResult", "empty_result", "finish", "rules_left_broken"]
+__all__ = [
+    "OptimizeResult",
+    "TierResult",
+    "empty_result",
+    "finish",
+    "headline",
+    "headline_of",
+    "judge_tiers",
+    "rules_left_broken",
+    "tier_phrase",
+]

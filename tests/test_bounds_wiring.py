@@ -1,0 +1,167 @@
+"""The tier bounds as the staged solve reports them: never above the lexicographic optimum
+(brute force over every placement of tiny clusters, whatever plan is judged), the relaxed
+bounds surviving an unproven tier, the anti-affinity repair, and the headline's words."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+
+from planner.cpsat.solver import SolverParams
+from planner.problem import (
+    PlanningProblem,
+    PlanOptions,
+    SolveStatus,
+    build_problem,
+    hard_violations,
+    objective_values,
+)
+from planner.solve.bounds import Bounds, TierBounds, compute_bounds
+from planner.solve.incumbent import Incumbent
+from planner.solve.lns import repair_anti_affinity
+from planner.solve.result import TierResult, headline, headline_of, judge_tiers
+from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
+
+TIERS = ("rules", "excess", "anti_affinity", "migration", "balance")
+
+
+def _feasible(pb: PlanningProblem) -> list[dict[str, int]]:
+    """Tier values of every placement that breaks no hard rule."""
+    c = pb.cluster
+    out = []
+    for combo in itertools.product(
+        *[np.flatnonzero(pb.allowed[v]).tolist() for v in range(c.n_vms)]
+    ):
+        p = np.array(combo, dtype=np.int64)
+        if not hard_violations(pb, p):
+            out.append(objective_values(pb, p))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(max_hosts=3, max_vms=5))
+def test_judged_bounds_never_exceed_the_lexicographic_optimum(cluster) -> None:  # type: ignore[no-untyped-def]
+    for opts in (PlanOptions(level="medium"), PlanOptions(level="high", high_mode="absolute"),
+                 PlanOptions(level="medium", drain=(0,))):
+        pb = build_problem(cluster, opts)
+        plans = _feasible(pb)
+        if not plans:
+            continue
+        opt = min(plans, key=lambda v: [v[t] for t in pb.tiers])
+        tb = TierBounds(compute_bounds(pb, SolverParams(), time.monotonic() + 5), pb.tiers)
+        # Whatever plan is judged (the optimum or a worse one), every reported bound is a
+        # lower bound on the optimum's value, and a tier called proven holds the optimum's.
+        for vals in plans[:40]:
+            for t in judge_tiers(pb.tiers, vals, tb, {}):
+                assert t.bound is not None and t.bound <= opt[t.name], (t, opt, vals)
+                if t.status == SolveStatus.OPTIMAL:
+                    assert t.objective == opt[t.name], (t, opt, vals)
+        # Every relaxed bound under its own assumption.
+        b = tb.bounds
+        assert max(b.anti_affinity_any, b.anti_affinity) <= min(v["anti_affinity"] for v in plans)
+        assert b.balance_any <= min(v["balance"] for v in plans)
+        zero = [v for v in plans if v["excess"] == 0]
+        if zero:
+            assert b.anti_affinity_excess0 <= min(v["anti_affinity"] for v in zero)
+            if b.migration_relaxed is not None:
+                assert b.migration_relaxed <= min(v["migration"] for v in zero)
+            for m in sorted({v["migration"] for v in zero}):
+                within = [v["balance"] for v in zero if v["migration"] <= m]
+                assert b.balance_within(m) <= min(within), (m, b.keep)
+
+
+def _bounds(**kw: object) -> TierBounds:
+    return TierBounds(Bounds(**kw), TIERS)  # type: ignore[arg-type]
+
+
+def test_an_unproven_anti_affinity_tier_keeps_the_relaxed_migration_bound() -> None:
+    tb = _bounds(migration=100, migration_relaxed=120, balance=7000, balance_any=5400,
+                 keep=((600, 0, 1000, 100),))
+    vals = {"rules": 0, "excess": 0, "anti_affinity": 1, "migration": 130, "balance": 7000}
+    rows = judge_tiers(TIERS, vals, tb, {})
+    by = {t.name: t for t in rows}
+    assert [t.status for t in rows[:2]] == [SolveStatus.OPTIMAL] * 2
+    assert by["anti_affinity"].status == SolveStatus.FEASIBLE and by["anti_affinity"].bound == 0
+    # Valid whatever the anti-affinity tier: the optimum has no node above the threshold.
+    assert by["migration"].bound == 120 and "anti-affinity" in by["migration"].relaxation
+    # Balance: only what holds for every plan (the optimum's migration is not known).
+    assert by["balance"].bound == 5400 and "every feasible plan" in by["balance"].relaxation
+
+
+def test_an_open_migration_tier_gives_balance_the_budget_bound() -> None:
+    # Node memory 1000 MB, 600 MB may stay, the other departures cost at least 100: with at
+    # most 130 spent, at most 30 MB leave, so 570 stay (5700 bp).
+    tb = _bounds(migration=100, migration_relaxed=120, balance=7000, balance_any=5400,
+                 keep=((600, 0, 1000, 100),))
+    vals = {"rules": 0, "excess": 0, "anti_affinity": 0, "migration": 130, "balance": 7000}
+    by = {t.name: t for t in judge_tiers(TIERS, vals, tb, {})}
+    assert by["migration"].status == SolveStatus.FEASIBLE and by["migration"].bound == 120
+    assert by["balance"].bound == 5700 and "migration cost" in by["balance"].relaxation
+
+
+def test_excess_above_zero_drops_the_conditional_bounds() -> None:
+    tb = _bounds(excess=0, migration=100, migration_relaxed=120, migration_mandatory=7,
+                 balance=7000, balance_any=5400)
+    vals = {"rules": 0, "excess": 5, "anti_affinity": 0, "migration": 130, "balance": 7000}
+    by = {t.name: t for t in judge_tiers(TIERS, vals, tb, {"migration": 125})}
+    assert by["excess"].status == SolveStatus.FEASIBLE
+    assert by["migration"].bound == 7  # mandatory moves only; CP-SAT's bound is too far on
+    assert by["balance"].bound == 5400
+
+
+def test_cpsat_full_bounds_count_up_to_the_tier_after_the_open_one() -> None:
+    tb = _bounds(migration=100, balance_any=5000)
+    vals = {"rules": 0, "excess": 0, "anti_affinity": 2, "migration": 130, "balance": 7000}
+    full = {"anti_affinity": 1, "migration": 125, "balance": 6900}
+    by = {t.name: t for t in judge_tiers(TIERS, vals, tb, full)}
+    assert by["anti_affinity"].bound == 1 and by["migration"].bound == 125
+    assert "CP-SAT" in by["migration"].relaxation
+    assert by["balance"].bound == 5000
+
+
+# ------------------------------------------------------------------------- headline
+def _row(name: str, value: int, bound: int) -> dict[str, object]:
+    return TierResult(name, value, bound, SolveStatus.FEASIBLE).to_dict()
+
+
+def test_headline_names_the_open_tiers_in_their_units() -> None:
+    tiers = [_row("rules", 0, 0), _row("excess", 0, 0), _row("anti_affinity", 1, 0),
+             _row("migration", 1063, 1000), _row("balance", 7000, 7000)]
+    line = headline_of("FEASIBLE", tiers, 30.04)
+    assert line == ("Best plan found in 30.0 s, not proven best: 1 anti-affinity pair may be "
+                    "avoidable; memory moved within 5.9 % of its bound.")
+    assert "100" not in line
+    two = headline_of("FEASIBLE", [_row("anti_affinity", 3, 1)], 1.0, minimise="moves")
+    assert "2 anti-affinity pairs may be avoidable" in two
+    assert "moves within 5.9 %" in headline_of("FEASIBLE", [_row("migration", 1063, 1000)], 1.0,
+                                               minimise="moves")
+    assert headline_of("OPTIMAL", tiers, 2.5) == (
+        "No better plan exists under these rules (proven in 2.5 s).")
+    summary = {"status": "FEASIBLE", "tiers": tiers, "solve_seconds": 3.0,
+               "parameters": {"minimise": "duration"}}
+    assert "migration time within 5.9 %" in headline(summary)
+    assert TierResult("migration", 1063, 1000, SolveStatus.FEASIBLE).to_dict()["rel_gap"] == (
+        round(63 / 1063, 6))
+
+
+# ------------------------------------------------------------------------- repair
+def test_anti_affinity_repair_moves_one_member_where_it_fits() -> None:
+    hosts = [HostSpec(f"H{i}", memory_reserve_mb=0) for i in range(3)]
+    vms = [VmSpec("a", 0, anti_affinity_classes=("A",)),
+           VmSpec("b", 0, anti_affinity_classes=("A",), memory_mb=2048),
+           VmSpec("c", 1, anti_affinity_classes=("A",)), VmSpec("d", 2, memory_mb=8192)]
+    pb = build_problem(make_cluster(hosts, vms), PlanOptions(level="medium", profile=None))
+    if pb.enforce_aa:  # pragma: no cover - the default profile treats legacy classes as soft
+        return
+    tb = TierBounds(compute_bounds(pb, SolverParams(), time.monotonic() + 5), pb.tiers)
+    inc = Incumbent(pb, tb)
+    inc.offer(pb.cluster.vm_host, "current placement")
+    assert inc.values is not None and inc.values["anti_affinity"] == 1
+    assert repair_anti_affinity(pb, inc)
+    assert inc.placement is not None and inc.values["anti_affinity"] == 0
+    # The cheaper member (b, 2 GB) went to the only node without a member of the class.
+    assert inc.placement.tolist() == [0, 2, 1, 2]
+    assert not repair_anti_affinity(pb, inc)
