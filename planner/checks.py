@@ -12,12 +12,69 @@ from typing import Any
 
 import numpy as np
 
-from planner.cluster import CPU_UNITS, Cluster, HostState, RuleType
+from planner.cluster import CPU_UNITS, Cluster, HostState, MoveKind, RuleType
+
+#: The one vocabulary of violation kinds, shared by ``status``, both verifiers and the plan
+#: reader (SPEC §6 ``kind``).  Each mistake in a plan is reported under exactly one of them.
+KINDS: dict[str, str] = {
+    # files and identity
+    "plan_file": "a plan file is missing, unreadable or has a bad row/column/value",
+    "snapshot": "the plan was made from another snapshot (snapshot_sha256 differs)",
+    "summary": "summary.json is malformed or disagrees with plan.csv",
+    "objective": "an objective term of summary.json does not recompute",
+    "runbook": "plan.ps1 or rollback.ps1 does not carry the moves it must",
+    # steps
+    "order": "steps are not numbered 1, 2, ... or waves go back",
+    "unknown": "a step refers to an unknown VM or node",
+    "twice_in_wave": "a VM moves twice in one wave",
+    "wrong_source": "a step starts where the VM is not",
+    "no_op": "a step moves a VM to the node it is on",
+    "move_kind": "the migration type is not the one SPEC §3 gives (or the move is impossible)",
+    "memory_mb": "plan.csv gives a VM another memory size",
+    "migration_limit": "a node takes part in more live migrations at once than its limit",
+    "placement": "the plan does not end on placement.csv",
+    # placement and state rules (final and intermediate)
+    "capacity_cpu": "a node needs more CPU than it has",
+    "capacity_memory": "a node needs more memory than it has (after its reserve)",
+    "running_vms": "a node runs more VMs than host_max_running_vms",
+    "possible_owners": "a VM is on a node that is not one of its possible owners",
+    "config_version": "a VM is on a node whose OS cannot run its configuration version",
+    "pinned": "a pinned VM moves",
+    "host_not_up": "a VM moves onto a Paused or Down node, or stays running on a Down node",
+    "drained": "a VM is on (or moves onto) a drained node",
+    "same_node": "SameNode rule members are apart",
+    "same_fault_domain": "SameFaultDomain rule members are in different fault domains",
+    "different_node": "DifferentNode rule members share a node",
+    "different_fault_domain": "DifferentFaultDomain rule members share a fault domain",
+    "anti_affinity": "legacy anti-affinity class members share a node",
+}
+
+#: Kinds that only restate a problem already reported for the same VM (a step skipped as
+#: wrong then also ends elsewhere): dropped when that VM already has a violation.
+CONSEQUENCE_KINDS = frozenset({"placement"})
+
+#: Kinds judged per node (one violation per node), the others per rule or per VM.
+_PER_HOST = frozenset({"capacity_cpu", "capacity_memory", "running_vms", "migration_limit"})
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule or limit.  ``hard`` violations make a placement unacceptable."""
+    """One broken rule or limit, for ``status``, the verifiers and the plan reader.
+
+    Inside, VMs and nodes are indices (``vm_ids``, ``host_ids``); ``vms``/``hosts`` carry the
+    names for the edges (messages, JSON).  ``hard`` violations make a plan unacceptable.
+
+    Attributes
+    ----------
+    kind:
+        One key of :data:`KINDS`.
+    message:
+        One line for a human, naming what is wrong.
+    rule:
+        The affinity rule or anti-affinity class concerned, if any.
+    step:
+        The plan step concerned, if any.
+    """
 
     kind: str
     message: str
@@ -27,68 +84,111 @@ class Violation:
     hard: bool = True
     step: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    vm_ids: tuple[int, ...] = ()
+    host_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def at(cls, cluster: Cluster, kind: str, message: str, *, vms: Iterable[int] = (),
+           hosts: Iterable[int] = (), rule: str | None = None, step: int | None = None,
+           hard: bool = True) -> Violation:
+        """A violation from indices, the names filled in from ``cluster``."""
+        vi = tuple(int(v) for v in vms)
+        hi = tuple(int(h) for h in hosts)
+        return cls(kind, message, rule, _names(cluster.vm_names, vi),
+                   _names(cluster.host_names, hi), hard, step, vm_ids=vi, host_ids=hi)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What the violation is about: one mistake, one key (see :func:`dedupe`)."""
+        if self.rule is not None:
+            return self.kind, "rule:" + self.rule
+        if self.kind in _PER_HOST and self.hosts:
+            return self.kind, "host:" + self.hosts[0]
+        if self.vms:
+            return self.kind, "vm:" + self.vms[0]
+        return self.kind, self.message
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (keys of SPEC §6: kind, rule, vms, hosts, message, plus hard/step)."""
+        """JSON form (keys of SPEC §6: kind, rule, vms, hosts, message, plus hard/step and
+        the ``verify --json`` keys ``vm``/``host``)."""
         return {
             "kind": self.kind,
+            "step": self.step,
+            "vm": self.vms[0] if self.vms else None,
+            "host": self.hosts[0] if self.hosts else None,
             "rule": self.rule,
             "vms": list(self.vms),
             "hosts": list(self.hosts),
             "message": self.message,
             "hard": self.hard,
-            "step": self.step,
         }
+
+
+def dedupe(violations: Iterable[Violation]) -> list[Violation]:
+    """Keep the first violation per :attr:`Violation.key`, and drop a consequence (kind in
+    :data:`CONSEQUENCE_KINDS`) about a VM that already has a violation."""
+    seen: set[tuple[str, str]] = set()
+    named: set[str] = set()
+    out: list[Violation] = []
+    for v in violations:
+        if v.key in seen:
+            continue
+        if v.kind in CONSEQUENCE_KINDS and v.vms and v.vms[0] in named:
+            continue
+        seen.add(v.key)
+        named.update(v.vms[:1])
+        out.append(v)
+    return out
 
 
 def _names(seq: tuple[str, ...], idx: Iterable[int]) -> tuple[str, ...]:
     return tuple(seq[int(i)] for i in idx)
 
 
+def running_members(cluster: Cluster, members: Iterable[int]) -> list[int]:
+    """The members that count for a rule: Running or Paused VMs (SPEC §3)."""
+    consumes = cluster.vm_consumes
+    return [int(v) for v in members if consumes[int(v)]]
+
+
 def rule_violations(cluster: Cluster, placement: np.ndarray | None = None,
                     include_disabled: bool = False) -> list[Violation]:
     """Affinity rules (enabled ones; disabled ones too when asked, as soft) broken by
-    ``placement``."""
+    ``placement``, judged over their running members."""
     p = cluster.vm_host if placement is None else np.asarray(placement)
     fd = cluster.host_fault_domain
     out: list[Violation] = []
     for r in cluster.rules:
         if not r.enabled and not include_disabled:
             continue
-        if len(r.members) < 2:
+        m = np.asarray(running_members(cluster, r.members), dtype=np.int64)
+        if len(m) < 2:
             continue
-        m = np.asarray(r.members)
         hosts = p[m]
-        vn = _names(cluster.vm_names, m)
         label = f"{r.type_name} rule '{r.name}'" + ("" if r.enabled else " (disabled)")
-        if r.rule_type == RuleType.SAME_NODE:
-            if len(set(hosts.tolist())) > 1:
-                hs = sorted(set(hosts.tolist()))
-                out.append(Violation("same_node", f"{label}: members are on "
-                                     f"{len(hs)} different nodes", r.name, vn,
-                                     _names(cluster.host_names, hs), r.enabled))
-        elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:
-            doms = fd[hosts]
-            if len(set(doms.tolist())) > 1:
-                out.append(Violation("same_fault_domain", f"{label}: members are in "
-                                     f"{len(set(doms.tolist()))} fault domains", r.name, vn,
-                                     _names(cluster.host_names, sorted(set(hosts.tolist()))),
-                                     r.enabled))
-        else:
-            key = hosts if r.rule_type == RuleType.DIFFERENT_NODE else fd[hosts]
-            what = "node" if r.rule_type == RuleType.DIFFERENT_NODE else "fault domain"
-            kind = ("different_node" if r.rule_type == RuleType.DIFFERENT_NODE
-                    else "different_fault_domain")
-            # Only VMs that are placed count: rules concern where VMs are, running or not.
-            vals, counts = np.unique(key, return_counts=True)
-            for val in vals[counts > 1]:
-                sel = m[key == val]
-                where = (cluster.host_names[int(val)] if what == "node"
-                         else cluster.fault_domains[int(val)])
-                out.append(Violation(kind, f"{label}: {len(sel)} members share {what} {where}",
-                                     r.name, _names(cluster.vm_names, sel),
-                                     _names(cluster.host_names, sorted(set(p[sel].tolist()))),
-                                     r.enabled))
+        if r.rule_type in (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN):
+            node = r.rule_type == RuleType.SAME_NODE
+            key = hosts if node else fd[hosts]
+            n = len(set(key.tolist()))
+            if n > 1:
+                what = "nodes" if node else "fault domains"
+                out.append(Violation.at(cluster, "same_node" if node else "same_fault_domain",
+                                        f"{label}: members are on {n} different {what}",
+                                        vms=m, hosts=sorted(set(hosts.tolist())), rule=r.name,
+                                        hard=r.enabled))
+            continue
+        node = r.rule_type == RuleType.DIFFERENT_NODE
+        key = hosts if node else fd[hosts]
+        vals, counts = np.unique(key, return_counts=True)
+        for val in vals[counts > 1]:
+            sel = m[key == val]
+            where = (f"node {cluster.host_names[int(val)]}" if node
+                     else f"fault domain {cluster.fault_domains[int(val)]}")
+            out.append(Violation.at(cluster, "different_node" if node
+                                    else "different_fault_domain",
+                                    f"{label}: {len(sel)} members share {where}", vms=sel,
+                                    hosts=sorted(set(p[sel].tolist())), rule=r.name,
+                                    hard=r.enabled))
     return out
 
 
@@ -116,11 +216,86 @@ def anti_affinity_violations(cluster: Cluster, placement: np.ndarray | None = No
     out = []
     for c, a, b in anti_affinity_pairs(cluster, p):
         cls = cluster.aa_class_names[c]
-        h = cluster.host_names[int(p[a])]
-        out.append(Violation("anti_affinity", f"anti-affinity class '{cls}': "
-                             f"{cluster.vm_names[a]} and {cluster.vm_names[b]} share node {h}"
-                             + ("" if hard else " (soft)"), cls,
-                             (cluster.vm_names[a], cluster.vm_names[b]), (h,), hard))
+        h = int(p[a])
+        out.append(Violation.at(cluster, "anti_affinity", f"anti-affinity class '{cls}': "
+                                f"{cluster.vm_names[a]} and {cluster.vm_names[b]} share node "
+                                f"{cluster.host_names[h]}" + ("" if hard else " (soft)"),
+                                vms=(a, b), hosts=(h,), rule=cls, hard=bool(hard)))
+    return out
+
+
+def vm_memory_on_mb(cluster: Cluster, placement: np.ndarray) -> np.ndarray:
+    """Memory each VM occupies in ``placement``: its boot memory where it arrives by a
+    Start or Shutdown move (it boots there), else its assigned memory (0 when not running)."""
+    p = np.asarray(placement, dtype=np.int64)
+    mem = np.asarray(cluster.vm_mem_load_mb, dtype=np.int64).copy()
+    moved = np.flatnonzero(p != cluster.vm_host)
+    if len(moved):
+        kinds = cluster.vm_move_kind[moved, p[moved]]
+        boots = moved[(kinds == MoveKind.START) | (kinds == MoveKind.SHUTDOWN)]
+        mem[boots] = np.asarray(cluster.vm_boot_memory_mb)[boots]
+    return mem
+
+
+def _host_violations(cluster: Cluster, p: np.ndarray) -> list[Violation]:
+    """Capacity (CPU, memory) and the running-VM limit of every node in ``p``."""
+    out: list[Violation] = []
+    hn, nh = cluster.host_names, cluster.n_hosts
+    cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=nh)
+    mem = np.bincount(p, weights=vm_memory_on_mb(cluster, p), minlength=nh)
+    running = np.bincount(p[np.asarray(cluster.vm_consumes)], minlength=nh)
+    limit = np.asarray(cluster.host_max_running_vms)
+    for h in np.flatnonzero(cpu > cluster.host_cpu_free_milli).tolist():
+        free = cluster.host_cpu_free_milli[h] / CPU_UNITS
+        out.append(Violation.at(cluster, "capacity_cpu", f"node {hn[h]} needs "
+                                f"{cpu[h] / CPU_UNITS:.2f} logical processors for VMs but has "
+                                f"{free:.2f}", hosts=(h,)))
+    for h in np.flatnonzero(mem > cluster.host_memory_free_mb).tolist():
+        out.append(Violation.at(cluster, "capacity_memory", f"node {hn[h]} needs "
+                                f"{int(mem[h])} MB for VMs but has "
+                                f"{int(cluster.host_memory_free_mb[h])} MB after its reserve",
+                                hosts=(h,)))
+    for h in np.flatnonzero(running > limit).tolist():
+        out.append(Violation.at(cluster, "running_vms", f"node {hn[h]} runs {int(running[h])} "
+                                f"VMs, its limit is {int(limit[h])} (host_max_running_vms)",
+                                hosts=(h,)))
+    return out
+
+
+def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[Violation]:
+    """Owners, configuration version, pinned VMs, node states and drained nodes per VM."""
+    out: list[Violation] = []
+    hn, vn = cluster.host_names, cluster.vm_names
+    v_idx = np.arange(cluster.n_vms)
+    stays = p == cluster.vm_host
+    for v in np.flatnonzero(~cluster.vm_possible[v_idx, p]).tolist():
+        out.append(Violation.at(cluster, "possible_owners", f"VM {vn[v]} is on {hn[p[v]]}, "
+                                "which is not one of its possible owners", vms=(v,),
+                                hosts=(p[v],)))
+    cap = np.asarray(cluster.host_max_config_version_x10)[p]
+    ver = np.asarray(cluster.vm_config_version_x10)
+    for v in np.flatnonzero((cap >= 0) & (ver > cap)).tolist():
+        out.append(Violation.at(cluster, "config_version", f"VM {vn[v]} (configuration "
+                                f"version {ver[v] / 10:.1f}) is on {hn[p[v]]}, whose OS runs "
+                                f"versions up to {cap[v] / 10:.1f}", vms=(v,), hosts=(p[v],)))
+    for v in np.flatnonzero(cluster.vm_pinned & ~stays).tolist():
+        out.append(Violation.at(cluster, "pinned", f"VM {vn[v]} is pinned to "
+                                f"{hn[cluster.vm_host[v]]} but ends on {hn[p[v]]}", vms=(v,),
+                                hosts=(p[v],)))
+    state = cluster.host_state[p]
+    # A VM may not arrive on a node that is not Up; one may stay on a Paused node (it keeps
+    # its VMs), and on a Down node only when it is not running (nothing to start).
+    moved_bad = ~stays & (state != HostState.UP)
+    stay_bad = stays & (state == HostState.DOWN) & cluster.vm_consumes & ~cluster.vm_pinned
+    for v in np.flatnonzero(moved_bad | stay_bad).tolist():
+        st = HostState(int(state[v])).name.title()
+        why = ("must be started on another node" if stays[v] else "receives no VMs")
+        out.append(Violation.at(cluster, "host_not_up", f"VM {vn[v]} is on {hn[p[v]]}, which "
+                                f"is {st} ({why})", vms=(v,), hosts=(p[v],)))
+    if drained:
+        for v in np.flatnonzero(np.isin(p, sorted(drained))).tolist():
+            out.append(Violation.at(cluster, "drained", f"VM {vn[v]} is on {hn[p[v]]}, which "
+                                    "is drained", vms=(v,), hosts=(p[v],)))
     return out
 
 
@@ -131,45 +306,15 @@ def placement_violations(
 ) -> list[Violation]:
     """Every hard and soft problem of a final placement (SPEC §3, "Final placement").
 
-    Capacity (100 % CPU and memory after the reserve), possible owners, pinned VMs, hosts that
-    are not Up or are drained, enabled affinity rules and legacy anti-affinity.
+    Capacity (100 % CPU and memory after the reserve; boot memory for VMs that arrive by a
+    Start or Shutdown move), the running-VM limit per node, possible owners, configuration
+    versions, pinned VMs, node states (nothing arrives on a Paused or Down node; a Paused
+    node keeps its VMs; a running VM listed on a Down node must be started elsewhere),
+    drained nodes, enabled affinity rules and legacy anti-affinity (over running members).
     """
-    p = cluster.vm_host if placement is None else np.asarray(placement)
-    out: list[Violation] = []
-    hn, vn = cluster.host_names, cluster.vm_names
-    cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=cluster.n_hosts)
-    mem = np.bincount(p, weights=cluster.vm_mem_load_mb, minlength=cluster.n_hosts)
-    for h in np.flatnonzero(cpu > cluster.host_cpu_free_milli):
-        free = cluster.host_cpu_free_milli[h] / CPU_UNITS
-        out.append(Violation("capacity_cpu", f"node {hn[h]} needs {cpu[h] / CPU_UNITS:.2f} "
-                             f"logical processors for VMs but has {free:.2f}",
-                             hosts=(hn[h],)))
-    for h in np.flatnonzero(mem > cluster.host_memory_free_mb):
-        out.append(Violation("capacity_memory", f"node {hn[h]} needs {int(mem[h])} MB for VMs "
-                             f"but has {int(cluster.host_memory_free_mb[h])} MB after its reserve",
-                             hosts=(hn[h],)))
-    v_idx = np.arange(cluster.n_vms)
-    bad_owner = ~cluster.vm_possible[v_idx, p]
-    for v in np.flatnonzero(bad_owner):
-        out.append(Violation("possible_owners", f"VM {vn[v]} is on {hn[p[v]]}, which is not one "
-                             "of its possible owners", vms=(vn[v],), hosts=(hn[p[v]],)))
-    moved_pinned = cluster.vm_pinned & (p != cluster.vm_host)
-    for v in np.flatnonzero(moved_pinned):
-        out.append(Violation("pinned", f"VM {vn[v]} is pinned to {hn[cluster.vm_host[v]]} but "
-                             f"ends on {hn[p[v]]}", vms=(vn[v],), hosts=(hn[p[v]],)))
-    drained_set = set(int(d) for d in drained)
-    not_up = cluster.host_state[p] != HostState.UP
-    # A VM may stay on a Paused node (and an Off/Saved one on a Down node): SPEC §3.
-    stays = (cluster.vm_pinned | cluster.vm_may_stay) & (p == cluster.vm_host)
-    for v in np.flatnonzero(not_up & ~stays):
-        state = HostState(cluster.host_state[p[v]]).name.title()
-        out.append(Violation("host_not_up", f"VM {vn[v]} is on {hn[p[v]]}, which is {state}",
-                             vms=(vn[v],), hosts=(hn[p[v]],)))
-    if drained_set:
-        on_drained = np.isin(p, list(drained_set))
-        for v in np.flatnonzero(on_drained):
-            out.append(Violation("drained", f"VM {vn[v]} is on {hn[p[v]]}, which is drained",
-                                 vms=(vn[v],), hosts=(hn[p[v]],)))
+    p = np.asarray(cluster.vm_host if placement is None else placement, dtype=np.int64)
+    out = _host_violations(cluster, p)
+    out.extend(_vm_violations(cluster, p, {int(d) for d in drained}))
     out.extend(rule_violations(cluster, p))
     out.extend(anti_affinity_violations(cluster, p))
     return out

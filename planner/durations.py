@@ -39,6 +39,10 @@ a Saved VM's state stays on shared storage), so a Quick move takes ``quick_secon
 shutdown (``shutdown_seconds``, default 60 s), the ownership move (``quick_seconds``) and
 boot (``boot_seconds``, default 90 s).
 
+**Start moves** (a running VM listed on a Down node, started on its target): the ownership
+move (``quick_seconds``) and boot (``boot_seconds``); nothing is copied.  They do not share a
+node's live-migration link.
+
 **Waves and plan.**  A wave lasts as long as its slowest move (its makespan); the plan lasts
 the sum of its waves plus ``wave_overhead_seconds`` per wave (default 5 s: the runbook's
 pre-flight checks and polling between waves).
@@ -155,6 +159,8 @@ def move_seconds(cluster: Cluster, vm: int, kind: MoveKind, share: int = 1,
         return model.quick_seconds + 2 * mem / model.save_restore_mb_per_s
     if kind == MoveKind.SHUTDOWN:
         return model.shutdown_seconds + model.quick_seconds + model.boot_seconds
+    if kind == MoveKind.START:
+        return model.quick_seconds + model.boot_seconds
     raise ValueError(f"no duration for move kind {kind!r}")
 
 

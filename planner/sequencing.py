@@ -8,9 +8,16 @@ sequence respects, at every moment (SPEC §3, "During execution"):
 * **anti-affinity**: members of an enabled DifferentNode (DifferentFaultDomain) rule never
   share a node (fault domain), a moving VM again counting at both ends;
 * **migration limits**: a node takes part (as source or target) in at most
-  ``cluster.host_migration_limit[h]`` moves of a wave.  The limit is applied to every move
-  kind, not only live ones: a Quick or Shutdown move also occupies the node's
-  cluster-group-move machinery, and counting it keeps the estimate conservative.
+  ``cluster.host_migration_limit[h]`` **live** migrations of a wave (Hyper-V's
+  ``MaximumVirtualMachineMigrations`` / ``MaximumParallelMigrations`` limit live migrations
+  only; Quick, Shutdown and Start moves are not counted, SPEC §3);
+* **running VMs**: a node never runs more than ``host_max_running_vms`` VMs, a moving
+  running VM again counting at both ends;
+* **Start moves**: a running VM listed on a Down node is not running there; it is started on
+  its target, where it needs its boot memory (``vm_boot_memory_mb``, as after a Shutdown
+  move); it uses no migration slot.  Without a live-migration network the cluster's move
+  kinds contain no Live move, and temporary hops (Live or Quick only) are then only possible
+  for Off and Saved VMs.
 
 Members of an enabled **SameNode** rule that move to the same node form one *unit* that moves
 in a single wave (Hyper-V brings the other members along when one is moved).  The per-wave
@@ -58,53 +65,13 @@ from typing import Any
 
 import numpy as np
 
-from planner.checks import placement_violations
-from planner.cluster import MOVE_KIND_NAMES, Cluster, HostState, MoveKind, RuleType
+from planner.checks import placement_violations, running_members
+from planner.cluster import Cluster, HostState, MoveKind, RuleType
 from planner.durations import DEFAULT_DURATION_MODEL, DurationModel, move_seconds, node_rate_mb_s
+from planner.planrows import PLAN_COLUMNS, PlanMove
 
-
-@dataclass(frozen=True)
-class Move:
-    """One row of ``plan.csv``: VM ``vm`` moves from ``source`` to ``target`` (indices) in
-    ``wave``; ``step`` is the global 1-based order.  ``memory_mb`` is the VM's assigned
-    memory; ``temporary`` marks a hop through a third node that breaks a deadlock."""
-
-    step: int
-    wave: int
-    vm: int
-    source: int
-    target: int
-    kind: MoveKind
-    memory_mb: int
-    est_seconds: float
-    reason: str
-    temporary: bool = False
-
-    @property
-    def kind_name(self) -> str:
-        """``Live``, ``Quick`` or ``Shutdown`` (the ``-MigrationType`` value)."""
-        return MOVE_KIND_NAMES[MoveKind(self.kind)]
-
-    def to_row(self, cluster: Cluster) -> dict[str, Any]:
-        """The ``plan.csv`` row (SPEC §5 columns, names instead of indices, plus
-        ``temporary``)."""
-        return {
-            "step": self.step,
-            "wave": self.wave,
-            "vm": cluster.vm_names[self.vm],
-            "source": cluster.host_names[self.source],
-            "target": cluster.host_names[self.target],
-            "migration_type": self.kind_name,
-            "memory_mb": self.memory_mb,
-            "est_seconds": round(self.est_seconds, 1),
-            "reason": self.reason,
-            "temporary": self.temporary,
-        }
-
-
-#: Columns of ``plan.csv`` in order (SPEC §5 plus ``temporary``).
-PLAN_COLUMNS = ("step", "wave", "vm", "source", "target", "migration_type", "memory_mb",
-                "est_seconds", "reason", "temporary")
+#: The plan-row type (:class:`planner.planrows.PlanMove`) under its former name.
+Move = PlanMove
 
 
 @dataclass(frozen=True)
@@ -147,7 +114,7 @@ class SequenceResult:
     """
 
     ok: bool
-    moves: tuple[Move, ...]
+    moves: tuple[PlanMove, ...]
     waves: int
     estimated_seconds: float
     extra_hops: int
@@ -177,16 +144,28 @@ _OK, _SLOT, _CAP, _RULE, _KIND = 0, 1, 2, 3, 4
 
 
 class _Unit:
-    """VMs that move together (one VM, or the members of a SameNode rule) to ``target``."""
+    """VMs that move together (one VM, or the members of a SameNode rule) to ``target``.
 
-    __slots__ = ("vms", "target", "cpu", "mem", "evac", "uid", "hopped", "memory")
+    ``cpu``/``mem`` are the load the unit adds to its target (boot memory for VMs that get
+    there by a Start or Shutdown move), ``hop_mem`` the memory it adds anywhere else (a hop
+    is Live or Quick), ``run`` its running VMs, ``live`` whether each VM moves Live to the
+    target (only live migrations take migration slots)."""
 
-    def __init__(self, vms: list[int], target: int, cpu: int, mem: int, memory: int,
-                 evac: bool, uid: int) -> None:
+    __slots__ = ("vms", "target", "cpu", "mem", "hop_mem", "run", "live", "nlive", "arrive",
+                 "evac", "uid", "hopped", "memory")
+
+    def __init__(self, vms: list[int], target: int, cpu: int, arrive: list[int],
+                 hop_mem: int, run: int, live: list[bool], memory: int, evac: bool,
+                 uid: int) -> None:
         self.vms = vms
         self.target = target
         self.cpu = cpu
-        self.mem = mem
+        self.arrive = arrive
+        self.mem = sum(arrive)
+        self.hop_mem = hop_mem
+        self.run = run
+        self.live = live
+        self.nlive = sum(live)
         self.memory = memory
         self.evac = evac
         self.uid = uid
@@ -197,25 +176,44 @@ class _Sequencer:
     """Mutable simulation state; one instance per :func:`build_sequence` call."""
 
     def __init__(self, cluster: Cluster, target: np.ndarray, drained: set[int],
-                 options: SequenceOptions) -> None:
+                 options: SequenceOptions, start: np.ndarray, kinds: np.ndarray,
+                 mem_now: np.ndarray) -> None:
         c = cluster
         self.c = c
         self.target = target
         self.drained = drained
         self.opt = options
         H = c.n_hosts
-        self.cur: list[int] = [int(h) for h in c.vm_host]
+        self.cur: list[int] = [int(h) for h in start]
         self.vcpu: list[int] = [int(x) for x in c.vm_cpu_load_milli]
-        self.vmem: list[int] = [int(x) for x in c.vm_mem_load_mb]
+        self.vmem: list[int] = [int(x) for x in mem_now]
+        self.consumes: list[bool] = [bool(x) for x in c.vm_consumes]
         self.cpu_cap: list[int] = [int(x) for x in c.host_cpu_free_milli]
         self.mem_cap: list[int] = [int(x) for x in c.host_memory_free_mb]
+        self.run_cap: list[int] = [int(x) for x in np.asarray(c.host_max_running_vms)]
         self.cpu: list[int] = [0] * H
         self.mem: list[int] = [0] * H
+        self.run: list[int] = [0] * H
         for v, h in enumerate(self.cur):
             self.cpu[h] += self.vcpu[v]
             self.mem[h] += self.vmem[v]
+            self.run[h] += self.consumes[v]
+        # Memory a VM occupies once its move of this wave is over (boot memory after a
+        # Start or Shutdown move), for the VMs where it differs from ``vmem``.
+        self.arrive_mem: dict[int, int] = {}
         self.lim: list[int] = [max(1, int(x)) for x in c.host_migration_limit]
         self.fd: list[int] = [int(x) for x in c.host_fault_domain]
+        self._rules(c, H)
+        # Hosts a VM may visit on a temporary hop: Up, not drained.
+        self.hop_ok_host = [bool(c.host_up[h]) and h not in drained for h in range(H)]
+        self.kind = kinds
+        # Per-wave state: live-migration slots used per node, moves started, blocked units.
+        self.used: list[int] = [0] * H
+        self.departures: list[tuple[int, int, int]] = []  # (vm, source, dest)
+        self.blocked: dict[int, tuple[int, int, str]] = {}  # uid -> (why, host, detail)
+
+    def _rules(self, c: Cluster, H: int) -> None:
+        """Occupancy counters of the DifferentNode / DifferentFaultDomain rules."""
         # Rule occupancy: members of rule r present on host h (DifferentNode) or in domain d
         # (DifferentFaultDomain), counting VMs that are arriving during the current wave.
         self.dn_of: list[list[int]] = [[] for _ in range(c.n_vms)]
@@ -225,54 +223,53 @@ class _Sequencer:
         self.rule_names: list[str] = []
         self.dfd_names: list[str] = []
         for rule in c.enabled_rules:
-            if len(rule.members) < 2:
+            members = running_members(c, rule.members)
+            if len(members) < 2:
                 continue
             if rule.rule_type == RuleType.DIFFERENT_NODE:
                 occ = [0] * H
-                for m in rule.members:
+                for m in members:
                     occ[self.cur[m]] += 1
                     self.dn_of[m].append(len(self.dn_occ))
                 self.dn_occ.append(occ)
                 self.rule_names.append(rule.name)
             elif rule.rule_type == RuleType.DIFFERENT_FAULT_DOMAIN:
                 occ = [0] * len(c.fault_domains)
-                for m in rule.members:
+                for m in members:
                     occ[self.fd[self.cur[m]]] += 1
                     self.dfd_of[m].append(len(self.dfd_occ))
                 self.dfd_occ.append(occ)
                 self.dfd_names.append(rule.name)
-        # Hosts a VM may visit on a temporary hop: Up, not drained.
-        self.hop_ok_host = [bool(c.host_up[h]) and h not in drained for h in range(H)]
-        self.kind = c.vm_move_kind
-        # Per-wave state.
-        self.used: list[int] = [0] * H
-        self.departures: list[tuple[int, int, int]] = []  # (vm, source, dest)
-        self.blocked: dict[int, tuple[int, int, str]] = {}  # uid -> (why, host, detail)
 
     # ------------------------------------------------------------------ checks
     def check(self, u: _Unit, dest: int) -> tuple[int, int, str]:
         """Can unit ``u`` start moving to ``dest`` in the current wave?  Returns
         ``(_OK|_SLOT|_CAP|_RULE, host, detail)``."""
         cur, used, lim = self.cur, self.used, self.lim
+        live = u.live if dest == u.target else self.hop_live(u, dest)
         if len(u.vms) == 1:
-            v = u.vms[0]
-            s = cur[v]
-            if used[s] >= lim[s]:
-                return _SLOT, s, ""
-            if used[dest] >= lim[dest]:
-                return _SLOT, dest, ""
-        else:
+            if live[0]:
+                s = cur[u.vms[0]]
+                if used[s] >= lim[s]:
+                    return _SLOT, s, ""
+                if used[dest] >= lim[dest]:
+                    return _SLOT, dest, ""
+        elif any(live):
             need: dict[int, int] = {}
-            for v in u.vms:
-                need[cur[v]] = need.get(cur[v], 0) + 1
-            need[dest] = need.get(dest, 0) + len(u.vms)
+            for v, lv in zip(u.vms, live, strict=True):
+                if lv:
+                    need[cur[v]] = need.get(cur[v], 0) + 1
+                    need[dest] = need.get(dest, 0) + 1
             for h, n in need.items():
                 if used[h] + n > lim[h]:
                     return _SLOT, h, ""
+        mem = u.mem if dest == u.target else u.hop_mem
         if u.cpu > 0 and self.cpu[dest] + u.cpu > self.cpu_cap[dest]:
             return _CAP, dest, "CPU"
-        if u.mem > 0 and self.mem[dest] + u.mem > self.mem_cap[dest]:
+        if mem > 0 and self.mem[dest] + mem > self.mem_cap[dest]:
             return _CAP, dest, "memory"
+        if u.run and self.run[dest] + u.run > self.run_cap[dest]:
+            return _CAP, dest, "room for running VMs (host_max_running_vms)"
         fd_dest = self.fd[dest]
         extra_dn: dict[int, int] = {}
         extra_dfd: dict[int, int] = {}
@@ -296,14 +293,20 @@ class _Sequencer:
         for v in u.vms:
             s = self.cur[v]
             out.append((v, s, dest))
-        touched: dict[int, int] = {}
-        for _v, s, d in out:
-            touched[s] = touched.get(s, 0) + 1
-            touched[d] = touched.get(d, 0) + 1
-        for h, n in touched.items():
-            self.used[h] += n
+        live = u.live if dest == u.target else self.hop_live(u, dest)
+        for (_v, s, d), lv in zip(out, live, strict=True):
+            if lv:
+                self.used[s] += 1
+                self.used[d] += 1
         self.cpu[dest] += u.cpu
-        self.mem[dest] += u.mem
+        if dest == u.target:
+            self.mem[dest] += u.mem
+            for v, a in zip(u.vms, u.arrive, strict=True):
+                if a != self.vmem[v]:
+                    self.arrive_mem[v] = a
+        else:
+            self.mem[dest] += u.hop_mem
+        self.run[dest] += u.run
         fd_dest = self.fd[dest]
         for v in u.vms:
             for r in self.dn_of[v]:
@@ -318,32 +321,40 @@ class _Sequencer:
         for v, s, _d in self.departures:
             self.cpu[s] -= self.vcpu[v]
             self.mem[s] -= self.vmem[v]
+            self.run[s] -= self.consumes[v]
             for r in self.dn_of[v]:
                 self.dn_occ[r][s] -= 1
             for r in self.dfd_of[v]:
                 self.dfd_occ[r][self.fd[s]] -= 1
         for v, _s, d in self.departures:
             self.cur[v] = d
+            self.vmem[v] = self.arrive_mem.pop(v, self.vmem[v])
         self.departures = []
         self.used = [0] * self.c.n_hosts
 
     # ------------------------------------------------------------------ deadlocks
+    def hop_live(self, u: _Unit, dest: int) -> list[bool]:
+        """Which VMs of ``u`` would move Live to ``dest`` (a hop destination)."""
+        return [int(self.kind[v, dest]) == MoveKind.LIVE for v in u.vms]
+
     def post_wave_state(self) -> tuple[list[int], list[int], list[list[int]], list[list[int]],
-                                       dict[int, int]]:
-        """Loads, rule occupancy and moved VMs' positions once the current wave is over."""
-        cpu, mem = self.cpu[:], self.mem[:]
+                                       dict[int, int], list[int]]:
+        """Loads, rule occupancy, moved VMs' positions and running VMs once the current wave
+        is over."""
+        cpu, mem, run = self.cpu[:], self.mem[:], self.run[:]
         dn = [row[:] for row in self.dn_occ]
         dfd = [row[:] for row in self.dfd_occ]
         pos: dict[int, int] = {}
         for v, s, d in self.departures:
             cpu[s] -= self.vcpu[v]
             mem[s] -= self.vmem[v]
+            run[s] -= self.consumes[v]
             for r in self.dn_of[v]:
                 dn[r][s] -= 1
             for r in self.dfd_of[v]:
                 dfd[r][self.fd[s]] -= 1
             pos[v] = d
-        return cpu, mem, dn, dfd, pos
+        return cpu, mem, dn, dfd, pos, run
 
     def deadlocked(self, pending: list[_Unit], certain: bool = True) -> list[_Unit]:
         """Units that cannot reach their target without a temporary hop, judged from the
@@ -360,7 +371,7 @@ class _Sequencer:
         A worklist wakes the units waiting on a node (or fault domain) when something leaves
         it: O(units + wake-ups).
         """
-        cpu, mem, dn, dfd, pos = self.post_wave_state()
+        cpu, mem, dn, dfd, pos, run = self.post_wave_state()
         cur, fd = self.cur, self.fd
 
         def where(v: int) -> int:
@@ -376,7 +387,8 @@ class _Sequencer:
             t = u.target
             key: int | None = None
             if (u.cpu > 0 and cpu[t] + u.cpu > self.cpu_cap[t]) or (
-                    u.mem > 0 and mem[t] + u.mem > self.mem_cap[t]):
+                    u.mem > 0 and mem[t] + u.mem > self.mem_cap[t]) or (
+                    u.run > 0 and run[t] + u.run > self.run_cap[t]):
                 key = t
             else:
                 for v in u.vms:
@@ -395,6 +407,7 @@ class _Sequencer:
                 src = where(v)
                 cpu[src] -= self.vcpu[v]
                 mem[src] -= self.vmem[v]
+                run[src] -= self.consumes[v]
                 for r in self.dn_of[v]:
                     dn[r][src] -= 1
                     dn[r][t] += 0 if certain else 1
@@ -407,6 +420,7 @@ class _Sequencer:
             if not certain:
                 cpu[t] += u.cpu
                 mem[t] += u.mem
+                run[t] += u.run
         return [u for u in pending if u.uid not in done]
 
     # ------------------------------------------------------------------ hops
@@ -425,48 +439,40 @@ class _Sequencer:
             if self.check(u, x)[0] != _OK:
                 continue
             room = min((self.cpu_cap[x] - self.cpu[x] - u.cpu) / max(self.cpu_cap[x], 1),
-                       (self.mem_cap[x] - self.mem[x] - u.mem) / max(self.mem_cap[x], 1))
+                       (self.mem_cap[x] - self.mem[x] - u.hop_mem) / max(self.mem_cap[x], 1))
             if best is None or room > best[0]:
                 best = (room, x)
         return None if best is None else best[1]
 
 
-def _units(cluster: Cluster, target: np.ndarray, moving: list[int], evac: np.ndarray
-           ) -> list[_Unit]:
-    """Group moving VMs into units: SameNode members with the same target move together."""
-    parent = {v: v for v in moving}
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for rule in cluster.enabled_rules:
-        if rule.rule_type != RuleType.SAME_NODE:
-            continue
-        ms = [m for m in rule.members if m in parent]
-        for a, b in zip(ms, ms[1:], strict=False):
-            if int(target[a]) == int(target[b]):
-                ra, rb = find(a), find(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
+def _units(cluster: Cluster, start: np.ndarray, target: np.ndarray, moving: list[int],
+           evac: np.ndarray, kinds: np.ndarray, mem_now: np.ndarray) -> list[_Unit]:
+    """Group moving VMs into units: SameNode members (``Cluster.same_node_groups``) with the
+    same target move together."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    together = cluster.same_node_groups
     for v in moving:
-        groups.setdefault(find(v), []).append(v)
+        root = together[v][0] if v in together else v
+        groups.setdefault((root, int(target[v])), []).append(v)
     cpu = cluster.vm_cpu_load_milli
-    mem = cluster.vm_mem_load_mb
+    boot = np.asarray(cluster.vm_boot_memory_mb)
+    consumes = cluster.vm_consumes
     lim = cluster.host_migration_limit
     out: list[_Unit] = []
-    for _root, vs in sorted(groups.items()):
+    for (_root, t), vs in sorted(groups.items()):
         vs.sort()
-        # A unit never needs more slots on a node than that node's limit: cut larger groups
-        # into chunks of the smallest limit among the nodes they touch.
-        size = max(1, int(min(lim[h] for h in {int(cluster.vm_host[v]) for v in vs}
-                              | {int(target[vs[0]])})))
+        live = [int(kinds[v, t]) == MoveKind.LIVE for v in vs]
+        # A unit never needs more live-migration slots on a node than that node's limit: cut
+        # larger groups into chunks of the smallest limit among the nodes they touch.
+        size = len(vs)
+        if any(live):
+            size = max(1, int(min(lim[h] for h in {int(start[v]) for v in vs} | {t})))
         for i in range(0, len(vs), size):
             ch = vs[i:i + size]
-            out.append(_Unit(ch, int(target[ch[0]]), int(cpu[ch].sum()), int(mem[ch].sum()),
+            arrive = [int(boot[v]) if int(kinds[v, t]) in (MoveKind.START, MoveKind.SHUTDOWN)
+                      else int(mem_now[v]) for v in ch]
+            out.append(_Unit(ch, t, int(cpu[ch].sum()), arrive, int(mem_now[ch].sum()),
+                             int(consumes[ch].sum()), live[i:i + size],
                              int(cluster.vm_memory_mb[ch].sum()), bool(evac[ch].any()),
                              len(out)))
     return out
@@ -479,17 +485,18 @@ def _fail(message: str, started: float, lower: int = 0,
                           stuck_vms=tuple(sorted(int(v) for v in stuck)))
 
 
-def _target_problems(cluster: Cluster, target: np.ndarray, drained: set[int],
-                     check_target: bool) -> str | None:
+def _target_problems(cluster: Cluster, start: np.ndarray, target: np.ndarray,
+                     kinds: np.ndarray, drained: set[int], check_target: bool) -> str | None:
     """Why ``target`` cannot be sequenced at all (None when it can be tried)."""
     hn, vn = cluster.host_names, cluster.vm_names
-    moving = np.flatnonzero(target != cluster.vm_host)
-    bad = [int(v) for v in moving
-           if cluster.vm_move_kind[v, target[v]] == MoveKind.FORBIDDEN]
+    moving = np.flatnonzero(target != start)
+    bad = [int(v) for v in moving if kinds[v, target[v]] == MoveKind.FORBIDDEN]
     if bad:
         names = ", ".join(f"{vn[v]} → {hn[int(target[v])]}" for v in bad[:10])
         return (f"{len(bad)} move(s) the cluster cannot carry out (different CPU vendor or "
-                f"feature set and no downtime allowed, or saved state): {names}")
+                "feature set and no downtime allowed, no live-migration network, saved "
+                f"state, a VM that is not running on a Down node, or an OS that cannot run "
+                f"the VM's configuration version): {names}")
     if not check_target:
         return None
     hard = [x for x in placement_violations(cluster, target, drained) if x.hard]
@@ -500,12 +507,97 @@ def _target_problems(cluster: Cluster, target: np.ndarray, drained: set[int],
     return None
 
 
+@dataclass
+class _Run:
+    """What the wave loop of :func:`build_sequence` carries from one wave to the next."""
+
+    sq: _Sequencer
+    opt: SequenceOptions
+    max_hops: int
+    hops: int = 0
+    hop_note: dict[int, str] = field(default_factory=dict)
+    waiting_on: dict[int, int] = field(default_factory=dict)
+    waves: list[list[tuple[int, int, int, bool, str]]] = field(default_factory=list)
+
+
+def _one_wave(c: Cluster, run: _Run, pending: list[_Unit]
+              ) -> tuple[list[tuple[int, int, int, bool, str]], list[_Unit]]:
+    """Rank the pending units, start every one that can start, add hops when deadlocked.
+
+    Returns the wave's moves ``(vm, source, dest, temporary, note)`` and the units left.
+    """
+    sq, lim, cur = run.sq, run.sq.lim, run.sq.cur
+    deg = [0] * c.n_hosts  # live moves still to touch each node
+    for u in pending:
+        for v, lv in zip(u.vms, u.live, strict=True):
+            if lv:
+                deg[cur[v]] += 1
+                deg[u.target] += 1
+    press = [deg[h] / lim[h] for h in range(c.n_hosts)]
+    waiting_on = run.waiting_on
+
+    def key(u: _Unit) -> tuple[bool, bool, float, int, int]:
+        s = cur[u.vms[0]]
+        a, b = press[s], press[u.target]
+        return (not u.evac, s not in waiting_on, -(a if a > b else b), -u.memory, u.uid)
+
+    pending.sort(key=key)
+    this_wave: list[tuple[int, int, int, bool, str]] = []
+    still: list[_Unit] = []
+    blocked: dict[int, tuple[int, int, str]] = {}
+    sq.blocked = blocked
+    used = sq.used
+    # Nodes that blocked moves wait for (room or an anti-affinity partner): leaving them
+    # comes first in the next wave.
+    run.waiting_on = {}
+    stuck_now = False
+    for u in pending:
+        if len(u.vms) == 1 and u.nlive:
+            # Fast path: most units are one VM and most rejections are for a full slot.
+            src = cur[u.vms[0]]
+            if used[src] >= lim[src] or used[u.target] >= lim[u.target]:
+                blocked[u.uid] = (_SLOT, src if used[src] >= lim[src] else u.target, "")
+                still.append(u)
+                continue
+        why, host, detail = sq.check(u, u.target)
+        if why == _OK:
+            for v, a, d in sq.admit(u, u.target):
+                this_wave.append((v, a, d, False, ""))
+        else:
+            blocked[u.uid] = (why, host, detail)
+            still.append(u)
+            if why != _SLOT:
+                stuck_now = True
+                run.waiting_on[host] = run.waiting_on.get(host, 0) + 1
+    if stuck_now and run.opt.temporary_hops and run.hops < run.max_hops:
+        run.hops = _break_deadlocks(c, sq, still, this_wave, run.hop_note, run.hops,
+                                    run.max_hops, True)
+        if not this_wave:
+            run.hops = _break_deadlocks(c, sq, still, this_wave, run.hop_note, run.hops,
+                                        run.max_hops, False)
+    return this_wave, still
+
+
+def _lower_bound(c: Cluster, start: np.ndarray, tgt: np.ndarray, moving: list[int],
+                 kinds: np.ndarray, lim: list[int]) -> int:
+    """Waves needed at least: ``max_h ceil(live moves touching h / limit h)`` (1 when only
+    other moves are planned)."""
+    deg0 = [0] * c.n_hosts
+    for v in moving:
+        if int(kinds[v, tgt[v]]) == MoveKind.LIVE:
+            deg0[int(start[v])] += 1
+            deg0[int(tgt[v])] += 1
+    return max(1, max(math.ceil(d / lim[h]) for h, d in enumerate(deg0)))
+
+
 def build_sequence(
     cluster: Cluster,
     target: np.ndarray,
     drained: Iterable[int] = (),
     reasons: Mapping[int, str] | None = None,
     options: SequenceOptions | None = None,
+    start: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> SequenceResult:
     """Order the moves from the current placement to ``target`` into safe waves.
 
@@ -521,6 +613,12 @@ def build_sequence(
         VM index → why it moves (the ``reason`` column); a default is used for others.
     options:
         :class:`SequenceOptions` (defaults when None).
+    start:
+        Placement to start from (default: the snapshot's ``vm_host``); the rollback starts
+        from the planned placement (:func:`rollback_sequence`).
+    kinds:
+        ``(V, H)`` :class:`MoveKind` of a move of each VM to each node from where it is at
+        ``start`` (default: ``cluster.vm_move_kind``).
 
     Returns
     -------
@@ -538,99 +636,57 @@ def build_sequence(
     if c.n_vms and (tgt.min() < 0 or tgt.max() >= c.n_hosts):
         raise ValueError("target refers to an unknown host index")
     tgt = tgt.astype(np.int64)
+    st0 = np.asarray(c.vm_host if start is None else start, dtype=np.int64)
+    kd = c.vm_move_kind if kinds is None else np.asarray(kinds)
     drained_set = {int(d) for d in drained}
-    problem = _target_problems(c, tgt, drained_set, opt.check_target)
+    problem = _target_problems(c, st0, tgt, kd, drained_set, opt.check_target)
     if problem is not None:
         return _fail(problem, started)
-    moving = [int(v) for v in np.flatnonzero(tgt != c.vm_host)]
+    moving = [int(v) for v in np.flatnonzero(tgt != st0)]
     if not moving:
         return SequenceResult(True, (), 0, 0.0, 0, "nothing to move", (), 0,
                               time.perf_counter() - started)
     leaving = (c.host_state != HostState.UP).copy()
     for d in drained_set:
         leaving[d] = True
-    evac = leaving[c.vm_host] if opt.evacuate_first else np.zeros(c.n_vms, dtype=bool)
-    units = _units(c, tgt, moving, evac)
-    sq = _Sequencer(c, tgt, drained_set, opt)
-    lim = sq.lim
-
-    deg0 = [0] * c.n_hosts
-    for v in moving:
-        deg0[int(c.vm_host[v])] += 1
-        deg0[int(tgt[v])] += 1
-    lower = max(math.ceil(d / lim[h]) for h, d in enumerate(deg0))
-
-    max_hops = opt.max_temporary_moves if opt.max_temporary_moves is not None else len(moving)
+    evac = leaving[st0] if opt.evacuate_first else np.zeros(c.n_vms, dtype=bool)
+    mem_now = _memory_now(c, st0)
+    units = _units(c, st0, tgt, moving, evac, kd, mem_now)
+    run = _Run(_Sequencer(c, tgt, drained_set, opt, st0, kd, mem_now), opt,
+               opt.max_temporary_moves if opt.max_temporary_moves is not None
+               else len(moving))
+    lower = _lower_bound(c, st0, tgt, moving, kd, run.sq.lim)
     # Each wave either finishes a move or hops; this bound only stops a runaway loop.
-    max_waves = 4 * (len(moving) + max_hops) + 10
-    hops = 0
+    max_waves = 4 * (len(moving) + run.max_hops) + 10
     pending: list[_Unit] = list(units)
-    waves: list[list[tuple[int, int, int, bool, str]]] = []  # (vm, src, dst, temporary, why)
-    hop_note: dict[int, str] = {}
-    waiting_on: dict[int, int] = {}
-
     while pending:
-        if len(waves) >= max_waves:
-            return _fail(f"gave up after {len(waves)} waves without finishing "
+        if len(run.waves) >= max_waves:
+            return _fail(f"gave up after {len(run.waves)} waves without finishing "
                          f"({len(pending)} group(s) of moves left)", started, lower)
-        cur = sq.cur
-        deg = [0] * c.n_hosts
-        for u in pending:
-            for v in u.vms:
-                deg[cur[v]] += 1
-            deg[u.target] += len(u.vms)
-        press = [deg[h] / lim[h] for h in range(c.n_hosts)]
-
-        def key(u: _Unit, press: list[float] = press, cur: list[int] = cur,
-                waiting_on: dict[int, int] = waiting_on) -> tuple[bool, bool, float, int, int]:
-            s = cur[u.vms[0]]
-            a, b = press[s], press[u.target]
-            return (not u.evac, s not in waiting_on, -(a if a > b else b), -u.memory, u.uid)
-
-        pending.sort(key=key)
-        this_wave: list[tuple[int, int, int, bool, str]] = []
-        still: list[_Unit] = []
-        blocked: dict[int, tuple[int, int, str]] = {}
-        sq.blocked = blocked
-        used = sq.used
-        # Nodes that blocked moves wait for (room or an anti-affinity partner): leaving them
-        # comes first in the next wave.
-        waiting_on = {}
-        stuck_now = False
-        for u in pending:
-            if len(u.vms) == 1:
-                # Fast path: most units are one VM and most rejections are for a full slot.
-                src = cur[u.vms[0]]
-                if used[src] >= lim[src] or used[u.target] >= lim[u.target]:
-                    blocked[u.uid] = (_SLOT, src if used[src] >= lim[src] else u.target, "")
-                    still.append(u)
-                    continue
-            why, host, detail = sq.check(u, u.target)
-            if why == _OK:
-                for v, a, d in sq.admit(u, u.target):
-                    this_wave.append((v, a, d, False, ""))
-            else:
-                blocked[u.uid] = (why, host, detail)
-                still.append(u)
-                if why != _SLOT:
-                    stuck_now = True
-                    waiting_on[host] = waiting_on.get(host, 0) + 1
-        if stuck_now and opt.temporary_hops and hops < max_hops:
-            hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops, True)
-            if not this_wave:
-                hops = _break_deadlocks(c, sq, still, this_wave, hop_note, hops, max_hops,
-                                        False)
+        this_wave, still = _one_wave(c, run, pending)
         if not this_wave:
             why_not = ("temporary hops are disabled" if not opt.temporary_hops
-                       else f"the limit of {max_hops} temporary moves is reached"
-                       if hops >= max_hops else "no other node has room for a temporary hop")
-            return _fail(_deadlock_message(c, sq, still, why_not), started, lower,
+                       else f"the limit of {run.max_hops} temporary moves is reached"
+                       if run.hops >= run.max_hops
+                       else "no other node has room for a temporary hop")
+            return _fail(_deadlock_message(c, run.sq, still, why_not), started, lower,
                          [v for u in still for v in u.vms])
-        sq.end_wave()
-        waves.append(this_wave)
+        run.sq.end_wave()
+        run.waves.append(this_wave)
         pending = still
+    return _finish(c, run, reasons or {}, evac, st0, kd, lower, started)
 
-    return _finish(c, waves, reasons or {}, hop_note, evac, opt, hops, lower, started)
+
+def _memory_now(c: Cluster, start: np.ndarray) -> np.ndarray:
+    """Memory each VM occupies at ``start``: its boot memory when it got there by a Start
+    or Shutdown move (a rollback starts from such a placement), else its load."""
+    mem = np.asarray(c.vm_mem_load_mb, dtype=np.int64).copy()
+    moved = np.flatnonzero(start != c.vm_host)
+    if len(moved):
+        k = c.vm_move_kind[moved, start[moved]]
+        boots = moved[(k == MoveKind.START) | (k == MoveKind.SHUTDOWN)]
+        mem[boots] = np.asarray(c.vm_boot_memory_mb)[boots]
+    return mem
 
 
 def _break_deadlocks(c: Cluster, sq: _Sequencer, still: list[_Unit],
@@ -649,7 +705,7 @@ def _break_deadlocks(c: Cluster, sq: _Sequencer, still: list[_Unit],
         dead = sq.deadlocked(still, certain)
         if not dead:
             break
-        cpu, mem, _dn, _dfd, pos = sq.post_wave_state()
+        cpu, mem, _dn, _dfd, pos, _run = sq.post_wave_state()
 
         def src(u: _Unit, pos: dict[int, int] = pos) -> int:
             return pos.get(u.vms[0], sq.cur[u.vms[0]])
@@ -671,7 +727,7 @@ def _break_deadlocks(c: Cluster, sq: _Sequencer, still: list[_Unit],
                 continue
             # Prefer a hop that by itself makes room for one of the VMs waiting on s.
             frees = any(cpu[s] - w.cpu + u.cpu <= sq.cpu_cap[s]
-                        and mem[s] - w.mem + u.mem <= sq.mem_cap[s] for u in waiters)
+                        and mem[s] - w.hop_mem + u.mem <= sq.mem_cap[s] for u in waiters)
             candidates.append((0 if frees else 1, w.memory, w.uid, w, waiters))
         candidates.sort(key=lambda x: x[:3])
         made = False
@@ -717,45 +773,54 @@ def _deadlock_message(c: Cluster, sq: _Sequencer, stuck: list[_Unit], why_not: s
             + "; ".join(parts) + more + f"; {why_not}")
 
 
-def _finish(c: Cluster, waves: list[list[tuple[int, int, int, bool, str]]],
-            reasons: Mapping[int, str], hop_note: dict[int, str], evac: np.ndarray,
-            opt: SequenceOptions, hops: int, lower: int, started: float) -> SequenceResult:
+def _why(c: Cluster, v: int, src: int, evac: np.ndarray, kind: MoveKind) -> str:
+    """Default ``reason`` of a move of VM ``v`` from ``src``."""
+    if not evac[v]:
+        return "rebalance"
+    state = HostState(int(c.host_state[src]))
+    if kind == MoveKind.START:
+        return f"started elsewhere: its node {c.host_names[src]} is Down"
+    what = "drained" if state == HostState.UP else state.name.title()
+    return f"leaves {c.host_names[src]}, which is {what}"
+
+
+def _finish(c: Cluster, run: _Run, reasons: Mapping[int, str], evac: np.ndarray,
+            start: np.ndarray, kinds: np.ndarray, lower: int, started: float
+            ) -> SequenceResult:
     """Number the steps and attach move kinds and durations."""
-    model = opt.durations
+    model = run.opt.durations
     rate = node_rate_mb_s(c, model)
-    kinds = c.vm_move_kind
-    moves: list[Move] = []
+    moves: list[PlanMove] = []
     makespans: list[float] = []
     step = 0
-    for w, wave in enumerate(waves, start=1):
+    for w, wave in enumerate(run.waves, start=1):
+        # Live migrations of the wave share each node's link.
         count: dict[int, int] = {}
-        for _v, s, d, _t, _n in wave:
-            count[s] = count.get(s, 0) + 1
-            count[d] = count.get(d, 0) + 1
+        for v, s, d, _t, _n in wave:
+            if int(kinds[v, d]) == MoveKind.LIVE:
+                count[s] = count.get(s, 0) + 1
+                count[d] = count.get(d, 0) + 1
         longest = 0.0
         for v, s, d, temporary, note in wave:
             step += 1
             kind = MoveKind(int(kinds[v, d]))
-            est = move_seconds(c, v, kind, max(count[s], count[d]), model, rate)
+            est = move_seconds(c, v, kind, max(count.get(s, 1), count.get(d, 1)), model, rate)
             longest = max(longest, est)
             if temporary:
                 why = note
             else:
-                why = reasons.get(v) or (
-                    f"leaves {c.host_names[int(c.vm_host[v])]}, which is "
-                    f"{'drained' if c.host_state[c.vm_host[v]] == HostState.UP else 'not Up'}"
-                    if evac[v] else "rebalance")
-                if v in hop_note:
-                    why += f" (after a temporary hop to {hop_note[v]})"
-            moves.append(Move(step, w, v, s, d, kind, int(c.vm_memory_mb[v]), est, why,
-                              temporary))
+                why = reasons.get(v) or _why(c, v, int(start[v]), evac, kind)
+                if v in run.hop_note:
+                    why += f" (after a temporary hop to {run.hop_note[v]})"
+            moves.append(PlanMove(step, w, v, s, d, kind, int(c.vm_memory_mb[v]), est, why,
+                                  temporary))
         makespans.append(longest)
     total = float(sum(makespans)) + model.wave_overhead_seconds * len(makespans)
-    msg = f"{len(moves)} move(s) in {len(waves)} wave(s)"
-    if hops:
-        msg += f", including {hops} temporary hop(s)"
-    return SequenceResult(True, tuple(moves), len(waves), total, hops, msg, tuple(makespans),
-                          lower, time.perf_counter() - started)
+    msg = f"{len(moves)} move(s) in {len(run.waves)} wave(s)"
+    if run.hops:
+        msg += f", including {run.hops} temporary hop(s)"
+    return SequenceResult(True, tuple(moves), len(run.waves), total, run.hops, msg,
+                          tuple(makespans), lower, time.perf_counter() - started)
 
 
 __all__ = ["PLAN_COLUMNS", "Move", "SequenceOptions", "SequenceResult", "build_sequence"]

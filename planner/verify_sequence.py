@@ -1,58 +1,59 @@
-"""Independent verification of a migration sequence (``plan.csv``) against a snapshot.
+"""Independent verification of a migration sequence against a snapshot.
 
 Nothing here trusts the code that built the sequence (it imports neither the sequencer nor
-OR-Tools): the plan is re-simulated wave by wave from the snapshot alone and every rule of
-SPEC §3 "During execution" is recomputed:
+OR-Tools): the moves are re-simulated wave by wave from a start placement (the snapshot's,
+or the planned placement for a rollback) and every rule of SPEC §3 is recomputed:
 
 * steps are numbered 1, 2, ... in order and waves never go back; a VM moves at most once per
   wave; a move starts where the VM is at that point and goes somewhere else;
-* pinned VMs do not move; targets are Up, not drained and possible owners of the VM;
-* the move kind follows SPEC §3 from the feature set the VM *booted* with (its snapshot host,
-  or the target of an earlier Shutdown move, after which it boots again): Live for
-  Running/Paused VMs to a same-vendor node offering that set, Shutdown otherwise and only with
-  ``allow_downtime``, Quick for Off VMs and for Saved VMs to compatible nodes;
+* pinned VMs do not move; targets are Up, not drained, possible owners of the VM, and run
+  the VM's configuration version;
+* the move kind follows SPEC §3: a running VM listed on a **Down** node is started
+  (``Start``), never moved Live or Quick from it (an Off or Saved one there cannot move);
+  otherwise it follows the feature set the VM *booted* with (its start host, or the target of
+  an earlier Shutdown/Start move, after which it boots again): Live for Running/Paused VMs to
+  a same-vendor node offering that set -- and only when the cluster has a live-migration
+  network --, Shutdown otherwise and only with ``allow_downtime``, Quick for Off VMs and for
+  Saved VMs to compatible nodes;
 * capacity: during a wave each node carries its VMs at the wave's start plus every VM
-  arriving in the wave (a moving VM counts at both ends); a node that receives load must stay
-  within 100 % of CPU and memory available to VMs;
-* enabled DifferentNode / DifferentFaultDomain rules: a member never arrives on a node
-  (domain) where another member is, or arrives, during that wave;
-* migration limits: a node takes part in at most ``host_migration_limit`` moves per wave, with
-  no exception;
+  arriving in the wave (a moving VM counts at both ends; one arriving by Start or Shutdown
+  counts its boot memory); a node that receives load must stay within 100 % of CPU and
+  memory, and within ``host_max_running_vms`` running VMs;
+* enabled DifferentNode / DifferentFaultDomain rules (running members): a member never
+  arrives on a node (domain) where another member is, or arrives, during that wave;
+* migration limits: a node takes part in at most ``host_migration_limit`` **live**
+  migrations per wave (Quick, Shutdown and Start moves are not counted);
 * SameNode rules: members that were together before a wave are together after it, unless the
-  group is larger than the smallest migration limit of the nodes it moves between (then it
-  has to move in several waves);
-* the final state equals the target placement.
+  group is larger than the smallest migration limit of the nodes it moves between;
+* the final state equals the target placement (kind ``placement``).
 
-Violations carry ``step`` (the failing step) and name the VM and node.
+Violations (:class:`planner.checks.Violation`, kinds of :data:`planner.checks.KINDS`) carry
+``step`` (the failing step) and the VM and node indices and names.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from planner.checks import Violation
+from planner.checks import Violation, running_members
 from planner.cluster import (
     MOVE_KIND_NAMES,
     Cluster,
     CompatMode,
     HostState,
     MoveKind,
+    NetworkRole,
     RuleType,
     VmState,
 )
+from planner.planrows import PlanMove, read_plan_csv
 
 
 class MoveLike(Protocol):
-    """What the verifier reads of a move: ``step, wave, vm, source, target`` (indices) and
-    the move kind, either as ``kind`` (:class:`MoveKind` or its int value, as
-    ``planner.sequencing.Move`` has it) or as ``migration_type`` (``"Live"``, ``"Quick"``,
-    ``"Shutdown"``, as in ``plan.csv``)."""
+    """What the verifier reads of a move: indices and the :class:`MoveKind`."""
 
     @property
     def step(self) -> int: ...  # noqa: D102
@@ -64,41 +65,24 @@ class MoveLike(Protocol):
     def source(self) -> int: ...  # noqa: D102
     @property
     def target(self) -> int: ...  # noqa: D102
+    @property
+    def kind(self) -> MoveKind: ...  # noqa: D102
 
 
-_KIND_BY_NAME = {"live": MoveKind.LIVE, "quick": MoveKind.QUICK, "shutdown": MoveKind.SHUTDOWN,
-                 "start": MoveKind.START}
-
-
-def _kind_of(move: object) -> int | None:
-    """The move kind as an int (None when the move carries none that is recognised)."""
-    kind = getattr(move, "kind", None)
-    if kind is not None:
-        try:
-            return int(kind)
-        except (TypeError, ValueError):
-            return _KIND_BY_NAME.get(str(kind).casefold())
-    name = getattr(move, "migration_type", None)
-    if name is None:
-        return None
-    got = _KIND_BY_NAME.get(str(name).strip().casefold())
-    return None if got is None else int(got)
-
-
-@dataclass(frozen=True)
-class PlannedMove:
-    """A move read back from ``plan.csv`` (indices instead of names)."""
-
-    step: int
-    wave: int
-    vm: int
-    source: int
-    target: int
-    kind: MoveKind
-    temporary: bool = False
+#: Former name of :class:`planner.planrows.PlanMove` (kept for callers of this module).
+PlannedMove = PlanMove
 
 
 # ----------------------------------------------------------------------------- move kinds
+def live_migration_network(cluster: Cluster) -> bool:
+    """Whether the cluster can live-migrate: no networks.csv at all (assumed), or a network
+    with a ``live_migration_order`` and a role other than None (SPEC §1 networks.csv)."""
+    if not cluster.networks:
+        return True
+    return any(n.live_migration_order is not None and n.role != NetworkRole.NONE
+               for n in cluster.networks)
+
+
 def presented_features(cluster: Cluster, vm: int, boot_host: int) -> np.ndarray:
     """The CPU feature set VM ``vm`` sees after booting on ``boot_host`` (SPEC §3)."""
     c = cluster
@@ -114,14 +98,16 @@ def presented_features(cluster: Cluster, vm: int, boot_host: int) -> np.ndarray:
     return np.asarray(c.host_features[boot_host])
 
 
-def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int) -> MoveKind:
-    """How VM ``vm`` (booted on ``boot_host``) can move to ``dest`` per SPEC §3."""
+def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int,
+                  source: int | None = None, live_ok: bool | None = None) -> MoveKind:
+    """How VM ``vm`` (booted on ``boot_host``, now on ``source``) can move to ``dest``
+    per SPEC §3 (configuration versions are checked separately)."""
     c = cluster
+    src = boot_host if source is None else source
     state = int(c.vm_state[vm])
-    if int(c.host_state[boot_host]) == HostState.DOWN:
-        # Listed on a Down node: not running there; a running one is started elsewhere.
-        consuming = state in (VmState.RUNNING, VmState.PAUSED)
-        return MoveKind.START if consuming else MoveKind.FORBIDDEN
+    running = state in (VmState.RUNNING, VmState.PAUSED)
+    if int(c.host_state[src]) == HostState.DOWN:
+        return MoveKind.START if running else MoveKind.FORBIDDEN
     if state == VmState.OFF:
         return MoveKind.QUICK
     same_vendor = int(c.host_vendor[boot_host]) == int(c.host_vendor[dest])
@@ -129,275 +115,317 @@ def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int) -> MoveK
     compatible = same_vendor and not bool((pres & ~c.host_features[dest]).any())
     if state == VmState.SAVED:
         return MoveKind.QUICK if compatible else MoveKind.FORBIDDEN
-    if compatible and c.live_migration_possible:
+    live = live_migration_network(c) if live_ok is None else live_ok
+    if compatible and live:
         return MoveKind.LIVE
     return MoveKind.SHUTDOWN if bool(c.vm_allow_downtime[vm]) else MoveKind.FORBIDDEN
 
 
-# ----------------------------------------------------------------------------- verification
-def verify_sequence(
-    cluster: Cluster,
-    moves: Sequence[MoveLike],
-    target: np.ndarray,
-    drained: Iterable[int] = (),
-) -> list[Violation]:
-    """Re-simulate ``moves`` (in step order) from the snapshot and return every violation.
+def _kind_text(kind: object) -> str:
+    try:
+        return MOVE_KIND_NAMES[MoveKind(int(kind))]  # type: ignore[call-overload]
+    except (KeyError, TypeError, ValueError):
+        return repr(kind)
 
-    An empty list means the sequence is executable and ends in ``target``.
-    """
-    c = cluster
-    hn, vn = c.host_names, c.vm_names
-    H, V = c.n_hosts, c.n_vms
-    tgt = np.asarray(target)
-    out: list[Violation] = []
-    if tgt.shape != (V,):
-        return [Violation("target", f"the target placement has {tgt.size} entries for {V} VMs")]
-    drained_set = {int(d) for d in drained}
 
-    pos = [int(h) for h in c.vm_host]
-    boot = list(pos)
-    cpu_load = [int(x) for x in c.vm_cpu_load_milli]
-    mem_load = [int(x) for x in c.vm_mem_load_mb]
-    cpu = [0] * H
-    mem = [0] * H
-    for v, h in enumerate(pos):
-        cpu[h] += cpu_load[v]
-        mem[h] += mem_load[v]
-    cpu_cap = [int(x) for x in c.host_cpu_free_milli]
-    mem_cap = [int(x) for x in c.host_memory_free_mb]
-    limit = [int(x) for x in c.host_migration_limit]
-    fd = [int(x) for x in c.host_fault_domain]
-    apart = [(r, r.rule_type == RuleType.DIFFERENT_NODE) for r in c.enabled_rules
-             if len(r.members) >= 2 and r.rule_type in (RuleType.DIFFERENT_NODE,
-                                                        RuleType.DIFFERENT_FAULT_DOMAIN)]
-    together = [r for r in c.enabled_rules
-                if r.rule_type == RuleType.SAME_NODE and len(r.members) >= 2]
+# ----------------------------------------------------------------------------- replay
+class _Replay:
+    """The simulation state of :func:`verify_sequence`."""
 
-    ordered = list(moves)
-    # Order of steps and waves.
-    for i, m in enumerate(ordered):
+    def __init__(self, c: Cluster, start: np.ndarray, boot: np.ndarray,
+                 drained: set[int]) -> None:
+        self.c = c
+        self.out: list[Violation] = []
+        self.drained = drained
+        self.pos = [int(h) for h in start]
+        self.boot = [int(h) for h in boot]
+        self.cpu_load = [int(x) for x in c.vm_cpu_load_milli]
+        # Memory a VM occupies where it is now: its assigned memory, or its boot memory once
+        # it was (re)started by a Start or Shutdown move.
+        self.mem_load = [int(x) for x in c.vm_mem_load_mb]
+        self.boot_mem = [int(x) for x in np.asarray(c.vm_boot_memory_mb)]
+        for v in range(c.n_vms):
+            if self.pos[v] != int(c.vm_host[v]) and self.boot[v] == self.pos[v]:
+                self.mem_load[v] = self.boot_mem[v]
+        self.consumes = [bool(x) for x in c.vm_consumes]
+        H = c.n_hosts
+        self.cpu, self.mem, self.run = [0] * H, [0] * H, [0] * H
+        for v, h in enumerate(self.pos):
+            self.cpu[h] += self.cpu_load[v]
+            self.mem[h] += self.mem_load[v]
+            self.run[h] += self.consumes[v]
+        self.cpu_cap = [int(x) for x in c.host_cpu_free_milli]
+        self.mem_cap = [int(x) for x in c.host_memory_free_mb]
+        self.run_cap = [int(x) for x in np.asarray(c.host_max_running_vms)]
+        self.limit = [int(x) for x in c.host_migration_limit]
+        self.ver_cap = [int(x) for x in np.asarray(c.host_max_config_version_x10)]
+        self.fd = [int(x) for x in c.host_fault_domain]
+        self.live_ok = live_migration_network(c)
+        self.apart = [(r, running_members(c, r.members), r.rule_type == RuleType.DIFFERENT_NODE)
+                      for r in c.enabled_rules
+                      if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
+        self.apart = [x for x in self.apart if len(x[1]) >= 2]
+        self.together = [(r, running_members(c, r.members)) for r in c.enabled_rules
+                         if r.rule_type == RuleType.SAME_NODE]
+        self.together = [x for x in self.together if len(x[1]) >= 2]
+
+    def add(self, kind: str, message: str, step: int | None, vms: Iterable[int] = (),
+            hosts: Iterable[int] = (), rule: str | None = None) -> None:
+        """Record one violation."""
+        self.out.append(Violation.at(self.c, kind, message, vms=vms, hosts=hosts, rule=rule,
+                                     step=step))
+
+    # ------------------------------------------------------------------ one step
+    def check_step(self, m: MoveLike, seen: set[int]) -> bool:
+        """Per-move checks; False when the move cannot be applied (skipped)."""
+        c, hn, vn = self.c, self.c.host_names, self.c.vm_names
+        v, s, d, st = int(m.vm), int(m.source), int(m.target), int(m.step)
+        if not (0 <= v < c.n_vms and 0 <= s < c.n_hosts and 0 <= d < c.n_hosts):
+            self.add("unknown", f"step {st} refers to an unknown VM or node", st)
+            return False
+        if v in seen:
+            self.add("twice_in_wave", f"step {st}: VM {vn[v]} moves twice in wave {m.wave}",
+                     st, (v,), (d,))
+            return False
+        seen.add(v)
+        if self.pos[v] != s:
+            self.add("wrong_source", f"step {st}: VM {vn[v]} is on {hn[self.pos[v]]} at that "
+                     f"point, not on {hn[s]}", st, (v,), (s,))
+            return False
+        if s == d:
+            self.add("no_op", f"step {st}: VM {vn[v]} 'moves' from {hn[s]} to the same node",
+                     st, (v,), (s,))
+            return False
+        if c.vm_pinned[v]:
+            self.add("pinned", f"step {st}: VM {vn[v]} is pinned to {hn[int(c.vm_host[v])]} "
+                     "but is moved", st, (v,), (d,))
+        if c.host_state[d] != HostState.UP:
+            state = HostState(int(c.host_state[d])).name.title()
+            self.add("host_not_up", f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is "
+                     f"{state}", st, (v,), (d,))
+        if d in self.drained:
+            self.add("drained", f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is being "
+                     "drained", st, (v,), (d,))
+        if not c.vm_possible[v, d]:
+            self.add("possible_owners", f"step {st}: {hn[d]} is not a possible owner of VM "
+                     f"{vn[v]}", st, (v,), (d,))
+        ver = int(c.vm_config_version_x10[v])
+        if 0 <= self.ver_cap[d] < ver:
+            self.add("config_version", f"step {st}: VM {vn[v]} (configuration version "
+                     f"{ver / 10:.1f}) is moved to {hn[d]}, whose OS runs versions up to "
+                     f"{self.ver_cap[d] / 10:.1f}", st, (v,), (d,))
+        self.check_kind(m, v, s, d, st)
+        return True
+
+    def check_kind(self, m: MoveLike, v: int, s: int, d: int, st: int) -> None:
+        """The migration type SPEC §3 gives this move."""
+        hn, vn = self.c.host_names, self.c.vm_names
+        want = expected_kind(self.c, v, self.boot[v], d, s, self.live_ok)
+        got = int(m.kind)
+        if want == got:
+            return
+        if int(self.c.host_state[s]) == HostState.DOWN:
+            what = ("it can only be started elsewhere (Start)" if want == MoveKind.START
+                    else "it is not running, so it cannot move from there")
+            self.add("move_kind", f"step {st}: VM {vn[v]} is listed on {hn[s]}, which is "
+                     f"Down: {what}; the plan says {_kind_text(got)}", st, (v,), (s,))
+        elif want == MoveKind.FORBIDDEN:
+            self.add("move_kind", f"step {st}: VM {vn[v]} cannot move to {hn[d]} at all (CPU "
+                     "vendor or feature set, and no downtime allowed or saved state)", st,
+                     (v,), (d,))
+        elif got == MoveKind.LIVE and not self.live_ok:
+            self.add("move_kind", f"step {st}: VM {vn[v]} cannot move Live: the cluster has no "
+                     "live-migration network", st, (v,), (d,))
+        else:
+            self.add("move_kind", f"step {st}: VM {vn[v]} to {hn[d]} must move "
+                     f"{_kind_text(want)}, the plan says {_kind_text(got)}", st, (v,), (d,))
+
+    # ------------------------------------------------------------------ one wave
+    def check_limits(self, w: int, valid: list[MoveLike]) -> None:
+        """Live migrations each node takes part in during this wave."""
+        touching: dict[int, list[MoveLike]] = {}
+        for m in valid:
+            if int(m.kind) == MoveKind.LIVE:
+                touching.setdefault(int(m.source), []).append(m)
+                touching.setdefault(int(m.target), []).append(m)
+        hn = self.c.host_names
+        for h, ms in sorted(touching.items()):
+            if len(ms) > self.limit[h]:
+                st = int(ms[self.limit[h]].step)
+                self.add("migration_limit", f"step {st}: node {hn[h]} takes part in {len(ms)} "
+                         f"live migrations of wave {w}, its limit is {self.limit[h]}", st,
+                         [int(m.vm) for m in ms], (h,))
+
+    def arrival_mem(self, m: MoveLike) -> int:
+        """Memory VM ``m.vm`` occupies on the target of move ``m``."""
+        v = int(m.vm)
+        if int(m.kind) in (MoveKind.START, MoveKind.SHUTDOWN):
+            return self.boot_mem[v]
+        return self.mem_load[v]
+
+    def check_capacity(self, w: int, valid: list[MoveLike]) -> None:
+        """Capacity and running VMs with arrivals counted while the sources still hold
+        the VMs."""
+        hn = self.c.host_names
+        cpu, mem, run = list(self.cpu), list(self.mem), list(self.run)
+        reported: set[tuple[int, str]] = set()
+        for m in valid:
+            v, d, st = int(m.vm), int(m.target), int(m.step)
+            cpu[d] += self.cpu_load[v]
+            mem[d] += self.arrival_mem(m)
+            run[d] += self.consumes[v]
+            if self.cpu_load[v] > 0 and cpu[d] > self.cpu_cap[d] and (d, "c") not in reported:
+                reported.add((d, "c"))
+                self.add("capacity_cpu", f"step {st}: during wave {w} node {hn[d]} would need "
+                         f"{cpu[d] / 1000:.2f} logical processors for VMs but has "
+                         f"{self.cpu_cap[d] / 1000:.2f}", st, (v,), (d,))
+            if mem[d] > self.mem_cap[d] and self.arrival_mem(m) > 0 and (d, "m") not in reported:
+                reported.add((d, "m"))
+                self.add("capacity_memory", f"step {st}: during wave {w} node {hn[d]} would "
+                         f"need {mem[d]} MB for VMs but has {self.mem_cap[d]} MB", st, (v,),
+                         (d,))
+            if self.consumes[v] and run[d] > self.run_cap[d] and (d, "r") not in reported:
+                reported.add((d, "r"))
+                self.add("running_vms", f"step {st}: during wave {w} node {hn[d]} would run "
+                         f"{run[d]} VMs, its limit is {self.run_cap[d]}", st, (v,), (d,))
+
+    def check_apart(self, w: int, valid: list[MoveLike]) -> None:
+        """DifferentNode/DifferentFaultDomain: arrivals against members present or
+        arriving."""
+        c, hn, vn, fd, pos = self.c, self.c.host_names, self.c.vm_names, self.fd, self.pos
+        arrivals = {int(m.vm): m for m in valid}
+        for rule, members, by_node in self.apart:
+            if not any(x in arrivals for x in members):
+                continue
+            present: dict[int, list[int]] = {}
+            for x in members:
+                present.setdefault(pos[x] if by_node else fd[pos[x]], []).append(x)
+                if x in arrivals:
+                    t = int(arrivals[x].target)
+                    present.setdefault(t if by_node else fd[t], []).append(x)
+            for x in members:
+                if x not in arrivals:
+                    continue
+                mv = arrivals[x]
+                t = int(mv.target)
+                others = sorted({o for o in present[t if by_node else fd[t]] if o != x})
+                if others:
+                    what = f"node {hn[t]}" if by_node else f"fault domain {c.fault_domains[fd[t]]}"
+                    self.add("different_node" if by_node else "different_fault_domain",
+                             f"step {mv.step}: VM {vn[x]} arrives on {what} while "
+                             + ", ".join(vn[o] for o in others)
+                             + f" (same {rule.type_name} rule '{rule.name}') is there in "
+                             f"wave {w}", int(mv.step), (x, *others), (t,), rule.name)
+
+    def apply(self, w: int, wave: list[MoveLike], valid: list[MoveLike],
+              target: np.ndarray) -> None:
+        """Apply a wave and check that SameNode groups were not split by it."""
+        before = list(self.pos)
+        for m in valid:
+            v, s, d = int(m.vm), int(m.source), int(m.target)
+            arrive = self.arrival_mem(m)
+            self.cpu[s] -= self.cpu_load[v]
+            self.mem[s] -= self.mem_load[v]
+            self.run[s] -= self.consumes[v]
+            self.cpu[d] += self.cpu_load[v]
+            self.mem[d] += arrive
+            self.run[d] += self.consumes[v]
+            self.mem_load[v] = arrive
+            self.pos[v] = d
+            if int(m.kind) in (MoveKind.SHUTDOWN, MoveKind.START):
+                self.boot[v] = d  # it boots again on the target and sees that node's features
+        arrivals = {int(m.vm): m for m in valid}
+        hn = self.c.host_names
+        for r, members in self.together:
+            was = {before[x] for x in members}
+            now = {self.pos[x] for x in members}
+            nodes = was | {int(target[x]) for x in members}
+            if len(members) > min(self.limit[h] for h in nodes):
+                continue  # too large to move in one wave: the limit decides
+            if len(was) == 1 and len(now) > 1:
+                steps = [int(arrivals[x].step) for x in members if x in arrivals]
+                st = min(steps) if steps else int(wave[0].step)
+                self.add("same_node", f"step {st}: members of SameNode rule '{r.name}' are "
+                         "split over " + ", ".join(hn[h] for h in sorted(now))
+                         + f" after wave {w}", st, members, sorted(now), r.name)
+
+
+def _check_order(moves: Sequence[MoveLike], out: list[Violation]) -> None:
+    for i, m in enumerate(moves):
         if int(m.step) != i + 1:
             out.append(Violation("order", f"step {m.step} is row {i + 1} of the plan; steps "
                                  "must be numbered 1, 2, ... in order", step=int(m.step)))
             break
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in zip(moves, moves[1:], strict=False):
         if int(b.wave) < int(a.wave):
             out.append(Violation("order", f"step {b.step} is in wave {b.wave} after a step of "
                                  f"wave {a.wave}; waves must not go back", step=int(b.step)))
             break
 
+
+def verify_sequence(
+    cluster: Cluster,
+    moves: Sequence[MoveLike],
+    target: np.ndarray,
+    drained: Iterable[int] = (),
+    start: np.ndarray | None = None,
+    boot: np.ndarray | None = None,
+) -> list[Violation]:
+    """Re-simulate ``moves`` (in step order) and return every violation.
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot.
+    moves:
+        The steps, in order.
+    target:
+        The placement the moves must end on.
+    drained:
+        Nodes being drained (they receive nothing).
+    start:
+        Placement before the first move (default: the snapshot's); a rollback starts from
+        the planned placement.
+    boot:
+        Node each VM booted on, whose features it presents (default: ``start``).
+
+    Returns
+    -------
+    list[Violation]
+        Empty when the sequence is executable and ends on ``target``.
+    """
+    c = cluster
+    tgt = np.asarray(target)
+    if tgt.shape != (c.n_vms,):
+        return [Violation("placement", f"the target placement has {tgt.size} entries for "
+                          f"{c.n_vms} VMs")]
+    st0 = np.asarray(c.vm_host if start is None else start, dtype=np.int64)
+    rp = _Replay(c, st0, st0 if boot is None else np.asarray(boot), {int(d) for d in drained})
+    ordered = list(moves)
+    _check_order(ordered, rp.out)
     waves: list[list[MoveLike]] = []
     for m in ordered:
         if not waves or int(m.wave) != int(waves[-1][0].wave):
             waves.append([m])
         else:
             waves[-1].append(m)
-
     for wave in waves:
         w = int(wave[0].wave)
         seen: set[int] = set()
-        valid: list[MoveLike] = []
-        for m in wave:
-            v, s, d, st = int(m.vm), int(m.source), int(m.target), int(m.step)
-            if not (0 <= v < V and 0 <= s < H and 0 <= d < H):
-                out.append(Violation("unknown", f"step {st} refers to an unknown VM or node",
-                                     step=st))
-                continue
-            if v in seen:
-                out.append(Violation("twice_in_wave", f"step {st}: VM {vn[v]} moves twice in "
-                                     f"wave {w}", vms=(vn[v],), hosts=(hn[d],), step=st))
-                continue
-            seen.add(v)
-            if pos[v] != s:
-                out.append(Violation("wrong_source", f"step {st}: VM {vn[v]} is on "
-                                     f"{hn[pos[v]]} at that point, not on {hn[s]}",
-                                     vms=(vn[v],), hosts=(hn[pos[v]], hn[s]), step=st))
-                continue
-            if s == d:
-                out.append(Violation("no_op", f"step {st}: VM {vn[v]} 'moves' from {hn[s]} to "
-                                     "the same node", vms=(vn[v],), hosts=(hn[s],), step=st))
-                continue
-            if c.vm_pinned[v]:
-                out.append(Violation("pinned", f"step {st}: VM {vn[v]} is pinned to "
-                                     f"{hn[int(c.vm_host[v])]} but is moved",
-                                     vms=(vn[v],), hosts=(hn[d],), step=st))
-            if c.host_state[d] != HostState.UP:
-                state = HostState(int(c.host_state[d])).name.title()
-                out.append(Violation("host_not_up", f"step {st}: VM {vn[v]} is moved to "
-                                     f"{hn[d]}, which is {state}", vms=(vn[v],),
-                                     hosts=(hn[d],), step=st))
-            if d in drained_set:
-                out.append(Violation("drained", f"step {st}: VM {vn[v]} is moved to {hn[d]}, "
-                                     "which is being drained", vms=(vn[v],), hosts=(hn[d],),
-                                     step=st))
-            if not c.vm_possible[v, d]:
-                out.append(Violation("possible_owners", f"step {st}: {hn[d]} is not a "
-                                     f"possible owner of VM {vn[v]}", vms=(vn[v],),
-                                     hosts=(hn[d],), step=st))
-            want = expected_kind(c, v, boot[v], d)
-            got = _kind_of(m)
-            if want == MoveKind.FORBIDDEN:
-                out.append(Violation("move_kind", f"step {st}: VM {vn[v]} cannot move to "
-                                     f"{hn[d]} at all (CPU vendor or feature set, and no "
-                                     "downtime allowed or saved state)", vms=(vn[v],),
-                                     hosts=(hn[d],), step=st))
-            elif got != want:
-                got_name = (MOVE_KIND_NAMES[MoveKind(got)] if got in (0, 1, 2, 3)
-                            else repr(getattr(m, "migration_type", getattr(m, "kind", None))))
-                out.append(Violation("move_kind", f"step {st}: VM {vn[v]} to {hn[d]} must "
-                                     f"move {MOVE_KIND_NAMES[want]}, the plan says {got_name}",
-                                     vms=(vn[v],), hosts=(hn[d],), step=st))
-            valid.append(m)
-
-        # Migration limits: moves each node takes part in during this wave.
-        touching: dict[int, list[MoveLike]] = {}
-        for m in valid:
-            touching.setdefault(int(m.source), []).append(m)
-            touching.setdefault(int(m.target), []).append(m)
-        for h, ms in sorted(touching.items()):
-            if len(ms) <= limit[h]:
-                continue
-            st = int(ms[limit[h]].step)
-            out.append(Violation("migration_limit", f"step {st}: node {hn[h]} takes part in "
-                                 f"{len(ms)} moves of wave {w}, its limit is {limit[h]}",
-                                 vms=tuple(vn[int(m.vm)] for m in ms), hosts=(hn[h],),
-                                 step=st))
-
-        # Capacity with arrivals counted while the sources still hold the VMs.
-        peak_cpu = list(cpu)
-        peak_mem = list(mem)
-        reported: set[tuple[int, str]] = set()
-        for m in valid:
-            v, d, st = int(m.vm), int(m.target), int(m.step)
-            peak_cpu[d] += cpu_load[v]
-            peak_mem[d] += mem_load[v]
-            if cpu_load[v] > 0 and peak_cpu[d] > cpu_cap[d] and (d, "cpu") not in reported:
-                reported.add((d, "cpu"))
-                out.append(Violation("capacity_cpu", f"step {st}: during wave {w} node {hn[d]} "
-                                     f"would need {peak_cpu[d] / 1000:.2f} logical processors "
-                                     f"for VMs but has {cpu_cap[d] / 1000:.2f}",
-                                     vms=(vn[v],), hosts=(hn[d],), step=st))
-            if mem_load[v] > 0 and peak_mem[d] > mem_cap[d] and (d, "mem") not in reported:
-                reported.add((d, "mem"))
-                out.append(Violation("capacity_memory", f"step {st}: during wave {w} node "
-                                     f"{hn[d]} would need {peak_mem[d]} MB for VMs but has "
-                                     f"{mem_cap[d]} MB", vms=(vn[v],), hosts=(hn[d],),
-                                     step=st))
-
-        # Anti-affinity: arrivals against members present at the start or arriving.
-        arrivals = {int(m.vm): m for m in valid}
-        for rule, by_node in apart:
-            def place(h: int, by_node: bool = by_node) -> int:
-                return h if by_node else fd[h]
-            present: dict[int, list[int]] = {}
-            for mbr in rule.members:
-                present.setdefault(place(pos[mbr]), []).append(mbr)
-            for mbr in rule.members:
-                if mbr in arrivals:
-                    present.setdefault(place(int(arrivals[mbr].target)), []).append(mbr)
-            for mbr in rule.members:
-                if mbr not in arrivals:
-                    continue
-                mv = arrivals[mbr]
-                where = place(int(mv.target))
-                others = sorted({o for o in present[where] if o != mbr})
-                if others:
-                    what = (f"node {hn[int(mv.target)]}" if by_node
-                            else f"fault domain {c.fault_domains[where]}")
-                    out.append(Violation(
-                        "different_node" if by_node else "different_fault_domain",
-                        f"step {mv.step}: VM {vn[mbr]} arrives on {what} while "
-                        + ", ".join(vn[o] for o in others)
-                        + f" (same {rule.type_name} rule '{rule.name}') is there in wave {w}",
-                        rule=rule.name, vms=(vn[mbr], *(vn[o] for o in others)),
-                        hosts=(hn[int(mv.target)],), step=int(mv.step)))
-
-        # Apply the wave.
-        before = list(pos)
-        for m in valid:
-            v, s, d = int(m.vm), int(m.source), int(m.target)
-            cpu[s] -= cpu_load[v]
-            mem[s] -= mem_load[v]
-            cpu[d] += cpu_load[v]
-            mem[d] += mem_load[v]
-            pos[v] = d
-            if _kind_of(m) in (MoveKind.SHUTDOWN, MoveKind.START):
-                boot[v] = d  # it boots again on the target and sees that node's features
-        for r in together:
-            was = {before[x] for x in r.members}
-            now = {pos[x] for x in r.members}
-            nodes = was | {int(tgt[x]) for x in r.members}
-            if len(r.members) > min(limit[h] for h in nodes):
-                continue  # too large to move in one wave: the limit decides
-            if len(was) == 1 and len(now) > 1:
-                steps = [int(arrivals[x].step) for x in r.members if x in arrivals]
-                st = min(steps) if steps else int(wave[0].step)
-                out.append(Violation("same_node", f"step {st}: members of SameNode rule "
-                                     f"'{r.name}' are split over "
-                                     + ", ".join(hn[h] for h in sorted(now))
-                                     + f" after wave {w}", rule=r.name,
-                                     vms=tuple(vn[x] for x in r.members),
-                                     hosts=tuple(hn[h] for h in sorted(now)), step=st))
-
-    wrong = [v for v in range(V) if pos[v] != int(tgt[v])]
+        valid = [m for m in wave if rp.check_step(m, seen)]
+        rp.check_limits(w, valid)
+        rp.check_capacity(w, valid)
+        rp.check_apart(w, valid)
+        rp.apply(w, wave, valid, tgt)
+    hn, vn = c.host_names, c.vm_names
+    wrong = [v for v in range(c.n_vms) if rp.pos[v] != int(tgt[v])]
     for v in wrong[:50]:
-        out.append(Violation("final_state", f"VM {vn[v]} ends on {hn[pos[v]]}, the target "
-                             f"placement puts it on {hn[int(tgt[v])]}", vms=(vn[v],),
-                             hosts=(hn[pos[v]], hn[int(tgt[v])])))
+        rp.add("placement", f"VM {vn[v]} ends on {hn[rp.pos[v]]}, the target placement puts "
+               f"it on {hn[int(tgt[v])]}", None, (v,), (int(tgt[v]),))
     if len(wrong) > 50:
-        out.append(Violation("final_state", f"{len(wrong) - 50} more VMs do not end on their "
-                             "target"))
-    return out
+        rp.add("placement", f"{len(wrong) - 50} more VMs do not end on their target", None)
+    return rp.out
 
 
-# ----------------------------------------------------------------------------- plan.csv
-_TRUE = {"true", "1", "yes"}
-
-
-def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlannedMove], list[Violation]]:
-    """Read ``plan.csv`` back into moves (names → indices, case-insensitive).
-
-    Problems (missing columns, unknown names, bad numbers or migration types) come back as
-    ``Violation(kind="plan_file", ...)`` naming the row; such rows are skipped.
-    """
-    p = Path(path)
-    moves: list[PlannedMove] = []
-    problems: list[Violation] = []
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [Violation("plan_file", f"{p}: cannot read the plan: {e}")]
-    reader = csv.DictReader(text.splitlines())
-    cols = {(f or "").strip().casefold(): f for f in (reader.fieldnames or [])}
-    needed = ("step", "wave", "vm", "source", "target", "migration_type")
-    missing = [n for n in needed if n not in cols]
-    if missing:
-        return [], [Violation("plan_file", f"{p.name}: missing column(s) "
-                              + ", ".join(missing))]
-    for row_no, row in enumerate(reader, start=2):
-        def get(name: str, row: dict[str, str] = row) -> str:
-            key = cols.get(name)
-            return (row.get(key) or "").strip() if key is not None else ""
-        try:
-            step, wave = int(get("step")), int(get("wave"))
-        except ValueError:
-            problems.append(Violation("plan_file", f"{p.name}, row {row_no}: step and wave "
-                                      f"must be integers, got {get('step')!r}, {get('wave')!r}"))
-            continue
-        v = cluster.vm_index.get(get("vm").casefold())
-        s = cluster.host_index.get(get("source").casefold())
-        d = cluster.host_index.get(get("target").casefold())
-        kind = _KIND_BY_NAME.get(get("migration_type").casefold())
-        bad = [f"{n} {get(n)!r}" for n, x in (("vm", v), ("source", s), ("target", d),
-                                               ("migration_type", kind)) if x is None]
-        if bad or v is None or s is None or d is None or kind is None:
-            problems.append(Violation("plan_file", f"{p.name}, row {row_no}: unknown "
-                                      + ", ".join(bad), step=step))
-            continue
-        moves.append(PlannedMove(step, wave, v, s, d, kind, get("temporary").casefold()
-                                 in _TRUE))
-    return moves, problems
-
-
-__all__ = ["MoveLike", "PlannedMove", "expected_kind", "presented_features", "read_plan_csv",
-           "verify_sequence"]
+__all__ = ["MoveLike", "PlannedMove", "expected_kind", "live_migration_network",
+           "presented_features", "read_plan_csv", "verify_sequence"]

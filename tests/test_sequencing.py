@@ -354,10 +354,10 @@ def test_verifier_rejects_wrong_source_kind_target_and_final_state() -> None:
     c, t, moves = base_plan()
     a = moves[1]
     assert {v.kind for v in verify_sequence(c, [moves[0], dataclasses.replace(a, source=2)],
-                                            t)} >= {"wrong_source", "final_state"}
+                                            t)} >= {"wrong_source", "placement"}
     assert "move_kind" in {v.kind for v in verify_sequence(
         c, [moves[0], dataclasses.replace(a, kind=MoveKind.QUICK)], t)}
-    assert [v.kind for v in verify_sequence(c, moves[:1], t)] == ["final_state"]
+    assert [v.kind for v in verify_sequence(c, moves[:1], t)] == ["placement"]
     assert "order" in {v.kind for v in verify_sequence(c, moves[::-1], t)}
 
 
@@ -496,24 +496,6 @@ def test_each_deadlocked_cycle_costs_one_hop(case: tuple[Cluster, np.ndarray, in
     assert verify_sequence(c, res.moves, t) == []
     assert res.extra_hops == cycles
     assert all(c.host_names[m.target] == "SPARE" for m in res.moves if m.temporary)
-
-
-def test_verifier_reads_migration_type_names_too() -> None:
-    # Moves read from plan.csv may carry the kind as its name ("Live", ...).
-    @dataclasses.dataclass(frozen=True)
-    class Row:
-        step: int
-        wave: int
-        vm: int
-        source: int
-        target: int
-        migration_type: str
-
-    c, t, moves = base_plan()
-    rows = [Row(m.step, m.wave, m.vm, m.source, m.target, m.kind_name) for m in moves]
-    assert verify_sequence(c, rows, t) == []
-    bad = [dataclasses.replace(r, migration_type="Shutdown") for r in rows]
-    assert {v.kind for v in verify_sequence(c, bad, t)} == {"move_kind"}
 
 
 def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
