@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "memory_mb": "plan.csv gives a VM another memory size",
     "migration_limit": "a node takes part in more live migrations at once than its limit",
     "placement": "the plan does not end on placement.csv",
+    "move_budget": "the plan moves more VMs than its max_moves budget",
     # placement and state rules (final and intermediate)
     "capacity_cpu": "a node needs more CPU than it has",
     "capacity_memory": "a node needs more memory than it has (after its reserve)",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -257,5 +258,65 @@ def read_placement_csv(cluster: Cluster, path: str | Path
     return (None if problems else out), problems
 
 
-__all__ = ["MOVE_KIND_BY_NAME", "PLACEMENT_COLUMNS", "PLAN_COLUMNS", "PlanMove",
-           "placement_csv_text", "plan_csv_text", "read_placement_csv", "read_plan_csv"]
+#: The files of a plan directory (SPEC §5).
+PLAN_FILES = ("plan.csv", "placement.csv", "summary.json", "plan.ps1", "rollback.ps1")
+
+
+@dataclass(frozen=True)
+class PlanFiles:
+    """A plan as read back from its directory (:func:`read_plan_files`).
+
+    ``moves`` are the valid rows of plan.csv; ``placement``, ``summary`` and the runbook
+    texts are None when the file could not be read; ``problems`` say why (kind
+    ``plan_file``).
+    """
+
+    moves: tuple[PlanMove, ...]
+    placement: np.ndarray | None
+    summary: dict[str, Any] | None
+    plan_ps1: str | None
+    rollback_ps1: str | None
+    problems: tuple[Violation, ...] = ()
+
+
+def read_summary(path: str | Path) -> tuple[dict[str, Any] | None, list[Violation]]:
+    """Read ``summary.json``: a JSON object, or None with the problem."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        return None, [Violation("plan_file", f"{p.name} is missing from the plan directory")]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        return None, [Violation("plan_file", f"{p.name} is not valid JSON: {e}")]
+    if not isinstance(data, dict):
+        return None, [Violation("plan_file", f"{p.name} does not hold a JSON object")]
+    return data, []
+
+
+def _text(path: Path) -> tuple[str | None, list[Violation]]:
+    try:
+        return path.read_text(encoding="utf-8-sig"), []
+    except FileNotFoundError:
+        return None, [Violation("plan_file", f"{path.name} is missing from the plan directory")]
+    except (OSError, UnicodeDecodeError) as e:
+        return None, [Violation("plan_file", f"{path.name}: cannot be read ({e})")]
+
+
+def read_plan_files(cluster: Cluster, plan_dir: str | Path) -> PlanFiles:
+    """Read every file of a plan directory; problems are collected, never raised."""
+    d = Path(plan_dir)
+    if not d.is_dir():
+        return PlanFiles((), None, None, None, None,
+                         (Violation("plan_file", f"{d} is not a plan directory"),))
+    moves, problems = read_plan_csv(cluster, d / "plan.csv")
+    placement, more = read_placement_csv(cluster, d / "placement.csv")
+    summary, more2 = read_summary(d / "summary.json")
+    plan_ps1, more3 = _text(d / "plan.ps1")
+    rollback_ps1, more4 = _text(d / "rollback.ps1")
+    return PlanFiles(tuple(moves), placement, summary, plan_ps1, rollback_ps1,
+                     tuple(problems + more + more2 + more3 + more4))
+
+
+__all__ = ["MOVE_KIND_BY_NAME", "PLACEMENT_COLUMNS", "PLAN_COLUMNS", "PLAN_FILES", "PlanFiles",
+           "PlanMove", "placement_csv_text", "plan_csv_text", "read_placement_csv",
+           "read_plan_csv", "read_plan_files", "read_summary"]

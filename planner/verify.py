@@ -1,52 +1,418 @@
-"""Independent verification of a plan: trusts neither the solver nor the optimizer.
+"""Independent verification of a plan: trusts neither the solver nor the sequencer.
 
-Never imports OR-Tools or :mod:`planner.optimizer`.  From the snapshot and the plan files
-alone (``plan.csv``, ``placement.csv``, ``summary.json``) it checks that:
+Never imports OR-Tools, the optimizer or the sequencer.  :func:`verify_plan_data` checks a
+plan held in memory (what :func:`planner.plan` does before anything is written);
+:func:`verify_plan` reads a plan directory (:func:`planner.planrows.read_plan_files`) and
+checks that.  In this order:
 
-* every step moves a VM that is where the plan says it is, with the migration type SPEC §3
-  allows (Live only to the same vendor and a feature superset, Shutdown only with
-  ``allow_downtime``, Off/Saved VMs Quick) and the VM's memory size;
-* ``placement.csv`` equals the snapshot with ``plan.csv`` applied;
-* the final placement satisfies every hard rule (:func:`planner.checks.placement_violations`);
-* every objective term recomputed here equals the one in ``summary.json``, and so do the move
-  counts;
-* the order is safe: the sequencing verifier when it is installed, else a step-by-step check
-  that no node exceeds 100 % while a VM is counted on both ends of its move.
+1. **identity**: the plan was made from this snapshot (``snapshot_sha256`` of summary.json
+   against the loader's hash).  When it was not, that is the only violation reported;
+2. **files**: every file is there and every row/column/value of plan.csv and placement.csv
+   reads (one ``plan_file`` violation per bad row); summary.json is a JSON object whose
+   numbers are finite (no NaN or infinity);
+3. **the sequence**, re-simulated wave by wave (:func:`planner.verify_sequence.
+   verify_sequence`): sources, migration types (Start from Down nodes, no Live without a
+   live-migration network), targets, configuration versions, capacity with a moving VM on
+   both ends, running VMs per node, live-migration limits, Different* rules at every moment,
+   SameNode groups, and that the plan ends on placement.csv;
+4. **the final placement**: every hard rule (:func:`planner.checks.placement_violations`);
+   a rule that holds now must hold after the plan; a rule broken now may stay broken only
+   when ``rules_left_broken`` names it;
+5. **summary.json**: the move counts, memory moved, downtime moves, waves and every
+   objective term it states are recomputed;
+6. **the runbooks**: plan.ps1 carries exactly the moves of plan.csv (same steps, waves, VMs,
+   nodes, types); rollback.ps1 is a safe sequence of its own from placement.csv back to the
+   snapshot's placement (re-simulated like the plan), except the VMs summary.json's
+   ``rollback.kept`` names.
 
-:func:`objective_values` is the reference computation of the objective terms (units in
-:mod:`planner.cpsat.objective`); the optimizer uses it to evaluate its own solutions.
+Each mistake yields exactly one violation (:func:`planner.checks.dedupe`; one kind
+vocabulary, :data:`planner.checks.KINDS`).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from planner.cluster import MOVE_KIND_NAMES, Cluster, HostState, MoveKind, VmState
-from planner.loadmodel import Threshold, threshold_limits
-from planner.reference import hard_violations, problem_from_parameters
+from planner.checks import (
+    Violation,
+    anti_affinity_violations,
+    dedupe,
+    placement_violations,
+    rule_violations,
+)
+from planner.cluster import Cluster, HostState, MoveKind
+from planner.loadmodel import Threshold
+from planner.planrows import MOVE_KIND_BY_NAME, PlanFiles, PlanMove, read_plan_files
+from planner.powershell import runbook_entries
 from planner.reference import objective_values as reference_objective
+from planner.reference import problem_from_parameters
+from planner.verify_sequence import replay_sequence, verify_sequence
 
-#: Basis points per 100 % (unit of the excess and balance terms).
-BP = 10_000
-
-#: Column order of ``plan.csv`` (SPEC §5).
-PLAN_COLUMNS = ("step", "wave", "vm", "source", "target", "migration_type", "memory_mb",
-                "est_seconds", "reason")
-
-TIER_NAMES = ("excess", "anti_affinity", "migration", "balance")
+#: Kinds of the rule violations judged against ``rules_left_broken``.
+RULE_KINDS = frozenset({"same_node", "same_fault_domain", "different_node",
+                        "different_fault_domain", "anti_affinity"})
 
 
-def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return -((-a) // b)
+@dataclass
+class VerifyReport:
+    """Outcome of :func:`verify_plan`; ``ok`` when no violation was found.
+
+    ``items`` are :class:`planner.checks.Violation`; ``violations`` their JSON form
+    (SPEC §6 ``verify --json``: kind, step, vm, host, message).
+    """
+
+    items: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the plan passed every check."""
+        return not self.items
+
+    @property
+    def violations(self) -> list[dict[str, Any]]:
+        """The violations as JSON objects."""
+        return [v.to_dict() for v in self.items]
+
+    def add(self, kind: str, message: str, step: int | None = None, vm: str | None = None,
+            host: str | None = None) -> None:
+        """Record one violation given by names."""
+        self.items.append(Violation(kind, message, vms=(vm,) if vm else (),
+                                    hosts=(host,) if host else (), step=step))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (SPEC §6 ``verify --json``)."""
+        return {"ok": self.ok, "violations": self.violations}
 
 
+# ----------------------------------------------------------------------------- summary.json
+class _Bad(ValueError):
+    """A summary.json value that is missing or of the wrong type."""
+
+
+def non_finite_keys(data: object, path: str = "") -> list[str]:
+    """Dotted keys of every NaN or infinite number inside ``data``."""
+    if isinstance(data, float):
+        return [] if math.isfinite(data) else [path or "(top)"]
+    if isinstance(data, dict):
+        return [k for key, val in data.items()
+                for k in non_finite_keys(val, f"{path}.{key}" if path else str(key))]
+    if isinstance(data, list):
+        return [k for i, val in enumerate(data) for k in non_finite_keys(val, f"{path}[{i}]")]
+    return []
+
+
+def _int(summary: dict[str, Any], key: str) -> int | None:
+    """An integer value of summary.json (None when absent)."""
+    val = summary.get(key)
+    if val is None:
+        return None
+    if isinstance(val, bool) or not isinstance(val, int | float) or float(val) != int(val):
+        raise _Bad(f"{key} must be an integer, got {val!r}")
+    return int(val)
+
+
+def _drained(cluster: Cluster, summary: dict[str, Any], rep: VerifyReport) -> list[int]:
+    names = summary.get("drained")
+    if names is None:
+        names = (summary.get("parameters") or {}).get("drain", [])
+    if not isinstance(names, list):
+        rep.add("summary", f"summary.json: drained must be a list of node names, got {names!r}")
+        return []
+    out = []
+    for name in names:
+        h = cluster.host_index.get(str(name).casefold())
+        if h is None:
+            rep.add("summary", f"summary.json drains unknown node {name!r}")
+        else:
+            out.append(h)
+    return out
+
+
+def _identity(cluster: Cluster, summary: dict[str, Any]) -> Violation | None:
+    """The one-line refusal of a plan made from another snapshot."""
+    want, got = cluster.snapshot_sha256, summary.get("snapshot_sha256")
+    if want is None:
+        return None  # a cluster built in memory has no files to hash
+    if got is None:
+        return Violation("snapshot", "summary.json does not say which snapshot the plan was "
+                         "made from (no snapshot_sha256); make the plan again")
+    if str(got).lower() != want.lower():
+        return Violation("snapshot", f"the plan was made from another snapshot "
+                         f"(snapshot_sha256 {str(got)[:12]}..., this snapshot "
+                         f"{want[:12]}...); nothing else was checked")
+    return None
+
+
+# ----------------------------------------------------------------------------- rules
+def _rules_left_broken(cluster: Cluster, summary: dict[str, Any], rep: VerifyReport
+                       ) -> set[str]:
+    """Names of the rules summary.json says are left broken (validated)."""
+    raw = summary.get("rules_left_broken", [])
+    if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw):
+        rep.add("summary", "summary.json: rules_left_broken must be a list of objects "
+                "{rule, vms, reason}")
+        return set()
+    return {str(x.get("rule")) for x in raw}
+
+
+def _final_rules(cluster: Cluster, final: list[Violation], named: set[str]
+                 ) -> list[Violation]:
+    """Rule violations of the final placement against the rules broken now: one held now
+    must hold; one broken now may stay broken only when named in ``rules_left_broken``."""
+    now = {v.rule for v in rule_violations(cluster) + anti_affinity_violations(cluster)
+           if v.hard and v.rule is not None}
+    out: list[Violation] = []
+    for v in final:
+        if v.kind not in RULE_KINDS or v.rule is None or not v.hard:
+            out.append(v)
+        elif v.rule not in now:
+            out.append(Violation(v.kind, v.message + " (it holds before the plan)", v.rule,
+                                 v.vms, v.hosts, vm_ids=v.vm_ids, host_ids=v.host_ids))
+        elif v.rule not in named:
+            out.append(Violation(v.kind, v.message + " (broken before the plan, but "
+                                 "rules_left_broken does not name it)", v.rule, v.vms,
+                                 v.hosts, vm_ids=v.vm_ids, host_ids=v.host_ids))
+    return out
+
+
+def _named_not_broken(final: list[Violation], named: set[str]) -> list[Violation]:
+    broken = {v.rule for v in final if v.kind in RULE_KINDS and v.hard}
+    return [Violation("summary", f"rules_left_broken names '{r}', which is not broken "
+                      "after the plan", rule=r) for r in sorted(named - broken)]
+
+
+# ----------------------------------------------------------------------------- numbers
+def _counts(moves: Sequence[PlanMove], summary: dict[str, Any], rep: VerifyReport) -> None:
+    """Move counts, memory moved, downtime moves and waves against plan.csv."""
+    downtime = (MoveKind.SHUTDOWN, MoveKind.START)
+    checks = {
+        "moves": len(moves),
+        "memory_moved_mb": sum(m.memory_mb for m in moves),
+        "downtime_moves": sum(1 for m in moves if m.kind in downtime),
+        "waves": max((m.wave for m in moves), default=0),
+    }
+    for k, val in checks.items():
+        try:
+            got = _int(summary, k)
+        except _Bad as e:
+            rep.add("summary", f"summary.json: {e}")
+            continue
+        if got is not None and got != val:
+            rep.add("summary", f"{k}: summary.json says {got}, plan.csv gives {val}")
+
+
+def _memory_rows(cluster: Cluster, moves: Sequence[PlanMove]) -> list[Violation]:
+    return [Violation.at(cluster, "memory_mb", f"step {m.step}: VM {cluster.vm_names[m.vm]} "
+                         f"has {int(cluster.vm_memory_mb[m.vm])} MB, plan.csv says "
+                         f"{m.memory_mb}", vms=(m.vm,), step=m.step)
+            for m in moves if m.memory_mb != int(cluster.vm_memory_mb[m.vm])]
+
+
+def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
+               rep: VerifyReport) -> None:
+    """Every objective term summary.json states, recomputed with the reference
+    (:func:`planner.problem.objective_values`) on the problem the plan was made for
+    (rebuilt from ``parameters`` and ``threshold_pct``), and the move budget."""
+    try:
+        t = summary.get("threshold_pct") or {}
+        thr = Threshold(float(t["cpu"]), float(t["memory"]), str(summary.get("level", "custom")),
+                        str(summary.get("threshold_rule", "")))
+        params = summary.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise TypeError("parameters must be an object")
+        problem = problem_from_parameters(cluster, params, thr)
+        got = reference_objective(problem, final)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        rep.add("summary", f"summary.json lacks what is needed to recompute the objective: {e}")
+        return
+    moved = int((final != cluster.vm_host).sum())
+    if problem.max_moves is not None and moved > problem.max_moves:
+        rep.add("move_budget", f"the plan moves {moved} VMs, its budget (max_moves) is "
+                f"{problem.max_moves}")
+    claimed = summary.get("objectives") or {}
+    if not isinstance(claimed, dict):
+        rep.add("summary", "summary.json: objectives must be an object")
+        return
+    tier = summary.get("objective_tier")
+    scalar = summary.get("objective")
+    if tier in got and isinstance(scalar, int | float) and int(scalar) != got[tier]:
+        rep.add("objective", f"objective ({tier}): summary.json says {scalar}, recomputed "
+                f"{got[tier]}")
+    for k, val in got.items():
+        c = claimed.get(k)
+        if isinstance(c, int | float) and int(c) != val:
+            rep.add("objective", f"objective term {k}: summary.json says {c}, recomputed {val}")
+
+
+# ----------------------------------------------------------------------------- runbooks
+def _runbook_moves(cluster: Cluster, name: str, text: str
+                   ) -> tuple[list[PlanMove] | None, str | None]:
+    """The moves a runbook carries, as plan rows (None and why when it cannot be read)."""
+    try:
+        entries = runbook_entries(text)
+    except ValueError as err:
+        return None, f"{name} cannot be read back: {err}"
+    out = []
+    for e in entries:
+        v = cluster.vm_index.get(e.vm.casefold())
+        s = cluster.host_index.get(e.source.casefold())
+        d = cluster.host_index.get(e.target.casefold())
+        k = MOVE_KIND_BY_NAME.get(e.migration_type.casefold())
+        if v is None or s is None or d is None or k is None:
+            return None, (f"{name} step {e.step} moves {e.vm!r} from {e.source!r} to "
+                          f"{e.target!r}, which are not in the snapshot")
+        out.append(PlanMove(e.step, e.wave, v, s, d, k, temporary=e.temporary))
+    return out, None
+
+
+def _check_plan_ps1(cluster: Cluster, moves: Sequence[PlanMove], text: str
+                    ) -> Violation | None:
+    """plan.ps1 carries exactly the moves of plan.csv (one violation at the first
+    difference)."""
+    got, why = _runbook_moves(cluster, "plan.ps1", text)
+    if got is None:
+        return Violation("runbook", str(why))
+    key = [(m.step, m.wave, m.vm, m.source, m.target, int(m.kind)) for m in got]
+    want = [(m.step, m.wave, m.vm, m.source, m.target, int(m.kind)) for m in moves]
+    if key == want:
+        return None
+    for i, (a, b) in enumerate(zip(key, want, strict=False)):
+        if a != b:
+            return Violation.at(cluster, "runbook", f"plan.ps1 does not carry the moves of "
+                                f"plan.csv: its move {i + 1} is {_describe(cluster, a)}, "
+                                f"plan.csv step {b[0]} is {_describe(cluster, b)}",
+                                vms=(b[2],), step=b[0])
+    extra = want[len(key)][0] if len(want) > len(key) else None
+    return Violation("runbook", f"plan.ps1 carries {len(key)} moves, plan.csv {len(want)}",
+                     step=extra)
+
+
+def _describe(cluster: Cluster, row: tuple[int, int, int, int, int, int]) -> str:
+    from planner.cluster import MOVE_KIND_NAMES
+
+    step, wave, v, s, d, k = row
+    return (f"{cluster.vm_names[v]} {cluster.host_names[s]} → {cluster.host_names[d]} "
+            f"{MOVE_KIND_NAMES.get(MoveKind(k), '?')} (wave {wave}, step {step})")
+
+
+def _check_rollback(cluster: Cluster, moves: Sequence[PlanMove], placement: np.ndarray,
+                    summary: dict[str, Any], text: str) -> Violation | None:
+    """rollback.ps1 is a safe sequence from ``placement`` back to the snapshot's placement,
+    except the VMs summary.json's ``rollback.kept`` names."""
+    back, why = _runbook_moves(cluster, "rollback.ps1", text)
+    if back is None:
+        return Violation("runbook", str(why))
+    target = cluster.vm_host.astype(np.int64).copy()
+    kept = (summary.get("rollback") or {}).get("kept", []) if isinstance(
+        summary.get("rollback"), dict) else []
+    for item in kept if isinstance(kept, list) else []:
+        v = cluster.vm_index.get(str(item.get("vm") if isinstance(item, dict) else item)
+                                 .casefold())
+        if v is not None:
+            target[v] = placement[v]
+    boot = cluster.vm_host.astype(np.int64).copy()
+    for m in moves:
+        if m.kind in (MoveKind.SHUTDOWN, MoveKind.START):
+            boot[m.vm] = m.target
+    found = verify_sequence(cluster, back, target, start=placement, boot=boot)
+    if not found:
+        return None
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return Violation("runbook", f"rollback.ps1 is not a safe way back: {found[0].message}"
+                     + more, vms=found[0].vms[:1], step=found[0].step)
+
+
+# ----------------------------------------------------------------------------- entry points
+def verify_plan_data(cluster: Cluster, moves: Sequence[PlanMove], placement: np.ndarray | None,
+                     summary: dict[str, Any] | None, plan_ps1: str | None = None,
+                     rollback_ps1: str | None = None,
+                     problems: Iterable[Violation] = ()) -> VerifyReport:
+    """Check a plan held in memory against ``cluster`` (see the module docstring).
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot.
+    moves:
+        The plan's steps in order (plan.csv).
+    placement:
+        Host per VM after the plan (placement.csv); None when it could not be read.
+    summary:
+        The content of summary.json; None when it could not be read.
+    plan_ps1, rollback_ps1:
+        The runbooks' text; None skips the runbook checks (in memory, before they exist).
+    problems:
+        Problems already found while reading the files.
+
+    Returns
+    -------
+    VerifyReport
+        ``ok`` when every check passed; else one violation per mistake.
+    """
+    rep = VerifyReport()
+    if isinstance(summary, dict):
+        wrong = _identity(cluster, summary)
+        if wrong is not None:
+            rep.items.append(wrong)
+            return rep
+    rep.items.extend(problems)
+    if summary is not None:
+        bad = non_finite_keys(summary)
+        if bad:
+            rep.add("summary", "summary.json holds numbers that are not finite (NaN or "
+                    "infinity): " + ", ".join(bad[:10]))
+            return rep
+    if placement is None or summary is None:
+        return rep
+    drained = _drained(cluster, summary, rep)
+    named = _rules_left_broken(cluster, summary, rep)
+    p = np.asarray(placement, dtype=np.int64)
+    # The final placement is where the moves lead; placement.csv is only compared with it.
+    found, end = replay_sequence(cluster, moves, p, drained)
+    found += _memory_rows(cluster, moves)
+    final = placement_violations(cluster, end, drained)
+    found += _final_rules(cluster, [v for v in final if v.hard], named)
+    found += _named_not_broken(final, named)
+    _counts(moves, summary, rep)
+    if "objectives" in summary or "objective" in summary:
+        _objective(cluster, end, summary, rep)
+    if plan_ps1 is not None:
+        v = _check_plan_ps1(cluster, moves, plan_ps1)
+        found += [v] if v is not None else []
+    if rollback_ps1 is not None and np.array_equal(end, p):
+        # (When the moves do not lead to placement.csv, that is already reported.)
+        v = _check_rollback(cluster, moves, end, summary, rollback_ps1)
+        found += [v] if v is not None else []
+    rep.items = dedupe(_drop_runbook_echo(rep.items + found))
+    return rep
+
+
+def _drop_runbook_echo(found: list[Violation]) -> list[Violation]:
+    """A plan.csv step edited by hand differs from plan.ps1 too: that difference is the
+    same mistake as the step's own violation, so it is not reported again."""
+    steps = {v.step for v in found if v.kind != "runbook" and v.step is not None}
+    return [v for v in found if not (v.kind == "runbook" and v.step in steps)]
+
+
+def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
+    """Check the plan files in ``plan_dir`` against ``cluster`` (see the module docstring)."""
+    files = read_plan_files(cluster, plan_dir)
+    return verify_files(cluster, files)
+
+
+def verify_files(cluster: Cluster, files: PlanFiles) -> VerifyReport:
+    """Check a plan read with :func:`planner.planrows.read_plan_files`."""
+    return verify_plan_data(cluster, files.moves, files.placement, files.summary,
+                            files.plan_ps1, files.rollback_ps1, files.problems)
+
+
+# ----------------------------------------------------------------------------- helpers
 def balance_hosts(cluster: Cluster, drained: Iterable[int] = ()) -> np.ndarray:
     """Hosts counted by the balance term: Up and not drained."""
     mask = cluster.host_state == HostState.UP
@@ -56,330 +422,5 @@ def balance_hosts(cluster: Cluster, drained: Iterable[int] = ()) -> np.ndarray:
     return mask
 
 
-def move_cost_of(cluster: Cluster, placement: np.ndarray, shutdown_penalty_mb: int) -> int:
-    """Migration cost of going from the snapshot to ``placement`` in one move per VM."""
-    p = np.asarray(placement)
-    moved = np.flatnonzero(p != cluster.vm_host)
-    kinds = cluster.vm_move_kind[moved, p[moved]]
-    return int(cluster.vm_memory_mb[moved].sum()
-               + shutdown_penalty_mb * int((kinds == MoveKind.SHUTDOWN).sum()))
-
-
-def objective_values(
-    cluster: Cluster,
-    placement: np.ndarray,
-    threshold: Threshold,
-    drained: Iterable[int] = (),
-    shutdown_penalty_mb: int = 0,
-    enforce_anti_affinity: bool | None = None,
-) -> dict[str, int]:
-    """Every objective term of ``placement`` (units in :mod:`planner.cpsat.objective`)."""
-    p = np.asarray(placement, dtype=np.int64)
-    nh = cluster.n_hosts
-    cpu = np.bincount(p, weights=cluster.vm_cpu_load_milli, minlength=nh).astype(np.int64)
-    mem = np.bincount(p, weights=cluster.vm_mem_load_mb, minlength=nh).astype(np.int64)
-    cpu_lim, mem_lim = threshold_limits(cluster, threshold)
-    ex_c = _ceil_div(BP * np.maximum(cpu - cpu_lim, 0), cluster.host_cpu_capacity_milli)
-    ex_m = _ceil_div(BP * np.maximum(mem - mem_lim, 0), cluster.host_memory_mb)
-    enforce = (cluster.settings.enforced_anti_affinity if enforce_anti_affinity is None
-               else enforce_anti_affinity)
-    pairs = 0
-    if not enforce:
-        for members in cluster.aa_class_members:
-            if len(members) > 1:
-                _, counts = np.unique(p[list(members)], return_counts=True)
-                pairs += int((counts * (counts - 1) // 2).sum())
-    bal = balance_hosts(cluster, drained)
-    used_c = _ceil_div(BP * (cpu + cluster.host_cpu_base_milli), cluster.host_cpu_capacity_milli)
-    used_m = _ceil_div(BP * (mem + cluster.host_memory_reserve_mb), cluster.host_memory_mb)
-    balance = int(np.maximum(used_c, used_m)[bal].max()) if bal.any() else 0
-    return {
-        "excess": int(ex_c.sum() + ex_m.sum()),
-        "anti_affinity": pairs,
-        "migration": move_cost_of(cluster, p, shutdown_penalty_mb),
-        "balance": balance,
-    }
-
-
-@dataclass(frozen=True)
-class PlanMove:
-    """One row of ``plan.csv`` with names resolved to indices."""
-
-    step: int
-    wave: int
-    vm: int
-    source: int
-    target: int
-    migration_type: str
-    memory_mb: int
-    est_seconds: float
-    reason: str
-
-    @property
-    def kind(self) -> MoveKind:
-        """The migration type as a :class:`MoveKind` (FORBIDDEN when unknown)."""
-        for k, n in MOVE_KIND_NAMES.items():
-            if n == self.migration_type:
-                return k
-        return MoveKind.FORBIDDEN
-
-
-@dataclass
-class VerifyReport:
-    """Outcome of :func:`verify_plan`; ``ok`` when no violation was found."""
-
-    violations: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when the plan passed every check."""
-        return not self.violations
-
-    def add(self, kind: str, message: str, step: int | None = None, vm: str | None = None,
-            host: str | None = None) -> None:
-        """Record one violation."""
-        self.violations.append({"kind": kind, "step": step, "vm": vm, "host": host,
-                                "message": message})
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (SPEC §6 ``verify --json``)."""
-        return {"ok": self.ok, "violations": list(self.violations)}
-
-
-def expected_migration_type(cluster: Cluster, vm: int, target: int) -> str | None:
-    """The migration type SPEC §3 gives a move of ``vm`` to ``target`` (None: impossible)."""
-    k = int(cluster.vm_move_kind[vm, target])
-    return None if k == MoveKind.FORBIDDEN else MOVE_KIND_NAMES[MoveKind(k)]
-
-
-def check_moves(cluster: Cluster, moves: list[PlanMove], report: VerifyReport) -> np.ndarray:
-    """Apply ``moves`` to the snapshot, recording every inconsistent step; return the final
-    placement."""
-    p = cluster.vm_host.astype(np.int64).copy()
-    hn, vn = cluster.host_names, cluster.vm_names
-    last_step, last_wave = 0, 0
-    for m in moves:
-        name = vn[m.vm]
-        if m.step <= last_step:
-            report.add("order", f"step {m.step} does not follow step {last_step}", m.step, name)
-        if m.wave < last_wave:
-            report.add("order", f"wave {m.wave} comes after wave {last_wave}", m.step, name)
-        last_step, last_wave = m.step, max(last_wave, m.wave)
-        if p[m.vm] != m.source:
-            report.add("source", f"VM {name} is on {hn[p[m.vm]]} at this step, not on "
-                       f"{hn[m.source]}", m.step, name, hn[m.source])
-        if m.target == p[m.vm]:
-            report.add("no_op", f"VM {name} is already on {hn[m.target]}", m.step, name,
-                       hn[m.target])
-        exp = expected_migration_type(cluster, m.vm, m.target)
-        state = VmState(cluster.vm_state[m.vm])
-        running = state in (VmState.RUNNING, VmState.PAUSED)
-        if exp is None:
-            report.add("migration_type", f"VM {name} ({state.name.title()}) cannot move to "
-                       f"{hn[m.target]}: different CPU vendor or missing CPU features and "
-                       "no downtime allowed", m.step, name, hn[m.target])
-        elif m.migration_type != exp and not (
-                m.migration_type == "Shutdown" and running and cluster.vm_allow_downtime[m.vm]):
-            report.add("migration_type", f"VM {name} must move to {hn[m.target]} as {exp}, "
-                       f"not {m.migration_type}", m.step, name, hn[m.target])
-        if m.memory_mb != int(cluster.vm_memory_mb[m.vm]):
-            report.add("memory_mb", f"VM {name} has {int(cluster.vm_memory_mb[m.vm])} MB, the "
-                       f"plan says {m.memory_mb}", m.step, name)
-        p[m.vm] = m.target
-    return p
-
-
-def check_simple_sequence(cluster: Cluster, moves: list[PlanMove], report: VerifyReport
-                          ) -> None:
-    """Waves in order: while a wave runs, each moving VM counts on source and target; no node
-    may exceed 100 % of CPU or memory (used when the sequencing verifier is not installed)."""
-    cpu = cluster.host_load_milli() - cluster.host_cpu_base_milli
-    mem = cluster.host_mem_used_mb() - cluster.host_memory_reserve_mb
-    cpu_cap, mem_cap = cluster.host_cpu_free_milli, cluster.host_memory_free_mb
-    waves: dict[int, list[PlanMove]] = {}
-    for m in moves:
-        waves.setdefault(m.wave, []).append(m)
-    for w in sorted(waves):
-        dc = np.zeros_like(cpu)
-        dm = np.zeros_like(mem)
-        for m in waves[w]:
-            dc[m.target] += cluster.vm_cpu_load_milli[m.vm]
-            dm[m.target] += cluster.vm_mem_load_mb[m.vm]
-        during_c, during_m = cpu + dc, mem + dm
-        for h in np.flatnonzero((during_c > cpu_cap) & (dc > 0)).tolist():
-            report.add("sequence_capacity", f"wave {w}: node {cluster.host_names[h]} exceeds its "
-                       "CPU capacity while VMs move in", waves[w][0].step, None,
-                       cluster.host_names[h])
-        for h in np.flatnonzero((during_m > mem_cap) & (dm > 0)).tolist():
-            report.add("sequence_capacity", f"wave {w}: node {cluster.host_names[h]} exceeds its "
-                       "memory while VMs move in", waves[w][0].step, None, cluster.host_names[h])
-        for m in waves[w]:
-            cpu[m.source] -= cluster.vm_cpu_load_milli[m.vm]
-            mem[m.source] -= cluster.vm_mem_load_mb[m.vm]
-        cpu, mem = cpu + dc, mem + dm
-
-
-def _threshold_from_summary(summary: dict[str, Any]) -> Threshold:
-    t = summary.get("threshold_pct") or {}
-    return Threshold(float(t["cpu"]), float(t["memory"]), str(summary.get("level", "custom")),
-                     str(summary.get("threshold_rule", "")))
-
-
-def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
-    """Check the plan files in ``plan_dir`` against ``cluster`` (see the module docstring)."""
-    d = Path(plan_dir)
-    rep = VerifyReport()
-    summary = _read_summary(d / "summary.json", rep)
-    moves = _read_plan(cluster, d / "plan.csv", rep)
-    placement = _read_placement(cluster, d / "placement.csv", rep)
-    if moves is None or placement is None or summary is None:
-        return rep
-    final = check_moves(cluster, moves, rep)
-    diff = np.flatnonzero(final != placement)
-    for v in diff[:100].tolist():
-        rep.add("placement", f"placement.csv puts VM {cluster.vm_names[v]} on "
-                f"{cluster.host_names[placement[v]]}, the plan leaves it on "
-                f"{cluster.host_names[final[v]]}", None, cluster.vm_names[v],
-                cluster.host_names[placement[v]])
-    drained: list[int] = []
-    for name in summary.get("drained", []) or []:
-        h = cluster.host_index.get(str(name).casefold())
-        if h is None:
-            rep.add("summary", f"summary.json drains unknown node {name!r}")
-        else:
-            drained.append(h)
-    try:
-        # The problem the plan was made for (pipe's reference: rules broken now may stay
-        # broken, running members only, boot memory, the chosen migration unit).
-        thr = _threshold_from_summary(summary)
-        problem = problem_from_parameters(cluster, summary.get("parameters") or {}, thr)
-        got = reference_objective(problem, final)
-    except (KeyError, TypeError, ValueError) as e:
-        rep.add("summary", f"summary.json lacks what is needed to recompute the objective: {e}")
-        return rep
-    for v in hard_violations(problem, final):
-        rep.add(v.kind, v.message, None, v.vms[0] if v.vms else None,
-                v.hosts[0] if v.hosts else None)
-    claimed = summary.get("objectives") or {}
-    tier = summary.get("objective_tier")
-    if tier in got and summary.get("objective") is not None and \
-            int(summary["objective"]) != got[tier]:
-        rep.add("objective", f"objective ({tier}): summary.json says {summary['objective']}, "
-                f"recomputed {got[tier]}")
-    for k, val in got.items():
-        if k in claimed and claimed[k] is not None and int(claimed[k]) != val:
-            rep.add("objective", f"objective term {k}: summary.json says {claimed[k]}, "
-                    f"recomputed {val}")
-    moved_rows = len(moves)
-    checks = {
-        "moves": moved_rows,
-        "memory_moved_mb": sum(m.memory_mb for m in moves),
-        "downtime_moves": sum(1 for m in moves if m.migration_type == "Shutdown"),
-    }
-    for k, val in checks.items():
-        if k in summary and int(summary[k]) != val:
-            rep.add("summary", f"{k}: summary.json says {summary[k]}, plan.csv gives {val}")
-    seq_checked = False
-    try:
-        from planner import verify_sequence as vs_mod
-    except ImportError:
-        vs_mod = None  # type: ignore[assignment]
-    if vs_mod is not None:
-        verify_sequence = vs_mod.verify_sequence
-        try:
-            for viol in verify_sequence(cluster, moves, final, drained):
-                rep.add(viol.kind, viol.message, viol.step, viol.vms[0] if viol.vms else None,
-                        viol.hosts[0] if viol.hosts else None)
-            seq_checked = True
-        except (TypeError, AttributeError, ValueError):
-            seq_checked = False
-    if not seq_checked:
-        check_simple_sequence(cluster, moves, rep)
-    return rep
-
-
-def _read_summary(path: Path, rep: VerifyReport) -> dict[str, Any] | None:
-    if not path.is_file():
-        rep.add("file", f"{path.name} is missing from the plan directory")
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as e:
-        rep.add("file", f"{path.name} is not valid JSON: {e}")
-        return None
-    if not isinstance(data, dict):
-        rep.add("file", f"{path.name} does not hold a JSON object")
-        return None
-    return data
-
-
-def _rows(path: Path, rep: VerifyReport, needed: tuple[str, ...]) -> list[dict[str, str]] | None:
-    if not path.is_file():
-        rep.add("file", f"{path.name} is missing from the plan directory")
-        return None
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip().casefold() for h in (reader.fieldnames or [])]
-            missing = [c for c in needed if c not in header]
-            if missing:
-                rep.add("file", f"{path.name} lacks column(s) {', '.join(missing)}")
-                return None
-            return [{(k or "").strip().casefold(): (v or "").strip() for k, v in r.items()}
-                    for r in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        rep.add("file", f"{path.name} cannot be read: {e}")
-        return None
-
-
-def _read_plan(cluster: Cluster, path: Path, rep: VerifyReport) -> list[PlanMove] | None:
-    rows = _rows(path, rep, PLAN_COLUMNS)
-    if rows is None:
-        return None
-    out: list[PlanMove] = []
-    ok = True
-    for n, r in enumerate(rows, start=2):
-        try:
-            vm = cluster.vm_index.get(r["vm"].casefold())
-            src = cluster.host_index.get(r["source"].casefold())
-            tgt = cluster.host_index.get(r["target"].casefold())
-            for what, idx in (("vm", vm), ("source", src), ("target", tgt)):
-                if idx is None:
-                    rep.add("file", f"plan.csv row {n}: unknown {what} {r[what]!r}", None,
-                            r["vm"])
-                    ok = False
-            if vm is None or src is None or tgt is None:
-                continue
-            out.append(PlanMove(int(r["step"]), int(r["wave"]), vm, src, tgt,
-                                r["migration_type"], int(r["memory_mb"]),
-                                float(r["est_seconds"] or 0), r["reason"]))
-        except ValueError as e:
-            rep.add("file", f"plan.csv row {n}: bad number ({e})", None, r.get("vm"))
-            ok = False
-    return out if ok else None
-
-
-def _read_placement(cluster: Cluster, path: Path, rep: VerifyReport) -> np.ndarray | None:
-    rows = _rows(path, rep, ("vm", "host"))
-    if rows is None:
-        return None
-    p = np.full(cluster.n_vms, -1, dtype=np.int64)
-    ok = True
-    for n, r in enumerate(rows, start=2):
-        v = cluster.vm_index.get(r["vm"].casefold())
-        h = cluster.host_index.get(r["host"].casefold())
-        if v is None or h is None:
-            rep.add("file", f"placement.csv row {n}: unknown VM or host ({r['vm']!r}, "
-                    f"{r['host']!r})", None, r["vm"])
-            ok = False
-            continue
-        if p[v] >= 0:
-            rep.add("file", f"placement.csv row {n}: VM {r['vm']!r} is listed twice", None,
-                    r["vm"])
-            ok = False
-        p[v] = h
-    for v in np.flatnonzero(p < 0)[:100].tolist():
-        rep.add("placement", f"placement.csv does not list VM {cluster.vm_names[v]}", None,
-                cluster.vm_names[v])
-        ok = False
-    return p if ok else None
+__all__ = ["RULE_KINDS", "VerifyReport", "balance_hosts", "non_finite_keys", "verify_files",
+           "verify_plan", "verify_plan_data"]

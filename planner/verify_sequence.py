@@ -249,9 +249,11 @@ class _Replay:
                 touching.setdefault(int(m.source), []).append(m)
                 touching.setdefault(int(m.target), []).append(m)
         hn = self.c.host_names
+        reported: set[int] = set()  # one violation per offending step, not per node
         for h, ms in sorted(touching.items()):
-            if len(ms) > self.limit[h]:
+            if len(ms) > self.limit[h] and int(ms[self.limit[h]].step) not in reported:
                 st = int(ms[self.limit[h]].step)
+                reported.add(st)
                 self.add("migration_limit", f"step {st}: node {hn[h]} takes part in {len(ms)} "
                          f"live migrations of wave {w}, its limit is {self.limit[h]}", st,
                          [int(m.vm) for m in ms], (h,))
@@ -394,12 +396,25 @@ def verify_sequence(
     list[Violation]
         Empty when the sequence is executable and ends on ``target``.
     """
+    return replay_sequence(cluster, moves, target, drained, start, boot)[0]
+
+
+def replay_sequence(
+    cluster: Cluster,
+    moves: Sequence[MoveLike],
+    target: np.ndarray,
+    drained: Iterable[int] = (),
+    start: np.ndarray | None = None,
+    boot: np.ndarray | None = None,
+) -> tuple[list[Violation], np.ndarray]:
+    """:func:`verify_sequence` that also returns where the moves leave every VM (moves
+    that break a rule are applied; moves that cannot start where they say are skipped)."""
     c = cluster
     tgt = np.asarray(target)
+    st0 = np.asarray(c.vm_host if start is None else start, dtype=np.int64)
     if tgt.shape != (c.n_vms,):
         return [Violation("placement", f"the target placement has {tgt.size} entries for "
-                          f"{c.n_vms} VMs")]
-    st0 = np.asarray(c.vm_host if start is None else start, dtype=np.int64)
+                          f"{c.n_vms} VMs")], st0.copy()
     rp = _Replay(c, st0, st0 if boot is None else np.asarray(boot), {int(d) for d in drained})
     ordered = list(moves)
     _check_order(ordered, rp.out)
@@ -424,8 +439,8 @@ def verify_sequence(
                f"it on {hn[int(tgt[v])]}", None, (v,), (int(tgt[v]),))
     if len(wrong) > 50:
         rp.add("placement", f"{len(wrong) - 50} more VMs do not end on their target", None)
-    return rp.out
+    return rp.out, np.asarray(rp.pos, dtype=np.int64)
 
 
 __all__ = ["MoveLike", "PlannedMove", "expected_kind", "live_migration_network",
-           "presented_features", "read_plan_csv", "verify_sequence"]
+           "presented_features", "read_plan_csv", "replay_sequence", "verify_sequence"]
