@@ -399,9 +399,11 @@ def _rule_counts(cluster: Cluster, p: np.ndarray, counts: dict[str, np.ndarray])
     fd = cluster.host_fault_domain.astype(np.int64)
     h_count, n_fd = cluster.n_hosts, max(len(cluster.fault_domains), 1)
     by_type: dict[RuleType, list[tuple[int, ...]]] = {}
+    run = cluster.vm_consumes  # rules are judged over their running members (SPEC §3)
     for r in cluster.enabled_rules:
-        if len(r.members) >= 2:
-            by_type.setdefault(r.rule_type, []).append(r.members)
+        ms = tuple(v for v in r.members if run[v])
+        if len(ms) >= 2:
+            by_type.setdefault(r.rule_type, []).append(ms)
     for rt, groups in by_type.items():
         members, gid, first = _member_groups(groups)
         for a, b in _chunks(p.shape[0], len(members)):
@@ -577,12 +579,14 @@ def _build_check_arrays(cluster: Cluster, with_checks: bool,
     if not with_checks:
         return (empty, empty, empty, np.zeros(0, dtype=np.int64), fd, n_keys, empty, empty,
                 empty, empty, no_owner, empty, empty, no_flags, _stay_home(cluster))
-    rules = [r for r in cluster.enabled_rules if len(r.members) >= 2]
+    run = cluster.vm_consumes  # rules are judged over their running members (SPEC §3)
+    rules = [(r, tuple(v for v in r.members if run[v])) for r in cluster.enabled_rules]
+    rules = [(r, ms) for r, ms in rules if len(ms) >= 2]
     classes = [m for m in cluster.aa_class_members if len(m) >= 2]
     if rules:
-        r_members, _, r_first = _member_groups([r.members for r in rules])
-        r_size = np.array([len(r.members) for r in rules], dtype=np.intp)
-        r_kind = np.array([_KIND_CODE[r.rule_type] for r in rules], dtype=np.int64)
+        r_members, _, r_first = _member_groups([ms for _r, ms in rules])
+        r_size = np.array([len(ms) for _r, ms in rules], dtype=np.intp)
+        r_kind = np.array([_KIND_CODE[r.rule_type] for r, _ms in rules], dtype=np.int64)
     else:
         r_members, r_first, r_size, r_kind = empty, empty, empty, np.zeros(0, dtype=np.int64)
     if classes:

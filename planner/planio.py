@@ -40,7 +40,7 @@ from planner.planrows import (
 )
 from planner.powershell import render_plan_ps1, render_rollback_ps1
 from planner.rollback import RollbackResult, rollback_sequence
-from planner.sequencing import SequenceResult
+from planner.sequencing import SequenceResult, build_sequence
 from planner.verify import VerifyReport, verify_plan_data
 
 #: What ``summary.json`` says of each objective tier's unit.
@@ -240,7 +240,7 @@ def write_texts(texts: dict[str, str], out_dir: str | Path) -> list[Path]:
     return out
 
 
-def write_plan(plan: Any, out_dir: str | Path) -> list[Path]:
+def write_plan(plan: Any, out_dir: Any, *legacy: Any) -> Any:
     """Write a plan made in memory (:class:`planner.Plan`) into the existing, empty
     directory ``out_dir``: the five files of SPEC §5.  Nothing is planned or verified here.
 
@@ -256,7 +256,17 @@ def write_plan(plan: Any, out_dir: str | Path) -> list[Path]:
     -------
     list[Path]
         The files written.
+
+    The former form ``write_plan(cluster, result, out_dir)`` (sequence, verify and write,
+    returning a :class:`WriteOutcome`) is still accepted for existing notebooks and scripts.
     """
+    if isinstance(plan, Cluster):
+        res = out_dir
+        order = build_sequence(plan, res.placement, res.drained, res.reasons)
+        if not order.ok:
+            return WriteOutcome(False, {}, f"no executable order for this plan: "
+                                f"{order.message}", sequence=order)
+        return write_plan_dir(plan, res, order, legacy[0])
     cluster: Cluster = plan.cluster
     seq: SequenceResult = plan.sequence
     placement = np.asarray(plan.result.placement)

@@ -43,7 +43,12 @@ its target later.  After each wave's greedy pass, a one-move-at-a-time relaxatio
 ignores migration limits and arrivals (both only ever make things harder) *proves* which
 moves can never finish without a hop; one hop is added per round, in slots the wave left
 free, and the proof is repeated, so one hop breaks one cycle while the other moves go on.
-Only when nothing at all can move does a weaker, order-dependent test pick the hop.  Hops are
+Only when nothing at all can move does a weaker, order-dependent test pick the hop.
+When the greedy pass still ends in a deadlock (it may have let a move take the room that
+another move needed first), it is run once more in *careful* mode, for up to
+``CAREFUL_MAX_MOVES`` moves: a move is then held back in a wave when starting it would make
+more moves provably deadlocked than before.  The rollback (:mod:`planner.rollback`) is built
+by the same function from the planned placement (``start``) with its own move kinds.  Hops are
 ``temporary=True`` moves counted in ``extra_hops``.  When no hop is possible the result is
 ``ok=False`` with a message naming the stuck VMs and nodes; an unexecutable sequence is
 never returned.
@@ -69,6 +74,7 @@ from planner.cluster import Cluster, HostState, MoveKind
 from planner.durations import DEFAULT_DURATION_MODEL, DurationModel, move_seconds, node_rate_mb_s
 from planner.planrows import PLAN_COLUMNS, PlanMove
 from planner.waves import (
+    CAP,
     OK,
     SLOT,
     Unit,
@@ -187,11 +193,17 @@ class _Run:
     hop_note: dict[int, str] = field(default_factory=dict)
     waiting_on: dict[int, int] = field(default_factory=dict)
     waves: list[list[tuple[int, int, int, bool, str]]] = field(default_factory=list)
+    careful: bool = False
 
 
 def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
               ) -> tuple[list[tuple[int, int, int, bool, str]], list[Unit]]:
     """Rank the pending units, start every one that can start, add hops when deadlocked.
+
+    In ``careful`` mode (the retry after a greedy pass ran into a deadlock) a unit is held
+    back when starting it would leave more units certainly deadlocked than before (the
+    proof of :meth:`WaveState.deadlocked`): the room it would take is what another move
+    needs first.
 
     Returns the wave's moves ``(vm, source, dest, temporary, note)`` and the units left.
     """
@@ -220,7 +232,8 @@ def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
     # comes first in the next wave.
     run.waiting_on = {}
     stuck_now = False
-    for u in pending:
+    base = len(sq.deadlocked(pending, True)) if run.careful else 0
+    for i, u in enumerate(pending):
         if len(u.vms) == 1 and u.nlive:
             # Fast path: most units are one VM and most rejections are for a full slot.
             src = cur[u.vms[0]]
@@ -229,9 +242,17 @@ def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
                 still.append(u)
                 continue
         why, host, detail = sq.check(u, u.target)
+        if why == OK and run.careful:
+            sq.admit(u, u.target)
+            rest = still + pending[i + 1:]
+            if rest and len(sq.deadlocked(rest, True)) > base:
+                sq.retract(u, u.target)
+                why, host, detail = CAP, u.target, "room another move needs first"
+        elif why == OK:
+            sq.admit(u, u.target)
         if why == OK:
-            for v, a, d in sq.admit(u, u.target):
-                this_wave.append((v, a, d, False, ""))
+            for v in u.vms:
+                this_wave.append((v, cur[v], u.target, False, ""))
         else:
             blocked[u.uid] = (why, host, detail)
             still.append(u)
@@ -320,30 +341,55 @@ def build_sequence(
         leaving[d] = True
     evac = leaving[st0] if opt.evacuate_first else np.zeros(c.n_vms, dtype=bool)
     mem_now = _memory_now(c, st0)
-    units = make_units(c, st0, tgt, moving, evac, kd, mem_now)
-    run = _Run(WaveState(c, tgt, drained_set, st0, kd, mem_now), opt,
-               opt.max_temporary_moves if opt.max_temporary_moves is not None
-               else len(moving))
-    lower = _lower_bound(c, st0, tgt, moving, kd, run.sq.lim)
+    max_hops = (opt.max_temporary_moves if opt.max_temporary_moves is not None
+                else len(moving))
+    lim = [max(1, int(x)) for x in c.host_migration_limit]
+    lower = _lower_bound(c, st0, tgt, moving, kd, lim)
+    failed: tuple[str, list[int]] | None = None
+    for careful in (False, True):
+        if careful and len(moving) > CAREFUL_MAX_MOVES:
+            break
+        run = _Run(WaveState(c, tgt, drained_set, st0, kd, mem_now), opt, max_hops,
+                   careful=careful)
+        units = make_units(c, st0, tgt, moving, evac, kd, mem_now)
+        outcome = _run_waves(c, run, units)
+        if outcome is None:
+            return _finish(c, run, reasons or {}, evac, st0, kd, lower, started)
+        failed = failed or outcome
+    assert failed is not None
+    return _fail(failed[0], started, lower, failed[1])
+
+
+#: The greedy pass is retried in careful mode (see :func:`_one_wave`) when it ran into a
+#: deadlock and at most this many VMs move (careful waves cost O(units²)).
+CAREFUL_MAX_MOVES = 300
+
+
+def _run_waves(c: Cluster, run: _Run, units: list[Unit]) -> tuple[str, list[int]] | None:
+    """Build every wave into ``run.waves``; None on success, else the message and the VMs
+    of the moves that wait for each other."""
+    opt = run.opt
     # Each wave either finishes a move or hops; this bound only stops a runaway loop.
-    max_waves = 4 * (len(moving) + run.max_hops) + 10
+    max_waves = 4 * (sum(len(u.vms) for u in units) + run.max_hops) + 10
     pending: list[Unit] = list(units)
     while pending:
         if len(run.waves) >= max_waves:
-            return _fail(f"gave up after {len(run.waves)} waves without finishing "
-                         f"({len(pending)} group(s) of moves left)", started, lower)
+            return (f"gave up after {len(run.waves)} waves without finishing "
+                    f"({len(pending)} group(s) of moves left)", [])
         this_wave, still = _one_wave(c, run, pending)
         if not this_wave:
             why_not = ("temporary hops are disabled" if not opt.temporary_hops
                        else f"the limit of {run.max_hops} temporary moves is reached"
                        if run.hops >= run.max_hops
                        else "no other node has room for a temporary hop")
-            return _fail(deadlock_message(c, run.sq, still, why_not), started, lower,
-                         [v for u in still for v in u.vms])
+            return (deadlock_message(c, run.sq, still, why_not),
+                    [v for u in still for v in u.vms])
         run.sq.end_wave()
         run.waves.append(this_wave)
         pending = still
-    return _finish(c, run, reasons or {}, evac, st0, kd, lower, started)
+    return None
+
+
 
 
 def _memory_now(c: Cluster, start: np.ndarray) -> np.ndarray:

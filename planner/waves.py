@@ -193,6 +193,29 @@ class WaveState:
         self.departures.extend(out)
         return out
 
+    def retract(self, u: Unit, dest: int) -> None:
+        """Undo the :meth:`admit` of ``u`` towards ``dest`` just made (it was the last one)."""
+        n = len(u.vms)
+        assert self.departures[-n:] and all(x[0] == v for x, v in
+                                             zip(self.departures[-n:], u.vms, strict=True))
+        out = self.departures[-n:]
+        del self.departures[-n:]
+        live = u.live if dest == u.target else self.hop_live(u, dest)
+        for (_v, s, d), lv in zip(out, live, strict=True):
+            if lv:
+                self.used[s] -= 1
+                self.used[d] -= 1
+        self.cpu[dest] -= u.cpu
+        self.mem[dest] -= u.mem if dest == u.target else u.hop_mem
+        for v in u.vms:
+            self.arrive_mem.pop(v, None)
+        self.run[dest] -= u.run
+        for v in u.vms:
+            for r in self.dn_of[v]:
+                self.dn_occ[r][dest] -= 1
+            for r in self.dfd_of[v]:
+                self.dfd_occ[r][self.fd[dest]] -= 1
+
     def end_wave(self) -> None:
         """Apply departures: the sources are freed once the wave is over."""
         for v, s, _d in self.departures:

@@ -61,9 +61,10 @@ def naive(cluster: Cluster, placement: np.ndarray, thr: Threshold) -> dict[str, 
                                   and not (cluster.vm_pinned[v] and stays))
     fd = cluster.host_fault_domain
     for r in cluster.rules:
-        if not r.enabled or len(r.members) < 2:
+        running = [v for v in r.members if cluster.vm_consumes[v]]  # SPEC §3: running only
+        if not r.enabled or len(running) < 2:
             continue
-        hs = [int(placement[v]) for v in r.members]
+        hs = [int(placement[v]) for v in running]
         if r.rule_type == RuleType.SAME_NODE:
             counts["same_node"] += len(set(hs)) > 1
         elif r.rule_type == RuleType.SAME_FAULT_DOMAIN:

@@ -498,6 +498,18 @@ def test_each_deadlocked_cycle_costs_one_hop(case: tuple[Cluster, np.ndarray, in
     assert all(c.host_names[m.target] == "SPARE" for m in res.moves if m.temporary)
 
 
+def arrival_mb(c: Cluster, v: int, d: int) -> int:
+    """Memory VM ``v`` occupies on ``d``: its boot memory after a Shutdown or Start move."""
+    if d != int(c.vm_host[v]) and c.vm_move_kind[v, d] in (MoveKind.SHUTDOWN, MoveKind.START):
+        return int(c.vm_boot_memory_mb[v])
+    return int(c.vm_mem_load_mb[v])
+
+
+def memory_at(c: Cluster, pos: np.ndarray) -> np.ndarray:
+    """Memory of every VM where ``pos`` puts it."""
+    return np.array([arrival_mb(c, v, int(pos[v])) for v in range(c.n_vms)], dtype=np.int64)
+
+
 def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
     """Brute force: can the moves be done one group at a time, without any hop?
 
@@ -516,7 +528,9 @@ def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
                         if group[v] == gb:
                             group[v] = ga
     units = sorted({tuple(v for v in moving if group[v] == g) for g in set(group.values())})
-    apart = [(set(r.members), r.rule_type == RuleType.DIFFERENT_NODE) for r in c.enabled_rules
+    # Rules count their running members only (SPEC §3).
+    apart = [({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
+             for r in c.enabled_rules
              if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
     start: frozenset[int] = frozenset()
     seen = {start}
@@ -530,13 +544,13 @@ def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
             for i in done:
                 pos[list(units[i])] = t[list(units[i])]
             cpu = np.bincount(pos, weights=c.vm_cpu_load_milli, minlength=c.n_hosts)
-            mem = np.bincount(pos, weights=c.vm_mem_load_mb, minlength=c.n_hosts)
+            mem = np.bincount(pos, weights=memory_at(c, pos), minlength=c.n_hosts)
             for i, u in enumerate(units):
                 if i in done:
                     continue
                 d = int(t[u[0]])
                 ucpu = int(c.vm_cpu_load_milli[list(u)].sum())
-                umem = int(c.vm_mem_load_mb[list(u)].sum())
+                umem = int(sum(arrival_mb(c, v, d) for v in u))
                 if ucpu and cpu[d] + ucpu > c.host_cpu_free_milli[d]:
                     continue
                 if umem and mem[d] + umem > c.host_memory_free_mb[d]:
@@ -565,7 +579,9 @@ def order_with_hops_exists(c: Cluster, t: np.ndarray) -> bool:
     sequence of single moves, through any node reachable without downtime, from the start
     to ``t`` that keeps capacity and the DifferentNode/DifferentFaultDomain rules?"""
     moving = [int(v) for v in np.flatnonzero(t != c.vm_host)]
-    apart = [(set(r.members), r.rule_type == RuleType.DIFFERENT_NODE) for r in c.enabled_rules
+    # Rules count their running members only (SPEC §3).
+    apart = [({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
+             for r in c.enabled_rules
              if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
     easy = (MoveKind.LIVE, MoveKind.QUICK)
     options = [sorted({h for h in range(c.n_hosts) if c.host_up[h] and c.vm_possible[v, h]
@@ -581,7 +597,7 @@ def order_with_hops_exists(c: Cluster, t: np.ndarray) -> bool:
             pos = c.vm_host.astype(np.int64).copy()
             pos[moving] = state
             cpu = np.bincount(pos, weights=c.vm_cpu_load_milli, minlength=c.n_hosts)
-            mem = np.bincount(pos, weights=c.vm_mem_load_mb, minlength=c.n_hosts)
+            mem = np.bincount(pos, weights=memory_at(c, pos), minlength=c.n_hosts)
             for i, v in enumerate(moving):
                 for d in options[i]:
                     if d == state[i]:
@@ -590,7 +606,7 @@ def order_with_hops_exists(c: Cluster, t: np.ndarray) -> bool:
                             cpu[d] + c.vm_cpu_load_milli[v] > c.host_cpu_free_milli[d]):
                         continue
                     if c.vm_mem_load_mb[v] and (
-                            mem[d] + c.vm_mem_load_mb[v] > c.host_memory_free_mb[d]):
+                            mem[d] + arrival_mb(c, v, d) > c.host_memory_free_mb[d]):
                         continue
                     fd = c.host_fault_domain
                     if any(v in members and any(
@@ -642,7 +658,7 @@ def test_tight_random_sequences_verify_and_never_miss_a_hop_free_order(
         in_group = {m for r in c.enabled_rules if r.rule_type == RuleType.SAME_NODE
                     for m in r.members}
         if len(moving) <= 4 and not in_group & set(moving.tolist()):
-            assert not order_with_hops_exists(c, t)
+            assert not order_with_hops_exists(c, t), res.message
         elif len(moving) <= 8:
             assert not hop_free_order_exists(c, t)
 
@@ -698,3 +714,63 @@ def test_same_node_groups_move_together_within_the_limits(
         chunk = int(min(lim[h] for h in nodes))
         assert len(waves) <= max(1, -(-len(members) // chunk)) or any(
             m.temporary for m in res.moves if m.vm in members)
+
+
+# ----------------------------------------------------------------------------- SPEC §3 (new)
+def test_vms_of_a_down_node_are_started_without_migration_slots() -> None:
+    # H1 is Down with three running VMs (4 GB each); H2 has 16 GB and a migration limit of 1.
+    # Start moves use no live-migration slot, so all three start in one wave (4 * 3 = 12 GB
+    # of boot memory fit 16 GB).
+    c = make_cluster([host("H1", state=HostState.DOWN, max_vm_migrations=1),
+                      host("H2", max_vm_migrations=1)],
+                     [vm(f"A{i}", "H1") for i in range(3)])
+    t = target_of(c, A0="H2", A1="H2", A2="H2")
+    moves, waves = checked(c, t)
+    assert waves == 1 and {m.kind for m in moves} == {MoveKind.START}
+    assert all("Down" in m.reason for m in moves)
+
+
+def test_start_moves_need_boot_memory() -> None:
+    # Each VM has 4 GB assigned but boots with 6 GB: three of them need 18 GB > 16 GB on H2,
+    # so the target itself is refused (boot memory counts in the final placement).
+    c = make_cluster([host("H1", state=HostState.DOWN), host("H2")],
+                     [vm(f"A{i}", "H1") for i in range(3)])
+    c = c.replace(vm_memory_startup_mb=np.full(3, 6 * GB))
+    res = build_sequence(c, target_of(c, A0="H2", A1="H2", A2="H2"))
+    assert not res.ok and "needs 18432 MB" in res.message
+
+
+def test_migration_limit_counts_only_live_moves() -> None:
+    # Limit 1 per node: 1 live VM and 3 Off VMs leave H1 for H2.  The Quick moves take no
+    # slot, so everything fits one wave; the lower bound is 1 (one live move per node).
+    c = make_cluster([host("H1", max_vm_migrations=1), host("H2", max_vm_migrations=1)],
+                     [vm("L", "H1")] + [vm(f"Q{i}", "H1", state=VmState.OFF)
+                                        for i in range(3)])
+    t = target_of(c, L="H2", Q0="H2", Q1="H2", Q2="H2")
+    moves, waves = checked(c, t)
+    assert waves == 1 and len(moves) == 4
+    assert build_sequence(c, t).lower_bound_waves == 1
+
+
+def test_running_vm_limit_holds_at_every_step() -> None:
+    # H2 may run 2 VMs and runs B; A and C come from H1.  C can only arrive after B has left
+    # for H3 (limit 2 counted with arrivals), so the order is B and A first, then C.
+    c = make_cluster([host("H1"), host("H2"), host("H3")],
+                     [vm("A", "H1"), vm("C", "H1"), vm("B", "H2")])
+    c = c.replace(host_max_running_vms=np.array([1024, 2, 1024]))
+    t = target_of(c, A="H2", C="H2", B="H3")
+    moves, waves = checked(c, t)
+    assert wave_of(c, moves, "C") > wave_of(c, moves, "B")
+
+
+def test_no_live_move_without_a_live_migration_network() -> None:
+    # No network has a live-migration order: a running VM that allows downtime moves by
+    # Shutdown, one that does not cannot move at all.
+    from planner.cluster import Network, NetworkRole
+
+    net = (Network("Mgmt", NetworkRole.CLUSTER_AND_CLIENT, None),)
+    c = make_cluster([host("H1"), host("H2")],
+                     [vm("A", "H1", allow_downtime=True), vm("B", "H1")], networks=net)
+    moves, _ = checked(c, target_of(c, A="H2"))
+    assert [m.kind for m in moves] == [MoveKind.SHUTDOWN]
+    assert not build_sequence(c, target_of(c, B="H2")).ok

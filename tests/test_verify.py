@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from planner.cluster import Cluster, HostState, MoveKind, Network, NetworkRole, RuleType, VmState
-from planner.optimizer import PlanOptions, optimize
+from planner.optimizer import PlanOptions
 from planner.planio import plan_to_directory
 from planner.planrows import PlanMove
 from planner.snapshot import load_snapshot
