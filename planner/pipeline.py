@@ -211,13 +211,12 @@ def _summary_and_verification(
 ) -> tuple[dict[str, Any], Any]:
     """``summary.json`` content and the in-memory verification, from the verify helper's
     modules (``None`` for the verification while no in-memory verifier exists)."""
-    from planner import planio, verify
+    from planner import planio
 
+    # The independent check of everything that will be written, runbooks included.
+    assert res.placement is not None
     summary = planio.build_summary(cluster, res, seq)
-    check = getattr(verify, "verify_plan_data", None)
-    if check is None:
-        return summary, None
-    return summary, check(cluster, list(seq.moves), res.placement, summary)
+    return summary, planio.check_plan(cluster, res.placement, seq, summary)
 
 
 def plan_to_directory(
@@ -234,7 +233,7 @@ def plan_to_directory(
         return p.result, None
     if p.sequence is None or not p.sequence.ok:
         return p.result, planio.WriteOutcome(False, {}, p.message, sequence=p.sequence)
-    return p.result, planio.write_plan(cluster, p.result, out_dir)
+    return p.result, planio.write_plan_dir(cluster, p.result, p.sequence, out_dir)
 
 
 __all__ = ["MAX_SEQUENCING_RETRIES", "Plan", "plan", "plan_to_directory"]

@@ -128,8 +128,10 @@ def _tiers(res: Any) -> list[dict[str, Any]]:
         if val is not None and lb is not None:
             gap = round((val - lb) / val, 6) if val else 0.0
         status = getattr(t, "status", None)
-        out.append({"name": t.name, "value": val, "bound": lb, "gap": gap,
-                    "status": str(getattr(status, "value", status))})
+        out.append({"name": t.name, "value": val, "objective": val, "bound": lb, "gap": gap,
+                    "status": str(getattr(status, "value", status)),
+                    "seconds": round(float(getattr(t, "seconds", 0.0) or 0.0), 4),
+                    "note": str(getattr(t, "note", ""))})
     return out
 
 
@@ -175,6 +177,11 @@ def build_summary(cluster: Cluster, res: Any, seq: SequenceResult | None,
         "max_memory_pct_after": after["max_memory_pct"],
         "hosts_over_threshold_before": before["hosts_over_threshold"],
         "hosts_over_threshold_after": after["hosts_over_threshold"],
+        "max_cpu_pct": {"before": before["max_cpu_pct"], "after": after["max_cpu_pct"]},
+        "max_memory_pct": {"before": before["max_memory_pct"], "after": after["max_memory_pct"]},
+        "hosts_over_threshold": {"before": before["hosts_over_threshold"],
+                                 "after": after["hosts_over_threshold"]},
+        "model_size": dict(getattr(res, "model_size", {}) or {}),
         "solve_seconds": round(float(res.solve_seconds), 3),
         "waves": seq.waves if seq is not None else 0,
         "estimated_seconds": round(seq.estimated_seconds, 1) if seq is not None else 0.0,

@@ -1,7 +1,8 @@
 """Independent verification of a plan: trusts neither the solver nor the sequencer.
 
-Never imports OR-Tools or the optimizer, and never calls the sequencer.  :func:`verify_plan_data` checks a
-plan held in memory (what :func:`planner.plan` does before anything is written);
+Never imports OR-Tools or the optimizer, and never calls the sequencer.
+:func:`verify_plan_data` checks a plan held in memory (what :func:`planner.plan` does
+before anything is written);
 :func:`verify_plan` reads a plan directory (:func:`planner.planrows.read_plan_files`) and
 checks that.  In this order:
 

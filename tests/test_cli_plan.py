@@ -123,4 +123,4 @@ def test_verify_json_on_a_missing_plan_directory(tmp_path: Path) -> None:
     r = runner.invoke(app, ["verify", SMALL4, str(tmp_path / "none"), "--json"])
     assert r.exit_code == 1
     doc = json.loads(r.stdout)
-    assert doc["ok"] is False and doc["violations"][0]["kind"] == "file"
+    assert doc["ok"] is False and doc["violations"][0]["kind"] == "plan_file"

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from planner.cluster import Cluster, HostState, MoveKind, Network, NetworkRole, RuleType, VmState
-from planner.optimizer import PlanOptions
-from planner.planio import plan_to_directory
+from planner.pipeline import plan_to_directory
 from planner.planrows import PlanMove
+from planner.problem import PlanOptions
 from planner.snapshot import load_snapshot
 from planner.verify import verify_plan, verify_plan_data
 from tests.strategies import HostSpec, RuleSpec, VmSpec, clusters, make_cluster

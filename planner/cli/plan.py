@@ -294,7 +294,7 @@ def verify(
     if not plan_dir.is_dir():
         if json:
             print_json({"ok": False, "violations": [
-                {"kind": "file", "step": None, "vm": None, "host": None,
+                {"kind": "plan_file", "step": None, "vm": None, "host": None,
                  "message": f"{plan_dir} is not a plan directory"}]})
         fail(f"{plan_dir} is not a directory")
     rep = verify_plan(cluster, plan_dir)
