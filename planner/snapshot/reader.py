@@ -29,7 +29,6 @@ from planner.cluster import (
     default_memory_reserve_mb,
 )
 from planner.diagnostics import InvalidInput, Report
-from planner.history.reader import load_history
 from planner.snapshot.build import HostColumns, VmColumns, build_cluster, cpu_milli
 from planner.snapshot.checks import cluster_checks
 from planner.snapshot.csvfile import Table, find_file, parse_columns, read_table
@@ -89,7 +88,7 @@ def read_snapshot(
     if report.valid:
         cluster = _cluster_of(cname, settings, hosts, vms, rules, networks, cat, d)
         cluster_checks(cluster, vms, rules, report)
-        history = load_history(d, cluster, report) if report.valid else None
+        history = _history(d, cluster, report) if report.valid else None
         if not report.valid:
             return None, report
         return cluster.replace(history=history,
@@ -527,3 +526,17 @@ def _cluster_of(name: str, settings: ClusterSettings, hosts: HostRows, vms: VmRo
                  for r, m in zip(rules.rows, rules.members, strict=True)]
     return build_cluster(name, h, v, settings=settings, rules=rule_objs, networks=networks,
                          catalog=cat, source=d)
+
+
+def _history(d: Path, cluster: Cluster, report: Report) -> Any:
+    """The load history when the directory has a history file; the reader (pandas,
+    pyarrow) is imported only then, so that a snapshot without one loads quickly."""
+    try:
+        names = [p.name.casefold() for p in d.iterdir()]
+    except OSError:
+        names = []
+    if not any(n.startswith(("vm_history", "host_history")) for n in names):
+        return None
+    from planner.history.reader import load_history
+
+    return load_history(d, cluster, report)
