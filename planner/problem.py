@@ -92,11 +92,18 @@ class LoadSamples:
         int (K, V): memory of each VM per sample, MB (0 for VMs that do not consume).
     host_cpu_base_milli:
         int (K, H): the hosts' own CPU use per sample, milli logical processors.
+    statistic:
+        The load statistic the samples were chosen for (``None``: not from a history).
+    indices:
+        The history sample of each vector (``-1``: the statistic's own vector), so that a
+        verifier can rebuild the same samples from the snapshot's history.
     """
 
     vm_cpu_milli: np.ndarray
     vm_mem_mb: np.ndarray
     host_cpu_base_milli: np.ndarray
+    statistic: str | None = None
+    indices: tuple[int, ...] = ()
 
     @property
     def n_samples(self) -> int:
@@ -271,7 +278,15 @@ class PlanningProblem:
             "drain": [self.cluster.host_names[h] for h in self.drained],
             "held": [self.cluster.vm_names[v] for v in self.held],
             "load_samples": self.n_samples,
+            **self._load_sample_parameters(),
         }
+
+    def _load_sample_parameters(self) -> dict[str, Any]:
+        """Which history samples the plan was judged at (empty without them)."""
+        s = self.options.load_samples
+        if s is None or s.statistic is None or len(s.indices) != s.n_samples:
+            return {}
+        return {"load_statistic": s.statistic, "load_sample_indices": list(s.indices)}
 
 
 # ---------------------------------------------------------------------------- building

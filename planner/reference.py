@@ -19,7 +19,7 @@ from planner.cluster import Cluster, HostState, RuleType
 
 if TYPE_CHECKING:
     from planner.loadmodel import Threshold
-    from planner.problem import PlanningProblem
+    from planner.problem import LoadSamples, PlanningProblem
 
 #: Basis points per 100 % (unit of the excess and balance tiers).
 BP = 10_000
@@ -258,8 +258,32 @@ def problem_from_parameters(
         headroom_pct=float(parameters.get("headroom_pct") or 0.0),
         minimise=str(parameters.get("minimise", Minimise.MEMORY.value)),
         profile=prof,
+        load_samples=_load_samples(cluster, parameters),
     )
     return build_problem(cluster, opts, held, profile=prof, threshold=threshold)
+
+
+def _load_samples(cluster: Cluster, parameters: dict[str, Any]) -> LoadSamples | None:
+    """The history samples a plan made on a load history was judged at, rebuilt from the
+    snapshot's history (``None`` for a plan on the snapshot's single moment)."""
+    from planner.history.model import parse_statistic
+    from planner.history.robust import sample_vectors
+    from planner.problem import LoadSamples
+
+    stat, idx = parameters.get("load_statistic"), parameters.get("load_sample_indices")
+    if stat is None or idx is None:
+        return None
+    h = cluster.history
+    if h is None:
+        raise ValueError(f"the plan was made on the load history ({stat}) but the snapshot "
+                         "has none")
+    indices = tuple(int(i) for i in idx)
+    if not indices or any(i >= h.vm_cpu_milli.shape[0] or i < -1 for i in indices):
+        raise ValueError(f"load_sample_indices {list(indices)} do not fit the snapshot's "
+                         f"history of {h.vm_cpu_milli.shape[0]} samples")
+    statistic = parse_statistic(str(stat))
+    return LoadSamples(*sample_vectors(cluster, h, statistic, indices),
+                       statistic=statistic.value, indices=indices)
 
 
 __all__ = [

@@ -17,7 +17,9 @@ comparison plan gets :data:`LATEST_SHARE` of it, the loop the rest.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from planner.history.robust import Solver, judge, robust_plan, sample_vectors
 from planner.loadmodel import resolve_threshold
 from planner.pipeline import Plan, plan
 from planner.problem import LoadSamples, PlanOptions, resolve_profile
+from planner.solve.result import OptimizeResult
 
 #: Share of the time limit spent on the ``--load latest`` comparison plan.
 LATEST_SHARE = 0.2
@@ -43,7 +46,9 @@ def pipeline_solver(options: PlanOptions, statistic: LoadStatistic,
               ) -> np.ndarray | None:
         assert cluster.history is not None
         cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
-        opts = dataclasses.replace(options, load_samples=LoadSamples(cpu, mem, base),
+        samples_used = LoadSamples(cpu, mem, base, statistic=statistic.value,
+                                   indices=tuple(int(s) for s in samples))
+        opts = dataclasses.replace(options, load_samples=samples_used,
                                    time_limit_s=time_limit_s)
         res = plan(cluster, opts)
         p = res.placement
@@ -100,12 +105,39 @@ def plan_with_history(cluster: Cluster, options: PlanOptions | None = None,
     if rob.placement is None:
         return plan(cluster, dataclasses.replace(
             opts, time_limit_s=1.0, load_samples=LoadSamples(*sample_vectors(
-                cluster, h, stat, rob.samples or [-1]))))
+                cluster, h, stat, rob.samples or [-1]), statistic=stat.value,
+                indices=tuple(int(s) for s in rob.samples or [-1]))))
     best = plans[np.asarray(rob.placement, dtype=np.int64).tobytes()]
     if best.summary:
         best.summary["history"] = history_summary(cluster, stat, rob.placement,
                                                   latest.placement, rob.to_dict(), opts)
     return best
+
+
+def plan_with_history_to_directory(
+    cluster: Cluster, options: PlanOptions, load: LoadStatistic | str, out_dir: Path
+) -> tuple[OptimizeResult, Any]:
+    """:func:`plan_with_history`, then write it into ``out_dir`` with
+    :func:`planner.planio.write_plan` (the verifier rebuilds the critical samples from the
+    parameters ``load_statistic`` / ``load_sample_indices``) and add the ``history`` part
+    to ``summary.json``.
+
+    Returns the result and the write outcome (``None`` when the optimizer found no plan),
+    like :func:`planner.pipeline.plan_to_directory`.
+    """
+    from planner import planio
+
+    p = plan_with_history(cluster, options, load)
+    if not p.result.ok:
+        return p.result, None
+    if p.sequence is None or not p.sequence.ok:
+        return p.result, planio.WriteOutcome(False, {}, p.message, sequence=p.sequence)
+    wo = planio.write_plan(cluster, p.result, out_dir)
+    if wo.ok and "history" in p.summary:
+        wo.summary["history"] = p.summary["history"]
+        path = Path(out_dir) / "summary.json"
+        path.write_text(json.dumps(wo.summary, indent=2) + "\n", encoding="utf-8")
+    return p.result, wo
 
 
 def history_summary(cluster: Cluster, statistic: LoadStatistic, after: np.ndarray,
@@ -135,4 +167,7 @@ def history_summary(cluster: Cluster, statistic: LoadStatistic, after: np.ndarra
     return out
 
 
-__all__ = ["LATEST_SHARE", "history_summary", "pipeline_solver", "plan_with_history"]
+__all__ = [
+    "LATEST_SHARE", "history_summary", "pipeline_solver", "plan_with_history",
+    "plan_with_history_to_directory",
+]

@@ -137,12 +137,12 @@ def plan(
         "headroom_pct": headroom, "minimise": minimise.value, "strict_rules": strict_rules,
         "load": None if load is None else load.value}
     load_stat = wanted.pop("load")
-    if load_stat is not None:
-        err.print("note: --load: this build's plan command plans the vms.csv values; the "
-                  "load history is judged by 'hvplan replay' (see its --load)"
-                  if getattr(cluster, "history", None) is not None else
-                  "note: the snapshot has no load history (vm_history.csv); --load is not "
-                  "used and the vms.csv values are planned")
+    if getattr(cluster, "history", None) is not None:
+        load_stat = load_stat or "p95"
+    elif load_stat not in (None, "latest"):
+        err.print("note: the snapshot has no load history (vm_history.csv); --load "
+                  f"{load_stat} is not used and the vms.csv values are planned")
+        load_stat = None
     defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False}
     fields = {f.name for f in dataclasses.fields(PlanOptions)}
     for name, value in list(wanted.items()):
@@ -157,7 +157,7 @@ def plan(
     with published_dir(out_dir, force, "the plan") as tmp, \
             progress_display(json, progress) as prog, model_file as mtmp:
         summary = _solve_and_write(cluster, PlanOptions(**wanted, export_model=mtmp), tmp,
-                                   json, prog)
+                                   json, prog, load_stat)
     _report(cluster, summary, out_dir, json, verbose, max_moves, loaded)
 
 
@@ -188,16 +188,27 @@ def _age_note(cluster: Cluster) -> None:
 
 
 def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
-                     prog: Any) -> dict[str, Any]:
-    """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan."""
+                     prog: Any, load: str | None = None) -> dict[str, Any]:
+    """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan.
+
+    With ``load`` (a snapshot with a load history) the plan is judged over the history at
+    that statistic (:func:`planner.robustplan.plan_with_history_to_directory`)."""
     from planner.optimizer import SolveStatus
     from planner.pipeline import plan_to_directory
 
-    prog.stage("optimising the placement", time_left=opts.time_limit_s)
-    # The library reports its own stages once plan_to_directory takes a progress reporter.
-    extra = ({"progress": prog}
-             if "progress" in inspect.signature(plan_to_directory).parameters else {})
-    res, wo = plan_to_directory(cluster, opts, tmp, **extra)
+    prog.stage("optimising the placement" if load is None else
+               f"optimising the placement over the load history ({load})",
+               time_left=opts.time_limit_s)
+    if load is not None:
+        from planner.robustplan import plan_with_history_to_directory
+
+        res, wo = plan_with_history_to_directory(cluster, opts, load, tmp)
+    else:
+        # The library reports its own stages once plan_to_directory takes a progress
+        # reporter.
+        extra = ({"progress": prog}
+                 if "progress" in inspect.signature(plan_to_directory).parameters else {})
+        res, wo = plan_to_directory(cluster, opts, tmp, **extra)
     if wo is None:
         doc: dict[str, Any] = {"status": res.status.value, "explanation": res.explanation,
                                "solve_seconds": round(res.solve_seconds, 3),
@@ -257,6 +268,7 @@ def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verb
               f"highest CPU {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %, "
               f"highest memory {s['max_memory_pct_before']:.1f} % -> "
               f"{s['max_memory_pct_after']:.1f} %")
+    _history_lines(s.get("history"))
     from planner.solve.result import headline
 
     out.print(safe(headline(s)))
@@ -271,6 +283,23 @@ def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verb
             out.print(f"  tier {t['name']}: {t.get('objective')} (bound {t.get('bound')}, "
                       f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})")
     out.print(f"Plan written to {safe(out_dir)}")
+
+
+def _history_lines(h: dict[str, Any] | None) -> None:
+    """How the plan does over the load history's window (SPEC §2 ``--load``)."""
+    if not h:
+        return
+    b, a = h["before"], h["after"]
+    out.print(f"Over the load history ({h['window'].get('samples')} samples, judged at "
+              f"{h['statistic']}): node-samples over the threshold "
+              f"{b['node_samples_over_threshold']:,} -> {a['node_samples_over_threshold']:,},"
+              f" over capacity {b['node_samples_over_capacity']:,} -> "
+              f"{a['node_samples_over_capacity']:,}")
+    lp = h.get("latest_plan")
+    if lp:
+        out.print(f"  a plan on --load latest: {lp['moves']} move(s), "
+                  f"{lp['node_samples_over_threshold']:,} node-samples over the threshold, "
+                  f"{lp['node_samples_over_capacity']:,} over capacity")
 
 
 def _duration(seconds: float) -> str:
