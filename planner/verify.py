@@ -241,9 +241,11 @@ def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
         rep.add("summary", "summary.json: objectives must be an object")
         return
     samples = params.get("load_samples", 1)
-    if isinstance(samples, int) and samples > 1:
-        # Judged over a load history: the excess and balance tiers depend on the samples,
-        # which summary.json does not carry; the other tiers are still recomputed.
+    if isinstance(samples, int) and samples > 1 and "load_sample_indices" not in params:
+        # Judged over load samples summary.json does not name (a plan made through the
+        # library with its own LoadSamples): the excess and balance tiers depend on them;
+        # the other tiers are still recomputed.  With load_sample_indices the samples are
+        # rebuilt from the snapshot's history and every tier is recomputed.
         got = {k: v for k, v in got.items() if k not in ("excess", "balance")}
     tier = summary.get("objective_tier")
     scalar = summary.get("objective")
