@@ -24,7 +24,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys as _sys
 import time
+import types as _types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,14 +239,16 @@ def _native_row(sim: SimulationResult, seconds: float) -> StrategyRow:
 def _optimizer_row(cluster: Cluster, opts: CompareOptions, thr: Threshold
                    ) -> tuple[StrategyRow, np.ndarray, list[str]]:
     """Run the optimizer; a failed solve gives a row without moves (and a note)."""
-    from planner.optimizer import PlanOptions, optimize
+    from planner.pipeline import plan
+    from planner.problem import PlanOptions
     from planner.sequencing import SequenceOptions, build_sequence
 
     t0 = time.perf_counter()
     level = None if opts.level is None else Level(opts.level).value
-    res = optimize(cluster, PlanOptions(level=level, threshold_pct=opts.threshold_pct,
-                                        high_mode=HighMode(opts.high_mode).value,
-                                        time_limit_s=opts.time_limit_s, seed=opts.seed))
+    # planner.plan, as `hvplan plan` does (blocked targets re-optimised): the same plan.
+    res = plan(cluster, PlanOptions(level=level, threshold_pct=opts.threshold_pct,
+                                    high_mode=HighMode(opts.high_mode).value,
+                                    time_limit_s=opts.time_limit_s, seed=opts.seed)).result
     notes: list[str] = []
     status = res.status.value
     if res.placement is None:
@@ -477,3 +481,14 @@ __all__ = [
     "COLUMNS", "HVPLAN", "CompareOptions", "GivenPlan", "CompareResult", "StrategyRow", "compare",
     "summary_lines", "write_chart", "write_outputs",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """``planner.compare(...)``: the package-level name is also this module's name (the public
+    API calls the function whichever of the two Python bound last)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return compare(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

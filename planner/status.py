@@ -17,6 +17,8 @@ non-VM cluster groups.
 from __future__ import annotations
 
 import dataclasses
+import sys as _sys
+import types as _types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,3 +193,14 @@ def cluster_status(
     return StatusReport(cluster, thr, loads.cpu_pct, loads.memory_pct, over, violations,
                         compatibility_islands(cluster), other_high_reading(cluster, thr),
                         _notes(cluster))
+
+
+class _CallableModule(_types.ModuleType):
+    """``planner.status(...)``: the package-level name is also this module's name (the public
+    API calls the function whichever of the two Python bound last)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return cluster_status(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -33,6 +33,8 @@ vocabulary, :data:`planner.checks.KINDS`).
 from __future__ import annotations
 
 import math
+import sys as _sys
+import types as _types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -432,3 +434,16 @@ def balance_hosts(cluster: Cluster, drained: Iterable[int] = ()) -> np.ndarray:
 
 __all__ = ["RULE_KINDS", "VerifyReport", "balance_hosts", "non_finite_keys", "verify_files",
            "verify_plan", "verify_plan_data"]
+
+
+class _CallableModule(_types.ModuleType):
+    """``planner.verify(cluster, plan)``: the package-level name is also this module's name
+    (the public API calls :func:`planner.api.verify` whichever of the two Python bound)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from planner.api import verify
+
+        return verify(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
