@@ -82,37 +82,42 @@ def run_solve(
     """
     solver.parameters.catch_sigint_signal = False
     out: dict[str, Any] = {}
+    # An Event, not Thread.join/is_alive: a join interrupted by Ctrl-C can leave the thread
+    # marked as stopped while it still runs (CPython bpo-45274).
+    done = threading.Event()
 
     def work() -> None:
         try:
             out["status"] = solver.solve(model, callback)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
             out["error"] = e
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="cp-sat", daemon=True)
     try:
         worker.start()
-        while worker.is_alive():
-            worker.join(_POLL_SECONDS)
+        while not done.wait(_POLL_SECONDS):
+            pass
     except BaseException:
         # Ctrl-C (or any other exception) in the main thread: stop the search and wait for
         # the worker, so that no C++ thread outlives the interpreter (std::terminate).
-        _stop(solver, worker)
+        _stop(solver, worker, done)
         raise
     if "error" in out:
         raise out["error"]
     return map_status(int(out["status"]), model)
 
 
-def _stop(solver: cp_model.CpSolver, worker: threading.Thread) -> None:
-    """Stop the search and join the worker; a further Ctrl-C only repeats the stop."""
+def _stop(solver: cp_model.CpSolver, worker: threading.Thread, done: threading.Event) -> None:
+    """Stop the search and wait for the worker; a further Ctrl-C only repeats the stop."""
     if worker.ident is None:
         return
-    while worker.is_alive():
+    while not done.is_set():
         try:
             # Repeated: a stop sent before the worker entered the solve has no effect.
             solver.stop_search()
-            worker.join(_POLL_SECONDS)
+            done.wait(_POLL_SECONDS)
         except KeyboardInterrupt:
             continue
 
