@@ -58,7 +58,8 @@ def write_plan(plan: Plan, directory: str | Path) -> Any:
     if not plan.ok:
         raise ValueError(f"there is no executable plan to write: {plan.message}")
     writer: Any = planio.write_plan
-    if len(inspect.signature(writer).parameters) == 2:
+    if "plan" in inspect.signature(writer).parameters:
+        Path(directory).mkdir(parents=True, exist_ok=True)
         return writer(plan, directory)
     # planio still takes (cluster, result, directory).
     return writer(plan.cluster, plan.result, directory)
