@@ -259,10 +259,13 @@ def test_a_scheduler_without_workers_times_out_with_a_message(tmp_path: Path) ->
 def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path) -> None:
     sched, address = _scheduler(tmp_path, 1)
     p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
-                          "--failures", "2", "--scheduler", address],
+                          "--failures", "3", "--growth", "1.0", "--growth", "1.1",
+                          "--scheduler", address],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)
-    assert p.poll() is None
+    if p.poll() is not None:
+        sched.kill()
+        pytest.skip("the batch ended before the scheduler was killed (machine too fast)")
     os.killpg(sched.pid, signal.SIGKILL)
     sched.wait()
     _, err = p.communicate(timeout=60)
@@ -275,10 +278,11 @@ def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path)
 @pytest.mark.slow
 def test_ctrl_c_in_capacity_is_130_and_one_line(busy: Path, tmp_path: Path) -> None:
     p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
-                          "--failures", "2", "--workers", "1"], stdout=subprocess.PIPE,
+                          "--failures", "3", "--workers", "1"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(8)
-    assert p.poll() is None
+    if p.poll() is not None:
+        pytest.skip("the batch ended before Ctrl-C (machine too fast)")
     os.killpg(p.pid, signal.SIGINT)  # the whole process group, as a terminal's Ctrl-C
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
