@@ -22,6 +22,7 @@ variant) and, with :func:`write_outputs`, ``compare.csv``, ``compare.json``,
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys as _sys
@@ -42,7 +43,9 @@ from planner.native import (
     DynamicOptimizationOptions,
     NodeFairnessOptions,
     SimulationResult,
+    cluster_variants,
     default_variants,
+    mode_note,
     pass_migration_seconds,
     simulate,
 )
@@ -50,6 +53,12 @@ from planner.textsafe import csv_cell
 
 #: Name of the optimizer's row (SPEC §6).
 HVPLAN = "hvplan"
+#: Row of the cluster's own balancer in AutoBalancerMode 0 (it moves nothing).
+NATIVE_OFF = "native balancer off"
+#: Row of the cluster's own balancer in AutoBalancerMode 1 (it acts only on node join).
+NATIVE_JOIN_ONLY = "native balancer acts only on node join"
+#: Suffix of the Node Fairness rows simulated in mode 2 for a cluster where it is not on.
+IF_ON = "(if turned on)"
 
 #: Columns of ``compare.csv`` (and keys of each JSON strategy), in order.
 COLUMNS = (
@@ -300,12 +309,34 @@ def _given_row(cluster: Cluster, plan: GivenPlan, thr: Threshold) -> tuple[Strat
     return row, placement
 
 
+def _variants(cluster: Cluster, opts: CompareOptions) -> tuple[
+        list[NodeFairnessOptions | DynamicOptimizationOptions],
+        list[NodeFairnessOptions | DynamicOptimizationOptions], str | None]:
+    """The native variants as the cluster is configured (its ``AutoBalancerMode``), the
+    Node Fairness variants it would run if turned on (mode 0 or 1 only), and the mode's
+    note (issue 11 item 5).  Variants given in ``opts`` are run as given."""
+    if opts.variants is not None:
+        return list(opts.variants), [], mode_note(cluster)
+    actual, note = cluster_variants(cluster, opts.level, opts.threshold_pct, opts.high_mode)
+    would: list[NodeFairnessOptions | DynamicOptimizationOptions] = [] if note is None else [
+        v for v in default_variants(opts.level, opts.threshold_pct, opts.high_mode)
+        if isinstance(v, NodeFairnessOptions)]
+    return actual, would, note
+
+
+def _off_row(cluster: Cluster, note: str) -> StrategyRow:
+    """The row of the cluster's own balancer when it does nothing (mode 0 or 1)."""
+    mode = cluster.settings.auto_balancer_mode
+    name = NATIVE_OFF if mode == 0 else NATIVE_JOIN_ONLY
+    return StrategyRow(name, "native-off", "off" if mode == 0 else "on node join only",
+                       note, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+
+
 def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareResult:
     """Run hvplan and every native variant from the current placement and score them."""
     opts = options or CompareOptions()
     thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
-    variants = (list(opts.variants) if opts.variants is not None
-                else default_variants(opts.level, opts.threshold_pct, opts.high_mode))
+    variants, would, note = _variants(cluster, opts)
     rows: list[StrategyRow] = []
     placements: list[np.ndarray] = []
     notes: list[str] = []
@@ -318,16 +349,23 @@ def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareR
         rows.append(row)
         placements.append(placement)
         notes.extend(n)
+    if note is not None:
+        rows.append(_off_row(cluster, note))
+        placements.append(cluster.vm_host.copy())
+        notes.append(note + (f"; the rows marked {IF_ON!r} show what Node Fairness would do "
+                             "in AutoBalancerMode 2" if would else ""))
     sims: list[SimulationResult] = []
-    for v in variants:
+    for i, v in enumerate([*variants, *would]):
         t0 = time.perf_counter()
         sim = simulate(cluster, v, opts.durations)
+        if i >= len(variants):
+            sim = dataclasses.replace(
+                sim, name=f"{sim.name} {IF_ON}",
+                description=f"if Node Fairness were turned on (AutoBalancerMode 2): "
+                            f"{sim.description}")
         sims.append(sim)
         rows.append(_native_row(sim, time.perf_counter() - t0))
         placements.append(sim.placement)
-    if cluster.settings.auto_balancer_mode == 0:
-        notes.append("the cluster's own balancer is off (auto_balancer_mode 0); the Node "
-                     "Fairness rows show what it would do in mode 2")
     batch = np.stack([cluster.vm_host.astype(np.int64)]
                      + [np.asarray(p, dtype=np.int64) for p in placements])
     e = evaluate(cluster, batch, thresholds=[thr])
@@ -478,8 +516,9 @@ def write_chart(result: CompareResult, path: str | Path | io.BytesIO) -> None:
 
 
 __all__ = [
-    "COLUMNS", "HVPLAN", "CompareOptions", "GivenPlan", "CompareResult", "StrategyRow", "compare",
-    "summary_lines", "write_chart", "write_outputs",
+    "COLUMNS", "HVPLAN", "IF_ON", "NATIVE_JOIN_ONLY", "NATIVE_OFF", "CompareOptions",
+    "GivenPlan", "CompareResult", "StrategyRow", "compare", "summary_lines", "write_chart",
+    "write_outputs",
 ]
 
 
