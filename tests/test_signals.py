@@ -117,3 +117,33 @@ def test_install_sets_the_handlers() -> None:
         for s, h in old.items():
             signal.signal(s, h)
         signals._State.signum = None
+
+
+def test_a_signal_during_an_extension_import_is_still_the_interruption(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # SIGTERM 2 s into `hvplan plan` can land while numpy or OR-Tools is being imported;
+    # the handler's exception then surfaces as "ImportError: initialization failed".  That
+    # is the SIGTERM (exit 143, one line), not an internal error.
+    import planner.cli as cli
+
+    def app(**_: object) -> None:
+        signals._State.signum = signal.SIGTERM
+        raise ImportError("initialization failed")
+
+    def hard_exit(code: int) -> None:
+        raise SystemExit(code)
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    monkeypatch.setattr(cli, "app", app)
+    monkeypatch.setattr(cli, "_hard_exit", hard_exit)
+    try:
+        with pytest.raises(SystemExit) as info:
+            cli.main()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        signals._State.signum = None
+    assert info.value.code == 143
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    _assert_one_line(err, "SIGTERM")

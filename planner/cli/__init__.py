@@ -163,6 +163,13 @@ def main() -> None:
         print(signals.message(code), file=sys.stderr)
         _hard_exit(code)
     except Exception as e:  # noqa: BLE001 - last resort, a bug: keep the user's terminal clean
+        if signals.received() is not None:
+            # A signal that arrived while a C extension was being imported or initialised
+            # surfaces as that extension's error (e.g. "ImportError: initialization
+            # failed"): it is still the interruption, not a bug.
+            code = signals.exit_code()
+            print(signals.message(code), file=sys.stderr)
+            _hard_exit(code)
         if os.environ.get("HVPLAN_DEBUG"):
             raise
         print(f"hvplan: internal error: {type(e).__name__}: {e}\n"
