@@ -288,3 +288,24 @@ def test_ctrl_c_in_capacity_is_130_and_one_line(busy: Path, tmp_path: Path) -> N
     assert p.returncode == 130, err
     assert err.strip() == "hvplan: interrupted (Ctrl-C); no output was left half-written."
     assert not (tmp_path / "o").exists() and leftovers(tmp_path) == []
+
+
+def test_scenarios_csv_defends_formula_names_and_reads_back_exactly(tmp_path: Path) -> None:
+    # A snapshot directory or host named like a spreadsheet formula is written with a
+    # leading quote (OWASP) in scenarios.csv and read back exactly by csv_uncell; numbers,
+    # negative ones included, are never quoted.  Parquet keeps the raw values.
+    from types import SimpleNamespace
+
+    from planner.textsafe import csv_uncell
+
+    table = pd.DataFrame({"snapshot": ["=HYPERLINK(\"x\")", "ok"],
+                          "failed_hosts": ["@HV01;+HV02", "'HV03"],
+                          "max_cpu_pct_after": [-1.5, 80.0]})
+    res = SimpleNamespace(table=table, summary=lambda: {"scenarios": 2})
+    write_outputs(res, tmp_path / "out")  # type: ignore[arg-type]
+    csv = pd.read_csv(tmp_path / "out" / "scenarios.csv")
+    assert csv["snapshot"].tolist() == ["'=HYPERLINK(\"x\")", "ok"]
+    assert [csv_uncell(v) for v in csv["failed_hosts"]] == ["@HV01;+HV02", "'HV03"]
+    assert csv["max_cpu_pct_after"].tolist() == [-1.5, 80.0]
+    pq = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
+    assert pq["snapshot"].tolist() == table["snapshot"].tolist()

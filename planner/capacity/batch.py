@@ -466,7 +466,8 @@ def write_outputs(result: BatchResult, out_dir: str | Path) -> list[Path]:
     d.mkdir(parents=True, exist_ok=True)
     written = []
     targets: list[tuple[str, Callable[[Path], None]]] = [
-        ("scenarios.csv", lambda p: result.table.to_csv(p, index=False, lineterminator="\n")),
+        ("scenarios.csv", lambda p: _csv_safe(result.table).to_csv(
+            p, index=False, lineterminator="\n")),
         ("scenarios.parquet", lambda p: result.table.to_parquet(p, index=False)),
         ("summary.json", lambda p: _write_json(p, result.summary())),
     ]
@@ -481,6 +482,18 @@ def write_outputs(result: BatchResult, out_dir: str | Path) -> list[Path]:
                 tmp.unlink()
         written.append(final)
     return written
+
+
+def _csv_safe(table: Any) -> Any:
+    """``table`` with every text cell through :func:`planner.textsafe.csv_cell` (the
+    spreadsheet-formula defence: snapshot and host names come from the user's files)."""
+    from planner.textsafe import csv_cell
+
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype).startswith("str"):
+            out[col] = out[col].map(lambda v: csv_cell(v) if isinstance(v, str) else v)
+    return out
 
 
 def _write_json(path: Path, data: Any) -> None:
