@@ -103,8 +103,9 @@ def fixed_loads(cluster: Cluster, allowed: np.ndarray) -> tuple[np.ndarray, np.n
     return c.astype(np.int64), m.astype(np.int64)
 
 
-def fit_mask(cluster: Cluster, allowed: np.ndarray, vms: list[int], cpu_lim: np.ndarray,
-             mem_lim: np.ndarray) -> np.ndarray:
+def fit_mask(
+    cluster: Cluster, allowed: np.ndarray, vms: list[int], cpu_lim: np.ndarray, mem_lim: np.ndarray
+) -> np.ndarray:
     """bool H: hosts allowed for every VM of ``vms`` where all of them fit together on top of
     the load fixed there by *other* VMs, within ``cpu_lim``/``mem_lim`` (VM load)."""
     ok = allowed[vms].all(axis=0)
@@ -119,8 +120,7 @@ def fit_mask(cluster: Cluster, allowed: np.ndarray, vms: list[int], cpu_lim: np.
             m[h] -= int(cluster.vm_mem_load_mb[v])
     need_c = int(cluster.vm_cpu_load_milli[vms].sum())
     need_m = int(cluster.vm_mem_load_mb[vms].sum())
-    return np.asarray(ok & (fc + c + need_c <= cpu_lim) & (fm + m + need_m <= mem_lim),
-                      dtype=bool)
+    return np.asarray(ok & (fc + c + need_c <= cpu_lim) & (fm + m + need_m <= mem_lim), dtype=bool)
 
 
 # ---------------------------------------------------------------------------- anti-affinity
@@ -167,8 +167,13 @@ def min_pairs_assignment(host_sets: list[np.ndarray]) -> int:
     return total
 
 
-def aa_pairs_lower_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                         mem_lim: np.ndarray, excess_zero: bool = False) -> int:
+def aa_pairs_lower_bound(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    excess_zero: bool = False,
+) -> int:
     """Lower bound on the legacy anti-affinity pairs sharing a node (tier ``anti_affinity``).
 
     Per class, over its running members: members tied by a SameNode rule that holds now form
@@ -238,15 +243,21 @@ def min_cover_cost(weights: np.ndarray, costs: np.ndarray, demand: int) -> int |
     return int(dp[d]) if dp[d] < big else None
 
 
-def _leave_costs(cluster: Cluster, allowed: np.ndarray, move_cost: np.ndarray,
-                 lim_c: np.ndarray, lim_m: np.ndarray) -> np.ndarray:
+def _leave_costs(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    move_cost: np.ndarray,
+    lim_c: np.ndarray,
+    lim_m: np.ndarray,
+) -> np.ndarray:
     """Least cost per VM of ending on another host where it fits on top of the fixed load
     (``-1`` when no such host exists: the VM cannot leave)."""
     V = cluster.n_vms
     fc, fm = fixed_loads(cluster, allowed)
     cur = cluster.vm_host
-    fits = ((fc[None, :] + cluster.vm_cpu_load_milli[:, None] <= lim_c[None, :])
-            & (fm[None, :] + cluster.vm_mem_load_mb[:, None] <= lim_m[None, :]))
+    fits = (fc[None, :] + cluster.vm_cpu_load_milli[:, None] <= lim_c[None, :]) & (
+        fm[None, :] + cluster.vm_mem_load_mb[:, None] <= lim_m[None, :]
+    )
     other = allowed & fits
     other[np.arange(V), cur] = False
     big = np.iinfo(np.int64).max // 4
@@ -254,8 +265,13 @@ def _leave_costs(cluster: Cluster, allowed: np.ndarray, move_cost: np.ndarray,
     return np.where(other.any(axis=1), c, -1).astype(np.int64)
 
 
-def node_cover_bounds(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                      mem_lim: np.ndarray, move_cost: np.ndarray) -> dict[int, int]:
+def node_cover_bounds(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    move_cost: np.ndarray,
+) -> dict[int, int]:
     """Per node over the threshold: a lower bound on the cost of the VMs that must leave it
     (valid for every placement with no node above the threshold).
 
@@ -295,20 +311,24 @@ def node_cover_bounds(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray
             items_c.append(int(cluster.vm_cpu_load_milli[g].sum()))
             items_m.append(int(cluster.vm_mem_load_mb[g].sum()))
             costs.append(int(leave[g].sum()))
-        out[h] = _surrogate_cover(np.array(items_c, dtype=np.int64),
-                                  np.array(items_m, dtype=np.int64),
-                                  np.array(costs, dtype=np.int64), need_c, need_m)
+        out[h] = _surrogate_cover(
+            np.array(items_c, dtype=np.int64),
+            np.array(items_m, dtype=np.int64),
+            np.array(costs, dtype=np.int64),
+            need_c,
+            need_m,
+        )
     return out
 
 
-def _surrogate_cover(ic: np.ndarray, im: np.ndarray, cost: np.ndarray, need_c: int,
-                     need_m: int) -> int:
+def _surrogate_cover(
+    ic: np.ndarray, im: np.ndarray, cost: np.ndarray, need_c: int, need_m: int
+) -> int:
     """Best surrogate-relaxation bound of a two-resource covering knapsack (-1: infeasible)."""
     if (need_c > 0 and int(ic.sum()) < need_c) or (need_m > 0 and int(im.sum()) < need_m):
         return -1
     best = 0
-    weights = (SURROGATE_WEIGHTS if need_c > 0 and need_m > 0
-               else (1.0,) if need_c > 0 else (0.0,))
+    weights = SURROGATE_WEIGHTS if need_c > 0 and need_m > 0 else (1.0,) if need_c > 0 else (0.0,)
     for a in weights:
         # Integer surrogate weights: scale each resource so its demand maps to 10**6 units.
         wc = a * 1e6 / need_c if need_c > 0 else 0.0
@@ -324,10 +344,15 @@ def _surrogate_cover(ic: np.ndarray, im: np.ndarray, cost: np.ndarray, need_c: i
     return best
 
 
-def migration_lower_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                          mem_lim: np.ndarray, move_cost: np.ndarray,
-                          excess_zero: bool = True,
-                          node_bounds: dict[int, int] | None = None) -> int:
+def migration_lower_bound(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    move_cost: np.ndarray,
+    excess_zero: bool = True,
+    node_bounds: dict[int, int] | None = None,
+) -> int:
     """Lower bound on the migration tier (memory moved plus the shutdown penalty).
 
     ``move_cost`` (V, H) is the cost of ending each VM on each host (0 on its current host).
@@ -347,8 +372,9 @@ def migration_lower_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.nda
     leave = _leave_costs(cluster, allowed, move_cost, lim_c, lim_m)
     if (leave[mandatory] < 0).any():
         # No host where it fits within the limits: use the plain cheapest move.
-        leave = _leave_costs(cluster, allowed, move_cost, cluster.host_cpu_free_milli,
-                             cluster.host_memory_free_mb)
+        leave = _leave_costs(
+            cluster, allowed, move_cost, cluster.host_cpu_free_milli, cluster.host_memory_free_mb
+        )
     total = int(np.maximum(leave[mandatory], 0).sum())
     if not excess_zero:
         return total
@@ -366,10 +392,15 @@ def _ratio_bp(num: int, den: int) -> int:
     return _ceil_div(BP * num, den) if den > 0 else 0
 
 
-def balance_lower_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                        mem_lim: np.ndarray, balance_hosts: np.ndarray,
-                        move_cost: np.ndarray | None = None,
-                        migration_at_most: int | None = None) -> int:
+def balance_lower_bound(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    balance_hosts: np.ndarray,
+    move_cost: np.ndarray | None = None,
+    migration_at_most: int | None = None,
+) -> int:
     """Lower bound on the balance tier (highest load of a ``balance_hosts`` node, in basis
     points, worst of CPU and memory).
 
@@ -399,12 +430,17 @@ def balance_lower_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarr
     fc, fm = fixed_loads(cluster, allowed)
     best = 0
     for h in np.flatnonzero(bal).tolist():
-        best = max(best, _ratio_bp(int(fc[h] + base_c[h]), int(cap_c[h])),
-                   _ratio_bp(int(fm[h] + base_m[h]), int(cap_m[h])))
+        best = max(
+            best,
+            _ratio_bp(int(fc[h] + base_c[h]), int(cap_c[h])),
+            _ratio_bp(int(fm[h] + base_m[h]), int(cap_m[h])),
+        )
     best = max(best, _hall_bound(cluster, allowed, bal))
     if migration_at_most is not None and move_cost is not None:
-        best = max(best, _budget_bound(cluster, allowed, cpu_lim, mem_lim, bal, move_cost,
-                                       migration_at_most))
+        best = max(
+            best,
+            _budget_bound(cluster, allowed, cpu_lim, mem_lim, bal, move_cost, migration_at_most),
+        )
     return best
 
 
@@ -425,25 +461,38 @@ def _hall_bound(cluster: Cluster, allowed: np.ndarray, bal: np.ndarray) -> int:
     for p in pats:
         sub = ~(rows & ~p[None, :]).any(axis=1)
         hs = np.unpackbits(p)[:H].astype(bool)
-        best = max(best,
-                   _ratio_bp(int(c_in[sub].sum() + cluster.host_cpu_base_milli[hs].sum()),
-                             int(cluster.host_cpu_capacity_milli[hs].sum())),
-                   _ratio_bp(int(m_in[sub].sum() + cluster.host_memory_reserve_mb[hs].sum()),
-                             int(cluster.host_memory_mb[hs].sum())))
+        best = max(
+            best,
+            _ratio_bp(
+                int(c_in[sub].sum() + cluster.host_cpu_base_milli[hs].sum()),
+                int(cluster.host_cpu_capacity_milli[hs].sum()),
+            ),
+            _ratio_bp(
+                int(m_in[sub].sum() + cluster.host_memory_reserve_mb[hs].sum()),
+                int(cluster.host_memory_mb[hs].sum()),
+            ),
+        )
     return best
 
 
-def _budget_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                  mem_lim: np.ndarray, bal: np.ndarray, move_cost: np.ndarray,
-                  m: int) -> int:
+def _budget_bound(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    bal: np.ndarray,
+    move_cost: np.ndarray,
+    m: int,
+) -> int:
     """Memory a node keeps when at most ``m`` of migration cost is spent (see
     :func:`balance_lower_bound`); 0 when a move may cost less than the VM's memory."""
     V = cluster.n_vms
     cur = cluster.vm_host
     moves = allowed.copy()
     moves[np.arange(V), cur] = False
-    if (move_cost[moves] < np.broadcast_to(cluster.vm_mem_load_mb[:, None],
-                                           moves.shape)[moves]).any():
+    if (
+        move_cost[moves] < np.broadcast_to(cluster.vm_mem_load_mb[:, None], moves.shape)[moves]
+    ).any():
         return 0
     covers = node_cover_bounds(cluster, allowed, cpu_lim, mem_lim, move_cost)
     if any(c < 0 for c in covers.values()):
@@ -451,14 +500,19 @@ def _budget_bound(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
     total = migration_lower_bound(cluster, allowed, cpu_lim, mem_lim, move_cost)
     stay = allowed[np.arange(V), cur] & cluster.vm_consumes
     nh = cluster.n_hosts
-    stay_m = np.bincount(cur[stay], weights=cluster.vm_mem_load_mb[stay],
-                         minlength=nh).astype(np.int64)
+    stay_m = np.bincount(cur[stay], weights=cluster.vm_mem_load_mb[stay], minlength=nh).astype(
+        np.int64
+    )
     best = 0
     for h in np.flatnonzero(bal).tolist():
         budget = m - (total - covers.get(h, 0))
         keep = int(stay_m[h]) - max(budget, 0)
-        best = max(best, _ratio_bp(keep + int(cluster.host_memory_reserve_mb[h]),
-                                   int(cluster.host_memory_mb[h])))
+        best = max(
+            best,
+            _ratio_bp(
+                keep + int(cluster.host_memory_reserve_mb[h]), int(cluster.host_memory_mb[h])
+            ),
+        )
     return best
 
 
@@ -486,24 +540,35 @@ class TierBounds:
     node_covers: dict[int, int]
 
 
-def tier_bounds(cluster: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray,
-                mem_lim: np.ndarray, move_cost: np.ndarray, balance_hosts: np.ndarray,
-                node_bounds: dict[int, int] | None = None,
-                enforce_anti_affinity: bool = False) -> TierBounds:
+def tier_bounds(
+    cluster: Cluster,
+    allowed: np.ndarray,
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    move_cost: np.ndarray,
+    balance_hosts: np.ndarray,
+    node_bounds: dict[int, int] | None = None,
+    enforce_anti_affinity: bool = False,
+) -> TierBounds:
     """All bounds at once (see :class:`TierBounds`); the balance bound given a migration
     value is :func:`balance_lower_bound` with ``migration_at_most``.  With enforced
     anti-affinity the tier is not soft: its bounds are 0."""
     c_lim, m_lim = limits_1d(cpu_lim, mem_lim)
     aa = 0 if enforce_anti_affinity else aa_pairs_lower_bound(cluster, allowed, c_lim, m_lim)
-    aa0 = 0 if enforce_anti_affinity else aa_pairs_lower_bound(cluster, allowed, c_lim, m_lim,
-                                                               excess_zero=True)
+    aa0 = (
+        0
+        if enforce_anti_affinity
+        else aa_pairs_lower_bound(cluster, allowed, c_lim, m_lim, excess_zero=True)
+    )
     return TierBounds(
         anti_affinity=aa,
         anti_affinity_if_excess_zero=max(aa, aa0),
-        migration_always=migration_lower_bound(cluster, allowed, c_lim, m_lim, move_cost,
-                                               excess_zero=False),
-        migration_if_excess_zero=migration_lower_bound(cluster, allowed, c_lim, m_lim,
-                                                       move_cost, node_bounds=node_bounds),
+        migration_always=migration_lower_bound(
+            cluster, allowed, c_lim, m_lim, move_cost, excess_zero=False
+        ),
+        migration_if_excess_zero=migration_lower_bound(
+            cluster, allowed, c_lim, m_lim, move_cost, node_bounds=node_bounds
+        ),
         balance_always=balance_lower_bound(cluster, allowed, c_lim, m_lim, balance_hosts),
         node_covers=node_cover_bounds(cluster, allowed, c_lim, m_lim, move_cost),
     )

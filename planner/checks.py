@@ -89,14 +89,32 @@ class Violation:
     host_ids: tuple[int, ...] = ()
 
     @classmethod
-    def at(cls, cluster: Cluster, kind: str, message: str, *, vms: Iterable[int] = (),
-           hosts: Iterable[int] = (), rule: str | None = None, step: int | None = None,
-           hard: bool = True) -> Violation:
+    def at(
+        cls,
+        cluster: Cluster,
+        kind: str,
+        message: str,
+        *,
+        vms: Iterable[int] = (),
+        hosts: Iterable[int] = (),
+        rule: str | None = None,
+        step: int | None = None,
+        hard: bool = True,
+    ) -> Violation:
         """A violation from indices, the names filled in from ``cluster``."""
         vi = tuple(int(v) for v in vms)
         hi = tuple(int(h) for h in hosts)
-        return cls(kind, message, rule, _names(cluster.vm_names, vi),
-                   _names(cluster.host_names, hi), hard, step, vm_ids=vi, host_ids=hi)
+        return cls(
+            kind,
+            message,
+            rule,
+            _names(cluster.vm_names, vi),
+            _names(cluster.host_names, hi),
+            hard,
+            step,
+            vm_ids=vi,
+            host_ids=hi,
+        )
 
     @property
     def key(self) -> tuple[str, str]:
@@ -152,8 +170,9 @@ def running_members(cluster: Cluster, members: Iterable[int]) -> list[int]:
     return [int(v) for v in members if consumes[int(v)]]
 
 
-def rule_violations(cluster: Cluster, placement: np.ndarray | None = None,
-                    include_disabled: bool = False) -> list[Violation]:
+def rule_violations(
+    cluster: Cluster, placement: np.ndarray | None = None, include_disabled: bool = False
+) -> list[Violation]:
     """Affinity rules (enabled ones; disabled ones too when asked, as soft) broken by
     ``placement``, judged over their running members."""
     p = cluster.vm_host if placement is None else np.asarray(placement)
@@ -173,28 +192,45 @@ def rule_violations(cluster: Cluster, placement: np.ndarray | None = None,
             n = len(set(key.tolist()))
             if n > 1:
                 what = "nodes" if node else "fault domains"
-                out.append(Violation.at(cluster, "same_node" if node else "same_fault_domain",
-                                        f"{label}: members are on {n} different {what}",
-                                        vms=m, hosts=sorted(set(hosts.tolist())), rule=r.name,
-                                        hard=r.enabled))
+                out.append(
+                    Violation.at(
+                        cluster,
+                        "same_node" if node else "same_fault_domain",
+                        f"{label}: members are on {n} different {what}",
+                        vms=m,
+                        hosts=sorted(set(hosts.tolist())),
+                        rule=r.name,
+                        hard=r.enabled,
+                    )
+                )
             continue
         node = r.rule_type == RuleType.DIFFERENT_NODE
         key = hosts if node else fd[hosts]
         vals, counts = np.unique(key, return_counts=True)
         for val in vals[counts > 1]:
             sel = m[key == val]
-            where = (f"node {cluster.host_names[int(val)]}" if node
-                     else f"fault domain {cluster.fault_domains[int(val)]}")
-            out.append(Violation.at(cluster, "different_node" if node
-                                    else "different_fault_domain",
-                                    f"{label}: {len(sel)} members share {where}", vms=sel,
-                                    hosts=sorted(set(p[sel].tolist())), rule=r.name,
-                                    hard=r.enabled))
+            where = (
+                f"node {cluster.host_names[int(val)]}"
+                if node
+                else f"fault domain {cluster.fault_domains[int(val)]}"
+            )
+            out.append(
+                Violation.at(
+                    cluster,
+                    "different_node" if node else "different_fault_domain",
+                    f"{label}: {len(sel)} members share {where}",
+                    vms=sel,
+                    hosts=sorted(set(p[sel].tolist())),
+                    rule=r.name,
+                    hard=r.enabled,
+                )
+            )
     return out
 
 
-def anti_affinity_pairs(cluster: Cluster, placement: np.ndarray | None = None
-                        ) -> list[tuple[int, int, int]]:
+def anti_affinity_pairs(
+    cluster: Cluster, placement: np.ndarray | None = None
+) -> list[tuple[int, int, int]]:
     """Legacy anti-affinity: ``(class, vm_a, vm_b)`` for each pair sharing a node."""
     p = cluster.vm_host if placement is None else np.asarray(placement)
     out: list[tuple[int, int, int]] = []
@@ -209,8 +245,9 @@ def anti_affinity_pairs(cluster: Cluster, placement: np.ndarray | None = None
     return out
 
 
-def anti_affinity_violations(cluster: Cluster, placement: np.ndarray | None = None
-                             ) -> list[Violation]:
+def anti_affinity_violations(
+    cluster: Cluster, placement: np.ndarray | None = None
+) -> list[Violation]:
     """Legacy anti-affinity classes with members sharing a node (hard when enforced)."""
     p = cluster.vm_host if placement is None else np.asarray(placement)
     hard = cluster.settings.enforced_anti_affinity
@@ -218,10 +255,19 @@ def anti_affinity_violations(cluster: Cluster, placement: np.ndarray | None = No
     for c, a, b in anti_affinity_pairs(cluster, p):
         cls = cluster.aa_class_names[c]
         h = int(p[a])
-        out.append(Violation.at(cluster, "anti_affinity", f"anti-affinity class '{cls}': "
-                                f"{cluster.vm_names[a]} and {cluster.vm_names[b]} share node "
-                                f"{cluster.host_names[h]}" + ("" if hard else " (soft)"),
-                                vms=(a, b), hosts=(h,), rule=cls, hard=bool(hard)))
+        out.append(
+            Violation.at(
+                cluster,
+                "anti_affinity",
+                f"anti-affinity class '{cls}': "
+                f"{cluster.vm_names[a]} and {cluster.vm_names[b]} share node "
+                f"{cluster.host_names[h]}" + ("" if hard else " (soft)"),
+                vms=(a, b),
+                hosts=(h,),
+                rule=cls,
+                hard=bool(hard),
+            )
+        )
     return out
 
 
@@ -248,18 +294,37 @@ def _host_violations(cluster: Cluster, p: np.ndarray) -> list[Violation]:
     limit = np.asarray(cluster.host_max_running_vms)
     for h in np.flatnonzero(cpu > cluster.host_cpu_free_milli).tolist():
         free = cluster.host_cpu_free_milli[h] / CPU_UNITS
-        out.append(Violation.at(cluster, "capacity_cpu", f"node {hn[h]} needs "
-                                f"{cpu[h] / CPU_UNITS:.2f} logical processors for VMs but has "
-                                f"{free:.2f}", hosts=(h,)))
+        out.append(
+            Violation.at(
+                cluster,
+                "capacity_cpu",
+                f"node {hn[h]} needs "
+                f"{cpu[h] / CPU_UNITS:.2f} logical processors for VMs but has "
+                f"{free:.2f}",
+                hosts=(h,),
+            )
+        )
     for h in np.flatnonzero(mem > cluster.host_memory_free_mb).tolist():
-        out.append(Violation.at(cluster, "capacity_memory", f"node {hn[h]} needs "
-                                f"{int(mem[h])} MB for VMs but has "
-                                f"{int(cluster.host_memory_free_mb[h])} MB after its reserve",
-                                hosts=(h,)))
+        out.append(
+            Violation.at(
+                cluster,
+                "capacity_memory",
+                f"node {hn[h]} needs "
+                f"{int(mem[h])} MB for VMs but has "
+                f"{int(cluster.host_memory_free_mb[h])} MB after its reserve",
+                hosts=(h,),
+            )
+        )
     for h in np.flatnonzero(running > limit).tolist():
-        out.append(Violation.at(cluster, "running_vms", f"node {hn[h]} runs {int(running[h])} "
-                                f"VMs, its limit is {int(limit[h])} (host_max_running_vms)",
-                                hosts=(h,)))
+        out.append(
+            Violation.at(
+                cluster,
+                "running_vms",
+                f"node {hn[h]} runs {int(running[h])} "
+                f"VMs, its limit is {int(limit[h])} (host_max_running_vms)",
+                hosts=(h,),
+            )
+        )
     return out
 
 
@@ -270,19 +335,39 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
     v_idx = np.arange(cluster.n_vms)
     stays = p == cluster.vm_host
     for v in np.flatnonzero(~cluster.vm_possible[v_idx, p]).tolist():
-        out.append(Violation.at(cluster, "possible_owners", f"VM {vn[v]} is on {hn[p[v]]}, "
-                                "which is not one of its possible owners", vms=(v,),
-                                hosts=(p[v],)))
+        out.append(
+            Violation.at(
+                cluster,
+                "possible_owners",
+                f"VM {vn[v]} is on {hn[p[v]]}, which is not one of its possible owners",
+                vms=(v,),
+                hosts=(p[v],),
+            )
+        )
     cap = np.asarray(cluster.host_max_config_version_x10)[p]
     ver = np.asarray(cluster.vm_config_version_x10)
     for v in np.flatnonzero((cap >= 0) & (ver > cap)).tolist():
-        out.append(Violation.at(cluster, "config_version", f"VM {vn[v]} (configuration "
-                                f"version {ver[v] / 10:.1f}) is on {hn[p[v]]}, whose OS runs "
-                                f"versions up to {cap[v] / 10:.1f}", vms=(v,), hosts=(p[v],)))
+        out.append(
+            Violation.at(
+                cluster,
+                "config_version",
+                f"VM {vn[v]} (configuration "
+                f"version {ver[v] / 10:.1f}) is on {hn[p[v]]}, whose OS runs "
+                f"versions up to {cap[v] / 10:.1f}",
+                vms=(v,),
+                hosts=(p[v],),
+            )
+        )
     for v in np.flatnonzero(cluster.vm_pinned & ~stays).tolist():
-        out.append(Violation.at(cluster, "pinned", f"VM {vn[v]} is pinned to "
-                                f"{hn[cluster.vm_host[v]]} but ends on {hn[p[v]]}", vms=(v,),
-                                hosts=(p[v],)))
+        out.append(
+            Violation.at(
+                cluster,
+                "pinned",
+                f"VM {vn[v]} is pinned to {hn[cluster.vm_host[v]]} but ends on {hn[p[v]]}",
+                vms=(v,),
+                hosts=(p[v],),
+            )
+        )
     state = cluster.host_state[p]
     # A VM may not arrive on a node that is not Up; one may stay on a Paused node (it keeps
     # its VMs), and on a Down node only when it is not running (nothing to start).
@@ -290,13 +375,27 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
     stay_bad = stays & (state == HostState.DOWN) & cluster.vm_consumes & ~cluster.vm_pinned
     for v in np.flatnonzero(moved_bad | stay_bad).tolist():
         st = HostState(int(state[v])).name.title()
-        why = ("must be started on another node" if stays[v] else "receives no VMs")
-        out.append(Violation.at(cluster, "host_not_up", f"VM {vn[v]} is on {hn[p[v]]}, which "
-                                f"is {st} ({why})", vms=(v,), hosts=(p[v],)))
+        why = "must be started on another node" if stays[v] else "receives no VMs"
+        out.append(
+            Violation.at(
+                cluster,
+                "host_not_up",
+                f"VM {vn[v]} is on {hn[p[v]]}, which is {st} ({why})",
+                vms=(v,),
+                hosts=(p[v],),
+            )
+        )
     if drained:
         for v in np.flatnonzero(np.isin(p, sorted(drained))).tolist():
-            out.append(Violation.at(cluster, "drained", f"VM {vn[v]} is on {hn[p[v]]}, which "
-                                    "is drained", vms=(v,), hosts=(p[v],)))
+            out.append(
+                Violation.at(
+                    cluster,
+                    "drained",
+                    f"VM {vn[v]} is on {hn[p[v]]}, which is drained",
+                    vms=(v,),
+                    hosts=(p[v],),
+                )
+            )
     return out
 
 
@@ -333,7 +432,8 @@ def compatibility_islands(cluster: Cluster) -> list[dict[str, Any]]:
         if cluster.vm_pinned[v]:
             reason = "pinned"
         elif not (cluster.vm_possible[v] & cluster.host_up).sum() - int(
-                cluster.vm_possible[v, h] and cluster.host_up[h]):
+            cluster.vm_possible[v, h] and cluster.host_up[h]
+        ):
             reason = "no other Up possible owner"
         else:
             reason = "no other Up host of the same vendor offers its CPU feature set"

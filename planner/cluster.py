@@ -57,8 +57,12 @@ class VmState(IntEnum):
     PAUSED = 3
 
 
-VM_STATE_NAMES = {VmState.RUNNING: "Running", VmState.OFF: "Off", VmState.SAVED: "Saved",
-                  VmState.PAUSED: "Paused"}
+VM_STATE_NAMES = {
+    VmState.RUNNING: "Running",
+    VmState.OFF: "Off",
+    VmState.SAVED: "Saved",
+    VmState.PAUSED: "Paused",
+}
 
 #: Failover priority values of ``Get-ClusterGroup`` and their names.
 PRIORITY_NAMES = {3000: "High", 2000: "Medium", 1000: "Low", 0: "NoAutoStart"}
@@ -119,8 +123,11 @@ class NetworkRole(IntEnum):
     CLUSTER_AND_CLIENT = 3
 
 
-NETWORK_ROLE_NAMES = {NetworkRole.NONE: "None", NetworkRole.CLUSTER: "Cluster",
-                      NetworkRole.CLUSTER_AND_CLIENT: "ClusterAndClient"}
+NETWORK_ROLE_NAMES = {
+    NetworkRole.NONE: "None",
+    NetworkRole.CLUSTER: "Cluster",
+    NetworkRole.CLUSTER_AND_CLIENT: "ClusterAndClient",
+}
 
 
 class MoveKind(IntEnum):
@@ -137,8 +144,12 @@ class MoveKind(IntEnum):
     START = 3
 
 
-MOVE_KIND_NAMES = {MoveKind.LIVE: "Live", MoveKind.QUICK: "Quick",
-                   MoveKind.SHUTDOWN: "Shutdown", MoveKind.START: "Start"}
+MOVE_KIND_NAMES = {
+    MoveKind.LIVE: "Live",
+    MoveKind.QUICK: "Quick",
+    MoveKind.SHUTDOWN: "Shutdown",
+    MoveKind.START: "Start",
+}
 
 #: Hyper-V's limit of running VMs per node (Windows Server 2022 and 2025).
 DEFAULT_MAX_RUNNING_VMS = 1024
@@ -274,8 +285,7 @@ class Cluster:
     def __post_init__(self) -> None:
         h, v = self.n_hosts, self.n_vms
         defaults: dict[str, tuple[int, Callable[[], np.ndarray], type]] = {
-            "host_max_config_version_x10": (
-                h, lambda: np.full(h, ANY_CONFIG_VERSION), np.int32),
+            "host_max_config_version_x10": (h, lambda: np.full(h, ANY_CONFIG_VERSION), np.int32),
             "host_max_running_vms": (h, lambda: np.full(h, DEFAULT_MAX_RUNNING_VMS), np.int64),
             "vm_dynamic_memory": (v, lambda: np.zeros(v, dtype=bool), np.bool_),
             "vm_memory_startup_mb": (v, lambda: self.vm_memory_mb, np.int64),
@@ -359,8 +369,9 @@ class Cluster:
         possible (the snapshot then says nothing about the networks)."""
         if not self.networks:
             return True
-        return any(n.live_migration_order is not None and n.role != NetworkRole.NONE
-                   for n in self.networks)
+        return any(
+            n.live_migration_order is not None and n.role != NetworkRole.NONE for n in self.networks
+        )
 
     @cached_property
     def host_migration_limit(self) -> np.ndarray:

@@ -32,8 +32,7 @@ COLUMN_VARIABLES = {
 
 def collector_script() -> str:
     """Return the text of the collector script shipped with hvplan."""
-    return resources.files("planner.resources").joinpath(SCRIPT_NAME).read_text(
-        encoding="utf-8")
+    return resources.files("planner.resources").joinpath(SCRIPT_NAME).read_text(encoding="utf-8")
 
 
 def write_collector(path: str | Path, *, overwrite: bool = False) -> Path:
@@ -44,8 +43,7 @@ def write_collector(path: str | Path, *, overwrite: bool = False) -> Path:
     """
     p = Path(path)
     if p.is_dir():
-        raise IsADirectoryError(f"{p} is a directory; give a file name such as "
-                                f"{p / SCRIPT_NAME}")
+        raise IsADirectoryError(f"{p} is a directory; give a file name such as {p / SCRIPT_NAME}")
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p} already exists; use --force to replace it")
     text = collector_script().replace("\r\n", "\n").replace("\n", "\r\n")
@@ -57,8 +55,9 @@ def write_collector(path: str | Path, *, overwrite: bool = False) -> Path:
 
 _ARRAY_RE = r"\$%s\s*=\s*@\((?P<body>.*?)\)"
 _QUOTED_RE = re.compile(r"'((?:[^']|'')*)'")
-_ROW_RE = re.compile(r"\[ordered\]@\{\s*#\s*(?P<file>[\w.]+\.csv)[^\n]*\n(?P<body>.*?)\n\s*\}",
-                     re.DOTALL)
+_ROW_RE = re.compile(
+    r"\[ordered\]@\{\s*#\s*(?P<file>[\w.]+\.csv)[^\n]*\n(?P<body>.*?)\n\s*\}", re.DOTALL
+)
 _KEY_RE = re.compile(r"^\s*(\w+)\s*=", re.MULTILINE)
 _PATTERN_RE = re.compile(r"@\('((?:[^']|'')*)',\s*'([^']*)'\)")
 
@@ -90,8 +89,10 @@ class ScriptRow:
 def script_rows(text: str | None = None) -> list[ScriptRow]:
     """Every row hashtable the script builds, tagged by the file it goes to."""
     src = collector_script() if text is None else text
-    return [ScriptRow(m.group("file"), tuple(_KEY_RE.findall(m.group("body"))))
-            for m in _ROW_RE.finditer(src)]
+    return [
+        ScriptRow(m.group("file"), tuple(_KEY_RE.findall(m.group("body"))))
+        for m in _ROW_RE.finditer(src)
+    ]
 
 
 def script_cpu_patterns(text: str | None = None) -> list[tuple[str, str]]:

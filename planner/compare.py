@@ -62,12 +62,28 @@ IF_ON = "(if turned on)"
 
 #: Columns of ``compare.csv`` (and keys of each JSON strategy), in order.
 COLUMNS = (
-    "name", "kind", "status", "moves", "memory_moved_mb", "downtime_moves", "passes",
-    "passes_run", "converge_seconds", "estimated_migration_seconds", "reaches_threshold",
-    "hosts_over_threshold_after", "max_cpu_pct_after", "max_memory_pct_after",
-    "excess_cpu_milli_after", "excess_memory_mb_after", "rule_violations_after",
-    "hard_violations_after", "anti_affinity_pairs_after", "std_cpu_pct_after",
-    "std_memory_pct_after", "run_seconds",
+    "name",
+    "kind",
+    "status",
+    "moves",
+    "memory_moved_mb",
+    "downtime_moves",
+    "passes",
+    "passes_run",
+    "converge_seconds",
+    "estimated_migration_seconds",
+    "reaches_threshold",
+    "hosts_over_threshold_after",
+    "max_cpu_pct_after",
+    "max_memory_pct_after",
+    "excess_cpu_milli_after",
+    "excess_memory_mb_after",
+    "rule_violations_after",
+    "hard_violations_after",
+    "anti_affinity_pairs_after",
+    "std_cpu_pct_after",
+    "std_memory_pct_after",
+    "run_seconds",
 )
 
 
@@ -128,9 +144,13 @@ class StrategyRow:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: the SPEC §6 keys plus the other columns, the description and passes."""
         d: dict[str, Any] = {
-            "name": self.name, "kind": self.kind, "status": self.status,
-            "moves": self.moves, "memory_moved_mb": self.memory_moved_mb,
-            "downtime_moves": self.downtime_moves, "passes": self.passes,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "moves": self.moves,
+            "memory_moved_mb": self.memory_moved_mb,
+            "downtime_moves": self.downtime_moves,
+            "passes": self.passes,
             "passes_run": self.passes_run,
             "converge_seconds": round(self.converge_seconds, 1),
             "estimated_migration_seconds": round(self.estimated_migration_seconds, 1),
@@ -182,23 +202,27 @@ class CompareResult:
                 continue
             m = r.metrics
             saved = r.memory_moved_mb - hv.memory_moved_mb
-            out.append({
-                "strategy": r.name,
-                "memory_saved_mb": saved,
-                "memory_saved_pct": (round(100.0 * saved / r.memory_moved_mb, 1)
-                                     if r.memory_moved_mb else None),
-                "moves_saved": r.moves - hv.moves,
-                "hosts_over_after": m["hosts_over_threshold_after"],
-                "hvplan_hosts_over_after": hm["hosts_over_threshold_after"],
-                "anti_affinity_pairs_after": m["anti_affinity_pairs_after"],
-                "hvplan_anti_affinity_pairs_after": hm["anti_affinity_pairs_after"],
-                "hard_violations_after": m["hard_violations_after"],
-                "hvplan_hard_violations_after": hm["hard_violations_after"],
-                "same_terms": bool(
-                    m["reaches_threshold"]
-                    and m["anti_affinity_pairs_after"] <= hm["anti_affinity_pairs_after"]
-                    and m["hard_violations_after"] <= hm["hard_violations_after"]),
-            })
+            out.append(
+                {
+                    "strategy": r.name,
+                    "memory_saved_mb": saved,
+                    "memory_saved_pct": (
+                        round(100.0 * saved / r.memory_moved_mb, 1) if r.memory_moved_mb else None
+                    ),
+                    "moves_saved": r.moves - hv.moves,
+                    "hosts_over_after": m["hosts_over_threshold_after"],
+                    "hvplan_hosts_over_after": hm["hosts_over_threshold_after"],
+                    "anti_affinity_pairs_after": m["anti_affinity_pairs_after"],
+                    "hvplan_anti_affinity_pairs_after": hm["anti_affinity_pairs_after"],
+                    "hard_violations_after": m["hard_violations_after"],
+                    "hvplan_hard_violations_after": hm["hard_violations_after"],
+                    "same_terms": bool(
+                        m["reaches_threshold"]
+                        and m["anti_affinity_pairs_after"] <= hm["anti_affinity_pairs_after"]
+                        and m["hard_violations_after"] <= hm["hard_violations_after"]
+                    ),
+                }
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,20 +257,34 @@ def _metrics(e: Evaluation, k: int, cluster: Cluster) -> dict[str, Any]:
 
 def _native_row(sim: SimulationResult, seconds: float) -> StrategyRow:
     return StrategyRow(
-        name=sim.name, kind="native",
+        name=sim.name,
+        kind="native",
         status="converged" if sim.converged else "pass limit",
-        description=sim.description, moves=len(sim.moves),
-        memory_moved_mb=sim.memory_moved_mb, downtime_moves=0,
-        passes=sim.passes_with_moves, passes_run=len(sim.passes),
+        description=sim.description,
+        moves=len(sim.moves),
+        memory_moved_mb=sim.memory_moved_mb,
+        downtime_moves=0,
+        passes=sim.passes_with_moves,
+        passes_run=len(sim.passes),
         converge_seconds=sim.converge_seconds,
-        estimated_migration_seconds=sim.migration_seconds, run_seconds=seconds,
-        pass_log=[{"pass": p.number, "time_s": p.time_s, "sources": p.sources,
-                   "moves": p.moves, "migration_seconds": round(p.migration_seconds, 1)}
-                  for p in sim.passes])
+        estimated_migration_seconds=sim.migration_seconds,
+        run_seconds=seconds,
+        pass_log=[
+            {
+                "pass": p.number,
+                "time_s": p.time_s,
+                "sources": p.sources,
+                "moves": p.moves,
+                "migration_seconds": round(p.migration_seconds, 1),
+            }
+            for p in sim.passes
+        ],
+    )
 
 
-def _optimizer_row(cluster: Cluster, opts: CompareOptions, thr: Threshold
-                   ) -> tuple[StrategyRow, np.ndarray, list[str]]:
+def _optimizer_row(
+    cluster: Cluster, opts: CompareOptions, thr: Threshold
+) -> tuple[StrategyRow, np.ndarray, list[str]]:
     """Run the optimizer; a failed solve gives a row without moves (and a note)."""
     from planner.pipeline import plan
     from planner.problem import PlanOptions
@@ -255,72 +293,129 @@ def _optimizer_row(cluster: Cluster, opts: CompareOptions, thr: Threshold
     t0 = time.perf_counter()
     level = None if opts.level is None else Level(opts.level).value
     # planner.plan, as `hvplan plan` does (blocked targets re-optimised): the same plan.
-    res = plan(cluster, PlanOptions(level=level, threshold_pct=opts.threshold_pct,
-                                    high_mode=HighMode(opts.high_mode).value,
-                                    time_limit_s=opts.time_limit_s, seed=opts.seed)).result
+    res = plan(
+        cluster,
+        PlanOptions(
+            level=level,
+            threshold_pct=opts.threshold_pct,
+            high_mode=HighMode(opts.high_mode).value,
+            time_limit_s=opts.time_limit_s,
+            seed=opts.seed,
+        ),
+    ).result
     notes: list[str] = []
     status = res.status.value
     if res.placement is None:
         notes.extend(f"hvplan: {line}" for line in res.explanation)
-        row = StrategyRow(HVPLAN, "optimizer", status, "optimizer found no plan", 0, 0, 0, 0,
-                          0, 0.0, 0.0, time.perf_counter() - t0)
+        row = StrategyRow(
+            HVPLAN,
+            "optimizer",
+            status,
+            "optimizer found no plan",
+            0,
+            0,
+            0,
+            0,
+            0,
+            0.0,
+            0.0,
+            time.perf_counter() - t0,
+        )
         return row, cluster.vm_host.copy(), notes
     placement = np.asarray(res.placement)
-    seq = build_sequence(cluster, placement, res.drained, res.reasons,
-                         SequenceOptions(durations=opts.durations))
+    seq = build_sequence(
+        cluster, placement, res.drained, res.reasons, SequenceOptions(durations=opts.durations)
+    )
     if seq.ok:
         secs = float(seq.estimated_seconds)
     else:
         # No safe order found: fall back to the per-pass wave estimate the simulations use.
         from planner.native import NativeMove
+
         moved = np.flatnonzero(placement != cluster.vm_host)
-        nm = [NativeMove(1, 0.0, int(v), int(cluster.vm_host[v]), int(placement[v]),
-                         MoveKind(int(cluster.vm_move_kind[v, placement[v]])),
-                         int(cluster.vm_memory_mb[v]), "") for v in moved]
+        nm = [
+            NativeMove(
+                1,
+                0.0,
+                int(v),
+                int(cluster.vm_host[v]),
+                int(placement[v]),
+                MoveKind(int(cluster.vm_move_kind[v, placement[v]])),
+                int(cluster.vm_memory_mb[v]),
+                "",
+            )
+            for v in moved
+        ]
         secs = pass_migration_seconds(cluster, nm, opts.durations) if nm else 0.0
-        notes.append(f"hvplan: sequencing found no safe order ({seq.message}); the "
-                     "migration time is a simple wave estimate")
+        notes.append(
+            f"hvplan: sequencing found no safe order ({seq.message}); the "
+            "migration time is a simple wave estimate"
+        )
     gap = "" if res.gap is None else f", gap {res.gap:.2%}"
     row = StrategyRow(
-        HVPLAN, "optimizer", status, f"CP-SAT optimizer ({status}{gap}), {thr.rule}",
-        moves=len(res.moves), memory_moved_mb=int(res.memory_moved_mb),
-        downtime_moves=int(res.downtime_moves), passes=1 if len(res.moves) else 0,
-        passes_run=1, converge_seconds=secs if len(res.moves) else 0.0,
-        estimated_migration_seconds=secs, run_seconds=time.perf_counter() - t0)
+        HVPLAN,
+        "optimizer",
+        status,
+        f"CP-SAT optimizer ({status}{gap}), {thr.rule}",
+        moves=len(res.moves),
+        memory_moved_mb=int(res.memory_moved_mb),
+        downtime_moves=int(res.downtime_moves),
+        passes=1 if len(res.moves) else 0,
+        passes_run=1,
+        converge_seconds=secs if len(res.moves) else 0.0,
+        estimated_migration_seconds=secs,
+        run_seconds=time.perf_counter() - t0,
+    )
     return row, placement, notes
 
 
-def _given_row(cluster: Cluster, plan: GivenPlan, thr: Threshold) -> tuple[StrategyRow,
-                                                                           np.ndarray]:
+def _given_row(cluster: Cluster, plan: GivenPlan, thr: Threshold) -> tuple[StrategyRow, np.ndarray]:
     """The row of a plan made earlier: moves and memory counted from its placement, as for
     every other row."""
     placement = np.asarray(plan.placement, dtype=np.int64)
     if placement.shape != (cluster.n_vms,):
-        raise ValueError(f"the plan places {placement.shape} VMs, the cluster has "
-                         f"{cluster.n_vms}")
+        raise ValueError(f"the plan places {placement.shape} VMs, the cluster has {cluster.n_vms}")
     moved = placement != cluster.vm_host
     n = int(moved.sum())
     row = StrategyRow(
-        HVPLAN, "optimizer", plan.status, f"{plan.description} ({plan.status}), {thr.rule}",
-        moves=n, memory_moved_mb=int(cluster.vm_memory_mb[moved].sum()),
-        downtime_moves=plan.downtime_moves, passes=1 if n else 0, passes_run=1,
+        HVPLAN,
+        "optimizer",
+        plan.status,
+        f"{plan.description} ({plan.status}), {thr.rule}",
+        moves=n,
+        memory_moved_mb=int(cluster.vm_memory_mb[moved].sum()),
+        downtime_moves=plan.downtime_moves,
+        passes=1 if n else 0,
+        passes_run=1,
         converge_seconds=plan.estimated_seconds if n else 0.0,
-        estimated_migration_seconds=plan.estimated_seconds, run_seconds=0.0)
+        estimated_migration_seconds=plan.estimated_seconds,
+        run_seconds=0.0,
+    )
     return row, placement
 
 
-def _variants(cluster: Cluster, opts: CompareOptions) -> tuple[
-        list[NodeFairnessOptions | DynamicOptimizationOptions],
-        list[NodeFairnessOptions | DynamicOptimizationOptions], str | None]:
+def _variants(
+    cluster: Cluster, opts: CompareOptions
+) -> tuple[
+    list[NodeFairnessOptions | DynamicOptimizationOptions],
+    list[NodeFairnessOptions | DynamicOptimizationOptions],
+    str | None,
+]:
     """The native variants as the cluster is configured (its ``AutoBalancerMode``), the
     Node Fairness variants it would run if turned on (mode 0 or 1 only), and the mode's
     note (issue 11 item 5).  Variants given in ``opts`` are run as given."""
     if opts.variants is not None:
         return list(opts.variants), [], mode_note(cluster)
     actual, note = cluster_variants(cluster, opts.level, opts.threshold_pct, opts.high_mode)
-    would: list[NodeFairnessOptions | DynamicOptimizationOptions] = [] if note is None else [
-        v for v in default_variants(opts.level, opts.threshold_pct, opts.high_mode)
-        if isinstance(v, NodeFairnessOptions)]
+    would: list[NodeFairnessOptions | DynamicOptimizationOptions] = (
+        []
+        if note is None
+        else [
+            v
+            for v in default_variants(opts.level, opts.threshold_pct, opts.high_mode)
+            if isinstance(v, NodeFairnessOptions)
+        ]
+    )
     return actual, would, note
 
 
@@ -328,8 +423,20 @@ def _off_row(cluster: Cluster, note: str) -> StrategyRow:
     """The row of the cluster's own balancer when it does nothing (mode 0 or 1)."""
     mode = cluster.settings.auto_balancer_mode
     name = NATIVE_OFF if mode == 0 else NATIVE_JOIN_ONLY
-    return StrategyRow(name, "native-off", "off" if mode == 0 else "on node join only",
-                       note, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+    return StrategyRow(
+        name,
+        "native-off",
+        "off" if mode == 0 else "on node join only",
+        note,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+        0.0,
+        0.0,
+    )
 
 
 def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareResult:
@@ -352,22 +459,32 @@ def compare(cluster: Cluster, options: CompareOptions | None = None) -> CompareR
     if note is not None:
         rows.append(_off_row(cluster, note))
         placements.append(cluster.vm_host.copy())
-        notes.append(note + (f"; the rows marked {IF_ON!r} show what Node Fairness would do "
-                             "in AutoBalancerMode 2" if would else ""))
+        notes.append(
+            note
+            + (
+                f"; the rows marked {IF_ON!r} show what Node Fairness would do "
+                "in AutoBalancerMode 2"
+                if would
+                else ""
+            )
+        )
     sims: list[SimulationResult] = []
     for i, v in enumerate([*variants, *would]):
         t0 = time.perf_counter()
         sim = simulate(cluster, v, opts.durations)
         if i >= len(variants):
             sim = dataclasses.replace(
-                sim, name=f"{sim.name} {IF_ON}",
+                sim,
+                name=f"{sim.name} {IF_ON}",
                 description=f"if Node Fairness were turned on (AutoBalancerMode 2): "
-                            f"{sim.description}")
+                f"{sim.description}",
+            )
         sims.append(sim)
         rows.append(_native_row(sim, time.perf_counter() - t0))
         placements.append(sim.placement)
-    batch = np.stack([cluster.vm_host.astype(np.int64)]
-                     + [np.asarray(p, dtype=np.int64) for p in placements])
+    batch = np.stack(
+        [cluster.vm_host.astype(np.int64)] + [np.asarray(p, dtype=np.int64) for p in placements]
+    )
     e = evaluate(cluster, batch, thresholds=[thr])
     for i, r in enumerate(rows):
         r.metrics = _metrics(e, i + 1, cluster)
@@ -393,26 +510,43 @@ def summary_lines(result: CompareResult) -> list[str]:
             what = "hvplan moves the same memory"
         else:
             what = f"hvplan moves {-mem:,} MB more memory"
-        moves = (f"{mv} fewer move(s)" if mv > 0 else
-                 "the same number of moves" if mv == 0 else f"{-mv} more move(s)")
+        moves = (
+            f"{mv} fewer move(s)"
+            if mv > 0
+            else "the same number of moves"
+            if mv == 0
+            else f"{-mv} more move(s)"
+        )
         extra = []
         if a["hosts_over_after"] > a["hvplan_hosts_over_after"]:
-            extra.append(f"{name} leaves {a['hosts_over_after']} host(s) over the threshold, "
-                         f"hvplan {a['hvplan_hosts_over_after']}")
+            extra.append(
+                f"{name} leaves {a['hosts_over_after']} host(s) over the threshold, "
+                f"hvplan {a['hvplan_hosts_over_after']}"
+            )
         elif a["hosts_over_after"] < a["hvplan_hosts_over_after"]:
-            extra.append(f"hvplan leaves {a['hvplan_hosts_over_after']} host(s) over the "
-                         f"threshold, {name} {a['hosts_over_after']}")
+            extra.append(
+                f"hvplan leaves {a['hvplan_hosts_over_after']} host(s) over the "
+                f"threshold, {name} {a['hosts_over_after']}"
+            )
         if a["anti_affinity_pairs_after"] > a["hvplan_anti_affinity_pairs_after"]:
-            extra.append(f"{name} leaves {a['anti_affinity_pairs_after']} anti-affinity "
-                         f"pair(s) on one node, hvplan {a['hvplan_anti_affinity_pairs_after']}")
+            extra.append(
+                f"{name} leaves {a['anti_affinity_pairs_after']} anti-affinity "
+                f"pair(s) on one node, hvplan {a['hvplan_anti_affinity_pairs_after']}"
+            )
         if a["hard_violations_after"] > a["hvplan_hard_violations_after"]:
-            extra.append(f"{name} breaks {a['hard_violations_after']} hard rule(s) or "
-                         f"limit(s), hvplan {a['hvplan_hard_violations_after']}")
-        tail = ("; both reach the threshold on the same terms" if a["same_terms"]
-                and not a["hvplan_hosts_over_after"] else "")
+            extra.append(
+                f"{name} breaks {a['hard_violations_after']} hard rule(s) or "
+                f"limit(s), hvplan {a['hvplan_hard_violations_after']}"
+            )
+        tail = (
+            "; both reach the threshold on the same terms"
+            if a["same_terms"] and not a["hvplan_hosts_over_after"]
+            else ""
+        )
         if hv.downtime_moves:
-            extra.append(f"hvplan uses {hv.downtime_moves} downtime move(s), which no native "
-                         "balancer makes")
+            extra.append(
+                f"hvplan uses {hv.downtime_moves} downtime move(s), which no native balancer makes"
+            )
         line = f"vs {name}: {what}, {moves}{tail}"
         if extra:
             line += " (" + "; ".join(extra) + ")"
@@ -420,8 +554,7 @@ def summary_lines(result: CompareResult) -> list[str]:
     return out
 
 
-def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
-                  ) -> list[Path]:
+def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True) -> list[Path]:
     """Write ``compare.csv``, ``compare.json``, ``native_moves.csv`` and (``chart``)
     ``compare.png`` into ``out_dir`` (created); return the paths written."""
     d = Path(out_dir)
@@ -445,8 +578,17 @@ def write_outputs(result: CompareResult, out_dir: str | Path, chart: bool = True
     written.append(p)
     p = d / "native_moves.csv"
     with p.open("w", newline="", encoding="utf-8") as f:
-        cols = ["strategy", "pass", "time_s", "vm", "source", "target", "migration_type",
-                "memory_mb", "reason"]
+        cols = [
+            "strategy",
+            "pass",
+            "time_s",
+            "vm",
+            "source",
+            "target",
+            "migration_type",
+            "memory_mb",
+            "reason",
+        ]
         w = csv.DictWriter(f, fieldnames=cols)
         w.writeheader()
         for sim in result.simulations:
@@ -485,39 +627,78 @@ def write_chart(result: CompareResult, path: str | Path | io.BytesIO) -> None:
     w = 0.4
     for i, (ax, r) in enumerate(zip(axes[:, 0], result.rows, strict=True)):
         k = i + 1
-        ax.bar(x - w / 2, e.cpu_pct[0, shown], w, fill=False, edgecolor="#888888",
-               linewidth=0.8, label="CPU before")
-        ax.bar(x + w / 2, e.memory_pct[0, shown], w, fill=False, edgecolor="#bbbbbb",
-               linewidth=0.8, label="memory before")
+        ax.bar(
+            x - w / 2,
+            e.cpu_pct[0, shown],
+            w,
+            fill=False,
+            edgecolor="#888888",
+            linewidth=0.8,
+            label="CPU before",
+        )
+        ax.bar(
+            x + w / 2,
+            e.memory_pct[0, shown],
+            w,
+            fill=False,
+            edgecolor="#bbbbbb",
+            linewidth=0.8,
+            label="memory before",
+        )
         ax.bar(x - w / 2, e.cpu_pct[k, shown], w * 0.7, color="#1f77b4", label="CPU after")
-        ax.bar(x + w / 2, e.memory_pct[k, shown], w * 0.7, color="#ff7f0e",
-               label="memory after")
+        ax.bar(x + w / 2, e.memory_pct[k, shown], w * 0.7, color="#ff7f0e", label="memory after")
         ax.axhline(result.threshold.cpu_pct, color="#1f77b4", linestyle="--", linewidth=0.8)
         ax.axhline(result.threshold.memory_pct, color="#ff7f0e", linestyle=":", linewidth=0.8)
-        ax.set_ylim(0, max(100.0, float(e.cpu_pct[:, shown].max()),
-                           float(e.memory_pct[:, shown].max())) * 1.05)
+        ax.set_ylim(
+            0,
+            max(100.0, float(e.cpu_pct[:, shown].max()), float(e.memory_pct[:, shown].max()))
+            * 1.05,
+        )
         ax.set_ylabel("%")
         over = r.metrics.get("hosts_over_threshold_after", 0)
-        ax.set_title(chart_text(f"{r.name}: {r.moves} moves, {r.memory_moved_mb:,} MB moved, "
-                                f"{over} host(s) over after"), fontsize=9, loc="left")
+        ax.set_title(
+            chart_text(
+                f"{r.name}: {r.moves} moves, {r.memory_moved_mb:,} MB moved, "
+                f"{over} host(s) over after"
+            ),
+            fontsize=9,
+            loc="left",
+        )
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, ncol=4, loc="upper center",
-               bbox_to_anchor=(0.5, 1 - 0.38 / height))
+    fig.legend(
+        handles,
+        labels,
+        fontsize=8,
+        ncol=4,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 1 - 0.38 / height),
+    )
     last = axes[-1, 0]
     last.set_xticks(x)
-    last.set_xticklabels([chart_text(c.host_names[h]) for h in shown], rotation=90,
-                         fontsize=7)
-    fig.suptitle(chart_text(f"{c.name}: per-host load before and after "
-                            f"({result.threshold.rule})"),
-                 fontsize=10, y=1 - 0.12 / height)
+    last.set_xticklabels([chart_text(c.host_names[h]) for h in shown], rotation=90, fontsize=7)
+    fig.suptitle(
+        chart_text(f"{c.name}: per-host load before and after ({result.threshold.rule})"),
+        fontsize=10,
+        y=1 - 0.12 / height,
+    )
     # Leave the top 0.8 inch for the title and the shared legend.
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1 - 0.8 / height))
     render_png(fig, path, dpi=100)
 
 
 __all__ = [
-    "COLUMNS", "HVPLAN", "IF_ON", "NATIVE_JOIN_ONLY", "NATIVE_OFF", "CompareOptions",
-    "GivenPlan", "CompareResult", "StrategyRow", "compare", "summary_lines", "write_chart",
+    "COLUMNS",
+    "HVPLAN",
+    "IF_ON",
+    "NATIVE_JOIN_ONLY",
+    "NATIVE_OFF",
+    "CompareOptions",
+    "GivenPlan",
+    "CompareResult",
+    "StrategyRow",
+    "compare",
+    "summary_lines",
+    "write_chart",
     "write_outputs",
 ]
 

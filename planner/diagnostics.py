@@ -72,8 +72,9 @@ class Report:
         expected: str | None = None,
     ) -> None:
         """Record an error."""
-        self.problems.append(Problem(file, row, column, _none_or_str(value), message, "error",
-                                     expected))
+        self.problems.append(
+            Problem(file, row, column, _none_or_str(value), message, "error", expected)
+        )
 
     def warning(
         self,
@@ -85,8 +86,9 @@ class Report:
         expected: str | None = None,
     ) -> None:
         """Record a warning (odd but legal input)."""
-        self.problems.append(Problem(file, row, column, _none_or_str(value), message,
-                                     "warning", expected))
+        self.problems.append(
+            Problem(file, row, column, _none_or_str(value), message, "warning", expected)
+        )
 
     @property
     def errors(self) -> list[Problem]:

@@ -81,16 +81,28 @@ class DurationModel:
     wave_overhead_seconds: float = 5.0
 
     def __post_init__(self) -> None:
-        positive = ("default_bandwidth_gbps", "efficiency", "compression_ratio",
-                    "save_restore_mb_per_s")
+        positive = (
+            "default_bandwidth_gbps",
+            "efficiency",
+            "compression_ratio",
+            "save_restore_mb_per_s",
+        )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"DurationModel.{name} must be > 0")
         if self.max_precopy_passes < 1:
             raise ValueError("DurationModel.max_precopy_passes must be >= 1")
-        others = ("dirty_mb_per_s_per_gb", "min_activity", "stop_copy_mb", "switchover_seconds",
-                  "setup_seconds", "quick_seconds", "shutdown_seconds", "boot_seconds",
-                  "wave_overhead_seconds")
+        others = (
+            "dirty_mb_per_s_per_gb",
+            "min_activity",
+            "stop_copy_mb",
+            "switchover_seconds",
+            "setup_seconds",
+            "quick_seconds",
+            "shutdown_seconds",
+            "boot_seconds",
+            "wave_overhead_seconds",
+        )
         for name in others:
             if getattr(self, name) < 0:
                 raise ValueError(f"DurationModel.{name} must be >= 0")
@@ -100,12 +112,16 @@ class DurationModel:
 DEFAULT_DURATION_MODEL = DurationModel()
 
 
-def live_migration_bandwidth_gbps(cluster: Cluster, model: DurationModel =
-                                  DEFAULT_DURATION_MODEL) -> float:
+def live_migration_bandwidth_gbps(
+    cluster: Cluster, model: DurationModel = DEFAULT_DURATION_MODEL
+) -> float:
     """Link speed used for live migration: the first network in ``live_migration_order``
     (role other than None), else ``model.default_bandwidth_gbps``."""
-    usable = [n for n in cluster.networks
-              if n.live_migration_order is not None and n.role != NetworkRole.NONE]
+    usable = [
+        n
+        for n in cluster.networks
+        if n.live_migration_order is not None and n.role != NetworkRole.NONE
+    ]
     if not usable:
         return model.default_bandwidth_gbps
     # Ties in the order keep file order (a stable sort), so the result is deterministic.
@@ -119,8 +135,12 @@ def node_rate_mb_s(cluster: Cluster, model: DurationModel = DEFAULT_DURATION_MOD
     return gbps * 1e9 / 8 / _MB * model.efficiency * model.compression_ratio
 
 
-def live_seconds(memory_mb: float, activity: float, rate_mb_s: float,
-                 model: DurationModel = DEFAULT_DURATION_MODEL) -> float:
+def live_seconds(
+    memory_mb: float,
+    activity: float,
+    rate_mb_s: float,
+    model: DurationModel = DEFAULT_DURATION_MODEL,
+) -> float:
     """Duration of one live migration of ``memory_mb`` at ``rate_mb_s`` (pre-copy passes,
     stop-and-copy, switch-over and setup)."""
     if memory_mb <= 0:
@@ -140,9 +160,14 @@ def live_seconds(memory_mb: float, activity: float, rate_mb_s: float,
     return model.setup_seconds + total + blackout + model.switchover_seconds
 
 
-def move_seconds(cluster: Cluster, vm: int, kind: MoveKind, share: int = 1,
-                 model: DurationModel = DEFAULT_DURATION_MODEL,
-                 rate_mb_s: float | None = None) -> float:
+def move_seconds(
+    cluster: Cluster,
+    vm: int,
+    kind: MoveKind,
+    share: int = 1,
+    model: DurationModel = DEFAULT_DURATION_MODEL,
+    rate_mb_s: float | None = None,
+) -> float:
     """Estimated duration of moving VM ``vm`` with ``kind`` while ``share`` moves share the
     busier node's link (``share >= 1``).  ``rate_mb_s`` defaults to :func:`node_rate_mb_s`."""
     rate = node_rate_mb_s(cluster, model) if rate_mb_s is None else rate_mb_s
@@ -164,13 +189,19 @@ def move_seconds(cluster: Cluster, vm: int, kind: MoveKind, share: int = 1,
     raise ValueError(f"no duration for move kind {kind!r}")
 
 
-def plan_seconds(wave_makespans: list[float] | tuple[float, ...],
-                 model: DurationModel = DEFAULT_DURATION_MODEL) -> float:
+def plan_seconds(
+    wave_makespans: list[float] | tuple[float, ...], model: DurationModel = DEFAULT_DURATION_MODEL
+) -> float:
     """Total duration: the waves one after another, plus the per-wave overhead."""
     return float(sum(wave_makespans)) + model.wave_overhead_seconds * len(wave_makespans)
 
 
 __all__ = [
-    "DEFAULT_DURATION_MODEL", "DurationModel", "live_migration_bandwidth_gbps", "live_seconds",
-    "move_seconds", "node_rate_mb_s", "plan_seconds",
+    "DEFAULT_DURATION_MODEL",
+    "DurationModel",
+    "live_migration_bandwidth_gbps",
+    "live_seconds",
+    "move_seconds",
+    "node_rate_mb_s",
+    "plan_seconds",
 ]

@@ -92,8 +92,16 @@ NUMBA_MIN_ELEMENTS = 1 << 20
 
 #: Violation kinds counted, in the spelling of :class:`planner.checks.Violation.kind`.
 VIOLATION_KINDS = (
-    "capacity_cpu", "capacity_memory", "possible_owners", "pinned", "host_not_up", "drained",
-    "same_node", "different_node", "same_fault_domain", "different_fault_domain",
+    "capacity_cpu",
+    "capacity_memory",
+    "possible_owners",
+    "pinned",
+    "host_not_up",
+    "drained",
+    "same_node",
+    "different_node",
+    "same_fault_domain",
+    "different_fault_domain",
     "anti_affinity",
 )
 
@@ -162,8 +170,9 @@ class Evaluation:
         }
 
 
-def default_thresholds(cluster: Cluster, placement: np.ndarray | None = None
-                       ) -> tuple[Threshold, ...]:
+def default_thresholds(
+    cluster: Cluster, placement: np.ndarray | None = None
+) -> tuple[Threshold, ...]:
     """Low, Medium, High (average reading) and High (absolute reading), in that order, the
     High average computed on ``placement`` (default: the current one)."""
     return (
@@ -178,8 +187,9 @@ def default_thresholds(cluster: Cluster, placement: np.ndarray | None = None
 if HAVE_NUMBA:
 
     @_nb.njit(cache=True, boundscheck=False)
-    def _row_packed(row: np.ndarray, packed: np.ndarray, out: np.ndarray,
-                    a1: np.ndarray) -> int:  # pragma: no cover - compiled
+    def _row_packed(
+        row: np.ndarray, packed: np.ndarray, out: np.ndarray, a1: np.ndarray
+    ) -> int:  # pragma: no cover - compiled
         """Add one placement's packed loads into ``out``; return how many indices were bad."""
         n_hosts = out.shape[0]
         v_count = row.shape[0]
@@ -206,13 +216,27 @@ if HAVE_NUMBA:
         return bad
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _sums_packed(p: np.ndarray, packed: np.ndarray, n_hosts: int, r_members: np.ndarray,
-                     r_first: np.ndarray, r_size: np.ndarray, r_kind: np.ndarray,
-                     fd: np.ndarray, n_keys: int, aa_members: np.ndarray,
-                     aa_first: np.ndarray, aa_size: np.ndarray, restricted: np.ndarray,
-                     allowed: np.ndarray, pinned: np.ndarray, home: np.ndarray,
-                     host_flags: np.ndarray, vm_pinned: np.ndarray, checks: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    def _sums_packed(
+        p: np.ndarray,
+        packed: np.ndarray,
+        n_hosts: int,
+        r_members: np.ndarray,
+        r_first: np.ndarray,
+        r_size: np.ndarray,
+        r_kind: np.ndarray,
+        fd: np.ndarray,
+        n_keys: int,
+        aa_members: np.ndarray,
+        aa_first: np.ndarray,
+        aa_size: np.ndarray,
+        restricted: np.ndarray,
+        allowed: np.ndarray,
+        pinned: np.ndarray,
+        home: np.ndarray,
+        host_flags: np.ndarray,
+        vm_pinned: np.ndarray,
+        checks: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
         k_count = p.shape[0]
         out = np.zeros((k_count, n_hosts), dtype=np.int64)
         bad = np.zeros(k_count, dtype=np.int64)
@@ -228,14 +252,33 @@ if HAVE_NUMBA:
                 bad[k] = _row_packed(p[k], packed, out[k], a1)
                 # The checks read scattered columns of the row: do them while it is cached.
                 if bad[k] == 0:
-                    _row_checks(p[k], r_members, r_first, r_size, r_kind, fd,
-                                aa_members, aa_first, aa_size, restricted, allowed, pinned,
-                                home, host_flags, vm_pinned, checks[k], seen, cnt, k * tags)
+                    _row_checks(
+                        p[k],
+                        r_members,
+                        r_first,
+                        r_size,
+                        r_kind,
+                        fd,
+                        aa_members,
+                        aa_first,
+                        aa_size,
+                        restricted,
+                        allowed,
+                        pinned,
+                        home,
+                        host_flags,
+                        vm_pinned,
+                        checks[k],
+                        seen,
+                        cnt,
+                        k * tags,
+                    )
         return out, bad
 
     @_nb.njit(cache=True, boundscheck=False)
-    def _row_two(row: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, cpu: np.ndarray,
-                 mem: np.ndarray) -> int:  # pragma: no cover - compiled
+    def _row_two(
+        row: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, cpu: np.ndarray, mem: np.ndarray
+    ) -> int:  # pragma: no cover - compiled
         n_hosts = cpu.shape[0]
         bad = 0
         for v in range(row.shape[0]):
@@ -248,13 +291,28 @@ if HAVE_NUMBA:
         return bad
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _sums_two(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int,
-                  r_members: np.ndarray, r_first: np.ndarray, r_size: np.ndarray,
-                  r_kind: np.ndarray, fd: np.ndarray, n_keys: int, aa_members: np.ndarray,
-                  aa_first: np.ndarray, aa_size: np.ndarray, restricted: np.ndarray,
-                  allowed: np.ndarray, pinned: np.ndarray, home: np.ndarray,
-                  host_flags: np.ndarray, vm_pinned: np.ndarray, checks: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    def _sums_two(
+        p: np.ndarray,
+        w_cpu: np.ndarray,
+        w_mem: np.ndarray,
+        n_hosts: int,
+        r_members: np.ndarray,
+        r_first: np.ndarray,
+        r_size: np.ndarray,
+        r_kind: np.ndarray,
+        fd: np.ndarray,
+        n_keys: int,
+        aa_members: np.ndarray,
+        aa_first: np.ndarray,
+        aa_size: np.ndarray,
+        restricted: np.ndarray,
+        allowed: np.ndarray,
+        pinned: np.ndarray,
+        home: np.ndarray,
+        host_flags: np.ndarray,
+        vm_pinned: np.ndarray,
+        checks: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
         k_count = p.shape[0]
         cpu = np.zeros((k_count, n_hosts), dtype=np.int64)
         mem = np.zeros((k_count, n_hosts), dtype=np.int64)
@@ -267,9 +325,27 @@ if HAVE_NUMBA:
             for k in range(c * _ROWS_PER_TASK, min((c + 1) * _ROWS_PER_TASK, k_count)):
                 bad[k] = _row_two(p[k], w_cpu, w_mem, cpu[k], mem[k])
                 if bad[k] == 0:
-                    _row_checks(p[k], r_members, r_first, r_size, r_kind, fd,
-                                aa_members, aa_first, aa_size, restricted, allowed, pinned,
-                                home, host_flags, vm_pinned, checks[k], seen, cnt, k * tags)
+                    _row_checks(
+                        p[k],
+                        r_members,
+                        r_first,
+                        r_size,
+                        r_kind,
+                        fd,
+                        aa_members,
+                        aa_first,
+                        aa_size,
+                        restricted,
+                        allowed,
+                        pinned,
+                        home,
+                        host_flags,
+                        vm_pinned,
+                        checks[k],
+                        seen,
+                        cnt,
+                        k * tags,
+                    )
         return cpu, mem, bad
 
 
@@ -279,8 +355,9 @@ def _chunks(k_count: int, width: int) -> list[tuple[int, int]]:
     return [(a, min(a + step, k_count)) for a in range(0, k_count, step)]
 
 
-def _host_sums_numpy(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _host_sums_numpy(
+    p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_hosts: int
+) -> tuple[np.ndarray, np.ndarray]:
     k_count, v_count = p.shape
     cpu = np.empty((k_count, n_hosts), dtype=np.int64)
     mem = np.empty((k_count, n_hosts), dtype=np.int64)
@@ -289,16 +366,19 @@ def _host_sums_numpy(p: np.ndarray, w_cpu: np.ndarray, w_mem: np.ndarray, n_host
     wm = w_mem.astype(np.float64)
     for a, b in _chunks(k_count, v_count):
         rows = b - a
-        idx = (p[a:b].astype(np.int64, copy=False)
-               + (np.arange(rows, dtype=np.int64) * n_hosts)[:, None]).ravel()
+        idx = (
+            p[a:b].astype(np.int64, copy=False)
+            + (np.arange(rows, dtype=np.int64) * n_hosts)[:, None]
+        ).ravel()
         n = rows * n_hosts
         cpu[a:b] = np.bincount(idx, np.tile(wc, rows), minlength=n).reshape(rows, n_hosts)
         mem[a:b] = np.bincount(idx, np.tile(wm, rows), minlength=n).reshape(rows, n_hosts)
     return cpu, mem
 
 
-def host_sums(cluster: Cluster, placements: np.ndarray, engine: Engine = "auto"
-              ) -> tuple[np.ndarray, np.ndarray]:
+def host_sums(
+    cluster: Cluster, placements: np.ndarray, engine: Engine = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """VM CPU load (milli-LP) and VM memory (MB) per host for each placement: two ``(K, H)``
     int64 arrays (without the hosts' base load and reserve)."""
     p = _as_batch(cluster, placements)
@@ -315,9 +395,9 @@ def _host_sums_checked_numpy(cluster: Cluster, p: np.ndarray) -> tuple[np.ndarra
     return _host_sums_numpy(p, cluster.vm_cpu_load_milli, cluster.vm_mem_load_mb, h_count)
 
 
-def _numba_pass(cluster: Cluster, p: np.ndarray, with_checks: bool,
-                drained: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numba_pass(
+    cluster: Cluster, p: np.ndarray, with_checks: bool, drained: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-host sums and (``with_checks``) the row checks, in one compiled pass."""
     h_count = cluster.n_hosts
     w_cpu = cluster.vm_cpu_load_milli.astype(np.int64)
@@ -382,8 +462,7 @@ def _shared_pairs(keys: np.ndarray) -> np.ndarray:
     return (c - reset).sum(axis=1)
 
 
-def _member_groups(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray]:
+def _member_groups(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenated members, the group number of each, and each group's first column."""
     sizes = np.array([len(g) for g in groups], dtype=np.intp)
     members = np.concatenate([np.asarray(g, dtype=np.intp) for g in groups])
@@ -437,8 +516,9 @@ def _owner_counts(cluster: Cluster, p: np.ndarray, counts: dict[str, np.ndarray]
             counts["possible_owners"][a:b] += (~ok).sum(axis=1)
 
 
-def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
-                      counts: dict[str, np.ndarray]) -> None:
+def _placement_counts(
+    cluster: Cluster, p: np.ndarray, drained: np.ndarray, counts: dict[str, np.ndarray]
+) -> None:
     """Pinned VMs, not-Up and drained hosts: only the VMs that can break them."""
     pinned = np.flatnonzero(cluster.vm_pinned)
     if pinned.size:
@@ -459,19 +539,37 @@ def _placement_counts(cluster: Cluster, p: np.ndarray, drained: np.ndarray,
             counts["drained"][a:b] += drained[p[a:b]].sum(axis=1)
 
 
-_KIND_CODE = {RuleType.SAME_NODE: 0, RuleType.DIFFERENT_NODE: 1,
-              RuleType.SAME_FAULT_DOMAIN: 2, RuleType.DIFFERENT_FAULT_DOMAIN: 3}
+_KIND_CODE = {
+    RuleType.SAME_NODE: 0,
+    RuleType.DIFFERENT_NODE: 1,
+    RuleType.SAME_FAULT_DOMAIN: 2,
+    RuleType.DIFFERENT_FAULT_DOMAIN: 3,
+}
 
 if HAVE_NUMBA:
 
     @_nb.njit(cache=True, boundscheck=False)
-    def _row_checks(row: np.ndarray, r_members: np.ndarray, r_first: np.ndarray,
-                    r_size: np.ndarray, r_kind: np.ndarray, fd: np.ndarray,
-                    aa_members: np.ndarray, aa_first: np.ndarray, aa_size: np.ndarray,
-                    restricted: np.ndarray, allowed: np.ndarray, pinned: np.ndarray,
-                    home: np.ndarray, host_flags: np.ndarray, vm_pinned: np.ndarray,
-                    out: np.ndarray, seen: np.ndarray, cnt: np.ndarray,
-                    tag0: int) -> None:  # pragma: no cover - compiled
+    def _row_checks(
+        row: np.ndarray,
+        r_members: np.ndarray,
+        r_first: np.ndarray,
+        r_size: np.ndarray,
+        r_kind: np.ndarray,
+        fd: np.ndarray,
+        aa_members: np.ndarray,
+        aa_first: np.ndarray,
+        aa_size: np.ndarray,
+        restricted: np.ndarray,
+        allowed: np.ndarray,
+        pinned: np.ndarray,
+        home: np.ndarray,
+        host_flags: np.ndarray,
+        vm_pinned: np.ndarray,
+        out: np.ndarray,
+        seen: np.ndarray,
+        cnt: np.ndarray,
+        tag0: int,
+    ) -> None:  # pragma: no cover - compiled
         """One placement: broken rules by kind code (``out[0..3]``), anti-affinity pairs
         (``out[4]``), VMs off their possible owners (``out[5]``), moved pinned VMs
         (``out[6]``), VMs on hosts that are not Up (``out[7]``, a pinned VM staying home
@@ -558,8 +656,9 @@ if HAVE_NUMBA:
 _CHECK_CACHE: weakref.WeakKeyDictionary[Cluster, tuple[Any, ...]] = weakref.WeakKeyDictionary()
 
 
-def _check_arrays(cluster: Cluster, with_checks: bool,
-                  drained: np.ndarray | None = None) -> tuple[Any, ...]:
+def _check_arrays(
+    cluster: Cluster, with_checks: bool, drained: np.ndarray | None = None
+) -> tuple[Any, ...]:
     """Arguments of the compiled row checks (empty ones when ``with_checks`` is False)."""
     if with_checks and (drained is None or not drained.any()):
         cached = _CHECK_CACHE.get(cluster)
@@ -569,16 +668,32 @@ def _check_arrays(cluster: Cluster, with_checks: bool,
     return _build_check_arrays(cluster, with_checks, drained)
 
 
-def _build_check_arrays(cluster: Cluster, with_checks: bool,
-                        drained: np.ndarray | None) -> tuple[Any, ...]:
+def _build_check_arrays(
+    cluster: Cluster, with_checks: bool, drained: np.ndarray | None
+) -> tuple[Any, ...]:
     empty = np.zeros(0, dtype=np.intp)
     fd = cluster.host_fault_domain.astype(np.int64)
     n_keys = max(cluster.n_hosts, len(cluster.fault_domains), 1)
     no_owner = np.zeros((0, max(cluster.n_hosts, 1)), dtype=bool)
     no_flags = np.zeros(0, dtype=np.int8)
     if not with_checks:
-        return (empty, empty, empty, np.zeros(0, dtype=np.int64), fd, n_keys, empty, empty,
-                empty, empty, no_owner, empty, empty, no_flags, _stay_home(cluster))
+        return (
+            empty,
+            empty,
+            empty,
+            np.zeros(0, dtype=np.int64),
+            fd,
+            n_keys,
+            empty,
+            empty,
+            empty,
+            empty,
+            no_owner,
+            empty,
+            empty,
+            no_flags,
+            _stay_home(cluster),
+        )
     run = cluster.vm_consumes  # rules are judged over their running members (SPEC §3)
     rules = [(r, tuple(v for v in r.members if run[v])) for r in cluster.enabled_rules]
     rules = [(r, ms) for r, ms in rules if len(ms) >= 2]
@@ -602,8 +717,23 @@ def _build_check_arrays(cluster: Cluster, with_checks: bool,
     if drained is not None:
         flags |= drained.astype(np.int8) << 1
     host_flags = flags if flags.any() else no_flags
-    return (r_members, r_first, r_size, r_kind, fd, n_keys, aa_members, aa_first, aa_size,
-            restricted, allowed, pinned, home, host_flags, _stay_home(cluster))
+    return (
+        r_members,
+        r_first,
+        r_size,
+        r_kind,
+        fd,
+        n_keys,
+        aa_members,
+        aa_first,
+        aa_size,
+        restricted,
+        allowed,
+        pinned,
+        home,
+        host_flags,
+        _stay_home(cluster),
+    )
 
 
 def _stay_home(cluster: Cluster) -> np.ndarray:
@@ -624,9 +754,16 @@ def _merge_checks(out: np.ndarray, counts: dict[str, np.ndarray]) -> None:
 
 
 # ----------------------------------------------------------------------------- load stats
-def _load_stats_numpy(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
-                      lim_c: np.ndarray, lim_m: np.ndarray, counted: np.ndarray,
-                      up: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+def _load_stats_numpy(
+    cluster: Cluster,
+    vm_cpu: np.ndarray,
+    vm_mem: np.ndarray,
+    lim_c: np.ndarray,
+    lim_m: np.ndarray,
+    counted: np.ndarray,
+    up: np.ndarray,
+    live: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Percentages, threshold excess, extremes, spread, deviation and capacity counts."""
     t_count, k_count = lim_c.shape[0], vm_cpu.shape[0]
     cpu_pct = 100.0 * (vm_cpu + cluster.host_cpu_base_milli) / cluster.host_cpu_capacity_milli
@@ -642,12 +779,17 @@ def _load_stats_numpy(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
         ex_mem[t] = np.maximum(om, 0).sum(axis=1)
     cu, mu = cpu_pct[:, up], mem_pct[:, up]
     return {
-        "cpu_pct": cpu_pct, "memory_pct": mem_pct, "hosts_over": hosts_over,
-        "excess_cpu": ex_cpu, "excess_mem": ex_mem,
-        "max_cpu": cpu_pct[:, live].max(axis=1), "max_mem": mem_pct[:, live].max(axis=1),
+        "cpu_pct": cpu_pct,
+        "memory_pct": mem_pct,
+        "hosts_over": hosts_over,
+        "excess_cpu": ex_cpu,
+        "excess_mem": ex_mem,
+        "max_cpu": cpu_pct[:, live].max(axis=1),
+        "max_mem": mem_pct[:, live].max(axis=1),
         "spread_cpu": cu.max(axis=1) - cu.min(axis=1),
         "spread_mem": mu.max(axis=1) - mu.min(axis=1),
-        "std_cpu": cu.std(axis=1), "std_mem": mu.std(axis=1),
+        "std_cpu": cu.std(axis=1),
+        "std_mem": mu.std(axis=1),
         "capacity_cpu": (vm_cpu > cluster.host_cpu_free_milli).sum(axis=1),
         "capacity_memory": (vm_mem > cluster.host_memory_free_mb).sum(axis=1),
     }
@@ -677,13 +819,28 @@ if HAVE_NUMBA:
         return hi, lo, np.sqrt(var / n)
 
     @_nb.njit(parallel=True, cache=True)
-    def _stats_kernel(vm_cpu: np.ndarray, vm_mem: np.ndarray, base: np.ndarray,
-                      reserve: np.ndarray, cap_cpu: np.ndarray, mem_total: np.ndarray,
-                      cpu_free: np.ndarray, mem_free: np.ndarray, lim_c: np.ndarray,
-                      lim_m: np.ndarray, counted: np.ndarray, up: np.ndarray,
-                      live: np.ndarray, cpu_pct: np.ndarray, mem_pct: np.ndarray,
-                      hosts_over: np.ndarray, ex_cpu: np.ndarray, ex_mem: np.ndarray,
-                      scalars: np.ndarray, caps: np.ndarray) -> None:  # pragma: no cover
+    def _stats_kernel(
+        vm_cpu: np.ndarray,
+        vm_mem: np.ndarray,
+        base: np.ndarray,
+        reserve: np.ndarray,
+        cap_cpu: np.ndarray,
+        mem_total: np.ndarray,
+        cpu_free: np.ndarray,
+        mem_free: np.ndarray,
+        lim_c: np.ndarray,
+        lim_m: np.ndarray,
+        counted: np.ndarray,
+        up: np.ndarray,
+        live: np.ndarray,
+        cpu_pct: np.ndarray,
+        mem_pct: np.ndarray,
+        hosts_over: np.ndarray,
+        ex_cpu: np.ndarray,
+        ex_mem: np.ndarray,
+        scalars: np.ndarray,
+        caps: np.ndarray,
+    ) -> None:  # pragma: no cover
         k_count, h_count = vm_cpu.shape
         t_count = lim_c.shape[0]
         for k in _nb.prange(k_count):
@@ -730,9 +887,16 @@ if HAVE_NUMBA:
             scalars[k, 5] = sd
 
 
-def _load_stats_numba(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
-                      lim_c: np.ndarray, lim_m: np.ndarray, counted: np.ndarray,
-                      up: np.ndarray, live: np.ndarray) -> dict[str, np.ndarray]:
+def _load_stats_numba(
+    cluster: Cluster,
+    vm_cpu: np.ndarray,
+    vm_mem: np.ndarray,
+    lim_c: np.ndarray,
+    lim_m: np.ndarray,
+    counted: np.ndarray,
+    up: np.ndarray,
+    live: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Same as :func:`_load_stats_numpy`, fused into one compiled pass per placement."""
     t_count, (k_count, h_count) = lim_c.shape[0], vm_cpu.shape
     cpu_pct = np.empty((k_count, h_count))
@@ -742,20 +906,42 @@ def _load_stats_numba(cluster: Cluster, vm_cpu: np.ndarray, vm_mem: np.ndarray,
     ex_mem = np.zeros((t_count, k_count), dtype=np.int64)
     scalars = np.empty((k_count, 6))
     caps = np.zeros((k_count, 2), dtype=np.int64)
-    _stats_kernel(vm_cpu, vm_mem, cluster.host_cpu_base_milli.astype(np.int64),
-                  cluster.host_memory_reserve_mb.astype(np.int64),
-                  cluster.host_cpu_capacity_milli.astype(np.int64),
-                  cluster.host_memory_mb.astype(np.int64),
-                  cluster.host_cpu_free_milli.astype(np.int64),
-                  cluster.host_memory_free_mb.astype(np.int64), lim_c, lim_m, counted, up,
-                  live, cpu_pct, mem_pct, hosts_over, ex_cpu, ex_mem, scalars, caps)
+    _stats_kernel(
+        vm_cpu,
+        vm_mem,
+        cluster.host_cpu_base_milli.astype(np.int64),
+        cluster.host_memory_reserve_mb.astype(np.int64),
+        cluster.host_cpu_capacity_milli.astype(np.int64),
+        cluster.host_memory_mb.astype(np.int64),
+        cluster.host_cpu_free_milli.astype(np.int64),
+        cluster.host_memory_free_mb.astype(np.int64),
+        lim_c,
+        lim_m,
+        counted,
+        up,
+        live,
+        cpu_pct,
+        mem_pct,
+        hosts_over,
+        ex_cpu,
+        ex_mem,
+        scalars,
+        caps,
+    )
     return {
-        "cpu_pct": cpu_pct, "memory_pct": mem_pct, "hosts_over": hosts_over,
-        "excess_cpu": ex_cpu, "excess_mem": ex_mem,
-        "max_cpu": scalars[:, 0], "max_mem": scalars[:, 1],
-        "spread_cpu": scalars[:, 2], "spread_mem": scalars[:, 3],
-        "std_cpu": scalars[:, 4], "std_mem": scalars[:, 5],
-        "capacity_cpu": caps[:, 0], "capacity_memory": caps[:, 1],
+        "cpu_pct": cpu_pct,
+        "memory_pct": mem_pct,
+        "hosts_over": hosts_over,
+        "excess_cpu": ex_cpu,
+        "excess_mem": ex_mem,
+        "max_cpu": scalars[:, 0],
+        "max_mem": scalars[:, 1],
+        "spread_cpu": scalars[:, 2],
+        "spread_mem": scalars[:, 3],
+        "std_cpu": scalars[:, 4],
+        "std_mem": scalars[:, 5],
+        "capacity_cpu": caps[:, 0],
+        "capacity_memory": caps[:, 1],
     }
 
 
@@ -818,8 +1004,10 @@ def evaluate(
         _placement_counts(cluster, p, drained_mask, counts)
         _owner_counts(cluster, p, counts)
         _rule_counts(cluster, p, counts)
-    hard = sum((c for kind, c in counts.items() if kind != "anti_affinity"),
-               start=np.zeros(k_count, dtype=np.int64))
+    hard = sum(
+        (c for kind, c in counts.items() if kind != "anti_affinity"),
+        start=np.zeros(k_count, dtype=np.int64),
+    )
     if cluster.settings.enforced_anti_affinity:
         hard = hard + counts["anti_affinity"]
 
@@ -844,6 +1032,12 @@ def evaluate(
 
 
 __all__ = [
-    "CHUNK_ELEMENTS", "HAVE_NUMBA", "VIOLATION_KINDS", "Engine", "Evaluation",
-    "default_thresholds", "evaluate", "host_sums",
+    "CHUNK_ELEMENTS",
+    "HAVE_NUMBA",
+    "VIOLATION_KINDS",
+    "Engine",
+    "Evaluation",
+    "default_thresholds",
+    "evaluate",
+    "host_sums",
 ]

@@ -163,11 +163,24 @@ class RestartResult:
         np.add.at(mem[s], item_host[ok], self._item_mem[lo:hi][ok])
         targets = list(self.targets)
         unit_host = dict(zip(self._item_unit[lo:hi].tolist(), item_host.tolist(), strict=True))
-        targets[s] = np.array([unit_host[int(eng.unit_of[v])] for v in self.movers[s]],
-                              dtype=np.int64)
-        return RestartResult(eng, self.failed, self.movers, tuple(targets), cpu, mem,
-                             self.noautostart_off, self.bound_infeasible, self._item_ptr,
-                             self._item_unit, self._item_cpu, self._item_mem, ih)
+        targets[s] = np.array(
+            [unit_host[int(eng.unit_of[v])] for v in self.movers[s]], dtype=np.int64
+        )
+        return RestartResult(
+            eng,
+            self.failed,
+            self.movers,
+            tuple(targets),
+            cpu,
+            mem,
+            self.noautostart_off,
+            self.bound_infeasible,
+            self._item_ptr,
+            self._item_unit,
+            self._item_cpu,
+            self._item_mem,
+            ih,
+        )
 
 
 # ----------------------------------------------------------------------------- engine
@@ -187,19 +200,29 @@ class RestartEngine:
         and of memory after the reserve).  Drains pass the threshold limits here.
     """
 
-    def __init__(self, cluster: Cluster, mode: Mode = "failover",
-                 cpu_limit_milli: np.ndarray | None = None,
-                 mem_limit_mb: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        mode: Mode = "failover",
+        cpu_limit_milli: np.ndarray | None = None,
+        mem_limit_mb: np.ndarray | None = None,
+    ) -> None:
         if mode not in ("failover", "drain"):
             raise ValueError(f"unknown mode {mode!r}")
         c = cluster
         self.cluster = c
         self.mode: Mode = mode
         nv, nh = c.n_vms, c.n_hosts
-        self.cpu_limit = (c.host_cpu_free_milli if cpu_limit_milli is None
-                          else np.asarray(cpu_limit_milli, dtype=np.int64))
-        self.mem_limit = (c.host_memory_free_mb if mem_limit_mb is None
-                          else np.asarray(mem_limit_mb, dtype=np.int64))
+        self.cpu_limit = (
+            c.host_cpu_free_milli
+            if cpu_limit_milli is None
+            else np.asarray(cpu_limit_milli, dtype=np.int64)
+        )
+        self.mem_limit = (
+            c.host_memory_free_mb
+            if mem_limit_mb is None
+            else np.asarray(mem_limit_mb, dtype=np.int64)
+        )
         self.cpu_cap = np.maximum(c.host_cpu_capacity_milli, 1).astype(np.float64)
         self.mem_cap = np.maximum(c.host_memory_mb, 1).astype(np.float64)
         consumes = c.vm_consumes
@@ -210,32 +233,34 @@ class RestartEngine:
         else:
             self.movable = np.ones(nv, dtype=bool)
             self.occupant = np.ones(nv, dtype=bool)
-            allowed = (c.vm_possible & (c.vm_move_kind != MoveKind.FORBIDDEN)
-                       & ~c.vm_pinned[:, None])
+            allowed = c.vm_possible & (c.vm_move_kind != MoveKind.FORBIDDEN) & ~c.vm_pinned[:, None]
         allowed &= c.host_up[None, :]
         self.cpu = c.vm_cpu_load_milli.astype(np.int64)
         self.mem = c.vm_mem_load_mb.astype(np.int64)
         # A restart after a failure is a boot: the VM needs its startup memory if larger
         # (Dynamic Memory); a drain moves running VMs with the memory they hold.
-        self.need_mem = (c.vm_boot_memory_mb.astype(np.int64) if mode == "failover"
-                         else self.mem)
+        self.need_mem = c.vm_boot_memory_mb.astype(np.int64) if mode == "failover" else self.mem
         # VMs by current host (CSR), movers only, for building scenario lists quickly.
         mv = np.flatnonzero(self.movable)
         order = mv[np.argsort(c.vm_host[mv], kind="stable")]
         self._by_host = order
         self._by_host_ptr = np.concatenate(
-            [[0], np.cumsum(np.bincount(c.vm_host[mv], minlength=nh))]).astype(np.int64)
+            [[0], np.cumsum(np.bincount(c.vm_host[mv], minlength=nh))]
+        ).astype(np.int64)
         self.noautostart_running = consumes & (c.vm_priority == 0)
         self._build_units(allowed)
         self._build_groups()
         self._build_preferences()
         # Static order of units: priority (failover only), then larger first, then index.
-        size = np.maximum(self.unit_cpu_total / float(self.cpu_cap.mean() or 1),
-                          self.unit_mem_total / float(self.mem_cap.mean() or 1))
+        size = np.maximum(
+            self.unit_cpu_total / float(self.cpu_cap.mean() or 1),
+            self.unit_mem_total / float(self.mem_cap.mean() or 1),
+        )
         prio = self.unit_priority if mode == "failover" else np.zeros(self.n_units)
         self.unit_rank = np.empty(self.n_units, dtype=np.int64)
         self.unit_rank[np.lexsort((np.arange(self.n_units), -size, -prio))] = np.arange(
-            self.n_units)
+            self.n_units
+        )
         # Current VM load per host from occupants that consume (failed hosts zeroed per run).
         self._load_cpu = np.bincount(c.vm_host, weights=self.cpu, minlength=nh).astype(np.int64)
         self._load_mem = np.bincount(c.vm_host, weights=self.mem, minlength=nh).astype(np.int64)
@@ -270,10 +295,12 @@ class RestartEngine:
         counts = np.bincount(self.unit_of, minlength=nu)
         self.unit_multi = counts > 1
         mov = self.movable
-        self.unit_cpu_total = np.bincount(self.unit_of, weights=self.cpu * mov,
-                                          minlength=nu).astype(np.int64)
-        self.unit_mem_total = np.bincount(self.unit_of, weights=self.need_mem * mov,
-                                          minlength=nu).astype(np.int64)
+        self.unit_cpu_total = np.bincount(
+            self.unit_of, weights=self.cpu * mov, minlength=nu
+        ).astype(np.int64)
+        self.unit_mem_total = np.bincount(
+            self.unit_of, weights=self.need_mem * mov, minlength=nu
+        ).astype(np.int64)
         prio = np.where(mov, c.vm_priority, -1).astype(np.int64)
         self.unit_priority = np.full(nu, -1, dtype=np.int64)
         np.maximum.at(self.unit_priority, self.unit_of, prio)
@@ -296,16 +323,19 @@ class RestartEngine:
             m = np.asarray(r.members, dtype=np.int64)
             if len(m) < 1:
                 continue
-            kind = {RuleType.DIFFERENT_NODE: NODE_EXCL,
-                    RuleType.DIFFERENT_FAULT_DOMAIN: DOM_EXCL,
-                    RuleType.SAME_NODE: NODE_INCL,
-                    RuleType.SAME_FAULT_DOMAIN: DOM_INCL}[r.rule_type]
+            kind = {
+                RuleType.DIFFERENT_NODE: NODE_EXCL,
+                RuleType.DIFFERENT_FAULT_DOMAIN: DOM_EXCL,
+                RuleType.SAME_NODE: NODE_INCL,
+                RuleType.SAME_FAULT_DOMAIN: DOM_INCL,
+            }[r.rule_type]
             groups[kind].append(m)
         enforced = c.settings.enforced_anti_affinity
         for members in c.aa_class_members:
             if len(members) > 1:
                 groups[NODE_EXCL if enforced else NODE_SOFT].append(
-                    np.asarray(members, dtype=np.int64))
+                    np.asarray(members, dtype=np.int64)
+                )
         self.group_members: dict[int, list[np.ndarray]] = groups
         self.unit_groups: dict[int, np.ndarray] = {}
         self.group_base: dict[int, np.ndarray] = {}
@@ -366,12 +396,16 @@ class RestartEngine:
         n_s, nh = f.shape
         # Movers per scenario: CSR gather of the failed hosts' VM lists.
         s_idx, h_idx = np.nonzero(f)
-        lens = (self._by_host_ptr[h_idx + 1] - self._by_host_ptr[h_idx])
+        lens = self._by_host_ptr[h_idx + 1] - self._by_host_ptr[h_idx]
         pair_s = np.repeat(s_idx, lens)
-        offs = np.repeat(self._by_host_ptr[h_idx] - np.concatenate([[0], np.cumsum(lens)[:-1]]),
-                         lens)
-        pair_v = self._by_host[np.arange(int(lens.sum())) + offs] if lens.sum() else \
-            np.zeros(0, dtype=np.int64)
+        offs = np.repeat(
+            self._by_host_ptr[h_idx] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens
+        )
+        pair_v = (
+            self._by_host[np.arange(int(lens.sum())) + offs]
+            if lens.sum()
+            else np.zeros(0, dtype=np.int64)
+        )
         pair_u = self.unit_of[pair_v]
         # Items: unique (scenario, unit), in the static unit order within each scenario.
         key = pair_s.astype(np.int64) * (self.n_units + 1) + self.unit_rank[pair_u]
@@ -382,12 +416,15 @@ class RestartEngine:
         rank_to_unit = np.empty(self.n_units, dtype=np.int64)
         rank_to_unit[self.unit_rank] = np.arange(self.n_units)
         item_unit = rank_to_unit[ukey % (self.n_units + 1)]
-        item_cpu = np.bincount(pair_item, weights=self.cpu[pair_v], minlength=n_items
-                               ).astype(np.int64)
-        item_mem = np.bincount(pair_item, weights=self.need_mem[pair_v], minlength=n_items
-                               ).astype(np.int64)
-        item_ptr = np.concatenate([[0], np.cumsum(np.bincount(item_s, minlength=n_s))]
-                                  ).astype(np.int64)
+        item_cpu = np.bincount(pair_item, weights=self.cpu[pair_v], minlength=n_items).astype(
+            np.int64
+        )
+        item_mem = np.bincount(pair_item, weights=self.need_mem[pair_v], minlength=n_items).astype(
+            np.int64
+        )
+        item_ptr = np.concatenate([[0], np.cumsum(np.bincount(item_s, minlength=n_s))]).astype(
+            np.int64
+        )
         n_len = int(np.diff(item_ptr).max()) if n_s else 0
         # Mover lists per scenario in placement order (pairs sorted by item).
         pair_order = np.argsort(pair_item, kind="stable")
@@ -426,8 +463,11 @@ class RestartEngine:
             ok = alive[sel] & self.unit_allowed[u]
             # Necessary condition 2: the item fits somewhere even before any restart.
             # (An item without load fits anywhere it is allowed, even on a full host.)
-            fits0 = ok & ((cpu_room0[sel] >= ic[:, None]) | (ic[:, None] == 0)) & (
-                (mem_room0[sel] >= im[:, None]) | (im[:, None] == 0))
+            fits0 = (
+                ok
+                & ((cpu_room0[sel] >= ic[:, None]) | (ic[:, None] == 0))
+                & ((mem_room0[sel] >= im[:, None]) | (im[:, None] == 0))
+            )
             bound[sel[~fits0.any(axis=1)]] = True
             left_cpu = self.cpu_limit[None, :] - cpu_used[sel] - ic[:, None]
             left_mem = self.mem_limit[None, :] - mem_used[sel] - im[:, None]
@@ -464,18 +504,30 @@ class RestartEngine:
         movers = []
         targets = []
         for s in range(n_s):
-            prs = pair_order[pair_ptr[s]:pair_ptr[s + 1]]
+            prs = pair_order[pair_ptr[s] : pair_ptr[s + 1]]
             movers.append(pair_v[prs])
             targets.append(item_host[pair_item[prs]])
         noauto = np.zeros(n_s, dtype=np.int64)
         if self.mode == "failover" and self.noautostart_running.any():
             na_hosts = np.bincount(c.vm_host[self.noautostart_running], minlength=nh)
             noauto = (f * na_hosts[None, :]).sum(axis=1)
-        return RestartResult(self, f, tuple(movers), tuple(targets), cpu_used, mem_used, noauto,
-                             bound, item_ptr, item_unit, item_cpu, item_mem, item_host)
+        return RestartResult(
+            self,
+            f,
+            tuple(movers),
+            tuple(targets),
+            cpu_used,
+            mem_used,
+            noauto,
+            bound,
+            item_ptr,
+            item_unit,
+            item_cpu,
+            item_mem,
+            item_host,
+        )
 
-    def _rule_mask(self, kind: int, r: np.ndarray, po: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _rule_mask(self, kind: int, r: np.ndarray, po: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hosts allowed by the rule groups of some items.
 
         ``r`` (sorted) says which item row each (item, group) pair belongs to and ``po`` is
@@ -530,14 +582,25 @@ class RestartEngine:
             p = int(c.vm_priority[v])
             if p in PRIORITIES:
                 counts[pos[int(self.unit_of[v])], PRIORITIES.index(p)] += 1
-        return RestartInstance(f.copy(), units.copy(), res._item_cpu[lo:hi].copy(),
-                               res._item_mem[lo:hi].copy(), allowed, cpu_room, mem_room,
-                               self._host_domain.copy(), self._n_domains, tuple(groups),
-                               res._item_host[lo:hi].copy(), counts)
+        return RestartInstance(
+            f.copy(),
+            units.copy(),
+            res._item_cpu[lo:hi].copy(),
+            res._item_mem[lo:hi].copy(),
+            allowed,
+            cpu_room,
+            mem_room,
+            self._host_domain.copy(),
+            self._n_domains,
+            tuple(groups),
+            res._item_host[lo:hi].copy(),
+            counts,
+        )
 
 
-def _csr_gather(ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _csr_gather(
+    ptr: np.ndarray, idx: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For CSR ``(ptr, idx)`` and the requested ``rows``: (position in ``rows``, value) of
     every stored entry, grouped by position."""
     lens = ptr[rows + 1] - ptr[rows]
@@ -558,6 +621,10 @@ def failed_matrix(n_hosts: int, scenarios: Sequence[Sequence[int]]) -> np.ndarra
 
 
 __all__ = [
-    "PRIORITIES", "PRIORITY_NAMES", "RestartEngine", "RestartInstance", "RestartResult",
+    "PRIORITIES",
+    "PRIORITY_NAMES",
+    "RestartEngine",
+    "RestartInstance",
+    "RestartResult",
     "failed_matrix",
 ]

@@ -64,8 +64,14 @@ from planner.snapshot.build import HostColumns, VmColumns, build_cluster
 DEFAULT_GENERATIONS: dict[str, tuple[str, ...]] = {
     "intel": ("Cascadelake-Server", "Icelake-Server", "SapphireRapids"),
     "amd": ("EPYC-Rome", "EPYC-Milan", "EPYC-Genoa"),
-    "mixed": ("Cascadelake-Server", "Icelake-Server", "SapphireRapids",
-              "EPYC-Rome", "EPYC-Milan", "EPYC-Genoa"),
+    "mixed": (
+        "Cascadelake-Server",
+        "Icelake-Server",
+        "SapphireRapids",
+        "EPYC-Rome",
+        "EPYC-Milan",
+        "EPYC-Genoa",
+    ),
 }
 VENDOR_CHOICES = ("intel", "amd", "mixed")
 
@@ -229,8 +235,10 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
     cat = catalog or default_catalog()
     out: list[str] = []
     if not 1 <= o.hosts <= MAX_HOSTS:
-        out.append(f"hosts must be from 1 to {MAX_HOSTS} (a failover cluster has at most "
-                   f"{FAILOVER_CLUSTER_MAX_NODES}), got {o.hosts}")
+        out.append(
+            f"hosts must be from 1 to {MAX_HOSTS} (a failover cluster has at most "
+            f"{FAILOVER_CLUSTER_MAX_NODES}), got {o.hosts}"
+        )
     if o.vms < 0:
         out.append(f"vms must be >= 0, got {o.vms}")
     if o.seed < 0:
@@ -238,20 +246,27 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
     if o.vendors.lower() not in VENDOR_CHOICES:
         out.append(f"vendors must be one of {', '.join(VENDOR_CHOICES)}, got {o.vendors!r}")
     fractions = {
-        "rule_density": o.rule_density, "disabled_rule_fraction": o.disabled_rule_fraction,
-        "compat_minimum": o.compat_minimum, "compat_common": o.compat_common,
-        "downtime_fraction": o.downtime_fraction, "pinned_fraction": o.pinned_fraction,
-        "stopped_fraction": o.stopped_fraction, "hot_fraction": o.hot_fraction,
+        "rule_density": o.rule_density,
+        "disabled_rule_fraction": o.disabled_rule_fraction,
+        "compat_minimum": o.compat_minimum,
+        "compat_common": o.compat_common,
+        "downtime_fraction": o.downtime_fraction,
+        "pinned_fraction": o.pinned_fraction,
+        "stopped_fraction": o.stopped_fraction,
+        "hot_fraction": o.hot_fraction,
         "restricted_owners_fraction": o.restricted_owners_fraction,
-        "broken_rule_fraction": o.broken_rule_fraction, "skew": o.skew,
+        "broken_rule_fraction": o.broken_rule_fraction,
+        "skew": o.skew,
         "preferred_owners_fraction": o.preferred_owners_fraction,
     }
     for k, v in fractions.items():
         if not 0.0 <= v <= 1.0:
             out.append(f"{k} must be a fraction from 0 to 1, got {v}")
     if o.compat_minimum + o.compat_common > 1.0 + 1e-9:
-        out.append("compat_minimum + compat_common must not exceed 1, got "
-                   f"{o.compat_minimum + o.compat_common:g}")
+        out.append(
+            "compat_minimum + compat_common must not exceed 1, got "
+            f"{o.compat_minimum + o.compat_common:g}"
+        )
     if o.stopped_fraction > 0.9:
         out.append(f"stopped_fraction must be at most 0.9, got {o.stopped_fraction}")
     if o.aa_class_size < 2:
@@ -259,20 +274,23 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
     if o.cpu_generations is not None and not 1 <= o.cpu_generations <= 3:
         out.append(f"cpu_generations must be 1, 2 or 3, got {o.cpu_generations}")
     if o.restricted_owners_hosts is not None and o.restricted_owners_hosts < 1:
-        out.append(f"restricted_owners_hosts must be at least 1, got "
-                   f"{o.restricted_owners_hosts}")
+        out.append(f"restricted_owners_hosts must be at least 1, got {o.restricted_owners_hosts}")
     if o.anti_affinity_classes is not None and o.anti_affinity_classes < 0:
         out.append(f"anti_affinity_classes must be >= 0, got {o.anti_affinity_classes}")
     if o.fault_domains is not None and not 0 <= o.fault_domains <= max(o.hosts, 0):
-        out.append(f"fault_domains must be from 0 to the number of hosts ({o.hosts}), "
-                   f"got {o.fault_domains}")
+        out.append(
+            f"fault_domains must be from 0 to the number of hosts ({o.hosts}), "
+            f"got {o.fault_domains}"
+        )
     if o.balancer_level not in (1, 2, 3):
         out.append(f"balancer_level must be 1, 2 or 3, got {o.balancer_level}")
     if not 10.0 <= o.load_pct <= 90.0:
         out.append(f"load_pct must be from 10 to 90, got {o.load_pct}")
     if not 20.0 <= o.hot_load_pct <= MAX_TARGET_PCT - HOT_MARGIN_PCT:
-        out.append(f"hot_load_pct must be from 20 to {MAX_TARGET_PCT - HOT_MARGIN_PCT:g}, "
-                   f"got {o.hot_load_pct}")
+        out.append(
+            f"hot_load_pct must be from 20 to {MAX_TARGET_PCT - HOT_MARGIN_PCT:g}, "
+            f"got {o.hot_load_pct}"
+        )
     # Models and vendors.
     models = o.model_names()
     vendors: set[Vendor] = set()
@@ -286,8 +304,11 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
             vendors.add(cm.vendor)
     want = o.vendors.lower()
     if o.generations and want in VENDOR_CHOICES and vendors:
-        expect = {"intel": {Vendor.INTEL}, "amd": {Vendor.AMD},
-                  "mixed": {Vendor.INTEL, Vendor.AMD}}[want]
+        expect = {
+            "intel": {Vendor.INTEL},
+            "amd": {Vendor.AMD},
+            "mixed": {Vendor.INTEL, Vendor.AMD},
+        }[want]
         if vendors != expect:
             out.append(f"generations {', '.join(models)} do not match vendors={want!r}")
     if want == "mixed" and o.hosts < 2:
@@ -300,28 +321,41 @@ def option_problems(options: GeneratorOptions, catalog: CpuCatalog | None = None
             want_v = Vendor.INTEL if hv == "intel" else Vendor.AMD
             gens = [cat.get(m) for m in models]
             G = len(gens)
-            n_v = sum(1 for g in _generation_of_hosts(o.hosts, G)
-                      if (cm := gens[g]) is not None and cm.vendor == want_v)
+            n_v = sum(
+                1
+                for g in _generation_of_hosts(o.hosts, G)
+                if (cm := gens[g]) is not None and cm.vendor == want_v
+            )
             if n_v < o.n_hot:
-                out.append(f"hot_fraction {o.hot_fraction:g} asks for {o.n_hot} hot host(s) "
-                           f"but only {n_v} host(s) are {hv}")
+                out.append(
+                    f"hot_fraction {o.hot_fraction:g} asks for {o.n_hot} hot host(s) "
+                    f"but only {n_v} host(s) are {hv}"
+                )
     if o.vms > MAX_RUNNING_VMS_PER_HOST * max(o.hosts, 1):
-        out.append(f"{o.vms} VMs do not fit on {o.hosts} hosts: Hyper-V runs at most "
-                   f"{MAX_RUNNING_VMS_PER_HOST} VMs per host")
+        out.append(
+            f"{o.vms} VMs do not fit on {o.hosts} hosts: Hyper-V runs at most "
+            f"{MAX_RUNNING_VMS_PER_HOST} VMs per host"
+        )
     # Load targets: the cold hosts must absorb the rest of the mean load.
     if not out and 0 < o.n_hot < o.hosts:
         lo, hi = o.hot_range()
         hot_mean = min(lo + (hi - lo) / 2, MAX_TARGET_PCT)
         cold = (o.hosts * o.load_pct - o.n_hot * hot_mean) / (o.hosts - o.n_hot)
         if cold > o.hot_load_pct - 3.0:
-            out.append(f"load_pct {o.load_pct:g} is too high for hot_load_pct "
-                       f"{o.hot_load_pct:g}: the other hosts would need {cold:.1f} %")
+            out.append(
+                f"load_pct {o.load_pct:g} is too high for hot_load_pct "
+                f"{o.hot_load_pct:g}: the other hosts would need {cold:.1f} %"
+            )
         elif cold < 5.0:
-            out.append(f"load_pct {o.load_pct:g} is too low for {o.n_hot} hot host(s) at "
-                       f"{o.hot_load_pct:g} %: the other hosts would need {cold:.1f} %")
+            out.append(
+                f"load_pct {o.load_pct:g} is too low for {o.n_hot} hot host(s) at "
+                f"{o.hot_load_pct:g} %: the other hosts would need {cold:.1f} %"
+            )
     if not out and o.n_hot == 0 and o.load_pct > o.hot_load_pct - 3.0:
-        out.append(f"load_pct {o.load_pct:g} must be at least 3 points below hot_load_pct "
-                   f"{o.hot_load_pct:g} when no host is hot")
+        out.append(
+            f"load_pct {o.load_pct:g} must be at least 3 points below hot_load_pct "
+            f"{o.hot_load_pct:g} when no host is hot"
+        )
     return out
 
 
@@ -355,8 +389,7 @@ def _nearest_tier(tiers: tuple[int, ...], value: float) -> int:
     return int(np.argmin(np.abs(t - np.log(max(value, 1.0)))))
 
 
-def _pick(rng: np.random.Generator, n: int, fraction: float,
-          candidates: np.ndarray) -> np.ndarray:
+def _pick(rng: np.random.Generator, n: int, fraction: float, candidates: np.ndarray) -> np.ndarray:
     """``round(fraction * n)`` distinct indices from ``candidates`` (fewer if too few)."""
     k = min(int(np.floor(fraction * n + 0.5)), len(candidates))
     if k <= 0:
@@ -389,8 +422,9 @@ def _scale_memory(raw: np.ndarray, total: float, cap: int) -> np.ndarray:
 class _Placer:
     """Largest-first placement of running VMs on the host furthest below its memory target."""
 
-    def __init__(self, targets: np.ndarray, mem_free: np.ndarray, lp: np.ndarray,
-                 tie: np.ndarray) -> None:
+    def __init__(
+        self, targets: np.ndarray, mem_free: np.ndarray, lp: np.ndarray, tie: np.ndarray
+    ) -> None:
         self.targets = targets.astype(np.int64)
         self.mem_free = mem_free.astype(np.int64)
         self.lp = lp
@@ -408,8 +442,11 @@ class _Placer:
         while self.heap:
             entry = heapq.heappop(self.heap)
             h = entry[2]
-            if (self.used[h] + mem <= self.mem_free[h] and vcpus <= self.lp[h]
-                    and self.count[h] < MAX_RUNNING_VMS_PER_HOST):
+            if (
+                self.used[h] + mem <= self.mem_free[h]
+                and vcpus <= self.lp[h]
+                and self.count[h] < MAX_RUNNING_VMS_PER_HOST
+            ):
                 chosen = h
                 break
             skipped.append(entry)
@@ -418,8 +455,10 @@ class _Placer:
         if chosen >= 0:
             self.used[chosen] += mem
             self.count[chosen] += 1
-            heapq.heappush(self.heap, (-int(self.targets[chosen] - self.used[chosen]),
-                                       int(self.tie[chosen]), chosen))
+            heapq.heappush(
+                self.heap,
+                (-int(self.targets[chosen] - self.used[chosen]), int(self.tie[chosen]), chosen),
+            )
         return chosen
 
 
@@ -455,9 +494,13 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     running = state == VmState.RUNNING
     n_run = int(running.sum())
     if n_run < MIN_RUNNING_VMS_PER_HOST * H:
-        raise GeneratorError([f"{n_run} running VMs are too few to load {H} hosts to "
-                              f"{o.load_pct:g} %: use at least "
-                              f"{MIN_RUNNING_VMS_PER_HOST * H} running VMs"])
+        raise GeneratorError(
+            [
+                f"{n_run} running VMs are too few to load {H} hosts to "
+                f"{o.load_pct:g} %: use at least "
+                f"{MIN_RUNNING_VMS_PER_HOST * H} running VMs"
+            ]
+        )
 
     # --- hosts: models in blocks, sizes from tiers ----------------------------------------
     models = o.model_names()
@@ -480,13 +523,20 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         for j, g in enumerate(gs):
             offset[g] = int(np.floor(j - (len(gs) - 1) / 2 + 0.5))
     host_mem = np.array(MEMORY_TIERS_MB, dtype=np.int64)[
-        np.clip(mem_tier0 + offset[gen_of_host], 0, len(MEMORY_TIERS_MB) - 1)]
+        np.clip(mem_tier0 + offset[gen_of_host], 0, len(MEMORY_TIERS_MB) - 1)
+    ]
     host_lp = np.array(LP_TIERS, dtype=np.int64)[
-        np.clip(lp_tier0 + offset[gen_of_host], 0, len(LP_TIERS) - 1)]
+        np.clip(lp_tier0 + offset[gen_of_host], 0, len(LP_TIERS) - 1)
+    ]
     # Keep memory per logical processor within what servers are sold with (the trace VMs are
     # memory-heavy): at most MAX_GB_PER_LP GB per logical processor when the tiers allow it.
-    lp_floor = np.array([LP_TIERS[min(np.searchsorted(LP_TIERS, m / 1024 / MAX_GB_PER_LP),
-                                      len(LP_TIERS) - 1)] for m in host_mem], dtype=np.int64)
+    lp_floor = np.array(
+        [
+            LP_TIERS[min(np.searchsorted(LP_TIERS, m / 1024 / MAX_GB_PER_LP), len(LP_TIERS) - 1)]
+            for m in host_mem
+        ],
+        dtype=np.int64,
+    )
     host_lp = np.maximum(host_lp, lp_floor)
     # Reserve for the root partition: 4 GiB plus 1 % of the node, in whole GiB.
     host_reserve = 4096 + (host_mem // 100 // 1024) * 1024
@@ -513,8 +563,11 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     mem[running] = _scale_memory(raw_mem[running], float(tgt_mem_mb.sum()), cap)
     # Stopped VMs use no memory now but get the same factor, to look like their neighbours.
     factor = mem[running].sum() / max(int(raw_mem[running].sum()), 1)
-    mem[~running] = np.clip(np.rint(raw_mem[~running] * factor / MEMORY_STEP_MB)
-                            * MEMORY_STEP_MB, MEMORY_STEP_MB, max(cap, MEMORY_STEP_MB))
+    mem[~running] = np.clip(
+        np.rint(raw_mem[~running] * factor / MEMORY_STEP_MB) * MEMORY_STEP_MB,
+        MEMORY_STEP_MB,
+        max(cap, MEMORY_STEP_MB),
+    )
     vm_host = np.zeros(V, dtype=np.int32)
     run_idx = np.flatnonzero(running)
     order = run_idx[np.lexsort((r_place.random(len(run_idx)), -mem[run_idx]))]
@@ -522,8 +575,12 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     for v in order:
         h = placer.place(int(mem[v]), int(vcpus[v]))
         if h < 0:
-            raise GeneratorError([f"the VMs do not fit in the hosts' memory at "
-                                  f"{o.load_pct:g} % load: use more hosts or a lower load"])
+            raise GeneratorError(
+                [
+                    f"the VMs do not fit in the hosts' memory at "
+                    f"{o.load_pct:g} % load: use more hosts or a lower load"
+                ]
+            )
         vm_host[v] = h
     stopped_mask = ~running
     vm_host[stopped_mask] = r_place.integers(0, H, size=int(stopped_mask.sum()))
@@ -534,8 +591,12 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     cpu_load = np.bincount(vm_host[running], weights=cpu_milli[running], minlength=H)
     mem_load = np.bincount(vm_host[running], weights=mem[running], minlength=H)
     if (cpu_load > cpu_free).any() or (mem_load > mem_free).any():
-        raise GeneratorError(["the VMs do not fit in the hosts' capacity at the requested "
-                              "loads: lower hot_load_pct or load_pct"])
+        raise GeneratorError(
+            [
+                "the VMs do not fit in the hosts' capacity at the requested "
+                "loads: lower hot_load_pct or load_pct"
+            ]
+        )
     # With few, coarse VMs per host the targets may be missed; a cluster whose hot hosts are
     # not the asked ones would mislead whoever uses it, so say so instead.
     cpu_pct = 100 * (cpu_load + host_base_milli) / (host_lp * CPU_UNITS)
@@ -543,36 +604,42 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     over = (cpu_pct > o.hot_load_pct) | (mem_pct > o.hot_load_pct)
     if not np.array_equal(over, hot):
         names = _host_names(H)
-        bad = ", ".join(f"{names[h]} (CPU {cpu_pct[h]:.1f} %, memory {mem_pct[h]:.1f} %)"
-                        for h in np.flatnonzero(over != hot)[:3])
-        raise GeneratorError([f"{n_run} running VMs on {H} hosts are too few or too coarse to "
-                              f"load exactly {o.n_hot} host(s) above {o.hot_load_pct:g} %: "
-                              f"{bad} missed the target; use more VMs or fewer hosts"])
+        bad = ", ".join(
+            f"{names[h]} (CPU {cpu_pct[h]:.1f} %, memory {mem_pct[h]:.1f} %)"
+            for h in np.flatnonzero(over != hot)[:3]
+        )
+        raise GeneratorError(
+            [
+                f"{n_run} running VMs on {H} hosts are too few or too coarse to "
+                f"load exactly {o.n_hot} host(s) above {o.hot_load_pct:g} %: "
+                f"{bad} missed the target; use more VMs or fewer hosts"
+            ]
+        )
 
     # --- VM attributes ---------------------------------------------------------------------
     u = r_attr.random(V)
     compat = np.full(V, CompatMode.NONE, dtype=np.int8)
     compat[u < o.compat_minimum] = CompatMode.MINIMUM
-    compat[(u >= o.compat_minimum) & (u < o.compat_minimum + o.compat_common)] = \
-        CompatMode.COMMON
-    version = r_attr.choice(np.array(CONFIG_VERSIONS_X10, dtype=np.int32), size=V,
-                            p=np.array(CONFIG_VERSION_WEIGHTS))
-    priority = r_attr.choice(np.array(PRIORITIES, dtype=np.int16), size=V,
-                             p=np.array(PRIORITY_WEIGHTS))
+    compat[(u >= o.compat_minimum) & (u < o.compat_minimum + o.compat_common)] = CompatMode.COMMON
+    version = r_attr.choice(
+        np.array(CONFIG_VERSIONS_X10, dtype=np.int32), size=V, p=np.array(CONFIG_VERSION_WEIGHTS)
+    )
+    priority = r_attr.choice(
+        np.array(PRIORITIES, dtype=np.int16), size=V, p=np.array(PRIORITY_WEIGHTS)
+    )
     downtime = np.zeros(V, dtype=bool)
     downtime[_pick(r_attr, V, o.downtime_fraction, np.arange(V))] = True
 
     # --- rules from the placement, then pinned and owners among the other VMs --------------
     n_fd = o.n_fault_domains
     fd_of_host = (np.arange(H) % n_fd if n_fd else np.arange(H)).astype(np.int32)
-    fd_names = (tuple(f"Rack{k + 1}" for k in range(n_fd)) if n_fd else _host_names(H))
+    fd_names = tuple(f"Rack{k + 1}" for k in range(n_fd)) if n_fd else _host_names(H)
     rules, in_rule = _make_rules(o, r_rule, vm_host, running, fd_of_host, H, V)
     free = np.flatnonzero(running & ~in_rule)
     pinned = np.zeros(V, dtype=bool)
     pinned[_pick(r_attr, V, o.pinned_fraction, free)] = True
     possible = np.ones((V, H), dtype=bool)
-    restricted = _pick(r_attr, V, o.restricted_owners_fraction,
-                       np.flatnonzero(~in_rule & ~pinned))
+    restricted = _pick(r_attr, V, o.restricted_owners_fraction, np.flatnonzero(~in_rule & ~pinned))
     for v in restricted:
         # Owners are the current host plus one to three hosts the VM can live-migrate to,
         # so that a restricted VM is never stranded by its owner list alone.
@@ -580,8 +647,12 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
         others = np.flatnonzero(reach[gen_of_host[h], gen_of_host] & (np.arange(H) != h))
         if len(others) == 0:
             continue
-        k = min(len(others), int(r_attr.integers(1, 4)) if o.restricted_owners_hosts is None
-                else o.restricted_owners_hosts - 1)
+        k = min(
+            len(others),
+            int(r_attr.integers(1, 4))
+            if o.restricted_owners_hosts is None
+            else o.restricted_owners_hosts - 1,
+        )
         possible[v] = False
         possible[v, h] = True
         possible[v, r_attr.choice(others, size=k, replace=False)] = True
@@ -606,25 +677,42 @@ def generate_cluster(options: GeneratorOptions, catalog: CpuCatalog | None = Non
     cluster = build_cluster(
         o.cluster_name,
         HostColumns(
-            names=hosts, vendor=host_vendor, logical_processors=host_lp, memory_mb=host_mem,
+            names=hosts,
+            vendor=host_vendor,
+            logical_processors=host_lp,
+            memory_mb=host_mem,
             state=np.full(H, HostState.UP, dtype=np.int8),
-            fault_domain=[fd_names[f] for f in fd_of_host], cpu_model=host_model,
+            fault_domain=[fd_names[f] for f in fd_of_host],
+            cpu_model=host_model,
             features=[cms[g].features for g in gen_of_host],
             memory_reserve_mb=host_reserve.astype(np.int64),
             cpu_base_milli=host_base_milli.astype(np.int64),
             max_vm_migrations=np.full(H, 2, dtype=np.int64),
         ),
         VmColumns(
-            names=tuple(f"vm-{i + 1:0{width}d}" for i in range(V)), host=vm_host,
-            vcpus=vcpus, memory_mb=mem, state=state, priority=priority,
-            cpu_milli=cpu_milli.astype(np.int64), config_version_x10=version, compat=compat,
-            possible_owners=owners, preferred_owners=preferred,
+            names=tuple(f"vm-{i + 1:0{width}d}" for i in range(V)),
+            host=vm_host,
+            vcpus=vcpus,
+            memory_mb=mem,
+            state=state,
+            priority=priority,
+            cpu_milli=cpu_milli.astype(np.int64),
+            config_version_x10=version,
+            compat=compat,
+            possible_owners=owners,
+            preferred_owners=preferred,
             anti_affinity_classes=[tuple(aa_names[c] for c in cs) for cs in vm_aa],
-            allow_downtime=downtime, pinned=pinned,
+            allow_downtime=downtime,
+            pinned=pinned,
         ),
-        settings=ClusterSettings(auto_balancer_mode=2, auto_balancer_level=o.balancer_level,
-                                 enforced_anti_affinity=o.enforced_anti_affinity),
-        rules=rules, networks=networks, catalog=cat,
+        settings=ClusterSettings(
+            auto_balancer_mode=2,
+            auto_balancer_level=o.balancer_level,
+            enforced_anti_affinity=o.enforced_anti_affinity,
+        ),
+        rules=rules,
+        networks=networks,
+        catalog=cat,
     )
     return cluster
 
@@ -639,8 +727,13 @@ def _host_names(n: int) -> tuple[str, ...]:
     return tuple(f"HV{i + 1:0{width}d}" for i in range(n))
 
 
-def _choose_hot(o: GeneratorOptions, rng: np.random.Generator, host_vendor: np.ndarray,
-                gen_of_host: np.ndarray, reach: np.ndarray) -> np.ndarray:
+def _choose_hot(
+    o: GeneratorOptions,
+    rng: np.random.Generator,
+    host_vendor: np.ndarray,
+    gen_of_host: np.ndarray,
+    reach: np.ndarray,
+) -> np.ndarray:
     """Boolean mask of the hot hosts.
 
     Hosts are taken in random order; a host is preferred when a cold host remains that its
@@ -689,8 +782,14 @@ def _targets(o: GeneratorOptions, rng: np.random.Generator, hot: np.ndarray) -> 
     return t
 
 
-def _fit_cpu(usage10: np.ndarray, vcpus: np.ndarray, vm_host: np.ndarray,
-             running: np.ndarray, target: np.ndarray, H: int) -> np.ndarray:
+def _fit_cpu(
+    usage10: np.ndarray,
+    vcpus: np.ndarray,
+    vm_host: np.ndarray,
+    running: np.ndarray,
+    target: np.ndarray,
+    H: int,
+) -> np.ndarray:
     """Scale the CPU use (tenths of a percent) of each host's running VMs so that the host's
     VM CPU load meets ``target`` (milli-LP); VMs at 100 % stay there, the others take up
     the rest."""
@@ -699,16 +798,18 @@ def _fit_cpu(usage10: np.ndarray, vcpus: np.ndarray, vm_host: np.ndarray,
     for _ in range(5):
         at_max = u >= 1000
         load = np.bincount(vm_host[run], weights=(vcpus * u)[run], minlength=H)
-        flexible = np.bincount(vm_host[run & ~at_max], weights=(vcpus * u)[run & ~at_max],
-                               minlength=H)
+        flexible = np.bincount(
+            vm_host[run & ~at_max], weights=(vcpus * u)[run & ~at_max], minlength=H
+        )
         fixed = load - flexible
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.where(flexible > 0, (target - fixed) / flexible, 1.0)
         factor = np.maximum(factor, 0.0)
         sel = run & ~at_max
         u[sel] = np.minimum(u[sel] * factor[vm_host[sel]], 1000.0)
-        if np.allclose(np.bincount(vm_host[run], weights=(vcpus * u)[run], minlength=H),
-                       target, rtol=1e-3):
+        if np.allclose(
+            np.bincount(vm_host[run], weights=(vcpus * u)[run], minlength=H), target, rtol=1e-3
+        ):
             break
     out = np.rint(u).astype(np.int64)
     out[run] = np.clip(out[run], 1, 1000)
@@ -716,9 +817,15 @@ def _fit_cpu(usage10: np.ndarray, vcpus: np.ndarray, vm_host: np.ndarray,
     return out
 
 
-def _make_rules(o: GeneratorOptions, rng: np.random.Generator, vm_host: np.ndarray,
-                running: np.ndarray, fd_of_host: np.ndarray, H: int, V: int
-                ) -> tuple[tuple[Rule, ...], np.ndarray]:
+def _make_rules(
+    o: GeneratorOptions,
+    rng: np.random.Generator,
+    vm_host: np.ndarray,
+    running: np.ndarray,
+    fd_of_host: np.ndarray,
+    H: int,
+    V: int,
+) -> tuple[tuple[Rule, ...], np.ndarray]:
     """Affinity rules that the placement satisfies; each VM is in at most one rule."""
     in_rule = np.zeros(V, dtype=bool)
     target = int(np.floor(o.rule_density * int(running.sum()) + 0.5))
@@ -743,10 +850,14 @@ def _make_rules(o: GeneratorOptions, rng: np.random.Generator, vm_host: np.ndarr
         i += 1
         # A broken DifferentNode / DifferentFaultDomain rule takes the members of the
         # opposite shape (one node / one fault domain); draws only when asked for.
-        broken = (o.broken_rule_fraction > 0 and rt in _BROKEN_SHAPE
-                  and bool(rng.random() < o.broken_rule_fraction))
-        members = _rule_members(_BROKEN_SHAPE[rt] if broken else rt, rng, pools, hosts_of_fd,
-                                min(target - used, 4))
+        broken = (
+            o.broken_rule_fraction > 0
+            and rt in _BROKEN_SHAPE
+            and bool(rng.random() < o.broken_rule_fraction)
+        )
+        members = _rule_members(
+            _BROKEN_SHAPE[rt] if broken else rt, rng, pools, hosts_of_fd, min(target - used, 4)
+        )
         if len(members) < 2:
             failures += 1
             continue
@@ -772,8 +883,13 @@ _RULE_PREFIX = {
 }
 
 
-def _rule_members(rt: RuleType, rng: np.random.Generator, pools: list[list[int]],
-                  hosts_of_fd: list[list[int]], room: int) -> list[int]:
+def _rule_members(
+    rt: RuleType,
+    rng: np.random.Generator,
+    pools: list[list[int]],
+    hosts_of_fd: list[list[int]],
+    room: int,
+) -> list[int]:
     """Members for one rule of type ``rt`` taken from the per-host pools (may be empty)."""
     if room < 2:
         return []
@@ -813,9 +929,15 @@ def _rule_members(rt: RuleType, rng: np.random.Generator, pools: list[list[int]]
     return out
 
 
-def _make_aa_classes(rng: np.random.Generator, n: int, vm_host: np.ndarray,
-                     running: np.ndarray, H: int, V: int, max_size: int = 5
-                     ) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
+def _make_aa_classes(
+    rng: np.random.Generator,
+    n: int,
+    vm_host: np.ndarray,
+    running: np.ndarray,
+    H: int,
+    V: int,
+    max_size: int = 5,
+) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
     """Legacy anti-affinity classes whose members run on distinct hosts.  Classes are
     numbered in the order their first member appears, as the snapshot loader numbers them."""
     if n <= 0 or H < 2:

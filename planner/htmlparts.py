@@ -20,8 +20,9 @@ def esc(x: object) -> str:
     return html.escape(term_safe(str(x)), quote=True)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-          classes: Sequence[str] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], classes: Sequence[str] | None = None
+) -> str:
     """An HTML table; every cell is escaped.  ``classes`` gives an optional row class."""
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
@@ -44,15 +45,20 @@ def note(text: str) -> str:
 def alert(title: str, lines: Sequence[str]) -> str:
     """A prominent red box: ``title`` and a list of ``lines``."""
     items = "".join(f"<li>{esc(line)}</li>" for line in lines)
-    return (f'<div class="alert" role="alert"><strong>{esc(title)}</strong>'
-            + (f"<ul>{items}</ul>" if items else "") + "</div>")
+    return (
+        f'<div class="alert" role="alert"><strong>{esc(title)}</strong>'
+        + (f"<ul>{items}</ul>" if items else "")
+        + "</div>"
+    )
 
 
 def cards(items: Sequence[tuple[str, object]]) -> str:
     """Key figures as cards: value large, caption small."""
-    return '<div class="cards">' + "".join(
-        f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items
-    ) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items)
+        + "</div>"
+    )
 
 
 def cell(v: object) -> str:

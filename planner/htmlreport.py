@@ -86,14 +86,23 @@ def _plan_threshold(plan: PlanData | None, default: Threshold) -> Threshold:
         except (KeyError, TypeError, ValueError):
             return default
         rule = plan.summary.get("threshold_rule")
-        return Threshold(cpu, mem, default.level, str(rule) if rule else (
-            f"the plan's threshold (CPU {cpu:.1f} %, memory {mem:.1f} %)"))
+        return Threshold(
+            cpu,
+            mem,
+            default.level,
+            str(rule) if rule else (f"the plan's threshold (CPU {cpu:.1f} %, memory {mem:.1f} %)"),
+        )
     return default
 
 
-def report_options(cluster: Cluster, plan: PlanData | None, level: Level | str | None,
-                   threshold_pct: float | None, high_mode: HighMode | str,
-                   notes: list[str]) -> ReportOptions:
+def report_options(
+    cluster: Cluster,
+    plan: PlanData | None,
+    level: Level | str | None,
+    threshold_pct: float | None,
+    high_mode: HighMode | str,
+    notes: list[str],
+) -> ReportOptions:
     """The options the page is judged by: the plan's (from ``summary.json``) when it records
     them, else the ones given.  A given ``level``/``threshold_pct`` that a plan overrides is
     named in ``notes``."""
@@ -110,75 +119,118 @@ def report_options(cluster: Cluster, plan: PlanData | None, level: Level | str |
         t = _plan_threshold(plan, resolve_threshold(cluster, level, threshold_pct, high_mode))
         own = resolve_threshold(cluster, level, threshold_pct, high_mode)
         same = abs(t.cpu_pct - own.cpu_pct) < 1e-6 and abs(t.memory_pct - own.memory_pct) < 1e-6
-        opts = given if same or t.cpu_pct != t.memory_pct else ReportOptions(
-            None, t.cpu_pct, high_mode)
-    if (level is not None or threshold_pct is not None) and (
-            level, threshold_pct) != (opts.level, opts.threshold_pct):
-        notes.append("the report follows the plan's own threshold; the --level / --threshold "
-                     "given were not used")
+        opts = (
+            given
+            if same or t.cpu_pct != t.memory_pct
+            else ReportOptions(None, t.cpu_pct, high_mode)
+        )
+    if (level is not None or threshold_pct is not None) and (level, threshold_pct) != (
+        opts.level,
+        opts.threshold_pct,
+    ):
+        notes.append(
+            "the report follows the plan's own threshold; the --level / --threshold "
+            "given were not used"
+        )
     return opts
 
 
 def _header(cluster: Cluster, plan: PlanData | None, settings: PlanSettings | None) -> str:
     collected = getattr(cluster.settings, "collected_utc", None) or (
-        settings.collected_utc if settings is not None else None)
-    facts = [f"{cluster.n_hosts} nodes, {cluster.n_vms} VMs",
-             f"snapshot collected {collected}" if collected
-             else "snapshot collection time not recorded (no collected_utc in cluster.csv)"]
+        settings.collected_utc if settings is not None else None
+    )
+    facts = [
+        f"{cluster.n_hosts} nodes, {cluster.n_vms} VMs",
+        f"snapshot collected {collected}"
+        if collected
+        else "snapshot collection time not recorded (no collected_utc in cluster.csv)",
+    ]
     if plan is not None:
-        facts.append(f"plan {plan.directory.name}" + (
-            f", created {settings.created_utc}" if settings and settings.created_utc
-            else ", creation time not recorded"))
-    return (f"<header><h1>Cluster {esc(cluster.name)}</h1><p>"
-            + " &middot; ".join(esc(f) for f in facts) + "</p></header>")
+        facts.append(
+            f"plan {plan.directory.name}"
+            + (
+                f", created {settings.created_utc}"
+                if settings and settings.created_utc
+                else ", creation time not recorded"
+            )
+        )
+    return (
+        f"<header><h1>Cluster {esc(cluster.name)}</h1><p>"
+        + " &middot; ".join(esc(f) for f in facts)
+        + "</p></header>"
+    )
 
 
-def _summary(cluster: Cluster, plan: PlanData | None, st: StatusReport,
-             after: tuple[np.ndarray, np.ndarray] | None, over_after: np.ndarray | None,
-             settings: PlanSettings | None) -> str:
+def _summary(
+    cluster: Cluster,
+    plan: PlanData | None,
+    st: StatusReport,
+    after: tuple[np.ndarray, np.ndarray] | None,
+    over_after: np.ndarray | None,
+    settings: PlanSettings | None,
+) -> str:
     """Key figures, the threshold, and the plan's parameters."""
     cpu_now, mem_now, over_now, thr = st.cpu_pct, st.memory_pct, st.over, st.threshold
     items: list[tuple[str, object]] = [
-        ("hosts", cluster.n_hosts), ("VMs", cluster.n_vms),
+        ("hosts", cluster.n_hosts),
+        ("VMs", cluster.n_vms),
         ("running VMs", int(cluster.vm_consumes.sum())),
         ("threshold CPU / memory", f"{thr.cpu_pct:.0f} % / {thr.memory_pct:.0f} %"),
         ("hosts over the threshold now", int(over_now.sum())),
-        ("highest CPU / memory now",
-         f"{float(cpu_now.max()):.1f} % / {float(mem_now.max()):.1f} %"),
+        (
+            "highest CPU / memory now",
+            f"{float(cpu_now.max()):.1f} % / {float(mem_now.max()):.1f} %",
+        ),
     ]
     if plan is not None and after is not None and over_after is not None:
         moved_mb = sum(m.memory_mb for m in plan.moves)
         est = plan.summary.get("estimated_seconds")
         if not isinstance(est, int | float):
             starts = wave_starts(plan.moves)
-            est = (max(starts[m.wave] + m.est_seconds for m in plan.moves)
-                   if plan.moves else 0.0)
+            est = max(starts[m.wave] + m.est_seconds for m in plan.moves) if plan.moves else 0.0
         items += [
-            ("moves", len(plan.moves)), ("waves", len({m.wave for m in plan.moves})),
+            ("moves", len(plan.moves)),
+            ("waves", len({m.wave for m in plan.moves})),
             ("memory moved", f"{moved_mb / 1024:.1f} GiB"),
             ("downtime moves", sum(m.migration_type in DOWNTIME_TYPES for m in plan.moves)),
             ("estimated duration", f"{float(est) / 60:.1f} min"),
             ("hosts over the threshold after", int(over_after.sum())),
-            ("highest CPU / memory after",
-             f"{float(after[0].max()):.1f} % / {float(after[1].max()):.1f} %"),
+            (
+                "highest CPU / memory after",
+                f"{float(after[0].max()):.1f} % / {float(after[1].max()):.1f} %",
+            ),
         ]
         status = plan.summary.get("status")
         if status is not None:
             gap = plan.summary.get("gap")
-            items.append(("solver status", f"{status}" + (
-                f" (gap {float(gap):.2%})" if isinstance(gap, int | float) and gap else "")))
+            items.append(
+                (
+                    "solver status",
+                    f"{status}"
+                    + (f" (gap {float(gap):.2%})" if isinstance(gap, int | float) and gap else ""),
+                )
+            )
     body = cards(items) + note(f"Threshold: {thr.rule}.")
     if plan is not None and settings is not None:
-        body += note(f"Plan: {plan.directory.name}; 'now' and 'after' are both judged by the "
-                     f"plan's threshold, {thr.rule}.")
+        body += note(
+            f"Plan: {plan.directory.name}; 'now' and 'after' are both judged by the "
+            f"plan's threshold, {thr.rule}."
+        )
         body += "<h3>The plan's parameters</h3>" + (
-            table(["option", "value"], [list(p) for p in settings.shown]) if settings.shown
-            else note("summary.json records no parameters: hvplan's defaults are assumed."))
+            table(["option", "value"], [list(p) for p in settings.shown])
+            if settings.shown
+            else note("summary.json records no parameters: hvplan's defaults are assumed.")
+        )
     return body
 
 
-def _loads(cluster: Cluster, plan: PlanData | None, st: StatusReport,
-           after: tuple[np.ndarray, np.ndarray] | None, over_after: np.ndarray | None) -> str:
+def _loads(
+    cluster: Cluster,
+    plan: PlanData | None,
+    st: StatusReport,
+    after: tuple[np.ndarray, np.ndarray] | None,
+    over_after: np.ndarray | None,
+) -> str:
     before = (st.cpu_pct, st.memory_pct)
     fig = load_chart(cluster, before, after, st.threshold)
     host_rows, host_cls = [], []
@@ -186,23 +238,37 @@ def _loads(cluster: Cluster, plan: PlanData | None, st: StatusReport,
         state = HostState(cluster.host_state[h]).name.title()
         if plan is not None and h in plan.drained:
             state += " (drained)"
-        row: list[object] = [cluster.host_names[h], state,
-                             cluster.fault_domains[cluster.host_fault_domain[h]],
-                             cluster.host_cpu_model[h] or "(vendor baseline)",
-                             int(cluster.host_lp[h]), int(cluster.host_memory_mb[h]),
-                             _fmt_pct(before[0][h]), _fmt_pct(before[1][h])]
+        row: list[object] = [
+            cluster.host_names[h],
+            state,
+            cluster.fault_domains[cluster.host_fault_domain[h]],
+            cluster.host_cpu_model[h] or "(vendor baseline)",
+            int(cluster.host_lp[h]),
+            int(cluster.host_memory_mb[h]),
+            _fmt_pct(before[0][h]),
+            _fmt_pct(before[1][h]),
+        ]
         bad = bool(st.over[h])
         if after is not None and over_after is not None:
             row += [_fmt_pct(after[0][h]), _fmt_pct(after[1][h])]
             bad = bool(over_after[h])
         host_rows.append(row)
         host_cls.append("bad" if bad else "")
-    headers = ["host", "state", "fault domain", "CPU model", "logical processors", "memory MB",
-               "CPU % now", "memory % now"]
+    headers = [
+        "host",
+        "state",
+        "fault domain",
+        "CPU model",
+        "logical processors",
+        "memory MB",
+        "CPU % now",
+        "memory % now",
+    ]
     if after is not None:
         headers += ["CPU % after", "memory % after"]
-    return (png_img(fig, "CPU and memory per node, before and after, with the threshold")
-            + table(headers, host_rows, host_cls))
+    return png_img(fig, "CPU and memory per node, before and after, with the threshold") + table(
+        headers, host_rows, host_cls
+    )
 
 
 def _moves(cluster: Cluster, plan: PlanData) -> str:
@@ -212,9 +278,21 @@ def _moves(cluster: Cluster, plan: PlanData) -> str:
     body = png_img(timeline_chart(cluster, plan.moves), "The moves as a timeline, by wave")
     body += table(
         ["step", "wave", "VM", "from", "to", "type", "memory MB", "est. s", "reason"],
-        [[m.step, m.wave, cluster.vm_names[m.vm], cluster.host_names[m.source],
-          cluster.host_names[m.target], m.migration_type, m.memory_mb, f"{m.est_seconds:.0f}",
-          m.reason + (" (temporary hop)" if m.temporary else "")] for m in shown])
+        [
+            [
+                m.step,
+                m.wave,
+                cluster.vm_names[m.vm],
+                cluster.host_names[m.source],
+                cluster.host_names[m.target],
+                m.migration_type,
+                m.memory_mb,
+                f"{m.est_seconds:.0f}",
+                m.reason + (" (temporary hop)" if m.temporary else ""),
+            ]
+            for m in shown
+        ],
+    )
     if len(plan.moves) > len(shown):
         body += note(f"{len(plan.moves) - len(shown)} more moves are in plan.csv.")
     return body
@@ -224,17 +302,26 @@ def _violation_rows(vs: Sequence[Violation]) -> list[list[object]]:
     return [[v.kind, "hard" if v.hard else "soft", v.message] for v in vs[:MAX_ROWS_SHOWN]]
 
 
-def _rules_section(cluster: Cluster, placement_after: np.ndarray | None,
-                   drained: Sequence[int] = ()) -> str:
+def _rules_section(
+    cluster: Cluster, placement_after: np.ndarray | None, drained: Sequence[int] = ()
+) -> str:
     now = placement_violations(cluster)
-    after = (placement_violations(cluster, placement_after, drained)
-             if placement_after is not None else None)
+    after = (
+        placement_violations(cluster, placement_after, drained)
+        if placement_after is not None
+        else None
+    )
     broken_now = {v.rule for v in now if v.rule}
     broken_after = {v.rule for v in after if v.rule} if after is not None else set()
     rows, classes = [], []
     for r in cluster.rules:
-        row: list[object] = [r.name, r.type_name, "yes" if r.enabled else "no (reported only)",
-                             len(r.members), "broken" if r.name in broken_now else "kept"]
+        row: list[object] = [
+            r.name,
+            r.type_name,
+            "yes" if r.enabled else "no (reported only)",
+            len(r.members),
+            "broken" if r.name in broken_now else "kept",
+        ]
         bad = r.name in broken_now
         if after is not None:
             row.append("broken" if r.name in broken_after else "kept")
@@ -242,9 +329,13 @@ def _rules_section(cluster: Cluster, placement_after: np.ndarray | None,
         rows.append(row)
         classes.append("bad" if bad and r.enabled else "")
     headers = ["rule", "type", "enabled", "members", "now"] + (
-        ["after the plan"] if after is not None else [])
-    parts = [table(headers, rows, classes) if rows
-             else note("The snapshot has no affinity rules (affinity_rules.csv).")]
+        ["after the plan"] if after is not None else []
+    )
+    parts = [
+        table(headers, rows, classes)
+        if rows
+        else note("The snapshot has no affinity rules (affinity_rules.csv).")
+    ]
     aa = len(cluster.aa_class_names)
     if aa:
         mode = "hard (enforced)" if cluster.settings.enforced_anti_affinity else "soft"
@@ -253,8 +344,11 @@ def _rules_section(cluster: Cluster, placement_after: np.ndarray | None,
     parts.append(table(["kind", "", "message"], _violation_rows(now)) if now else note("None."))
     if after is not None:
         parts.append("<h3>Rules and limits broken after the plan</h3>")
-        parts.append(table(["kind", "", "message"], _violation_rows(after)) if after
-                     else note("None: the final placement keeps every rule and limit."))
+        parts.append(
+            table(["kind", "", "message"], _violation_rows(after))
+            if after
+            else note("None: the final placement keeps every rule and limit.")
+        )
     return "".join(parts)
 
 
@@ -263,18 +357,29 @@ def _islands(st: StatusReport) -> str:
     if not islands:
         return note("Every VM can reach at least one other node without downtime.")
     body = note(f"{len(islands)} VM(s) cannot reach any other node without downtime.")
-    body += table(["VM", "host", "reason"],
-                  [[i["vm"], i["host"], i["reason"]] for i in islands[:MAX_ROWS_SHOWN]])
+    body += table(
+        ["VM", "host", "reason"],
+        [[i["vm"], i["host"], i["reason"]] for i in islands[:MAX_ROWS_SHOWN]],
+    )
     if len(islands) > MAX_ROWS_SHOWN:
         body += note(f"... and {len(islands) - MAX_ROWS_SHOWN} more.")
     return body
 
 
 def _warnings(warnings: Sequence[Problem]) -> str:
-    body = table(["file", "row", "column", "value", "message"],
-                 [[p.file, "" if p.row is None else p.row, p.column or "",
-                   "" if p.value is None else p.value, p.message]
-                  for p in warnings[:MAX_ROWS_SHOWN]])
+    body = table(
+        ["file", "row", "column", "value", "message"],
+        [
+            [
+                p.file,
+                "" if p.row is None else p.row,
+                p.column or "",
+                "" if p.value is None else p.value,
+                p.message,
+            ]
+            for p in warnings[:MAX_ROWS_SHOWN]
+        ],
+    )
     if len(warnings) > MAX_ROWS_SHOWN:
         body += note(f"... and {len(warnings) - MAX_ROWS_SHOWN} more.")
     return body
@@ -296,9 +401,12 @@ def _verify_box(cluster: Cluster, plan: PlanData, notes: list[str]) -> str:
     shown = messages[:MAX_VIOLATIONS_SHOWN]
     if len(messages) > len(shown):
         shown.append(f"... and {len(messages) - len(shown)} more (hvplan verify lists them all)")
-    return alert(f"hvplan verify REJECTS this plan ({len(messages)} problem(s)): do not run "
-                 f"it. The figures below describe files that are not a valid plan for this "
-                 f"snapshot.", shown)
+    return alert(
+        f"hvplan verify REJECTS this plan ({len(messages)} problem(s)): do not run "
+        f"it. The figures below describe files that are not a valid plan for this "
+        f"snapshot.",
+        shown,
+    )
 
 
 def build_report(
@@ -333,40 +441,65 @@ def build_report(
         after = (la.cpu_pct, la.memory_pct)
         over_after = la.over(thr) & (cluster.host_state != HostState.DOWN)
         # 'now' is judged by the plan's threshold too, so that before / after compare.
-        over_now = ((st.cpu_pct > thr.cpu_pct + 1e-9) | (st.memory_pct > thr.memory_pct + 1e-9)
-                    ) & (cluster.host_state != HostState.DOWN)
+        over_now = ((st.cpu_pct > thr.cpu_pct + 1e-9) | (st.memory_pct > thr.memory_pct + 1e-9)) & (
+            cluster.host_state != HostState.DOWN
+        )
         st = dataclasses.replace(st, threshold=thr, over=over_now)
     box = _verify_box(cluster, plan, notes) if plan is not None else ""
     sections: list[tuple[str, str, str]] = [
-        ("summary", "Summary",
-         _summary(cluster, plan, st, after, over_after, settings)),
+        ("summary", "Summary", _summary(cluster, plan, st, after, over_after, settings)),
         ("loads", "Per-node CPU and memory", _loads(cluster, plan, st, after, over_after)),
     ]
     if plan is not None:
         sections.append(("moves", "Moves and waves", _moves(cluster, plan)))
-    sections.append(("rules", "Rule status", _rules_section(
-        cluster, plan.placement if plan is not None else None,
-        plan.drained if plan is not None else ())))
+    sections.append(
+        (
+            "rules",
+            "Rule status",
+            _rules_section(
+                cluster,
+                plan.placement if plan is not None else None,
+                plan.drained if plan is not None else (),
+            ),
+        )
+    )
     sections.append(("islands", "Compatibility islands", _islands(st)))
     if warnings:
         sections.append(("warnings", "Snapshot warnings", _warnings(warnings)))
     if compare:
-        sections.append(("compare", "hvplan against the native balancers", _guarded(
-            "compare", notes, lambda: compare_section(cluster, opts, plan, thr))))
+        sections.append(
+            (
+                "compare",
+                "hvplan against the native balancers",
+                _guarded("compare", notes, lambda: compare_section(cluster, opts, plan, thr)),
+            )
+        )
     if compare and getattr(cluster, "history", None) is not None:
-        sections.append(("replay", "The load history replayed", _guarded(
-            "replay", notes, lambda: replay_section(cluster, opts, plan))))
+        sections.append(
+            (
+                "replay",
+                "The load history replayed",
+                _guarded("replay", notes, lambda: replay_section(cluster, opts, plan)),
+            )
+        )
     if capacity:
         title = "N+1 failover summary" + (": now and after the plan" if plan else "")
-        sections.append(("capacity", title, _guarded(
-            "capacity", notes, lambda: capacity_section(cluster, plan))))
+        sections.append(
+            (
+                "capacity",
+                title,
+                _guarded("capacity", notes, lambda: capacity_section(cluster, plan)),
+            )
+        )
     nav = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t, _ in sections)
     page = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>hvplan report: {esc(cluster.name)}</title>"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<style>{CSS}</style></head><body>" + _header(cluster, plan, settings)
-        + f"<nav>{nav}</nav><main>" + box
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<style>{CSS}</style></head><body>"
+        + _header(cluster, plan, settings)
+        + f"<nav>{nav}</nav><main>"
+        + box
         + "".join(section(a, t, b) for a, t, b in sections)
         + f"</main><footer>hvplan {esc(__version__)}</footer></body></html>\n"
     )
@@ -392,5 +525,14 @@ def write_report(page: HtmlReport, directory: str | Path) -> Path:
     return path
 
 
-__all__ = ["REPORT_FILE", "HtmlReport", "PlanData", "PlanMove", "build_report",
-           "read_plan", "report_options", "wave_starts", "write_report"]
+__all__ = [
+    "REPORT_FILE",
+    "HtmlReport",
+    "PlanData",
+    "PlanMove",
+    "build_report",
+    "read_plan",
+    "report_options",
+    "wave_starts",
+    "write_report",
+]

@@ -181,9 +181,13 @@ class NativeMove:
     def to_dict(self, cluster: Cluster) -> dict[str, Any]:
         """JSON/CSV form with names."""
         return {
-            "pass": self.pass_number, "time_s": self.time_s, "vm": cluster.vm_names[self.vm],
-            "source": cluster.host_names[self.source], "target": cluster.host_names[self.target],
-            "migration_type": self.kind.name.title(), "memory_mb": self.memory_mb,
+            "pass": self.pass_number,
+            "time_s": self.time_s,
+            "vm": cluster.vm_names[self.vm],
+            "source": cluster.host_names[self.source],
+            "target": cluster.host_names[self.target],
+            "migration_type": self.kind.name.title(),
+            "memory_mb": self.memory_mb,
             "reason": self.reason,
         }
 
@@ -251,8 +255,9 @@ def _rule_holds(rule_type: RuleType, hosts: np.ndarray, fd: np.ndarray) -> bool:
 class _State:
     """Mutable placement with incremental loads and rule bookkeeping."""
 
-    def __init__(self, cluster: Cluster, respect_pinned: bool,
-                 placement: np.ndarray | None = None) -> None:
+    def __init__(
+        self, cluster: Cluster, respect_pinned: bool, placement: np.ndarray | None = None
+    ) -> None:
         c = cluster
         self.c = c
         self.p = (c.vm_host if placement is None else placement).astype(np.int64).copy()
@@ -290,8 +295,7 @@ class _State:
         self.vm_cpu = np.bincount(self.p, weights=self.w_cpu, minlength=n).astype(np.int64)
         self.vm_mem = np.bincount(self.p, weights=self.w_mem, minlength=n).astype(np.int64)
 
-    def set_loads(self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray
-                  ) -> None:
+    def set_loads(self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray) -> None:
         """Take new per-VM loads (CPU milli-LP and memory MB, 0 for VMs that do not
         consume) and per-host base CPU, e.g. the samples of a load history."""
         self.w_cpu = np.asarray(vm_cpu, dtype=np.int64)
@@ -311,8 +315,11 @@ class _State:
 
     def unit_load(self, unit: list[int]) -> tuple[int, int, int]:
         """CPU load, memory load and assigned memory of a unit."""
-        return (int(self.w_cpu[unit].sum()), int(self.w_mem[unit].sum()),
-                int(self.w_assigned[unit].sum()))
+        return (
+            int(self.w_cpu[unit].sum()),
+            int(self.w_mem[unit].sum()),
+            int(self.w_assigned[unit].sum()),
+        )
 
     def base_targets(self, unit: list[int]) -> np.ndarray:
         """Hosts every VM of the unit may reach live and that have room (bool mask)."""
@@ -337,8 +344,9 @@ class _State:
         units.sort(key=lambda u: u[0])
         return units
 
-    def candidates(self, units: list[list[int]]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(
+        self, units: list[list[int]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """For each unit: CPU load, memory load, assigned memory, and the hosts every VM
         of it may reach live and that have room (bool ``(U, H)``), in one vectorised pass."""
         c = self.c
@@ -359,8 +367,10 @@ class _State:
             ok = np.logical_and.reduceat(self.live_ok[flat], starts, axis=0)
             ok &= np.logical_and.reduceat(self.movable[flat], starts)[:, None]
         ok[np.arange(n), self.p[flat[starts]]] = False
-        ok &= self.vm_cpu[None, :] + d_cpu[:, None] <= (c.host_cpu_capacity_milli
-                                                        - self.base_c)[None, :]
+        ok &= (
+            self.vm_cpu[None, :] + d_cpu[:, None]
+            <= (c.host_cpu_capacity_milli - self.base_c)[None, :]
+        )
         ok &= self.vm_mem[None, :] + d_mem[:, None] <= c.host_memory_free_mb[None, :]
         if len(self.with_classes) < n:
             row_of = {v: i for i, u in enumerate(units) for v in u}
@@ -410,29 +420,32 @@ class _State:
         mem = 100.0 * (self.vm_mem + c.host_memory_reserve_mb) / c.host_memory_mb
         return cpu, mem
 
-    def threshold(self, opts: NodeFairnessOptions) -> tuple[Threshold, np.ndarray,
-                                                           np.ndarray]:
+    def threshold(self, opts: NodeFairnessOptions) -> tuple[Threshold, np.ndarray, np.ndarray]:
         """The Node Fairness threshold now (High average: from the loads in force) and the
         largest VM CPU / memory load per host that keeps a node at or under it."""
         c = self.c
-        thr = resolve_threshold(c, opts.level, opts.threshold_pct, opts.high_mode,
-                                placement=self.p)
+        thr = resolve_threshold(c, opts.level, opts.threshold_pct, opts.high_mode, placement=self.p)
         if thr.level == Level.HIGH.value and thr.rule.startswith("High (average"):
             cpu, mem = self.pct()
             up = self.up if self.up.any() else np.ones(c.n_hosts, dtype=bool)
             tc = float(cpu[up].mean()) + HIGH_MARGIN_PCT
             tm = float(mem[up].mean()) + HIGH_MARGIN_PCT
-            thr = Threshold(tc, tm, thr.level,
-                            f"High (average reading): Up hosts' average + "
-                            f"{HIGH_MARGIN_PCT:g} points (CPU {tc:.2f} %, memory {tm:.2f} %)")
+            thr = Threshold(
+                tc,
+                tm,
+                thr.level,
+                f"High (average reading): Up hosts' average + "
+                f"{HIGH_MARGIN_PCT:g} points (CPU {tc:.2f} %, memory {tm:.2f} %)",
+            )
         lim_c, lim_m = threshold_limits(c, thr)
         # threshold_limits subtracts the snapshot's base load; use the one in force.
         lim_c = lim_c + c.host_cpu_base_milli - self.base_c
         return thr, lim_c, lim_m
 
 
-def pass_migration_seconds(cluster: Cluster, moves: Sequence[NativeMove],
-                           model: DurationModel = DEFAULT_DURATION_MODEL) -> float:
+def pass_migration_seconds(
+    cluster: Cluster, moves: Sequence[NativeMove], model: DurationModel = DEFAULT_DURATION_MODEL
+) -> float:
     """Migration time of one pass: its moves, in order, grouped greedily into waves that
     respect every node's live-migration limit; each wave lasts as long as its slowest move
     (a node's link shared by its moves of the wave)."""
@@ -444,26 +457,46 @@ def pass_migration_seconds(cluster: Cluster, moves: Sequence[NativeMove],
         wave: list[NativeMove] = []
         rest: list[NativeMove] = []
         for m in pending:
-            if (busy.get(m.source, 0) < limit[m.source]
-                    and busy.get(m.target, 0) < limit[m.target]):
+            if busy.get(m.source, 0) < limit[m.source] and busy.get(m.target, 0) < limit[m.target]:
                 busy[m.source] = busy.get(m.source, 0) + 1
                 busy[m.target] = busy.get(m.target, 0) + 1
                 wave.append(m)
             else:
                 rest.append(m)
-        total += max(move_seconds(cluster, m.vm, m.kind,
-                                  share=max(busy[m.source], busy[m.target]), model=model)
-                     for m in wave)
+        total += max(
+            move_seconds(
+                cluster, m.vm, m.kind, share=max(busy[m.source], busy[m.target]), model=model
+            )
+            for m in wave
+        )
         pending = rest
     return total
 
 
-def _record(cluster: Cluster, st: _State, unit: list[int], target: int, number: int,
-            clock: float, reason: str, out: list[NativeMove]) -> None:
+def _record(
+    cluster: Cluster,
+    st: _State,
+    unit: list[int],
+    target: int,
+    number: int,
+    clock: float,
+    reason: str,
+    out: list[NativeMove],
+) -> None:
     src = st.move(unit, target)
     for v in unit:
-        out.append(NativeMove(number, clock, int(v), src, int(target), MoveKind.LIVE,
-                              int(st.w_assigned[v]), reason))
+        out.append(
+            NativeMove(
+                number,
+                clock,
+                int(v),
+                src,
+                int(target),
+                MoveKind.LIVE,
+                int(st.w_assigned[v]),
+                reason,
+            )
+        )
 
 
 # ----------------------------------------------------------------------------- Node Fairness
@@ -479,8 +512,14 @@ def _nf_order(st: _State, vms: np.ndarray, choice: VmChoice) -> list[int]:
     return [int(v) for v in vms[np.lexsort(keys)]]
 
 
-def _nf_pass(cluster: Cluster, st: _State, opts: NodeFairnessOptions, number: int,
-             clock: float, only_target: int | None) -> tuple[list[NativeMove], int, Threshold]:
+def _nf_pass(
+    cluster: Cluster,
+    st: _State,
+    opts: NodeFairnessOptions,
+    number: int,
+    clock: float,
+    only_target: int | None,
+) -> tuple[list[NativeMove], int, Threshold]:
     """One Node Fairness pass; returns its moves, the number of sources and the threshold."""
     thr, lim_c, lim_m = st.threshold(opts)
     cpu_pct, mem_pct = st.pct()
@@ -508,22 +547,21 @@ def _nf_pass(cluster: Cluster, st: _State, opts: NodeFairnessOptions, number: in
                 break
             if opts.max_moves_per_node is not None and n_here >= opts.max_moves_per_node:
                 break
-            picked = _nf_pick(cluster, st, order, moved, oc, om, eligible, lim_c, lim_m,
-                              thr, cap_c, cap_m, choice)
+            picked = _nf_pick(
+                cluster, st, order, moved, oc, om, eligible, lim_c, lim_m, thr, cap_c, cap_m, choice
+            )
             if picked is None:
                 break
             unit, target, rest = picked
             order = rest
-            reason = (f"Node Fairness ({choice.value}): {cluster.host_names[s]} above "
-                      f"{thr.rule}")
+            reason = f"Node Fairness ({choice.value}): {cluster.host_names[s]} above {thr.rule}"
             _record(cluster, st, unit, target, number, clock, reason, moves)
             moved.update(unit)
             n_here += 1
     return moves, len(sources), thr
 
 
-def _first_target(st: _State, unit: list[int], ok: np.ndarray, score: np.ndarray
-                  ) -> int | None:
+def _first_target(st: _State, unit: list[int], ok: np.ndarray, score: np.ndarray) -> int | None:
     """The allowed host of lowest ``score`` (ties: index) that no rule forbids."""
     cand = np.flatnonzero(ok)
     for i in np.lexsort((cand, score[cand])):
@@ -532,10 +570,21 @@ def _first_target(st: _State, unit: list[int], ok: np.ndarray, score: np.ndarray
     return None
 
 
-def _nf_pick(cluster: Cluster, st: _State, order: list[int], moved: set[int], oc: int,
-             om: int, eligible: np.ndarray, lim_c: np.ndarray, lim_m: np.ndarray,
-             thr: Threshold, cap_c: np.ndarray, cap_m: np.ndarray, choice: VmChoice
-             ) -> tuple[list[int], int, list[int]] | None:
+def _nf_pick(
+    cluster: Cluster,
+    st: _State,
+    order: list[int],
+    moved: set[int],
+    oc: int,
+    om: int,
+    eligible: np.ndarray,
+    lim_c: np.ndarray,
+    lim_m: np.ndarray,
+    thr: Threshold,
+    cap_c: np.ndarray,
+    cap_m: np.ndarray,
+    choice: VmChoice,
+) -> tuple[list[int], int, list[int]] | None:
     """The next (unit, target) from ``order`` and the candidates left after it, or None."""
     pos = [i for i, v in enumerate(order) if v not in moved]
     units = [st.unit(order[i]) for i in pos]
@@ -544,12 +593,16 @@ def _nf_pick(cluster: Cluster, st: _State, order: list[int], moved: set[int], oc
     relieves = ((oc > 0) & (d_cpu > 0)) | ((om > 0) & (d_mem > 0))
     ok &= eligible[None, :] & relieves[:, None]
     ok &= (st.vm_cpu[None, :] + d_cpu[:, None] <= lim_c[None, :]) & (
-        st.vm_mem[None, :] + d_mem[:, None] <= lim_m[None, :])
+        st.vm_mem[None, :] + d_mem[:, None] <= lim_m[None, :]
+    )
     after = np.maximum(
         100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + st.base_c[None, :]) / cap_c[None, :]
         - thr.cpu_pct,
-        100.0 * (st.vm_mem[None, :] + d_mem[:, None] + cluster.host_memory_reserve_mb[None, :])
-        / cap_m[None, :] - thr.memory_pct)
+        100.0
+        * (st.vm_mem[None, :] + d_mem[:, None] + cluster.host_memory_reserve_mb[None, :])
+        / cap_m[None, :]
+        - thr.memory_pct,
+    )
     rows = np.flatnonzero(ok.any(axis=1))
     if choice == VmChoice.LOWEST_COST and rows.size:
         # Prefer a VM that fixes the node alone (least memory), else the least memory per
@@ -560,8 +613,9 @@ def _nf_pick(cluster: Cluster, st: _State, order: list[int], moved: set[int], oc
             relief += np.minimum(d_cpu[rows], oc) / max(oc, 1)
         if om > 0:
             relief += np.minimum(d_mem[rows], om) / max(om, 1)
-        cost = np.where(fixes, d_as[rows].astype(np.float64),
-                        d_as[rows] / np.maximum(relief, 1e-300))
+        cost = np.where(
+            fixes, d_as[rows].astype(np.float64), d_as[rows] / np.maximum(relief, 1e-300)
+        )
         vm_id = np.array([order[pos[i]] for i in rows], dtype=np.float64)
         rows = rows[np.lexsort((vm_id, cost, ~fixes))]
     for i in rows:
@@ -569,14 +623,16 @@ def _nf_pick(cluster: Cluster, st: _State, order: list[int], moved: set[int], oc
         if target is None:
             continue
         p = pos[i]
-        rest = order[:p] + order[p + 1:] if choice == VmChoice.LOWEST_COST else order[p + 1:]
+        rest = order[:p] + order[p + 1 :] if choice == VmChoice.LOWEST_COST else order[p + 1 :]
         return units[i], target, rest
     return None
 
 
-def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None = None,
-                           durations: DurationModel = DEFAULT_DURATION_MODEL
-                           ) -> SimulationResult:
+def simulate_node_fairness(
+    cluster: Cluster,
+    options: NodeFairnessOptions | None = None,
+    durations: DurationModel = DEFAULT_DURATION_MODEL,
+) -> SimulationResult:
     """Simulate Hyper-V's VM Load Balancer from the current placement (module docstring)."""
     opts = options or NodeFairnessOptions()
     choice = VmChoice(opts.vm_choice)
@@ -599,22 +655,39 @@ def simulate_node_fairness(cluster: Cluster, options: NodeFairnessOptions | None
         only = opts.joined_host if number == 1 else None
         pm, n_src, thr = _nf_pass(cluster, st, opts, number, clock, only)
         secs = pass_migration_seconds(cluster, pm, durations) if pm else 0.0
-        passes.append(PassRecord(number, clock, n_src, len(pm), secs, thr.cpu_pct,
-                                 thr.memory_pct))
+        passes.append(PassRecord(number, clock, n_src, len(pm), secs, thr.cpu_pct, thr.memory_pct))
         moves.extend(pm)
         converged = not pm
         if not pm and only is None:
             break
-    desc = (f"Hyper-V VM Load Balancer, mode {opts.mode}, {first_rule}, VM choice "
-            f"'{choice.value}'"
-            + ("" if opts.max_moves_per_node is None
-               else f", at most {opts.max_moves_per_node} move(s) per node per pass"))
+    desc = (
+        f"Hyper-V VM Load Balancer, mode {opts.mode}, {first_rule}, VM choice "
+        f"'{choice.value}'"
+        + (
+            ""
+            if opts.max_moves_per_node is None
+            else f", at most {opts.max_moves_per_node} move(s) per node per pass"
+        )
+    )
     return SimulationResult(
-        opts.name(), desc, st.p.copy(), tuple(moves), tuple(passes), converged,
-        {"vm_choice": choice.value, "mode": opts.mode, "level": opts.level,
-         "threshold_pct": opts.threshold_pct, "high_mode": HighMode(opts.high_mode).value,
-         "max_moves_per_node": opts.max_moves_per_node, "max_passes": opts.max_passes,
-         "joined_host": opts.joined_host, "respect_pinned": opts.respect_pinned})
+        opts.name(),
+        desc,
+        st.p.copy(),
+        tuple(moves),
+        tuple(passes),
+        converged,
+        {
+            "vm_choice": choice.value,
+            "mode": opts.mode,
+            "level": opts.level,
+            "threshold_pct": opts.threshold_pct,
+            "high_mode": HighMode(opts.high_mode).value,
+            "max_moves_per_node": opts.max_moves_per_node,
+            "max_passes": opts.max_passes,
+            "joined_host": opts.joined_host,
+            "respect_pinned": opts.respect_pinned,
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- SCVMM DO
@@ -625,8 +698,9 @@ def _do_breach(cluster: Cluster, st: _State, opts: DynamicOptimizationOptions) -
     return ((cpu_free_pct < opts.cpu_free_pct) | (mem_free < opts.memory_free_mb)) & st.up
 
 
-def _do_pass(cluster: Cluster, st: _State, opts: DynamicOptimizationOptions, number: int,
-             clock: float) -> tuple[list[NativeMove], int]:
+def _do_pass(
+    cluster: Cluster, st: _State, opts: DynamicOptimizationOptions, number: int, clock: float
+) -> tuple[list[NativeMove], int]:
     min_gain = DO_MIN_GAIN_PCT[opts.aggressiveness]
     cap_c = cluster.host_cpu_capacity_milli
     cap_m = cluster.host_memory_mb
@@ -645,38 +719,56 @@ def _do_pass(cluster: Cluster, st: _State, opts: DynamicOptimizationOptions, num
         while _do_breach(cluster, st, opts)[s]:
             if opts.max_moves_per_pass is not None and len(moves) >= opts.max_moves_per_pass:
                 return moves, len(sources)
-            best = _do_best(cluster, st, s, moved, cpu_room, opts, min_gain, cap_c, cap_m,
-                            base_c, res_m)
+            best = _do_best(
+                cluster, st, s, moved, cpu_room, opts, min_gain, cap_c, cap_m, base_c, res_m
+            )
             if best is None:
                 break
             unit, target, gain = best
-            reason = (f"Dynamic Optimization (aggressiveness {opts.aggressiveness}): "
-                      f"{cluster.host_names[s]} below the free-resource thresholds; "
-                      f"gain {gain:.1f} points")
+            reason = (
+                f"Dynamic Optimization (aggressiveness {opts.aggressiveness}): "
+                f"{cluster.host_names[s]} below the free-resource thresholds; "
+                f"gain {gain:.1f} points"
+            )
             _record(cluster, st, unit, target, number, clock, reason, moves)
             moved.update(unit)
     return moves, len(sources)
 
 
-def _do_best(cluster: Cluster, st: _State, s: int, moved: set[int], cpu_room: np.ndarray,
-             opts: DynamicOptimizationOptions, min_gain: float, cap_c: np.ndarray,
-             cap_m: np.ndarray, base_c: np.ndarray, res_m: np.ndarray
-             ) -> tuple[list[int], int, float] | None:
+def _do_best(
+    cluster: Cluster,
+    st: _State,
+    s: int,
+    moved: set[int],
+    cpu_room: np.ndarray,
+    opts: DynamicOptimizationOptions,
+    min_gain: float,
+    cap_c: np.ndarray,
+    cap_m: np.ndarray,
+    base_c: np.ndarray,
+    res_m: np.ndarray,
+) -> tuple[list[int], int, float] | None:
     """Best (unit, target, gain) from source ``s`` meeting the minimum gain, or None."""
-    load_s = max(100.0 * (st.vm_cpu[s] + base_c[s]) / cap_c[s],
-                 100.0 * (st.vm_mem[s] + res_m[s]) / cap_m[s])
+    load_s = max(
+        100.0 * (st.vm_cpu[s] + base_c[s]) / cap_c[s], 100.0 * (st.vm_mem[s] + res_m[s]) / cap_m[s]
+    )
     units = st.units_on(s, moved)
     d_cpu, d_mem, d_as, ok = st.candidates(units)
     if not units:
         return None
     ok &= st.vm_cpu[None, :] + d_cpu[:, None] <= cpu_room[None, :]
-    ok &= (cluster.host_memory_free_mb[None, :] - (st.vm_mem[None, :] + d_mem[:, None])
-           >= opts.memory_free_mb)
-    s_after = np.maximum(100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
-                         100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s])
+    ok &= (
+        cluster.host_memory_free_mb[None, :] - (st.vm_mem[None, :] + d_mem[:, None])
+        >= opts.memory_free_mb
+    )
+    s_after = np.maximum(
+        100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
+        100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s],
+    )
     t_after = np.maximum(
         100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + base_c[None, :]) / cap_c[None, :],
-        100.0 * (st.vm_mem[None, :] + d_mem[:, None] + res_m[None, :]) / cap_m[None, :])
+        100.0 * (st.vm_mem[None, :] + d_mem[:, None] + res_m[None, :]) / cap_m[None, :],
+    )
     gain = load_s - np.maximum(s_after[:, None], t_after)
     ui, hi = np.nonzero(ok & (gain >= min_gain))
     if ui.size == 0:
@@ -691,10 +783,11 @@ def _do_best(cluster: Cluster, st: _State, s: int, moved: set[int], cpu_room: np
     return None
 
 
-def simulate_dynamic_optimization(cluster: Cluster,
-                                  options: DynamicOptimizationOptions | None = None,
-                                  durations: DurationModel = DEFAULT_DURATION_MODEL
-                                  ) -> SimulationResult:
+def simulate_dynamic_optimization(
+    cluster: Cluster,
+    options: DynamicOptimizationOptions | None = None,
+    durations: DurationModel = DEFAULT_DURATION_MODEL,
+) -> SimulationResult:
     """Simulate SCVMM Dynamic Optimization from the current placement (module docstring)."""
     opts = options or DynamicOptimizationOptions()
     if opts.aggressiveness not in DO_MIN_GAIN_PCT:
@@ -716,32 +809,56 @@ def simulate_dynamic_optimization(cluster: Cluster,
         if not pm:
             converged = True
             break
-    desc = (f"SCVMM Dynamic Optimization, aggressiveness {opts.aggressiveness} (minimum gain "
-            f"{DO_MIN_GAIN_PCT[opts.aggressiveness]:g} points), every "
-            f"{opts.interval_minutes} min, thresholds {opts.cpu_free_pct:g} % CPU / "
-            f"{opts.memory_free_mb} MB memory free")
+    desc = (
+        f"SCVMM Dynamic Optimization, aggressiveness {opts.aggressiveness} (minimum gain "
+        f"{DO_MIN_GAIN_PCT[opts.aggressiveness]:g} points), every "
+        f"{opts.interval_minutes} min, thresholds {opts.cpu_free_pct:g} % CPU / "
+        f"{opts.memory_free_mb} MB memory free"
+    )
     return SimulationResult(
-        opts.name(), desc, st.p.copy(), tuple(moves), tuple(passes), converged,
-        {"aggressiveness": opts.aggressiveness, "interval_minutes": opts.interval_minutes,
-         "cpu_free_pct": opts.cpu_free_pct, "memory_free_mb": opts.memory_free_mb,
-         "cpu_reserve_pct": opts.cpu_reserve_pct, "max_passes": opts.max_passes,
-         "max_moves_per_pass": opts.max_moves_per_pass,
-         "respect_pinned": opts.respect_pinned})
+        opts.name(),
+        desc,
+        st.p.copy(),
+        tuple(moves),
+        tuple(passes),
+        converged,
+        {
+            "aggressiveness": opts.aggressiveness,
+            "interval_minutes": opts.interval_minutes,
+            "cpu_free_pct": opts.cpu_free_pct,
+            "memory_free_mb": opts.memory_free_mb,
+            "cpu_reserve_pct": opts.cpu_reserve_pct,
+            "max_passes": opts.max_passes,
+            "max_moves_per_pass": opts.max_moves_per_pass,
+            "respect_pinned": opts.respect_pinned,
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- variants
-def default_variants(level: Level | str | None = None, threshold_pct: float | None = None,
-                     high_mode: HighMode | str = HighMode.AVERAGE
-                     ) -> list[NodeFairnessOptions | DynamicOptimizationOptions]:
+def default_variants(
+    level: Level | str | None = None,
+    threshold_pct: float | None = None,
+    high_mode: HighMode | str = HighMode.AVERAGE,
+) -> list[NodeFairnessOptions | DynamicOptimizationOptions]:
     """The native strategies ``hvplan compare`` runs: Node Fairness with each VM choice
     (all at the given level), one-move-per-pass largest memory, and Dynamic Optimization at
     aggressiveness 3 (default) and 5."""
     nf: list[NodeFairnessOptions | DynamicOptimizationOptions] = [
-        NodeFairnessOptions(vm_choice=ch, level=level, threshold_pct=threshold_pct,
-                            high_mode=high_mode) for ch in VmChoice]
-    nf.append(NodeFairnessOptions(vm_choice=VmChoice.LARGEST_MEMORY, level=level,
-                                  threshold_pct=threshold_pct, high_mode=high_mode,
-                                  max_moves_per_node=1))
+        NodeFairnessOptions(
+            vm_choice=ch, level=level, threshold_pct=threshold_pct, high_mode=high_mode
+        )
+        for ch in VmChoice
+    ]
+    nf.append(
+        NodeFairnessOptions(
+            vm_choice=VmChoice.LARGEST_MEMORY,
+            level=level,
+            threshold_pct=threshold_pct,
+            high_mode=high_mode,
+            max_moves_per_node=1,
+        )
+    )
     nf.append(DynamicOptimizationOptions(aggressiveness=3))
     nf.append(DynamicOptimizationOptions(aggressiveness=5))
     return nf
@@ -750,9 +867,9 @@ def default_variants(level: Level | str | None = None, threshold_pct: float | No
 #: What the cluster's own ``AutoBalancerMode`` means for a simulation (issue 11 item 5).
 MODE_NOTES = {
     0: "Node Fairness is off on this cluster (AutoBalancerMode 0): the native balancer "
-       "moves nothing",
+    "moves nothing",
     1: "Node Fairness acts only when a node joins on this cluster (AutoBalancerMode 1): "
-       "with no node joining it moves nothing",
+    "with no node joining it moves nothing",
 }
 
 
@@ -761,11 +878,12 @@ def mode_note(cluster: Cluster) -> str | None:
     return MODE_NOTES.get(cluster.settings.auto_balancer_mode)
 
 
-def cluster_variants(cluster: Cluster, level: Level | str | None = None,
-                     threshold_pct: float | None = None,
-                     high_mode: HighMode | str = HighMode.AVERAGE
-                     ) -> tuple[list[NodeFairnessOptions | DynamicOptimizationOptions],
-                                str | None]:
+def cluster_variants(
+    cluster: Cluster,
+    level: Level | str | None = None,
+    threshold_pct: float | None = None,
+    high_mode: HighMode | str = HighMode.AVERAGE,
+) -> tuple[list[NodeFairnessOptions | DynamicOptimizationOptions], str | None]:
     """The native strategies as the cluster is configured, and a note when Node Fairness
     does nothing.
 
@@ -789,9 +907,12 @@ class Balancer:
     Optimization: one run) on the loads given, from the placement the earlier passes left.
     """
 
-    def __init__(self, cluster: Cluster,
-                 variant: NodeFairnessOptions | DynamicOptimizationOptions,
-                 placement: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        variant: NodeFairnessOptions | DynamicOptimizationOptions,
+        placement: np.ndarray | None = None,
+    ) -> None:
         self.cluster = cluster
         self.variant = variant
         self._st = _State(cluster, variant.respect_pinned, placement)
@@ -809,40 +930,57 @@ class Balancer:
         """The placement now (a copy)."""
         return self._st.p.copy()
 
-    def act(self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray,
-            clock: float) -> list[NativeMove]:
+    def act(
+        self, vm_cpu: np.ndarray, vm_mem: np.ndarray, host_base: np.ndarray, clock: float
+    ) -> list[NativeMove]:
         """One pass on these loads (per-VM CPU milli-LP and memory MB, 0 for VMs that do not
         consume; per-host base CPU); returns its moves, already applied."""
         self._number += 1
         self._st.set_loads(vm_cpu, vm_mem, host_base)
         if isinstance(self.variant, NodeFairnessOptions):
-            moves, _, _ = _nf_pass(self.cluster, self._st, self.variant, self._number, clock,
-                                   None)
+            moves, _, _ = _nf_pass(self.cluster, self._st, self.variant, self._number, clock, None)
         else:
             moves, _ = _do_pass(self.cluster, self._st, self.variant, self._number, clock)
         return moves
 
 
-def simulate(cluster: Cluster, variant: NodeFairnessOptions | DynamicOptimizationOptions,
-             durations: DurationModel = DEFAULT_DURATION_MODEL) -> SimulationResult:
+def simulate(
+    cluster: Cluster,
+    variant: NodeFairnessOptions | DynamicOptimizationOptions,
+    durations: DurationModel = DEFAULT_DURATION_MODEL,
+) -> SimulationResult:
     """Run the simulation that ``variant`` describes."""
     if isinstance(variant, NodeFairnessOptions):
         return simulate_node_fairness(cluster, variant, durations)
     return simulate_dynamic_optimization(cluster, variant, durations)
 
 
-def simulate_all(cluster: Cluster,
-                 variants: Iterable[NodeFairnessOptions | DynamicOptimizationOptions],
-                 durations: DurationModel = DEFAULT_DURATION_MODEL
-                 ) -> list[SimulationResult]:
+def simulate_all(
+    cluster: Cluster,
+    variants: Iterable[NodeFairnessOptions | DynamicOptimizationOptions],
+    durations: DurationModel = DEFAULT_DURATION_MODEL,
+) -> list[SimulationResult]:
     """Run several variants (each from the snapshot's current placement)."""
     return [simulate(cluster, v, durations) for v in variants]
 
 
 __all__ = [
-    "DO_MIN_GAIN_PCT", "MODE_NOTES", "Balancer", "cluster_variants", "mode_note",
-    "NODE_FAIRNESS_INTERVAL_S", "DynamicOptimizationOptions", "NativeMove",
-    "NodeFairnessOptions", "PassRecord", "SimulationResult", "VmChoice", "default_variants",
-    "pass_migration_seconds", "simulate", "simulate_all", "simulate_dynamic_optimization",
+    "DO_MIN_GAIN_PCT",
+    "MODE_NOTES",
+    "Balancer",
+    "cluster_variants",
+    "mode_note",
+    "NODE_FAIRNESS_INTERVAL_S",
+    "DynamicOptimizationOptions",
+    "NativeMove",
+    "NodeFairnessOptions",
+    "PassRecord",
+    "SimulationResult",
+    "VmChoice",
+    "default_variants",
+    "pass_migration_seconds",
+    "simulate",
+    "simulate_all",
+    "simulate_dynamic_optimization",
     "simulate_node_fairness",
 ]

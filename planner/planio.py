@@ -84,15 +84,19 @@ def _loads(cluster: Cluster, placement: np.ndarray, thr: Threshold) -> dict[str,
     up = cluster.host_state != HostState.DOWN
     if not up.any():
         up = np.ones(cluster.n_hosts, dtype=bool)
-    return {"max_cpu_pct": round(float(loads.cpu_pct[up].max()), 4),
-            "max_memory_pct": round(float(loads.memory_pct[up].max()), 4),
-            "hosts_over_threshold": int((loads.over(thr) & up).sum())}
+    return {
+        "max_cpu_pct": round(float(loads.cpu_pct[up].max()), 4),
+        "max_memory_pct": round(float(loads.memory_pct[up].max()), 4),
+        "hosts_over_threshold": int((loads.over(thr) & up).sum()),
+    }
 
 
-def rules_left_broken(cluster: Cluster, placement: np.ndarray,
-                      reasons: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def rules_left_broken(
+    cluster: Cluster, placement: np.ndarray, reasons: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Rules and enforced anti-affinity classes broken now and still broken after the plan:
     ``[{rule, vms, reason}]`` (``reasons`` by rule name, else a generic reason)."""
+
     def broken(p: np.ndarray | None) -> dict[str, tuple[str, ...]]:
         out: dict[str, tuple[str, ...]] = {}
         for v in rule_violations(cluster, p) + anti_affinity_violations(cluster, p):
@@ -102,9 +106,15 @@ def rules_left_broken(cluster: Cluster, placement: np.ndarray,
 
     now, after = broken(None), broken(np.asarray(placement))
     why = reasons or {}
-    return [{"rule": r, "vms": list(after[r]),
-             "reason": why.get(r, "no placement within the plan's limits repairs it")}
-            for r in sorted(after) if r in now]
+    return [
+        {
+            "rule": r,
+            "vms": list(after[r]),
+            "reason": why.get(r, "no placement within the plan's limits repairs it"),
+        }
+        for r in sorted(after)
+        if r in now
+    ]
 
 
 def _finite(x: Any) -> Any:
@@ -128,82 +138,119 @@ def _tiers(res: Any) -> list[dict[str, Any]]:
         if val is not None and lb is not None:
             gap = round((val - lb) / val, 6) if val else 0.0
         status = getattr(t, "status", None)
-        out.append({"name": t.name, "value": val, "objective": val, "bound": lb, "gap": gap,
-                    "status": str(getattr(status, "value", status)),
-                    "seconds": round(float(getattr(t, "seconds", 0.0) or 0.0), 4),
-                    "note": str(getattr(t, "note", ""))})
+        out.append(
+            {
+                "name": t.name,
+                "value": val,
+                "objective": val,
+                "bound": lb,
+                "gap": gap,
+                "status": str(getattr(status, "value", status)),
+                "seconds": round(float(getattr(t, "seconds", 0.0) or 0.0), 4),
+                "note": str(getattr(t, "note", "")),
+            }
+        )
     return out
 
 
 def _deciding(res: Any) -> tuple[str, int | None, int | None]:
     """Tier whose value and bound ``summary.json`` reports as ``objective``/``bound``."""
     objective = dict(res.objective)
-    name = getattr(res, "gap_tier", None) or ("migration" if "migration" in objective
-                                              else next(iter(objective), "migration"))
+    name = getattr(res, "gap_tier", None) or (
+        "migration" if "migration" in objective else next(iter(objective), "migration")
+    )
     val, lb = objective.get(name), dict(res.bound).get(name)
     return name, None if val is None else int(val), None if lb is None else int(lb)
 
 
-def build_summary(cluster: Cluster, res: Any, seq: SequenceResult | None,
-                  rollback: RollbackResult | None = None) -> dict[str, Any]:
+def build_summary(
+    cluster: Cluster, res: Any, seq: SequenceResult | None, rollback: RollbackResult | None = None
+) -> dict[str, Any]:
     """The content of ``summary.json`` (SPEC §5 keys; see the README for every key)."""
     assert res.placement is not None
     p = np.asarray(res.placement)
-    before, after = _loads(cluster, cluster.vm_host, res.threshold), _loads(
-        cluster, p, res.threshold)
+    before, after = (
+        _loads(cluster, cluster.vm_host, res.threshold),
+        _loads(cluster, p, res.threshold),
+    )
     moves = list(seq.moves) if seq is not None else []
-    back = rollback if rollback is not None else (
-        rollback_sequence(cluster, p, moves) if seq is not None else None)
+    back = (
+        rollback
+        if rollback is not None
+        else (rollback_sequence(cluster, p, moves) if seq is not None else None)
+    )
     tier, value, bound = _deciding(res)
     gap = getattr(res, "gap", None)
     loads = host_loads(cluster, p)
     status = getattr(res.status, "value", res.status)
     summary: dict[str, Any] = {
-        "status": str(status), "objective": value, "bound": bound, "objective_tier": tier,
-        "objectives": dict(res.objective), "bounds": dict(res.bound),
+        "status": str(status),
+        "objective": value,
+        "bound": bound,
+        "objective_tier": tier,
+        "objectives": dict(res.objective),
+        "bounds": dict(res.bound),
         "gap": None if gap is None else round(float(gap), 6),
-        "gap_tier": getattr(res, "gap_tier", None), "objective_units": OBJECTIVE_UNITS,
-        "cluster": cluster.name, "collected_utc": cluster.settings.collected_utc,
-        "snapshot_sha256": cluster.snapshot_sha256, "hvplan_version": __version__,
+        "gap_tier": getattr(res, "gap_tier", None),
+        "objective_units": OBJECTIVE_UNITS,
+        "cluster": cluster.name,
+        "collected_utc": cluster.settings.collected_utc,
+        "snapshot_sha256": cluster.snapshot_sha256,
+        "hvplan_version": __version__,
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "moves": len(moves), "vms_moved": int((p != cluster.vm_host).sum()),
+        "moves": len(moves),
+        "vms_moved": int((p != cluster.vm_host).sum()),
         "memory_moved_mb": int(sum(m.memory_mb for m in moves)),
-        "downtime_moves": sum(1 for m in moves if m.kind in (MoveKind.SHUTDOWN,
-                                                             MoveKind.START)),
-        "threshold_pct": res.threshold.to_dict(), "threshold_rule": res.threshold.rule,
+        "downtime_moves": sum(1 for m in moves if m.kind in (MoveKind.SHUTDOWN, MoveKind.START)),
+        "threshold_pct": res.threshold.to_dict(),
+        "threshold_rule": res.threshold.rule,
         "level": res.threshold.level,
-        "max_cpu_pct_before": before["max_cpu_pct"], "max_cpu_pct_after": after["max_cpu_pct"],
+        "max_cpu_pct_before": before["max_cpu_pct"],
+        "max_cpu_pct_after": after["max_cpu_pct"],
         "max_memory_pct_before": before["max_memory_pct"],
         "max_memory_pct_after": after["max_memory_pct"],
         "hosts_over_threshold_before": before["hosts_over_threshold"],
         "hosts_over_threshold_after": after["hosts_over_threshold"],
         "max_cpu_pct": {"before": before["max_cpu_pct"], "after": after["max_cpu_pct"]},
         "max_memory_pct": {"before": before["max_memory_pct"], "after": after["max_memory_pct"]},
-        "hosts_over_threshold": {"before": before["hosts_over_threshold"],
-                                 "after": after["hosts_over_threshold"]},
+        "hosts_over_threshold": {
+            "before": before["hosts_over_threshold"],
+            "after": after["hosts_over_threshold"],
+        },
         "model_size": dict(getattr(res, "model_size", {}) or {}),
         "solve_seconds": round(float(res.solve_seconds), 3),
         "waves": seq.waves if seq is not None else 0,
         "estimated_seconds": round(seq.estimated_seconds, 1) if seq is not None else 0.0,
         "extra_hops": seq.extra_hops if seq is not None else 0,
         "rules_left_broken": rules_left_broken(cluster, p, getattr(res, "left_broken", None)),
-        "tiers": _tiers(res), "method": getattr(res, "method", ""),
-        "timings": dict(getattr(res, "timings", {}) or {}), "seed": getattr(res, "seed", None),
-        "parameters": dict(res.parameters), "profile": getattr(res, "profile", None),
+        "tiers": _tiers(res),
+        "method": getattr(res, "method", ""),
+        "timings": dict(getattr(res, "timings", {}) or {}),
+        "seed": getattr(res, "seed", None),
+        "parameters": dict(res.parameters),
+        "profile": getattr(res, "profile", None),
         "drained": [cluster.host_names[h] for h in res.drained],
         "rollback": back.to_dict(cluster) if back is not None else None,
-        "hosts_after": [{"name": cluster.host_names[h],
-                         "cpu_pct": round(float(loads.cpu_pct[h]), 4),
-                         "memory_pct": round(float(loads.memory_pct[h]), 4)}
-                        for h in range(cluster.n_hosts)],
+        "hosts_after": [
+            {
+                "name": cluster.host_names[h],
+                "cpu_pct": round(float(loads.cpu_pct[h]), 4),
+                "memory_pct": round(float(loads.memory_pct[h]), 4),
+            }
+            for h in range(cluster.n_hosts)
+        ],
     }
     return dict(_finite(summary))
 
 
 # ----------------------------------------------------------------------------- files
-def plan_texts(cluster: Cluster, placement: np.ndarray, seq: SequenceResult,
-               summary: dict[str, Any], rollback: RollbackResult | None = None
-               ) -> dict[str, str]:
+def plan_texts(
+    cluster: Cluster,
+    placement: np.ndarray,
+    seq: SequenceResult,
+    summary: dict[str, Any],
+    rollback: RollbackResult | None = None,
+) -> dict[str, str]:
     """The text of each plan file (name → text; the runbooks with LF line ends)."""
     back = rollback or rollback_sequence(cluster, placement, seq.moves)
     return {
@@ -215,14 +262,19 @@ def plan_texts(cluster: Cluster, placement: np.ndarray, seq: SequenceResult,
     }
 
 
-def check_plan(cluster: Cluster, placement: np.ndarray, seq: SequenceResult,
-               summary: dict[str, Any], rollback: RollbackResult | None = None
-               ) -> VerifyReport:
+def check_plan(
+    cluster: Cluster,
+    placement: np.ndarray,
+    seq: SequenceResult,
+    summary: dict[str, Any],
+    rollback: RollbackResult | None = None,
+) -> VerifyReport:
     """The independent verification of a plan in memory, runbooks included (what
     ``hvplan verify`` would say of the written files)."""
     texts = plan_texts(cluster, placement, seq, summary, rollback)
-    return verify_plan_data(cluster, list(seq.moves), placement, summary, texts["plan.ps1"],
-                            texts["rollback.ps1"])
+    return verify_plan_data(
+        cluster, list(seq.moves), placement, summary, texts["plan.ps1"], texts["rollback.ps1"]
+    )
 
 
 def write_texts(texts: dict[str, str], out_dir: str | Path) -> list[Path]:
@@ -271,8 +323,9 @@ def write_plan(plan: Any, out_dir: Any, *legacy: Any) -> Any:
         res = out_dir
         order = build_sequence(plan, res.placement, res.drained, res.reasons)
         if not order.ok:
-            return WriteOutcome(False, {}, f"no executable order for this plan: "
-                                f"{order.message}", sequence=order)
+            return WriteOutcome(
+                False, {}, f"no executable order for this plan: {order.message}", sequence=order
+            )
         return write_plan_dir(plan, res, order, legacy[0])
     cluster: Cluster = plan.cluster
     seq: SequenceResult = plan.sequence
@@ -291,8 +344,9 @@ def read_plan(cluster: Cluster, plan_dir: str | Path) -> PlanFiles:
 
 
 # ----------------------------------------------------------------------------- legacy path
-def write_plan_dir(cluster: Cluster, res: Any, seq: SequenceResult, out_dir: str | Path
-                   ) -> WriteOutcome:
+def write_plan_dir(
+    cluster: Cluster, res: Any, seq: SequenceResult, out_dir: str | Path
+) -> WriteOutcome:
     """Summarise, verify in memory, then write the plan into ``out_dir`` through a temporary
     sibling directory: nothing is written unless verification succeeds."""
     if res.placement is None or not seq.ok:
@@ -301,19 +355,22 @@ def write_plan_dir(cluster: Cluster, res: Any, seq: SequenceResult, out_dir: str
     back = rollback_sequence(cluster, p, seq.moves)
     summary = build_summary(cluster, res, seq, back)
     texts = plan_texts(cluster, p, seq, summary, back)
-    rep = verify_plan_data(cluster, list(seq.moves), p, summary, texts["plan.ps1"],
-                           texts["rollback.ps1"])
+    rep = verify_plan_data(
+        cluster, list(seq.moves), p, summary, texts["plan.ps1"], texts["rollback.ps1"]
+    )
     if not rep.ok:
-        return WriteOutcome(False, summary, "the plan failed independent verification",
-                            rep.violations, seq)
+        return WriteOutcome(
+            False, summary, "the plan failed independent verification", rep.violations, seq
+        )
     out = Path(out_dir)
     try:
         parent = out.resolve().parent
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".hvplan-", dir=parent))
     except OSError as e:
-        return WriteOutcome(False, summary, f"cannot write the plan to {out}: "
-                            f"{e.strerror or e}", sequence=seq)
+        return WriteOutcome(
+            False, summary, f"cannot write the plan to {out}: {e.strerror or e}", sequence=seq
+        )
     try:
         write_texts(texts, tmp)
         out.mkdir(parents=True, exist_ok=True)
@@ -321,7 +378,8 @@ def write_plan_dir(cluster: Cluster, res: Any, seq: SequenceResult, out_dir: str
             os.replace(tmp / name, out / name)
         return WriteOutcome(True, summary, sequence=seq)
     except OSError as e:
-        return WriteOutcome(False, summary, f"cannot write the plan to {out}: "
-                            f"{e.strerror or e}", sequence=seq)
+        return WriteOutcome(
+            False, summary, f"cannot write the plan to {out}: {e.strerror or e}", sequence=seq
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -31,8 +31,18 @@ from planner.cluster import MOVE_KIND_NAMES, Cluster, MoveKind
 from planner.textsafe import csv_cell, csv_uncell
 
 #: Columns of ``plan.csv`` in order: SPEC §5 plus ``temporary`` (a hop through a third node).
-PLAN_COLUMNS = ("step", "wave", "vm", "source", "target", "migration_type", "memory_mb",
-                "est_seconds", "reason", "temporary")
+PLAN_COLUMNS = (
+    "step",
+    "wave",
+    "vm",
+    "source",
+    "target",
+    "migration_type",
+    "memory_mb",
+    "est_seconds",
+    "reason",
+    "temporary",
+)
 
 #: Columns of ``placement.csv`` (SPEC §5).
 PLACEMENT_COLUMNS = ("vm", "host")
@@ -116,19 +126,21 @@ def _csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def plan_csv_text(cluster: Cluster, moves: Sequence[PlanMove]) -> str:
     """The text of ``plan.csv`` for ``moves`` (text cells through ``csv_cell``)."""
-    return _csv_text(PLAN_COLUMNS, ([m.to_row(cluster)[k] for k in PLAN_COLUMNS]
-                                    for m in moves))
+    return _csv_text(PLAN_COLUMNS, ([m.to_row(cluster)[k] for k in PLAN_COLUMNS] for m in moves))
 
 
 def placement_csv_text(cluster: Cluster, placement: np.ndarray) -> str:
     """The text of ``placement.csv``: ``vm, host`` for every VM."""
     p = np.asarray(placement).tolist()
-    return _csv_text(PLACEMENT_COLUMNS, ((cluster.vm_names[v], cluster.host_names[int(h)])
-                                         for v, h in enumerate(p)))
+    return _csv_text(
+        PLACEMENT_COLUMNS,
+        ((cluster.vm_names[v], cluster.host_names[int(h)]) for v, h in enumerate(p)),
+    )
 
 
-def _table(path: Path, needed: Sequence[str]
-           ) -> tuple[list[tuple[int, dict[str, str]]], list[Violation]]:
+def _table(
+    path: Path, needed: Sequence[str]
+) -> tuple[list[tuple[int, dict[str, str]]], list[Violation]]:
     """Rows of a CSV file as ``(row number, {column: raw text})``; problems as violations."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -142,8 +154,9 @@ def _table(path: Path, needed: Sequence[str]
         cols = {h.strip().casefold(): i for i, h in enumerate(header)}
         missing = [c for c in needed if c not in cols]
         if missing:
-            return [], [Violation("plan_file", f"{path.name}: missing column(s) "
-                                  + ", ".join(missing))]
+            return [], [
+                Violation("plan_file", f"{path.name}: missing column(s) " + ", ".join(missing))
+            ]
         rows = []
         for n, raw in enumerate(reader, start=2):
             if not any(x.strip() for x in raw):
@@ -169,8 +182,9 @@ def _float(text: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _row_move(cluster: Cluster, name: str, n: int, r: dict[str, str]
-              ) -> tuple[PlanMove | None, Violation | None]:
+def _row_move(
+    cluster: Cluster, name: str, n: int, r: dict[str, str]
+) -> tuple[PlanMove | None, Violation | None]:
     """One ``plan.csv`` row as a move, or one violation naming every bad cell of the row."""
     step, wave = _int(r["step"]), _int(r["wave"])
     text = {c: csv_uncell(r.get(c, "")) for c in ("vm", "source", "target", "reason")}
@@ -181,27 +195,42 @@ def _row_move(cluster: Cluster, name: str, n: int, r: dict[str, str]
     mem = _int(r.get("memory_mb", "") or "0")
     est = _float(r.get("est_seconds", ""))
     temp = r.get("temporary", "").strip().casefold()
-    bad = [f"column {col}: {val!r} is {what}" for col, val, ok, what in (
-        ("step", r["step"], step is not None, "not an integer"),
-        ("wave", r["wave"], wave is not None, "not an integer"),
-        ("vm", text["vm"], vm is not None, "not a VM of the snapshot"),
-        ("source", text["source"], src is not None, "not a node of the snapshot"),
-        ("target", text["target"], dst is not None, "not a node of the snapshot"),
-        ("migration_type", r["migration_type"], kind is not None,
-         "not one of " + "/".join(MOVE_KIND_NAMES.values())),
-        ("memory_mb", r.get("memory_mb", ""), mem is not None, "not an integer"),
-        ("est_seconds", r.get("est_seconds", ""), est is not None, "not a finite number"),
-        ("temporary", r.get("temporary", ""), temp in _TRUE | _FALSE, "not true/false"),
-    ) if not ok]
-    if (bad or step is None or wave is None or vm is None or src is None or dst is None
-            or kind is None or mem is None or est is None):
+    bad = [
+        f"column {col}: {val!r} is {what}"
+        for col, val, ok, what in (
+            ("step", r["step"], step is not None, "not an integer"),
+            ("wave", r["wave"], wave is not None, "not an integer"),
+            ("vm", text["vm"], vm is not None, "not a VM of the snapshot"),
+            ("source", text["source"], src is not None, "not a node of the snapshot"),
+            ("target", text["target"], dst is not None, "not a node of the snapshot"),
+            (
+                "migration_type",
+                r["migration_type"],
+                kind is not None,
+                "not one of " + "/".join(MOVE_KIND_NAMES.values()),
+            ),
+            ("memory_mb", r.get("memory_mb", ""), mem is not None, "not an integer"),
+            ("est_seconds", r.get("est_seconds", ""), est is not None, "not a finite number"),
+            ("temporary", r.get("temporary", ""), temp in _TRUE | _FALSE, "not true/false"),
+        )
+        if not ok
+    ]
+    if (
+        bad
+        or step is None
+        or wave is None
+        or vm is None
+        or src is None
+        or dst is None
+        or kind is None
+        or mem is None
+        or est is None
+    ):
         return None, Violation("plan_file", f"{name}, row {n}, " + "; ".join(bad), step=step)
-    return PlanMove(step, wave, vm, src, dst, kind, mem, est, text["reason"],
-                    temp in _TRUE), None
+    return PlanMove(step, wave, vm, src, dst, kind, mem, est, text["reason"], temp in _TRUE), None
 
 
-def read_plan_csv(cluster: Cluster, path: str | Path
-                  ) -> tuple[list[PlanMove], list[Violation]]:
+def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlanMove], list[Violation]]:
     """Read ``plan.csv`` back into moves (names → indices, case-insensitive).
 
     Parameters
@@ -229,8 +258,9 @@ def read_plan_csv(cluster: Cluster, path: str | Path
     return moves, problems
 
 
-def read_placement_csv(cluster: Cluster, path: str | Path
-                       ) -> tuple[np.ndarray | None, list[Violation]]:
+def read_placement_csv(
+    cluster: Cluster, path: str | Path
+) -> tuple[np.ndarray | None, list[Violation]]:
     """Read ``placement.csv``: the host index of every VM, or None with the problems."""
     p = Path(path)
     rows, problems = _table(p, PLACEMENT_COLUMNS)
@@ -243,18 +273,32 @@ def read_placement_csv(cluster: Cluster, path: str | Path
         h = cluster.host_index.get(host_name.casefold())
         if v is None or h is None:
             col, val = ("vm", vm_name) if v is None else ("host", host_name)
-            problems.append(Violation("plan_file", f"{p.name}, row {n}, column {col}: "
-                                      f"{val!r} is not in the snapshot"))
+            problems.append(
+                Violation(
+                    "plan_file", f"{p.name}, row {n}, column {col}: {val!r} is not in the snapshot"
+                )
+            )
         elif out[v] >= 0:
-            problems.append(Violation("plan_file", f"{p.name}, row {n}: VM {vm_name!r} is "
-                                      "listed twice", vms=(vm_name,), vm_ids=(v,)))
+            problems.append(
+                Violation(
+                    "plan_file",
+                    f"{p.name}, row {n}: VM {vm_name!r} is listed twice",
+                    vms=(vm_name,),
+                    vm_ids=(v,),
+                )
+            )
         else:
             out[v] = h
     missing = np.flatnonzero(out < 0)
     if len(missing):
         shown = ", ".join(cluster.vm_names[v] for v in missing[:5])
-        problems.append(Violation("plan_file", f"{p.name} does not list {len(missing)} VM(s): "
-                                  f"{shown}" + (" ..." if len(missing) > 5 else "")))
+        problems.append(
+            Violation(
+                "plan_file",
+                f"{p.name} does not list {len(missing)} VM(s): "
+                f"{shown}" + (" ..." if len(missing) > 5 else ""),
+            )
+        )
     return (None if problems else out), problems
 
 
@@ -306,17 +350,35 @@ def read_plan_files(cluster: Cluster, plan_dir: str | Path) -> PlanFiles:
     """Read every file of a plan directory; problems are collected, never raised."""
     d = Path(plan_dir)
     if not d.is_dir():
-        return PlanFiles((), None, None, None, None,
-                         (Violation("plan_file", f"{d} is not a plan directory"),))
+        return PlanFiles(
+            (), None, None, None, None, (Violation("plan_file", f"{d} is not a plan directory"),)
+        )
     moves, problems = read_plan_csv(cluster, d / "plan.csv")
     placement, more = read_placement_csv(cluster, d / "placement.csv")
     summary, more2 = read_summary(d / "summary.json")
     plan_ps1, more3 = _text(d / "plan.ps1")
     rollback_ps1, more4 = _text(d / "rollback.ps1")
-    return PlanFiles(tuple(moves), placement, summary, plan_ps1, rollback_ps1,
-                     tuple(problems + more + more2 + more3 + more4))
+    return PlanFiles(
+        tuple(moves),
+        placement,
+        summary,
+        plan_ps1,
+        rollback_ps1,
+        tuple(problems + more + more2 + more3 + more4),
+    )
 
 
-__all__ = ["MOVE_KIND_BY_NAME", "PLACEMENT_COLUMNS", "PLAN_COLUMNS", "PLAN_FILES", "PlanFiles",
-           "PlanMove", "placement_csv_text", "plan_csv_text", "read_placement_csv",
-           "read_plan_csv", "read_plan_files", "read_summary"]
+__all__ = [
+    "MOVE_KIND_BY_NAME",
+    "PLACEMENT_COLUMNS",
+    "PLAN_COLUMNS",
+    "PLAN_FILES",
+    "PlanFiles",
+    "PlanMove",
+    "placement_csv_text",
+    "plan_csv_text",
+    "read_placement_csv",
+    "read_plan_csv",
+    "read_plan_files",
+    "read_summary",
+]

@@ -128,8 +128,10 @@ class RunbookMove:
 
 _CHAR_CODE = re.compile(r"\[char\]0x([0-9A-F]{4})")
 _ENTRY_HEAD = re.compile(r"    \[pscustomobject\]@\{ Step = (\d+); Wave = (\d+); Vm = ")
-_ENTRY_TAIL = re.compile(r"; Type = '(Live|Quick|Shutdown|Start)'; Temporary = \$(true|false); "
-                         r"Leader = (\d+) \}")
+_ENTRY_TAIL = re.compile(
+    r"; Type = '(Live|Quick|Shutdown|Start)'; Temporary = \$(true|false); "
+    r"Leader = (\d+) \}"
+)
 
 
 def _read_literal(text: str, i: int) -> tuple[str, int]:
@@ -205,8 +207,16 @@ def _parse_entry(line: str) -> RunbookMove:
     tail = _ENTRY_TAIL.fullmatch(line, i)
     if not tail:
         raise ValueError(f"unexpected text at column {i + 1}")
-    return RunbookMove(int(head.group(1)), int(head.group(2)), vm, ends[0], ends[1],
-                       tail.group(1), tail.group(2) == "true", int(tail.group(3)))
+    return RunbookMove(
+        int(head.group(1)),
+        int(head.group(2)),
+        vm,
+        ends[0],
+        ends[1],
+        tail.group(1),
+        tail.group(2) == "true",
+        int(tail.group(3)),
+    )
 
 
 def runbook_entries(text: str) -> list[RunbookMove]:
@@ -233,8 +243,11 @@ def runbook_entries(text: str) -> list[RunbookMove]:
     ends = [n for n, x in enumerate(lines) if x == MOVE_TABLE_END]
     if len(begins) != 1 or len(ends) != 1 or ends[0] < begins[0]:
         raise ValueError("the script has no single hvplan move table")
-    body = [(n, x) for n, x in enumerate(lines[begins[0] + 1:ends[0]], begins[0] + 2)
-            if x and not x.startswith("#")]
+    body = [
+        (n, x)
+        for n, x in enumerate(lines[begins[0] + 1 : ends[0]], begins[0] + 2)
+        if x and not x.startswith("#")
+    ]
     if len(body) < 2 or body[0][1] != "$MoveTable = @(" or body[-1][1] != ")":
         raise ValueError("the hvplan move table is not a $MoveTable = @( ... ) block")
     out: list[RunbookMove] = []
@@ -289,7 +302,8 @@ def _table_lines(cluster: Cluster, rows: Sequence[_Row], temporary: Sequence[boo
             f"Source = {ps_string(cluster.host_names[src])}; "
             f"Target = {ps_string(cluster.host_names[dst])}; "
             f"Type = '{MIGRATION_TYPES[int(kind)]}'; "
-            f"Temporary = {'$true' if temp else '$false'}; Leader = {leaders[step]} }}")
+            f"Temporary = {'$true' if temp else '$false'}; Leader = {leaders[step]} }}"
+        )
     return "\n".join(lines)
 
 
@@ -325,31 +339,47 @@ def _reversed_rows(moves: Sequence[Move]) -> tuple[list[_Row], list[bool]]:
     """The fallback rollback: the plan's moves undone, waves in reverse order."""
     n_waves = max((m.wave for m in moves), default=0)
     ordered = sorted(moves, key=lambda m: m.step, reverse=True)
-    rows = [(i + 1, n_waves - m.wave + 1, m.vm, m.target, m.source, int(m.kind))
-            for i, m in enumerate(ordered)]
+    rows = [
+        (i + 1, n_waves - m.wave + 1, m.vm, m.target, m.source, int(m.kind))
+        for i, m in enumerate(ordered)
+    ]
     return rows, [bool(m.temporary) for m in ordered]
 
 
 def _summary(rows: Sequence[_Row], hops: int, seconds: float | None) -> str:
-    count = {t: sum(1 for r in rows if MIGRATION_TYPES[r[5]] == t)
-             for t in MIGRATION_TYPES.values()}
+    count = {
+        t: sum(1 for r in rows if MIGRATION_TYPES[r[5]] == t) for t in MIGRATION_TYPES.values()
+    }
     waves = max((r[1] for r in rows), default=0)
-    text = (f"{len(rows)} move(s) in {waves} wave(s) ({count['Live']} Live, "
-            f"{count['Quick']} Quick, {count['Shutdown']} Shutdown, {count['Start']} Start; "
-            f"{hops} temporary hop(s))")
+    text = (
+        f"{len(rows)} move(s) in {waves} wave(s) ({count['Live']} Live, "
+        f"{count['Quick']} Quick, {count['Shutdown']} Shutdown, {count['Start']} Start; "
+        f"{hops} temporary hop(s))"
+    )
     if seconds is not None:
         text += f"; estimated duration {_duration_text(seconds)}"
     return text + "."
 
 
-def _render(cluster: Cluster, rows: Sequence[_Row], temps: Sequence[bool], *, kind: str,
-            timeout: int, seconds: float | None) -> str:
+def _render(
+    cluster: Cluster,
+    rows: Sequence[_Row],
+    temps: Sequence[bool],
+    *,
+    kind: str,
+    timeout: int,
+    seconds: float | None,
+) -> str:
     collected = getattr(cluster.settings, "collected_utc", None)
     title = "hvplan rollback" if kind == "rollback" else "hvplan plan"
-    synopsis = ("Moves the VMs back to where they were before the hvplan plan ran."
-                if kind == "rollback" else "Carries out an hvplan migration plan, wave by wave.")
-    template = resources.files("planner.resources").joinpath("runbook.ps1").read_text(
-        encoding="ascii")
+    synopsis = (
+        "Moves the VMs back to where they were before the hvplan plan ran."
+        if kind == "rollback"
+        else "Carries out an hvplan migration plan, wave by wave."
+    )
+    template = (
+        resources.files("planner.resources").joinpath("runbook.ps1").read_text(encoding="ascii")
+    )
     # No clock time in the script: the same plan must give the same file.  A fingerprint of
     # the moves lets an administrator tell two runbooks apart.
     fingerprint = hashlib.sha256(
@@ -379,8 +409,9 @@ def _timeout(seq: SequenceResult) -> int:
 
 def _check(seq: SequenceResult, what: str) -> None:
     if not seq.ok:
-        raise ValueError(f"cannot write {what} for a sequence that is not executable: "
-                         + seq.message)
+        raise ValueError(
+            f"cannot write {what} for a sequence that is not executable: " + seq.message
+        )
 
 
 def render_plan_ps1(cluster: Cluster, seq: SequenceResult) -> str:
@@ -390,12 +421,14 @@ def render_plan_ps1(cluster: Cluster, seq: SequenceResult) -> str:
     """
     _check(seq, "a runbook")
     rows, temps = _rows_of(seq.moves)
-    return _render(cluster, rows, temps, kind="plan", timeout=_timeout(seq),
-                   seconds=seq.estimated_seconds)
+    return _render(
+        cluster, rows, temps, kind="plan", timeout=_timeout(seq), seconds=seq.estimated_seconds
+    )
 
 
-def render_rollback_ps1(cluster: Cluster, seq: SequenceResult,
-                        rollback: SequenceResult | Sequence[Move] | None = None) -> str:
+def render_rollback_ps1(
+    cluster: Cluster, seq: SequenceResult, rollback: SequenceResult | Sequence[Move] | None = None
+) -> str:
     """The text of ``rollback.ps1``.
 
     Parameters
@@ -411,20 +444,35 @@ def render_rollback_ps1(cluster: Cluster, seq: SequenceResult,
     _check(seq, "a rollback")
     if rollback is None:
         rows, temps = _reversed_rows(seq.moves)
-        return _render(cluster, rows, temps, kind="rollback", timeout=_timeout(seq),
-                       seconds=seq.estimated_seconds)
+        return _render(
+            cluster,
+            rows,
+            temps,
+            kind="rollback",
+            timeout=_timeout(seq),
+            seconds=seq.estimated_seconds,
+        )
     if isinstance(rollback, SequenceResult):
         _check(rollback, "a rollback")
         rows, temps = _rows_of(rollback.moves)
-        return _render(cluster, rows, temps, kind="rollback", timeout=_timeout(rollback),
-                       seconds=rollback.estimated_seconds)
+        return _render(
+            cluster,
+            rows,
+            temps,
+            kind="rollback",
+            timeout=_timeout(rollback),
+            seconds=rollback.estimated_seconds,
+        )
     rows, temps = _rows_of(list(rollback))
     return _render(cluster, rows, temps, kind="rollback", timeout=_timeout(seq), seconds=None)
 
 
-def write_runbooks(cluster: Cluster, seq: SequenceResult, out_dir: str | Path,
-                   rollback: SequenceResult | Sequence[Move] | None = None
-                   ) -> tuple[Path, Path]:
+def write_runbooks(
+    cluster: Cluster,
+    seq: SequenceResult,
+    out_dir: str | Path,
+    rollback: SequenceResult | Sequence[Move] | None = None,
+) -> tuple[Path, Path]:
     """Write ``plan.ps1`` and ``rollback.ps1`` into ``out_dir`` (CRLF line ends, ASCII).
 
     ``rollback`` is the safe sequence back (see :func:`render_rollback_ps1`).
@@ -433,12 +481,23 @@ def write_runbooks(cluster: Cluster, seq: SequenceResult, out_dir: str | Path,
     d.mkdir(parents=True, exist_ok=True)
     plan, back = d / "plan.ps1", d / "rollback.ps1"
     plan.write_text(render_plan_ps1(cluster, seq), encoding="ascii", newline="\r\n")
-    back.write_text(render_rollback_ps1(cluster, seq, rollback), encoding="ascii",
-                    newline="\r\n")
+    back.write_text(render_rollback_ps1(cluster, seq, rollback), encoding="ascii", newline="\r\n")
     return plan, back
 
 
-__all__ = ["DOWNTIME_TYPES", "MIGRATION_TYPES", "MOVE_TABLE_BEGIN", "MOVE_TABLE_END",
-           "PS_SINGLE_QUOTES", "RunbookMove", "ps_single_quoted", "ps_string",
-           "read_ps_string", "render_plan_ps1", "render_rollback_ps1", "runbook_entries",
-           "runbook_moves", "write_runbooks"]
+__all__ = [
+    "DOWNTIME_TYPES",
+    "MIGRATION_TYPES",
+    "MOVE_TABLE_BEGIN",
+    "MOVE_TABLE_END",
+    "PS_SINGLE_QUOTES",
+    "RunbookMove",
+    "ps_single_quoted",
+    "ps_string",
+    "read_ps_string",
+    "render_plan_ps1",
+    "render_rollback_ps1",
+    "runbook_entries",
+    "runbook_moves",
+    "write_runbooks",
+]

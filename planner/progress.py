@@ -26,8 +26,7 @@ REFRESH_SECONDS = 0.25
 class Progress(Protocol):
     """What the library may report.  Every call must be cheap and never raise."""
 
-    def stage(self, name: str, time_left: float | None = None,
-              best: str | None = None) -> None:
+    def stage(self, name: str, time_left: float | None = None, best: str | None = None) -> None:
         """A stage started or moved on.
 
         Parameters
@@ -48,8 +47,7 @@ class Progress(Protocol):
 class NullProgress:
     """A :class:`Progress` that shows nothing."""
 
-    def stage(self, name: str, time_left: float | None = None,
-              best: str | None = None) -> None:
+    def stage(self, name: str, time_left: float | None = None, best: str | None = None) -> None:
         """Ignore the stage."""
 
     def advance(self, done: int, total: int | None = None) -> None:
@@ -77,8 +75,13 @@ class StderrProgress:
         change instead (``--progress`` into a log file).
     """
 
-    def __init__(self, stream: TextIO | None = None, unit: str = "",
-                 delay: float = DELAY_SECONDS, tty: bool = True) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        unit: str = "",
+        delay: float = DELAY_SECONDS,
+        tty: bool = True,
+    ) -> None:
         self._stream = stream or sys.stderr
         self._unit = unit
         self._delay = delay
@@ -100,8 +103,9 @@ class StderrProgress:
         self._thread.start()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._stop.set()
         self._thread.join(timeout=1.0)
         with self._lock:
@@ -109,8 +113,7 @@ class StderrProgress:
                 self._write("\r" + " " * self._drawn + "\r")
                 self._drawn = 0
 
-    def stage(self, name: str, time_left: float | None = None,
-              best: str | None = None) -> None:
+    def stage(self, name: str, time_left: float | None = None, best: str | None = None) -> None:
         """Start or update a stage (see :class:`Progress`)."""
         with self._lock:
             if name != self._name:
@@ -187,8 +190,9 @@ def _clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
-def reporter(json_mode: bool = False, force: bool | None = None, unit: str = "",
-             stream: TextIO | None = None) -> StderrProgress | None:
+def reporter(
+    json_mode: bool = False, force: bool | None = None, unit: str = "", stream: TextIO | None = None
+) -> StderrProgress | None:
     """The progress display for a command, or None for none.
 
     ``force=True`` (``--progress``) shows it in every mode, ``False`` (``--no-progress``)
@@ -204,5 +208,11 @@ def reporter(json_mode: bool = False, force: bool | None = None, unit: str = "",
     return StderrProgress(stream, unit=unit, tty=tty) if show else None
 
 
-__all__ = ["DELAY_SECONDS", "NULL_PROGRESS", "NullProgress", "Progress", "StderrProgress",
-           "reporter"]
+__all__ = [
+    "DELAY_SECONDS",
+    "NULL_PROGRESS",
+    "NullProgress",
+    "Progress",
+    "StderrProgress",
+    "reporter",
+]

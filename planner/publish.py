@@ -34,8 +34,9 @@ from pathlib import Path
 TMP_PREFIX = ".hvplan-tmp-"
 LOCK_PREFIX = ".hvplan-lock-"
 OLD_PREFIX = ".hvplan-old-"
-_HELD_SIGNALS = {s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP"))
-                 if s is not None}
+_HELD_SIGNALS = {
+    s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None
+}
 
 
 class PublishError(Exception):
@@ -93,7 +94,8 @@ def _lock(target: Path) -> Iterator[None]:
             if attempt or _pid_alive(pid):
                 raise PublishError(
                     f"another hvplan (process {pid}) is writing {target}; wait for it to end "
-                    f"(or remove {lock} if no hvplan runs)") from None
+                    f"(or remove {lock} if no hvplan runs)"
+                ) from None
             lock.unlink(missing_ok=True)
             _remove_leftovers(target)
             continue
@@ -129,21 +131,27 @@ def _check_replaceable_dir(target: Path, force: bool) -> bool:
     if not target.exists():
         return False
     if not target.is_dir():
-        raise PublishError(f"{target} exists and is not a directory; give a directory for "
-                           "--out", usage=True)
+        raise PublishError(
+            f"{target} exists and is not a directory; give a directory for --out", usage=True
+        )
     entries = list(target.iterdir())
     if not entries:
         return True
     if not force:
-        raise PublishError(f"{target} already exists and is not empty; use --force to "
-                           "replace it (the earlier output is replaced only once the new one "
-                           "is complete)")
+        raise PublishError(
+            f"{target} already exists and is not empty; use --force to "
+            "replace it (the earlier output is replaced only once the new one "
+            "is complete)"
+        )
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
     if target.resolve() in (cwd, home, *cwd.parents) or any(
-            e.is_dir() and not e.is_symlink() for e in entries):
-        raise PublishError(f"refusing to replace {target}: it holds subdirectories or is the "
-                           "current or home directory, so it is not an earlier hvplan output; "
-                           "choose another --out")
+        e.is_dir() and not e.is_symlink() for e in entries
+    ):
+        raise PublishError(
+            f"refusing to replace {target}: it holds subdirectories or is the "
+            "current or home directory, so it is not an earlier hvplan output; "
+            "choose another --out"
+        )
     return True
 
 

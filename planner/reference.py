@@ -275,15 +275,19 @@ def _load_samples(cluster: Cluster, parameters: dict[str, Any]) -> LoadSamples |
         return None
     h = cluster.history
     if h is None:
-        raise ValueError(f"the plan was made on the load history ({stat}) but the snapshot "
-                         "has none")
+        raise ValueError(
+            f"the plan was made on the load history ({stat}) but the snapshot has none"
+        )
     indices = tuple(int(i) for i in idx)
     if not indices or any(i >= h.vm_cpu_milli.shape[0] or i < -1 for i in indices):
-        raise ValueError(f"load_sample_indices {list(indices)} do not fit the snapshot's "
-                         f"history of {h.vm_cpu_milli.shape[0]} samples")
+        raise ValueError(
+            f"load_sample_indices {list(indices)} do not fit the snapshot's "
+            f"history of {h.vm_cpu_milli.shape[0]} samples"
+        )
     statistic = parse_statistic(str(stat))
-    return LoadSamples(*sample_vectors(cluster, h, statistic, indices),
-                       statistic=statistic.value, indices=indices)
+    return LoadSamples(
+        *sample_vectors(cluster, h, statistic, indices), statistic=statistic.value, indices=indices
+    )
 
 
 __all__ = [

@@ -120,41 +120,61 @@ class ReplayResult:
     def moves_rows(self) -> list[dict[str, Any]]:
         """Every migration of every strategy, with names and times (for ``moves.csv``)."""
         c, ts = self.cluster, self.history.timestamps
-        return [{"strategy": s.name, "time": iso_utc(int(ts[min(t, len(ts) - 1)])),
-                 "sample": t, "vm": c.vm_names[v], "source": c.host_names[a],
-                 "target": c.host_names[b], "memory_mb": mb}
-                for s in self.strategies for t, v, a, b, mb in s.moves]
+        return [
+            {
+                "strategy": s.name,
+                "time": iso_utc(int(ts[min(t, len(ts) - 1)])),
+                "sample": t,
+                "vm": c.vm_names[v],
+                "source": c.host_names[a],
+                "target": c.host_names[b],
+                "memory_mb": mb,
+            }
+            for s in self.strategies
+            for t, v, a, b, mb in s.moves
+        ]
 
 
 # ----------------------------------------------------------------------------- strategies
-def _diff_moves(cluster: Cluster, history: LoadHistory, sample: int, before: np.ndarray,
-                after: np.ndarray) -> list[tuple[int, int, int, int, int]]:
+def _diff_moves(
+    cluster: Cluster, history: LoadHistory, sample: int, before: np.ndarray, after: np.ndarray
+) -> list[tuple[int, int, int, int, int]]:
     moved = np.flatnonzero(before != after)
     t = min(sample, history.n_samples - 1)
     mem = np.where(cluster.vm_consumes, history.vm_mem_mb[t], cluster.vm_memory_mb)
     return [(sample, int(v), int(before[v]), int(after[v]), int(mem[v])) for v in moved]
 
 
-def _static(cluster: Cluster, history: LoadHistory, name: str, desc: str,
-            placement: np.ndarray) -> Strategy:
+def _static(
+    cluster: Cluster, history: LoadHistory, name: str, desc: str, placement: np.ndarray
+) -> Strategy:
     moves = _diff_moves(cluster, history, 0, cluster.vm_host, placement)
     return Strategy(name, desc, Timeline.constant(placement), tuple(moves))
 
 
-def _replanned(cluster: Cluster, history: LoadHistory, start: np.ndarray,
-               replanner: Replanner, period_hours: float) -> Strategy:
+def _replanned(
+    cluster: Cluster,
+    history: LoadHistory,
+    start: np.ndarray,
+    replanner: Replanner,
+    period_hours: float,
+) -> Strategy:
     period = max(1, int(round(period_hours * 3600 / history.step_seconds)))
     p = start.astype(np.int32).copy()
     moves = _diff_moves(cluster, history, 0, cluster.vm_host, p)
     for a in range(period, history.n_samples, period):
         past = history.slice(a - period, a)
         c = cluster.replace(
-            vm_host=p.copy(), history=past,
-            vm_cpu_milli=np.where(cluster.vm_consumes, past.vm_cpu_milli[-1],
-                                  cluster.vm_cpu_milli).astype(np.int64),
-            vm_memory_mb=np.where(cluster.vm_consumes, past.vm_mem_mb[-1],
-                                  cluster.vm_memory_mb).astype(np.int64),
-            host_cpu_base_milli=past.host_cpu_base_milli[-1].astype(np.int64))
+            vm_host=p.copy(),
+            history=past,
+            vm_cpu_milli=np.where(
+                cluster.vm_consumes, past.vm_cpu_milli[-1], cluster.vm_cpu_milli
+            ).astype(np.int64),
+            vm_memory_mb=np.where(
+                cluster.vm_consumes, past.vm_mem_mb[-1], cluster.vm_memory_mb
+            ).astype(np.int64),
+            host_cpu_base_milli=past.host_cpu_base_milli[-1].astype(np.int64),
+        )
         new = replanner(c)
         if new is None:
             continue
@@ -162,41 +182,54 @@ def _replanned(cluster: Cluster, history: LoadHistory, start: np.ndarray,
         moves += _diff_moves(cluster, history, a, p, new)
         p = new
     tl = Timeline.from_moves(cluster.vm_host, [(t, v, b) for t, v, _, b, _ in moves])
-    return Strategy(f"hvplan/replanned-{period_hours:g}h",
-                    f"hvplan's plan, re-planned every {period_hours:g} h on the loads of the "
-                    "period before", tl, tuple(moves))
+    return Strategy(
+        f"hvplan/replanned-{period_hours:g}h",
+        f"hvplan's plan, re-planned every {period_hours:g} h on the loads of the period before",
+        tl,
+        tuple(moves),
+    )
 
 
-def _native(cluster: Cluster, history: LoadHistory,
-            variant: NodeFairnessOptions | DynamicOptimizationOptions) -> Strategy:
+def _native(
+    cluster: Cluster,
+    history: LoadHistory,
+    variant: NodeFairnessOptions | DynamicOptimizationOptions,
+) -> Strategy:
     bal = Balancer(cluster, variant)
     every = max(1, int(round(bal.interval_s / history.step_seconds)))
     moves: list[tuple[int, int, int, int, int]] = []
     for t in range(0, history.n_samples, every):
         clock = float(history.timestamps[t] - history.timestamps[0])
-        for m in bal.act(history.vm_cpu_milli[t], history.vm_mem_mb[t],
-                         history.host_cpu_base_milli[t], clock):
+        for m in bal.act(
+            history.vm_cpu_milli[t], history.vm_mem_mb[t], history.host_cpu_base_milli[t], clock
+        ):
             if m.kind == MoveKind.LIVE:
                 moves.append((t + 1, m.vm, m.source, m.target, m.memory_mb))
     tl = Timeline.from_moves(cluster.vm_host, [(t, v, b) for t, v, _, b, _ in moves])
     if isinstance(variant, NodeFairnessOptions):
-        thr = resolve_threshold(cluster, variant.level, variant.threshold_pct,
-                                variant.high_mode)
-        desc = (f"Hyper-V VM Load Balancer (Node Fairness), a pass every 30 min, {thr.rule}, "
-                f"VM choice '{variant.vm_choice}'"
-                + ("" if variant.max_moves_per_node is None
-                   else f", at most {variant.max_moves_per_node} move(s) per node per pass"))
+        thr = resolve_threshold(cluster, variant.level, variant.threshold_pct, variant.high_mode)
+        desc = (
+            f"Hyper-V VM Load Balancer (Node Fairness), a pass every 30 min, {thr.rule}, "
+            f"VM choice '{variant.vm_choice}'"
+            + (
+                ""
+                if variant.max_moves_per_node is None
+                else f", at most {variant.max_moves_per_node} move(s) per node per pass"
+            )
+        )
     else:
-        desc = (f"SCVMM Dynamic Optimization, aggressiveness {variant.aggressiveness}, every "
-                f"{variant.interval_minutes} min")
+        desc = (
+            f"SCVMM Dynamic Optimization, aggressiveness {variant.aggressiveness}, every "
+            f"{variant.interval_minutes} min"
+        )
     return Strategy(variant.name(), desc, tl, tuple(moves))
 
 
 # ----------------------------------------------------------------------------- judging
-def _judge(cluster: Cluster, history: LoadHistory, thr: Threshold,
-           strategies: list[Strategy], engine: str) -> list[Strategy]:
-    loads = sample_loads(cluster, history, [s.timeline for s in strategies],
-                         engine=engine)  # type: ignore[arg-type]
+def _judge(
+    cluster: Cluster, history: LoadHistory, thr: Threshold, strategies: list[Strategy], engine: str
+) -> list[Strategy]:
+    loads = sample_loads(cluster, history, [s.timeline for s in strategies], engine=engine)  # type: ignore[arg-type]
     over_t = over_threshold(cluster, thr, loads).sum(axis=(1, 2))
     over_c = over_capacity(cluster, loads).sum(axis=(1, 2))
     cpu_pct, mem_pct = percent(cluster, loads)
@@ -219,26 +252,29 @@ def _judge(cluster: Cluster, history: LoadHistory, thr: Threshold,
             "max_memory_pct": round(float(peak_m[i].max()), 4),
             "rule_violations": int(ev.rule_violations().max()),
             "samples_with_a_node_over_threshold": int(
-                over_threshold_any(cluster, thr, loads, i).sum()),
+                over_threshold_any(cluster, thr, loads, i).sum()
+            ),
         }
-        out.append(Strategy(s.name, s.description, s.timeline, s.moves, metrics,
-                            peak_c[i], peak_m[i]))
+        out.append(
+            Strategy(s.name, s.description, s.timeline, s.moves, metrics, peak_c[i], peak_m[i])
+        )
     return out
 
 
-def over_threshold_any(cluster: Cluster, thr: Threshold, loads: SampleLoads, i: int
-                       ) -> np.ndarray:
+def over_threshold_any(cluster: Cluster, thr: Threshold, loads: SampleLoads, i: int) -> np.ndarray:
     """``(T,)`` samples at which some node of timeline ``i`` is above the threshold."""
-    one = SampleLoads(loads.cpu_milli[i:i + 1], loads.memory_used_mb[i:i + 1])
+    one = SampleLoads(loads.cpu_milli[i : i + 1], loads.memory_used_mb[i : i + 1])
     return over_threshold(cluster, thr, one)[0].any(axis=1)
 
 
-def replay(cluster: Cluster, history: LoadHistory | None = None,
-           plan_placement: np.ndarray | None = None,
-           options: ReplayOptions | None = None,
-           replanner: Replanner | None = None,
-           variants: Sequence[NodeFairnessOptions | DynamicOptimizationOptions] | None = None
-           ) -> ReplayResult:
+def replay(
+    cluster: Cluster,
+    history: LoadHistory | None = None,
+    plan_placement: np.ndarray | None = None,
+    options: ReplayOptions | None = None,
+    replanner: Replanner | None = None,
+    variants: Sequence[NodeFairnessOptions | DynamicOptimizationOptions] | None = None,
+) -> ReplayResult:
     """Replay the window of ``history`` (default ``cluster.history``) for every strategy.
 
     Parameters
@@ -267,30 +303,41 @@ def replay(cluster: Cluster, history: LoadHistory | None = None,
         raise ValueError("the snapshot has no load history (vm_history / host_history)")
     thr = resolve_threshold(cluster, opts.level, opts.threshold_pct, opts.high_mode)
     notes: list[str] = []
-    strategies = [_static(cluster, h, "current", "the current placement, left alone",
-                          cluster.vm_host)]
+    strategies = [
+        _static(cluster, h, "current", "the current placement, left alone", cluster.vm_host)
+    ]
     if plan_placement is not None:
-        strategies.append(_static(cluster, h, "hvplan", "hvplan's plan, applied at the start",
-                                  np.asarray(plan_placement, dtype=np.int32)))
+        strategies.append(
+            _static(
+                cluster,
+                h,
+                "hvplan",
+                "hvplan's plan, applied at the start",
+                np.asarray(plan_placement, dtype=np.int32),
+            )
+        )
         if replanner is not None and opts.period_hours > 0:
-            strategies.append(_replanned(cluster, h, np.asarray(plan_placement),
-                                         replanner, opts.period_hours))
+            strategies.append(
+                _replanned(cluster, h, np.asarray(plan_placement), replanner, opts.period_hours)
+            )
     if opts.native:
         if variants is None:
             level = opts.level if opts.level is not None else thr.level
             vs, note = cluster_variants(
-                cluster, None if level == "custom" else level, opts.threshold_pct,
-                opts.high_mode)
+                cluster, None if level == "custom" else level, opts.threshold_pct, opts.high_mode
+            )
             if note:
                 notes.append(note)
         else:
             vs = list(variants)
         strategies += [_native(cluster, h, v) for v in vs]
     if h.step_seconds > 600:
-        notes.append(f"the history's step is {h.step_seconds} s: the balancers act at most "
-                     "once per sample")
-    return ReplayResult(cluster, h, thr, tuple(_judge(cluster, h, thr, strategies,
-                                                      opts.engine)), tuple(notes))
+        notes.append(
+            f"the history's step is {h.step_seconds} s: the balancers act at most once per sample"
+        )
+    return ReplayResult(
+        cluster, h, thr, tuple(_judge(cluster, h, thr, strategies, opts.engine)), tuple(notes)
+    )
 
 
 __all__ = ["ReplayOptions", "ReplayResult", "Replanner", "Strategy", "replay"]

@@ -31,8 +31,7 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
     ts = result.history.timestamps
     hours = (ts - ts[0]) / 3600.0
     fig = Figure(figsize=(11, 7.5))
-    ax_c, ax_m, ax_t = fig.subplots(3, 1, sharex=True,
-                                    gridspec_kw={"height_ratios": [3, 3, 1.6]})
+    ax_c, ax_m, ax_t = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.6]})
     for s in rows:
         label = chart_text(s.name)
         ax_c.plot(hours, s.peak_cpu_pct, lw=0.8, label=label)
@@ -47,15 +46,20 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
         t = np.array([m[0] for m in s.moves], dtype=np.int64)
         t = np.clip(t, 0, len(ts) - 1)
         ax_t.vlines(hours[t], i - 0.4, i + 0.4, lw=0.6, color=f"C{i % 10}")
-    ax_t.set_yticks(range(len(rows)), [chart_text(f"{s.name} ({len(s.moves)})") for s in rows],
-                    fontsize=7)
+    ax_t.set_yticks(
+        range(len(rows)), [chart_text(f"{s.name} ({len(s.moves)})") for s in rows], fontsize=7
+    )
     ax_t.set_xlabel("hours from " + chart_text(result.history.window()["start"]))
     ax_t.set_ylim(-0.6, len(rows) - 0.4)
     ax_t.set_title("migrations", fontsize=8)
     ax_c.legend(fontsize=7, ncol=2, loc="upper right")
-    ax_c.set_title(chart_text(f"{result.cluster.name}: replay of "
-                              f"{result.history.n_samples} samples; dashed: {thr.rule}"),
-                   fontsize=9)
+    ax_c.set_title(
+        chart_text(
+            f"{result.cluster.name}: replay of "
+            f"{result.history.n_samples} samples; dashed: {thr.rule}"
+        ),
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 

@@ -27,8 +27,12 @@ from planner.reportplan import PlanMove
 #: Moves drawn in the timeline and listed in the table; the rest are counted, not shown.
 MAX_MOVES_SHOWN = 400
 
-_MIGRATION_COLORS = {"Live": "#2b6cb0", "Quick": "#dd8a1d", "Shutdown": "#c53030",
-                     "Start": "#38a169"}
+_MIGRATION_COLORS = {
+    "Live": "#2b6cb0",
+    "Quick": "#dd8a1d",
+    "Shutdown": "#c53030",
+    "Start": "#38a169",
+}
 BEFORE_COLOR = "#a0aec0"
 AFTER_COLOR = "#2b6cb0"
 _THRESHOLD_COLOR = "#c53030"
@@ -42,32 +46,60 @@ def png_img(fig: Figure, alt: str) -> str:
     buf = io.BytesIO()
     render_png(fig, buf)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="chart" alt="{html.escape(alt, quote=True)}" ' \
-           f'src="data:image/png;base64,{data}">'
+    return (
+        f'<img class="chart" alt="{html.escape(alt, quote=True)}" '
+        f'src="data:image/png;base64,{data}">'
+    )
 
 
 def capacity_line(ax: Axes, horizontal: bool = True) -> None:
     """The 100 % line, drawn and labelled on the chart itself."""
     if horizontal:
         ax.axhline(100.0, color=_CAPACITY_COLOR, linewidth=1.0)
-        ax.annotate("100 % (capacity)", xy=(1.0, 100.0), xycoords=("axes fraction", "data"),
-                    xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom",
-                    fontsize=7, color=_CAPACITY_COLOR)
+        ax.annotate(
+            "100 % (capacity)",
+            xy=(1.0, 100.0),
+            xycoords=("axes fraction", "data"),
+            xytext=(-2, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=_CAPACITY_COLOR,
+        )
     else:
         ax.axvline(100.0, color=_CAPACITY_COLOR, linewidth=1.0)
-        ax.annotate("100 %", xy=(100.0, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(2, -2), textcoords="offset points", ha="left", va="top",
-                    fontsize=7, color=_CAPACITY_COLOR)
+        ax.annotate(
+            "100 %",
+            xy=(100.0, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=7,
+            color=_CAPACITY_COLOR,
+        )
 
 
 def outside_legend(ax: Axes, ncols: int = 4, **kwargs: Any) -> None:
     """A legend above the plotting area, right-aligned: it never covers the data."""
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncols=ncols,
-              frameon=False, **kwargs)
+    ax.legend(
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=8,
+        ncols=ncols,
+        frameon=False,
+        **kwargs,
+    )
 
 
-def load_chart(cluster: Cluster, before: tuple[np.ndarray, np.ndarray],
-               after: tuple[np.ndarray, np.ndarray] | None, threshold: Threshold) -> Figure:
+def load_chart(
+    cluster: Cluster,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray] | None,
+    threshold: Threshold,
+) -> Figure:
     """Per-node CPU % and memory % bars, now and (when given) after the plan, with the
     threshold, the labelled 100 % line and the node names under both panels."""
     n = cluster.n_hosts
@@ -77,18 +109,28 @@ def load_chart(cluster: Cluster, before: tuple[np.ndarray, np.ndarray],
     x = np.arange(n)
     bw = 0.4 if after is not None else 0.7
     labels = [chart_text(h) for h in cluster.host_names]
-    for ax, k, title, thr in ((axes[0], 0, "CPU %", threshold.cpu_pct),
-                              (axes[1], 1, "Memory %", threshold.memory_pct)):
+    for ax, k, title, thr in (
+        (axes[0], 0, "CPU %", threshold.cpu_pct),
+        (axes[1], 1, "Memory %", threshold.memory_pct),
+    ):
         if after is None:
             ax.bar(x, before[k], bw, color=AFTER_COLOR, label="now")
         else:
             ax.bar(x - bw / 2, before[k], bw, color=BEFORE_COLOR, label="now (before the plan)")
             ax.bar(x + bw / 2, after[k], bw, color=AFTER_COLOR, label="after the plan")
-        ax.axhline(thr, color=_THRESHOLD_COLOR, linestyle="--", linewidth=1.2,
-                   label=f"threshold {thr:.1f} %")
+        ax.axhline(
+            thr,
+            color=_THRESHOLD_COLOR,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"threshold {thr:.1f} %",
+        )
         capacity_line(ax)
-        top = max(110.0, float(np.max(before[k])) + 8,
-                  float(np.max(after[k])) + 8 if after is not None else 0.0)
+        top = max(
+            110.0,
+            float(np.max(before[k])) + 8,
+            float(np.max(after[k])) + 8 if after is not None else 0.0,
+        )
         ax.set_ylim(0, top)
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylabel(title)
@@ -141,8 +183,13 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
         lefts = [wave_rank[m.wave] for m in shown]
         lengths = [0.9] * rows
     # One call for every bar: per-bar calls dominate the time on plans of hundreds of moves.
-    bars = ax.barh(np.arange(rows), lengths, left=lefts, height=0.7,
-                   color=[_MIGRATION_COLORS.get(m.migration_type, "#718096") for m in shown])
+    bars = ax.barh(
+        np.arange(rows),
+        lengths,
+        left=lefts,
+        height=0.7,
+        color=[_MIGRATION_COLORS.get(m.migration_type, "#718096") for m in shown],
+    )
     for bar, m in zip(bars, shown, strict=True):
         if m.temporary:  # a hop through a third node that breaks a deadlock
             bar.set_hatch("///")
@@ -150,10 +197,17 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
     labelled = rows <= 40
     if labelled:
         ax.set_yticks(range(rows))
-        ax.set_yticklabels([chart_text(f"{cluster.vm_names[m.vm]}: "
-                                       f"{cluster.host_names[m.source]} \u2192 "
-                                       f"{cluster.host_names[m.target]}") for m in shown],
-                           fontsize=8)
+        ax.set_yticklabels(
+            [
+                chart_text(
+                    f"{cluster.vm_names[m.vm]}: "
+                    f"{cluster.host_names[m.source]} \u2192 "
+                    f"{cluster.host_names[m.target]}"
+                )
+                for m in shown
+            ],
+            fontsize=8,
+        )
     else:
         ax.set_yticks([])
         ax.set_ylabel(f"{rows} moves")
@@ -169,21 +223,34 @@ def timeline_chart(cluster: Cluster, moves: Sequence[PlanMove]) -> Figure:
     for i, (w, p) in enumerate(zip(waves, pos, strict=True)):
         ax.axvline(p, color="#718096", linewidth=0.6, alpha=0.6)
         if i in keep:
-            ax.annotate(f"wave {w}", xy=(p, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(2, 2), textcoords="offset points", fontsize=7,
-                        color="#4a5568")
+            ax.annotate(
+                f"wave {w}",
+                xy=(p, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(2, 2),
+                textcoords="offset points",
+                fontsize=7,
+                color="#4a5568",
+            )
     if len(keep) < len(waves):
-        ax.set_title(f"{len(waves)} waves; every wave starts at a grey line (labels thinned)",
-                     fontsize=8, loc="left", pad=14)
-    ax.set_xlabel("estimated seconds from the start (without the pauses between waves)"
-                  if timed else "wave")
+        ax.set_title(
+            f"{len(waves)} waves; every wave starts at a grey line (labels thinned)",
+            fontsize=8,
+            loc="left",
+            pad=14,
+        )
+    ax.set_xlabel(
+        "estimated seconds from the start (without the pauses between waves)" if timed else "wave"
+    )
     present = sorted({m.migration_type for m in shown})
     handles = [Patch(color=_MIGRATION_COLORS.get(t, "#718096"), label=t) for t in present]
     if any(m.temporary for m in shown):
-        handles.append(Patch(facecolor="#718096", hatch="///", edgecolor="white",
-                             label="temporary hop"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
-              frameon=False)
+        handles.append(
+            Patch(facecolor="#718096", hatch="///", edgecolor="white", label="temporary hop")
+        )
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False
+    )
     return fig
 
 
@@ -198,15 +265,34 @@ def compare_chart(rows: Sequence[dict[str, Any]], threshold: Threshold) -> Figur
     ax1.set_yticklabels(names, fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("memory moved (GiB)")
-    ax2.barh(y, [float(r.get("max_cpu_pct_after") or 0) for r in rows], color=BEFORE_COLOR,
-             label="max CPU %")
-    ax2.barh(y, [float(r.get("max_memory_pct_after") or 0) for r in rows], height=0.35,
-             color="#2c7a7b", label="max memory %")
-    ax2.axvline(threshold.cpu_pct, color=_THRESHOLD_COLOR, linestyle="--", linewidth=1.0,
-                label=f"CPU threshold {threshold.cpu_pct:.1f} %")
+    ax2.barh(
+        y,
+        [float(r.get("max_cpu_pct_after") or 0) for r in rows],
+        color=BEFORE_COLOR,
+        label="max CPU %",
+    )
+    ax2.barh(
+        y,
+        [float(r.get("max_memory_pct_after") or 0) for r in rows],
+        height=0.35,
+        color="#2c7a7b",
+        label="max memory %",
+    )
+    ax2.axvline(
+        threshold.cpu_pct,
+        color=_THRESHOLD_COLOR,
+        linestyle="--",
+        linewidth=1.0,
+        label=f"CPU threshold {threshold.cpu_pct:.1f} %",
+    )
     if abs(threshold.memory_pct - threshold.cpu_pct) > 0.05:
-        ax2.axvline(threshold.memory_pct, color="#2c7a7b", linestyle=":", linewidth=1.0,
-                    label=f"memory threshold {threshold.memory_pct:.1f} %")
+        ax2.axvline(
+            threshold.memory_pct,
+            color="#2c7a7b",
+            linestyle=":",
+            linewidth=1.0,
+            label=f"memory threshold {threshold.memory_pct:.1f} %",
+        )
     capacity_line(ax2, horizontal=False)
     ax2.set_xlim(0, 112)
     ax2.set_yticks(y)
@@ -217,8 +303,9 @@ def compare_chart(rows: Sequence[dict[str, Any]], threshold: Threshold) -> Figur
     return fig
 
 
-def failover_chart(labels: Sequence[str], now: Sequence[float],
-                   after: Sequence[float] | None) -> Figure:
+def failover_chart(
+    labels: Sequence[str], now: Sequence[float], after: Sequence[float] | None
+) -> Figure:
     """Highest load (worse of CPU and memory) after each single-node failure: with the
     current placement and, when given, after the plan."""
     n = len(labels)
@@ -235,8 +322,7 @@ def failover_chart(labels: Sequence[str], now: Sequence[float],
     ax.set_ylim(0, top)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_xticks(x)
-    ax.set_xticklabels([chart_text(s) for s in labels], rotation=90 if n > 12 else 0,
-                       fontsize=8)
+    ax.set_xticklabels([chart_text(s) for s in labels], rotation=90 if n > 12 else 0, fontsize=8)
     ax.set_xlabel("failed node")
     ax.set_ylabel("highest load after, %")
     ax.grid(axis="y", alpha=0.3)
@@ -244,6 +330,15 @@ def failover_chart(labels: Sequence[str], now: Sequence[float],
     return fig
 
 
-__all__ = ["AFTER_COLOR", "BEFORE_COLOR", "MAX_MOVES_SHOWN", "compare_chart",
-           "failover_chart", "load_chart", "png_img", "thin_labels", "timeline_chart",
-           "wave_starts"]
+__all__ = [
+    "AFTER_COLOR",
+    "BEFORE_COLOR",
+    "MAX_MOVES_SHOWN",
+    "compare_chart",
+    "failover_chart",
+    "load_chart",
+    "png_img",
+    "thin_labels",
+    "timeline_chart",
+    "wave_starts",
+]

@@ -77,8 +77,9 @@ def _read_csv(path: Path, report: Report) -> tuple[list[str], list[tuple[int, di
         if not any(c.strip() for c in r):
             continue
         # Text cells that hvplan wrote carry the spreadsheet-formula defence: undone here.
-        records.append((i, {k: (csv_uncell(r[j].strip()) if j < len(r) else "")
-                            for j, k in enumerate(header)}))
+        records.append(
+            (i, {k: (csv_uncell(r[j].strip()) if j < len(r) else "") for j, k in enumerate(header)})
+        )
     return header, records
 
 
@@ -124,8 +125,12 @@ def read_plan(cluster: Cluster, directory: str | Path) -> tuple[PlanData | None,
     for name in names if isinstance(names, list) else [names]:
         h = _lookup({n.casefold(): i for i, n in enumerate(cluster.host_names)}, str(name))
         if h is None:
-            report.error(summary_json.name, "drains a host that is not in the snapshot",
-                         column="drained", value=name)
+            report.error(
+                summary_json.name,
+                "drains a host that is not in the snapshot",
+                column="drained",
+                value=name,
+            )
         elif h not in drained:
             drained.append(h)
     if not report.valid:
@@ -153,8 +158,13 @@ def _read_moves(cluster: Cluster, path: Path, report: Report) -> list[PlanMove]:
     for row, rec in records:
         ok = True
 
-        def number(col: str, default: float | None, integer: bool, row: int = row,
-                    rec: dict[str, str] = rec) -> float:
+        def number(
+            col: str,
+            default: float | None,
+            integer: bool,
+            row: int = row,
+            rec: dict[str, str] = rec,
+        ) -> float:
             nonlocal ok
             s = rec.get(col, "")
             if s == "" and default is not None:
@@ -176,32 +186,59 @@ def _read_moves(cluster: Cluster, path: Path, report: Report) -> list[PlanMove]:
         est = number("est_seconds", 0.0, False)
         vm = _lookup(vm_idx, rec["vm"])
         if vm is None:
-            report.error(path.name, "VM is not in the snapshot (was the plan made from "
-                         "another snapshot?)", row=row, column="vm", value=rec["vm"])
+            report.error(
+                path.name,
+                "VM is not in the snapshot (was the plan made from another snapshot?)",
+                row=row,
+                column="vm",
+                value=rec["vm"],
+            )
             ok = False
         ends = []
         for col in ("source", "target"):
             h = _lookup(host_idx, rec[col])
             if h is None:
-                report.error(path.name, "host is not in the snapshot", row=row, column=col,
-                             value=rec[col])
+                report.error(
+                    path.name, "host is not in the snapshot", row=row, column=col, value=rec[col]
+                )
                 ok = False
             ends.append(h)
         mtype = _MIGRATION_TYPES.get(rec["migration_type"].casefold())
         if mtype is None:
-            report.error(path.name, "expected Live, Quick, Shutdown or Start", row=row,
-                         column="migration_type", value=rec["migration_type"])
+            report.error(
+                path.name,
+                "expected Live, Quick, Shutdown or Start",
+                row=row,
+                column="migration_type",
+                value=rec["migration_type"],
+            )
             ok = False
         temporary = rec.get("temporary", "").casefold() in ("true", "1", "yes")
-        if ok and vm is not None and ends[0] is not None and ends[1] is not None \
-                and mtype is not None:
-            moves.append(PlanMove(step, wave, vm, ends[0], ends[1], mtype, mem, est,
-                                  rec.get("reason", ""), temporary))
+        if (
+            ok
+            and vm is not None
+            and ends[0] is not None
+            and ends[1] is not None
+            and mtype is not None
+        ):
+            moves.append(
+                PlanMove(
+                    step,
+                    wave,
+                    vm,
+                    ends[0],
+                    ends[1],
+                    mtype,
+                    mem,
+                    est,
+                    rec.get("reason", ""),
+                    temporary,
+                )
+            )
     return moves
 
 
-def _read_placement(cluster: Cluster, path: Path, placement: np.ndarray,
-                    report: Report) -> None:
+def _read_placement(cluster: Cluster, path: Path, placement: np.ndarray, report: Report) -> None:
     header, records = _read_csv(path, report)
     if not header:
         return
@@ -216,14 +253,19 @@ def _read_placement(cluster: Cluster, path: Path, placement: np.ndarray,
         vm = _lookup(vm_idx, rec["vm"])
         h = _lookup(host_idx, rec["host"])
         if vm is None:
-            report.error(path.name, "VM is not in the snapshot (was the plan made from "
-                         "another snapshot?)", row=row, column="vm", value=rec["vm"])
+            report.error(
+                path.name,
+                "VM is not in the snapshot (was the plan made from another snapshot?)",
+                row=row,
+                column="vm",
+                value=rec["vm"],
+            )
         if h is None:
-            report.error(path.name, "host is not in the snapshot", row=row, column="host",
-                         value=rec["host"])
+            report.error(
+                path.name, "host is not in the snapshot", row=row, column="host", value=rec["host"]
+            )
         if vm is not None and h is not None:
             placement[vm] = h
-
 
 
 # ----------------------------------------------------------------------------- plan options
@@ -307,28 +349,50 @@ def plan_settings(summary: dict[str, Any]) -> PlanSettings:
         level = None
     mode = pick("high_mode")
     rule = str(summary.get("threshold_rule") or "")
-    high_mode = (str(mode).strip().lower() if mode is not None
-                 else "absolute" if "absolute" in rule else "average")
+    high_mode = (
+        str(mode).strip().lower()
+        if mode is not None
+        else "absolute"
+        if "absolute" in rule
+        else "average"
+    )
     minimise = pick("minimise", "minimize")
     shown: list[tuple[str, str]] = []
     if rule:
         shown.append(("threshold", rule))
-    for k in ("level", "high_mode", "minimise", "load", "headroom_pct", "max_moves",
-              "drained", "profile", "seed", "time_limit_s", "strict_rules"):
+    for k in (
+        "level",
+        "high_mode",
+        "minimise",
+        "load",
+        "headroom_pct",
+        "max_moves",
+        "drained",
+        "profile",
+        "seed",
+        "time_limit_s",
+        "strict_rules",
+    ):
         v = pick(k) if k != "drained" else summary.get("drained", params.get("drain"))
         if v is not None:
             shown.append((k, _text(v)))
     seen = {k for k, _ in shown}
     # The drain is shown by name ("drained"); "drain" holds the same hosts as indices.
     aliases = {"profile_source", "drain"}
-    shown += [(k, _text(v)) for k, v in sorted(params.items())
-              if k not in seen and k not in aliases]
+    shown += [
+        (k, _text(v)) for k, v in sorted(params.items()) if k not in seen and k not in aliases
+    ]
     created = summary.get("created_utc")
     collected = summary.get("collected_utc")
-    return PlanSettings(level, threshold, high_mode if high_mode in ("average", "absolute")
-                        else "average", None if minimise is None else str(minimise),
-                        None if created is None else str(created),
-                        None if collected is None else str(collected), tuple(shown))
+    return PlanSettings(
+        level,
+        threshold,
+        high_mode if high_mode in ("average", "absolute") else "average",
+        None if minimise is None else str(minimise),
+        None if created is None else str(created),
+        None if collected is None else str(collected),
+        tuple(shown),
+    )
 
 
 __all__ = ["DOWNTIME_TYPES", "PlanData", "PlanMove", "PlanSettings", "plan_settings", "read_plan"]

@@ -36,20 +36,20 @@ from planner.solve.result import OptimizeResult
 LATEST_SHARE = 0.2
 
 
-def pipeline_solver(options: PlanOptions, statistic: LoadStatistic,
-                    plans: dict[bytes, Plan] | None = None) -> Solver:
+def pipeline_solver(
+    options: PlanOptions, statistic: LoadStatistic, plans: dict[bytes, Plan] | None = None
+) -> Solver:
     """A :data:`~planner.history.robust.Solver` over :func:`planner.pipeline.plan` with the
     critical samples as ``load_samples``; each :class:`Plan` made is kept in ``plans`` under
     its placement's bytes."""
 
-    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float
-              ) -> np.ndarray | None:
+    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float) -> np.ndarray | None:
         assert cluster.history is not None
         cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
-        samples_used = LoadSamples(cpu, mem, base, statistic=statistic.value,
-                                   indices=tuple(int(s) for s in samples))
-        opts = dataclasses.replace(options, load_samples=samples_used,
-                                   time_limit_s=time_limit_s)
+        samples_used = LoadSamples(
+            cpu, mem, base, statistic=statistic.value, indices=tuple(int(s) for s in samples)
+        )
+        opts = dataclasses.replace(options, load_samples=samples_used, time_limit_s=time_limit_s)
         res = plan(cluster, opts)
         p = res.placement
         if p is None:
@@ -67,8 +67,11 @@ def _time_limit(options: PlanOptions) -> float:
     return float(resolve_profile(options.profile).time_limit_s)
 
 
-def plan_with_history(cluster: Cluster, options: PlanOptions | None = None,
-                      load: LoadStatistic | str = LoadStatistic.P95) -> Plan:
+def plan_with_history(
+    cluster: Cluster,
+    options: PlanOptions | None = None,
+    load: LoadStatistic | str = LoadStatistic.P95,
+) -> Plan:
     """A plan judged over ``cluster.history`` at ``load`` (see the module docstring).
 
     Parameters
@@ -95,22 +98,31 @@ def plan_with_history(cluster: Cluster, options: PlanOptions | None = None,
     if stat == LoadStatistic.LATEST:
         res = plan(cluster, dataclasses.replace(opts, time_limit_s=total))
         if res.placement is not None and res.summary:
-            res.summary["history"] = history_summary(cluster, stat, res.placement, None,
-                                                     None, opts)
+            res.summary["history"] = history_summary(cluster, stat, res.placement, None, None, opts)
         return res
     latest = plan(cluster, dataclasses.replace(opts, time_limit_s=total * LATEST_SHARE))
     plans: dict[bytes, Plan] = {}
-    rob = robust_plan(cluster, h, stat, thr, pipeline_solver(opts, stat, plans),
-                      total * (1 - LATEST_SHARE))
+    rob = robust_plan(
+        cluster, h, stat, thr, pipeline_solver(opts, stat, plans), total * (1 - LATEST_SHARE)
+    )
     if rob.placement is None:
-        return plan(cluster, dataclasses.replace(
-            opts, time_limit_s=1.0, load_samples=LoadSamples(*sample_vectors(
-                cluster, h, stat, rob.samples or [-1]), statistic=stat.value,
-                indices=tuple(int(s) for s in rob.samples or [-1]))))
+        return plan(
+            cluster,
+            dataclasses.replace(
+                opts,
+                time_limit_s=1.0,
+                load_samples=LoadSamples(
+                    *sample_vectors(cluster, h, stat, rob.samples or [-1]),
+                    statistic=stat.value,
+                    indices=tuple(int(s) for s in rob.samples or [-1]),
+                ),
+            ),
+        )
     best = plans[np.asarray(rob.placement, dtype=np.int64).tobytes()]
     if best.summary:
-        best.summary["history"] = history_summary(cluster, stat, rob.placement,
-                                                  latest.placement, rob.to_dict(), opts)
+        best.summary["history"] = history_summary(
+            cluster, stat, rob.placement, latest.placement, rob.to_dict(), opts
+        )
     return best
 
 
@@ -140,9 +152,14 @@ def plan_with_history_to_directory(
     return p.result, wo
 
 
-def history_summary(cluster: Cluster, statistic: LoadStatistic, after: np.ndarray,
-                    latest_after: np.ndarray | None, loop: dict[str, Any] | None,
-                    options: PlanOptions) -> dict[str, Any]:
+def history_summary(
+    cluster: Cluster,
+    statistic: LoadStatistic,
+    after: np.ndarray,
+    latest_after: np.ndarray | None,
+    loop: dict[str, Any] | None,
+    options: PlanOptions,
+) -> dict[str, Any]:
     """The ``history`` part of ``summary.json``: the window, the statistic, and for the
     current placement (``before``), the plan (``after``) and a plan on ``--load latest``
     (``latest_plan``): node-samples over the threshold and over capacity, nodes over the
@@ -155,19 +172,28 @@ def history_summary(cluster: Cluster, statistic: LoadStatistic, after: np.ndarra
         placements.append(np.asarray(latest_after))
     rows = judge(cluster, h, placements, thr, statistic)
     out: dict[str, Any] = {
-        "statistic": statistic.value, "window": h.window(), "files": list(h.files),
-        "threshold_pct": thr.to_dict(), "before": rows[0], "after": rows[1],
+        "statistic": statistic.value,
+        "window": h.window(),
+        "files": list(h.files),
+        "threshold_pct": thr.to_dict(),
+        "before": rows[0],
+        "after": rows[1],
         "moves": int((np.asarray(after) != cluster.vm_host).sum()),
     }
     if latest_after is not None:
-        out["latest_plan"] = {**rows[2], "moves": int(
-            (np.asarray(latest_after) != cluster.vm_host).sum())}
+        out["latest_plan"] = {
+            **rows[2],
+            "moves": int((np.asarray(latest_after) != cluster.vm_host).sum()),
+        }
     if loop is not None:
         out["loop"] = {k: v for k, v in loop.items() if k != "after"}
     return out
 
 
 __all__ = [
-    "LATEST_SHARE", "history_summary", "pipeline_solver", "plan_with_history",
+    "LATEST_SHARE",
+    "history_summary",
+    "pipeline_solver",
+    "plan_with_history",
     "plan_with_history_to_directory",
 ]

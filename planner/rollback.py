@@ -65,8 +65,14 @@ class RollbackResult:
             "moves": len(self.sequence.moves),
             "waves": self.sequence.waves,
             "estimated_seconds": round(self.sequence.estimated_seconds, 1),
-            "kept": [{"vm": cluster.vm_names[v], "host": cluster.host_names[int(self.target[v])],
-                      "reason": why} for v, why in self.kept],
+            "kept": [
+                {
+                    "vm": cluster.vm_names[v],
+                    "host": cluster.host_names[int(self.target[v])],
+                    "reason": why,
+                }
+                for v, why in self.kept
+            ],
         }
 
 
@@ -95,27 +101,33 @@ def _rules_broken(cluster: Cluster, placement: np.ndarray) -> dict[str, tuple[in
     return out
 
 
-def _keep_for_rules(cluster: Cluster, placement: np.ndarray, target: np.ndarray,
-                    kept: dict[int, str]) -> None:
+def _keep_for_rules(
+    cluster: Cluster, placement: np.ndarray, target: np.ndarray, kept: dict[int, str]
+) -> None:
     """Keep the moved VMs of every rule the way back would break again (in place)."""
     after_plan = _rules_broken(cluster, placement)
     for _ in range(cluster.n_vms + 1):
-        again = {r: vs for r, vs in _rules_broken(cluster, target).items()
-                 if r not in after_plan}
+        again = {r: vs for r, vs in _rules_broken(cluster, target).items() if r not in after_plan}
         changed = False
         for rule, vms in sorted(again.items()):
             for v in vms:
                 if target[v] != placement[v]:
                     target[v] = placement[v]
-                    kept[v] = (f"moving it back would break again rule '{rule}', which the "
-                               "original placement broke and the plan repaired")
+                    kept[v] = (
+                        f"moving it back would break again rule '{rule}', which the "
+                        "original placement broke and the plan repaired"
+                    )
                     changed = True
         if not changed:
             return
 
 
-def rollback_sequence(cluster: Cluster, placement: np.ndarray, moves: Sequence[PlanMove],
-                      options: SequenceOptions | None = None) -> RollbackResult:
+def rollback_sequence(
+    cluster: Cluster,
+    placement: np.ndarray,
+    moves: Sequence[PlanMove],
+    options: SequenceOptions | None = None,
+) -> RollbackResult:
     """The safe way back from ``placement`` (reached by ``moves``) to the snapshot.
 
     Parameters
@@ -153,8 +165,13 @@ def rollback_sequence(cluster: Cluster, placement: np.ndarray, moves: Sequence[P
         target[v] = p[v]
     _keep_for_rules(cluster, p, target, kept)
     base = options or SequenceOptions()
-    opts = SequenceOptions(base.durations, base.temporary_hops, base.max_temporary_moves,
-                           check_target=False, evacuate_first=False)
+    opts = SequenceOptions(
+        base.durations,
+        base.temporary_hops,
+        base.max_temporary_moves,
+        check_target=False,
+        evacuate_first=False,
+    )
     reasons = {v: ROLLBACK_REASON for v in range(cluster.n_vms)}
     seq = build_sequence(cluster, target, (), reasons, opts, start=p, kinds=kinds)
     for _ in range(MAX_ROUNDS):
@@ -177,5 +194,11 @@ def kept_names(cluster: Cluster, kept: Iterable[tuple[int, str]]) -> list[str]:
     return [cluster.vm_names[v] for v, _ in kept]
 
 
-__all__ = ["MAX_ROUNDS", "ROLLBACK_REASON", "RollbackResult", "kept_names", "rollback_kinds",
-           "rollback_sequence"]
+__all__ = [
+    "MAX_ROUNDS",
+    "ROLLBACK_REASON",
+    "RollbackResult",
+    "kept_names",
+    "rollback_kinds",
+    "rollback_sequence",
+]

@@ -153,25 +153,43 @@ class SequenceResult:
         }
 
 
-def _fail(message: str, started: float, lower: int = 0,
-          stuck: Sequence[int] = ()) -> SequenceResult:
-    return SequenceResult(False, (), 0, 0.0, 0, message, (), lower,
-                          time.perf_counter() - started,
-                          stuck_vms=tuple(sorted(int(v) for v in stuck)))
+def _fail(
+    message: str, started: float, lower: int = 0, stuck: Sequence[int] = ()
+) -> SequenceResult:
+    return SequenceResult(
+        False,
+        (),
+        0,
+        0.0,
+        0,
+        message,
+        (),
+        lower,
+        time.perf_counter() - started,
+        stuck_vms=tuple(sorted(int(v) for v in stuck)),
+    )
 
 
-def _target_problems(cluster: Cluster, start: np.ndarray, target: np.ndarray,
-                     kinds: np.ndarray, drained: set[int], check_target: bool) -> str | None:
+def _target_problems(
+    cluster: Cluster,
+    start: np.ndarray,
+    target: np.ndarray,
+    kinds: np.ndarray,
+    drained: set[int],
+    check_target: bool,
+) -> str | None:
     """Why ``target`` cannot be sequenced at all (None when it can be tried)."""
     hn, vn = cluster.host_names, cluster.vm_names
     moving = np.flatnonzero(target != start)
     bad = [int(v) for v in moving if kinds[v, target[v]] == MoveKind.FORBIDDEN]
     if bad:
         names = ", ".join(f"{vn[v]} → {hn[int(target[v])]}" for v in bad[:10])
-        return (f"{len(bad)} move(s) the cluster cannot carry out (different CPU vendor or "
-                "feature set and no downtime allowed, no live-migration network, saved "
-                f"state, a VM that is not running on a Down node, or an OS that cannot run "
-                f"the VM's configuration version): {names}")
+        return (
+            f"{len(bad)} move(s) the cluster cannot carry out (different CPU vendor or "
+            "feature set and no downtime allowed, no live-migration network, saved "
+            f"state, a VM that is not running on a Down node, or an OS that cannot run "
+            f"the VM's configuration version): {names}"
+        )
     if not check_target:
         return None
     hard = [x for x in placement_violations(cluster, target, drained) if x.hard]
@@ -196,8 +214,9 @@ class _Run:
     careful: bool = False
 
 
-def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
-              ) -> tuple[list[tuple[int, int, int, bool, str]], list[Unit]]:
+def _one_wave(
+    c: Cluster, run: _Run, pending: list[Unit]
+) -> tuple[list[tuple[int, int, int, bool, str]], list[Unit]]:
     """Rank the pending units, start every one that can start, add hops when deadlocked.
 
     In ``careful`` mode (the retry after a greedy pass ran into a deadlock) a unit is held
@@ -244,7 +263,7 @@ def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
         why, host, detail = sq.check(u, u.target)
         if why == OK and run.careful:
             sq.admit(u, u.target)
-            rest = still + pending[i + 1:]
+            rest = still + pending[i + 1 :]
             if rest and len(sq.deadlocked(rest, True)) > base:
                 sq.retract(u, u.target)
                 why, host, detail = CAP, u.target, "room another move needs first"
@@ -260,16 +279,24 @@ def _one_wave(c: Cluster, run: _Run, pending: list[Unit]
                 stuck_now = True
                 run.waiting_on[host] = run.waiting_on.get(host, 0) + 1
     if stuck_now and run.opt.temporary_hops and run.hops < run.max_hops:
-        run.hops = break_deadlocks(c, sq, still, this_wave, run.hop_note, run.hops,
-                                    run.max_hops, True)
+        run.hops = break_deadlocks(
+            c, sq, still, this_wave, run.hop_note, run.hops, run.max_hops, True
+        )
         if not this_wave:
-            run.hops = break_deadlocks(c, sq, still, this_wave, run.hop_note, run.hops,
-                                        run.max_hops, False)
+            run.hops = break_deadlocks(
+                c, sq, still, this_wave, run.hop_note, run.hops, run.max_hops, False
+            )
     return this_wave, still
 
 
-def _lower_bound(c: Cluster, start: np.ndarray, tgt: np.ndarray, moving: list[int],
-                 kinds: np.ndarray, lim: list[int]) -> int:
+def _lower_bound(
+    c: Cluster,
+    start: np.ndarray,
+    tgt: np.ndarray,
+    moving: list[int],
+    kinds: np.ndarray,
+    lim: list[int],
+) -> int:
     """Waves needed at least: ``max_h ceil(live moves touching h / limit h)`` (1 when only
     other moves are planned)."""
     deg0 = [0] * c.n_hosts
@@ -334,23 +361,22 @@ def build_sequence(
         return _fail(problem, started)
     moving = [int(v) for v in np.flatnonzero(tgt != st0)]
     if not moving:
-        return SequenceResult(True, (), 0, 0.0, 0, "nothing to move", (), 0,
-                              time.perf_counter() - started)
+        return SequenceResult(
+            True, (), 0, 0.0, 0, "nothing to move", (), 0, time.perf_counter() - started
+        )
     leaving = (c.host_state != HostState.UP).copy()
     for d in drained_set:
         leaving[d] = True
     evac = leaving[st0] if opt.evacuate_first else np.zeros(c.n_vms, dtype=bool)
     mem_now = _memory_now(c, st0)
-    max_hops = (opt.max_temporary_moves if opt.max_temporary_moves is not None
-                else len(moving))
+    max_hops = opt.max_temporary_moves if opt.max_temporary_moves is not None else len(moving)
     lim = [max(1, int(x)) for x in c.host_migration_limit]
     lower = _lower_bound(c, st0, tgt, moving, kd, lim)
     failed: tuple[str, list[int]] | None = None
     for careful in (False, True):
         if careful and len(moving) > CAREFUL_MAX_MOVES:
             break
-        run = _Run(WaveState(c, tgt, drained_set, st0, kd, mem_now), opt, max_hops,
-                   careful=careful)
+        run = _Run(WaveState(c, tgt, drained_set, st0, kd, mem_now), opt, max_hops, careful=careful)
         units = make_units(c, st0, tgt, moving, evac, kd, mem_now)
         outcome = _run_waves(c, run, units)
         if outcome is None:
@@ -374,22 +400,25 @@ def _run_waves(c: Cluster, run: _Run, units: list[Unit]) -> tuple[str, list[int]
     pending: list[Unit] = list(units)
     while pending:
         if len(run.waves) >= max_waves:
-            return (f"gave up after {len(run.waves)} waves without finishing "
-                    f"({len(pending)} group(s) of moves left)", [])
+            return (
+                f"gave up after {len(run.waves)} waves without finishing "
+                f"({len(pending)} group(s) of moves left)",
+                [],
+            )
         this_wave, still = _one_wave(c, run, pending)
         if not this_wave:
-            why_not = ("temporary hops are disabled" if not opt.temporary_hops
-                       else f"the limit of {run.max_hops} temporary moves is reached"
-                       if run.hops >= run.max_hops
-                       else "no other node has room for a temporary hop")
-            return (deadlock_message(c, run.sq, still, why_not),
-                    [v for u in still for v in u.vms])
+            why_not = (
+                "temporary hops are disabled"
+                if not opt.temporary_hops
+                else f"the limit of {run.max_hops} temporary moves is reached"
+                if run.hops >= run.max_hops
+                else "no other node has room for a temporary hop"
+            )
+            return (deadlock_message(c, run.sq, still, why_not), [v for u in still for v in u.vms])
         run.sq.end_wave()
         run.waves.append(this_wave)
         pending = still
     return None
-
-
 
 
 def _memory_now(c: Cluster, start: np.ndarray) -> np.ndarray:
@@ -415,9 +444,16 @@ def _why(c: Cluster, v: int, src: int, evac: np.ndarray, kind: MoveKind) -> str:
     return f"leaves {c.host_names[src]}, which is {what}"
 
 
-def _finish(c: Cluster, run: _Run, reasons: Mapping[int, str], evac: np.ndarray,
-            start: np.ndarray, kinds: np.ndarray, lower: int, started: float
-            ) -> SequenceResult:
+def _finish(
+    c: Cluster,
+    run: _Run,
+    reasons: Mapping[int, str],
+    evac: np.ndarray,
+    start: np.ndarray,
+    kinds: np.ndarray,
+    lower: int,
+    started: float,
+) -> SequenceResult:
     """Number the steps and attach move kinds and durations."""
     model = run.opt.durations
     rate = node_rate_mb_s(c, model)
@@ -443,15 +479,25 @@ def _finish(c: Cluster, run: _Run, reasons: Mapping[int, str], evac: np.ndarray,
                 why = reasons.get(v) or _why(c, v, int(start[v]), evac, kind)
                 if v in run.hop_note:
                     why += f" (after a temporary hop to {run.hop_note[v]})"
-            moves.append(PlanMove(step, w, v, s, d, kind, int(c.vm_memory_mb[v]), est, why,
-                                  temporary))
+            moves.append(
+                PlanMove(step, w, v, s, d, kind, int(c.vm_memory_mb[v]), est, why, temporary)
+            )
         makespans.append(longest)
     total = float(sum(makespans)) + model.wave_overhead_seconds * len(makespans)
     msg = f"{len(moves)} move(s) in {len(run.waves)} wave(s)"
     if run.hops:
         msg += f", including {run.hops} temporary hop(s)"
-    return SequenceResult(True, tuple(moves), len(run.waves), total, run.hops, msg,
-                          tuple(makespans), lower, time.perf_counter() - started)
+    return SequenceResult(
+        True,
+        tuple(moves),
+        len(run.waves),
+        total,
+        run.hops,
+        msg,
+        tuple(makespans),
+        lower,
+        time.perf_counter() - started,
+    )
 
 
 __all__ = ["PLAN_COLUMNS", "Move", "SequenceOptions", "SequenceResult", "build_sequence"]

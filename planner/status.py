@@ -65,13 +65,18 @@ class StatusReport:
             "threshold_pct": self.threshold.to_dict(),
             "threshold_rule": self.threshold.rule,
             "level": self.threshold.level,
-            "threshold_alternative": None if self.alternative is None else {
-                "threshold_pct": self.alternative.to_dict(), "rule": self.alternative.rule,
+            "threshold_alternative": None
+            if self.alternative is None
+            else {
+                "threshold_pct": self.alternative.to_dict(),
+                "rule": self.alternative.rule,
                 "hosts_over_threshold": int(self._over(self.alternative).sum()),
             },
-            "balancer": {"mode": c.settings.auto_balancer_mode,
-                         "mode_name": BALANCER_MODES.get(c.settings.auto_balancer_mode, "?"),
-                         "level": c.settings.auto_balancer_level},
+            "balancer": {
+                "mode": c.settings.auto_balancer_mode,
+                "mode_name": BALANCER_MODES.get(c.settings.auto_balancer_mode, "?"),
+                "level": c.settings.auto_balancer_level,
+            },
             "notes": list(self.notes),
             "hosts": [
                 {
@@ -83,10 +88,12 @@ class StatusReport:
                     "cpu_pct": round(float(self.cpu_pct[h]), 4),
                     "memory_pct": round(float(self.memory_pct[h]), 4),
                     "over_threshold": bool(self.over[h]),
-                    "over_cpu": bool(self.over[h] and self.cpu_pct[h]
-                                     > self.threshold.cpu_pct + 1e-9),
-                    "over_memory": bool(self.over[h] and self.memory_pct[h]
-                                        > self.threshold.memory_pct + 1e-9),
+                    "over_cpu": bool(
+                        self.over[h] and self.cpu_pct[h] > self.threshold.cpu_pct + 1e-9
+                    ),
+                    "over_memory": bool(
+                        self.over[h] and self.memory_pct[h] > self.threshold.memory_pct + 1e-9
+                    ),
                     "running_vms": int(((c.vm_host == h) & c.vm_consumes).sum()),
                     "vms": int((c.vm_host == h).sum()),
                     "max_running_vms": int(c.host_max_running_vms[h]),
@@ -98,13 +105,16 @@ class StatusReport:
             "violations": [v.to_dict() for v in self.violations],
             "rules_broken_now": [
                 {"rule": v.rule, "kind": v.kind, "vms": list(v.vms), "message": v.message}
-                for v in self.violations if v.hard and v.kind in _RULE_KINDS],
+                for v in self.violations
+                if v.hard and v.kind in _RULE_KINDS
+            ],
             "rules_with_other_members": [
                 {"rule": r.name, "other_members": list(r.other_members)}
-                for r in c.rules if r.other_members],
+                for r in c.rules
+                if r.other_members
+            ],
             "compatibility_islands": self.islands,
         }
-
 
     def _over(self, thr: Threshold) -> np.ndarray:
         return _over(self.cluster, self.cpu_pct, self.memory_pct, thr)
@@ -117,13 +127,17 @@ BALANCER_MODES = {0: "off", 1: "on node join only", 2: "on node join and every 3
 STATE_MEANINGS = {
     HostState.UP: "receives and keeps VMs",
     HostState.PAUSED: "keeps its VMs, receives none (drain it to evacuate)",
-    HostState.DOWN: "receives none; its running VMs are not running and must be started "
-                    "elsewhere",
+    HostState.DOWN: "receives none; its running VMs are not running and must be started elsewhere",
 }
 
 #: Violation kinds of affinity rules and enforced anti-affinity classes (tier 0).
-_RULE_KINDS = ("same_node", "different_node", "same_fault_domain", "different_fault_domain",
-               "anti_affinity")
+_RULE_KINDS = (
+    "same_node",
+    "different_node",
+    "same_fault_domain",
+    "different_fault_domain",
+    "anti_affinity",
+)
 
 
 def _notes(cluster: Cluster) -> list[str]:
@@ -131,26 +145,36 @@ def _notes(cluster: Cluster) -> list[str]:
     out: list[str] = []
     mode = cluster.settings.auto_balancer_mode
     if mode == 0:
-        out.append("The native balancer is off (AutoBalancerMode 0): nothing rebalances the "
-                   "cluster on its own.")
+        out.append(
+            "The native balancer is off (AutoBalancerMode 0): nothing rebalances the "
+            "cluster on its own."
+        )
     elif mode == 1:
-        out.append("The native balancer acts only when a node joins (AutoBalancerMode 1), "
-                   "not every 30 minutes.")
+        out.append(
+            "The native balancer acts only when a node joins (AutoBalancerMode 1), "
+            "not every 30 minutes."
+        )
     if not cluster.live_migration_possible:
-        out.append("No network is used for live migration: Running VMs can move only with "
-                   "downtime (allow_downtime).")
+        out.append(
+            "No network is used for live migration: Running VMs can move only with "
+            "downtime (allow_downtime)."
+        )
     for state in (HostState.PAUSED, HostState.DOWN):
         n = int((cluster.host_state == state).sum())
         if n:
             out.append(f"{n} node(s) {HOST_STATE_NAMES[state]}: {STATE_MEANINGS[state]}.")
     starts = int((cluster.vm_on_down_host & cluster.vm_consumes).sum())
     if starts:
-        out.append(f"{starts} running VM(s) are listed on Down nodes: a plan starts them "
-                   "elsewhere (Start moves, with their startup memory).")
+        out.append(
+            f"{starts} running VM(s) are listed on Down nodes: a plan starts them "
+            "elsewhere (Start moves, with their startup memory)."
+        )
     others = [r.name for r in cluster.rules if r.other_members]
     if others:
-        out.append(f"{len(others)} rule(s) also name non-VM cluster groups (kept, never "
-                   f"constraining): {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}.")
+        out.append(
+            f"{len(others)} rule(s) also name non-VM cluster groups (kept, never "
+            f"constraining): {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}."
+        )
     return out
 
 
@@ -158,16 +182,18 @@ def _running_rules(cluster: Cluster) -> Cluster:
     """The cluster with each rule and anti-affinity class reduced to its running members
     (SPEC §3: members that are Off or Saved do not count)."""
     run = cluster.vm_consumes
-    rules = tuple(dataclasses.replace(r, members=tuple(m for m in r.members if run[m]))
-                  for r in cluster.rules)
+    rules = tuple(
+        dataclasses.replace(r, members=tuple(m for m in r.members if run[m])) for r in cluster.rules
+    )
     classes = tuple(cs if run[v] else () for v, cs in enumerate(cluster.vm_aa_classes))
     if run.all():
         return cluster
     return cluster.replace(rules=rules, vm_aa_classes=classes)
 
 
-def _over(cluster: Cluster, cpu_pct: np.ndarray, memory_pct: np.ndarray,
-          thr: Threshold) -> np.ndarray:
+def _over(
+    cluster: Cluster, cpu_pct: np.ndarray, memory_pct: np.ndarray, thr: Threshold
+) -> np.ndarray:
     # A Down node runs nothing the balancer could move; it is never "over".
     over = (cpu_pct > thr.cpu_pct + 1e-9) | (memory_pct > thr.memory_pct + 1e-9)
     return over & (cluster.host_state != HostState.DOWN)
@@ -190,9 +216,17 @@ def cluster_status(
     judged = _running_rules(cluster)
     violations = placement_violations(judged)
     violations += [v for v in rule_violations(judged, include_disabled=True) if not v.hard]
-    return StatusReport(cluster, thr, loads.cpu_pct, loads.memory_pct, over, violations,
-                        compatibility_islands(cluster), other_high_reading(cluster, thr),
-                        _notes(cluster))
+    return StatusReport(
+        cluster,
+        thr,
+        loads.cpu_pct,
+        loads.memory_pct,
+        over,
+        violations,
+        compatibility_islands(cluster),
+        other_high_reading(cluster, thr),
+        _notes(cluster),
+    )
 
 
 class _CallableModule(_types.ModuleType):

@@ -58,8 +58,9 @@ from planner.reference import problem_from_parameters
 from planner.verify_sequence import replay_sequence, verify_sequence
 
 #: Kinds of the rule violations judged against ``rules_left_broken``.
-RULE_KINDS = frozenset({"same_node", "same_fault_domain", "different_node",
-                        "different_fault_domain", "anti_affinity"})
+RULE_KINDS = frozenset(
+    {"same_node", "same_fault_domain", "different_node", "different_fault_domain", "anti_affinity"}
+)
 
 
 @dataclass
@@ -82,11 +83,20 @@ class VerifyReport:
         """The violations as JSON objects."""
         return [v.to_dict() for v in self.items]
 
-    def add(self, kind: str, message: str, step: int | None = None, vm: str | None = None,
-            host: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        message: str,
+        step: int | None = None,
+        vm: str | None = None,
+        host: str | None = None,
+    ) -> None:
         """Record one violation given by names."""
-        self.items.append(Violation(kind, message, vms=(vm,) if vm else (),
-                                    hosts=(host,) if host else (), step=step))
+        self.items.append(
+            Violation(
+                kind, message, vms=(vm,) if vm else (), hosts=(host,) if host else (), step=step
+            )
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (SPEC §6 ``verify --json``)."""
@@ -103,8 +113,11 @@ def non_finite_keys(data: object, path: str = "") -> list[str]:
     if isinstance(data, float):
         return [] if math.isfinite(data) else [path or "(top)"]
     if isinstance(data, dict):
-        return [k for key, val in data.items()
-                for k in non_finite_keys(val, f"{path}.{key}" if path else str(key))]
+        return [
+            k
+            for key, val in data.items()
+            for k in non_finite_keys(val, f"{path}.{key}" if path else str(key))
+        ]
     if isinstance(data, list):
         return [k for i, val in enumerate(data) for k in non_finite_keys(val, f"{path}[{i}]")]
     return []
@@ -143,51 +156,81 @@ def _identity(cluster: Cluster, summary: dict[str, Any]) -> Violation | None:
     if want is None:
         return None  # a cluster built in memory has no files to hash
     if got is None:
-        return Violation("snapshot", "summary.json does not say which snapshot the plan was "
-                         "made from (no snapshot_sha256); make the plan again")
+        return Violation(
+            "snapshot",
+            "summary.json does not say which snapshot the plan was "
+            "made from (no snapshot_sha256); make the plan again",
+        )
     if str(got).lower() != want.lower():
-        return Violation("snapshot", f"the plan was made from another snapshot "
-                         f"(snapshot_sha256 {str(got)[:12]}..., this snapshot "
-                         f"{want[:12]}...); nothing else was checked")
+        return Violation(
+            "snapshot",
+            f"the plan was made from another snapshot "
+            f"(snapshot_sha256 {str(got)[:12]}..., this snapshot "
+            f"{want[:12]}...); nothing else was checked",
+        )
     return None
 
 
 # ----------------------------------------------------------------------------- rules
-def _rules_left_broken(cluster: Cluster, summary: dict[str, Any], rep: VerifyReport
-                       ) -> set[str]:
+def _rules_left_broken(cluster: Cluster, summary: dict[str, Any], rep: VerifyReport) -> set[str]:
     """Names of the rules summary.json says are left broken (validated)."""
     raw = summary.get("rules_left_broken", [])
     if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw):
-        rep.add("summary", "summary.json: rules_left_broken must be a list of objects "
-                "{rule, vms, reason}")
+        rep.add(
+            "summary",
+            "summary.json: rules_left_broken must be a list of objects {rule, vms, reason}",
+        )
         return set()
     return {str(x.get("rule")) for x in raw}
 
 
-def _final_rules(cluster: Cluster, final: list[Violation], named: set[str]
-                 ) -> list[Violation]:
+def _final_rules(cluster: Cluster, final: list[Violation], named: set[str]) -> list[Violation]:
     """Rule violations of the final placement against the rules broken now: one held now
     must hold; one broken now may stay broken only when named in ``rules_left_broken``."""
-    now = {v.rule for v in rule_violations(cluster) + anti_affinity_violations(cluster)
-           if v.hard and v.rule is not None}
+    now = {
+        v.rule
+        for v in rule_violations(cluster) + anti_affinity_violations(cluster)
+        if v.hard and v.rule is not None
+    }
     out: list[Violation] = []
     for v in final:
         if v.kind not in RULE_KINDS or v.rule is None or not v.hard:
             out.append(v)
         elif v.rule not in now:
-            out.append(Violation(v.kind, v.message + " (it holds before the plan)", v.rule,
-                                 v.vms, v.hosts, vm_ids=v.vm_ids, host_ids=v.host_ids))
+            out.append(
+                Violation(
+                    v.kind,
+                    v.message + " (it holds before the plan)",
+                    v.rule,
+                    v.vms,
+                    v.hosts,
+                    vm_ids=v.vm_ids,
+                    host_ids=v.host_ids,
+                )
+            )
         elif v.rule not in named:
-            out.append(Violation(v.kind, v.message + " (broken before the plan, but "
-                                 "rules_left_broken does not name it)", v.rule, v.vms,
-                                 v.hosts, vm_ids=v.vm_ids, host_ids=v.host_ids))
+            out.append(
+                Violation(
+                    v.kind,
+                    v.message + " (broken before the plan, but rules_left_broken does not name it)",
+                    v.rule,
+                    v.vms,
+                    v.hosts,
+                    vm_ids=v.vm_ids,
+                    host_ids=v.host_ids,
+                )
+            )
     return out
 
 
 def _named_not_broken(final: list[Violation], named: set[str]) -> list[Violation]:
     broken = {v.rule for v in final if v.kind in RULE_KINDS and v.hard}
-    return [Violation("summary", f"rules_left_broken names '{r}', which is not broken "
-                      "after the plan", rule=r) for r in sorted(named - broken)]
+    return [
+        Violation(
+            "summary", f"rules_left_broken names '{r}', which is not broken after the plan", rule=r
+        )
+        for r in sorted(named - broken)
+    ]
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -211,21 +254,35 @@ def _counts(moves: Sequence[PlanMove], summary: dict[str, Any], rep: VerifyRepor
 
 
 def _memory_rows(cluster: Cluster, moves: Sequence[PlanMove]) -> list[Violation]:
-    return [Violation.at(cluster, "memory_mb", f"step {m.step}: VM {cluster.vm_names[m.vm]} "
-                         f"has {int(cluster.vm_memory_mb[m.vm])} MB, plan.csv says "
-                         f"{m.memory_mb}", vms=(m.vm,), step=m.step)
-            for m in moves if m.memory_mb != int(cluster.vm_memory_mb[m.vm])]
+    return [
+        Violation.at(
+            cluster,
+            "memory_mb",
+            f"step {m.step}: VM {cluster.vm_names[m.vm]} "
+            f"has {int(cluster.vm_memory_mb[m.vm])} MB, plan.csv says "
+            f"{m.memory_mb}",
+            vms=(m.vm,),
+            step=m.step,
+        )
+        for m in moves
+        if m.memory_mb != int(cluster.vm_memory_mb[m.vm])
+    ]
 
 
-def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
-               rep: VerifyReport) -> None:
+def _objective(
+    cluster: Cluster, final: np.ndarray, summary: dict[str, Any], rep: VerifyReport
+) -> None:
     """Every objective term summary.json states, recomputed with the reference
     (:func:`planner.problem.objective_values`) on the problem the plan was made for
     (rebuilt from ``parameters`` and ``threshold_pct``), and the move budget."""
     try:
         t = summary.get("threshold_pct") or {}
-        thr = Threshold(float(t["cpu"]), float(t["memory"]), str(summary.get("level", "custom")),
-                        str(summary.get("threshold_rule", "")))
+        thr = Threshold(
+            float(t["cpu"]),
+            float(t["memory"]),
+            str(summary.get("level", "custom")),
+            str(summary.get("threshold_rule", "")),
+        )
         params = summary.get("parameters") or {}
         if not isinstance(params, dict):
             raise TypeError("parameters must be an object")
@@ -236,8 +293,10 @@ def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
         return
     moved = int((final != cluster.vm_host).sum())
     if problem.max_moves is not None and moved > problem.max_moves:
-        rep.add("move_budget", f"the plan moves {moved} VMs, its budget (max_moves) is "
-                f"{problem.max_moves}")
+        rep.add(
+            "move_budget",
+            f"the plan moves {moved} VMs, its budget (max_moves) is {problem.max_moves}",
+        )
     claimed = summary.get("objectives") or {}
     if not isinstance(claimed, dict):
         rep.add("summary", "summary.json: objectives must be an object")
@@ -252,8 +311,9 @@ def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
     tier = summary.get("objective_tier")
     scalar = summary.get("objective")
     if tier in got and isinstance(scalar, int | float) and int(scalar) != got[tier]:
-        rep.add("objective", f"objective ({tier}): summary.json says {scalar}, recomputed "
-                f"{got[tier]}")
+        rep.add(
+            "objective", f"objective ({tier}): summary.json says {scalar}, recomputed {got[tier]}"
+        )
     for k, val in got.items():
         c = claimed.get(k)
         if isinstance(c, int | float) and int(c) != val:
@@ -261,8 +321,9 @@ def _objective(cluster: Cluster, final: np.ndarray, summary: dict[str, Any],
 
 
 # ----------------------------------------------------------------------------- runbooks
-def _runbook_moves(cluster: Cluster, name: str, text: str
-                   ) -> tuple[list[PlanMove] | None, str | None]:
+def _runbook_moves(
+    cluster: Cluster, name: str, text: str
+) -> tuple[list[PlanMove] | None, str | None]:
     """The moves a runbook carries, as plan rows (None and why when it cannot be read)."""
     try:
         entries = runbook_entries(text)
@@ -275,14 +336,15 @@ def _runbook_moves(cluster: Cluster, name: str, text: str
         d = cluster.host_index.get(e.target.casefold())
         k = MOVE_KIND_BY_NAME.get(e.migration_type.casefold())
         if v is None or s is None or d is None or k is None:
-            return None, (f"{name} step {e.step} moves {e.vm!r} from {e.source!r} to "
-                          f"{e.target!r}, which are not in the snapshot")
+            return None, (
+                f"{name} step {e.step} moves {e.vm!r} from {e.source!r} to "
+                f"{e.target!r}, which are not in the snapshot"
+            )
         out.append(PlanMove(e.step, e.wave, v, s, d, k, temporary=e.temporary))
     return out, None
 
 
-def _check_plan_ps1(cluster: Cluster, moves: Sequence[PlanMove], text: str
-                    ) -> Violation | None:
+def _check_plan_ps1(cluster: Cluster, moves: Sequence[PlanMove], text: str) -> Violation | None:
     """plan.ps1 carries exactly the moves of plan.csv (one violation at the first
     difference)."""
     got, why = _runbook_moves(cluster, "plan.ps1", text)
@@ -294,36 +356,51 @@ def _check_plan_ps1(cluster: Cluster, moves: Sequence[PlanMove], text: str
         return None
     for i, (a, b) in enumerate(zip(key, want, strict=False)):
         if a != b:
-            return Violation.at(cluster, "runbook", f"plan.ps1 does not carry the moves of "
-                                f"plan.csv: its move {i + 1} is {_describe(cluster, a)}, "
-                                f"plan.csv step {b[0]} is {_describe(cluster, b)}",
-                                vms=(b[2],), step=b[0])
+            return Violation.at(
+                cluster,
+                "runbook",
+                f"plan.ps1 does not carry the moves of "
+                f"plan.csv: its move {i + 1} is {_describe(cluster, a)}, "
+                f"plan.csv step {b[0]} is {_describe(cluster, b)}",
+                vms=(b[2],),
+                step=b[0],
+            )
     extra = want[len(key)][0] if len(want) > len(key) else None
-    return Violation("runbook", f"plan.ps1 carries {len(key)} moves, plan.csv {len(want)}",
-                     step=extra)
+    return Violation(
+        "runbook", f"plan.ps1 carries {len(key)} moves, plan.csv {len(want)}", step=extra
+    )
 
 
 def _describe(cluster: Cluster, row: tuple[int, int, int, int, int, int]) -> str:
     from planner.cluster import MOVE_KIND_NAMES
 
     step, wave, v, s, d, k = row
-    return (f"{cluster.vm_names[v]} {cluster.host_names[s]} → {cluster.host_names[d]} "
-            f"{MOVE_KIND_NAMES.get(MoveKind(k), '?')} (wave {wave}, step {step})")
+    return (
+        f"{cluster.vm_names[v]} {cluster.host_names[s]} → {cluster.host_names[d]} "
+        f"{MOVE_KIND_NAMES.get(MoveKind(k), '?')} (wave {wave}, step {step})"
+    )
 
 
-def _check_rollback(cluster: Cluster, moves: Sequence[PlanMove], placement: np.ndarray,
-                    summary: dict[str, Any], text: str) -> Violation | None:
+def _check_rollback(
+    cluster: Cluster,
+    moves: Sequence[PlanMove],
+    placement: np.ndarray,
+    summary: dict[str, Any],
+    text: str,
+) -> Violation | None:
     """rollback.ps1 is a safe sequence from ``placement`` back to the snapshot's placement,
     except the VMs summary.json's ``rollback.kept`` names."""
     back, why = _runbook_moves(cluster, "rollback.ps1", text)
     if back is None:
         return Violation("runbook", str(why))
     target = cluster.vm_host.astype(np.int64).copy()
-    kept = (summary.get("rollback") or {}).get("kept", []) if isinstance(
-        summary.get("rollback"), dict) else []
+    kept = (
+        (summary.get("rollback") or {}).get("kept", [])
+        if isinstance(summary.get("rollback"), dict)
+        else []
+    )
     for item in kept if isinstance(kept, list) else []:
-        v = cluster.vm_index.get(str(item.get("vm") if isinstance(item, dict) else item)
-                                 .casefold())
+        v = cluster.vm_index.get(str(item.get("vm") if isinstance(item, dict) else item).casefold())
         if v is not None:
             target[v] = placement[v]
     boot = cluster.vm_host.astype(np.int64).copy()
@@ -334,15 +411,24 @@ def _check_rollback(cluster: Cluster, moves: Sequence[PlanMove], placement: np.n
     if not found:
         return None
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    return Violation("runbook", f"rollback.ps1 is not a safe way back: {found[0].message}"
-                     + more, vms=found[0].vms[:1], step=found[0].step)
+    return Violation(
+        "runbook",
+        f"rollback.ps1 is not a safe way back: {found[0].message}" + more,
+        vms=found[0].vms[:1],
+        step=found[0].step,
+    )
 
 
 # ----------------------------------------------------------------------------- entry points
-def verify_plan_data(cluster: Cluster, moves: Sequence[PlanMove], placement: np.ndarray | None,
-                     summary: dict[str, Any] | None, plan_ps1: str | None = None,
-                     rollback_ps1: str | None = None,
-                     problems: Iterable[Violation] = ()) -> VerifyReport:
+def verify_plan_data(
+    cluster: Cluster,
+    moves: Sequence[PlanMove],
+    placement: np.ndarray | None,
+    summary: dict[str, Any] | None,
+    plan_ps1: str | None = None,
+    rollback_ps1: str | None = None,
+    problems: Iterable[Violation] = (),
+) -> VerifyReport:
     """Check a plan held in memory against ``cluster`` (see the module docstring).
 
     Parameters
@@ -375,8 +461,11 @@ def verify_plan_data(cluster: Cluster, moves: Sequence[PlanMove], placement: np.
     if summary is not None:
         bad = non_finite_keys(summary)
         if bad:
-            rep.add("summary", "summary.json holds numbers that are not finite (NaN or "
-                    "infinity): " + ", ".join(bad[:10]))
+            rep.add(
+                "summary",
+                "summary.json holds numbers that are not finite (NaN or "
+                "infinity): " + ", ".join(bad[:10]),
+            )
             return rep
     if placement is None or summary is None:
         return rep
@@ -418,8 +507,15 @@ def verify_plan(cluster: Cluster, plan_dir: str | Path) -> VerifyReport:
 
 def verify_files(cluster: Cluster, files: PlanFiles) -> VerifyReport:
     """Check a plan read with :func:`planner.planrows.read_plan_files`."""
-    return verify_plan_data(cluster, files.moves, files.placement, files.summary,
-                            files.plan_ps1, files.rollback_ps1, files.problems)
+    return verify_plan_data(
+        cluster,
+        files.moves,
+        files.placement,
+        files.summary,
+        files.plan_ps1,
+        files.rollback_ps1,
+        files.problems,
+    )
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -432,8 +528,15 @@ def balance_hosts(cluster: Cluster, drained: Iterable[int] = ()) -> np.ndarray:
     return mask
 
 
-__all__ = ["RULE_KINDS", "VerifyReport", "balance_hosts", "non_finite_keys", "verify_files",
-           "verify_plan", "verify_plan_data"]
+__all__ = [
+    "RULE_KINDS",
+    "VerifyReport",
+    "balance_hosts",
+    "non_finite_keys",
+    "verify_files",
+    "verify_plan",
+    "verify_plan_data",
+]
 
 
 class _CallableModule(_types.ModuleType):

@@ -79,8 +79,9 @@ def live_migration_network(cluster: Cluster) -> bool:
     with a ``live_migration_order`` and a role other than None (SPEC §1 networks.csv)."""
     if not cluster.networks:
         return True
-    return any(n.live_migration_order is not None and n.role != NetworkRole.NONE
-               for n in cluster.networks)
+    return any(
+        n.live_migration_order is not None and n.role != NetworkRole.NONE for n in cluster.networks
+    )
 
 
 def presented_features(cluster: Cluster, vm: int, boot_host: int) -> np.ndarray:
@@ -98,8 +99,14 @@ def presented_features(cluster: Cluster, vm: int, boot_host: int) -> np.ndarray:
     return np.asarray(c.host_features[boot_host])
 
 
-def expected_kind(cluster: Cluster, vm: int, boot_host: int, dest: int,
-                  source: int | None = None, live_ok: bool | None = None) -> MoveKind:
+def expected_kind(
+    cluster: Cluster,
+    vm: int,
+    boot_host: int,
+    dest: int,
+    source: int | None = None,
+    live_ok: bool | None = None,
+) -> MoveKind:
     """How VM ``vm`` (booted on ``boot_host``, now on ``source``) can move to ``dest``
     per SPEC §3 (configuration versions are checked separately)."""
     c = cluster
@@ -132,8 +139,7 @@ def _kind_text(kind: object) -> str:
 class _Replay:
     """The simulation state of :func:`verify_sequence`."""
 
-    def __init__(self, c: Cluster, start: np.ndarray, boot: np.ndarray,
-                 drained: set[int]) -> None:
+    def __init__(self, c: Cluster, start: np.ndarray, boot: np.ndarray, drained: set[int]) -> None:
         self.c = c
         self.out: list[Violation] = []
         self.drained = drained
@@ -161,19 +167,32 @@ class _Replay:
         self.ver_cap = [int(x) for x in np.asarray(c.host_max_config_version_x10)]
         self.fd = [int(x) for x in c.host_fault_domain]
         self.live_ok = live_migration_network(c)
-        self.apart = [(r, running_members(c, r.members), r.rule_type == RuleType.DIFFERENT_NODE)
-                      for r in c.enabled_rules
-                      if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
+        self.apart = [
+            (r, running_members(c, r.members), r.rule_type == RuleType.DIFFERENT_NODE)
+            for r in c.enabled_rules
+            if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+        ]
         self.apart = [x for x in self.apart if len(x[1]) >= 2]
-        self.together = [(r, running_members(c, r.members)) for r in c.enabled_rules
-                         if r.rule_type == RuleType.SAME_NODE]
+        self.together = [
+            (r, running_members(c, r.members))
+            for r in c.enabled_rules
+            if r.rule_type == RuleType.SAME_NODE
+        ]
         self.together = [x for x in self.together if len(x[1]) >= 2]
 
-    def add(self, kind: str, message: str, step: int | None, vms: Iterable[int] = (),
-            hosts: Iterable[int] = (), rule: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        message: str,
+        step: int | None,
+        vms: Iterable[int] = (),
+        hosts: Iterable[int] = (),
+        rule: str | None = None,
+    ) -> None:
         """Record one violation."""
-        self.out.append(Violation.at(self.c, kind, message, vms=vms, hosts=hosts, rule=rule,
-                                     step=step))
+        self.out.append(
+            Violation.at(self.c, kind, message, vms=vms, hosts=hosts, rule=rule, step=step)
+        )
 
     # ------------------------------------------------------------------ one step
     def check_step(self, m: MoveLike, seen: set[int]) -> bool:
@@ -184,36 +203,77 @@ class _Replay:
             self.add("unknown", f"step {st} refers to an unknown VM or node", st)
             return False
         if v in seen:
-            self.add("twice_in_wave", f"step {st}: VM {vn[v]} moves twice in wave {m.wave}",
-                     st, (v,), (d,))
+            self.add(
+                "twice_in_wave",
+                f"step {st}: VM {vn[v]} moves twice in wave {m.wave}",
+                st,
+                (v,),
+                (d,),
+            )
             return False
         seen.add(v)
         if self.pos[v] != s:
-            self.add("wrong_source", f"step {st}: VM {vn[v]} is on {hn[self.pos[v]]} at that "
-                     f"point, not on {hn[s]}", st, (v,), (s,))
+            self.add(
+                "wrong_source",
+                f"step {st}: VM {vn[v]} is on {hn[self.pos[v]]} at that point, not on {hn[s]}",
+                st,
+                (v,),
+                (s,),
+            )
             return False
         if s == d:
-            self.add("no_op", f"step {st}: VM {vn[v]} 'moves' from {hn[s]} to the same node",
-                     st, (v,), (s,))
+            self.add(
+                "no_op",
+                f"step {st}: VM {vn[v]} 'moves' from {hn[s]} to the same node",
+                st,
+                (v,),
+                (s,),
+            )
             return False
         if c.vm_pinned[v]:
-            self.add("pinned", f"step {st}: VM {vn[v]} is pinned to {hn[int(c.vm_host[v])]} "
-                     "but is moved", st, (v,), (d,))
+            self.add(
+                "pinned",
+                f"step {st}: VM {vn[v]} is pinned to {hn[int(c.vm_host[v])]} but is moved",
+                st,
+                (v,),
+                (d,),
+            )
         if c.host_state[d] != HostState.UP:
             state = HostState(int(c.host_state[d])).name.title()
-            self.add("host_not_up", f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is "
-                     f"{state}", st, (v,), (d,))
+            self.add(
+                "host_not_up",
+                f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is {state}",
+                st,
+                (v,),
+                (d,),
+            )
         if d in self.drained:
-            self.add("drained", f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is being "
-                     "drained", st, (v,), (d,))
+            self.add(
+                "drained",
+                f"step {st}: VM {vn[v]} is moved to {hn[d]}, which is being drained",
+                st,
+                (v,),
+                (d,),
+            )
         if not c.vm_possible[v, d]:
-            self.add("possible_owners", f"step {st}: {hn[d]} is not a possible owner of VM "
-                     f"{vn[v]}", st, (v,), (d,))
+            self.add(
+                "possible_owners",
+                f"step {st}: {hn[d]} is not a possible owner of VM {vn[v]}",
+                st,
+                (v,),
+                (d,),
+            )
         ver = int(c.vm_config_version_x10[v])
         if 0 <= self.ver_cap[d] < ver:
-            self.add("config_version", f"step {st}: VM {vn[v]} (configuration version "
-                     f"{ver / 10:.1f}) is moved to {hn[d]}, whose OS runs versions up to "
-                     f"{self.ver_cap[d] / 10:.1f}", st, (v,), (d,))
+            self.add(
+                "config_version",
+                f"step {st}: VM {vn[v]} (configuration version "
+                f"{ver / 10:.1f}) is moved to {hn[d]}, whose OS runs versions up to "
+                f"{self.ver_cap[d] / 10:.1f}",
+                st,
+                (v,),
+                (d,),
+            )
         self.check_kind(m, v, s, d, st)
         return True
 
@@ -225,20 +285,46 @@ class _Replay:
         if want == got:
             return
         if int(self.c.host_state[s]) == HostState.DOWN:
-            what = ("it can only be started elsewhere (Start)" if want == MoveKind.START
-                    else "it is not running, so it cannot move from there")
-            self.add("move_kind", f"step {st}: VM {vn[v]} is listed on {hn[s]}, which is "
-                     f"Down: {what}; the plan says {_kind_text(got)}", st, (v,), (s,))
+            what = (
+                "it can only be started elsewhere (Start)"
+                if want == MoveKind.START
+                else "it is not running, so it cannot move from there"
+            )
+            self.add(
+                "move_kind",
+                f"step {st}: VM {vn[v]} is listed on {hn[s]}, which is "
+                f"Down: {what}; the plan says {_kind_text(got)}",
+                st,
+                (v,),
+                (s,),
+            )
         elif want == MoveKind.FORBIDDEN:
-            self.add("move_kind", f"step {st}: VM {vn[v]} cannot move to {hn[d]} at all (CPU "
-                     "vendor or feature set, and no downtime allowed or saved state)", st,
-                     (v,), (d,))
+            self.add(
+                "move_kind",
+                f"step {st}: VM {vn[v]} cannot move to {hn[d]} at all (CPU "
+                "vendor or feature set, and no downtime allowed or saved state)",
+                st,
+                (v,),
+                (d,),
+            )
         elif got == MoveKind.LIVE and not self.live_ok:
-            self.add("move_kind", f"step {st}: VM {vn[v]} cannot move Live: the cluster has no "
-                     "live-migration network", st, (v,), (d,))
+            self.add(
+                "move_kind",
+                f"step {st}: VM {vn[v]} cannot move Live: the cluster has no "
+                "live-migration network",
+                st,
+                (v,),
+                (d,),
+            )
         else:
-            self.add("move_kind", f"step {st}: VM {vn[v]} to {hn[d]} must move "
-                     f"{_kind_text(want)}, the plan says {_kind_text(got)}", st, (v,), (d,))
+            self.add(
+                "move_kind",
+                f"step {st}: VM {vn[v]} to {hn[d]} must move "
+                f"{_kind_text(want)}, the plan says {_kind_text(got)}",
+                st,
+                (v,),
+                (d,),
+            )
 
     # ------------------------------------------------------------------ one wave
     def check_limits(self, w: int, valid: list[MoveLike]) -> None:
@@ -254,9 +340,14 @@ class _Replay:
             if len(ms) > self.limit[h] and int(ms[self.limit[h]].step) not in reported:
                 st = int(ms[self.limit[h]].step)
                 reported.add(st)
-                self.add("migration_limit", f"step {st}: node {hn[h]} takes part in {len(ms)} "
-                         f"live migrations of wave {w}, its limit is {self.limit[h]}", st,
-                         [int(m.vm) for m in ms], (h,))
+                self.add(
+                    "migration_limit",
+                    f"step {st}: node {hn[h]} takes part in {len(ms)} "
+                    f"live migrations of wave {w}, its limit is {self.limit[h]}",
+                    st,
+                    [int(m.vm) for m in ms],
+                    (h,),
+                )
 
     def arrival_mem(self, m: MoveLike) -> int:
         """Memory VM ``m.vm`` occupies on the target of move ``m``."""
@@ -278,18 +369,35 @@ class _Replay:
             run[d] += self.consumes[v]
             if self.cpu_load[v] > 0 and cpu[d] > self.cpu_cap[d] and (d, "c") not in reported:
                 reported.add((d, "c"))
-                self.add("capacity_cpu", f"step {st}: during wave {w} node {hn[d]} would need "
-                         f"{cpu[d] / 1000:.2f} logical processors for VMs but has "
-                         f"{self.cpu_cap[d] / 1000:.2f}", st, (v,), (d,))
+                self.add(
+                    "capacity_cpu",
+                    f"step {st}: during wave {w} node {hn[d]} would need "
+                    f"{cpu[d] / 1000:.2f} logical processors for VMs but has "
+                    f"{self.cpu_cap[d] / 1000:.2f}",
+                    st,
+                    (v,),
+                    (d,),
+                )
             if mem[d] > self.mem_cap[d] and self.arrival_mem(m) > 0 and (d, "m") not in reported:
                 reported.add((d, "m"))
-                self.add("capacity_memory", f"step {st}: during wave {w} node {hn[d]} would "
-                         f"need {mem[d]} MB for VMs but has {self.mem_cap[d]} MB", st, (v,),
-                         (d,))
+                self.add(
+                    "capacity_memory",
+                    f"step {st}: during wave {w} node {hn[d]} would "
+                    f"need {mem[d]} MB for VMs but has {self.mem_cap[d]} MB",
+                    st,
+                    (v,),
+                    (d,),
+                )
             if self.consumes[v] and run[d] > self.run_cap[d] and (d, "r") not in reported:
                 reported.add((d, "r"))
-                self.add("running_vms", f"step {st}: during wave {w} node {hn[d]} would run "
-                         f"{run[d]} VMs, its limit is {self.run_cap[d]}", st, (v,), (d,))
+                self.add(
+                    "running_vms",
+                    f"step {st}: during wave {w} node {hn[d]} would run "
+                    f"{run[d]} VMs, its limit is {self.run_cap[d]}",
+                    st,
+                    (v,),
+                    (d,),
+                )
 
     def check_apart(self, w: int, valid: list[MoveLike]) -> None:
         """DifferentNode/DifferentFaultDomain: arrivals against members present or
@@ -313,14 +421,21 @@ class _Replay:
                 others = sorted({o for o in present[t if by_node else fd[t]] if o != x})
                 if others:
                     what = f"node {hn[t]}" if by_node else f"fault domain {c.fault_domains[fd[t]]}"
-                    self.add("different_node" if by_node else "different_fault_domain",
-                             f"step {mv.step}: VM {vn[x]} arrives on {what} while "
-                             + ", ".join(vn[o] for o in others)
-                             + f" (same {rule.type_name} rule '{rule.name}') is there in "
-                             f"wave {w}", int(mv.step), (x, *others), (t,), rule.name)
+                    self.add(
+                        "different_node" if by_node else "different_fault_domain",
+                        f"step {mv.step}: VM {vn[x]} arrives on {what} while "
+                        + ", ".join(vn[o] for o in others)
+                        + f" (same {rule.type_name} rule '{rule.name}') is there in "
+                        f"wave {w}",
+                        int(mv.step),
+                        (x, *others),
+                        (t,),
+                        rule.name,
+                    )
 
-    def apply(self, w: int, wave: list[MoveLike], valid: list[MoveLike],
-              target: np.ndarray) -> None:
+    def apply(
+        self, w: int, wave: list[MoveLike], valid: list[MoveLike], target: np.ndarray
+    ) -> None:
         """Apply a wave and check that SameNode groups were not split by it."""
         before = list(self.pos)
         for m in valid:
@@ -347,21 +462,39 @@ class _Replay:
             if len(was) == 1 and len(now) > 1:
                 steps = [int(arrivals[x].step) for x in members if x in arrivals]
                 st = min(steps) if steps else int(wave[0].step)
-                self.add("same_node", f"step {st}: members of SameNode rule '{r.name}' are "
-                         "split over " + ", ".join(hn[h] for h in sorted(now))
-                         + f" after wave {w}", st, members, sorted(now), r.name)
+                self.add(
+                    "same_node",
+                    f"step {st}: members of SameNode rule '{r.name}' are "
+                    "split over " + ", ".join(hn[h] for h in sorted(now)) + f" after wave {w}",
+                    st,
+                    members,
+                    sorted(now),
+                    r.name,
+                )
 
 
 def _check_order(moves: Sequence[MoveLike], out: list[Violation]) -> None:
     for i, m in enumerate(moves):
         if int(m.step) != i + 1:
-            out.append(Violation("order", f"step {m.step} is row {i + 1} of the plan; steps "
-                                 "must be numbered 1, 2, ... in order", step=int(m.step)))
+            out.append(
+                Violation(
+                    "order",
+                    f"step {m.step} is row {i + 1} of the plan; steps "
+                    "must be numbered 1, 2, ... in order",
+                    step=int(m.step),
+                )
+            )
             break
     for a, b in zip(moves, moves[1:], strict=False):
         if int(b.wave) < int(a.wave):
-            out.append(Violation("order", f"step {b.step} is in wave {b.wave} after a step of "
-                                 f"wave {a.wave}; waves must not go back", step=int(b.step)))
+            out.append(
+                Violation(
+                    "order",
+                    f"step {b.step} is in wave {b.wave} after a step of "
+                    f"wave {a.wave}; waves must not go back",
+                    step=int(b.step),
+                )
+            )
             break
 
 
@@ -413,8 +546,9 @@ def replay_sequence(
     tgt = np.asarray(target)
     st0 = np.asarray(c.vm_host if start is None else start, dtype=np.int64)
     if tgt.shape != (c.n_vms,):
-        return [Violation("placement", f"the target placement has {tgt.size} entries for "
-                          f"{c.n_vms} VMs")], st0.copy()
+        return [
+            Violation("placement", f"the target placement has {tgt.size} entries for {c.n_vms} VMs")
+        ], st0.copy()
     rp = _Replay(c, st0, st0 if boot is None else np.asarray(boot), {int(d) for d in drained})
     ordered = list(moves)
     _check_order(ordered, rp.out)
@@ -435,12 +569,26 @@ def replay_sequence(
     hn, vn = c.host_names, c.vm_names
     wrong = [v for v in range(c.n_vms) if rp.pos[v] != int(tgt[v])]
     for v in wrong[:50]:
-        rp.add("placement", f"VM {vn[v]} ends on {hn[rp.pos[v]]}, the target placement puts "
-               f"it on {hn[int(tgt[v])]}", None, (v,), (int(tgt[v]),))
+        rp.add(
+            "placement",
+            f"VM {vn[v]} ends on {hn[rp.pos[v]]}, the target placement puts "
+            f"it on {hn[int(tgt[v])]}",
+            None,
+            (v,),
+            (int(tgt[v]),),
+        )
     if len(wrong) > 50:
         rp.add("placement", f"{len(wrong) - 50} more VMs do not end on their target", None)
     return rp.out, np.asarray(rp.pos, dtype=np.int64)
 
 
-__all__ = ["MoveLike", "PlannedMove", "expected_kind", "live_migration_network",
-           "presented_features", "read_plan_csv", "replay_sequence", "verify_sequence"]
+__all__ = [
+    "MoveLike",
+    "PlannedMove",
+    "expected_kind",
+    "live_migration_network",
+    "presented_features",
+    "read_plan_csv",
+    "replay_sequence",
+    "verify_sequence",
+]

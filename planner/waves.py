@@ -29,12 +29,35 @@ class Unit:
     is Live or Quick), ``run`` its running VMs, ``live`` whether each VM moves Live to the
     target (only live migrations take migration slots)."""
 
-    __slots__ = ("vms", "target", "cpu", "mem", "hop_mem", "run", "live", "nlive", "arrive",
-                 "evac", "uid", "hopped", "memory")
+    __slots__ = (
+        "vms",
+        "target",
+        "cpu",
+        "mem",
+        "hop_mem",
+        "run",
+        "live",
+        "nlive",
+        "arrive",
+        "evac",
+        "uid",
+        "hopped",
+        "memory",
+    )
 
-    def __init__(self, vms: list[int], target: int, cpu: int, arrive: list[int],
-                 hop_mem: int, run: int, live: list[bool], memory: int, evac: bool,
-                 uid: int) -> None:
+    def __init__(
+        self,
+        vms: list[int],
+        target: int,
+        cpu: int,
+        arrive: list[int],
+        hop_mem: int,
+        run: int,
+        live: list[bool],
+        memory: int,
+        evac: bool,
+        uid: int,
+    ) -> None:
         self.vms = vms
         self.target = target
         self.cpu = cpu
@@ -54,8 +77,15 @@ class WaveState:
     """Mutable simulation state; one instance per :func:`planner.sequencing.build_sequence`
     call."""
 
-    def __init__(self, cluster: Cluster, target: np.ndarray, drained: set[int],
-                 start: np.ndarray, kinds: np.ndarray, mem_now: np.ndarray) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        target: np.ndarray,
+        drained: set[int],
+        start: np.ndarray,
+        kinds: np.ndarray,
+        mem_now: np.ndarray,
+    ) -> None:
         c = cluster
         self.c = c
         self.target = target
@@ -196,8 +226,9 @@ class WaveState:
     def retract(self, u: Unit, dest: int) -> None:
         """Undo the :meth:`admit` of ``u`` towards ``dest`` just made (it was the last one)."""
         n = len(u.vms)
-        assert self.departures[-n:] and all(x[0] == v for x, v in
-                                             zip(self.departures[-n:], u.vms, strict=True))
+        assert self.departures[-n:] and all(
+            x[0] == v for x, v in zip(self.departures[-n:], u.vms, strict=True)
+        )
         out = self.departures[-n:]
         del self.departures[-n:]
         live = u.live if dest == u.target else self.hop_live(u, dest)
@@ -237,8 +268,9 @@ class WaveState:
         """Which VMs of ``u`` would move Live to ``dest`` (a hop destination)."""
         return [int(self.kind[v, dest]) == MoveKind.LIVE for v in u.vms]
 
-    def post_wave_state(self) -> tuple[list[int], list[int], list[list[int]], list[list[int]],
-                                       dict[int, int], list[int]]:
+    def post_wave_state(
+        self,
+    ) -> tuple[list[int], list[int], list[list[int]], list[list[int]], dict[int, int], list[int]]:
         """Loads, rule occupancy, moved VMs' positions and running VMs once the current wave
         is over."""
         cpu, mem, run = self.cpu[:], self.mem[:], self.run[:]
@@ -286,9 +318,11 @@ class WaveState:
                 continue
             t = u.target
             key: int | None = None
-            if (u.cpu > 0 and cpu[t] + u.cpu > self.cpu_cap[t]) or (
-                    u.mem > 0 and mem[t] + u.mem > self.mem_cap[t]) or (
-                    u.run > 0 and run[t] + u.run > self.run_cap[t]):
+            if (
+                (u.cpu > 0 and cpu[t] + u.cpu > self.cpu_cap[t])
+                or (u.mem > 0 and mem[t] + u.mem > self.mem_cap[t])
+                or (u.run > 0 and run[t] + u.run > self.run_cap[t])
+            ):
                 key = t
             else:
                 for v in u.vms:
@@ -333,20 +367,31 @@ class WaveState:
         for x in range(self.c.n_hosts):
             if not self.hop_ok_host[x] or x in curs or x == u.target:
                 continue
-            if any(not possible[v, x] or kind[v, x] not in (MoveKind.LIVE, MoveKind.QUICK)
-                   for v in u.vms):
+            if any(
+                not possible[v, x] or kind[v, x] not in (MoveKind.LIVE, MoveKind.QUICK)
+                for v in u.vms
+            ):
                 continue
             if self.check(u, x)[0] != OK:
                 continue
-            room = min((self.cpu_cap[x] - self.cpu[x] - u.cpu) / max(self.cpu_cap[x], 1),
-                       (self.mem_cap[x] - self.mem[x] - u.hop_mem) / max(self.mem_cap[x], 1))
+            room = min(
+                (self.cpu_cap[x] - self.cpu[x] - u.cpu) / max(self.cpu_cap[x], 1),
+                (self.mem_cap[x] - self.mem[x] - u.hop_mem) / max(self.mem_cap[x], 1),
+            )
             if best is None or room > best[0]:
                 best = (room, x)
         return None if best is None else best[1]
 
 
-def make_units(cluster: Cluster, start: np.ndarray, target: np.ndarray, moving: list[int],
-           evac: np.ndarray, kinds: np.ndarray, mem_now: np.ndarray) -> list[Unit]:
+def make_units(
+    cluster: Cluster,
+    start: np.ndarray,
+    target: np.ndarray,
+    moving: list[int],
+    evac: np.ndarray,
+    kinds: np.ndarray,
+    mem_now: np.ndarray,
+) -> list[Unit]:
     """Group moving VMs into units: SameNode members (``Cluster.same_node_groups``) with the
     same target move together."""
     groups: dict[tuple[int, int], list[int]] = {}
@@ -368,19 +413,40 @@ def make_units(cluster: Cluster, start: np.ndarray, target: np.ndarray, moving: 
         if any(live):
             size = max(1, int(min(lim[h] for h in {int(start[v]) for v in vs} | {t})))
         for i in range(0, len(vs), size):
-            ch = vs[i:i + size]
-            arrive = [int(boot[v]) if int(kinds[v, t]) in (MoveKind.START, MoveKind.SHUTDOWN)
-                      else int(mem_now[v]) for v in ch]
-            out.append(Unit(ch, t, int(cpu[ch].sum()), arrive, int(mem_now[ch].sum()),
-                             int(consumes[ch].sum()), live[i:i + size],
-                             int(cluster.vm_memory_mb[ch].sum()), bool(evac[ch].any()),
-                             len(out)))
+            ch = vs[i : i + size]
+            arrive = [
+                int(boot[v])
+                if int(kinds[v, t]) in (MoveKind.START, MoveKind.SHUTDOWN)
+                else int(mem_now[v])
+                for v in ch
+            ]
+            out.append(
+                Unit(
+                    ch,
+                    t,
+                    int(cpu[ch].sum()),
+                    arrive,
+                    int(mem_now[ch].sum()),
+                    int(consumes[ch].sum()),
+                    live[i : i + size],
+                    int(cluster.vm_memory_mb[ch].sum()),
+                    bool(evac[ch].any()),
+                    len(out),
+                )
+            )
     return out
 
 
-def break_deadlocks(c: Cluster, sq: WaveState, still: list[Unit],
-                     this_wave: list[tuple[int, int, int, bool, str]], hop_note: dict[int, str],
-                     hops: int, max_hops: int, certain: bool) -> int:
+def break_deadlocks(
+    c: Cluster,
+    sq: WaveState,
+    still: list[Unit],
+    this_wave: list[tuple[int, int, int, bool, str]],
+    hop_note: dict[int, str],
+    hops: int,
+    max_hops: int,
+    certain: bool,
+) -> int:
     """Add temporary hops to the current wave (in the slots its regular moves left free)
     until no unit is deadlocked (see :meth:`WaveState.deadlocked`, ``certain``) or no hop
     is possible; returns the new hop count.
@@ -415,8 +481,11 @@ def break_deadlocks(c: Cluster, sq: WaveState, still: list[Unit],
             if not waiters and not any(r in rules_here for v in w.vms for r in sq.dfd_of[v]):
                 continue
             # Prefer a hop that by itself makes room for one of the VMs waiting on s.
-            frees = any(cpu[s] - w.cpu + u.cpu <= sq.cpu_cap[s]
-                        and mem[s] - w.hop_mem + u.mem <= sq.mem_cap[s] for u in waiters)
+            frees = any(
+                cpu[s] - w.cpu + u.cpu <= sq.cpu_cap[s]
+                and mem[s] - w.hop_mem + u.mem <= sq.mem_cap[s]
+                for u in waiters
+            )
             candidates.append((0 if frees else 1, w.memory, w.uid, w, waiters))
         candidates.sort(key=lambda x: x[:3])
         made = False
@@ -427,9 +496,11 @@ def break_deadlocks(c: Cluster, sq: WaveState, still: list[Unit],
                 continue
             s = src(w)
             names = ", ".join(c.vm_names[v] for u in waiters[:3] for v in u.vms)
-            note = (f"temporary hop to break a deadlock: makes room on {c.host_names[s]}"
-                    + (f" for {names}" if names else "")
-                    + f"; continues to {c.host_names[w.target]} later")
+            note = (
+                f"temporary hop to break a deadlock: makes room on {c.host_names[s]}"
+                + (f" for {names}" if names else "")
+                + f"; continues to {c.host_names[w.target]} later"
+            )
             for v, a, d in sq.admit(w, x):
                 this_wave.append((v, a, d, True, note))
                 hop_note[v] = c.host_names[d]
@@ -458,5 +529,9 @@ def deadlock_message(c: Cluster, sq: WaveState, stuck: list[Unit], why_not: str)
             cause = f"migration limit of {hn[host]}"
         parts.append(f"{who} ({src} → {hn[u.target]}: {cause})")
     more = f" and {len(stuck) - 8} more" if len(stuck) > 8 else ""
-    return (f"no executable order: {len(stuck)} move(s) wait for each other — "
-            + "; ".join(parts) + more + f"; {why_not}")
+    return (
+        f"no executable order: {len(stuck)} move(s) wait for each other — "
+        + "; ".join(parts)
+        + more
+        + f"; {why_not}"
+    )

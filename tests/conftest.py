@@ -15,10 +15,12 @@ SMALL4 = REPO / "data" / "examples" / "small4"
 
 # Property tests stay quick in the default run (2 shared cores); HYPOTHESIS_PROFILE=thorough
 # explores more.  No deadline: timings on a shared machine are noise.
-settings.register_profile("default", max_examples=40, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=500, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "default", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

@@ -54,8 +54,7 @@ VOLATILE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d+\.\d+ s\b"), "<T> s"),
     (re.compile(r"\b\d+(?:\.\d+)? (scenarios|samples|moves|VM-samples)/s\b"), r"<N> \1/s"),
     (re.compile(r"\bon \d+ worker\(s\)"), "on <N> worker(s)"),
-    (re.compile(r'("(?:solve_seconds|run_seconds|seconds|wall_seconds)": )-?[0-9.e+-]+'),
-     r"\1<T>"),
+    (re.compile(r'("(?:solve_seconds|run_seconds|seconds|wall_seconds)": )-?[0-9.e+-]+'), r"\1<T>"),
 )
 
 
@@ -92,22 +91,39 @@ def normalise(text: str, scratch: str | None = None) -> str:
 
 def environment() -> dict[str, str]:
     """A fixed environment: the same output on every machine (and hvplan on PATH)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HVPLAN_", "FORCE_COLOR", "CLICOLOR"))}
-    env.update({
-        "COLUMNS": "100", "LINES": "50", "NO_COLOR": "1", "TERM": "dumb",
-        "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-        "PYTHONIOENCODING": "utf-8", "PYTHONWARNINGS": "ignore",
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HVPLAN_", "FORCE_COLOR", "CLICOLOR"))
+    }
+    env.update(
+        {
+            "COLUMNS": "100",
+            "LINES": "50",
+            "NO_COLOR": "1",
+            "TERM": "dumb",
+            "LC_ALL": "C.UTF-8",
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0",
+            "PYTHONIOENCODING": "utf-8",
+            "PYTHONWARNINGS": "ignore",
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", ""),
+        }
+    )
     return env
 
 
 def run(command: str, cwd: Path) -> str:
     """The block text for ``command`` run in ``cwd``: ``$ command``, stdout, stderr, exit."""
-    p = subprocess.run(["bash", "-c", command], cwd=cwd, env=environment(),
-                       capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
-                       check=False)
+    p = subprocess.run(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
     out = [f"$ {command}"]
     for stream in (p.stdout, p.stderr):
         s = stream.rstrip("\n")
@@ -128,10 +144,14 @@ def scratch_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the README's outputs, or check them (``--check``)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", action="store_true",
-                    help="compare instead of rewriting; exit 1 when a block differs")
-    ap.add_argument("--slow", action="store_true",
-                    help="with --check: also run the commands marked 'run slow'")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="compare instead of rewriting; exit 1 when a block differs",
+    )
+    ap.add_argument(
+        "--slow", action="store_true", help="with --check: also run the commands marked 'run slow'"
+    )
     ap.add_argument("--readme", type=Path, default=README)
     args = ap.parse_args(argv)
     text = args.readme.read_text(encoding="utf-8")
@@ -152,13 +172,22 @@ def main(argv: list[str] | None = None) -> int:
                 if want != got:
                     failures += 1
                     print(f"README block differs: {b.command}", file=sys.stderr)
-                    sys.stderr.writelines(difflib.unified_diff(
-                        (want + "\n").splitlines(True), (got + "\n").splitlines(True),
-                        "README.md", "now"))
+                    sys.stderr.writelines(
+                        difflib.unified_diff(
+                            (want + "\n").splitlines(True),
+                            (got + "\n").splitlines(True),
+                            "README.md",
+                            "now",
+                        )
+                    )
             else:
                 shown = new.replace(str(work) + os.sep, "").replace(str(work), ".")
-                pieces += [text[pos:b.start], "```text\n", shown,
-                           "```" if b.end > b.start else "```\n"]
+                pieces += [
+                    text[pos : b.start],
+                    "```text\n",
+                    shown,
+                    "```" if b.end > b.start else "```\n",
+                ]
                 pos = b.end
     finally:
         shutil.rmtree(work, ignore_errors=True)

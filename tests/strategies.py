@@ -164,10 +164,13 @@ def make_cluster(
     # else the vendor baseline).
     models = [h.cpu_model if h.cpu_model is not None else DEFAULT_MODEL[h.vendor] for h in hosts]
     host_cols = HostColumns(
-        names=[h.name for h in hosts], vendor=[int(h.vendor) for h in hosts],
+        names=[h.name for h in hosts],
+        vendor=[int(h.vendor) for h in hosts],
         logical_processors=[h.logical_processors for h in hosts],
-        memory_mb=[h.memory_mb for h in hosts], state=[int(h.state) for h in hosts],
-        fault_domain=[h.fault_domain for h in hosts], cpu_model=models,
+        memory_mb=[h.memory_mb for h in hosts],
+        state=[int(h.state) for h in hosts],
+        fault_domain=[h.fault_domain for h in hosts],
+        cpu_model=models,
         features=[h.features for h in hosts],
         memory_reserve_mb=[h.memory_reserve_mb for h in hosts],
         cpu_base_milli=[h.cpu_base_milli for h in hosts],
@@ -187,16 +190,18 @@ def make_cluster(
     vm_cols = VmColumns(
         names=[v.name for v in vms],
         host=[_index_of(v.host, h_index, nh, "host") for v in vms],
-        vcpus=[v.vcpus for v in vms], memory_mb=[v.memory_mb for v in vms],
-        state=[int(v.state) for v in vms], priority=[v.priority for v in vms],
+        vcpus=[v.vcpus for v in vms],
+        memory_mb=[v.memory_mb for v in vms],
+        state=[int(v.state) for v in vms],
+        priority=[v.priority for v in vms],
         cpu_milli=[v.cpu_milli for v in vms],
         config_version_x10=[v.config_version_x10 for v in vms],
         compat=[int(v.compat) for v in vms],
-        possible_owners=[() if v.possible_owners is None else refs(v.possible_owners)
-                         for v in vms],
+        possible_owners=[() if v.possible_owners is None else refs(v.possible_owners) for v in vms],
         preferred_owners=[refs(v.preferred_owners) for v in vms],
         anti_affinity_classes=[v.anti_affinity_classes for v in vms],
-        allow_downtime=[v.allow_downtime for v in vms], pinned=[v.pinned for v in vms],
+        allow_downtime=[v.allow_downtime for v in vms],
+        pinned=[v.pinned for v in vms],
         dynamic_memory=[v.dynamic_memory for v in vms],
         memory_startup_mb=[v.memory_startup_mb or v.memory_mb for v in vms],
         memory_minimum_mb=[v.memory_minimum_mb or v.memory_mb for v in vms],
@@ -209,10 +214,18 @@ def make_cluster(
             j = _index_of(ref, v_index, nv, "VM")
             if j not in mem:
                 mem.append(j)
-        rule_objs.append(Rule(r.name, RuleType(r.rule_type), bool(r.enabled), tuple(mem),
-                              tuple(r.other_members)))
-    return build_cluster(name, host_cols, vm_cols, settings=settings, rules=rule_objs,
-                         networks=networks, catalog=catalog)
+        rule_objs.append(
+            Rule(r.name, RuleType(r.rule_type), bool(r.enabled), tuple(mem), tuple(r.other_members))
+        )
+    return build_cluster(
+        name,
+        host_cols,
+        vm_cols,
+        settings=settings,
+        rules=rule_objs,
+        networks=networks,
+        catalog=catalog,
+    )
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -228,15 +241,15 @@ def names(prefix: str = "", min_size: int = 1, max_size: int = 10) -> st.SearchS
     """
     body = st.text(_NAME_ALPHABET + " ", min_size=min_size, max_size=max_size)
     return body.map(lambda s: (prefix + s).strip()).filter(
-        lambda s: bool(s) and not s.startswith("#"))
+        lambda s: bool(s) and not s.startswith("#")
+    )
 
 
 def _unique_names(draw: st.DrawFn, prefix: str, n: int) -> list[str]:
     """``n`` names distinct ignoring case (as Windows compares them)."""
     out: list[str] = []
     seen: set[str] = set()
-    drawn = draw(st.lists(names(prefix), min_size=n, max_size=n,
-                          unique_by=lambda s: s.casefold()))
+    drawn = draw(st.lists(names(prefix), min_size=n, max_size=n, unique_by=lambda s: s.casefold()))
     for s in drawn:
         seen.add(s.casefold())
         out.append(s)
@@ -310,17 +323,22 @@ def clusters(
     hosts: list[HostSpec] = []
     for i, hname in enumerate(host_names):
         # Host 0 is always Up so that every VM has somewhere to live.
-        state = (HostState.UP if i == 0 or not allow_non_up_hosts
-                 else draw(st.sampled_from([HostState.UP, HostState.UP, HostState.PAUSED,
-                                            HostState.DOWN])))
+        state = (
+            HostState.UP
+            if i == 0 or not allow_non_up_hosts
+            else draw(
+                st.sampled_from([HostState.UP, HostState.UP, HostState.PAUSED, HostState.DOWN])
+            )
+        )
         vendor = draw(st.sampled_from(list(vendors)))
         model = draw(st.sampled_from(cat.names(vendor)))
         features: frozenset[str] | None = None
         if draw(st.integers(0, 4)) == 0:
             # An explicit cpu_features override: a non-empty subset of catalog features,
             # sometimes with a feature the catalog does not know.
-            picked = draw(st.lists(st.sampled_from(catalog_feats), min_size=1, max_size=12,
-                                   unique=True))
+            picked = draw(
+                st.lists(st.sampled_from(catalog_feats), min_size=1, max_size=12, unique=True)
+            )
             extra = draw(st.lists(st.sampled_from(["hv-x1", "hv-x2"]), max_size=1))
             features = frozenset(picked + extra)
         lp = draw(st.sampled_from([2, 4, 8, 16, 32, 64]))
@@ -328,14 +346,25 @@ def clusters(
         reserve = draw(st.integers(0, mem // 4))
         base = draw(st.integers(0, lp * CPU_UNITS // 10))  # up to 10 % base load
         fd = domain_names[draw(st.integers(0, n_domains - 1))] if draw(st.booleans()) else None
-        hosts.append(HostSpec(
-            name=hname, logical_processors=lp, memory_mb=mem, memory_reserve_mb=reserve,
-            cpu_base_milli=base, state=state, fault_domain=fd, vendor=vendor, cpu_model=model,
-            features=features, max_vm_migrations=draw(st.integers(1, 4)),
-        ))
+        hosts.append(
+            HostSpec(
+                name=hname,
+                logical_processors=lp,
+                memory_mb=mem,
+                memory_reserve_mb=reserve,
+                cpu_base_milli=base,
+                state=state,
+                fault_domain=fd,
+                vendor=vendor,
+                cpu_model=model,
+                features=features,
+                max_vm_migrations=draw(st.integers(1, 4)),
+            )
+        )
     up_hosts = [i for i, h in enumerate(hosts) if h.state == HostState.UP]
-    cpu_left = {i: hosts[i].logical_processors * CPU_UNITS - hosts[i].cpu_base_milli
-                for i in up_hosts}
+    cpu_left = {
+        i: hosts[i].logical_processors * CPU_UNITS - hosts[i].cpu_base_milli for i in up_hosts
+    }
     mem_left = {i: hosts[i].memory_mb - hosts[i].memory_reserve_mb for i in up_hosts}
 
     nv = draw(st.integers(min_vms, max_vms))
@@ -347,8 +376,18 @@ def clusters(
         h = draw(st.sampled_from(up_hosts))
         hs = hosts[h]
         vcpus = draw(st.integers(1, min(hs.logical_processors, 16)))
-        vm_state = draw(st.sampled_from([VmState.RUNNING, VmState.RUNNING, VmState.RUNNING,
-                                         VmState.OFF, VmState.SAVED, VmState.PAUSED]))
+        vm_state = draw(
+            st.sampled_from(
+                [
+                    VmState.RUNNING,
+                    VmState.RUNNING,
+                    VmState.RUNNING,
+                    VmState.OFF,
+                    VmState.SAVED,
+                    VmState.PAUSED,
+                ]
+            )
+        )
         consumes = vm_state in (VmState.RUNNING, VmState.PAUSED)
         host_mem_free = hs.memory_mb - hs.memory_reserve_mb
         host_cpu_free = hs.logical_processors * CPU_UNITS - hs.cpu_base_milli
@@ -366,8 +405,9 @@ def clusters(
         if draw(st.booleans()):
             possible: tuple[int, ...] | None = None
         else:
-            others = draw(st.lists(st.sampled_from(range(len(hosts))), unique=True,
-                                   max_size=len(hosts)))
+            others = draw(
+                st.lists(st.sampled_from(range(len(hosts))), unique=True, max_size=len(hosts))
+            )
             possible = tuple(sorted({h, *others}))
         # Preferred owners come from the possible owners (others only draw a warning).
         pool = list(possible) if possible is not None else list(range(len(hosts)))
@@ -378,19 +418,30 @@ def clusters(
             if h not in aa_hosts[c.casefold()] and draw(st.integers(0, 2)) == 0:
                 aa_hosts[c.casefold()].add(h)
                 classes.append(c)
-        vm_specs.append(VmSpec(
-            name=vname, host=h, vcpus=vcpus, memory_mb=memory, cpu_milli=cpu, state=vm_state,
-            priority=draw(st.sampled_from([0, 1000, 2000, 3000])),
-            config_version_x10=draw(st.sampled_from([50, 80, 90, 100, 110, 120])),
-            compat=draw(st.sampled_from(list(CompatMode))),
-            possible_owners=possible, preferred_owners=preferred,
-            anti_affinity_classes=tuple(classes),
-            allow_downtime=draw(st.booleans()), pinned=draw(st.integers(0, 5)) == 0,
-        ))
+        vm_specs.append(
+            VmSpec(
+                name=vname,
+                host=h,
+                vcpus=vcpus,
+                memory_mb=memory,
+                cpu_milli=cpu,
+                state=vm_state,
+                priority=draw(st.sampled_from([0, 1000, 2000, 3000])),
+                config_version_x10=draw(st.sampled_from([50, 80, 90, 100, 110, 120])),
+                compat=draw(st.sampled_from(list(CompatMode))),
+                possible_owners=possible,
+                preferred_owners=preferred,
+                anti_affinity_classes=tuple(classes),
+                allow_downtime=draw(st.booleans()),
+                pinned=draw(st.integers(0, 5)) == 0,
+            )
+        )
 
     rules = _draw_rules(draw, hosts, vm_specs, max_rules)
     return make_cluster(
-        hosts, vm_specs, rules,
+        hosts,
+        vm_specs,
+        rules,
         networks=draw(networks()) if with_networks else (),
         settings=draw(cluster_settings()),
         name=draw(names("cl")),
@@ -411,8 +462,9 @@ def thresholds(draw: st.DrawFn, cluster: Cluster) -> Threshold:
     return resolve_threshold(cluster, level, None, mode)
 
 
-def _draw_rules(draw: st.DrawFn, hosts: Sequence[HostSpec], vms: Sequence[VmSpec],
-                max_rules: int) -> list[RuleSpec]:
+def _draw_rules(
+    draw: st.DrawFn, hosts: Sequence[HostSpec], vms: Sequence[VmSpec], max_rules: int
+) -> list[RuleSpec]:
     """Rules that the current placement satisfies (disabled ones may be broken)."""
     nv = len(vms)
     n_rules = draw(st.integers(0, max_rules)) if nv else 0
@@ -458,8 +510,7 @@ def assert_same_cluster(a: Cluster, b: Cluster) -> None:
     import dataclasses
 
     for f in dataclasses.fields(Cluster):
-        if f.name in ("source", "snapshot_sha256", "features", "host_features",
-                      "vendor_baseline"):
+        if f.name in ("source", "snapshot_sha256", "features", "host_features", "vendor_baseline"):
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.ndarray):
@@ -469,9 +520,11 @@ def assert_same_cluster(a: Cluster, b: Cluster) -> None:
         else:
             assert x == y, f"{f.name} differs:\n{x!r}\n{y!r}"
     assert _feature_sets(a.features, a.host_features) == _feature_sets(
-        b.features, b.host_features), "host feature sets differ"
+        b.features, b.host_features
+    ), "host feature sets differ"
     assert _feature_sets(a.features, a.vendor_baseline) == _feature_sets(
-        b.features, b.vendor_baseline), "vendor baselines differ"
+        b.features, b.vendor_baseline
+    ), "vendor baselines differ"
 
 
 def vm_names_of(cluster: Cluster, idx: Iterable[int]) -> list[str]:

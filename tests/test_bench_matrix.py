@@ -21,19 +21,29 @@ def bm() -> ModuleType:
     return mod
 
 
-OLD = {"status": "FEASIBLE", "objectives": {"excess": 0, "anti_affinity": 1, "migration": 100,
-                                            "balance": 7000},
-       "bounds": {"excess": 0, "anti_affinity": 0, "migration": 0, "balance": 0},
-       "moves": 3, "memory_moved_mb": 100, "downtime_moves": 0,
-       "hosts_over_threshold": {"before": 2, "after": 0}}
-NEW = {"status": "FEASIBLE", "tiers": [
-    {"name": "rules", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
-    {"name": "excess", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
-    {"name": "anti_affinity", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
-    {"name": "migration", "value": 200, "bound": 150, "gap": 0.25, "status": "FEASIBLE"},
-    {"name": "balance", "value": 6900, "bound": 6000, "gap": 0.13, "status": "FEASIBLE"}],
-    "moves": 4, "memory_moved_mb": 200, "downtime_moves": 1,
-    "first_plan_under_threshold_seconds": 1.5}
+OLD = {
+    "status": "FEASIBLE",
+    "objectives": {"excess": 0, "anti_affinity": 1, "migration": 100, "balance": 7000},
+    "bounds": {"excess": 0, "anti_affinity": 0, "migration": 0, "balance": 0},
+    "moves": 3,
+    "memory_moved_mb": 100,
+    "downtime_moves": 0,
+    "hosts_over_threshold": {"before": 2, "after": 0},
+}
+NEW = {
+    "status": "FEASIBLE",
+    "tiers": [
+        {"name": "rules", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
+        {"name": "excess", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
+        {"name": "anti_affinity", "value": 0, "bound": 0, "gap": 0, "status": "OPTIMAL"},
+        {"name": "migration", "value": 200, "bound": 150, "gap": 0.25, "status": "FEASIBLE"},
+        {"name": "balance", "value": 6900, "bound": 6000, "gap": 0.13, "status": "FEASIBLE"},
+    ],
+    "moves": 4,
+    "memory_moved_mb": 200,
+    "downtime_moves": 1,
+    "first_plan_under_threshold_seconds": 1.5,
+}
 
 
 def test_old_summary_format(bm: ModuleType) -> None:

@@ -19,8 +19,10 @@ GB = 1024
 
 
 def _hosts(n: int, mem_gb: int = 64, lp: int = 16) -> list[HostSpec]:
-    return [HostSpec(f"H{i}", logical_processors=lp, memory_mb=mem_gb * GB,
-                     memory_reserve_mb=0) for i in range(n)]
+    return [
+        HostSpec(f"H{i}", logical_processors=lp, memory_mb=mem_gb * GB, memory_reserve_mb=0)
+        for i in range(n)
+    ]
 
 
 def _lims(c: Cluster, pct: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,23 +46,32 @@ def test_min_pairs_assignment_matches_brute_force_on_small_sets() -> None:
         for s in sets:
             if not s.any():
                 s[rng.integers(h)] = True
-        best = min(sum(k * (k - 1) // 2 for k in np.bincount(p, minlength=h))
-                   for p in itertools.product(*[np.flatnonzero(s) for s in sets]))
+        best = min(
+            sum(k * (k - 1) // 2 for k in np.bincount(p, minlength=h))
+            for p in itertools.product(*[np.flatnonzero(s) for s in sets])
+        )
         assert bx.min_pairs_assignment(sets) == best
 
 
 def test_pigeonhole_three_members_two_hosts_share_one_pair() -> None:
     # Three members may use only H0 and H1: two of them share a node, so >= 1 pair.
-    c = make_cluster(_hosts(3), [VmSpec(f"v{i}", i % 2, anti_affinity_classes=("A",),
-                                        possible_owners=("H0", "H1")) for i in range(3)])
+    c = make_cluster(
+        _hosts(3),
+        [
+            VmSpec(f"v{i}", i % 2, anti_affinity_classes=("A",), possible_owners=("H0", "H1"))
+            for i in range(3)
+        ],
+    )
     cpu, mem = _lims(c)
     assert bx.aa_pairs_lower_bound(c, c.vm_allowed, cpu, mem) == 1
 
 
 def test_pinned_members_on_one_host_are_forced_pairs() -> None:
-    vms = [VmSpec("a", 0, pinned=True, anti_affinity_classes=("A",)),
-           VmSpec("b", 0, pinned=True, anti_affinity_classes=("A",)),
-           VmSpec("c", 1, anti_affinity_classes=("A",))]
+    vms = [
+        VmSpec("a", 0, pinned=True, anti_affinity_classes=("A",)),
+        VmSpec("b", 0, pinned=True, anti_affinity_classes=("A",)),
+        VmSpec("c", 1, anti_affinity_classes=("A",)),
+    ]
     c = make_cluster(_hosts(3), vms)
     allowed = c.vm_allowed.copy()
     allowed[:2] = False
@@ -70,8 +81,11 @@ def test_pinned_members_on_one_host_are_forced_pairs() -> None:
 
 
 def test_same_node_group_holding_now_forces_its_members_together() -> None:
-    vms = [VmSpec("a", 0, anti_affinity_classes=("A",)),
-           VmSpec("b", 0, anti_affinity_classes=("A",)), VmSpec("c", 1)]
+    vms = [
+        VmSpec("a", 0, anti_affinity_classes=("A",)),
+        VmSpec("b", 0, anti_affinity_classes=("A",)),
+        VmSpec("c", 1),
+    ]
     c = make_cluster(_hosts(3), vms, [RuleSpec("together", RuleType.SAME_NODE, ("a", "b"))])
     cpu, mem = _lims(c)
     assert bx.aa_pairs_lower_bound(c, c.vm_allowed, cpu, mem) == 1
@@ -83,9 +97,11 @@ def test_same_node_group_holding_now_forces_its_members_together() -> None:
 
 def test_matching_bound_sees_overlapping_owner_lists() -> None:
     # a: {H0}, b: {H0, H1}, c: {H1}: three members, two usable hosts.
-    vms = [VmSpec("a", 0, possible_owners=("H0",), anti_affinity_classes=("A",)),
-           VmSpec("b", 1, possible_owners=("H0", "H1"), anti_affinity_classes=("A",)),
-           VmSpec("c", 1, possible_owners=("H1",), anti_affinity_classes=("A",))]
+    vms = [
+        VmSpec("a", 0, possible_owners=("H0",), anti_affinity_classes=("A",)),
+        VmSpec("b", 1, possible_owners=("H0", "H1"), anti_affinity_classes=("A",)),
+        VmSpec("c", 1, possible_owners=("H1",), anti_affinity_classes=("A",)),
+    ]
     c = make_cluster(_hosts(4), vms)
     assert bx.aa_pairs_lower_bound(c, c.vm_allowed, *_lims(c)) == 1
 
@@ -93,19 +109,29 @@ def test_matching_bound_sees_overlapping_owner_lists() -> None:
 def test_capacity_keeps_a_big_member_off_full_hosts() -> None:
     # H1 is full of a pinned 60 GB VM: the 8 GB member b cannot go there (64 GB hosts), so
     # a and b, both limited to {H0, H1}, must share H0.
-    vms = [VmSpec("big", 1, memory_mb=60 * GB, pinned=True),
-           VmSpec("a", 0, memory_mb=8 * GB, anti_affinity_classes=("A",),
-                  possible_owners=("H0", "H1")),
-           VmSpec("b", 0, memory_mb=8 * GB, anti_affinity_classes=("A",),
-                  possible_owners=("H0", "H1"))]
+    vms = [
+        VmSpec("big", 1, memory_mb=60 * GB, pinned=True),
+        VmSpec(
+            "a", 0, memory_mb=8 * GB, anti_affinity_classes=("A",), possible_owners=("H0", "H1")
+        ),
+        VmSpec(
+            "b", 0, memory_mb=8 * GB, anti_affinity_classes=("A",), possible_owners=("H0", "H1")
+        ),
+    ]
     c = make_cluster(_hosts(3), vms)
     allowed = c.vm_allowed.copy()
     allowed[0] = False
     allowed[0, 1] = True
     assert bx.aa_pairs_lower_bound(c, allowed, *_lims(c)) == 1
     # Only running members count: with b Off the class has a single running member.
-    vms[2] = VmSpec("b", 0, memory_mb=8 * GB, anti_affinity_classes=("A",),
-                    possible_owners=("H0", "H1"), state=VmState.OFF)
+    vms[2] = VmSpec(
+        "b",
+        0,
+        memory_mb=8 * GB,
+        anti_affinity_classes=("A",),
+        possible_owners=("H0", "H1"),
+        state=VmState.OFF,
+    )
     c2 = make_cluster(_hosts(3), vms)
     assert bx.aa_pairs_lower_bound(c2, allowed, *_lims(c2)) == 0
 
@@ -118,8 +144,12 @@ def test_min_cover_cost_matches_brute_force() -> None:
         w = rng.integers(1, 50, size=n)
         cost = rng.integers(0, 40, size=n)
         d = int(rng.integers(0, int(w.sum()) + 5))
-        sols = [int(cost[list(s)].sum()) for k in range(n + 1)
-                for s in itertools.combinations(range(n), k) if int(w[list(s)].sum()) >= d]
+        sols = [
+            int(cost[list(s)].sum())
+            for k in range(n + 1)
+            for s in itertools.combinations(range(n), k)
+            if int(w[list(s)].sum()) >= d
+        ]
         assert bx.min_cover_cost(w, cost, d) == (min(sols) if sols else None)
 
 
@@ -138,11 +168,12 @@ def test_migration_bound_hand_derived() -> None:
     cpu, mem = _lims(c, 70.0)
     assert bx.migration_lower_bound(c, c.vm_allowed, cpu, mem, _cost(c)) == 32 * GB
     # Without the excess-0 assumption nothing is mandatory.
-    assert bx.migration_lower_bound(c, c.vm_allowed, cpu, mem, _cost(c),
-                                    excess_zero=False) == 0
+    assert bx.migration_lower_bound(c, c.vm_allowed, cpu, mem, _cost(c), excess_zero=False) == 0
     # A larger per-node bound from elsewhere (say an exact CP-SAT cover) is kept.
-    assert bx.migration_lower_bound(c, c.vm_allowed, cpu, mem, _cost(c),
-                                    node_bounds={0: 40 * GB}) == 40 * GB
+    assert (
+        bx.migration_lower_bound(c, c.vm_allowed, cpu, mem, _cost(c), node_bounds={0: 40 * GB})
+        == 40 * GB
+    )
 
 
 def test_migration_bound_counts_mandatory_moves_at_their_cheapest_fitting_target() -> None:
@@ -156,8 +187,10 @@ def test_migration_bound_counts_mandatory_moves_at_their_cheapest_fitting_target
 # ----------------------------------------------------------------------------- balance
 def test_balance_bound_averages_over_the_hosts_a_group_may_use() -> None:
     # Three 32 GB VMs limited to H0/H1 (64 GB each): 96 of 128 GB -> at least 75 %.
-    vms = [VmSpec(f"v{i}", i % 2, memory_mb=32 * GB, cpu_milli=10,
-                  possible_owners=("H0", "H1")) for i in range(3)]
+    vms = [
+        VmSpec(f"v{i}", i % 2, memory_mb=32 * GB, cpu_milli=10, possible_owners=("H0", "H1"))
+        for i in range(3)
+    ]
     c = make_cluster(_hosts(3), vms)
     bal = np.ones(3, dtype=bool)
     assert bx.balance_lower_bound(c, c.vm_allowed, *_lims(c, 70), bal) >= 7500
@@ -195,16 +228,28 @@ def tiny(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, float]:
     """A tiny cluster (2-3 hosts, 3-6 VMs), a random allowed matrix and a threshold."""
     nh = draw(st.integers(2, 3))
     nv = draw(st.integers(3, 6))
-    hosts = [HostSpec(f"H{i}", logical_processors=4, memory_mb=draw(st.sampled_from([16, 24]))
-                      * GB, memory_reserve_mb=draw(st.sampled_from([0, 2 * GB])),
-                      cpu_base_milli=draw(st.sampled_from([0, 400]))) for i in range(nh)]
+    hosts = [
+        HostSpec(
+            f"H{i}",
+            logical_processors=4,
+            memory_mb=draw(st.sampled_from([16, 24])) * GB,
+            memory_reserve_mb=draw(st.sampled_from([0, 2 * GB])),
+            cpu_base_milli=draw(st.sampled_from([0, 400])),
+        )
+        for i in range(nh)
+    ]
     classes = draw(st.lists(st.sampled_from(["A", "B"]), min_size=nv, max_size=nv))
-    vms = [VmSpec(f"v{i}", draw(st.integers(0, nh - 1)),
-                  memory_mb=draw(st.sampled_from([2, 4, 6, 8])) * GB,
-                  cpu_milli=draw(st.sampled_from([200, 800, 1500])),
-                  state=draw(st.sampled_from([VmState.RUNNING] * 4 + [VmState.OFF])),
-                  anti_affinity_classes=(classes[i],) if draw(st.booleans()) else ())
-           for i in range(nv)]
+    vms = [
+        VmSpec(
+            f"v{i}",
+            draw(st.integers(0, nh - 1)),
+            memory_mb=draw(st.sampled_from([2, 4, 6, 8])) * GB,
+            cpu_milli=draw(st.sampled_from([200, 800, 1500])),
+            state=draw(st.sampled_from([VmState.RUNNING] * 4 + [VmState.OFF])),
+            anti_affinity_classes=(classes[i],) if draw(st.booleans()) else (),
+        )
+        for i in range(nv)
+    ]
     rules = []
     if draw(st.booleans()):
         rules.append(RuleSpec("sn", RuleType.SAME_NODE, ("v0", "v1")))
@@ -216,8 +261,9 @@ def tiny(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, float]:
     return c, allowed, draw(st.sampled_from([60.0, 75.0, 90.0]))
 
 
-def _feasible(c: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray, mem_lim: np.ndarray
-              ) -> list[np.ndarray]:
+def _feasible(
+    c: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray, mem_lim: np.ndarray
+) -> list[np.ndarray]:
     groups = bx.hard_same_node_groups(c)
     out = []
     for p in _placements(c, allowed):
@@ -233,7 +279,8 @@ def _feasible(c: Cluster, allowed: np.ndarray, cpu_lim: np.ndarray, mem_lim: np.
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny())
 def test_every_bound_is_at_most_the_brute_force_minimum(
-        case: tuple[Cluster, np.ndarray, float]) -> None:
+    case: tuple[Cluster, np.ndarray, float],
+) -> None:
     c, allowed, pct = case
     cap_c, cap_m = c.host_cpu_free_milli, c.host_memory_free_mb
     thr_c, thr_m = _lims(c, pct)
@@ -243,21 +290,26 @@ def test_every_bound_is_at_most_the_brute_force_minimum(
     under = _feasible(c, allowed, thr_c, thr_m)
     if any_plan:
         assert bx.aa_pairs_lower_bound(c, allowed, thr_c, thr_m) <= min(
-            _pairs(c, p) for p in any_plan)
+            _pairs(c, p) for p in any_plan
+        )
         assert bx.balance_lower_bound(c, allowed, thr_c, thr_m, bal) <= min(
-            _balance(c, p, bal) for p in any_plan)
+            _balance(c, p, bal) for p in any_plan
+        )
         move = [int(cost[np.arange(c.n_vms), p].sum()) for p in any_plan]
-        assert bx.migration_lower_bound(c, allowed, thr_c, thr_m, cost,
-                                        excess_zero=False) <= min(move)
+        assert bx.migration_lower_bound(c, allowed, thr_c, thr_m, cost, excess_zero=False) <= min(
+            move
+        )
     if under:
         assert bx.aa_pairs_lower_bound(c, allowed, thr_c, thr_m, excess_zero=True) <= min(
-            _pairs(c, p) for p in under)
+            _pairs(c, p) for p in under
+        )
         move = [int(cost[np.arange(c.n_vms), p].sum()) for p in under]
         assert bx.migration_lower_bound(c, allowed, thr_c, thr_m, cost) <= min(move)
         m = min(move) + int(c.vm_memory_mb.max())  # a budget a little above the optimum
         within = [p for p, x in zip(under, move, strict=True) if x <= m]
         assert bx.balance_lower_bound(c, allowed, thr_c, thr_m, bal, cost, m) <= min(
-            _balance(c, p, bal) for p in within)
+            _balance(c, p, bal) for p in within
+        )
 
 
 @pytest.mark.parametrize("n_hosts", [2, 3])
@@ -271,9 +323,17 @@ def test_bounds_are_zero_on_an_empty_cluster(n_hosts: int) -> None:
 
 
 def test_tier_bounds_gathers_every_bound_with_its_assumption() -> None:
-    vms = [VmSpec(f"v{i}", 0, memory_mb=16 * GB, cpu_milli=100,
-                  anti_affinity_classes=("A",), possible_owners=("H0", "H1"))
-           for i in range(3)] + [VmSpec("w", 1, memory_mb=4 * GB)]
+    vms = [
+        VmSpec(
+            f"v{i}",
+            0,
+            memory_mb=16 * GB,
+            cpu_milli=100,
+            anti_affinity_classes=("A",),
+            possible_owners=("H0", "H1"),
+        )
+        for i in range(3)
+    ] + [VmSpec("w", 1, memory_mb=4 * GB)]
     c = make_cluster(_hosts(3), vms)
     cpu, mem = _lims(c, 70.0)
     tb = bx.tier_bounds(c, c.vm_allowed, cpu[None, :], mem, _cost(c), np.ones(3, bool))
@@ -282,7 +342,11 @@ def test_tier_bounds_gathers_every_bound_with_its_assumption() -> None:
     # H0 holds 48 GB of a 45,875 MB limit: one 16 GB VM must leave.
     assert tb.migration_if_excess_zero == 16 * GB and tb.node_covers == {0: 16 * GB}
     assert tb.balance_always == 3750  # 48 GB confined to H0/H1 (128 GB): 37.5 % at least
-    assert bx.tier_bounds(c, c.vm_allowed, cpu, mem, _cost(c), np.ones(3, bool),
-                          enforce_anti_affinity=True).anti_affinity == 0
+    assert (
+        bx.tier_bounds(
+            c, c.vm_allowed, cpu, mem, _cost(c), np.ones(3, bool), enforce_anti_affinity=True
+        ).anti_affinity
+        == 0
+    )
     with pytest.raises(ValueError, match="one load sample"):
         bx.tier_bounds(c, c.vm_allowed, np.vstack([cpu, cpu]), mem, _cost(c), np.ones(3, bool))

@@ -44,8 +44,11 @@ def _feasible(pb: PlanningProblem) -> list[dict[str, int]]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(max_hosts=3, max_vms=5))
 def test_judged_bounds_never_exceed_the_lexicographic_optimum(cluster) -> None:  # type: ignore[no-untyped-def]
-    for opts in (PlanOptions(level="medium"), PlanOptions(level="high", high_mode="absolute"),
-                 PlanOptions(level="medium", drain=(0,))):
+    for opts in (
+        PlanOptions(level="medium"),
+        PlanOptions(level="high", high_mode="absolute"),
+        PlanOptions(level="medium", drain=(0,)),
+    ):
         pb = build_problem(cluster, opts)
         plans = _feasible(pb)
         if not plans:
@@ -78,8 +81,13 @@ def _bounds(**kw: object) -> TierBounds:
 
 
 def test_an_unproven_anti_affinity_tier_keeps_the_relaxed_migration_bound() -> None:
-    tb = _bounds(migration=100, migration_relaxed=120, balance=7000, balance_any=5400,
-                 keep=((600, 0, 1000, 100),))
+    tb = _bounds(
+        migration=100,
+        migration_relaxed=120,
+        balance=7000,
+        balance_any=5400,
+        keep=((600, 0, 1000, 100),),
+    )
     vals = {"rules": 0, "excess": 0, "anti_affinity": 1, "migration": 130, "balance": 7000}
     rows = judge_tiers(TIERS, vals, tb, {})
     by = {t.name: t for t in rows}
@@ -94,8 +102,13 @@ def test_an_unproven_anti_affinity_tier_keeps_the_relaxed_migration_bound() -> N
 def test_an_open_migration_tier_gives_balance_the_budget_bound() -> None:
     # Node memory 1000 MB, 600 MB may stay, the other departures cost at least 100: with at
     # most 130 spent, at most 30 MB leave, so 570 stay (5700 bp).
-    tb = _bounds(migration=100, migration_relaxed=120, balance=7000, balance_any=5400,
-                 keep=((600, 0, 1000, 100),))
+    tb = _bounds(
+        migration=100,
+        migration_relaxed=120,
+        balance=7000,
+        balance_any=5400,
+        keep=((600, 0, 1000, 100),),
+    )
     vals = {"rules": 0, "excess": 0, "anti_affinity": 0, "migration": 130, "balance": 7000}
     by = {t.name: t for t in judge_tiers(TIERS, vals, tb, {})}
     assert by["migration"].status == SolveStatus.FEASIBLE and by["migration"].bound == 120
@@ -103,8 +116,14 @@ def test_an_open_migration_tier_gives_balance_the_budget_bound() -> None:
 
 
 def test_excess_above_zero_drops_the_conditional_bounds() -> None:
-    tb = _bounds(excess=0, migration=100, migration_relaxed=120, migration_mandatory=7,
-                 balance=7000, balance_any=5400)
+    tb = _bounds(
+        excess=0,
+        migration=100,
+        migration_relaxed=120,
+        migration_mandatory=7,
+        balance=7000,
+        balance_any=5400,
+    )
     vals = {"rules": 0, "excess": 5, "anti_affinity": 0, "migration": 130, "balance": 7000}
     by = {t.name: t for t in judge_tiers(TIERS, vals, tb, {"migration": 125})}
     assert by["excess"].status == SolveStatus.FEASIBLE
@@ -128,31 +147,48 @@ def _row(name: str, value: int, bound: int) -> dict[str, object]:
 
 
 def test_headline_names_the_open_tiers_in_their_units() -> None:
-    tiers = [_row("rules", 0, 0), _row("excess", 0, 0), _row("anti_affinity", 1, 0),
-             _row("migration", 1063, 1000), _row("balance", 7000, 7000)]
+    tiers = [
+        _row("rules", 0, 0),
+        _row("excess", 0, 0),
+        _row("anti_affinity", 1, 0),
+        _row("migration", 1063, 1000),
+        _row("balance", 7000, 7000),
+    ]
     line = headline_of("FEASIBLE", tiers, 30.04)
-    assert line == ("Best plan found in 30.0 s, not proven best: 1 anti-affinity pair may be "
-                    "avoidable; memory moved within 5.9 % of its bound.")
+    assert line == (
+        "Best plan found in 30.0 s, not proven best: 1 anti-affinity pair may be "
+        "avoidable; memory moved within 5.9 % of its bound."
+    )
     assert "100" not in line
     two = headline_of("FEASIBLE", [_row("anti_affinity", 3, 1)], 1.0, minimise="moves")
     assert "2 anti-affinity pairs may be avoidable" in two
-    assert "moves within 5.9 %" in headline_of("FEASIBLE", [_row("migration", 1063, 1000)], 1.0,
-                                               minimise="moves")
+    assert "moves within 5.9 %" in headline_of(
+        "FEASIBLE", [_row("migration", 1063, 1000)], 1.0, minimise="moves"
+    )
     assert headline_of("OPTIMAL", tiers, 2.5) == (
-        "No better plan exists under these rules (proven in 2.5 s).")
-    summary = {"status": "FEASIBLE", "tiers": tiers, "solve_seconds": 3.0,
-               "parameters": {"minimise": "duration"}}
+        "No better plan exists under these rules (proven in 2.5 s)."
+    )
+    summary = {
+        "status": "FEASIBLE",
+        "tiers": tiers,
+        "solve_seconds": 3.0,
+        "parameters": {"minimise": "duration"},
+    }
     assert "migration time within 5.9 %" in headline(summary)
     assert TierResult("migration", 1063, 1000, SolveStatus.FEASIBLE).to_dict()["rel_gap"] == (
-        round(63 / 1063, 6))
+        round(63 / 1063, 6)
+    )
 
 
 # ------------------------------------------------------------------------- repair
 def test_anti_affinity_repair_moves_one_member_where_it_fits() -> None:
     hosts = [HostSpec(f"H{i}", memory_reserve_mb=0) for i in range(3)]
-    vms = [VmSpec("a", 0, anti_affinity_classes=("A",)),
-           VmSpec("b", 0, anti_affinity_classes=("A",), memory_mb=2048),
-           VmSpec("c", 1, anti_affinity_classes=("A",)), VmSpec("d", 2, memory_mb=8192)]
+    vms = [
+        VmSpec("a", 0, anti_affinity_classes=("A",)),
+        VmSpec("b", 0, anti_affinity_classes=("A",), memory_mb=2048),
+        VmSpec("c", 1, anti_affinity_classes=("A",)),
+        VmSpec("d", 2, memory_mb=8192),
+    ]
     pb = build_problem(make_cluster(hosts, vms), PlanOptions(level="medium", profile=None))
     if pb.enforce_aa:  # pragma: no cover - the default profile treats legacy classes as soft
         return

@@ -35,8 +35,12 @@ MEM, RES = 64000, 4000
 
 def host(name: str, **kw: object) -> HostSpec:
     """A 16-LP host with 60,000 MB for VMs."""
-    args: dict[str, object] = {"logical_processors": 16, "memory_mb": MEM,
-                               "memory_reserve_mb": RES, **kw}
+    args: dict[str, object] = {
+        "logical_processors": 16,
+        "memory_mb": MEM,
+        "memory_reserve_mb": RES,
+        **kw,
+    }
     return HostSpec(name, **args)  # type: ignore[arg-type]
 
 
@@ -74,14 +78,22 @@ def test_scenarios_enumerate_then_sample_with_a_seed() -> None:
     assert len(n2) == len(set(n2)) == 10 and len(n3) == 10
     assert all(len(set(h)) == 2 for h in n2) and n2 == sorted(n2)
     assert info["N+3"]["sampled"] and info["N+3"]["combinations"] == 56
-    other, _ = failure_scenarios(c, FailureOptions(failures=3, max_scenarios_per_k=10,
-                                                   seed=8, fault_domains=False))
+    other, _ = failure_scenarios(
+        c, FailureOptions(failures=3, max_scenarios_per_k=10, seed=8, fault_domains=False)
+    )
     assert [s.hosts for s in other] != [s.hosts for s in a]
 
 
 def test_fault_domain_scenarios_and_down_hosts() -> None:
-    c = make_cluster([host("A1", fault_domain="RA"), host("A2", fault_domain="RA"),
-                      host("B1", fault_domain="RB"), host("X", state=HostState.DOWN)], [])
+    c = make_cluster(
+        [
+            host("A1", fault_domain="RA"),
+            host("A2", fault_domain="RA"),
+            host("B1", fault_domain="RB"),
+            host("X", state=HostState.DOWN),
+        ],
+        [],
+    )
     sc, _ = failure_scenarios(c, FailureOptions())
     assert [s.name for s in sc] == ["N+1:A1", "N+1:A2", "N+1:B1", "domain:RA"]
 
@@ -91,8 +103,7 @@ def test_analyze_failures_survivable_and_not() -> None:
     ok = analyze_failures(spread(3, 2, 10000))  # 20,000 per host: survivable
     assert ok.safe() and ok.proven()
     assert {o.settled_by for o in ok.outcomes} == {"greedy"}
-    assert all(o.max_memory_pct_after == pytest.approx(100 * 34000 / MEM)
-               for o in ok.outcomes)
+    assert all(o.max_memory_pct_after == pytest.approx(100 * 34000 / MEM) for o in ok.outcomes)
     bad = analyze_failures(spread(3, 3, 15000))  # 45,000 per host: one VM is left out
     assert not bad.safe() and bad.proven()
     assert all(o.settled_by == "bound" and len(o.not_restarted) == 1 for o in bad.outcomes)
@@ -100,10 +111,16 @@ def test_analyze_failures_survivable_and_not() -> None:
 
 
 def test_exact_check_turns_a_greedy_miss_into_survivable() -> None:
-    c = make_cluster([host("H0"), host("H1"), host("H2")], [
-        vm("HI1", "H0", 3000, priority=3000), vm("HI2", "H0", 3000, priority=3000),
-        vm("MED", "H0", 8000, priority=2000),
-        vm("F1", "H1", 50000), vm("F2", "H2", 50000)])
+    c = make_cluster(
+        [host("H0"), host("H1"), host("H2")],
+        [
+            vm("HI1", "H0", 3000, priority=3000),
+            vm("HI2", "H0", 3000, priority=3000),
+            vm("MED", "H0", 8000, priority=2000),
+            vm("F1", "H1", 50000),
+            vm("F2", "H2", 50000),
+        ],
+    )
     rep = analyze_failures(c, FailureOptions(fault_domains=False))
     o = rep.outcomes[0]
     assert o.settled_by == "cpsat-feasible" and o.survivable and o.proven
@@ -120,10 +137,17 @@ def test_exact_loss_can_be_smaller_than_what_the_cluster_does() -> None:
     # Highs (7,000 left on each) and then neither Medium fits: two left out.  Both Highs on
     # one node and one Medium on the other leaves only one Medium out -- the optimum, since
     # the two Mediums never fit together with anything else.
-    c = make_cluster([host("H0"), host("H1"), host("H2")], [
-        vm("HI1", "H0", 3000, priority=3000), vm("HI2", "H0", 3000, priority=3000),
-        vm("ME1", "H0", 8000), vm("ME2", "H0", 8000),
-        vm("F1", "H1", 50000), vm("F2", "H2", 50000)])
+    c = make_cluster(
+        [host("H0"), host("H1"), host("H2")],
+        [
+            vm("HI1", "H0", 3000, priority=3000),
+            vm("HI2", "H0", 3000, priority=3000),
+            vm("ME1", "H0", 8000),
+            vm("ME2", "H0", 8000),
+            vm("F1", "H1", 50000),
+            vm("F2", "H2", 50000),
+        ],
+    )
     rep = analyze_failures(c, FailureOptions(fault_domains=False, exact_loss=True))
     o = rep.outcomes[0]
     assert o.settled_by == "bound" and not o.survivable
@@ -146,8 +170,9 @@ def test_threshold_makes_survivable_stricter() -> None:
 
 
 def test_noautostart_never_makes_a_scenario_unsurvivable() -> None:
-    c = make_cluster([host("H0"), host("H1")],
-                     [vm("NAS", "H0", 59000, priority=0), vm("FULL", "H1", 59000)])
+    c = make_cluster(
+        [host("H0"), host("H1")], [vm("NAS", "H0", 59000, priority=0), vm("FULL", "H1", 59000)]
+    )
     rep = analyze_failures(c, FailureOptions(fault_domains=False))
     o = rep.outcomes[0]
     assert o.survivable and o.noautostart_off == 1 and o.vms_to_restart == 0
@@ -160,10 +185,17 @@ def test_rolling_maintenance_threshold_moves_and_hardest() -> None:
     # headroom: draining H2 sends 15,000 to H1 (25,000) and 15,000 to H0 (35,000): the
     # highest load of any drain, 39,000 / 64,000 = 60.9 %.  Every drain moves exactly the
     # drained host's VMs.
-    c = make_cluster([host("H0"), host("H1"), host("H2")],
-                     [vm("A", "H0", 10000), vm("B", "H0", 10000), vm("C", "H1", 10000),
-                      vm("E", "H2", 15000), vm("F", "H2", 15000),
-                      vm("G", "H2", 10000, state=VmState.OFF)])
+    c = make_cluster(
+        [host("H0"), host("H1"), host("H2")],
+        [
+            vm("A", "H0", 10000),
+            vm("B", "H0", 10000),
+            vm("C", "H1", 10000),
+            vm("E", "H2", 15000),
+            vm("F", "H2", 15000),
+            vm("G", "H2", 10000, state=VmState.OFF),
+        ],
+    )
     rep = rolling_maintenance(c, level="low")
     assert rep.all_feasible
     assert [d.moves for d in rep.drains] == [2, 1, 3]
@@ -199,8 +231,13 @@ def test_maintenance_by_the_optimizer_may_move_other_vms() -> None:
 
 def test_drain_uses_live_compatibility_and_downtime() -> None:
     hosts = [host("I0"), host("A1", vendor=Vendor.AMD), host("I2")]
-    c = make_cluster(hosts, [vm("V", "I0", 10000), vm("W", "I0", 10000, allow_downtime=True,
-                                                     possible_owners=("I0", "A1"))])
+    c = make_cluster(
+        hosts,
+        [
+            vm("V", "I0", 10000),
+            vm("W", "I0", 10000, allow_downtime=True, possible_owners=("I0", "A1")),
+        ],
+    )
     rep = rolling_maintenance(c, threshold_pct=100)
     d = rep.drains[0]
     assert d.feasible and d.live_moves == 1 and d.downtime_moves == 1
@@ -239,9 +276,10 @@ def test_a_survivor_over_capacity_before_the_failure_makes_the_scenario_unsurviv
     # Growth 1.25 puts H0 at 62,500 MB > 60,000: it is over hard capacity before any failure,
     # so losing H1 or H2 (H0 survives, still over) is not survivable; losing H0 itself is
     # (its five 12,500 MB VMs fit: H1 and H2 take them, 12,500 + 3 x 12,500 <= 60,000 each).
-    c = make_cluster([host("H0"), host("H1"), host("H2")],
-                     [vm(f"A{i}", "H0", 10000) for i in range(5)]
-                     + [vm("B", "H1", 10000), vm("C", "H2", 10000)])
+    c = make_cluster(
+        [host("H0"), host("H1"), host("H2")],
+        [vm(f"A{i}", "H0", 10000) for i in range(5)] + [vm("B", "H1", 10000), vm("C", "H2", 10000)],
+    )
     grown = scale_demand(c, 1.25)
     rep = analyze_failures(grown)
     by = {o.scenario: o for o in rep.outcomes}
@@ -291,8 +329,12 @@ def test_exact_n1_safety_is_monotone_in_growth_and_in_added_hosts(c: Cluster) ->
     grown = scale_demand(c, 1.5)
     # Failures do not rebalance: a host over capacity after the growth stays over whatever
     # is added, so the second fact only holds when none is.
-    assume(not ((grown.host_load_milli() > grown.host_cpu_capacity_milli)
-                | (grown.host_mem_used_mb() > grown.host_memory_mb)).any())
+    assume(
+        not (
+            (grown.host_load_milli() > grown.host_cpu_capacity_milli)
+            | (grown.host_mem_used_mb() > grown.host_memory_mb)
+        ).any()
+    )
     by_k = []
     for k in range(3):
         safe, proven = n1_safe(add_hosts(grown, model, k), FailureOptions(exact_time_limit_s=5))
@@ -303,16 +345,21 @@ def test_exact_n1_safety_is_monotone_in_growth_and_in_added_hosts(c: Cluster) ->
 
 def load_snapshot_small4() -> Cluster:
     from tests.conftest import SMALL4
+
     return load_snapshot(SMALL4)
 
 
 # ----------------------------------------------------------------------------- added hosts
 def test_add_hosts_shape_features_and_owners() -> None:
-    c = make_cluster([host("H0"), host("H1", memory_mb=128000)],
-                     [vm("A", "H0", 1000), vm("R", "H0", 1000, possible_owners=("H0",))])
+    c = make_cluster(
+        [host("H0"), host("H1", memory_mb=128000)],
+        [vm("A", "H0", 1000), vm("R", "H0", 1000, possible_owners=("H0",))],
+    )
     big = add_hosts(c, "Skylake-Server", 2)
-    assert big.n_hosts == 4 and big.host_names[2:] == ("NEW-Skylake-Server-1",
-                                                       "NEW-Skylake-Server-2")
+    assert big.n_hosts == 4 and big.host_names[2:] == (
+        "NEW-Skylake-Server-1",
+        "NEW-Skylake-Server-2",
+    )
     assert big.host_memory_mb[2] == 128000  # the largest existing host's shape
     feats = {big.features[i] for i in np.flatnonzero(big.host_features[3])}
     assert feats == default_catalog().get("Skylake-Server").features  # type: ignore[union-attr]
@@ -345,11 +392,14 @@ def test_min_additional_hosts_reports_when_hosts_cannot_help() -> None:
 # ----------------------------------------------------------------------------- generations
 def _common_cluster() -> Cluster:
     hosts = [host("H0", cpu_model="Icelake-Server"), host("H1", cpu_model="Icelake-Server")]
-    return make_cluster(hosts, [
-        vm("C10", "H0", 1000, compat=CompatMode.COMMON, config_version_x10=100),
-        vm("C9", "H0", 1000, compat=CompatMode.COMMON, config_version_x10=90),
-        vm("N", "H1", 1000),
-    ])
+    return make_cluster(
+        hosts,
+        [
+            vm("C10", "H0", 1000, compat=CompatMode.COMMON, config_version_x10=100),
+            vm("C9", "H0", 1000, compat=CompatMode.COMMON, config_version_x10=90),
+            vm("N", "H1", 1000),
+        ],
+    )
 
 
 def test_adding_an_older_generation_lowers_the_common_set() -> None:
@@ -376,10 +426,13 @@ def test_adding_an_older_generation_lowers_the_common_set() -> None:
 
 
 def test_retire_oldest_gains_features_and_checks_the_rest() -> None:
-    hosts = [host("S0", cpu_model="Skylake-Server"), host("I1", cpu_model="Icelake-Server"),
-             host("I2", cpu_model="Icelake-Server"), host("I3", cpu_model="Icelake-Server")]
-    c = make_cluster(hosts, [vm("C", "S0", 10000, compat=CompatMode.COMMON),
-                             vm("D", "I1", 10000)])
+    hosts = [
+        host("S0", cpu_model="Skylake-Server"),
+        host("I1", cpu_model="Icelake-Server"),
+        host("I2", cpu_model="Icelake-Server"),
+        host("I3", cpu_model="Icelake-Server"),
+    ]
+    c = make_cluster(hosts, [vm("C", "S0", 10000, compat=CompatMode.COMMON), vm("D", "I1", 10000)])
     r = retire_oldest(c)
     cat = default_catalog()
     ice = cat.get("Icelake-Server").features  # type: ignore[union-attr]
@@ -405,15 +458,22 @@ def test_survival_over_time_counts_samples() -> None:
     from planner.capacity.overtime import survival_over_time
     from planner.history.model import LoadHistory
 
-    c = make_cluster([host("H0"), host("H1"), host("H2")],
-                     [vm("A", "H0", 30000), vm("B", "H1", 30000), vm("C", "H2", 30000)])
+    c = make_cluster(
+        [host("H0"), host("H1"), host("H2")],
+        [vm("A", "H0", 30000), vm("B", "H1", 30000), vm("C", "H2", 30000)],
+    )
     t = 10
     mem = np.tile(c.vm_mem_load_mb.astype(np.int32), (t, 1))
     mem[-2:, 0] = 55000
-    h = LoadHistory(np.arange(t, dtype=np.int64) * 300, 300,
-                    np.tile(c.vm_cpu_load_milli.astype(np.int32), (t, 1)), mem,
-                    np.tile(c.host_cpu_base_milli.astype(np.int32), (t, 1)),
-                    np.ones(3, bool), np.zeros(3, bool))
+    h = LoadHistory(
+        np.arange(t, dtype=np.int64) * 300,
+        300,
+        np.tile(c.vm_cpu_load_milli.astype(np.int32), (t, 1)),
+        mem,
+        np.tile(c.host_cpu_base_milli.astype(np.int32), (t, 1)),
+        np.ones(3, bool),
+        np.zeros(3, bool),
+    )
     r = survival_over_time(c, h)
     assert (r.samples, r.survivable_samples) == (10, 8)
     assert r.worst_scenarios == {"N+1:H0": 2}

@@ -35,8 +35,16 @@ from planner.snapshot import load_snapshot, write_snapshot
 from tests.conftest import SMALL4
 from tests.strategies import HostSpec, VmSpec, make_cluster
 
-SPEC_COLUMNS = ["snapshot", "scenario", "failed_hosts", "growth", "vms_not_restarted",
-                "max_cpu_pct_after", "max_memory_pct_after", "survivable"]
+SPEC_COLUMNS = [
+    "snapshot",
+    "scenario",
+    "failed_hosts",
+    "growth",
+    "vms_not_restarted",
+    "max_cpu_pct_after",
+    "max_memory_pct_after",
+    "survivable",
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +59,39 @@ def snapshots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """small4 and a 3-node toy that does not survive a failure."""
     d = tmp_path_factory.mktemp("snaps")
     toy = make_cluster(
-        [HostSpec(f"T{i}", logical_processors=16, memory_mb=64000, memory_reserve_mb=4000,
-                  fault_domain="rack") for i in range(3)],
-        [VmSpec(f"V{i}{j}", f"T{i}", memory_mb=15000, cpu_milli=100) for i in range(3)
-         for j in range(3)], name="toy")
+        [
+            HostSpec(
+                f"T{i}",
+                logical_processors=16,
+                memory_mb=64000,
+                memory_reserve_mb=4000,
+                fault_domain="rack",
+            )
+            for i in range(3)
+        ],
+        [
+            VmSpec(f"V{i}{j}", f"T{i}", memory_mb=15000, cpu_milli=100)
+            for i in range(3)
+            for j in range(3)
+        ],
+        name="toy",
+    )
     write_snapshot(toy, d / "toy")
     shutil.copytree(SMALL4, d / "small4")
     return [d / "small4", d / "toy"]
 
 
-OPTS = BatchOptions(growth=(1.0, 1.2), add_host=("Skylake-Server", 1), maintenance=True,
-                    failure=FailureOptions(failures=1))
+OPTS = BatchOptions(
+    growth=(1.0, 1.2),
+    add_host=("Skylake-Server", 1),
+    maintenance=True,
+    failure=FailureOptions(failures=1),
+)
 
 
-def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
-                                                          snapshots: list[Path]) -> None:
+def test_batch_end_to_end_matches_single_cluster_analysis(
+    client: Any, snapshots: list[Path]
+) -> None:
     res = run_batch(snapshots, OPTS, client)
     assert res.valid and res.workers == 1
     t = res.table
@@ -77,12 +103,15 @@ def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
     for snap, path in zip(("small4", "toy"), snapshots, strict=True):
         c = load_snapshot(path)
         direct = analyze_failures(c, OPTS.failure)
-        sub = t[(t["snapshot"] == snap) & (t["growth"] == 1.0) & (t["added_hosts"] == 0)
-                & (t["kind"] != "maintenance")]
+        sub = t[
+            (t["snapshot"] == snap)
+            & (t["growth"] == 1.0)
+            & (t["added_hosts"] == 0)
+            & (t["kind"] != "maintenance")
+        ]
         assert sub["scenario"].tolist() == [o.scenario for o in direct.outcomes]
         assert sub["survivable"].tolist() == [o.survivable for o in direct.outcomes]
-        assert sub["vms_not_restarted"].tolist() == [len(o.not_restarted)
-                                                     for o in direct.outcomes]
+        assert sub["vms_not_restarted"].tolist() == [len(o.not_restarted) for o in direct.outcomes]
         drains = t[(t["snapshot"] == snap) & (t["kind"] == "maintenance")]
         assert drains["moves"].tolist() == [d.moves for d in rolling_maintenance(c).drains]
     toy = t[(t["snapshot"] == "toy") & (t["kind"] == "N+1") & (t["added_hosts"] == 0)]
@@ -96,20 +125,24 @@ def test_batch_end_to_end_matches_single_cluster_analysis(client: Any,
     # The toy needs room for one 15,000 MB VM: one added host is enough at 1.0.
     assert s["toy"]["min_additional_hosts"]["1"]["needed"] == 1
     assert "growth_limit" in s["small4"] and "retire_oldest" in s["small4"]
-    assert s["small4"]["scenario_choice"]["N+1"] == {"scenarios": 4, "combinations": 4,
-                                                    "sampled": False, "method": "all"}
+    assert s["small4"]["scenario_choice"]["N+1"] == {
+        "scenarios": 4,
+        "combinations": 4,
+        "sampled": False,
+        "method": "all",
+    }
     assert res.summary()["scenarios"] == len(t[t["kind"] != "maintenance"])
 
 
-def test_outputs_are_written_atomically_and_read_back(client: Any, snapshots: list[Path],
-                                                      tmp_path: Path) -> None:
-    res = run_batch(snapshots[:1], BatchOptions(growth_limit=False, generations=False),
-                    client)
+def test_outputs_are_written_atomically_and_read_back(
+    client: Any, snapshots: list[Path], tmp_path: Path
+) -> None:
+    res = run_batch(snapshots[:1], BatchOptions(growth_limit=False, generations=False), client)
     files = write_outputs(res, tmp_path / "out")
-    assert sorted(p.name for p in files) == ["scenarios.csv", "scenarios.parquet",
-                                             "summary.json"]
+    assert sorted(p.name for p in files) == ["scenarios.csv", "scenarios.parquet", "summary.json"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        p.name for p in files)  # no temporary file left behind
+        p.name for p in files
+    )  # no temporary file left behind
     csv = pd.read_csv(tmp_path / "out" / "scenarios.csv")
     pq = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
     assert len(csv) == len(pq) == len(res.table) == 6
@@ -117,14 +150,16 @@ def test_outputs_are_written_atomically_and_read_back(client: Any, snapshots: li
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["scenarios"] == 6
 
 
-def test_invalid_snapshot_stops_the_batch(client: Any, snapshots: list[Path],
-                                          tmp_path: Path) -> None:
+def test_invalid_snapshot_stops_the_batch(
+    client: Any, snapshots: list[Path], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(SMALL4, bad)
     vms = (bad / "vms.csv").read_text(encoding="utf-8")
-    (bad / "vms.csv").write_text(vms.replace("SQL01,HV01,Running,High,8,65536",
-                                             "SQL01,HV01,Running,High,8,lots"),
-                                 encoding="utf-8")
+    (bad / "vms.csv").write_text(
+        vms.replace("SQL01,HV01,Running,High,8,65536", "SQL01,HV01,Running,High,8,lots"),
+        encoding="utf-8",
+    )
     res = run_batch([snapshots[0], bad], OPTS, client)
     assert not res.valid and list(res.invalid) == ["bad"]
     assert any(p.column == "memory_mb" for p in res.invalid["bad"].errors)
@@ -147,9 +182,26 @@ runner = CliRunner()
 
 def test_cli_capacity_json_and_files(snapshots: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "cap"
-    r = runner.invoke(app, ["capacity", *map(str, snapshots), "--out", str(out), "--threads",
-                            "--workers", "1", "--growth", "1.0", "--growth", "1.5",
-                            "--failures", "2", "--no-growth-limit", "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "capacity",
+            *map(str, snapshots),
+            "--out",
+            str(out),
+            "--threads",
+            "--workers",
+            "1",
+            "--growth",
+            "1.0",
+            "--growth",
+            "1.5",
+            "--failures",
+            "2",
+            "--no-growth-limit",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["files"] == ["scenarios.csv", "scenarios.parquet", "summary.json"]
@@ -162,8 +214,19 @@ def test_cli_capacity_json_and_files(snapshots: list[Path], tmp_path: Path) -> N
 
 
 def test_cli_capacity_table_output(snapshots: list[Path], tmp_path: Path) -> None:
-    r = runner.invoke(app, ["capacity", str(snapshots[1]), "--out", str(tmp_path / "o"),
-                            "--threads", "--workers", "1", "--maintenance"])
+    r = runner.invoke(
+        app,
+        [
+            "capacity",
+            str(snapshots[1]),
+            "--out",
+            str(tmp_path / "o"),
+            "--threads",
+            "--workers",
+            "1",
+            "--maintenance",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "toy" in r.stdout and "not survivable" in r.stdout
 
@@ -171,21 +234,23 @@ def test_cli_capacity_table_output(snapshots: list[Path], tmp_path: Path) -> Non
 def test_cli_capacity_invalid_snapshot_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(SMALL4, bad)
-    (bad / "hosts.csv").write_text("name,cpu_vendor,logical_processors,memory_mb\n"
-                                   "HV01,Intel,zero,1024\n", encoding="utf-8")
+    (bad / "hosts.csv").write_text(
+        "name,cpu_vendor,logical_processors,memory_mb\nHV01,Intel,zero,1024\n", encoding="utf-8"
+    )
     out = tmp_path / "out"
-    r = runner.invoke(app, ["capacity", str(bad), "--out", str(out), "--threads",
-                            "--workers", "1"])
+    r = runner.invoke(app, ["capacity", str(bad), "--out", str(out), "--threads", "--workers", "1"])
     assert r.exit_code == 1
     assert "logical_processors" in r.stderr and "nothing was written" in r.stderr
     assert not out.exists()
 
 
-@pytest.mark.parametrize("spec", ["Skylake-Server", "NoSuchCpu:1", "Skylake-Server:-1",
-                                  "Skylake-Server:two"])
+@pytest.mark.parametrize(
+    "spec", ["Skylake-Server", "NoSuchCpu:1", "Skylake-Server:-1", "Skylake-Server:two"]
+)
 def test_cli_capacity_bad_add_host_is_a_usage_error(spec: str, tmp_path: Path) -> None:
-    r = runner.invoke(app, ["capacity", str(SMALL4), "--out", str(tmp_path / "o"),
-                            "--add-host", spec])
+    r = runner.invoke(
+        app, ["capacity", str(SMALL4), "--out", str(tmp_path / "o"), "--add-host", spec]
+    )
     assert r.exit_code == 2
     assert "--add-host" in r.stderr
     assert not (tmp_path / "o").exists()
@@ -194,11 +259,22 @@ def test_cli_capacity_bad_add_host_is_a_usage_error(spec: str, tmp_path: Path) -
 def test_cli_capacity_on_an_existing_scheduler(snapshots: list[Path], tmp_path: Path) -> None:
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                      dashboard_address=":0") as lc:
-        r = runner.invoke(app, ["capacity", str(snapshots[0]), "--out", str(tmp_path / "o"),
-                                "--scheduler", lc.scheduler_address, "--no-growth-limit",
-                                "--json"])
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0"
+    ) as lc:
+        r = runner.invoke(
+            app,
+            [
+                "capacity",
+                str(snapshots[0]),
+                "--out",
+                str(tmp_path / "o"),
+                "--scheduler",
+                lc.scheduler_address,
+                "--no-growth-limit",
+                "--json",
+            ],
+        )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["workers"] == 1 and d["scenarios"] == 6
@@ -228,8 +304,13 @@ _HVPLAN = [sys.executable, "-c", "from planner.cli import main; main()"]
 def _scheduler(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
     script = tmp_path / "sched.py"
     script.write_text(_SCHEDULER)
-    p = subprocess.Popen([sys.executable, str(script), str(workers)], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(workers)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     return p, p.stdout.readline().strip()  # type: ignore[union-attr]
 
 
@@ -237,16 +318,30 @@ def _scheduler(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[str], str
 def busy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A snapshot whose N+2 batch takes well over ten seconds."""
     d = tmp_path_factory.mktemp("busy") / "g"
-    subprocess.run([*_HVPLAN, "generate", "--hosts", "40", "--vms", "3000", "--seed", "2",
-                    "--out", str(d)], check=True, capture_output=True)
+    subprocess.run(
+        [*_HVPLAN, "generate", "--hosts", "40", "--vms", "3000", "--seed", "2", "--out", str(d)],
+        check=True,
+        capture_output=True,
+    )
     return d
 
 
 def test_a_scheduler_without_workers_times_out_with_a_message(tmp_path: Path) -> None:
     sched, address = _scheduler(tmp_path, 0)
     try:
-        r = CliRunner().invoke(app, ["capacity", str(SMALL4), "--out", str(tmp_path / "o"),
-                                     "--scheduler", address, "--worker-timeout", "1"])
+        r = CliRunner().invoke(
+            app,
+            [
+                "capacity",
+                str(SMALL4),
+                "--out",
+                str(tmp_path / "o"),
+                "--scheduler",
+                address,
+                "--worker-timeout",
+                "1",
+            ],
+        )
     finally:
         sched.kill()
         sched.wait()
@@ -258,10 +353,26 @@ def test_a_scheduler_without_workers_times_out_with_a_message(tmp_path: Path) ->
 @pytest.mark.slow
 def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path) -> None:
     sched, address = _scheduler(tmp_path, 1)
-    p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
-                          "--failures", "3", "--growth", "1.0", "--growth", "1.1",
-                          "--scheduler", address],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            *_HVPLAN,
+            "capacity",
+            str(busy),
+            "--out",
+            str(tmp_path / "o"),
+            "--failures",
+            "3",
+            "--growth",
+            "1.0",
+            "--growth",
+            "1.1",
+            "--scheduler",
+            address,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(6)
     if p.poll() is not None:
         sched.kill()
@@ -277,9 +388,23 @@ def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path)
 
 @pytest.mark.slow
 def test_ctrl_c_in_capacity_is_130_and_one_line(busy: Path, tmp_path: Path) -> None:
-    p = subprocess.Popen([*_HVPLAN, "capacity", str(busy), "--out", str(tmp_path / "o"),
-                          "--failures", "3", "--workers", "1"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    p = subprocess.Popen(
+        [
+            *_HVPLAN,
+            "capacity",
+            str(busy),
+            "--out",
+            str(tmp_path / "o"),
+            "--failures",
+            "3",
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(8)
     if p.poll() is not None:
         pytest.skip("the batch ended before Ctrl-C (machine too fast)")
@@ -298,13 +423,17 @@ def test_scenarios_csv_defends_formula_names_and_reads_back_exactly(tmp_path: Pa
 
     from planner.textsafe import csv_uncell
 
-    table = pd.DataFrame({"snapshot": ["=HYPERLINK(\"x\")", "ok"],
-                          "failed_hosts": ["@HV01;+HV02", "'HV03"],
-                          "max_cpu_pct_after": [-1.5, 80.0]})
+    table = pd.DataFrame(
+        {
+            "snapshot": ['=HYPERLINK("x")', "ok"],
+            "failed_hosts": ["@HV01;+HV02", "'HV03"],
+            "max_cpu_pct_after": [-1.5, 80.0],
+        }
+    )
     res = SimpleNamespace(table=table, summary=lambda: {"scenarios": 2})
     write_outputs(res, tmp_path / "out")  # type: ignore[arg-type]
     csv = pd.read_csv(tmp_path / "out" / "scenarios.csv")
-    assert csv["snapshot"].tolist() == ["'=HYPERLINK(\"x\")", "ok"]
+    assert csv["snapshot"].tolist() == ['\'=HYPERLINK("x")', "ok"]
     assert [csv_uncell(v) for v in csv["failed_hosts"]] == ["@HV01;+HV02", "'HV03"]
     assert csv["max_cpu_pct_after"].tolist() == [-1.5, 80.0]
     pq = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")

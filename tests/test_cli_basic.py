@@ -21,8 +21,7 @@ def run(*args: str) -> Result:
     """Invoke ``hvplan ARGS``; every run must be free of tracebacks."""
     result = CliRunner().invoke(app, list(args))
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        result.exception
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result
 
 
@@ -48,8 +47,7 @@ def test_validate_invalid_names_file_row_column_value(make_snapshot: Maker) -> N
     r = run("validate", str(make_snapshot(BAD_VMS)))
     assert r.exit_code == 1
     assert r.stdout == ""
-    assert "error: vms.csv, row 3, column 'vcpus', value 'lots': expected an integer" \
-        in r.stderr
+    assert "error: vms.csv, row 3, column 'vcpus', value 'lots': expected an integer" in r.stderr
     assert "invalid: 1 error(s)" in r.stderr
 
 
@@ -62,8 +60,14 @@ def test_validate_json(make_snapshot: Maker, base_snapshot: Path) -> None:
     d = json.loads(bad.stdout)
     assert d["valid"] is False and d["warnings"] == []
     (e,) = d["errors"]
-    assert e == {"file": "vms.csv", "row": 3, "column": "vcpus", "value": "lots",
-                 "message": e["message"], "expected": e["expected"]}
+    assert e == {
+        "file": "vms.csv",
+        "row": 3,
+        "column": "vcpus",
+        "value": "lots",
+        "message": e["message"],
+        "expected": e["expected"],
+    }
     assert "integer" in e["message"]
     assert e["expected"] == "an integer from 1 to 1000000"
 
@@ -75,20 +79,31 @@ def test_validate_missing_directory(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"\x00\x01\x02binary", b"", "x" * 2_100_000])
-def test_validate_hostile_files_never_crash(make_snapshot: Maker,
-                                            content: bytes | str) -> None:
+def test_validate_hostile_files_never_crash(make_snapshot: Maker, content: bytes | str) -> None:
     r = run("validate", str(make_snapshot({"hosts.csv": content})))
     assert r.exit_code == 1
     assert "error: hosts.csv" in r.stderr
 
 
 def test_user_text_is_not_taken_for_markup(make_snapshot: Maker) -> None:
-    r = run("validate", str(make_snapshot(with_row(
-        "vms.csv", 4, "[bold]C[/bold],H9,Running,Low,2,4096,25,None,,,false,false"))))
+    r = run(
+        "validate",
+        str(
+            make_snapshot(
+                with_row("vms.csv", 4, "[bold]C[/bold],H9,Running,Low,2,4096,25,None,,,false,false")
+            )
+        ),
+    )
     assert r.exit_code == 1
     assert "value 'H9'" in r.stderr
-    r = run("validate", str(make_snapshot(with_row(
-        "vms.csv", 4, "C,[red]H9,Running,Low,2,4096,25,None,,,false,false"))))
+    r = run(
+        "validate",
+        str(
+            make_snapshot(
+                with_row("vms.csv", 4, "C,[red]H9,Running,Low,2,4096,25,None,,,false,false")
+            )
+        ),
+    )
     assert "value '[red]H9'" in r.stderr
 
 
@@ -122,15 +137,22 @@ def test_status_json(small4: Path) -> None:
     assert r.stderr.startswith("warning: affinity_rules.csv, row 4, column 'enabled'")
 
 
-@pytest.mark.parametrize(("args", "rule", "alternative"), [
-    (("--level", "high"), "High (average reading)", "High (absolute reading): 60 %"),
-    (("--level", "HIGH", "--high-mode", "absolute"), "High (absolute reading): 60 %",
-     "High (average reading)"),
-    (("--level", "medium"), "Medium: 70 %", None),
-    (("--level", "high", "--threshold", "50"), "--threshold 50 %", None),
-])
-def test_status_threshold_options(small4: Path, args: tuple[str, ...], rule: str,
-                                  alternative: str | None) -> None:
+@pytest.mark.parametrize(
+    ("args", "rule", "alternative"),
+    [
+        (("--level", "high"), "High (average reading)", "High (absolute reading): 60 %"),
+        (
+            ("--level", "HIGH", "--high-mode", "absolute"),
+            "High (absolute reading): 60 %",
+            "High (average reading)",
+        ),
+        (("--level", "medium"), "Medium: 70 %", None),
+        (("--level", "high", "--threshold", "50"), "--threshold 50 %", None),
+    ],
+)
+def test_status_threshold_options(
+    small4: Path, args: tuple[str, ...], rule: str, alternative: str | None
+) -> None:
     r = run("status", str(small4), *args)
     assert r.exit_code == 0
     assert f"Threshold: {rule}" in r.stdout
@@ -142,13 +164,16 @@ def test_status_threshold_options(small4: Path, args: tuple[str, ...], rule: str
     assert d["threshold_rule"].startswith(rule)
 
 
-@pytest.mark.parametrize("args", [
-    ("--threshold", "150"),
-    ("--threshold", "abc"),
-    ("--level", "extreme"),
-    ("--high-mode", "median"),
-    ("--no-such-option",),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--threshold", "150"),
+        ("--threshold", "abc"),
+        ("--level", "extreme"),
+        ("--high-mode", "median"),
+        ("--no-such-option",),
+    ],
+)
 def test_status_usage_errors_exit_2(small4: Path, args: tuple[str, ...]) -> None:
     r = run("status", str(small4), *args)
     assert r.exit_code == 2
@@ -178,8 +203,7 @@ def test_status_of_an_invalid_snapshot(make_snapshot: Maker) -> None:
 
 def test_status_lists_islands(make_snapshot: Maker) -> None:
     # C may only run on H3: it has no other host, and status says so.
-    snap = make_snapshot(with_row("vms.csv", 4, "C,H3,Running,Low,2,4096,25,None,H3,,false,"
-                                  "false"))
+    snap = make_snapshot(with_row("vms.csv", 4, "C,H3,Running,Low,2,4096,25,None,H3,,false,false"))
     r = run("status", str(snap))
     assert r.exit_code == 0
     assert "C on H3: no other Up possible owner" in r.stdout

@@ -30,8 +30,16 @@ WRITERS = {
     "report": ["report", SMALL4, "--out", "{out}", "--no-compare", "--no-capacity"],
     "compare": ["compare", SMALL4, "--out", "{out}", "--time-limit", "5"],
     "generate": ["generate", "--hosts", "3", "--vms", "12", "--out", "{out}"],
-    "capacity": ["capacity", SMALL4, "--out", "{out}", "--threads", "--workers", "1",
-                 "--no-growth-limit"],
+    "capacity": [
+        "capacity",
+        SMALL4,
+        "--out",
+        "{out}",
+        "--threads",
+        "--workers",
+        "1",
+        "--no-growth-limit",
+    ],
 }
 
 
@@ -66,8 +74,9 @@ def test_out_naming_a_file_is_a_usage_error_everywhere(cmd: str, tmp_path: Path)
 
 
 @pytest.mark.parametrize("cmd", ["plan", "report", "generate"])
-def test_a_full_disk_leaves_nothing_and_exits_1(cmd: str, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_leaves_nothing_and_exits_1(
+    cmd: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_write_text = Path.write_text
 
     def full(self: Path, *a: object, **k: object) -> int:

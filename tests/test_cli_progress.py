@@ -70,13 +70,13 @@ def test_who_gets_progress() -> None:
 
 
 def test_json_stays_clean_and_progress_can_be_asked_for(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["plan", SMALL4, "--out", str(tmp_path / "a"), "--level",
-                                 "medium", "--json"])
+    r = CliRunner().invoke(
+        app, ["plan", SMALL4, "--out", str(tmp_path / "a"), "--level", "medium", "--json"]
+    )
     assert r.exit_code == 0
     json.loads(r.stdout)
     assert " elapsed" not in r.stderr
-    r = CliRunner().invoke(app, ["compare", SMALL4, "--time-limit", "5", "--json",
-                                 "--progress"])
+    r = CliRunner().invoke(app, ["compare", SMALL4, "--time-limit", "5", "--json", "--progress"])
     assert r.exit_code == 0
     json.loads(r.stdout)  # stdout stays one JSON document
 
@@ -86,8 +86,12 @@ def test_capacity_counts_scenarios(tmp_path: Path, monkeypatch: object) -> None:
 
     seen: list[tuple[int, int]] = []
     with dask_client(None, 1, processes=False) as client:
-        res = run_batch([SMALL4], BatchOptions(growth=(1.0, 1.2), growth_limit=False), client,
-                        lambda d, t: seen.append((d, t)))
+        res = run_batch(
+            [SMALL4],
+            BatchOptions(growth=(1.0, 1.2), growth_limit=False),
+            client,
+            lambda d, t: seen.append((d, t)),
+        )
     scenarios = res.summary()["scenarios"]
     assert seen[0] == (0, scenarios)  # the total is known before the first result
     assert seen[-1] == (scenarios, scenarios)

@@ -23,8 +23,18 @@ from planner.cli.plan import tier_words
 from tests.fixtures import SnapshotMaker, base_lines
 
 SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
-COMMANDS = ["validate", "status", "plan", "verify", "compare", "capacity", "generate",
-            "report", "collector", "replay"]
+COMMANDS = [
+    "validate",
+    "status",
+    "plan",
+    "verify",
+    "compare",
+    "capacity",
+    "generate",
+    "report",
+    "collector",
+    "replay",
+]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -35,16 +45,40 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 
 # ----------------------------------------------------------------------------- choices
-@pytest.mark.parametrize("args", [
-    ("status", SMALL4, "--level", "Medium", "--json"),
-    ("status", SMALL4, "--level", "HIGH", "--high-mode", "Absolute", "--json"),
-    ("plan", SMALL4, "--out", "{tmp}/p", "--level", "Medium", "--minimise", "Moves",
-     "--json"),
-    ("report", SMALL4, "--out", "{tmp}/r", "--level", "MEDIUM", "--high-mode", "Average",
-     "--no-compare", "--no-capacity", "--json"),
-    ("generate", "--hosts", "2", "--vms", "4", "--vendors", "Mixed", "--level", "High",
-     "--out", "{tmp}/g"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status", SMALL4, "--level", "Medium", "--json"),
+        ("status", SMALL4, "--level", "HIGH", "--high-mode", "Absolute", "--json"),
+        ("plan", SMALL4, "--out", "{tmp}/p", "--level", "Medium", "--minimise", "Moves", "--json"),
+        (
+            "report",
+            SMALL4,
+            "--out",
+            "{tmp}/r",
+            "--level",
+            "MEDIUM",
+            "--high-mode",
+            "Average",
+            "--no-compare",
+            "--no-capacity",
+            "--json",
+        ),
+        (
+            "generate",
+            "--hosts",
+            "2",
+            "--vms",
+            "4",
+            "--vendors",
+            "Mixed",
+            "--level",
+            "High",
+            "--out",
+            "{tmp}/g",
+        ),
+    ],
+)
 def test_choices_accept_any_case(args: tuple[str, ...], tmp_path: Path) -> None:
     r = run(*(a.replace("{tmp}", str(tmp_path)) for a in args))
     assert r.exit_code == 0, r.output
@@ -56,17 +90,20 @@ def test_status_medium_is_medium() -> None:
 
 
 # ----------------------------------------------------------------------------- usage errors
-@pytest.mark.parametrize("args", [
-    ("plan", SMALL4, "--out", "x", "--seed", str(2**70)),
-    ("plan", SMALL4, "--out", "x", "--seed", "-1"),
-    ("compare", SMALL4, "--seed", str(2**31)),
-    ("capacity", SMALL4, "--out", "x", "--scheduler", "not a url"),
-    ("capacity", SMALL4, "--out", "x", "--scheduler", "tcp://host-without-port"),
-    ("plan", SMALL4, "--out", "x", "--level", "extreme"),
-    ("plan", SMALL4, "--out", "x", "--minimise", "speed"),
-    ("plan", SMALL4, "--out", "x", "--load", "p50"),
-    ("status", SMALL4, "--no-such-option"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", SMALL4, "--out", "x", "--seed", str(2**70)),
+        ("plan", SMALL4, "--out", "x", "--seed", "-1"),
+        ("compare", SMALL4, "--seed", str(2**31)),
+        ("capacity", SMALL4, "--out", "x", "--scheduler", "not a url"),
+        ("capacity", SMALL4, "--out", "x", "--scheduler", "tcp://host-without-port"),
+        ("plan", SMALL4, "--out", "x", "--level", "extreme"),
+        ("plan", SMALL4, "--out", "x", "--minimise", "speed"),
+        ("plan", SMALL4, "--out", "x", "--load", "p50"),
+        ("status", SMALL4, "--no-such-option"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
     r = run(*args)
     assert r.exit_code == 2, r.output
@@ -120,44 +157,55 @@ def test_shell_completion_script_and_completions() -> None:
     r = run("--show-completion", "bash")
     assert r.exit_code == 0
     assert "complete -o default -F _hvplan_completion hvplan" in r.stdout
-    env = {"COMP_WORDS": "hvplan plan x --level ", "COMP_CWORD": "4",
-           "_HVPLAN_COMPLETE": "complete_bash"}
-    done = subprocess.run([sys.executable, "-c", "from planner.cli import main; main()"],
-                          capture_output=True, text=True, env={**os.environ, **env})
+    env = {
+        "COMP_WORDS": "hvplan plan x --level ",
+        "COMP_CWORD": "4",
+        "_HVPLAN_COMPLETE": "complete_bash",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from planner.cli import main; main()"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert done.stdout.split() == ["low", "medium", "high"]
 
 
 # ----------------------------------------------------------------------------- start-up
 def test_help_and_validate_import_no_heavy_library() -> None:
     heavy = ("ortools", "dask", "distributed", "matplotlib", "numba", "scipy")
-    code = ("import sys\n"
-            "from planner.cli import app\n"
-            "import typer.main\n"
-            "typer.main.get_command(app)\n"
-            f"print(sorted(m for m in {heavy!r} + ('numpy', 'pandas') if m in sys.modules))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       check=True)
+    code = (
+        "import sys\n"
+        "from planner.cli import app\n"
+        "import typer.main\n"
+        "typer.main.get_command(app)\n"
+        f"print(sorted(m for m in {heavy!r} + ('numpy', 'pandas') if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"  # --help: not even numpy
-    code = ("import sys\n"
-            "from planner.cli import app\n"
-            "from typer.testing import CliRunner\n"
-            f"r = CliRunner().invoke(app, ['validate', {SMALL4!r}])\n"
-            "assert r.exit_code == 0, r.output\n"
-            f"print(sorted(m for m in {heavy!r} + ('pandas', 'pyarrow') if m in sys.modules))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       check=True)
+    code = (
+        "import sys\n"
+        "from planner.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        f"r = CliRunner().invoke(app, ['validate', {SMALL4!r}])\n"
+        "assert r.exit_code == 0, r.output\n"
+        f"print(sorted(m for m in {heavy!r} + ('pandas', 'pyarrow') if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------------------- names
 def _renamed_host(make_snapshot: SnapshotMaker, new: str) -> Path:
     hosts = base_lines("hosts.csv")
-    hosts[3] = hosts[3].replace("H3,", f"{new},", 1).replace(
-        "Icelake-Server,", "Cascadelake-Server-noTSX,")
+    hosts[3] = (
+        hosts[3]
+        .replace("H3,", f"{new},", 1)
+        .replace("Icelake-Server,", "Cascadelake-Server-noTSX,")
+    )
     vms = base_lines("vms.csv")
     vms[3] = vms[3].replace(",H3,", f",{new},")
-    return make_snapshot({"hosts.csv": "\n".join(hosts) + "\n",
-                          "vms.csv": "\n".join(vms) + "\n"})
+    return make_snapshot({"hosts.csv": "\n".join(hosts) + "\n", "vms.csv": "\n".join(vms) + "\n"})
 
 
 def test_status_escapes_terminal_control_characters(make_snapshot: SnapshotMaker) -> None:
@@ -195,25 +243,37 @@ def test_plan_speaks_an_administrators_language(tmp_path: Path) -> None:
 
 
 def test_a_move_budget_that_leaves_nodes_over_says_so_and_exits_0(tmp_path: Path) -> None:
-    r = run("plan", SMALL4, "--out", str(tmp_path / "p"), "--level", "medium",
-            "--max-moves", "0")
+    r = run("plan", SMALL4, "--out", str(tmp_path / "p"), "--level", "medium", "--max-moves", "0")
     assert r.exit_code == 0, r.output
     assert "the move budget of 0 leaves 1 node(s) over the threshold" in r.stdout
-    j = run("plan", SMALL4, "--out", str(tmp_path / "q"), "--level", "medium",
-            "--max-moves", "0", "--json")
+    j = run(
+        "plan",
+        SMALL4,
+        "--out",
+        str(tmp_path / "q"),
+        "--level",
+        "medium",
+        "--max-moves",
+        "0",
+        "--json",
+    )
     assert "move budget of 0" in json.loads(j.stdout)["budget_note"]
 
 
 def test_tier_gaps_in_words() -> None:
-    lines = tier_words([
-        {"name": "rules", "objective": 0, "bound": 0},
-        {"name": "anti_affinity", "objective": 3, "bound": 2},
-        {"name": "migration", "objective": 1063, "bound": 1000},
-        {"name": "balance", "objective": 7900, "bound": 0},
-    ])
-    assert lines == ["1 anti-affinity pair(s) sharing a node may be avoidable",
-                     "the migration cost is at most 6.3 % above the least possible",
-                     "the highest node load may still be lowered"]
+    lines = tier_words(
+        [
+            {"name": "rules", "objective": 0, "bound": 0},
+            {"name": "anti_affinity", "objective": 3, "bound": 2},
+            {"name": "migration", "objective": 1063, "bound": 1000},
+            {"name": "balance", "objective": 7900, "bound": 0},
+        ]
+    )
+    assert lines == [
+        "1 anti-affinity pair(s) sharing a node may be avoidable",
+        "the migration cost is at most 6.3 % above the least possible",
+        "the highest node load may still be lowered",
+    ]
 
 
 def test_snapshot_age() -> None:
@@ -237,16 +297,25 @@ def test_plan_warns_about_an_old_snapshot(make_snapshot: SnapshotMaker, tmp_path
     assert "collected 30.0 h ago" in r.stderr and "collect a new one" in r.stderr
 
 
-def test_verify_against_another_snapshot_is_one_line(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_against_another_snapshot_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import planner.verify
 
     class Rep:
         ok = False
-        violations = [{"kind": "snapshot", "step": None, "vm": None, "host": None,
-                       "message": "the plan was made from another snapshot"}] + [
+        violations = [
+            {
+                "kind": "snapshot",
+                "step": None,
+                "vm": None,
+                "host": None,
+                "message": "the plan was made from another snapshot",
+            }
+        ] + [
             {"kind": "capacity", "step": i, "vm": "X", "host": "H", "message": "over"}
-            for i in range(500)]
+            for i in range(500)
+        ]
 
         def to_dict(self) -> dict[str, object]:
             return {"ok": False, "violations": self.violations}
@@ -259,8 +328,22 @@ def test_verify_against_another_snapshot_is_one_line(tmp_path: Path,
 
 
 def test_plan_options_reach_the_summary(tmp_path: Path) -> None:
-    r = run("plan", SMALL4, "--out", str(tmp_path / "p"), "--level", "medium", "--headroom",
-            "5", "--minimise", "Moves", "--strict-rules", "--load", "P95", "--json")
+    r = run(
+        "plan",
+        SMALL4,
+        "--out",
+        str(tmp_path / "p"),
+        "--level",
+        "medium",
+        "--headroom",
+        "5",
+        "--minimise",
+        "Moves",
+        "--strict-rules",
+        "--load",
+        "P95",
+        "--json",
+    )
     assert r.exit_code in (0, 1), r.output
     assert "no load history" in r.stderr
     if r.exit_code == 0:

@@ -48,8 +48,10 @@ class HistoryCol(NamedTuple):
 def _history_cols(spec: history_reader._Spec) -> tuple[HistoryCol, ...]:
     """The history reader's columns: timestamp, entity and value required, the rest not."""
     required = ("timestamp", spec.entity, spec.value)
-    return (*(HistoryCol(c, True) for c in required),
-            *(HistoryCol(c, False) for c in spec.optional))
+    return (
+        *(HistoryCol(c, True) for c in required),
+        *(HistoryCol(c, False) for c in spec.optional),
+    )
 
 
 LOADER_COLUMNS = {
@@ -66,8 +68,7 @@ LOADER_COLUMNS = {
 SPEC_COLUMNS_PENDING = {
     "cluster.csv": {"collected_utc"},
     "hosts.csv": {"max_config_version"},
-    "vms.csv": {"dynamic_memory", "memory_startup_mb", "memory_minimum_mb",
-                "memory_maximum_mb"},
+    "vms.csv": {"dynamic_memory", "memory_startup_mb", "memory_minimum_mb", "memory_maximum_mb"},
 }
 
 
@@ -121,8 +122,9 @@ def test_the_new_spec_columns_are_written() -> None:
     declared = script_columns()
     assert "collected_utc" in declared["cluster.csv"]
     assert "max_config_version" in declared["hosts.csv"]
-    assert {"dynamic_memory", "memory_startup_mb", "memory_minimum_mb",
-            "memory_maximum_mb"} <= set(declared["vms.csv"])
+    assert {"dynamic_memory", "memory_startup_mb", "memory_minimum_mb", "memory_maximum_mb"} <= set(
+        declared["vms.csv"]
+    )
     assert declared["vm_history.csv"] == ("timestamp", "vm", "cpu_usage_pct", "memory_mb")
     assert declared["host_history.csv"] == ("timestamp", "host", "cpu_base_pct")
 
@@ -139,27 +141,42 @@ def test_column_check_catches_an_unknown_or_missing_column() -> None:
 
 def test_script_reads_the_documented_sources_and_writes_utf8_csv() -> None:
     text = collector_script()
-    for needle in ("Get-Cluster ", "AutoBalancerMode", "AutoBalancerLevel",
-                   "MaximumParallelMigrations", "ClusterEnforcedAntiAffinity",
-                   "Get-ClusterNode", "Get-VMHost -ComputerName", "Win32_Processor",
-                   "Get-VM -ComputerName", "Get-VMProcessor", "Get-ClusterGroup",
-                   "Get-ClusterOwnerNode", "Get-ClusterAffinityRule", "Get-ClusterNetwork",
-                   "MigrationNetworkOrder", "MigrationExcludeNetworks",
-                   r"\Hyper-V Hypervisor Logical Processor(_Total)\% Total Run Time",
-                   "Get-VMMemory -VM $vm", "DynamicMemoryEnabled",
-                   "Get-VMHostSupportedVersion -ComputerName $name",
-                   "Get-ClusterAffinityRule -CimSession $clu.Name",
-                   "-VMSeriesName 'VM.Cpu.Usage' -TimeFrame $HistoryTimeFrame",
-                   "-VMSeriesName 'VM.Memory.Assigned' -TimeFrame $HistoryTimeFrame",
-                   "-ClusterNodeSeriesName 'ClusterNode.Cpu.Usage.Host'",
-                   r"\Hyper-V Dynamic Memory VM(*)\Physical Memory",
-                   "-SampleInterval $step -MaxSamples $HistorySampleCount"):
+    for needle in (
+        "Get-Cluster ",
+        "AutoBalancerMode",
+        "AutoBalancerLevel",
+        "MaximumParallelMigrations",
+        "ClusterEnforcedAntiAffinity",
+        "Get-ClusterNode",
+        "Get-VMHost -ComputerName",
+        "Win32_Processor",
+        "Get-VM -ComputerName",
+        "Get-VMProcessor",
+        "Get-ClusterGroup",
+        "Get-ClusterOwnerNode",
+        "Get-ClusterAffinityRule",
+        "Get-ClusterNetwork",
+        "MigrationNetworkOrder",
+        "MigrationExcludeNetworks",
+        r"\Hyper-V Hypervisor Logical Processor(_Total)\% Total Run Time",
+        "Get-VMMemory -VM $vm",
+        "DynamicMemoryEnabled",
+        "Get-VMHostSupportedVersion -ComputerName $name",
+        "Get-ClusterAffinityRule -CimSession $clu.Name",
+        "-VMSeriesName 'VM.Cpu.Usage' -TimeFrame $HistoryTimeFrame",
+        "-VMSeriesName 'VM.Memory.Assigned' -TimeFrame $HistoryTimeFrame",
+        "-ClusterNodeSeriesName 'ClusterNode.Cpu.Usage.Host'",
+        r"\Hyper-V Dynamic Memory VM(*)\Physical Memory",
+        "-SampleInterval $step -MaxSamples $HistorySampleCount",
+    ):
         assert needle in text, needle
     # The affinity cmdlets are CDXML: their documented syntax has no -Cluster parameter.
     assert not re.search(r"Get-ClusterAffinityRule[^\n]*-Cluster\b", text)
     # The time frames are the documented ones, with their sample steps.
-    assert ("$TimeFrameStep = @{ LastHour = 10; LastDay = 300; LastWeek = 900; "
-            "LastMonth = 3600; LastYear = 86400 }") in text
+    assert (
+        "$TimeFrameStep = @{ LastHour = 10; LastDay = 300; LastWeek = 900; "
+        "LastMonth = 3600; LastYear = 86400 }"
+    ) in text
     assert "'None', 'LastHour', 'LastDay', 'LastWeek', 'LastMonth', 'LastYear'" in text
     # Times are written in UTC with an explicit Z, numbers with the invariant culture.
     assert "$IsoFormat = \"yyyy-MM-dd'T'HH:mm:ss'Z'\"" in text
@@ -170,13 +187,13 @@ def test_an_unreadable_node_is_never_written_empty() -> None:
     # Regression (issue 11.8): a node whose Get-VM failed was written with no VMs.
     text = collector_script()
     get_vm = text.index("$vms = @(Get-VM -ComputerName $nodeName)")
-    handler = text[get_vm:text.index("foreach ($vm in $vms)", get_vm)]
+    handler = text[get_vm : text.index("foreach ($vm in $vms)", get_vm)]
     assert "throw" in handler and "-SkipUnreachable" in handler
     assert "$info.State = 'Down'" in handler
     assert "its VMs are missing" not in text
     # A node reported Up or Paused whose size cannot be read stops the run the same way.
     node = text.index("$vmHost = Get-VMHost -ComputerName $name")
-    assert "throw" in text[node:text.index("$maxVersion", node)]
+    assert "throw" in text[node : text.index("$maxVersion", node)]
     assert "Export-Csv -LiteralPath $Path -NoTypeInformation -Encoding UTF8" in text
     # Bytes -> MB with the binary megabyte the loader's memory columns use.
     assert "$BytesPerMB = 1048576" in text
@@ -191,35 +208,38 @@ def test_cpu_table_names_only_catalog_models() -> None:
         re.compile(regex)
 
 
-@pytest.mark.parametrize(("name", "model"), [
-    # Xeon Scalable: the second digit of the model number is the generation.
-    ("Intel(R) Xeon(R) Silver 4114 CPU @ 2.20GHz", "Skylake-Server"),
-    ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "Cascadelake-Server"),
-    ("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "Icelake-Server"),
-    ("Intel(R) Xeon(R) Platinum 8380H CPU @ 2.90GHz", "Cooperlake"),
-    ("Intel(R) Xeon(R) Platinum 8480+", "SapphireRapids"),
-    ("Intel(R) Xeon(R) 6980P", "GraniteRapids"),
-    ("Intel(R) Xeon(R) 6780E", "SierraForest"),
-    # E5/E7 by version suffix; E7 without one is Westmere-EX.
-    ("Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz", "SandyBridge"),
-    ("Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz", "IvyBridge"),
-    ("Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz", "Haswell-noTSX"),
-    ("Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz", "Broadwell-noTSX"),
-    ("Intel(R) Xeon(R) CPU E7- 8870  @ 2.40GHz", ""),
-    ("Intel(R) Xeon(R) CPU E7-4870 @ 2.40GHz", "Westmere"),
-    ("Intel(R) Xeon(R) CPU           X5670  @ 2.93GHz", "Westmere"),
-    ("Intel(R) Xeon(R) CPU           E5520  @ 2.27GHz", "Nehalem"),
-    # EPYC: the last digit is the generation (1 Naples ... 5 Turin).
-    ("AMD EPYC 7551 32-Core Processor", "EPYC"),
-    ("AMD EPYC 7H12 64-Core Processor", "EPYC-Rome"),
-    ("AMD EPYC 7763 64-Core Processor", "EPYC-Milan"),
-    ("AMD EPYC 9654 96-Core Processor", "EPYC-Genoa"),
-    ("AMD EPYC 9755 128-Core Processor", "EPYC-Turin"),
-    ("AMD Opteron(tm) Processor 6376", "Opteron_G5"),
-    ("AMD Opteron(TM) Processor 6274", "Opteron_G4"),
-    ("Hygon C86 7185 32-core Processor", "Dhyana"),
-    ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", ""),
-])
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        # Xeon Scalable: the second digit of the model number is the generation.
+        ("Intel(R) Xeon(R) Silver 4114 CPU @ 2.20GHz", "Skylake-Server"),
+        ("Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", "Cascadelake-Server"),
+        ("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", "Icelake-Server"),
+        ("Intel(R) Xeon(R) Platinum 8380H CPU @ 2.90GHz", "Cooperlake"),
+        ("Intel(R) Xeon(R) Platinum 8480+", "SapphireRapids"),
+        ("Intel(R) Xeon(R) 6980P", "GraniteRapids"),
+        ("Intel(R) Xeon(R) 6780E", "SierraForest"),
+        # E5/E7 by version suffix; E7 without one is Westmere-EX.
+        ("Intel(R) Xeon(R) CPU E5-2680 0 @ 2.70GHz", "SandyBridge"),
+        ("Intel(R) Xeon(R) CPU E5-2670 v2 @ 2.50GHz", "IvyBridge"),
+        ("Intel(R) Xeon(R) CPU E5-2698 v3 @ 2.30GHz", "Haswell-noTSX"),
+        ("Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz", "Broadwell-noTSX"),
+        ("Intel(R) Xeon(R) CPU E7- 8870  @ 2.40GHz", ""),
+        ("Intel(R) Xeon(R) CPU E7-4870 @ 2.40GHz", "Westmere"),
+        ("Intel(R) Xeon(R) CPU           X5670  @ 2.93GHz", "Westmere"),
+        ("Intel(R) Xeon(R) CPU           E5520  @ 2.27GHz", "Nehalem"),
+        # EPYC: the last digit is the generation (1 Naples ... 5 Turin).
+        ("AMD EPYC 7551 32-Core Processor", "EPYC"),
+        ("AMD EPYC 7H12 64-Core Processor", "EPYC-Rome"),
+        ("AMD EPYC 7763 64-Core Processor", "EPYC-Milan"),
+        ("AMD EPYC 9654 96-Core Processor", "EPYC-Genoa"),
+        ("AMD EPYC 9755 128-Core Processor", "EPYC-Turin"),
+        ("AMD Opteron(tm) Processor 6376", "Opteron_G5"),
+        ("AMD Opteron(TM) Processor 6274", "Opteron_G4"),
+        ("Hygon C86 7185 32-core Processor", "Dhyana"),
+        ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", ""),
+    ],
+)
 def test_processor_names_map_to_catalog_models(name: str, model: str) -> None:
     assert match_cpu_model(name) == model
 
@@ -227,15 +247,47 @@ def test_processor_names_map_to_catalog_models(name: str, model: str) -> None:
 # Cmdlets the script may call: PowerShell's own, and the FailoverClusters, Hyper-V, CIM,
 # counter and network modules' (names as Microsoft documents them).
 KNOWN_CMDLETS = {
-    "Set-StrictMode", "Test-Path", "New-Item", "Join-Path", "Remove-Item", "Resolve-Path",
-    "Import-Module", "Get-Command", "Write-Verbose", "Write-Warning", "Write-Progress",
-    "Write-Host", "Where-Object", "ForEach-Object", "Select-Object", "Sort-Object",
-    "Measure-Object", "Export-Csv", "New-Object", "Out-Null", "Get-Counter", "Get-CimInstance",
-    "Get-NetAdapter", "Get-VM", "Get-VMHost", "Get-VMProcessor", "Get-Cluster",
-    "Get-ClusterNode", "Get-ClusterFaultDomain", "Get-ClusterGroup", "Get-ClusterResource",
-    "Get-ClusterResourceType", "Get-ClusterParameter", "Get-ClusterOwnerNode",
-    "Get-ClusterAffinityRule", "Get-ClusterNetwork", "Get-ClusterNetworkInterface",
-    "Get-VMMemory", "Get-VMHostSupportedVersion", "Get-ClusterPerformanceHistory", "Get-Date",
+    "Set-StrictMode",
+    "Test-Path",
+    "New-Item",
+    "Join-Path",
+    "Remove-Item",
+    "Resolve-Path",
+    "Import-Module",
+    "Get-Command",
+    "Write-Verbose",
+    "Write-Warning",
+    "Write-Progress",
+    "Write-Host",
+    "Where-Object",
+    "ForEach-Object",
+    "Select-Object",
+    "Sort-Object",
+    "Measure-Object",
+    "Export-Csv",
+    "New-Object",
+    "Out-Null",
+    "Get-Counter",
+    "Get-CimInstance",
+    "Get-NetAdapter",
+    "Get-VM",
+    "Get-VMHost",
+    "Get-VMProcessor",
+    "Get-Cluster",
+    "Get-ClusterNode",
+    "Get-ClusterFaultDomain",
+    "Get-ClusterGroup",
+    "Get-ClusterResource",
+    "Get-ClusterResourceType",
+    "Get-ClusterParameter",
+    "Get-ClusterOwnerNode",
+    "Get-ClusterAffinityRule",
+    "Get-ClusterNetwork",
+    "Get-ClusterNetworkInterface",
+    "Get-VMMemory",
+    "Get-VMHostSupportedVersion",
+    "Get-ClusterPerformanceHistory",
+    "Get-Date",
 }
 
 
@@ -338,7 +390,7 @@ def code_only(text: str) -> str:
                     while k < len(text) and depth:
                         depth += {"(": 1, ")": -1}.get(text[k], 0)
                         k += 1
-                    out.append(" " + text[j + 2:k - 1] + " ")
+                    out.append(" " + text[j + 2 : k - 1] + " ")
                     j = k
                 else:
                     j += 1
@@ -356,10 +408,12 @@ def test_script_is_well_formed() -> None:
 
 def test_structure_check_catches_broken_scripts() -> None:
     text = collector_script()
-    assert structure_problems(text.replace("foreach ($node in $nodes) {", "foreach ($node in "
-                                           "$nodes) ", 1))
-    assert structure_problems(text.replace("@('EPYC 7\\w\\w1', 'EPYC'),",
-                                           "@('EPYC 7\\w\\w1', 'EPYC',", 1))
+    assert structure_problems(
+        text.replace("foreach ($node in $nodes) {", "foreach ($node in $nodes) ", 1)
+    )
+    assert structure_problems(
+        text.replace("@('EPYC 7\\w\\w1', 'EPYC'),", "@('EPYC 7\\w\\w1', 'EPYC',", 1)
+    )
     assert structure_problems(text.rstrip().removesuffix('"') + "\n")
     broken = text.replace('$name = "$($node.Name)"', '$name = "$($node.Name"', 1)
     assert broken != text and structure_problems(broken)
@@ -390,8 +444,9 @@ def test_fixture_has_the_shape_powershell_5_writes() -> None:
 def test_fixture_loads_cleanly_with_the_values_the_script_writes() -> None:
     cluster, report = read_snapshot(FIXTURE)
     pending = {c for cols in SPEC_COLUMNS_PENDING.values() for c in cols}
-    assert [p for p in report.problems
-            if not (p.severity == "warning" and p.column in pending)] == []
+    assert [
+        p for p in report.problems if not (p.severity == "warning" and p.column in pending)
+    ] == []
     assert cluster is not None
     history = getattr(cluster, "history", None)
     assert history is not None and history.n_samples == 3 and history.step_seconds == 300
@@ -421,8 +476,7 @@ def test_write_collector_uses_crlf_and_refuses_to_overwrite(tmp_path: Path) -> N
     write_collector(target)
     raw = target.read_bytes()
     assert raw.count(b"\r\n") == raw.count(b"\n") > 100
-    assert raw.replace(b"\r\n", b"\n").decode("ascii") == collector_script().replace(
-        "\r\n", "\n")
+    assert raw.replace(b"\r\n", b"\n").decode("ascii") == collector_script().replace("\r\n", "\n")
     target.write_text("old")
     with pytest.raises(FileExistsError):
         write_collector(target)

@@ -20,9 +20,16 @@ from tests.strategies import HostSpec, VmSpec, make_cluster
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 SMALL4 = EXAMPLES / "small4"
-SPEC_KEYS = {"name", "moves", "memory_moved_mb", "downtime_moves",
-             "hosts_over_threshold_after", "max_cpu_pct_after", "max_memory_pct_after",
-             "rule_violations_after"}
+SPEC_KEYS = {
+    "name",
+    "moves",
+    "memory_moved_mb",
+    "downtime_moves",
+    "hosts_over_threshold_after",
+    "max_cpu_pct_after",
+    "max_memory_pct_after",
+    "rule_violations_after",
+}
 
 runner = CliRunner()
 
@@ -54,8 +61,7 @@ def test_rows_agree_with_the_evaluator_and_the_moves() -> None:
         assert row.memory_moved_mb == int(c.vm_memory_mb[moved].sum())
         e = evaluate(c, placement, thresholds=[res.threshold])
         assert row.metrics["hosts_over_threshold_after"] == int(e.hosts_over[0, 0])
-        assert row.metrics["max_cpu_pct_after"] == pytest.approx(float(e.max_cpu_pct[0]),
-                                                                 abs=0.01)
+        assert row.metrics["max_cpu_pct_after"] == pytest.approx(float(e.max_cpu_pct[0]), abs=0.01)
     sims = {s.name: s for s in res.simulations}
     for row in res.rows[1:]:
         assert row.passes == sims[row.name].passes_with_moves
@@ -63,8 +69,7 @@ def test_rows_agree_with_the_evaluator_and_the_moves() -> None:
 
 
 @pytest.mark.parametrize("example", ["small4", "mixed-intel", "mixed-vendor"])
-def test_hvplan_reaches_the_threshold_with_no_more_memory_on_the_same_terms(
-        example: str) -> None:
+def test_hvplan_reaches_the_threshold_with_no_more_memory_on_the_same_terms(example: str) -> None:
     c = load_snapshot(EXAMPLES / example)
     res = compare(c, CompareOptions(time_limit_s=20))
     hv = res.row(HVPLAN)
@@ -146,10 +151,13 @@ def test_level_option_changes_the_threshold() -> None:
 
 
 def test_bad_snapshot_exits_1_without_traceback(tmp_path: Path) -> None:
-    (tmp_path / "hosts.csv").write_text("name,cpu_vendor,logical_processors,memory_mb\n"
-                                        "HV01,GenuineIntel,lots,1024\n", encoding="utf-8")
-    (tmp_path / "vms.csv").write_text("name,host,vcpus,memory_mb\nvm1,HV01,1,512\n",
-                                      encoding="utf-8")
+    (tmp_path / "hosts.csv").write_text(
+        "name,cpu_vendor,logical_processors,memory_mb\nHV01,GenuineIntel,lots,1024\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "vms.csv").write_text(
+        "name,host,vcpus,memory_mb\nvm1,HV01,1,512\n", encoding="utf-8"
+    )
     res = runner.invoke(app, ["compare", str(tmp_path)])
     assert res.exit_code == 1
     assert "Traceback" not in res.output
@@ -168,16 +176,21 @@ def test_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_native_only_comparison_on_a_toy() -> None:
     # h0 at 90 % (a: 3 LP / 40 GB, c: 2 LP / 5 GB, b: 4 LP / 10 GB), h1 empty.
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=102400, memory_reserve_mb=0)
-             for n in ("h0", "h1")]
-    vms = [VmSpec("a", "h0", vcpus=8, memory_mb=40960, cpu_milli=3000),
-           VmSpec("b", "h0", vcpus=8, memory_mb=10240, cpu_milli=4000),
-           VmSpec("c", "h0", vcpus=8, memory_mb=5120, cpu_milli=2000)]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=102400, memory_reserve_mb=0)
+        for n in ("h0", "h1")
+    ]
+    vms = [
+        VmSpec("a", "h0", vcpus=8, memory_mb=40960, cpu_milli=3000),
+        VmSpec("b", "h0", vcpus=8, memory_mb=10240, cpu_milli=4000),
+        VmSpec("c", "h0", vcpus=8, memory_mb=5120, cpu_milli=2000),
+    ]
     c = make_cluster(hosts, vms)
-    variants = [NodeFairnessOptions(vm_choice=ch, level=Level.LOW) for ch in
-                (VmChoice.LARGEST_MEMORY, VmChoice.SMALLEST_MEMORY)]
-    res = compare(c, CompareOptions(level=Level.LOW, variants=variants,
-                                    include_optimizer=False))
+    variants = [
+        NodeFairnessOptions(vm_choice=ch, level=Level.LOW)
+        for ch in (VmChoice.LARGEST_MEMORY, VmChoice.SMALLEST_MEMORY)
+    ]
+    res = compare(c, CompareOptions(level=Level.LOW, variants=variants, include_optimizer=False))
     assert [r.name for r in res.rows] == [v.name() for v in variants]
     assert [r.memory_moved_mb for r in res.rows] == [40960, 5120]
     assert all(r.metrics["reaches_threshold"] for r in res.rows)
@@ -186,10 +199,12 @@ def test_native_only_comparison_on_a_toy() -> None:
 
 
 def test_bad_snapshot_json_mode_prints_the_report(tmp_path: Path) -> None:
-    (tmp_path / "hosts.csv").write_text("name,cpu_vendor,logical_processors,memory_mb\n"
-                                        "HV01,GenuineIntel,8,-5\n", encoding="utf-8")
-    (tmp_path / "vms.csv").write_text("name,host,vcpus,memory_mb\nvm1,HV01,1,512\n",
-                                      encoding="utf-8")
+    (tmp_path / "hosts.csv").write_text(
+        "name,cpu_vendor,logical_processors,memory_mb\nHV01,GenuineIntel,8,-5\n", encoding="utf-8"
+    )
+    (tmp_path / "vms.csv").write_text(
+        "name,host,vcpus,memory_mb\nvm1,HV01,1,512\n", encoding="utf-8"
+    )
     res = runner.invoke(app, ["compare", str(tmp_path), "--json"])
     assert res.exit_code == 1
     d = json.loads(res.stdout)
@@ -205,9 +220,11 @@ def test_hostile_names_through_compare_out(tmp_path: Path) -> None:
     from planner.textsafe import csv_uncell
 
     c = load_snapshot(SMALL4)
-    hosts = ("HV$\\x$01", "$^_{}$", "=HYPERLINK(\"x\")", "{\\bf}\x1b[2J")
-    vms = tuple(("$\\frac{a}{b}$", "@SUM(1)", "a_b^c", "-2")[i] if i < 4 else n
-                for i, n in enumerate(c.vm_names))
+    hosts = ("HV$\\x$01", "$^_{}$", '=HYPERLINK("x")', "{\\bf}\x1b[2J")
+    vms = tuple(
+        ("$\\frac{a}{b}$", "@SUM(1)", "a_b^c", "-2")[i] if i < 4 else n
+        for i, n in enumerate(c.vm_names)
+    )
     snap = tmp_path / "snap"
     write_snapshot(c.replace(host_names=hosts, vm_names=vms, name="C$\\x$"), snap)
     out = tmp_path / "out"
@@ -246,10 +263,12 @@ def test_a_given_plan_is_the_hvplan_row() -> None:
     placement = c.vm_host.copy()
     for vm, host in (("app01", "hv03"), ("sql02", "hv02")):
         placement[c.vm_index[vm]] = c.host_index[host]
-    res = compare(c, CompareOptions(plan=GivenPlan(placement, status="OPTIMAL",
-                                                   estimated_seconds=77.0)))
+    res = compare(
+        c, CompareOptions(plan=GivenPlan(placement, status="OPTIMAL", estimated_seconds=77.0))
+    )
     hv = res.row(HVPLAN)
     assert hv is not None and hv.moves == 2 and hv.estimated_migration_seconds == 77.0
-    assert hv.memory_moved_mb == int(c.vm_memory_mb[c.vm_index["app01"]]
-                                     + c.vm_memory_mb[c.vm_index["sql02"]])
+    assert hv.memory_moved_mb == int(
+        c.vm_memory_mb[c.vm_index["app01"]] + c.vm_memory_mb[c.vm_index["sql02"]]
+    )
     assert np.array_equal(res.placements[0], placement)

@@ -28,8 +28,9 @@ def _with_mode(tmp_path: Path, mode: int) -> Path:
 
 
 def test_mode_0_says_the_balancer_is_off_and_labels_what_it_would_do(tmp_path: Path) -> None:
-    r = CliRunner().invoke(app, ["compare", str(_with_mode(tmp_path, 0)), "--json",
-                                 "--time-limit", "5"])
+    r = CliRunner().invoke(
+        app, ["compare", str(_with_mode(tmp_path, 0)), "--json", "--time-limit", "5"]
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     rows = {s["name"]: s for s in d["strategies"]}

@@ -28,17 +28,24 @@ def nets(*items: tuple[str, NetworkRole, int | None, float]) -> tuple[Network, .
 
 
 def test_bandwidth_follows_the_live_migration_order() -> None:
-    c = make_cluster([HostSpec("H1")], networks=nets(
-        ("Mgmt", NetworkRole.CLUSTER_AND_CLIENT, None, 1.0),
-        ("LM2", NetworkRole.CLUSTER, 2, 10.0),
-        ("LM1", NetworkRole.CLUSTER, 1, 25.0),
-    ))
+    c = make_cluster(
+        [HostSpec("H1")],
+        networks=nets(
+            ("Mgmt", NetworkRole.CLUSTER_AND_CLIENT, None, 1.0),
+            ("LM2", NetworkRole.CLUSTER, 2, 10.0),
+            ("LM1", NetworkRole.CLUSTER, 1, 25.0),
+        ),
+    )
     assert live_migration_bandwidth_gbps(c) == 25.0
 
 
 def test_networks_not_used_for_live_migration_are_ignored() -> None:
-    c = make_cluster([HostSpec("H1")], networks=nets(
-        ("Storage", NetworkRole.NONE, 1, 100.0), ("Mgmt", NetworkRole.CLUSTER, None, 1.0)))
+    c = make_cluster(
+        [HostSpec("H1")],
+        networks=nets(
+            ("Storage", NetworkRole.NONE, 1, 100.0), ("Mgmt", NetworkRole.CLUSTER, None, 1.0)
+        ),
+    )
     assert live_migration_bandwidth_gbps(c) == DEFAULT_DURATION_MODEL.default_bandwidth_gbps
     assert live_migration_bandwidth_gbps(c, DurationModel(default_bandwidth_gbps=4)) == 4
 
@@ -77,18 +84,24 @@ def test_busier_and_bigger_vms_take_longer() -> None:
 
 
 def test_move_kinds() -> None:
-    c = make_cluster([HostSpec("H1"), HostSpec("H2")],
-                     [VmSpec("RUN", "H1", memory_mb=8192, vcpus=4, cpu_milli=2000),
-                      VmSpec("OFF", "H1", memory_mb=8192, state=VmState.OFF)])
+    c = make_cluster(
+        [HostSpec("H1"), HostSpec("H2")],
+        [
+            VmSpec("RUN", "H1", memory_mb=8192, vcpus=4, cpu_milli=2000),
+            VmSpec("OFF", "H1", memory_mb=8192, state=VmState.OFF),
+        ],
+    )
     m = DEFAULT_DURATION_MODEL
     assert move_seconds(c, 1, MoveKind.QUICK) == m.quick_seconds
-    assert move_seconds(c, 0, MoveKind.SHUTDOWN) == (m.shutdown_seconds + m.quick_seconds
-                                                     + m.boot_seconds)
+    assert move_seconds(c, 0, MoveKind.SHUTDOWN) == (
+        m.shutdown_seconds + m.quick_seconds + m.boot_seconds
+    )
     rate = node_rate_mb_s(c)
     assert move_seconds(c, 0, MoveKind.LIVE) == pytest.approx(live_seconds(8192, 0.5, rate))
     # Two moves sharing a node's link each get half of it.
     assert move_seconds(c, 0, MoveKind.LIVE, share=2) == pytest.approx(
-        live_seconds(8192, 0.5, rate / 2))
+        live_seconds(8192, 0.5, rate / 2)
+    )
     with pytest.raises(ValueError):
         move_seconds(c, 0, MoveKind.FORBIDDEN)
 
@@ -107,10 +120,14 @@ def test_invalid_parameters_are_refused(field: str) -> None:
 def test_sequence_durations_use_the_model() -> None:
     # Two 8 GB VMs leave H1 in one wave: they share H1's link.  The wave lasts as long as
     # the slower move; the plan adds the per-wave overhead.
-    c = make_cluster([HostSpec("H1"), HostSpec("H2"), HostSpec("H3")],
-                     [VmSpec("A", "H1", memory_mb=8192, vcpus=2, cpu_milli=2000),
-                      VmSpec("B", "H1", memory_mb=8192, vcpus=2, cpu_milli=200)],
-                     networks=nets(("LM", NetworkRole.CLUSTER, 1, 25.0)))
+    c = make_cluster(
+        [HostSpec("H1"), HostSpec("H2"), HostSpec("H3")],
+        [
+            VmSpec("A", "H1", memory_mb=8192, vcpus=2, cpu_milli=2000),
+            VmSpec("B", "H1", memory_mb=8192, vcpus=2, cpu_milli=200),
+        ],
+        networks=nets(("LM", NetworkRole.CLUSTER, 1, 25.0)),
+    )
     model = DurationModel(compression_ratio=1.5, wave_overhead_seconds=3)
     res = build_sequence(c, np.array([1, 2]), options=SequenceOptions(durations=model))
     assert res.ok and res.waves == 1

@@ -46,7 +46,8 @@ def naive(cluster: Cluster, placement: np.ndarray, thr: Threshold) -> dict[str, 
         ex_c += max(cpu[h] - lim_c, 0)
         ex_m += max(mem[h] - lim_m, 0)
         if cluster.host_state[h] != HostState.DOWN and (
-                cpu_pct[h] > thr.cpu_pct + 1e-9 or mem_pct[h] > thr.memory_pct + 1e-9):
+            cpu_pct[h] > thr.cpu_pct + 1e-9 or mem_pct[h] > thr.memory_pct + 1e-9
+        ):
             over += 1
     counts = Counter({k: 0 for k in VIOLATION_KINDS})
     for h in range(h_count):
@@ -57,8 +58,9 @@ def naive(cluster: Cluster, placement: np.ndarray, thr: Threshold) -> dict[str, 
         counts["possible_owners"] += not cluster.vm_possible[v, h]
         stays = h == int(cluster.vm_host[v])
         counts["pinned"] += bool(cluster.vm_pinned[v]) and not stays
-        counts["host_not_up"] += (cluster.host_state[h] != HostState.UP
-                                  and not (cluster.vm_pinned[v] and stays))
+        counts["host_not_up"] += cluster.host_state[h] != HostState.UP and not (
+            cluster.vm_pinned[v] and stays
+        )
     fd = cluster.host_fault_domain
     for r in cluster.rules:
         running = [v for v in r.members if cluster.vm_consumes[v]]  # SPEC §3: running only
@@ -82,10 +84,18 @@ def naive(cluster: Cluster, placement: np.ndarray, thr: Threshold) -> dict[str, 
     cu = [cpu_pct[h] for h in up]
     mu = [mem_pct[h] for h in up]
     return {
-        "cpu_pct": cpu_pct, "mem_pct": mem_pct, "over": over, "ex_c": ex_c, "ex_m": ex_m,
-        "max_c": max(cpu_pct[h] for h in live), "max_m": max(mem_pct[h] for h in live),
-        "spread_c": max(cu) - min(cu), "spread_m": max(mu) - min(mu),
-        "std_c": float(np.std(cu)), "std_m": float(np.std(mu)), "counts": counts,
+        "cpu_pct": cpu_pct,
+        "mem_pct": mem_pct,
+        "over": over,
+        "ex_c": ex_c,
+        "ex_m": ex_m,
+        "max_c": max(cpu_pct[h] for h in live),
+        "max_m": max(mem_pct[h] for h in live),
+        "spread_c": max(cu) - min(cu),
+        "spread_m": max(mu) - min(mu),
+        "std_c": float(np.std(cu)),
+        "std_m": float(np.std(mu)),
+        "counts": counts,
     }
 
 
@@ -96,8 +106,12 @@ def cluster_and_batch(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
     k = draw(st.integers(1, 4))
     rows = [c.vm_host.astype(np.int64)]
     for _ in range(k - 1):
-        rows.append(np.array(draw(st.lists(st.integers(0, c.n_hosts - 1), min_size=c.n_vms,
-                                           max_size=c.n_vms)), dtype=np.int64))
+        rows.append(
+            np.array(
+                draw(st.lists(st.integers(0, c.n_hosts - 1), min_size=c.n_vms, max_size=c.n_vms)),
+                dtype=np.int64,
+            )
+        )
     return c, np.stack(rows)
 
 
@@ -144,23 +158,42 @@ def test_agrees_with_loadmodel_and_checks(data: tuple[Cluster, np.ndarray]) -> N
             assert e.excess_memory_mb[t, k] == xm.sum()
         found = placement_violations(cluster, batch[k])
         by_kind = Counter(v.kind for v in found)
-        assert {kind: int(e.violations[kind][k]) for kind in VIOLATION_KINDS if
-                e.violations[kind][k] or by_kind[kind]} == {
-            kind: n for kind, n in by_kind.items() if n}
+        assert {
+            kind: int(e.violations[kind][k])
+            for kind in VIOLATION_KINDS
+            if e.violations[kind][k] or by_kind[kind]
+        } == {kind: n for kind, n in by_kind.items() if n}
         assert e.hard_violations[k] == sum(1 for v in found if v.hard)
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
 def test_engines_agree_on_a_large_batch() -> None:
     rng = np.random.default_rng(7)
-    hosts = [HostSpec(f"h{i}", logical_processors=32, memory_mb=262144,
-                      state=HostState.PAUSED if i == 3 else HostState.UP) for i in range(9)]
-    vms = [VmSpec(f"v{j}", host=int(rng.integers(9)), memory_mb=int(rng.integers(512, 9000)),
-                  cpu_milli=int(rng.integers(0, 2000)), possible_owners=(0, 1, 2) if j % 7 == 0
-                  else None, anti_affinity_classes=("a",) if j < 4 else (), pinned=j % 11 == 0)
-           for j in range(301)]  # odd V exercises the kernel's tail
-    rules = [RuleSpec("dn", RuleType.DIFFERENT_NODE, (1, 2, 3)),
-             RuleSpec("sn", RuleType.SAME_NODE, (4, 5))]
+    hosts = [
+        HostSpec(
+            f"h{i}",
+            logical_processors=32,
+            memory_mb=262144,
+            state=HostState.PAUSED if i == 3 else HostState.UP,
+        )
+        for i in range(9)
+    ]
+    vms = [
+        VmSpec(
+            f"v{j}",
+            host=int(rng.integers(9)),
+            memory_mb=int(rng.integers(512, 9000)),
+            cpu_milli=int(rng.integers(0, 2000)),
+            possible_owners=(0, 1, 2) if j % 7 == 0 else None,
+            anti_affinity_classes=("a",) if j < 4 else (),
+            pinned=j % 11 == 0,
+        )
+        for j in range(301)
+    ]  # odd V exercises the kernel's tail
+    rules = [
+        RuleSpec("dn", RuleType.DIFFERENT_NODE, (1, 2, 3)),
+        RuleSpec("sn", RuleType.SAME_NODE, (4, 5)),
+    ]
     c = make_cluster(hosts, vms, rules)
     batch = rng.integers(0, 9, (37, 301))  # int64, as the other tests: one compilation
     a = evaluate(c, batch, drained=[5], engine="numpy")
@@ -195,10 +228,14 @@ def test_hand_made_toy() -> None:
     # Two 10-LP hosts, 100 GB each with 10 GB reserve.  VMs: 6 LP + 40 GB, 2 LP + 20 GB.
     # All on h0: CPU 80 %, memory (60+10)/100 = 70 %; at Medium (70 %) h0 is over by
     # 1,000 milli-LP CPU and 0 MB memory; split: 60 % / 50 % and 20 % / 30 %.
-    hosts = [HostSpec("h0", logical_processors=10, memory_mb=100_000, memory_reserve_mb=10_000),
-             HostSpec("h1", logical_processors=10, memory_mb=100_000, memory_reserve_mb=10_000)]
-    vms = [VmSpec("a", 0, memory_mb=40_000, cpu_milli=6000),
-           VmSpec("b", 0, memory_mb=20_000, cpu_milli=2000)]
+    hosts = [
+        HostSpec("h0", logical_processors=10, memory_mb=100_000, memory_reserve_mb=10_000),
+        HostSpec("h1", logical_processors=10, memory_mb=100_000, memory_reserve_mb=10_000),
+    ]
+    vms = [
+        VmSpec("a", 0, memory_mb=40_000, cpu_milli=6000),
+        VmSpec("b", 0, memory_mb=20_000, cpu_milli=2000),
+    ]
     c = make_cluster(hosts, vms)
     medium = Threshold(70.0, 70.0, "medium", "Medium: 70 %")
     e = evaluate(c, np.array([[0, 0], [0, 1]]), thresholds=[medium])
@@ -215,11 +252,20 @@ def test_hand_made_toy() -> None:
 def test_chunked_rows_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     hosts = [HostSpec(f"h{i}", fault_domain=f"fd{i % 2}") for i in range(4)]
-    vms = [VmSpec(f"v{j}", host=j % 4, possible_owners=(0, 1) if j == 0 else None,
-                  pinned=j == 1, anti_affinity_classes=("x",) if j in (2, 3) else ())
-           for j in range(10)]
-    rules = [RuleSpec("dfd", RuleType.DIFFERENT_FAULT_DOMAIN, (4, 5)),
-             RuleSpec("sfd", RuleType.SAME_FAULT_DOMAIN, (6, 7))]
+    vms = [
+        VmSpec(
+            f"v{j}",
+            host=j % 4,
+            possible_owners=(0, 1) if j == 0 else None,
+            pinned=j == 1,
+            anti_affinity_classes=("x",) if j in (2, 3) else (),
+        )
+        for j in range(10)
+    ]
+    rules = [
+        RuleSpec("dfd", RuleType.DIFFERENT_FAULT_DOMAIN, (4, 5)),
+        RuleSpec("sfd", RuleType.SAME_FAULT_DOMAIN, (6, 7)),
+    ]
     c = make_cluster(hosts, vms, rules)
     batch = rng.integers(0, 4, (25, 10))
     whole = evaluate(c, batch, engine="numpy")
@@ -278,12 +324,21 @@ def test_many_hosts_and_large_groups_take_the_array_paths() -> None:
     # (no pairwise loop): the compiled checks must still agree with NumPy and the checks.
     rng = np.random.default_rng(11)
     hosts = [HostSpec(f"h{i}", fault_domain=f"fd{i % 5}") for i in range(70)]
-    vms = [VmSpec(f"v{j}", host=j % 70, memory_mb=512, cpu_milli=100,
-                  anti_affinity_classes=("big",) if j < 20 else ("small",) if j < 24 else ())
-           for j in range(150)]
-    rules = [RuleSpec("dn", RuleType.DIFFERENT_NODE, tuple(range(30, 60))),
-             RuleSpec("dfd", RuleType.DIFFERENT_FAULT_DOMAIN, tuple(range(60, 66))),
-             RuleSpec("sn", RuleType.SAME_NODE, (70, 71, 72))]
+    vms = [
+        VmSpec(
+            f"v{j}",
+            host=j % 70,
+            memory_mb=512,
+            cpu_milli=100,
+            anti_affinity_classes=("big",) if j < 20 else ("small",) if j < 24 else (),
+        )
+        for j in range(150)
+    ]
+    rules = [
+        RuleSpec("dn", RuleType.DIFFERENT_NODE, tuple(range(30, 60))),
+        RuleSpec("dfd", RuleType.DIFFERENT_FAULT_DOMAIN, tuple(range(60, 66))),
+        RuleSpec("sn", RuleType.SAME_NODE, (70, 71, 72)),
+    ]
     c = make_cluster(hosts, vms, rules)
     # Crowd the batch onto a few hosts so that every rule and class is broken somewhere.
     batch = rng.integers(0, 6, (12, 150))

@@ -71,13 +71,13 @@ def test_same_seed_gives_identical_cluster() -> None:
 def test_different_seeds_give_different_clusters() -> None:
     a = _gen(hosts=8, vms=300, seed=1)
     b = _gen(hosts=8, vms=300, seed=2)
-    assert not (np.array_equal(a.vm_host, b.vm_host)
-                and np.array_equal(a.vm_memory_mb, b.vm_memory_mb))
+    assert not (
+        np.array_equal(a.vm_host, b.vm_host) and np.array_equal(a.vm_memory_mb, b.vm_memory_mb)
+    )
 
 
 # ----------------------------------------------------------------------------- round trip
-def test_write_read_round_trip_has_no_errors_and_is_equal(medium: Cluster,
-                                                           tmp_path: Path) -> None:
+def test_write_read_round_trip_has_no_errors_and_is_equal(medium: Cluster, tmp_path: Path) -> None:
     write_snapshot(medium, tmp_path)
     back, report = read_snapshot(tmp_path)
     assert report.errors == []
@@ -88,13 +88,23 @@ def test_write_read_round_trip_has_no_errors_and_is_equal(medium: Cluster,
 
 
 # ----------------------------------------------------------------------------- placement
-@pytest.mark.parametrize("kw", [
-    dict(hosts=16, vms=1000, seed=7),
-    dict(hosts=6, vms=200, seed=3, vendors="mixed", hot_vendor="amd"),
-    dict(hosts=10, vms=500, seed=5, hot_fraction=0.5, load_pct=60, rule_density=0.4,
-         enforced_anti_affinity=True),
-    dict(hosts=3, vms=40, seed=9, fault_domains=0),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(hosts=16, vms=1000, seed=7),
+        dict(hosts=6, vms=200, seed=3, vendors="mixed", hot_vendor="amd"),
+        dict(
+            hosts=10,
+            vms=500,
+            seed=5,
+            hot_fraction=0.5,
+            load_pct=60,
+            rule_density=0.4,
+            enforced_anti_affinity=True,
+        ),
+        dict(hosts=3, vms=40, seed=9, fault_domains=0),
+    ],
+)
 def test_initial_placement_breaks_no_hard_rule(kw: dict[str, object]) -> None:
     c = _gen(**kw)
     hard = [v for v in placement_violations(c) if v.hard]
@@ -135,13 +145,17 @@ def test_rules_have_the_shape_of_their_type(medium: Cluster) -> None:
 
 
 # ----------------------------------------------------------------------------- loads
-@pytest.mark.parametrize(("hosts", "vms", "frac", "hot", "load"), [
-    (20, 1200, 0.2, 78.0, 50.0),   # "about a fifth of the nodes over Medium (70 %)"
-    (10, 600, 0.5, 80.0, 60.0),    # heavy imbalance
-    (16, 800, 0.0, 70.0, 45.0),    # balanced
-])
-def test_hot_fraction_and_mean_load(hosts: int, vms: int, frac: float, hot: float,
-                                    load: float) -> None:
+@pytest.mark.parametrize(
+    ("hosts", "vms", "frac", "hot", "load"),
+    [
+        (20, 1200, 0.2, 78.0, 50.0),  # "about a fifth of the nodes over Medium (70 %)"
+        (10, 600, 0.5, 80.0, 60.0),  # heavy imbalance
+        (16, 800, 0.0, 70.0, 45.0),  # balanced
+    ],
+)
+def test_hot_fraction_and_mean_load(
+    hosts: int, vms: int, frac: float, hot: float, load: float
+) -> None:
     c = _gen(hosts=hosts, vms=vms, seed=4, hot_fraction=frac, hot_load_pct=hot, load_pct=load)
     loads = host_loads(c)
     over = (loads.cpu_pct > hot) | (loads.memory_pct > hot)
@@ -182,9 +196,14 @@ def test_host_sizes_models_and_names(large: Cluster) -> None:
         assert cm is not None and cm.vendor == large.host_vendor[h]
         feats = {large.features[i] for i in np.flatnonzero(large.host_features[h])}
         assert feats == cm.features
-    assert set(large.host_cpu_model) == {"Cascadelake-Server", "Icelake-Server",
-                                         "SapphireRapids", "EPYC-Rome", "EPYC-Milan",
-                                         "EPYC-Genoa"}
+    assert set(large.host_cpu_model) == {
+        "Cascadelake-Server",
+        "Icelake-Server",
+        "SapphireRapids",
+        "EPYC-Rome",
+        "EPYC-Milan",
+        "EPYC-Genoa",
+    }
     assert large.host_names[0] == "HV01" and large.host_names[-1] == "HV64"
     assert large.vm_names[0] == "vm-0001" and large.vm_names[-1] == "vm-8000"
     assert len(large.fault_domains) == 4
@@ -227,16 +246,19 @@ def test_networks_have_management_and_two_live_migration_networks(medium: Cluste
 
 
 # ----------------------------------------------------------------------------- bad options
-@pytest.mark.parametrize(("kw", "needle"), [
-    (dict(hosts=129, vms=100), "hosts must be from 1 to 128"),
-    (dict(hosts=2, vms=3000), "do not fit on 2 hosts"),
-    (dict(hosts=4, vms=100, generations=("Nope",)), "unknown CPU model 'Nope'"),
-    (dict(hosts=4, vms=100, vendors="intel", generations=("EPYC-Rome",)), "do not match"),
-    (dict(hosts=4, vms=100, rule_density=1.5), "rule_density must be a fraction"),
-    (dict(hosts=4, vms=100, compat_minimum=0.7, compat_common=0.5), "must not exceed 1"),
-    (dict(hosts=10, vms=500, load_pct=80, hot_load_pct=78, hot_fraction=0.2), "too high"),
-    (dict(hosts=4, vms=100, fault_domains=5), "fault_domains must be from 0 to"),
-])
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        (dict(hosts=129, vms=100), "hosts must be from 1 to 128"),
+        (dict(hosts=2, vms=3000), "do not fit on 2 hosts"),
+        (dict(hosts=4, vms=100, generations=("Nope",)), "unknown CPU model 'Nope'"),
+        (dict(hosts=4, vms=100, vendors="intel", generations=("EPYC-Rome",)), "do not match"),
+        (dict(hosts=4, vms=100, rule_density=1.5), "rule_density must be a fraction"),
+        (dict(hosts=4, vms=100, compat_minimum=0.7, compat_common=0.5), "must not exceed 1"),
+        (dict(hosts=10, vms=500, load_pct=80, hot_load_pct=78, hot_fraction=0.2), "too high"),
+        (dict(hosts=4, vms=100, fault_domains=5), "fault_domains must be from 0 to"),
+    ],
+)
 def test_bad_options_are_reported(kw: dict[str, object], needle: str) -> None:
     opts = GeneratorOptions(**kw)  # type: ignore[arg-type]
     assert any(needle in p for p in option_problems(opts))
@@ -252,8 +274,9 @@ def test_too_few_vms_for_the_hosts_is_an_error() -> None:
 # ----------------------------------------------------------------------------- CLI
 def test_cli_writes_a_valid_snapshot(tmp_path: Path) -> None:
     out = tmp_path / "snap"
-    r = runner.invoke(app, ["generate", "--hosts", "6", "--vms", "150", "--seed", "3",
-                            "--out", str(out)])
+    r = runner.invoke(
+        app, ["generate", "--hosts", "6", "--vms", "150", "--seed", "3", "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     assert "6 hosts, 150 VMs" in r.stdout
     cluster, report = read_snapshot(out)
@@ -286,38 +309,70 @@ def test_cli_bad_options_exit_1_without_traceback(tmp_path: Path) -> None:
     assert "do not fit on 2 hosts" in r.stderr
     assert r.exception is None or isinstance(r.exception, SystemExit)
     assert not out.exists()
-    r = runner.invoke(app, ["generate", "--hosts", "4", "--vms", "100", "--generation",
-                            "Zen9", "--out", str(out)])
+    r = runner.invoke(
+        app, ["generate", "--hosts", "4", "--vms", "100", "--generation", "Zen9", "--out", str(out)]
+    )
     assert r.exit_code == 1 and "unknown CPU model 'Zen9'" in r.stderr
 
 
 def test_cli_usage_error_exits_2(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["generate", "--hosts", "0", "--vms", "10", "--out",
-                            str(tmp_path / "x")])
+    r = runner.invoke(
+        app, ["generate", "--hosts", "0", "--vms", "10", "--out", str(tmp_path / "x")]
+    )
     assert r.exit_code == 2
 
 
 def test_cli_json_summary(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["generate", "--hosts", "5", "--vms", "100", "--hot-fraction",
-                            "0.4", "--out", str(tmp_path / "s"), "--json"])
+    r = runner.invoke(
+        app,
+        [
+            "generate",
+            "--hosts",
+            "5",
+            "--vms",
+            "100",
+            "--hot-fraction",
+            "0.4",
+            "--out",
+            str(tmp_path / "s"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["hosts"] == 5 and d["vms"] == 100 and d["hosts_over_hot_load"] == 2
 
 
-
 def test_cli_level_and_comma_separated_generations(tmp_path: Path) -> None:
     # A fifth of the nodes above 78 % at the Medium level: exactly those are over 70 %.
     out = tmp_path / "s"
-    r = runner.invoke(app, ["generate", "--hosts", "10", "--vms", "500", "--hot-fraction",
-                            "0.2", "--hot-load-pct", "78", "--level", "medium",
-                            "--generation", "Icelake-Server,SapphireRapids", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "generate",
+            "--hosts",
+            "10",
+            "--vms",
+            "500",
+            "--hot-fraction",
+            "0.2",
+            "--hot-load-pct",
+            "78",
+            "--level",
+            "medium",
+            "--generation",
+            "Icelake-Server,SapphireRapids",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     cluster, _ = read_snapshot(out)
     assert cluster is not None and cluster.settings.auto_balancer_level == 2
     assert set(cluster.host_cpu_model) == {"Icelake-Server", "SapphireRapids"}
     st = json.loads(runner.invoke(app, ["status", str(out), "--json"]).stdout)
     assert sum(h["over_threshold"] for h in st["hosts"]) == 2
+
 
 # ----------------------------------------------------------------------------- examples
 REPO = Path(__file__).resolve().parents[1]
@@ -335,8 +390,11 @@ def _readme_commands() -> dict[str, list[str]]:
 
 
 def test_readme_records_a_command_for_every_generated_example() -> None:
-    assert set(_readme_commands()) == {"data/examples/mixed-intel", "data/examples/mixed-vendor",
-                                       "data/examples/gen16x1000"}
+    assert set(_readme_commands()) == {
+        "data/examples/mixed-intel",
+        "data/examples/mixed-vendor",
+        "data/examples/gen16x1000",
+    }
 
 
 @pytest.mark.parametrize("target", sorted(_readme_commands()))
@@ -352,12 +410,16 @@ def test_generated_examples_match_their_recorded_command(target: str, tmp_path: 
         assert (tmp_path / "snap" / n).read_text() == (shipped / n).read_text(), n
 
 
-@pytest.mark.parametrize(("name", "over"), [
-    ("small4", ["HV01"]), ("mixed-intel", ["HV01"]), ("mixed-vendor", ["HV05", "HV06"]),
-    ("gen16x1000", ["HV08", "HV09", "HV11"]),
-])
-def test_examples_are_valid_and_show_the_documented_hot_hosts(name: str,
-                                                              over: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "over"),
+    [
+        ("small4", ["HV01"]),
+        ("mixed-intel", ["HV01"]),
+        ("mixed-vendor", ["HV05", "HV06"]),
+        ("gen16x1000", ["HV08", "HV09", "HV11"]),
+    ],
+)
+def test_examples_are_valid_and_show_the_documented_hot_hosts(name: str, over: list[str]) -> None:
     r = runner.invoke(app, ["status", str(EXAMPLES / name), "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
@@ -368,22 +430,44 @@ def test_examples_are_valid_and_show_the_documented_hot_hosts(name: str,
 # ----------------------------------------------------------------------------- properties
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    hosts=st.integers(1, 10), vms=st.integers(0, 400), seed=st.integers(0, 2**32),
+    hosts=st.integers(1, 10),
+    vms=st.integers(0, 400),
+    seed=st.integers(0, 2**32),
     vendors=st.sampled_from(["intel", "amd", "mixed"]),
-    hot_fraction=st.floats(0.0, 0.6), hot_load_pct=st.floats(60.0, 90.0),
-    load_pct=st.floats(20.0, 70.0), rule_density=st.floats(0.0, 0.5),
-    stopped_fraction=st.floats(0.0, 0.3), pinned_fraction=st.floats(0.0, 0.2),
+    hot_fraction=st.floats(0.0, 0.6),
+    hot_load_pct=st.floats(60.0, 90.0),
+    load_pct=st.floats(20.0, 70.0),
+    rule_density=st.floats(0.0, 0.5),
+    stopped_fraction=st.floats(0.0, 0.3),
+    pinned_fraction=st.floats(0.0, 0.2),
     enforced=st.booleans(),
 )
 def test_any_options_give_a_sound_cluster_or_a_clear_error(
-        hosts: int, vms: int, seed: int, vendors: str, hot_fraction: float,
-        hot_load_pct: float, load_pct: float, rule_density: float, stopped_fraction: float,
-        pinned_fraction: float, enforced: bool) -> None:
+    hosts: int,
+    vms: int,
+    seed: int,
+    vendors: str,
+    hot_fraction: float,
+    hot_load_pct: float,
+    load_pct: float,
+    rule_density: float,
+    stopped_fraction: float,
+    pinned_fraction: float,
+    enforced: bool,
+) -> None:
     opts = GeneratorOptions(
-        hosts=hosts, vms=vms, seed=seed, vendors=vendors, hot_fraction=hot_fraction,
-        hot_load_pct=hot_load_pct, load_pct=load_pct, rule_density=rule_density,
-        stopped_fraction=stopped_fraction, pinned_fraction=pinned_fraction,
-        enforced_anti_affinity=enforced)
+        hosts=hosts,
+        vms=vms,
+        seed=seed,
+        vendors=vendors,
+        hot_fraction=hot_fraction,
+        hot_load_pct=hot_load_pct,
+        load_pct=load_pct,
+        rule_density=rule_density,
+        stopped_fraction=stopped_fraction,
+        pinned_fraction=pinned_fraction,
+        enforced_anti_affinity=enforced,
+    )
     try:
         c = generate_cluster(opts)
     except GeneratorError as e:
@@ -434,27 +518,39 @@ def test_broken_rule_fraction_breaks_only_different_rules_and_keeps_them_enabled
     kinds = {RuleType(r.rule_type) for r in c.rules if r.name in broken}
     assert kinds <= {RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN}
     assert all(r.enabled for r in c.rules if r.name in broken)
-    n_diff = sum(r.enabled and r.rule_type in (RuleType.DIFFERENT_NODE,
-                                               RuleType.DIFFERENT_FAULT_DOMAIN) for r in c.rules)
+    n_diff = sum(
+        r.enabled and r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+        for r in c.rules
+    )
     assert 0.25 * n_diff <= len(broken) <= 0.75 * n_diff
     assert [v for v in placement_violations(c) if v.hard and v.rule is None] == []
 
 
-@pytest.mark.parametrize(("vendors", "n", "models"), [
-    ("intel", 1, {"Cascadelake-Server"}),
-    ("intel", 2, {"Cascadelake-Server", "Icelake-Server"}),
-    ("mixed", 2, {"Cascadelake-Server", "Icelake-Server", "EPYC-Rome", "EPYC-Milan"}),
-    ("amd", 3, {"EPYC-Rome", "EPYC-Milan", "EPYC-Genoa"}),
-])
-def test_cpu_generations_take_the_oldest_of_each_vendor(vendors: str, n: int,
-                                                        models: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("vendors", "n", "models"),
+    [
+        ("intel", 1, {"Cascadelake-Server"}),
+        ("intel", 2, {"Cascadelake-Server", "Icelake-Server"}),
+        ("mixed", 2, {"Cascadelake-Server", "Icelake-Server", "EPYC-Rome", "EPYC-Milan"}),
+        ("amd", 3, {"EPYC-Rome", "EPYC-Milan", "EPYC-Genoa"}),
+    ],
+)
+def test_cpu_generations_take_the_oldest_of_each_vendor(
+    vendors: str, n: int, models: set[str]
+) -> None:
     c = _gen(hosts=8, vms=400, seed=1, vendors=vendors, cpu_generations=n)
     assert set(c.host_cpu_model) == models
 
 
 def test_aa_class_size_and_restricted_owner_list_size() -> None:
-    c = _gen(hosts=16, vms=1000, seed=4, aa_class_size=2, restricted_owners_fraction=0.05,
-             restricted_owners_hosts=3)
+    c = _gen(
+        hosts=16,
+        vms=1000,
+        seed=4,
+        aa_class_size=2,
+        restricted_owners_fraction=0.05,
+        restricted_owners_hosts=3,
+    )
     assert {len(m) for m in c.aa_class_members} == {2}
     restricted = ~c.vm_possible.all(axis=1)
     assert restricted.sum() > 0
@@ -467,13 +563,16 @@ def test_more_than_64_hosts_for_scaling_studies() -> None:
     assert c.n_hosts == 80 and [v for v in placement_violations(c) if v.hard] == []
 
 
-@pytest.mark.parametrize(("kw", "needle"), [
-    (dict(skew=1.5), "skew must be a fraction"),
-    (dict(broken_rule_fraction=-0.1), "broken_rule_fraction must be a fraction"),
-    (dict(cpu_generations=4), "cpu_generations must be 1, 2 or 3"),
-    (dict(aa_class_size=1), "aa_class_size must be at least 2"),
-    (dict(restricted_owners_hosts=0), "restricted_owners_hosts must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        (dict(skew=1.5), "skew must be a fraction"),
+        (dict(broken_rule_fraction=-0.1), "broken_rule_fraction must be a fraction"),
+        (dict(cpu_generations=4), "cpu_generations must be 1, 2 or 3"),
+        (dict(aa_class_size=1), "aa_class_size must be at least 2"),
+        (dict(restricted_owners_hosts=0), "restricted_owners_hosts must be at least 1"),
+    ],
+)
 def test_bad_variety_options_are_reported(kw: dict[str, object], needle: str) -> None:
     opts = GeneratorOptions(hosts=4, vms=100, **kw)  # type: ignore[arg-type]
     assert any(needle in p for p in option_problems(opts))
@@ -481,13 +580,43 @@ def test_bad_variety_options_are_reported(kw: dict[str, object], needle: str) ->
 
 def test_cli_variety_options_reach_the_generator(tmp_path: Path) -> None:
     out = tmp_path / "s"
-    args = ["--hosts", "8", "--vms", "400", "--seed", "5", "--skew", "0.5",
-            "--broken-rule-fraction", "0.3", "--rule-density", "0.3", "--cpu-generations", "2",
-            "--aa-class-size", "2", "--restricted-owners-hosts", "2"]
+    args = [
+        "--hosts",
+        "8",
+        "--vms",
+        "400",
+        "--seed",
+        "5",
+        "--skew",
+        "0.5",
+        "--broken-rule-fraction",
+        "0.3",
+        "--rule-density",
+        "0.3",
+        "--cpu-generations",
+        "2",
+        "--aa-class-size",
+        "2",
+        "--restricted-owners-hosts",
+        "2",
+    ]
     r = runner.invoke(app, ["generate", *args, "--out", str(out)])
     assert r.exit_code == 0, r.output
     cluster, report = read_snapshot(out)
     assert cluster is not None and report.errors == []
-    _assert_same(cluster, generate_cluster(GeneratorOptions(
-        hosts=8, vms=400, seed=5, skew=0.5, broken_rule_fraction=0.3, rule_density=0.3,
-        cpu_generations=2, aa_class_size=2, restricted_owners_hosts=2)))
+    _assert_same(
+        cluster,
+        generate_cluster(
+            GeneratorOptions(
+                hosts=8,
+                vms=400,
+                seed=5,
+                skew=0.5,
+                broken_rule_fraction=0.3,
+                rule_density=0.3,
+                cpu_generations=2,
+                aa_class_size=2,
+                restricted_owners_hosts=2,
+            )
+        ),
+    )

@@ -59,7 +59,7 @@ def test_round_trip(snap: Path, fmt: str) -> None:
     write_history(h, c, snap, fmt)  # type: ignore[arg-type]
     c2, report = read_snapshot(snap)
     assert c2 is not None, report.problems
-    assert not [p for p in report.problems if 'history' in p.file]
+    assert not [p for p in report.problems if "history" in p.file]
     h2 = c2.history
     assert h2 is not None
     assert h2.n_samples == 288 and h2.step_seconds == 300
@@ -70,10 +70,13 @@ def test_round_trip(snap: Path, fmt: str) -> None:
 
 def test_iso_timestamps_memory_default_and_vms_without_history(snap: Path) -> None:
     # SQL01 has 8 vCPUs: 50 % = 4 LP = 4000 milli-LP; an empty memory cell is vms.csv's.
-    _write(snap, "vm_history.csv",
-           "Timestamp,VM,cpu_usage_pct,memory_mb\n"
-           "2026-12-01T09:00:00Z,sql01,50,\n"
-           "2026-12-01T10:05:00+01:00,SQL01,25,60000\n")
+    _write(
+        snap,
+        "vm_history.csv",
+        "Timestamp,VM,cpu_usage_pct,memory_mb\n"
+        "2026-12-01T09:00:00Z,sql01,50,\n"
+        "2026-12-01T10:05:00+01:00,SQL01,25,60000\n",
+    )
     c, report = read_snapshot(snap)
     assert c is not None, report.problems
     h = c.history
@@ -87,14 +90,17 @@ def test_iso_timestamps_memory_default_and_vms_without_history(snap: Path) -> No
 
 
 def test_errors_carry_file_row_column_value(snap: Path) -> None:
-    _write(snap, "vm_history.csv",
-           "timestamp,vm,cpu_usage_pct,memory_mb\n"
-           "1796112000,SQL01,50,65536\n"       # row 2 fine
-           "2026-12-01T09:05:00,SQL01,50,\n"   # row 3: no UTC offset
-           "1796112300,SQL02,150,\n"           # row 4: CPU out of range
-           "1796112300,SQL01,10,-5\n"          # row 5: bad memory
-           "1796112310,APP01,10,\n"            # row 6: off the 300 s grid
-           "1796112000,SQL01,20,\n")           # row 7: duplicate of row 2
+    _write(
+        snap,
+        "vm_history.csv",
+        "timestamp,vm,cpu_usage_pct,memory_mb\n"
+        "1796112000,SQL01,50,65536\n"  # row 2 fine
+        "2026-12-01T09:05:00,SQL01,50,\n"  # row 3: no UTC offset
+        "1796112300,SQL02,150,\n"  # row 4: CPU out of range
+        "1796112300,SQL01,10,-5\n"  # row 5: bad memory
+        "1796112310,APP01,10,\n"  # row 6: off the 300 s grid
+        "1796112000,SQL01,20,\n",
+    )  # row 7: duplicate of row 2
     c, report = read_snapshot(snap)
     assert c is None
     errs = {(p.row, p.column): p for p in report.errors}
@@ -106,9 +112,12 @@ def test_errors_carry_file_row_column_value(snap: Path) -> None:
 
 
 def test_duplicates_reported(snap: Path) -> None:
-    _write(snap, "vm_history.csv",
-           "timestamp,vm,cpu_usage_pct\n1796112000,SQL01,50\n1796112300,SQL01,50\n"
-           "1796112000,sql01,20\n")
+    _write(
+        snap,
+        "vm_history.csv",
+        "timestamp,vm,cpu_usage_pct\n1796112000,SQL01,50\n1796112300,SQL01,50\n"
+        "1796112000,sql01,20\n",
+    )
     c, report = read_snapshot(snap)
     assert c is None
     (dup,) = report.errors
@@ -117,11 +126,14 @@ def test_duplicates_reported(snap: Path) -> None:
 
 def test_unknown_vm_and_gap_are_warnings(snap: Path) -> None:
     # SQL01 has no row at 09:05: it keeps its 09:00 value (a warning); GHOST is ignored.
-    _write(snap, "vm_history.csv",
-           "timestamp,vm,cpu_usage_pct\n"
-           "2026-12-01T09:00:00Z,SQL01,50\n2026-12-01T09:00:00Z,SQL02,10\n"
-           "2026-12-01T09:05:00Z,SQL02,20\n2026-12-01T09:10:00Z,SQL01,75\n"
-           "2026-12-01T09:10:00Z,SQL02,30\n2026-12-01T09:10:00Z,GHOST,30\n")
+    _write(
+        snap,
+        "vm_history.csv",
+        "timestamp,vm,cpu_usage_pct\n"
+        "2026-12-01T09:00:00Z,SQL01,50\n2026-12-01T09:00:00Z,SQL02,10\n"
+        "2026-12-01T09:05:00Z,SQL02,20\n2026-12-01T09:10:00Z,SQL01,75\n"
+        "2026-12-01T09:10:00Z,SQL02,30\n2026-12-01T09:10:00Z,GHOST,30\n",
+    )
     c, report = read_snapshot(snap)
     assert c is not None and c.history is not None, report.problems
     warns = _problems(report, "warning")
@@ -137,8 +149,11 @@ def test_missing_column_and_host_history(snap: Path) -> None:
     assert c is None
     assert report.errors[0].column == "cpu_base_pct"
     # HV01 has 32 LP: 10 % = 3.2 LP = 3200 milli-LP.
-    _write(snap, "host_history.csv", "timestamp,host,cpu_base_pct\n1796112000,HV01,10\n"
-           "1796112300,HV01,5\n")
+    _write(
+        snap,
+        "host_history.csv",
+        "timestamp,host,cpu_base_pct\n1796112000,HV01,10\n1796112300,HV01,5\n",
+    )
     c, report = read_snapshot(snap)
     assert c is not None and c.history is not None
     assert c.history.host_cpu_base_milli[:, 0].tolist() == [3200, 1600]
@@ -147,9 +162,16 @@ def test_missing_column_and_host_history(snap: Path) -> None:
 
 def test_parquet_typed_timestamps(snap: Path) -> None:
     ts = pa.array([1796112000, 1796112300], type=pa.int64()).cast(pa.timestamp("s", "UTC"))
-    pq.write_table(pa.table({"timestamp": ts, "vm": ["SQL01", "SQL01"],
-                             "cpu_usage_pct": pa.array([10.0, 20.0], pa.float32())}),
-                   snap / "vm_history.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "timestamp": ts,
+                "vm": ["SQL01", "SQL01"],
+                "cpu_usage_pct": pa.array([10.0, 20.0], pa.float32()),
+            }
+        ),
+        snap / "vm_history.parquet",
+    )
     c, report = read_snapshot(snap)
     assert c is not None and c.history is not None, report.problems
     assert c.history.timestamps.tolist() == [1796112000, 1796112300]
@@ -182,8 +204,10 @@ def test_sample_loads_match_bincount(snap: Path, engine: str) -> None:
     c = load_snapshot(snap)
     h = synthetic_history(c, 40, seed=2)
     rng = np.random.default_rng(0)
-    moves = [(int(rng.integers(0, 40)), int(rng.integers(0, c.n_vms)),
-              int(rng.integers(0, c.n_hosts))) for _ in range(15)]
+    moves = [
+        (int(rng.integers(0, 40)), int(rng.integers(0, c.n_vms)), int(rng.integers(0, c.n_hosts)))
+        for _ in range(15)
+    ]
     tls = [Timeline.constant(c.vm_host), Timeline.from_moves(c.vm_host, moves)]
     loads = sample_loads(c, h, tls, engine=engine)  # type: ignore[arg-type]
     for s, tl in enumerate(tls):
@@ -191,10 +215,10 @@ def test_sample_loads_match_bincount(snap: Path, engine: str) -> None:
             p = tl.at(t)
             cpu = np.bincount(p, weights=h.vm_cpu_milli[t], minlength=c.n_hosts)
             mem = np.bincount(p, weights=h.vm_mem_mb[t], minlength=c.n_hosts)
-            np.testing.assert_array_equal(loads.cpu_milli[s, t],
-                                          cpu + h.host_cpu_base_milli[t])
-            np.testing.assert_array_equal(loads.memory_used_mb[s, t],
-                                          mem + c.host_memory_reserve_mb)
+            np.testing.assert_array_equal(loads.cpu_milli[s, t], cpu + h.host_cpu_base_milli[t])
+            np.testing.assert_array_equal(
+                loads.memory_used_mb[s, t], mem + c.host_memory_reserve_mb
+            )
     q_cpu, _ = node_quantiles(loads, 1.0)
     np.testing.assert_array_equal(q_cpu, loads.cpu_milli.max(axis=1))
     assert over_capacity(c, loads).shape == (2, 40, c.n_hosts)

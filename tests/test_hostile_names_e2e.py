@@ -36,10 +36,26 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: owner and group lists, SPEC §1: a name holding one cannot be listed).
 PIECES = [p.replace(";", "") for p in HOSTILE_PIECES if not set(p) & {"\n", "\r", "\x00"}]
 PIECES = [p for p in PIECES if p]
-HOSTILE_NAME = st.lists(st.sampled_from([*PIECES, "=", "+", "-", "@", "<b>", "&amp",
-                                         "&lt", "</td>",
-                                         "<script>", "\x1b[2J", "\u202e"]),
-                        min_size=1, max_size=4).map("".join)
+HOSTILE_NAME = st.lists(
+    st.sampled_from(
+        [
+            *PIECES,
+            "=",
+            "+",
+            "-",
+            "@",
+            "<b>",
+            "&amp",
+            "&lt",
+            "</td>",
+            "<script>",
+            "\x1b[2J",
+            "\u202e",
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+).map("".join)
 
 
 class _Page(HTMLParser):
@@ -59,8 +75,11 @@ class _Page(HTMLParser):
 
 def _renamed(tmp: Path, hosts: list[str], vms: list[str], name: str) -> Path:
     base = planner.load_snapshot(SMALL4)
-    c = base.replace(host_names=tuple(f"{h}~H{i}" for i, h in enumerate(hosts)),
-                     vm_names=tuple(f"{v}~V{i}" for i, v in enumerate(vms)), name=name)
+    c = base.replace(
+        host_names=tuple(f"{h}~H{i}" for i, h in enumerate(hosts)),
+        vm_names=tuple(f"{v}~V{i}" for i, v in enumerate(vms)),
+        name=name,
+    )
     out = tmp / "snap"
     write_snapshot(c, out)
     return out
@@ -78,13 +97,19 @@ def _page(cluster: planner.Cluster, plan_dir: Path) -> _Page:
     return page
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(hosts=st.lists(HOSTILE_NAME, min_size=4, max_size=4),
-       vms=st.lists(HOSTILE_NAME, min_size=16, max_size=16), name=HOSTILE_NAME)
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    hosts=st.lists(HOSTILE_NAME, min_size=4, max_size=4),
+    vms=st.lists(HOSTILE_NAME, min_size=16, max_size=16),
+    name=HOSTILE_NAME,
+)
 def test_hostile_names_through_plan_runbooks_csv_and_report(
-        tmp_path_factory: pytest.TempPathFactory, hosts: list[str], vms: list[str],
-        name: str) -> None:
+    tmp_path_factory: pytest.TempPathFactory, hosts: list[str], vms: list[str], name: str
+) -> None:
     tmp = tmp_path_factory.mktemp("hostile")
     cluster, report = read_snapshot(_renamed(tmp, hosts, vms, name))
     assert cluster is not None and not report.errors, report.errors
@@ -106,8 +131,10 @@ def test_hostile_names_through_plan_runbooks_csv_and_report(
             if col in r:
                 assert not r[col].startswith(FORMULA_START), r[col]
     assert len(rows) == 1  # the same one-move plan as small4 with its own names
-    moves = [(csv_uncell(r["vm"]), csv_uncell(r["source"]), csv_uncell(r["target"]),
-              r["migration_type"]) for r in rows]
+    moves = [
+        (csv_uncell(r["vm"]), csv_uncell(r["source"]), csv_uncell(r["target"]), r["migration_type"])
+        for r in rows
+    ]
     assert all(m[0] in vm_names and m[1] in host_names and m[2] in host_names for m in moves)
     assert {csv_uncell(r["vm"]) for r in placement} == vm_names
     assert {csv_uncell(r["host"]) for r in placement} <= host_names

@@ -26,43 +26,54 @@ from tests.strategies import HostSpec, RuleSpec, VmSpec, clusters, make_cluster
 GB = 1024
 
 
-def toy(vm_overrides: dict[str, dict[str, object]] | None = None,
-        host_overrides: dict[str, dict[str, object]] | None = None,
-        rules: tuple[RuleSpec, ...] = ()) -> Cluster:
+def toy(
+    vm_overrides: dict[str, dict[str, object]] | None = None,
+    host_overrides: dict[str, dict[str, object]] | None = None,
+    rules: tuple[RuleSpec, ...] = (),
+) -> Cluster:
     """Three 10-LP, 100 GB hosts (no reserve).  h0 is at 90 % CPU: a (3 LP, 40 GB),
     b (4 LP, 10 GB), c (2 LP, 5 GB); h1 is empty; h2 runs d (5 LP, 10 GB) = 50 %.
     At Low (80 %) h0 is 1,000 milli-LP over; every VM of h0 fixes it alone."""
     ho = host_overrides or {}
     vo = vm_overrides or {}
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0,
-                      **ho.get(n, {}))  # type: ignore[arg-type]
-             for n in ("h0", "h1", "h2")]
-    base = {"a": ("h0", 40 * GB, 3000), "b": ("h0", 10 * GB, 4000), "c": ("h0", 5 * GB, 2000),
-            "d": ("h2", 10 * GB, 5000)}
-    vms = [VmSpec(**{"name": n, "host": h, "vcpus": 8, "memory_mb": m, "cpu_milli": cpu,
-                     **vo.get(n, {})})  # type: ignore[arg-type]
-           for n, (h, m, cpu) in base.items()]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0, **ho.get(n, {}))  # type: ignore[arg-type]
+        for n in ("h0", "h1", "h2")
+    ]
+    base = {
+        "a": ("h0", 40 * GB, 3000),
+        "b": ("h0", 10 * GB, 4000),
+        "c": ("h0", 5 * GB, 2000),
+        "d": ("h2", 10 * GB, 5000),
+    }
+    vms = [
+        VmSpec(
+            **{"name": n, "host": h, "vcpus": 8, "memory_mb": m, "cpu_milli": cpu, **vo.get(n, {})}
+        )  # type: ignore[arg-type]
+        for n, (h, m, cpu) in base.items()
+    ]
     return make_cluster(hosts, vms, rules)
 
 
 def moved(c: Cluster, r: SimulationResult) -> list[tuple[str, str, str]]:
-    return [(c.vm_names[m.vm], c.host_names[m.source], c.host_names[m.target])
-            for m in r.moves]
+    return [(c.vm_names[m.vm], c.host_names[m.source], c.host_names[m.target]) for m in r.moves]
 
 
-def nf(c: Cluster, choice: VmChoice = VmChoice.LARGEST_MEMORY, **kw: object
-       ) -> SimulationResult:
+def nf(c: Cluster, choice: VmChoice = VmChoice.LARGEST_MEMORY, **kw: object) -> SimulationResult:
     opts = {"vm_choice": choice, "level": Level.LOW, **kw}
     return simulate_node_fairness(c, NodeFairnessOptions(**opts))  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- Node Fairness
-@pytest.mark.parametrize(("choice", "expected"), [
-    (VmChoice.LARGEST_MEMORY, "a"),   # 40 GB is the largest
-    (VmChoice.SMALLEST_MEMORY, "c"),  # 5 GB is the smallest
-    (VmChoice.HIGHEST_CPU, "b"),      # 4 LP is the highest demand
-    (VmChoice.LOWEST_COST, "c"),      # every VM fixes h0 alone: the least memory wins
-])
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (VmChoice.LARGEST_MEMORY, "a"),  # 40 GB is the largest
+        (VmChoice.SMALLEST_MEMORY, "c"),  # 5 GB is the smallest
+        (VmChoice.HIGHEST_CPU, "b"),  # 4 LP is the highest demand
+        (VmChoice.LOWEST_COST, "c"),  # every VM fixes h0 alone: the least memory wins
+    ],
+)
 def test_hot_host_is_relieved_by_each_variant(choice: VmChoice, expected: str) -> None:
     c = toy()
     r = nf(c, choice)
@@ -86,8 +97,7 @@ def test_incompatible_node_is_never_a_target() -> None:
 
 def test_no_compatible_room_means_no_move() -> None:
     # h1 AMD and h2 too full for any VM of h0 under 80 %: nothing can move.
-    c = toy(host_overrides={"h1": {"vendor": Vendor.AMD}},
-            vm_overrides={"d": {"cpu_milli": 7000}})
+    c = toy(host_overrides={"h1": {"vendor": Vendor.AMD}}, vm_overrides={"d": {"cpu_milli": 7000}})
     r = nf(c)
     assert r.moves == ()
     assert r.converged
@@ -101,43 +111,57 @@ def test_possible_owners_are_honoured() -> None:
 
 def test_different_node_rule_is_honoured() -> None:
     # a and e must stay on different nodes; e runs on h1, so a goes to h2.
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
-             for n in ("h0", "h1", "h2")]
-    vms = [VmSpec("a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000),
-           VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
-           VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
-           VmSpec("e", "h1", vcpus=1, memory_mb=1 * GB, cpu_milli=100),
-           VmSpec("d", "h2", vcpus=8, memory_mb=10 * GB, cpu_milli=2000)]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
+        for n in ("h0", "h1", "h2")
+    ]
+    vms = [
+        VmSpec("a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000),
+        VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
+        VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
+        VmSpec("e", "h1", vcpus=1, memory_mb=1 * GB, cpu_milli=100),
+        VmSpec("d", "h2", vcpus=8, memory_mb=10 * GB, cpu_milli=2000),
+    ]
     rule = RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "e"))
     c = make_cluster(hosts, vms, [rule])
     r = nf(c)
     assert moved(c, r) == [("a", "h0", "h2")]
     # The same rule disabled does not constrain the balancer.
-    c2 = make_cluster(hosts, vms, [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "e"),
-                                            enabled=False)])
+    c2 = make_cluster(
+        hosts, vms, [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "e"), enabled=False)]
+    )
     assert moved(c2, nf(c2)) == [("a", "h0", "h1")]
 
 
 def test_legacy_anti_affinity_is_honoured() -> None:
     # a and s share the class "sql"; s runs on h1, so a goes to h2.
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
-             for n in ("h0", "h1", "h2")]
-    vms = [VmSpec("a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000,
-                  anti_affinity_classes=("sql",)),
-           VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
-           VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
-           VmSpec("s", "h1", vcpus=1, memory_mb=1 * GB, cpu_milli=100,
-                  anti_affinity_classes=("sql",)),
-           VmSpec("d", "h2", vcpus=8, memory_mb=10 * GB, cpu_milli=2000)]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
+        for n in ("h0", "h1", "h2")
+    ]
+    vms = [
+        VmSpec(
+            "a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000, anti_affinity_classes=("sql",)
+        ),
+        VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
+        VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
+        VmSpec("s", "h1", vcpus=1, memory_mb=1 * GB, cpu_milli=100, anti_affinity_classes=("sql",)),
+        VmSpec("d", "h2", vcpus=8, memory_mb=10 * GB, cpu_milli=2000),
+    ]
     c = make_cluster(hosts, vms)
     assert moved(c, nf(c)) == [("a", "h0", "h2")]
 
 
 def test_same_fault_domain_rule_keeps_the_move_inside_the_domain() -> None:
     # a and d must share a fault domain: h0 and h2 are rack A, h1 rack B.
-    c = toy(host_overrides={"h0": {"fault_domain": "A"}, "h1": {"fault_domain": "B"},
-                            "h2": {"fault_domain": "A"}},
-            rules=(RuleSpec("together", RuleType.SAME_FAULT_DOMAIN, ("a", "d")),))
+    c = toy(
+        host_overrides={
+            "h0": {"fault_domain": "A"},
+            "h1": {"fault_domain": "B"},
+            "h2": {"fault_domain": "A"},
+        },
+        rules=(RuleSpec("together", RuleType.SAME_FAULT_DOMAIN, ("a", "d")),),
+    )
     assert moved(c, nf(c)) == [("a", "h0", "h2")]
 
 
@@ -160,22 +184,30 @@ def test_passes_run_every_30_minutes_and_stop() -> None:
     # h0 at 100 %: a, b and c (3 + 4 + 2 LP) plus f (1 LP).  One move per node per pass:
     # pass 1 moves a (-> 70 %), and h0 is under 80 %; then pass 2 finds nothing.  With
     # smallest first: f (-> 90 %), then c (-> 70 %): two passes with moves, a third without.
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
-             for n in ("h0", "h1", "h2")]
-    vms = [VmSpec("a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000),
-           VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
-           VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
-           VmSpec("f", "h0", vcpus=8, memory_mb=2 * GB, cpu_milli=1000)]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
+        for n in ("h0", "h1", "h2")
+    ]
+    vms = [
+        VmSpec("a", "h0", vcpus=8, memory_mb=40 * GB, cpu_milli=3000),
+        VmSpec("b", "h0", vcpus=8, memory_mb=10 * GB, cpu_milli=4000),
+        VmSpec("c", "h0", vcpus=8, memory_mb=5 * GB, cpu_milli=2000),
+        VmSpec("f", "h0", vcpus=8, memory_mb=2 * GB, cpu_milli=1000),
+    ]
     c = make_cluster(hosts, vms)
     r = nf(c, VmChoice.SMALLEST_MEMORY, max_moves_per_node=1)
     assert [p.moves for p in r.passes] == [1, 1, 0]
-    assert [p.time_s for p in r.passes] == [0.0, NODE_FAIRNESS_INTERVAL_S,
-                                            2 * NODE_FAIRNESS_INTERVAL_S]
+    assert [p.time_s for p in r.passes] == [
+        0.0,
+        NODE_FAIRNESS_INTERVAL_S,
+        2 * NODE_FAIRNESS_INTERVAL_S,
+    ]
     assert [c.vm_names[m.vm] for m in r.moves] == ["f", "c"]
     assert [m.pass_number for m in r.moves] == [1, 2]
     assert r.converged and r.passes_with_moves == 2
-    assert r.converge_seconds == pytest.approx(NODE_FAIRNESS_INTERVAL_S
-                                               + r.passes[1].migration_seconds)
+    assert r.converge_seconds == pytest.approx(
+        NODE_FAIRNESS_INTERVAL_S + r.passes[1].migration_seconds
+    )
     limited = nf(c, VmChoice.SMALLEST_MEMORY, max_moves_per_node=1, max_passes=1)
     assert len(limited.passes) == 1 and not limited.converged
 
@@ -200,8 +232,9 @@ def test_high_level_both_readings() -> None:
     r_abs = nf(c, level=Level.HIGH, high_mode=HighMode.ABSOLUTE)
     assert r_avg.options["high_mode"] == "average" and r_abs.options["high_mode"] == "absolute"
     for r, limit in ((r_abs, 60.0), (r_avg, None)):
-        final = resolve_threshold(c, Level.HIGH, high_mode=HighMode(r.options["high_mode"]),
-                                  placement=r.placement)
+        final = resolve_threshold(
+            c, Level.HIGH, high_mode=HighMode(r.options["high_mode"]), placement=r.placement
+        )
         assert r.moves
         cpu = host_loads(c, r.placement).cpu_pct
         assert cpu.max() <= (limit if limit is not None else final.cpu_pct) + 1e-9
@@ -226,21 +259,26 @@ def test_dynamic_optimization_aggressiveness_sets_the_minimum_gain() -> None:
     assert r3.converged and r3.passes[0].time_s == 0.0
     # Small VMs only: each move gains 5 points at most; aggressiveness 1 (20 points) does
     # nothing, 5 (0.5 point) relieves the node.
-    hosts = [HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
-             for n in ("h0", "h1")]
+    hosts = [
+        HostSpec(n, logical_processors=10, memory_mb=100 * GB, memory_reserve_mb=0)
+        for n in ("h0", "h1")
+    ]
     vms = [VmSpec(f"v{i}", "h0", vcpus=2, memory_mb=2 * GB, cpu_milli=500) for i in range(18)]
     small = make_cluster(hosts, vms)
     r1 = simulate_dynamic_optimization(small, DynamicOptimizationOptions(aggressiveness=1))
     r5 = simulate_dynamic_optimization(small, DynamicOptimizationOptions(aggressiveness=5))
     assert r1.moves == ()
     assert r5.moves and host_loads(small, r5.placement).cpu_pct[0] <= 70.0
-    assert simulate_dynamic_optimization(small, DynamicOptimizationOptions(
-        aggressiveness=5, interval_minutes=60)).passes[-1].time_s in (0.0, 3600.0)
+    assert simulate_dynamic_optimization(
+        small, DynamicOptimizationOptions(aggressiveness=5, interval_minutes=60)
+    ).passes[-1].time_s in (0.0, 3600.0)
 
 
 def test_dynamic_optimization_honours_compatibility_and_owners() -> None:
-    c = toy(host_overrides={"h1": {"vendor": Vendor.AMD}},
-            vm_overrides={"b": {"possible_owners": ("h0",)}})
+    c = toy(
+        host_overrides={"h1": {"vendor": Vendor.AMD}},
+        vm_overrides={"b": {"possible_owners": ("h0",)}},
+    )
     r = simulate_dynamic_optimization(c)
     assert r.moves
     for m in r.moves:
@@ -260,10 +298,12 @@ def test_bad_options_raise() -> None:
 
 
 # ----------------------------------------------------------------------------- properties
-@given(clusters(max_hosts=5, max_vms=14, max_rules=4),
-       st.sampled_from(default_variants(Level.MEDIUM)))
+@given(
+    clusters(max_hosts=5, max_vms=14, max_rules=4), st.sampled_from(default_variants(Level.MEDIUM))
+)
 def test_simulations_keep_every_hard_rule(
-        c: Cluster, variant: NodeFairnessOptions | DynamicOptimizationOptions) -> None:
+    c: Cluster, variant: NodeFairnessOptions | DynamicOptimizationOptions
+) -> None:
     """From a valid placement, every simulated placement stays valid, every move is a live
     migration of a running, unpinned VM, and replaying the moves gives the placement."""
     r = simulate(c, variant)

@@ -34,7 +34,8 @@ def test_write_plan_writes_five_files_into_an_empty_directory(made, tmp_path: Pa
     back = planio.read_plan(c, out)
     assert back.problems == ()
     assert [(m.step, m.wave, m.vm, m.source, m.target, m.kind) for m in back.moves] == [
-        (m.step, m.wave, m.vm, m.source, m.target, m.kind) for m in p.sequence.moves]
+        (m.step, m.wave, m.vm, m.source, m.target, m.kind) for m in p.sequence.moves
+    ]
     assert back.placement is not None and np.array_equal(back.placement, p.placement)
     assert verify_plan(c, out).ok
     with pytest.raises(FileExistsError):

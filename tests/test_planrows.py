@@ -18,7 +18,7 @@ from planner.planrows import (
 )
 from tests.strategies import HostSpec, VmSpec, make_cluster
 
-HOSTILE = ["=HYPERLINK(\"http://x\")", "+SUM(A1)", "-1", "@cmd", "'quoted", "\ttab", "plain"]
+HOSTILE = ['=HYPERLINK("http://x")', "+SUM(A1)", "-1", "@cmd", "'quoted", "\ttab", "plain"]
 
 
 def hostile_cluster():  # type: ignore[no-untyped-def]
@@ -28,8 +28,10 @@ def hostile_cluster():  # type: ignore[no-untyped-def]
 
 def test_names_round_trip_exactly_and_are_never_formulas(tmp_path: Path) -> None:
     c = hostile_cluster()
-    moves = [PlanMove(i + 1, 1, i, 0, 1, MoveKind.LIVE, 4096, 12.5, "=why", False)
-             for i in range(len(HOSTILE))]
+    moves = [
+        PlanMove(i + 1, 1, i, 0, 1, MoveKind.LIVE, 4096, 12.5, "=why", False)
+        for i in range(len(HOSTILE))
+    ]
     (tmp_path / "plan.csv").write_text(plan_csv_text(c, moves), encoding="utf-8")
     p = np.ones(c.n_vms, dtype=np.int64)
     (tmp_path / "placement.csv").write_text(placement_csv_text(c, p), encoding="utf-8")
@@ -50,7 +52,9 @@ def test_each_bad_row_is_one_problem_naming_row_and_columns(tmp_path: Path) -> N
     (tmp_path / "plan.csv").write_text(
         ",".join(PLAN_COLUMNS) + "\n"
         "1,1,plain,H1,'-H2,Live,4096,1.0,,false\n"
-        "x,1,NOPE,H1,H9,Teleport,4096,nan,,maybe\n", encoding="utf-8")
+        "x,1,NOPE,H1,H9,Teleport,4096,nan,,maybe\n",
+        encoding="utf-8",
+    )
     moves, problems = read_plan_csv(c, tmp_path / "plan.csv")
     assert len(moves) == 1 and len(problems) == 1
     msg = problems[0].message

@@ -96,7 +96,7 @@ def read_expr(text: str, i: int) -> tuple[str, int]:
     first = True
     while True:
         if not first:
-            if text[i:i + 3] == " + ":
+            if text[i : i + 3] == " + ":
                 i += 3
             elif text[i] == ")":
                 break
@@ -109,7 +109,7 @@ def read_expr(text: str, i: int) -> tuple[str, int]:
         else:
             m = _CHAR.match(text, i)
             if not m:
-                raise ParseError(f"unexpected {text[i:i + 10]!r}")
+                raise ParseError(f"unexpected {text[i : i + 10]!r}")
             units.append(chr(int(m.group(1), 16)))
             i = m.end()
     # Join UTF-16 code units (surrogate pairs) back into text.
@@ -164,8 +164,10 @@ def test_single_quoted_refuses_control_characters() -> None:
 
 # ----------------------------------------------------------------------------- scripts
 def nasty_cluster() -> Cluster:
-    hosts = [HostSpec(h, memory_mb=65536, memory_reserve_mb=0)
-             for h in ("HV'01", "HV $(Get-Date)", "HV\u2019;03", "ÜHV\n04")]
+    hosts = [
+        HostSpec(h, memory_mb=65536, memory_reserve_mb=0)
+        for h in ("HV'01", "HV $(Get-Date)", "HV\u2019;03", "ÜHV\n04")
+    ]
     vms = [VmSpec(n, i % 3, memory_mb=2048) for i, n in enumerate(NASTY)]
     return make_cluster(hosts, vms, name="clu'ster $(x)")
 
@@ -181,17 +183,34 @@ def nasty_sequence(c: Cluster) -> tuple[np.ndarray, SequenceResult]:
 
 def plan_entries(script: str, c: Cluster) -> list[dict[str, object]]:
     """The move table read back with :func:`runbook_entries`, as dicts."""
-    return [{"Step": e.step, "Wave": e.wave, "Vm": e.vm, "Source": e.source,
-             "Target": e.target, "Type": e.migration_type, "Temporary": e.temporary,
-             "Leader": e.leader} for e in runbook_entries(script)]
+    return [
+        {
+            "Step": e.step,
+            "Wave": e.wave,
+            "Vm": e.vm,
+            "Source": e.source,
+            "Target": e.target,
+            "Type": e.migration_type,
+            "Temporary": e.temporary,
+            "Leader": e.leader,
+        }
+        for e in runbook_entries(script)
+    ]
 
 
 def to_moves(c: Cluster, entries: list[dict[str, object]]) -> list[PlannedMove]:
     kinds = {"Live": MoveKind.LIVE, "Quick": MoveKind.QUICK, "Shutdown": MoveKind.SHUTDOWN}
-    return [PlannedMove(int(e["Step"]), int(e["Wave"]),  # type: ignore[call-overload]
-                        c.vm_names.index(str(e["Vm"])), c.host_names.index(str(e["Source"])),
-                        c.host_names.index(str(e["Target"])), kinds[str(e["Type"])])
-            for e in entries]
+    return [
+        PlannedMove(
+            int(e["Step"]),
+            int(e["Wave"]),  # type: ignore[call-overload]
+            c.vm_names.index(str(e["Vm"])),
+            c.host_names.index(str(e["Source"])),
+            c.host_names.index(str(e["Target"])),
+            kinds[str(e["Type"])],
+        )
+        for e in entries
+    ]
 
 
 def brackets_balanced(script: str) -> bool:
@@ -230,10 +249,13 @@ def test_plan_script_structure_and_names() -> None:
     assert "$PSCmdlet.ShouldProcess(" in script
     assert "Start-Transcript" in script and "Stop-Transcript" in script
     assert "[string] $Cluster = " + ps_string(c.name) in script
-    assert ("Move-ClusterVirtualMachineRole -Cluster $ClusterName -Name $Vm -Node $Node "
-            "-MigrationType $Type") in script
-    assert ("Start-Job -ScriptBlock $MoveJob -ArgumentList $Cluster, $m.Vm, $m.Target, "
-            "$m.Type") in script
+    assert (
+        "Move-ClusterVirtualMachineRole -Cluster $ClusterName -Name $Vm -Node $Node "
+        "-MigrationType $Type"
+    ) in script
+    assert (
+        "Start-Job -ScriptBlock $MoveJob -ArgumentList $Cluster, $m.Vm, $m.Target, $m.Type"
+    ) in script
     assert "Get-ClusterGroup -Cluster $Cluster" in script
     assert "Get-ClusterNode -Cluster $Cluster" in script
     assert "the cluster has drifted" in script and "not Up" in script
@@ -268,8 +290,9 @@ def test_rollback_undoes_the_plan() -> None:
 
 def test_rollback_of_a_temporary_hop_retraces_it() -> None:
     hosts = [HostSpec(h, memory_mb=16384, memory_reserve_mb=0) for h in ("H1", "H2", "H3")]
-    c = make_cluster(hosts, [VmSpec("A", "H1", memory_mb=10240),
-                             VmSpec("B", "H2", memory_mb=10240)])
+    c = make_cluster(
+        hosts, [VmSpec("A", "H1", memory_mb=10240), VmSpec("B", "H2", memory_mb=10240)]
+    )
     t = np.array([1, 0])
     seq = build_sequence(c, t)
     assert seq.ok and seq.extra_hops == 1
@@ -284,8 +307,11 @@ def test_same_node_followers_name_their_leader() -> None:
     from tests.strategies import RuleSpec
 
     hosts = [HostSpec("H1"), HostSpec("H2")]
-    c = make_cluster(hosts, [VmSpec("A", "H1"), VmSpec("B", "H1"), VmSpec("C", "H1")],
-                     [RuleSpec("pair", RuleType.SAME_NODE, ("A", "B"))])
+    c = make_cluster(
+        hosts,
+        [VmSpec("A", "H1"), VmSpec("B", "H1"), VmSpec("C", "H1")],
+        [RuleSpec("pair", RuleType.SAME_NODE, ("A", "B"))],
+    )
     seq = build_sequence(c, np.array([1, 1, 1]))
     assert seq.ok
     entries = plan_entries(render_plan_ps1(c, seq), c)
@@ -296,9 +322,13 @@ def test_same_node_followers_name_their_leader() -> None:
 
 
 def test_no_runbook_for_a_refused_sequence() -> None:
-    c = make_cluster([HostSpec("H1", memory_mb=16384, memory_reserve_mb=0),
-                      HostSpec("H2", memory_mb=16384, memory_reserve_mb=0)],
-                     [VmSpec("A", "H1", memory_mb=10240), VmSpec("B", "H2", memory_mb=10240)])
+    c = make_cluster(
+        [
+            HostSpec("H1", memory_mb=16384, memory_reserve_mb=0),
+            HostSpec("H2", memory_mb=16384, memory_reserve_mb=0),
+        ],
+        [VmSpec("A", "H1", memory_mb=10240), VmSpec("B", "H2", memory_mb=10240)],
+    )
     seq = build_sequence(c, np.array([1, 0]))
     assert not seq.ok
     with pytest.raises(ValueError):
@@ -312,6 +342,7 @@ def test_write_runbooks(tmp_path: Path) -> None:
     raw = plan.read_bytes()
     assert raw.isascii() and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     assert back.exists()
+
     def body(text: str) -> list[str]:
         return [x for x in text.replace("\r\n", "\n").split("\n") if "Generated by" not in x]
 
@@ -334,24 +365,39 @@ def test_same_plan_gives_the_same_script_and_another_plan_another_fingerprint() 
 
 # ----------------------------------------------------------------------------- one-pass fill
 def _moves_of(c: Cluster, seq: SequenceResult) -> list[tuple[str, str, str, str]]:
-    return [(c.vm_names[m.vm], c.host_names[m.source], c.host_names[m.target], m.kind_name)
-            for m in seq.moves]
+    return [
+        (c.vm_names[m.vm], c.host_names[m.source], c.host_names[m.target], m.kind_name)
+        for m in seq.moves
+    ]
 
 
-@pytest.mark.parametrize("placeholder", ["@@PLAN@@", "@@WAVES@@", "@@MOVES@@", "@@CLUSTER@@",
-                                         "@@BEGIN@@", "@@END@@", "@@KIND@@", "@@TIMEOUT@@"])
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "@@PLAN@@",
+        "@@WAVES@@",
+        "@@MOVES@@",
+        "@@CLUSTER@@",
+        "@@BEGIN@@",
+        "@@END@@",
+        "@@KIND@@",
+        "@@TIMEOUT@@",
+    ],
+)
 def test_placeholders_in_names_stay_data(placeholder: str) -> None:
     # Regression (issue 15.1): chained str.replace spliced the move list into a cluster
     # named X@@PLAN@@Y and rewrote a VM named SQL@@WAVES@@ to SQL1.
     hosts = [HostSpec(f"H{placeholder}1"), HostSpec("H2")]
-    c = make_cluster(hosts, [VmSpec(f"SQL{placeholder}", 0), VmSpec("B", 0)],
-                     name=f"X{placeholder}Y")
+    c = make_cluster(
+        hosts, [VmSpec(f"SQL{placeholder}", 0), VmSpec("B", 0)], name=f"X{placeholder}Y"
+    )
     seq = build_sequence(c, np.array([1, 1]))
     assert seq.ok
     for script in (render_plan_ps1(c, seq), render_rollback_ps1(c, seq)):
         assert f"[string] $Cluster = {ps_string(c.name)}" in script
         assert "@@" not in script.replace(ps_string(c.name), "").replace(
-            ps_string(c.vm_names[0]), "").replace(ps_string(c.host_names[0]), "")
+            ps_string(c.vm_names[0]), ""
+        ).replace(ps_string(c.host_names[0]), "")
     assert runbook_moves(render_plan_ps1(c, seq)) == _moves_of(c, seq)
 
 
@@ -398,14 +444,23 @@ def test_runbook_parameters_and_checks() -> None:
     c = nasty_cluster()
     _, seq = nasty_sequence(c)
     script = render_plan_ps1(c, seq)
-    for text in ("[switch] $AllowDowntime", "[int] $StartWave = 1",
-                 "[double] $MaxSnapshotAgeHours = 4", "[switch] $Force", "[string] $LogPath",
-                 "Export-Csv -LiteralPath $LogPath -Append -NoTypeInformation -Encoding UTF8",
-                 "function Assert-NoDrift", "function Assert-SnapshotFresh",
-                 "function Assert-DowntimeAllowed", "function Test-Outcome",
-                 "function Write-Summary", "a live migration must leave it running",
-                 "-StartWave {0}", "Start-ClusterGroup -Cluster $ClusterName -Name $Vm",
-                 "Move-ClusterGroup -Cluster $ClusterName -Name $Vm -Node $Node"):
+    for text in (
+        "[switch] $AllowDowntime",
+        "[int] $StartWave = 1",
+        "[double] $MaxSnapshotAgeHours = 4",
+        "[switch] $Force",
+        "[string] $LogPath",
+        "Export-Csv -LiteralPath $LogPath -Append -NoTypeInformation -Encoding UTF8",
+        "function Assert-NoDrift",
+        "function Assert-SnapshotFresh",
+        "function Assert-DowntimeAllowed",
+        "function Test-Outcome",
+        "function Write-Summary",
+        "a live migration must leave it running",
+        "-StartWave {0}",
+        "Start-ClusterGroup -Cluster $ClusterName -Name $Vm",
+        "Move-ClusterGroup -Cluster $ClusterName -Name $Vm -Node $Node",
+    ):
         assert text in script, text
     # The snapshot time is data: absent here (generated cluster), so the script refuses
     # without -Force.
@@ -457,8 +512,9 @@ def test_runbook_log_and_display_follow_textsafe() -> None:
     _, seq = nasty_sequence(c)
     script = render_plan_ps1(c, seq)
     # The CSV result log quotes the same first characters as hvplan's own CSV files.
-    assert ("$FormulaStart = @('=', '+', '-', '@', [string][char]9, [string][char]13, '''')"
-            in script)
+    assert (
+        "$FormulaStart = @('=', '+', '-', '@', [string][char]9, [string][char]13, '''')" in script
+    )
     assert set(FORMULA_PREFIXES) == {"=", "+", "-", "@", "\t", "\r"}
     # Names on the console: control characters and the same bidi controls escaped.
     m = re.search(r"\[regex\]::Replace\(\$Text, '\[\\p\{Cc\}([^\]]*)\]'", script)

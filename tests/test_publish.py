@@ -84,8 +84,10 @@ def test_a_file_where_a_directory_is_expected_is_a_usage_error(tmp_path: Path) -
 def test_force_never_replaces_a_directory_with_subdirectories(tmp_path: Path) -> None:
     out = tmp_path / "home-like"
     (out / "Documents").mkdir(parents=True)
-    with pytest.raises(PublishError, match="not an earlier hvplan output"), \
-            publish_dir(out, force=True):
+    with (
+        pytest.raises(PublishError, match="not an earlier hvplan output"),
+        publish_dir(out, force=True),
+    ):
         pass
     assert (out / "Documents").is_dir()
 
@@ -101,8 +103,12 @@ def test_a_second_concurrent_writer_is_refused(tmp_path: Path) -> None:
 
 def test_a_stale_lock_is_taken_over_with_its_leftovers(tmp_path: Path) -> None:
     out = tmp_path / "plan"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (tmp_path / f"{LOCK_PREFIX}plan").write_text(dead.stdout)
     (tmp_path / ".hvplan-tmp-plan-killed").mkdir()
     with publish_dir(out) as tmp:

@@ -18,28 +18,38 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_blocks_are_found_with_their_commands(tmp_path: Path) -> None:
-    text = ("intro\n<!-- run: echo one -->\n```text\n$ echo one\nold\n```\n"
-            "<!-- run slow: echo two -->\n\n```text\n$ echo two\n```\n"
-            "<!-- run: echo three -->\nno block yet\n")
+    text = (
+        "intro\n<!-- run: echo one -->\n```text\n$ echo one\nold\n```\n"
+        "<!-- run slow: echo two -->\n\n```text\n$ echo two\n```\n"
+        "<!-- run: echo three -->\nno block yet\n"
+    )
     found = list(ro.blocks(text))
-    assert [(b.command, b.slow) for b in found] == [("echo one", False), ("echo two", True),
-                                                   ("echo three", False)]
+    assert [(b.command, b.slow) for b in found] == [
+        ("echo one", False),
+        ("echo two", True),
+        ("echo three", False),
+    ]
     assert found[0].shown == "$ echo one\nold\n" and found[2].shown == ""
 
 
 def test_regenerate_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("<!-- run: echo one; echo err >&2; exit 3 -->\n```text\nstale\n```\n"
-                      "<!-- run: ls data/examples | head -1 -->\ntail\n", encoding="utf-8")
+    readme.write_text(
+        "<!-- run: echo one; echo err >&2; exit 3 -->\n```text\nstale\n```\n"
+        "<!-- run: ls data/examples | head -1 -->\ntail\n",
+        encoding="utf-8",
+    )
     assert ro.main(["--check", "--readme", str(readme)]) == 1
     assert "README block differs" in capsys.readouterr().err
     assert ro.main(["--readme", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert "```text\n$ echo one; echo err >&2; exit 3\none\nerr\n(exit code 3)\n```\n" in text
     # A block was inserted under the second marker, before the text that followed it.
-    assert text.endswith("-->\n```text\n$ ls data/examples | head -1\n"
-                         + sorted(p.name for p in (ROOT / "data" / "examples").iterdir())[0]
-                         + "\n```\ntail\n")
+    assert text.endswith(
+        "-->\n```text\n$ ls data/examples | head -1\n"
+        + sorted(p.name for p in (ROOT / "data" / "examples").iterdir())[0]
+        + "\n```\ntail\n"
+    )
     assert ro.main(["--check", "--readme", str(readme)]) == 0
 
 
@@ -67,11 +77,13 @@ def test_readme_outputs_are_current() -> None:
     assert ro.main(["--check"]) == 0, "README.md is stale: run python tests/readme_outputs.py"
 
 
-def test_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_examples_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    examples = re.findall(r"^<!-- python-example -->\n```python\n(.*?)^```", text,
-                          flags=re.S | re.M)
+    examples = re.findall(
+        r"^<!-- python-example -->\n```python\n(.*?)^```", text, flags=re.S | re.M
+    )
     assert examples
     (tmp_path / "data").symlink_to(ROOT / "data")
     monkeypatch.chdir(tmp_path)

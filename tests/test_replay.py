@@ -22,8 +22,15 @@ from planner.replay import ReplayOptions, replay
 from planner.snapshot import load_snapshot
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "examples"
-SPEC_KEYS = {"name", "migrations", "memory_moved_mb", "node_samples_over_threshold",
-             "node_samples_over_capacity", "max_cpu_pct", "max_memory_pct"}
+SPEC_KEYS = {
+    "name",
+    "migrations",
+    "memory_moved_mb",
+    "node_samples_over_threshold",
+    "node_samples_over_capacity",
+    "max_cpu_pct",
+    "max_memory_pct",
+}
 
 
 def _two_node_history() -> tuple[object, LoadHistory]:
@@ -33,8 +40,15 @@ def _two_node_history() -> tuple[object, LoadHistory]:
     cpu = np.tile(c.vm_cpu_load_milli.astype(np.int32), (t, 1))
     mem = np.tile(c.vm_mem_load_mb.astype(np.int32), (t, 1))
     base = np.tile(c.host_cpu_base_milli.astype(np.int32), (t, 1))
-    h = LoadHistory(np.arange(t, dtype=np.int64) * 300, 300, cpu, mem, base,
-                    np.ones(v, bool), np.zeros(c.n_hosts, bool))
+    h = LoadHistory(
+        np.arange(t, dtype=np.int64) * 300,
+        300,
+        cpu,
+        mem,
+        base,
+        np.ones(v, bool),
+        np.zeros(c.n_hosts, bool),
+    )
     return c, h
 
 
@@ -86,8 +100,10 @@ def test_native_balancer_acts_on_the_sample_loads() -> None:
     # Moves happen at pass samples (every 30 min = 6 samples) and hold from the next one.
     assert all((t - 1) % 6 == 0 for t, *_ in nf.moves)
     assert nf.metrics["migrations"] == len(nf.moves) > 0
-    assert nf.metrics["node_samples_over_threshold"] < res.strategy(
-        "current").metrics["node_samples_over_threshold"]
+    assert (
+        nf.metrics["node_samples_over_threshold"]
+        < res.strategy("current").metrics["node_samples_over_threshold"]
+    )
 
 
 def test_robust_plan_beats_latest_over_the_window() -> None:
@@ -101,8 +117,10 @@ def test_robust_plan_beats_latest_over_the_window() -> None:
     assert latest is not None
     j_robust, j_latest = judge(c, h, [res.placement, latest], thr, LoadStatistic.P95)
     assert j_robust["node_samples_over_capacity"] == 0
-    assert (j_robust["nodes_over_threshold_at_statistic"]
-            <= j_latest["nodes_over_threshold_at_statistic"])
+    assert (
+        j_robust["nodes_over_threshold_at_statistic"]
+        <= j_latest["nodes_over_threshold_at_statistic"]
+    )
 
 
 @pytest.mark.slow
@@ -113,11 +131,15 @@ def test_cli_replay_on_the_bitbrains_example(tmp_path: Path) -> None:
     plan.mkdir()
     c = load_snapshot(snap)
     (plan / "placement.csv").write_text(
-        "vm,host\n" + "".join(f"{v},{c.host_names[c.vm_host[i]]}\n"
-                              for i, v in enumerate(c.vm_names)), encoding="utf-8")
+        "vm,host\n"
+        + "".join(f"{v},{c.host_names[c.vm_host[i]]}\n" for i, v in enumerate(c.vm_names)),
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["replay", str(snap), "--plan", str(plan), "--period", "0",
-                                 "--json", "--out", str(out)])
+    r = CliRunner().invoke(
+        app,
+        ["replay", str(snap), "--plan", str(plan), "--period", "0", "--json", "--out", str(out)],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["window"]["samples"] == 2016 and doc["window"]["step_seconds"] == 300
@@ -126,8 +148,10 @@ def test_cli_replay_on_the_bitbrains_example(tmp_path: Path) -> None:
     assert all(set(s) >= SPEC_KEYS for s in doc["strategies"])
     assert (out / "replay.png").stat().st_size > 1000
     # A plan that leaves everything in place behaves as the current placement.
-    assert doc["strategies"][0]["node_samples_over_threshold"] == doc["strategies"][1][
-        "node_samples_over_threshold"]
+    assert (
+        doc["strategies"][0]["node_samples_over_threshold"]
+        == doc["strategies"][1]["node_samples_over_threshold"]
+    )
 
 
 def test_cli_replay_without_history_exits_1() -> None:
@@ -150,5 +174,7 @@ def test_plan_with_history_reports_the_window() -> None:
         assert {"node_samples_over_threshold", "node_samples_over_capacity"} <= set(hist[part])
     # The plan holds capacity at every sample and is no worse than today at p95.
     assert hist["after"]["node_samples_over_capacity"] == 0
-    assert (hist["after"]["nodes_over_threshold_at_statistic"]
-            <= hist["before"]["nodes_over_threshold_at_statistic"])
+    assert (
+        hist["after"]["nodes_over_threshold_at_statistic"]
+        <= hist["before"]["nodes_over_threshold_at_statistic"]
+    )

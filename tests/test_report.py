@@ -43,27 +43,30 @@ def write_plan(d: Path, plan_csv: str = PLAN_CSV, placement: bool = True) -> Pat
     (d / "plan.csv").write_text(plan_csv, encoding="utf-8")
     if placement:
         cluster = load_snapshot(SMALL4)
-        final = {n: cluster.host_names[h] for n, h in zip(cluster.vm_names, cluster.vm_host,
-                                                         strict=True)}
+        final = {
+            n: cluster.host_names[h] for n, h in zip(cluster.vm_names, cluster.vm_host, strict=True)
+        }
         final.update({"APP01": "HV03", "APP04": "HV04", "SQL02": "HV02"})
         (d / "placement.csv").write_text(
-            "vm,host\n" + "".join(f"{v},{h}\n" for v, h in final.items()), encoding="utf-8")
+            "vm,host\n" + "".join(f"{v},{h}\n" for v, h in final.items()), encoding="utf-8"
+        )
     (d / "summary.json").write_text(
         '{"status": "OPTIMAL", "gap": 0.0, "threshold_pct": {"cpu": 80, "memory": 80}}',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return d
 
 
 def images(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"',
-                                                    page)]
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
 
 
 # ----------------------------------------------------------------------------- plan input
 def test_read_plan_maps_names_case_insensitively(tmp_path: Path) -> None:
     cluster = load_snapshot(SMALL4)
-    plan, report = read_plan(cluster, write_plan(tmp_path / "p", PLAN_CSV.lower()
-                                                 .replace("step,wave", "step,wave")))
+    plan, report = read_plan(
+        cluster, write_plan(tmp_path / "p", PLAN_CSV.lower().replace("step,wave", "step,wave"))
+    )
     assert report.valid, report.to_dict()
     assert plan is not None
     assert [cluster.vm_names[m.vm] for m in plan.moves] == ["APP01", "APP04", "SQL02"]
@@ -84,14 +87,18 @@ def test_read_plan_without_placement_applies_the_moves(tmp_path: Path) -> None:
 
 def test_read_plan_reports_every_bad_cell(tmp_path: Path) -> None:
     cluster = load_snapshot(SMALL4)
-    bad = PLAN_CSV.replace("1,1,APP01,HV01,HV03,Live", "1,1,NOPE,HV01,HV09,Teleport") \
-        .replace("15,HV01", "-3,HV01")
+    bad = PLAN_CSV.replace("1,1,APP01,HV01,HV03,Live", "1,1,NOPE,HV01,HV09,Teleport").replace(
+        "15,HV01", "-3,HV01"
+    )
     plan, report = read_plan(cluster, write_plan(tmp_path / "p", bad, placement=False))
     assert plan is None
     got = {(p.file, p.row, p.column, p.value) for p in report.errors}
-    assert got == {("plan.csv", 2, "vm", "NOPE"), ("plan.csv", 2, "target", "HV09"),
-                   ("plan.csv", 2, "migration_type", "Teleport"),
-                   ("plan.csv", 3, "est_seconds", "-3")}
+    assert got == {
+        ("plan.csv", 2, "vm", "NOPE"),
+        ("plan.csv", 2, "target", "HV09"),
+        ("plan.csv", 2, "migration_type", "Teleport"),
+        ("plan.csv", 3, "est_seconds", "-3"),
+    }
 
 
 def test_read_plan_missing_directory_and_files(tmp_path: Path) -> None:
@@ -106,10 +113,12 @@ def test_read_plan_missing_directory_and_files(tmp_path: Path) -> None:
 def test_wave_starts_run_waves_back_to_back() -> None:
     # Wave 1 lasts as long as its longest move (20 s), so wave 2 starts at 20 and wave 5
     # (the next one present) at 20 + 70 = 90.
-    moves = [PlanMove(1, 1, 0, 0, 1, "Live", 1, 20.0, ""),
-             PlanMove(2, 1, 1, 0, 1, "Live", 1, 15.0, ""),
-             PlanMove(3, 2, 2, 0, 1, "Live", 1, 70.0, ""),
-             PlanMove(4, 5, 3, 0, 1, "Quick", 1, 5.0, "")]
+    moves = [
+        PlanMove(1, 1, 0, 0, 1, "Live", 1, 20.0, ""),
+        PlanMove(2, 1, 1, 0, 1, "Live", 1, 15.0, ""),
+        PlanMove(3, 2, 2, 0, 1, "Live", 1, 70.0, ""),
+        PlanMove(4, 5, 3, 0, 1, "Quick", 1, 5.0, ""),
+    ]
     assert wave_starts(moves) == {1: 0.0, 2: 20.0, 5: 90.0}
 
 
@@ -129,7 +138,7 @@ def test_report_with_plan_shows_before_and_after(tmp_path: Path) -> None:
     assert "<td>39.2</td>" in hv01.group(1)
     assert "<td>APP01</td><td>HV01</td><td>HV03</td><td>Live</td>" in html
     # Moving SQL02 away resolves the soft anti-affinity pair that status reports now.
-    after = html[html.index("broken after the plan"):]
+    after = html[html.index("broken after the plan") :]
     assert "anti-affinity class" not in after
     pngs = images(html)
     assert len(pngs) == 2 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
@@ -156,8 +165,9 @@ def test_names_from_the_files_are_escaped(tmp_path: Path) -> None:
         text = text.replace("HV03", hostile_host)
         (snap / f).write_text(text, encoding="utf-8")
     cluster = load_snapshot(snap)
-    plan_csv = PLAN_CSV.replace("APP01", '"' + hostile_vm.replace('"', '""') + '"') \
-        .replace("HV03", hostile_host)
+    plan_csv = PLAN_CSV.replace("APP01", '"' + hostile_vm.replace('"', '""') + '"').replace(
+        "HV03", hostile_host
+    )
     plan, report = read_plan(cluster, write_plan(tmp_path / "p", plan_csv, placement=False))
     assert plan is not None, report.to_dict()
     html = build_report(cluster, plan, compare=False, capacity=False).html
@@ -166,8 +176,9 @@ def test_names_from_the_files_are_escaped(tmp_path: Path) -> None:
     assert "HV$1$ &amp; &lt;img src=x&gt;" in html
 
 
-def test_optional_section_failure_becomes_a_note(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_optional_section_failure_becomes_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import planner.reportsections as rs
 
     def broken(module: str) -> object:
@@ -183,8 +194,19 @@ def test_optional_section_failure_becomes_a_note(tmp_path: Path,
 def test_cli_report_writes_the_page(tmp_path: Path) -> None:
     runner = CliRunner()
     plan_dir = write_plan(tmp_path / "p")
-    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
-                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    r = runner.invoke(
+        app,
+        [
+            "report",
+            str(SMALL4),
+            "--plan",
+            str(plan_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-compare",
+            "--no-capacity",
+        ],
+    )
     assert r.exit_code == 0, r.output
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "Moves and waves" in page
@@ -193,8 +215,19 @@ def test_cli_report_writes_the_page(tmp_path: Path) -> None:
 def test_cli_report_bad_plan_exits_1_and_writes_nothing(tmp_path: Path) -> None:
     runner = CliRunner()
     plan_dir = write_plan(tmp_path / "p", PLAN_CSV.replace("APP04", "GHOST"))
-    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
-                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    r = runner.invoke(
+        app,
+        [
+            "report",
+            str(SMALL4),
+            "--plan",
+            str(plan_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-compare",
+            "--no-capacity",
+        ],
+    )
     assert r.exit_code == 1
     assert "GHOST" in r.output and "plan.csv" in r.output
     assert not (tmp_path / "out").exists()
@@ -217,15 +250,27 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
     cluster = load_snapshot(SMALL4)
     plan, _ = read_plan(cluster, write_plan(tmp_path / "p"))
-    path = write_report(build_report(cluster, plan, compare=False, capacity=False),
-                        tmp_path / "out")
+    path = write_report(
+        build_report(cluster, plan, compare=False, capacity=False), tmp_path / "out"
+    )
     shot = tmp_path / "shot.png"
     chromium = _chromium()
     assert chromium is not None
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                    "--hide-scrollbars", "--window-size=1200,1600",
-                    f"--screenshot={shot}", path.as_uri()],
-                   check=True, capture_output=True, timeout=90)
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,1600",
+            f"--screenshot={shot}",
+            path.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
     pixels = imread(str(shot))[..., :3]
     assert pixels.shape[0] >= 1000 and pixels.shape[1] >= 1000
     # Not blank: many distinct colours (text, bars, header) and real contrast.
@@ -233,8 +278,8 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert len(colours) > 50
     assert float(pixels.std()) > 0.05
     # The dark header band and the chart's blue bars are both on screen.
-    assert (np.abs(pixels - np.array([0x1a, 0x36, 0x5d]) / 255).sum(axis=2) < 0.05).any()
-    assert (np.abs(pixels - np.array([0x2b, 0x6c, 0xb0]) / 255).sum(axis=2) < 0.05).any()
+    assert (np.abs(pixels - np.array([0x1A, 0x36, 0x5D]) / 255).sum(axis=2) < 0.05).any()
+    assert (np.abs(pixels - np.array([0x2B, 0x6C, 0xB0]) / 255).sum(axis=2) < 0.05).any()
 
 
 def test_capacity_section_lists_each_single_node_failure() -> None:
@@ -242,7 +287,7 @@ def test_capacity_section_lists_each_single_node_failure() -> None:
     cluster = load_snapshot(SMALL4)
     page = build_report(cluster, None, compare=False, capacity=True)
     assert page.notes == ()
-    section = page.html[page.html.index('id="capacity"'):]
+    section = page.html[page.html.index('id="capacity"') :]
     assert "of 4 single-node failures are survivable" in section
     for h in cluster.host_names:
         assert f"<td>{h}</td>" in section
@@ -253,7 +298,7 @@ def test_compare_section_has_one_row_per_strategy() -> None:
     cluster = load_snapshot(SMALL4)
     page = build_report(cluster, None, compare=True, capacity=False)
     assert page.notes == ()
-    section = page.html[page.html.index('id="compare"'):]
+    section = page.html[page.html.index('id="compare"') :]
     names = [r.name for r in compare.compare(cluster).rows]
     assert names[0] == "hvplan" and len(names) > 1
     for n in names:
@@ -289,14 +334,15 @@ def test_drained_hosts_from_the_summary(tmp_path: Path) -> None:
     assert plan is not None and plan.drained == (cluster.host_index["hv02"],)
     html = build_report(cluster, plan, compare=False, capacity=False).html
     assert "<td>Up (drained)</td>" in html
-    after = html[html.index("broken after the plan"):]
+    after = html[html.index("broken after the plan") :]
     for vm in ("DC01", "FILE01", "WEB02"):
         assert f"VM {vm} is on HV02, which is drained" in after
     (d / "summary.json").write_text('{"drained": ["HV77"]}', encoding="utf-8")
     plan, report = read_plan(cluster, d)
     assert plan is None
     assert [(p.file, p.column, p.value) for p in report.errors] == [
-        ("summary.json", "drained", "HV77")]
+        ("summary.json", "drained", "HV77")
+    ]
 
 
 def test_snapshot_warnings_and_temporary_hops_are_shown(tmp_path: Path) -> None:
@@ -304,14 +350,26 @@ def test_snapshot_warnings_and_temporary_hops_are_shown(tmp_path: Path) -> None:
     plan_csv = PLAN_CSV.replace("reason\n", "reason,temporary\n").replace(
         "3,2,SQL02,HV01,HV02,Live,65536,70,anti-affinity class SQL\n",
         "3,2,SQL02,HV01,HV03,Live,65536,70,breaks a deadlock,True\n"
-        "4,3,SQL02,HV03,HV02,Live,65536,70,anti-affinity class SQL,False\n")
+        "4,3,SQL02,HV03,HV02,Live,65536,70,anti-affinity class SQL,False\n",
+    )
     plan_dir = write_plan(tmp_path / "p", plan_csv, placement=False)
     runner = CliRunner()
-    r = runner.invoke(app, ["report", str(SMALL4), "--plan", str(plan_dir), "--out",
-                            str(tmp_path / "out"), "--no-compare", "--no-capacity"])
+    r = runner.invoke(
+        app,
+        [
+            "report",
+            str(SMALL4),
+            "--plan",
+            str(plan_dir),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-compare",
+            "--no-capacity",
+        ],
+    )
     assert r.exit_code == 0, r.output
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    warnings = page[page.index('id="warnings"'):]
+    warnings = page[page.index('id="warnings"') :]
     assert "rule is disabled" in warnings and "<td>affinity_rules.csv</td>" in warnings
     assert page.count("(temporary hop)") == 1
     assert "<td>breaks a deadlock (temporary hop)</td>" in page
@@ -330,7 +388,7 @@ def _section_rows(page: str, anchor: str) -> list[list[str]]:
     start = page.index(f'id="{anchor}"')
     end = page.find("<section", start)
     p = _Cells()
-    p.feed(page[start:end if end > 0 else len(page)])
+    p.feed(page[start : end if end > 0 else len(page)])
     return p.rows
 
 
@@ -399,11 +457,12 @@ def test_report_announces_a_plan_that_verify_rejects(tmp_path: Path) -> None:
     assert 'role="alert"' not in good.html and good.notes == ()
     # Tamper with placement.csv: one VM the plan does not move now ends elsewhere.
     text = (plan_dir / "placement.csv").read_text(encoding="utf-8")
-    (plan_dir / "placement.csv").write_text(text.replace("DC01,HV02", "DC01,HV03"),
-                                            encoding="utf-8")
+    (plan_dir / "placement.csv").write_text(
+        text.replace("DC01,HV02", "DC01,HV03"), encoding="utf-8"
+    )
     plan, _ = read_plan(cluster, plan_dir)
     bad = build_report(cluster, plan, compare=False, capacity=False)
-    main = bad.html[bad.html.index("<main>"):]
+    main = bad.html[bad.html.index("<main>") :]
     assert main.index('role="alert"') < main.index('id="summary"')
     assert "hvplan verify REJECTS this plan" in bad.html and "DC01" in main
     assert any("verify rejects" in n for n in bad.notes)
@@ -412,13 +471,21 @@ def test_report_announces_a_plan_that_verify_rejects(tmp_path: Path) -> None:
 def test_report_dates_come_from_the_files_not_the_clock(tmp_path: Path) -> None:
     cluster = load_snapshot(SMALL4)
     d = write_plan(tmp_path / "p")
-    (d / "summary.json").write_text(json.dumps({
-        "status": "OPTIMAL", "threshold_pct": {"cpu": 80, "memory": 80},
-        "created_utc": "2026-11-30T08:15:00Z", "collected_utc": "2026-11-30T08:00:00Z",
-        "parameters": {"level": "low", "minimise": "memory", "seed": 0}}), encoding="utf-8")
+    (d / "summary.json").write_text(
+        json.dumps(
+            {
+                "status": "OPTIMAL",
+                "threshold_pct": {"cpu": 80, "memory": 80},
+                "created_utc": "2026-11-30T08:15:00Z",
+                "collected_utc": "2026-11-30T08:00:00Z",
+                "parameters": {"level": "low", "minimise": "memory", "seed": 0},
+            }
+        ),
+        encoding="utf-8",
+    )
     plan, _ = read_plan(cluster, d)
     a = build_report(cluster, plan, compare=False, capacity=False).html
-    header = a[a.index("<header>"):a.index("</header>")]
+    header = a[a.index("<header>") : a.index("</header>")]
     assert "created 2026-11-30T08:15:00Z" in header
     assert "collected 2026-11-30T08:00:00Z" in header
     assert re.search(r"<td>minimise</td><td>memory</td>", a)
@@ -440,13 +507,16 @@ def test_n_plus_1_before_and_after_the_plan(tmp_path: Path) -> None:
     opts = capacity.FailureOptions(failures=1, fault_domains=False, exact_time_limit_s=5.0)
     after = cluster.replace(vm_host=plan.placement)
     for r, o_now, o_after in zip(
-            rows, capacity.analyze_failures(cluster, opts).outcomes,
-            capacity.analyze_failures(after, opts).outcomes, strict=True):
+        rows,
+        capacity.analyze_failures(cluster, opts).outcomes,
+        capacity.analyze_failures(after, opts).outcomes,
+        strict=True,
+    ):
         now_row, after_row = o_now.to_row(), o_after.to_row()
-        worst_now = max(float(now_row["max_cpu_pct_after"]),
-                        float(now_row["max_memory_pct_after"]))
-        worst_after = max(float(after_row["max_cpu_pct_after"]),
-                          float(after_row["max_memory_pct_after"]))
+        worst_now = max(float(now_row["max_cpu_pct_after"]), float(now_row["max_memory_pct_after"]))
+        worst_after = max(
+            float(after_row["max_cpu_pct_after"]), float(after_row["max_memory_pct_after"])
+        )
         assert r[3] == f"{worst_now:.1f}" and r[4] == f"{worst_after:.1f}"
         assert r[5] == ("yes" if now_row["survivable"] else "NO")
         assert r[6] == ("yes" if after_row["survivable"] else "NO")
@@ -463,14 +533,14 @@ def test_wave_labels_are_thinned_so_they_never_overlap() -> None:
     cluster = load_snapshot(SMALL4)
     # 30 waves: one long first wave, then 29 short ones crowded at the end.
     moves = [PlanMove(1, 1, 0, 0, 1, "Live", 1, 600.0, "")] + [
-        PlanMove(w, w, w % cluster.n_vms, 0, 1, "Live", 1, 4.0, "") for w in range(2, 31)]
+        PlanMove(w, w, w % cluster.n_vms, 0, 1, "Live", 1, 4.0, "") for w in range(2, 31)
+    ]
     fig = timeline_chart(cluster, moves)
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     labels = [a for a in fig.findobj(Annotation) if a.get_text().startswith("wave ")]
     assert 2 <= len(labels) < 30 and labels[0].get_text() == "wave 1"
-    boxes = sorted((a.get_window_extent(canvas.get_renderer()) for a in labels),
-                   key=lambda b: b.x0)
+    boxes = sorted((a.get_window_extent(canvas.get_renderer()) for a in labels), key=lambda b: b.x0)
     assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False))
 
 
@@ -493,16 +563,30 @@ def test_load_chart_labels_hosts_on_both_panels_and_the_100_pct_line() -> None:
 
 
 # ----------------------------------------------------------------------------- hostile names
-HOSTILE_HOSTS = ("HV$\\x$01", "$^_{}$ \\frac", "=HYPERLINK(\"x\")", "<blink>H4</blink>\x1b[2J")
-HOSTILE_VMS = ("$\\frac{a}{b}$", "vm\x1b]0;t\x07", "a_b^c{d}\\", "<script>alert(1)</script>",
-               "'quoted' & \"dq\"", "tab\there\nnl", "@SUM(1)", "x\u202ey$", "+1", "-2",
-               "SQL@@WAVES@@", "`$(whoami)`", "\\", "$", "$$", "{}")
+HOSTILE_HOSTS = ("HV$\\x$01", "$^_{}$ \\frac", '=HYPERLINK("x")', "<blink>H4</blink>\x1b[2J")
+HOSTILE_VMS = (
+    "$\\frac{a}{b}$",
+    "vm\x1b]0;t\x07",
+    "a_b^c{d}\\",
+    "<script>alert(1)</script>",
+    "'quoted' & \"dq\"",
+    "tab\there\nnl",
+    "@SUM(1)",
+    "x\u202ey$",
+    "+1",
+    "-2",
+    "SQL@@WAVES@@",
+    "`$(whoami)`",
+    "\\",
+    "$",
+    "$$",
+    "{}",
+)
 
 
 def hostile_cluster() -> Cluster:
     c = load_snapshot(SMALL4)
-    vms = tuple(HOSTILE_VMS[i] if i < len(HOSTILE_VMS) else n
-                for i, n in enumerate(c.vm_names))
+    vms = tuple(HOSTILE_VMS[i] if i < len(HOSTILE_VMS) else n for i, n in enumerate(c.vm_names))
     return c.replace(host_names=HOSTILE_HOSTS, vm_names=vms)
 
 
@@ -524,13 +608,22 @@ def test_hostile_names_through_the_report(tmp_path: Path) -> None:
     from planner.textsafe import term_safe
 
     cluster = hostile_cluster()
-    moves = (PlanMove(1, 1, 0, 0, 3, "Live", int(cluster.vm_memory_mb[0]), 30.0, "HV$1$ <x>"),
-             PlanMove(2, 2, 1, 0, 2, "Live", int(cluster.vm_memory_mb[1]), 20.0, "$\\x$"))
+    moves = (
+        PlanMove(1, 1, 0, 0, 3, "Live", int(cluster.vm_memory_mb[0]), 30.0, "HV$1$ <x>"),
+        PlanMove(2, 2, 1, 0, 2, "Live", int(cluster.vm_memory_mb[1]), 20.0, "$\\x$"),
+    )
     placement = cluster.vm_host.astype(np.int64).copy()
     placement[0], placement[1] = 3, 2
-    plan = PlanData(tmp_path / "p$\\x$", moves, placement,
-                    {"status": "FEASIBLE", "threshold_pct": {"cpu": 80, "memory": 80},
-                     "parameters": {"level": "low", "note": "<i>$x$</i>"}})
+    plan = PlanData(
+        tmp_path / "p$\\x$",
+        moves,
+        placement,
+        {
+            "status": "FEASIBLE",
+            "threshold_pct": {"cpu": 80, "memory": 80},
+            "parameters": {"level": "low", "note": "<i>$x$</i>"},
+        },
+    )
     page = build_report(cluster, plan, compare=True, capacity=True)
     assert page.notes == () or all("verif" in n for n in page.notes), page.notes
     p = _Page()
@@ -538,8 +631,9 @@ def test_hostile_names_through_the_report(tmp_path: Path) -> None:
     p.close()
     tags = {t for t, _ in p.tags}
     assert not tags & {"script", "blink", "i", "x"}
-    assert all(a.get("src", "").startswith("data:image/png;base64,")
-               for t, a in p.tags if t == "img")
+    assert all(
+        a.get("src", "").startswith("data:image/png;base64,") for t, a in p.tags if t == "img"
+    )
     text = "".join(p.text)
     for name in HOSTILE_HOSTS + HOSTILE_VMS[:2]:
         assert term_safe(name) in text
@@ -548,8 +642,7 @@ def test_hostile_names_through_the_report(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- replay
-def test_a_snapshot_with_history_gets_the_replay_with_the_plan_as_hvplan(tmp_path: Path
-                                                                          ) -> None:
+def test_a_snapshot_with_history_gets_the_replay_with_the_plan_as_hvplan(tmp_path: Path) -> None:
     pytest.importorskip("planner.replay")
     from planner.history.model import constant_history
 
@@ -571,9 +664,14 @@ def test_a_snapshot_with_history_gets_the_replay_with_the_plan_as_hvplan(tmp_pat
 
 def test_start_moves_are_read_and_counted_as_downtime(tmp_path: Path) -> None:
     cluster = load_snapshot(SMALL4)
-    plan, report = read_plan(cluster, write_plan(
-        tmp_path / "p", PLAN_CSV.replace("SQL02,HV01,HV02,Live", "SQL02,HV01,HV02,start"),
-        placement=False))
+    plan, report = read_plan(
+        cluster,
+        write_plan(
+            tmp_path / "p",
+            PLAN_CSV.replace("SQL02,HV01,HV02,Live", "SQL02,HV01,HV02,start"),
+            placement=False,
+        ),
+    )
     assert plan is not None, report.to_dict()
     assert plan.moves[2].migration_type == "Start"
     page = build_report(cluster, plan, compare=False, capacity=False).html

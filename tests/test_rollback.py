@@ -14,8 +14,7 @@ GB = 1024
 
 
 def host(name: str, mem_gb: int = 16, **kw: object) -> HostSpec:
-    return HostSpec(name, logical_processors=16, memory_mb=mem_gb * GB, memory_reserve_mb=0,
-                    **kw)  # type: ignore[arg-type]
+    return HostSpec(name, logical_processors=16, memory_mb=mem_gb * GB, memory_reserve_mb=0, **kw)  # type: ignore[arg-type]
 
 
 def vm(name: str, on: str, mem_gb: int = 4, **kw: object) -> VmSpec:
@@ -41,8 +40,7 @@ def plan_and_back(c: Cluster, **where: str) -> tuple[np.ndarray, object]:
 def test_rollback_returns_every_vm_safely() -> None:
     # A and B swap between two full nodes (12 GB each on 16 GB): the plan needs a hop, and so
     # does the way back; the rollback ends exactly on the snapshot's placement.
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1", 12), vm("B", "H2", 12)])
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1", 12), vm("B", "H2", 12)])
     _, back = plan_and_back(c, A="H2", B="H1")
     assert back.kept == () and np.array_equal(back.target, c.vm_host)  # type: ignore[attr-defined]
 
@@ -59,9 +57,11 @@ def test_rollback_does_not_break_again_a_rule_the_plan_repaired() -> None:
     # DifferentNode 'apart': A and B share H1 in the snapshot (broken); the plan moves A to
     # H2 and repairs it.  Moving A back would break the rule again (Windows refuses such a
     # move), so the rollback keeps A on H2 and names the rule; C goes back normally.
-    c = make_cluster([host("H1"), host("H2")],
-                     [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))])
+    c = make_cluster(
+        [host("H1"), host("H2")],
+        [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
+        [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))],
+    )
     _, back = plan_and_back(c, A="H2", C="H2")
     kept = dict(back.kept)  # type: ignore[attr-defined]
     assert list(kept) == [0] and "'apart'" in kept[0]
@@ -73,8 +73,10 @@ def test_rollback_of_a_shutdown_move_is_a_shutdown_move() -> None:
     # H2's features now, so the way back crosses vendors again, by Shutdown.
     from planner.cluster import Vendor
 
-    c = make_cluster([host("H1"), host("H2", vendor=Vendor.AMD)],
-                     [vm("A", "H1", allow_downtime=True), vm("O", "H1", state=VmState.OFF)])
+    c = make_cluster(
+        [host("H1"), host("H2", vendor=Vendor.AMD)],
+        [vm("A", "H1", allow_downtime=True), vm("O", "H1", state=VmState.OFF)],
+    )
     _, back = plan_and_back(c, A="H2", O="H2")
     kinds = {c.vm_names[m.vm]: m.kind for m in back.sequence.moves}  # type: ignore[attr-defined]
     assert kinds == {"A": MoveKind.SHUTDOWN, "O": MoveKind.QUICK}

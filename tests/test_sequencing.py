@@ -39,8 +39,7 @@ GB = 1024
 
 def host(name: str, mem_gb: int = 16, **kw: object) -> HostSpec:
     """A 16-LP host whose memory available to VMs is exactly ``mem_gb`` GB (no reserve)."""
-    return HostSpec(name, logical_processors=16, memory_mb=mem_gb * GB, memory_reserve_mb=0,
-                    **kw)  # type: ignore[arg-type]
+    return HostSpec(name, logical_processors=16, memory_mb=mem_gb * GB, memory_reserve_mb=0, **kw)  # type: ignore[arg-type]
 
 
 def vm(name: str, on: str, mem_gb: int = 4, cpu: int = 500, **kw: object) -> VmSpec:
@@ -55,8 +54,9 @@ def target_of(c: Cluster, **where: str) -> np.ndarray:
     return t
 
 
-def checked(c: Cluster, t: np.ndarray, drained: tuple[int, ...] = (),
-            **kw: object) -> tuple[list[Move], int]:
+def checked(
+    c: Cluster, t: np.ndarray, drained: tuple[int, ...] = (), **kw: object
+) -> tuple[list[Move], int]:
     """Build a sequence, require it to be ok and to pass the verifier; return moves, waves."""
     res = build_sequence(c, t, drained, **kw)  # type: ignore[arg-type]
     assert res.ok, res.message
@@ -110,8 +110,7 @@ def test_same_input_same_sequence() -> None:
 # ----------------------------------------------------------------------------- capacity
 def test_node_must_shed_before_it_receives() -> None:
     # H2 is full (16 of 16 GB): B must leave it (wave 1) before A can arrive (wave 2).
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1", 8), vm("B", "H2", 16)])
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1", 8), vm("B", "H2", 16)])
     moves, waves = checked(c, target_of(c, A="H2", B="H3"))
     assert waves == 2
     assert wave_of(c, moves, "B") == 1 and wave_of(c, moves, "A") == 2
@@ -120,8 +119,7 @@ def test_node_must_shed_before_it_receives() -> None:
 def test_moving_vm_counts_on_both_ends() -> None:
     # A (10 GB) H1->H2 and B (10 GB) H2->H1 cannot run in one wave: during it each node would
     # hold 20 GB of 16.  With H3 free (16 GB) one of them hops: 3 moves, 3 waves.
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1", 10), vm("B", "H2", 10)])
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1", 10), vm("B", "H2", 10)])
     res = build_sequence(c, target_of(c, A="H2", B="H1"))
     assert res.ok and verify_sequence(c, res.moves, target_of(c, A="H2", B="H1")) == []
     assert res.extra_hops == 1 and res.waves == 3 and len(res.moves) == 3
@@ -140,17 +138,19 @@ def test_full_nodes_swap_without_room_is_refused_with_names() -> None:
 
 
 def test_swap_without_hops_is_refused() -> None:
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1", 10), vm("B", "H2", 10)])
-    res = build_sequence(c, target_of(c, A="H2", B="H1"),
-                         options=SequenceOptions(temporary_hops=False))
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1", 10), vm("B", "H2", 10)])
+    res = build_sequence(
+        c, target_of(c, A="H2", B="H1"), options=SequenceOptions(temporary_hops=False)
+    )
     assert not res.ok and "disabled" in res.message
 
 
 def test_three_cycle_between_full_nodes() -> None:
     # A: H1->H2, B: H2->H3, C: H3->H1, every node full; H4 has room for one VM.
-    c = make_cluster([host(f"H{i}") for i in range(1, 5)],
-                     [vm("A", "H1", 12), vm("B", "H2", 12), vm("C", "H3", 12)])
+    c = make_cluster(
+        [host(f"H{i}") for i in range(1, 5)],
+        [vm("A", "H1", 12), vm("B", "H2", 12), vm("C", "H3", 12)],
+    )
     t = target_of(c, A="H2", B="H3", C="H1")
     moves, _ = checked(c, t)
     assert sum(m.temporary for m in moves) == 1  # one hop breaks the whole cycle
@@ -164,8 +164,9 @@ def test_target_over_capacity_is_refused() -> None:
 
 def test_vm_that_does_not_consume_fits_anywhere() -> None:
     # An Off VM needs no room, even on a full node.
-    c = make_cluster([host("H1"), host("H2")],
-                     [vm("A", "H1", 10, state=VmState.OFF), vm("B", "H2", 16)])
+    c = make_cluster(
+        [host("H1"), host("H2")], [vm("A", "H1", 10, state=VmState.OFF), vm("B", "H2", 16)]
+    )
     moves, _ = checked(c, target_of(c, A="H2"))
     assert moves[0].kind == MoveKind.QUICK
 
@@ -174,24 +175,32 @@ def test_vm_that_does_not_consume_fits_anywhere() -> None:
 def test_different_node_chain_moves_back_to_front() -> None:
     # Members A, B, C of one DifferentNode rule shift one node to the right.  C must go
     # first (H4 is free), then B (H3 freed), then A: three waves, no hop.
-    c = make_cluster([host(f"H{i}") for i in range(1, 5)],
-                     [vm("A", "H1"), vm("B", "H2"), vm("C", "H3")],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B", "C"))])
+    c = make_cluster(
+        [host(f"H{i}") for i in range(1, 5)],
+        [vm("A", "H1"), vm("B", "H2"), vm("C", "H3")],
+        [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B", "C"))],
+    )
     moves, waves = checked(c, target_of(c, A="H2", B="H3", C="H4"))
     assert waves == 3 and not any(m.temporary for m in moves)
     assert [c.vm_names[m.vm] for m in moves] == ["C", "B", "A"]
 
 
 def test_different_node_swap_needs_a_hop() -> None:
-    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1"), vm("B", "H2")],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))])
+    c = make_cluster(
+        [host("H1"), host("H2"), host("H3")],
+        [vm("A", "H1"), vm("B", "H2")],
+        [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))],
+    )
     moves, _ = checked(c, target_of(c, A="H2", B="H1"))
     assert sum(m.temporary for m in moves) == 1
 
 
 def test_disabled_rule_is_not_enforced_during_moves() -> None:
-    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H2")],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"), enabled=False)])
+    c = make_cluster(
+        [host("H1"), host("H2")],
+        [vm("A", "H1"), vm("B", "H2")],
+        [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"), enabled=False)],
+    )
     moves, waves = checked(c, target_of(c, A="H2", B="H1"))
     assert waves == 1 and len(moves) == 2
 
@@ -199,10 +208,16 @@ def test_disabled_rule_is_not_enforced_during_moves() -> None:
 def test_different_fault_domain_chain() -> None:
     # Racks R1 (H1), R2 (H2, H3), R3 (H4).  A in R1 and B in R2 must stay in different
     # racks; target A->R2 (H3), B->R3 (H4): B must have left R2 before A arrives.
-    c = make_cluster([host("H1", fault_domain="R1"), host("H2", fault_domain="R2"),
-                      host("H3", fault_domain="R2"), host("H4", fault_domain="R3")],
-                     [vm("A", "H1"), vm("B", "H2")],
-                     [RuleSpec("racks", RuleType.DIFFERENT_FAULT_DOMAIN, ("A", "B"))])
+    c = make_cluster(
+        [
+            host("H1", fault_domain="R1"),
+            host("H2", fault_domain="R2"),
+            host("H3", fault_domain="R2"),
+            host("H4", fault_domain="R3"),
+        ],
+        [vm("A", "H1"), vm("B", "H2")],
+        [RuleSpec("racks", RuleType.DIFFERENT_FAULT_DOMAIN, ("A", "B"))],
+    )
     moves, waves = checked(c, target_of(c, A="H3", B="H4"))
     assert waves == 2 and wave_of(c, moves, "B") < wave_of(c, moves, "A")
 
@@ -210,26 +225,35 @@ def test_different_fault_domain_chain() -> None:
 def test_same_node_group_above_the_limit_moves_in_chunks_of_the_limit() -> None:
     # Limit 2 per node, a group of 3: the limit is never exceeded, so the group needs
     # ceil(3 / 2) = 2 waves, 2 members in the first and 1 in the second.
-    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
-                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
-                     settings=ClusterSettings(maximum_parallel_migrations=2))
+    c = make_cluster(
+        [host("H1"), host("H2")],
+        [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
+        [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
+        settings=ClusterSettings(maximum_parallel_migrations=2),
+    )
     moves, waves = checked(c, target_of(c, A="H2", B="H2", C="H2"))
     assert waves == 2 and len(moves) == 3
     assert sorted(sum(1 for m in moves if m.wave == w) for w in (1, 2)) == [1, 2]
 
 
 def test_verifier_rejects_a_wave_above_the_limit_even_for_a_same_node_group() -> None:
-    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
-                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
-                     settings=ClusterSettings(maximum_parallel_migrations=1))
+    c = make_cluster(
+        [host("H1"), host("H2")],
+        [vm("A", "H1"), vm("B", "H1"), vm("C", "H1")],
+        [RuleSpec("together", RuleType.SAME_NODE, ("A", "B", "C"))],
+        settings=ClusterSettings(maximum_parallel_migrations=1),
+    )
     t = target_of(c, A="H2", B="H2", C="H2")
     one_wave = [PlannedMove(i + 1, 1, i, 0, 1, MoveKind.LIVE) for i in range(3)]
     assert "migration_limit" in {v.kind for v in verify_sequence(c, one_wave, t)}
 
 
 def test_verifier_catches_a_split_same_node_group() -> None:
-    c = make_cluster([host("H1"), host("H2")], [vm("A", "H1"), vm("B", "H1")],
-                     [RuleSpec("together", RuleType.SAME_NODE, ("A", "B"))])
+    c = make_cluster(
+        [host("H1"), host("H2")],
+        [vm("A", "H1"), vm("B", "H1")],
+        [RuleSpec("together", RuleType.SAME_NODE, ("A", "B"))],
+    )
     t = target_of(c, A="H2", B="H2")
     split = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE), PlannedMove(2, 2, 1, 0, 1, MoveKind.LIVE)]
     assert "same_node" in {v.kind for v in verify_sequence(c, split, t)}
@@ -265,8 +289,10 @@ def test_cluster_setting_overrides_host_limit() -> None:
 
 
 def test_lower_bound_is_reported() -> None:
-    c = make_cluster([host("H1", max_vm_migrations=1), host("H2"), host("H3")],
-                     [vm("A", "H1"), vm("B", "H1"), vm("C", "H2")])
+    c = make_cluster(
+        [host("H1", max_vm_migrations=1), host("H2"), host("H3")],
+        [vm("A", "H1"), vm("B", "H1"), vm("C", "H2")],
+    )
     res = build_sequence(c, target_of(c, A="H2", B="H3", C="H3"))
     assert res.ok and res.lower_bound_waves == 2 and res.waves >= res.lower_bound_waves
 
@@ -275,9 +301,14 @@ def test_lower_bound_is_reported() -> None:
 def cross_vendor() -> Cluster:
     return make_cluster(
         [host("I1"), host("I2"), host("A1", vendor=Vendor.AMD)],
-        [vm("DT", "I1", allow_downtime=True), vm("NODT", "I1"),
-         vm("OFF", "I1", state=VmState.OFF), vm("SAVED", "I1", state=VmState.SAVED),
-         vm("COMPAT", "I1", compat=CompatMode.MINIMUM)])
+        [
+            vm("DT", "I1", allow_downtime=True),
+            vm("NODT", "I1"),
+            vm("OFF", "I1", state=VmState.OFF),
+            vm("SAVED", "I1", state=VmState.SAVED),
+            vm("COMPAT", "I1", compat=CompatMode.MINIMUM),
+        ],
+    )
 
 
 def test_cross_vendor_moves_are_shutdown_or_quick() -> None:
@@ -297,8 +328,10 @@ def test_cross_vendor_move_without_downtime_is_refused(who: str) -> None:
 def test_hops_never_add_downtime() -> None:
     # A swap between full Intel nodes; the only node with room is AMD.  DT could reach it
     # only by a Shutdown move and B not at all: hops never add downtime, so it is refused.
-    c = make_cluster([host("H1"), host("H2"), host("X", vendor=Vendor.AMD)],
-                     [vm("DT", "H1", 10, allow_downtime=True), vm("B", "H2", 10)])
+    c = make_cluster(
+        [host("H1"), host("H2"), host("X", vendor=Vendor.AMD)],
+        [vm("DT", "H1", 10, allow_downtime=True), vm("B", "H2", 10)],
+    )
     res = build_sequence(c, target_of(c, DT="H2", B="H1"))
     assert not res.ok and "temporary hop" in res.message
 
@@ -306,8 +339,10 @@ def test_hops_never_add_downtime() -> None:
 def test_verifier_uses_the_boot_host_after_a_shutdown_move() -> None:
     # After a Shutdown move to AMD the VM boots there: moving it on to another AMD node is
     # Live, and moving it back to Intel is Shutdown again.
-    c = make_cluster([host("I1"), host("A1", vendor=Vendor.AMD), host("A2", vendor=Vendor.AMD)],
-                     [vm("DT", "I1", allow_downtime=True)])
+    c = make_cluster(
+        [host("I1"), host("A1", vendor=Vendor.AMD), host("A2", vendor=Vendor.AMD)],
+        [vm("DT", "I1", allow_downtime=True)],
+    )
     ok = [PlannedMove(1, 1, 0, 0, 1, MoveKind.SHUTDOWN), PlannedMove(2, 2, 0, 1, 2, MoveKind.LIVE)]
     assert verify_sequence(c, ok, np.array([2])) == []
     bad = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE)]
@@ -316,10 +351,11 @@ def test_verifier_uses_the_boot_host_after_a_shutdown_move() -> None:
 
 # ----------------------------------------------------------------------------- evacuation
 def test_vms_leave_paused_and_drained_nodes_first() -> None:
-    c = make_cluster([host("P", state=HostState.PAUSED), host("D1"), host("H1"), host("H2"),
-                      host("H3")],
-                     [vm("E", "P"), vm("F", "D1"), vm("X", "H1"), vm("Y", "H1")],
-                     settings=ClusterSettings(maximum_parallel_migrations=1))
+    c = make_cluster(
+        [host("P", state=HostState.PAUSED), host("D1"), host("H1"), host("H2"), host("H3")],
+        [vm("E", "P"), vm("F", "D1"), vm("X", "H1"), vm("Y", "H1")],
+        settings=ClusterSettings(maximum_parallel_migrations=1),
+    )
     drained = (c.host_index["d1"],)
     t = target_of(c, E="H2", F="H2", X="H3", Y="H2")
     moves, _ = checked(c, t, drained)
@@ -329,16 +365,14 @@ def test_vms_leave_paused_and_drained_nodes_first() -> None:
 
 
 def test_drained_node_is_not_used_for_a_hop() -> None:
-    c = make_cluster([host("H1"), host("H2"), host("D")],
-                     [vm("A", "H1", 10), vm("B", "H2", 10)])
+    c = make_cluster([host("H1"), host("H2"), host("D")], [vm("A", "H1", 10), vm("B", "H2", 10)])
     res = build_sequence(c, target_of(c, A="H2", B="H1"), drained=(c.host_index["d"],))
     assert not res.ok
 
 
 # ----------------------------------------------------------------------------- verifier
 def base_plan() -> tuple[Cluster, np.ndarray, list[Move]]:
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1", 8), vm("B", "H2", 16)])
+    c = make_cluster([host("H1"), host("H2"), host("H3")], [vm("A", "H1", 8), vm("B", "H2", 16)])
     t = target_of(c, A="H2", B="H3")
     return c, t, checked(c, t)[0]
 
@@ -353,18 +387,23 @@ def test_verifier_rejects_a_wave_that_overloads_a_node() -> None:
 def test_verifier_rejects_wrong_source_kind_target_and_final_state() -> None:
     c, t, moves = base_plan()
     a = moves[1]
-    assert {v.kind for v in verify_sequence(c, [moves[0], dataclasses.replace(a, source=2)],
-                                            t)} >= {"wrong_source", "placement"}
-    assert "move_kind" in {v.kind for v in verify_sequence(
-        c, [moves[0], dataclasses.replace(a, kind=MoveKind.QUICK)], t)}
+    assert {
+        v.kind for v in verify_sequence(c, [moves[0], dataclasses.replace(a, source=2)], t)
+    } >= {"wrong_source", "placement"}
+    assert "move_kind" in {
+        v.kind
+        for v in verify_sequence(c, [moves[0], dataclasses.replace(a, kind=MoveKind.QUICK)], t)
+    }
     assert [v.kind for v in verify_sequence(c, moves[:1], t)] == ["placement"]
     assert "order" in {v.kind for v in verify_sequence(c, moves[::-1], t)}
 
 
 def test_verifier_rejects_limit_and_rule_breaks() -> None:
-    c = make_cluster([host("H1", max_vm_migrations=1), host("H2"), host("H3")],
-                     [vm("A", "H1"), vm("B", "H1"), vm("C", "H3")],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "C"))])
+    c = make_cluster(
+        [host("H1", max_vm_migrations=1), host("H2"), host("H3")],
+        [vm("A", "H1"), vm("B", "H1"), vm("C", "H3")],
+        [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "C"))],
+    )
     t = target_of(c, A="H2", B="H2")
     both = [PlannedMove(1, 1, 0, 0, 1, MoveKind.LIVE), PlannedMove(2, 1, 1, 0, 1, MoveKind.LIVE)]
     assert "migration_limit" in {v.kind for v in verify_sequence(c, both, t)}
@@ -373,8 +412,9 @@ def test_verifier_rejects_limit_and_rule_breaks() -> None:
     assert verify_sequence(c, swap, t2) == []
     # C arrives on H2 while A arrives there too in the same wave.
     clash = [PlannedMove(1, 1, 2, 2, 1, MoveKind.LIVE), PlannedMove(2, 1, 0, 0, 1, MoveKind.LIVE)]
-    assert "different_node" in {v.kind for v in verify_sequence(c, clash, target_of(
-        c, C="H2", A="H2"))}
+    assert "different_node" in {
+        v.kind for v in verify_sequence(c, clash, target_of(c, C="H2", A="H2"))
+    }
 
 
 def test_plan_csv_round_trip(tmp_path: Path) -> None:
@@ -390,8 +430,9 @@ def test_plan_csv_round_trip(tmp_path: Path) -> None:
     back, problems = read_plan_csv(c, p)
     assert problems == [] and len(back) == len(moves)
     assert verify_sequence(c, back, t) == []
-    p.write_text("step,wave,vm,source,target,migration_type\n1,1,NOPE,H1,H2,Teleport\n",
-                 encoding="utf-8")
+    p.write_text(
+        "step,wave,vm,source,target,migration_type\n1,1,NOPE,H1,H2,Teleport\n", encoding="utf-8"
+    )
     back, problems = read_plan_csv(c, p)
     assert back == [] and "NOPE" in problems[0].message and "Teleport" in problems[0].message
 
@@ -404,9 +445,15 @@ def cluster_and_target(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
     Single moves and swaps are tried in random order and kept when the target still
     respects every hard rule; swaps between full nodes are what makes deadlocks.
     """
-    c = draw(clusters(min_hosts=2, max_hosts=6, min_vms=2, max_vms=14,
-                      vendors=draw(st.sampled_from([(Vendor.INTEL,),
-                                                    (Vendor.INTEL, Vendor.AMD)]))))
+    c = draw(
+        clusters(
+            min_hosts=2,
+            max_hosts=6,
+            min_vms=2,
+            max_vms=14,
+            vendors=draw(st.sampled_from([(Vendor.INTEL,), (Vendor.INTEL, Vendor.AMD)])),
+        )
+    )
     t = c.vm_host.astype(np.int64).copy()
 
     def keep_if_valid(changes: list[tuple[int, int]]) -> None:
@@ -426,8 +473,14 @@ def cluster_and_target(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
             if options:
                 keep_if_valid([(v, draw(st.sampled_from(options)))])
         else:
-            partners = [w for w in range(c.n_vms) if t[w] != t[v] and not c.vm_pinned[w]
-                        and c.vm_allowed[v, t[w]] and c.vm_allowed[w, t[v]]]
+            partners = [
+                w
+                for w in range(c.n_vms)
+                if t[w] != t[v]
+                and not c.vm_pinned[w]
+                and c.vm_allowed[v, t[w]]
+                and c.vm_allowed[w, t[v]]
+            ]
             if partners:
                 w = draw(st.sampled_from(partners))
                 keep_if_valid([(v, int(t[w])), (w, int(t[v]))])
@@ -529,9 +582,11 @@ def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
                             group[v] = ga
     units = sorted({tuple(v for v in moving if group[v] == g) for g in set(group.values())})
     # Rules count their running members only (SPEC §3).
-    apart = [({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
-             for r in c.enabled_rules
-             if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
+    apart = [
+        ({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
+        for r in c.enabled_rules
+        if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+    ]
     start: frozenset[int] = frozenset()
     seen = {start}
     frontier = [start]
@@ -561,8 +616,11 @@ def hop_free_order_exists(c: Cluster, t: np.ndarray) -> bool:
                         if v not in members:
                             continue
                         for o in members - set(u):
-                            here = pos[o] == d if by_node else (
-                                c.host_fault_domain[pos[o]] == c.host_fault_domain[d])
+                            here = (
+                                pos[o] == d
+                                if by_node
+                                else (c.host_fault_domain[pos[o]] == c.host_fault_domain[d])
+                            )
                             clash |= bool(here)
                 if clash:
                     continue
@@ -580,12 +638,23 @@ def order_with_hops_exists(c: Cluster, t: np.ndarray) -> bool:
     to ``t`` that keeps capacity and the DifferentNode/DifferentFaultDomain rules?"""
     moving = [int(v) for v in np.flatnonzero(t != c.vm_host)]
     # Rules count their running members only (SPEC §3).
-    apart = [({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
-             for r in c.enabled_rules
-             if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)]
+    apart = [
+        ({m for m in r.members if c.vm_consumes[m]}, r.rule_type == RuleType.DIFFERENT_NODE)
+        for r in c.enabled_rules
+        if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+    ]
     easy = (MoveKind.LIVE, MoveKind.QUICK)
-    options = [sorted({h for h in range(c.n_hosts) if c.host_up[h] and c.vm_possible[v, h]
-                       and c.vm_move_kind[v, h] in easy} | {int(t[v])}) for v in moving]
+    options = [
+        sorted(
+            {
+                h
+                for h in range(c.n_hosts)
+                if c.host_up[h] and c.vm_possible[v, h] and c.vm_move_kind[v, h] in easy
+            }
+            | {int(t[v])}
+        )
+        for v in moving
+    ]
     start = tuple(int(c.vm_host[v]) for v in moving)
     goal = tuple(int(t[v]) for v in moving)
     seen, frontier = {start}, [start]
@@ -603,17 +672,24 @@ def order_with_hops_exists(c: Cluster, t: np.ndarray) -> bool:
                     if d == state[i]:
                         continue
                     if c.vm_cpu_load_milli[v] and (
-                            cpu[d] + c.vm_cpu_load_milli[v] > c.host_cpu_free_milli[d]):
+                        cpu[d] + c.vm_cpu_load_milli[v] > c.host_cpu_free_milli[d]
+                    ):
                         continue
                     if c.vm_mem_load_mb[v] and (
-                            mem[d] + arrival_mb(c, v, d) > c.host_memory_free_mb[d]):
+                        mem[d] + arrival_mb(c, v, d) > c.host_memory_free_mb[d]
+                    ):
                         continue
                     fd = c.host_fault_domain
-                    if any(v in members and any(
+                    if any(
+                        v in members
+                        and any(
                             (pos[o] == d) if by_node else (fd[pos[o]] == fd[d])
-                            for o in members - {v}) for members, by_node in apart):
+                            for o in members - {v}
+                        )
+                        for members, by_node in apart
+                    ):
                         continue
-                    new = state[:i] + (d,) + state[i + 1:]
+                    new = state[:i] + (d,) + state[i + 1 :]
                     if new not in seen:
                         seen.add(new)
                         nxt.append(new)
@@ -628,24 +704,32 @@ def tight_cluster_and_target(draw: st.DrawFn) -> tuple[Cluster, np.ndarray]:
     chains, swaps and deadlocks common, and a few have room for temporary hops."""
     c, t = draw(cluster_and_target())
     # Per node: no slack, a little, or plenty (room for temporary hops).
-    slack_mem = np.array(draw(st.lists(st.sampled_from([0, 0, 512, 2048, 1 << 20]),
-                                       min_size=c.n_hosts, max_size=c.n_hosts)))
-    slack_cpu = np.array(draw(st.lists(st.sampled_from([0, 100, 1 << 20]),
-                                       min_size=c.n_hosts, max_size=c.n_hosts)))
+    slack_mem = np.array(
+        draw(
+            st.lists(
+                st.sampled_from([0, 0, 512, 2048, 1 << 20]), min_size=c.n_hosts, max_size=c.n_hosts
+            )
+        )
+    )
+    slack_cpu = np.array(
+        draw(st.lists(st.sampled_from([0, 100, 1 << 20]), min_size=c.n_hosts, max_size=c.n_hosts))
+    )
     mem_need = np.maximum(c.host_mem_used_mb(), c.host_mem_used_mb(t))
     cpu_need = np.maximum(c.host_load_milli(), c.host_load_milli(t))
     reserve = np.maximum(c.host_memory_mb - mem_need - slack_mem, 0) + c.host_memory_reserve_mb
     base = np.maximum(c.host_cpu_capacity_milli - cpu_need - slack_cpu, 0) + c.host_cpu_base_milli
     reserve = np.minimum(reserve, c.host_memory_mb - (mem_need - c.host_memory_reserve_mb))
     base = np.minimum(base, c.host_cpu_capacity_milli - (cpu_need - c.host_cpu_base_milli))
-    return c.replace(host_memory_reserve_mb=reserve.astype(np.int64),
-                     host_cpu_base_milli=base.astype(np.int64)), t
+    return c.replace(
+        host_memory_reserve_mb=reserve.astype(np.int64), host_cpu_base_milli=base.astype(np.int64)
+    ), t
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tight_cluster_and_target())
 def test_tight_random_sequences_verify_and_never_miss_a_hop_free_order(
-        case: tuple[Cluster, np.ndarray]) -> None:
+    case: tuple[Cluster, np.ndarray],
+) -> None:
     c, t = case
     assert not any(x.hard for x in placement_violations(c, t))
     res = build_sequence(c, t)
@@ -655,8 +739,9 @@ def test_tight_random_sequences_verify_and_never_miss_a_hop_free_order(
         # Refusals are honest: no order exists (checked by brute force on small cases).
         assert "no executable order" in res.message
         moving = np.flatnonzero(t != c.vm_host)
-        in_group = {m for r in c.enabled_rules if r.rule_type == RuleType.SAME_NODE
-                    for m in r.members}
+        in_group = {
+            m for r in c.enabled_rules if r.rule_type == RuleType.SAME_NODE for m in r.members
+        }
         if len(moving) <= 4 and not in_group & set(moving.tolist()):
             assert not order_with_hops_exists(c, t), res.message
         elif len(moving) <= 8:
@@ -669,8 +754,16 @@ def same_node_groups(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, list[list[in
     room, under random migration limits."""
     n_hosts = draw(st.integers(2, 5))
     limit = draw(st.none() | st.integers(1, 3))
-    hosts = [HostSpec(f"H{i}", logical_processors=64, memory_mb=64 * GB, memory_reserve_mb=0,
-                      max_vm_migrations=draw(st.integers(1, 3))) for i in range(n_hosts)]
+    hosts = [
+        HostSpec(
+            f"H{i}",
+            logical_processors=64,
+            memory_mb=64 * GB,
+            memory_reserve_mb=0,
+            max_vm_migrations=draw(st.integers(1, 3)),
+        )
+        for i in range(n_hosts)
+    ]
     vms: list[VmSpec] = []
     rules: list[RuleSpec] = []
     groups: list[list[int]] = []
@@ -680,13 +773,13 @@ def same_node_groups(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, list[list[in
         members = []
         for k in range(size):
             members.append(len(vms))
-            vms.append(VmSpec(f"G{g}M{k}", h, memory_mb=draw(st.integers(1, 6)) * GB,
-                              cpu_milli=500))
+            vms.append(
+                VmSpec(f"G{g}M{k}", h, memory_mb=draw(st.integers(1, 6)) * GB, cpu_milli=500)
+            )
         groups.append(members)
         if size > 1:
             rules.append(RuleSpec(f"group{g}", RuleType.SAME_NODE, tuple(members)))
-    c = make_cluster(hosts, vms, rules,
-                     settings=ClusterSettings(maximum_parallel_migrations=limit))
+    c = make_cluster(hosts, vms, rules, settings=ClusterSettings(maximum_parallel_migrations=limit))
     t = c.vm_host.astype(np.int64).copy()
     for members in groups:
         if draw(st.booleans()):
@@ -700,7 +793,8 @@ def same_node_groups(draw: st.DrawFn) -> tuple[Cluster, np.ndarray, list[list[in
 @settings(max_examples=100, deadline=None)
 @given(same_node_groups())
 def test_same_node_groups_move_together_within_the_limits(
-        case: tuple[Cluster, np.ndarray, list[list[int]]]) -> None:
+    case: tuple[Cluster, np.ndarray, list[list[int]]],
+) -> None:
     c, t, groups = case
     res = build_sequence(c, t)
     assert res.ok, res.message
@@ -713,7 +807,8 @@ def test_same_node_groups_move_together_within_the_limits(
         # many waves as chunks of the smallest limit it needs (plus hops, if any).
         chunk = int(min(lim[h] for h in nodes))
         assert len(waves) <= max(1, -(-len(members) // chunk)) or any(
-            m.temporary for m in res.moves if m.vm in members)
+            m.temporary for m in res.moves if m.vm in members
+        )
 
 
 # ----------------------------------------------------------------------------- SPEC §3 (new)
@@ -721,9 +816,10 @@ def test_vms_of_a_down_node_are_started_without_migration_slots() -> None:
     # H1 is Down with three running VMs (4 GB each); H2 has 16 GB and a migration limit of 1.
     # Start moves use no live-migration slot, so all three start in one wave (4 * 3 = 12 GB
     # of boot memory fit 16 GB).
-    c = make_cluster([host("H1", state=HostState.DOWN, max_vm_migrations=1),
-                      host("H2", max_vm_migrations=1)],
-                     [vm(f"A{i}", "H1") for i in range(3)])
+    c = make_cluster(
+        [host("H1", state=HostState.DOWN, max_vm_migrations=1), host("H2", max_vm_migrations=1)],
+        [vm(f"A{i}", "H1") for i in range(3)],
+    )
     t = target_of(c, A0="H2", A1="H2", A2="H2")
     moves, waves = checked(c, t)
     assert waves == 1 and {m.kind for m in moves} == {MoveKind.START}
@@ -733,8 +829,9 @@ def test_vms_of_a_down_node_are_started_without_migration_slots() -> None:
 def test_start_moves_need_boot_memory() -> None:
     # Each VM has 4 GB assigned but boots with 6 GB: three of them need 18 GB > 16 GB on H2,
     # so the target itself is refused (boot memory counts in the final placement).
-    c = make_cluster([host("H1", state=HostState.DOWN), host("H2")],
-                     [vm(f"A{i}", "H1") for i in range(3)])
+    c = make_cluster(
+        [host("H1", state=HostState.DOWN), host("H2")], [vm(f"A{i}", "H1") for i in range(3)]
+    )
     c = c.replace(vm_memory_startup_mb=np.full(3, 6 * GB))
     res = build_sequence(c, target_of(c, A0="H2", A1="H2", A2="H2"))
     assert not res.ok and "needs 18432 MB" in res.message
@@ -743,9 +840,10 @@ def test_start_moves_need_boot_memory() -> None:
 def test_migration_limit_counts_only_live_moves() -> None:
     # Limit 1 per node: 1 live VM and 3 Off VMs leave H1 for H2.  The Quick moves take no
     # slot, so everything fits one wave; the lower bound is 1 (one live move per node).
-    c = make_cluster([host("H1", max_vm_migrations=1), host("H2", max_vm_migrations=1)],
-                     [vm("L", "H1")] + [vm(f"Q{i}", "H1", state=VmState.OFF)
-                                        for i in range(3)])
+    c = make_cluster(
+        [host("H1", max_vm_migrations=1), host("H2", max_vm_migrations=1)],
+        [vm("L", "H1")] + [vm(f"Q{i}", "H1", state=VmState.OFF) for i in range(3)],
+    )
     t = target_of(c, L="H2", Q0="H2", Q1="H2", Q2="H2")
     moves, waves = checked(c, t)
     assert waves == 1 and len(moves) == 4
@@ -755,8 +853,9 @@ def test_migration_limit_counts_only_live_moves() -> None:
 def test_running_vm_limit_holds_at_every_step() -> None:
     # H2 may run 2 VMs and runs B; A and C come from H1.  C can only arrive after B has left
     # for H3 (limit 2 counted with arrivals), so the order is B and A first, then C.
-    c = make_cluster([host("H1"), host("H2"), host("H3")],
-                     [vm("A", "H1"), vm("C", "H1"), vm("B", "H2")])
+    c = make_cluster(
+        [host("H1"), host("H2"), host("H3")], [vm("A", "H1"), vm("C", "H1"), vm("B", "H2")]
+    )
     c = c.replace(host_max_running_vms=np.array([1024, 2, 1024]))
     t = target_of(c, A="H2", C="H2", B="H3")
     moves, waves = checked(c, t)
@@ -769,8 +868,9 @@ def test_no_live_move_without_a_live_migration_network() -> None:
     from planner.cluster import Network, NetworkRole
 
     net = (Network("Mgmt", NetworkRole.CLUSTER_AND_CLIENT, None),)
-    c = make_cluster([host("H1"), host("H2")],
-                     [vm("A", "H1", allow_downtime=True), vm("B", "H1")], networks=net)
+    c = make_cluster(
+        [host("H1"), host("H2")], [vm("A", "H1", allow_downtime=True), vm("B", "H1")], networks=net
+    )
     moves, _ = checked(c, target_of(c, A="H2"))
     assert [m.kind for m in moves] == [MoveKind.SHUTDOWN]
     assert not build_sequence(c, target_of(c, B="H2")).ok

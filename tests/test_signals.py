@@ -28,17 +28,38 @@ SOLVES_INTERRUPTIBLE = importlib.util.find_spec("planner.cpsat.solver") is not N
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("sig") / "g"
-    subprocess.run([*HVPLAN, "generate", "--hosts", "64", "--vms", "8000", "--seed", "1",
-                    "--hot-fraction", "0.5", "--out", str(d)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            *HVPLAN,
+            "generate",
+            "--hosts",
+            "64",
+            "--vms",
+            "8000",
+            "--seed",
+            "1",
+            "--hot-fraction",
+            "0.5",
+            "--out",
+            str(d),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d
 
 
-def _signal_after(args: list[str], seconds: float, sig: int, group: bool = False
-                  ) -> tuple[int, str, float]:
+def _signal_after(
+    args: list[str], seconds: float, sig: int, group: bool = False
+) -> tuple[int, str, float]:
     """Run hvplan, send ``sig`` after ``seconds``; (exit code, stderr, seconds to exit)."""
-    p = subprocess.Popen([*HVPLAN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    p = subprocess.Popen(
+        [*HVPLAN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     time.sleep(seconds)
     assert p.poll() is None, "the command ended before the signal: make it longer"
     t0 = time.monotonic()
@@ -57,12 +78,16 @@ def _assert_one_line(err: str, words: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(not SOLVES_INTERRUPTIBLE, reason="OR-Tools swallows SIGINT during a "
-                   "solve until planner.cpsat.solver runs solves interruptibly")
+@pytest.mark.xfail(
+    not SOLVES_INTERRUPTIBLE,
+    reason="OR-Tools swallows SIGINT during a "
+    "solve until planner.cpsat.solver runs solves interruptibly",
+)
 def test_ctrl_c_during_plan_exits_130_and_writes_nothing(big: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan"
-    code, err, took = _signal_after(["plan", str(big), "--out", str(out)], 4.0,
-                                    signal.SIGINT, group=True)
+    code, err, took = _signal_after(
+        ["plan", str(big), "--out", str(out)], 4.0, signal.SIGINT, group=True
+    )
     assert code == 130, err
     _assert_one_line(err, "interrupted (Ctrl-C)")
     assert took < 10
@@ -70,13 +95,15 @@ def test_ctrl_c_during_plan_exits_130_and_writes_nothing(big: Path, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_sigterm_during_plan_exits_143_and_keeps_the_earlier_plan(big: Path,
-                                                                  tmp_path: Path) -> None:
+def test_sigterm_during_plan_exits_143_and_keeps_the_earlier_plan(
+    big: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "plan"
     out.mkdir()
     (out / "plan.csv").write_text("the approved plan\n")
-    code, err, took = _signal_after(["plan", str(big), "--out", str(out), "--force"], 4.0,
-                                    signal.SIGTERM)
+    code, err, took = _signal_after(
+        ["plan", str(big), "--out", str(out), "--force"], 4.0, signal.SIGTERM
+    )
     assert code == 143, err
     _assert_one_line(err, "terminated (SIGTERM)")
     assert took < 20
@@ -120,7 +147,8 @@ def test_install_sets_the_handlers() -> None:
 
 
 def test_a_signal_during_an_extension_import_is_still_the_interruption(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # SIGTERM 2 s into `hvplan plan` can land while numpy or OR-Tools is being imported;
     # the handler's exception then surfaces as "ImportError: initialization failed".  That
     # is the SIGTERM (exit 143, one line), not an internal error.

@@ -34,8 +34,7 @@ def powershell5(text: str) -> bytes:
     CRLF line ends, booleans as True/False."""
     lines = ["#TYPE System.Management.Automation.PSCustomObject"]
     for line in text.splitlines():
-        cells = ["True" if c == "true" else "False" if c == "false" else c
-                 for c in line.split(",")]
+        cells = ["True" if c == "true" else "False" if c == "false" else c for c in line.split(",")]
         lines.append(",".join('"' + c.replace('"', '""') + '"' for c in cells))
     return b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n"
 
@@ -59,14 +58,23 @@ def test_type_line_counts_as_a_spreadsheet_row(make_snapshot: Maker) -> None:
 
 
 def test_headers_names_and_enums_ignore_case(make_snapshot: Maker) -> None:
-    hosts = base_text("hosts.csv").replace("name,state", "NAME,State").replace(
-        "GenuineIntel", "genuineintel").replace(",Up,", ",UP,")
-    vms = base_text("vms.csv").replace("host,", "Host,").replace(",H1,", ",h1,").replace(
-        "Running", "running").replace("MinimumFeatureSet", "minimumfeatureset")
-    rules = base_text("affinity_rules.csv").replace("A;B", "a;b").replace("SameNode",
-                                                                          "samenode")
-    cluster, report = read_snapshot(make_snapshot({"hosts.csv": hosts, "vms.csv": vms,
-                                                   "affinity_rules.csv": rules}))
+    hosts = (
+        base_text("hosts.csv")
+        .replace("name,state", "NAME,State")
+        .replace("GenuineIntel", "genuineintel")
+        .replace(",Up,", ",UP,")
+    )
+    vms = (
+        base_text("vms.csv")
+        .replace("host,", "Host,")
+        .replace(",H1,", ",h1,")
+        .replace("Running", "running")
+        .replace("MinimumFeatureSet", "minimumfeatureset")
+    )
+    rules = base_text("affinity_rules.csv").replace("A;B", "a;b").replace("SameNode", "samenode")
+    cluster, report = read_snapshot(
+        make_snapshot({"hosts.csv": hosts, "vms.csv": vms, "affinity_rules.csv": rules})
+    )
     assert cluster is not None, [str(p) for p in report.errors]
     assert_same_cluster(load_snapshot(BASE).replace(name="x"), cluster.replace(name="x"))
 
@@ -83,27 +91,35 @@ def test_crlf_lf_and_blank_lines(make_snapshot: Maker) -> None:
 
 
 def test_defaults_of_optional_columns_and_files(make_snapshot: Maker) -> None:
-    snap = make_snapshot({
-        "cluster.csv": None, "affinity_rules.csv": None, "networks.csv": None,
-        "hosts.csv": "name,cpu_vendor,logical_processors,memory_mb\nH1,Intel,8,32768\n",
-        "vms.csv": "name,host,vcpus,memory_mb\nA,H1,2,2048\n",
-    })
+    snap = make_snapshot(
+        {
+            "cluster.csv": None,
+            "affinity_rules.csv": None,
+            "networks.csv": None,
+            "hosts.csv": "name,cpu_vendor,logical_processors,memory_mb\nH1,Intel,8,32768\n",
+            "vms.csv": "name,host,vcpus,memory_mb\nA,H1,2,2048\n",
+        }
+    )
     cluster, report = read_snapshot(snap)
     assert cluster is not None
     assert cluster.name == snap.name
     s = cluster.settings
-    assert (s.auto_balancer_mode, s.auto_balancer_level, s.maximum_parallel_migrations,
-            s.enforced_anti_affinity) == (2, 1, None, False)
+    assert (
+        s.auto_balancer_mode,
+        s.auto_balancer_level,
+        s.maximum_parallel_migrations,
+        s.enforced_anti_affinity,
+    ) == (2, 1, None, False)
     assert cluster.host_state.tolist() == [HostState.UP]
     assert cluster.fault_domains == ("H1",)
     assert cluster.host_memory_reserve_mb.tolist() == [default_memory_reserve_mb(32768)]
     assert cluster.host_cpu_base_milli.tolist() == [0]
     assert cluster.host_max_migrations.tolist() == [2]
     # No model and no features: the vendor's baseline set, with a warning saying so.
-    base = {f for f, b in zip(cluster.features, cluster.vendor_baseline[Vendor.INTEL],
-                              strict=True) if b}
-    assert {f for f, b in zip(cluster.features, cluster.host_features[0], strict=True)
-            if b} == base
+    base = {
+        f for f, b in zip(cluster.features, cluster.vendor_baseline[Vendor.INTEL], strict=True) if b
+    }
+    assert {f for f, b in zip(cluster.features, cluster.host_features[0], strict=True) if b} == base
     assert any(p.column == "cpu_model" for p in report.warnings)
     assert cluster.vm_state.tolist() == [VmState.RUNNING]
     assert cluster.vm_priority.tolist() == [2000]
@@ -117,24 +133,25 @@ def test_defaults_of_optional_columns_and_files(make_snapshot: Maker) -> None:
 
 
 def test_aliases_numbers_and_booleans(make_snapshot: Maker) -> None:
-    snap = make_snapshot({
-        "cluster.csv": "name,auto_balancer_mode,auto_balancer_level,enforced_anti_affinity\n"
-                       "c,LoadBalanceOnNodeJoin,High,YES\n",
-        "hosts.csv": "name,cpu_vendor,cpu_model,logical_processors,memory_mb,state\n"
-                     "H1,AMD,EPYC-Milan,8,32768,Paused\nH2,AuthenticAMD,EPYC-Milan,8,32768,up\n",
-        "vms.csv": "name,host,vcpus,memory_mb,priority,allow_downtime,pinned,state,"
-                   "config_version\n"
-                   "A,H2,2,2048,3000,1,no,Saved,9.0\nB,H2,2,2048,NoAutoStart,$true,0,Off,"
-                   "12\nC,H2,1,1024,1000.0,TRUE,False,Paused,8\n",
-        "affinity_rules.csv": "name,rule_type,enabled,groups\nr1,4,1,A;B\nr2,1,0,B;C\n",
-        "networks.csv": "name,role,live_migration_order,bandwidth_gbps\nn0,3,,1\nn1,1,1,"
-                        "25\nn2,Cluster,2,2.5\nn3,0,,10\n",
-    })
+    snap = make_snapshot(
+        {
+            "cluster.csv": "name,auto_balancer_mode,auto_balancer_level,enforced_anti_affinity\n"
+            "c,LoadBalanceOnNodeJoin,High,YES\n",
+            "hosts.csv": "name,cpu_vendor,cpu_model,logical_processors,memory_mb,state\n"
+            "H1,AMD,EPYC-Milan,8,32768,Paused\nH2,AuthenticAMD,EPYC-Milan,8,32768,up\n",
+            "vms.csv": "name,host,vcpus,memory_mb,priority,allow_downtime,pinned,state,"
+            "config_version\n"
+            "A,H2,2,2048,3000,1,no,Saved,9.0\nB,H2,2,2048,NoAutoStart,$true,0,Off,"
+            "12\nC,H2,1,1024,1000.0,TRUE,False,Paused,8\n",
+            "affinity_rules.csv": "name,rule_type,enabled,groups\nr1,4,1,A;B\nr2,1,0,B;C\n",
+            "networks.csv": "name,role,live_migration_order,bandwidth_gbps\nn0,3,,1\nn1,1,1,"
+            "25\nn2,Cluster,2,2.5\nn3,0,,10\n",
+        }
+    )
     cluster, report = read_snapshot(snap)
     assert cluster is not None, [str(p) for p in report.errors]
     s = cluster.settings
-    assert (s.auto_balancer_mode, s.auto_balancer_level, s.enforced_anti_affinity) == (
-        1, 3, True)
+    assert (s.auto_balancer_mode, s.auto_balancer_level, s.enforced_anti_affinity) == (1, 3, True)
     assert cluster.host_vendor.tolist() == [Vendor.AMD, Vendor.AMD]
     assert cluster.host_state.tolist() == [HostState.PAUSED, HostState.UP]
     assert cluster.vm_priority.tolist() == [3000, 0, 1000]
@@ -143,18 +160,25 @@ def test_aliases_numbers_and_booleans(make_snapshot: Maker) -> None:
     assert cluster.vm_state.tolist() == [VmState.SAVED, VmState.OFF, VmState.PAUSED]
     assert cluster.vm_config_version_x10.tolist() == [90, 120, 80]
     assert [(r.rule_type, r.enabled) for r in cluster.rules] == [
-        (RuleType.DIFFERENT_NODE, True), (RuleType.SAME_FAULT_DOMAIN, False)]
+        (RuleType.DIFFERENT_NODE, True),
+        (RuleType.SAME_FAULT_DOMAIN, False),
+    ]
     assert [(n.role, n.live_migration_order, n.bandwidth_gbps) for n in cluster.networks] == [
-        (NetworkRole.CLUSTER_AND_CLIENT, None, 1.0), (NetworkRole.CLUSTER, 1, 25.0),
-        (NetworkRole.CLUSTER, 2, 2.5), (NetworkRole.NONE, None, 10.0)]
+        (NetworkRole.CLUSTER_AND_CLIENT, None, 1.0),
+        (NetworkRole.CLUSTER, 1, 25.0),
+        (NetworkRole.CLUSTER, 2, 2.5),
+        (NetworkRole.NONE, None, 10.0),
+    ]
 
 
 def test_lists_trim_items_and_ignore_empty_ones(make_snapshot: Maker) -> None:
-    snap = make_snapshot({
-        "vms.csv": 'name,host,vcpus,memory_mb,possible_owners,preferred_owners,'
-                   'anti_affinity_class_names\nA,H1,2,2048," H1 ; h2 ;",H2;;H1,SQL; sql ;Web\n',
-        "affinity_rules.csv": None,
-    })
+    snap = make_snapshot(
+        {
+            "vms.csv": "name,host,vcpus,memory_mb,possible_owners,preferred_owners,"
+            'anti_affinity_class_names\nA,H1,2,2048," H1 ; h2 ;",H2;;H1,SQL; sql ;Web\n',
+            "affinity_rules.csv": None,
+        }
+    )
     cluster, report = read_snapshot(snap)
     assert cluster is not None, [str(p) for p in report.errors]
     assert cluster.vm_possible[0].tolist() == [True, True, False]
@@ -164,14 +188,20 @@ def test_lists_trim_items_and_ignore_empty_ones(make_snapshot: Maker) -> None:
 
 
 def test_cpu_features_override_the_catalog(make_snapshot: Maker) -> None:
-    snap = make_snapshot({"hosts.csv": "name,cpu_vendor,cpu_model,cpu_features,"
-                          "logical_processors,memory_mb\n"
-                          "H1,Intel,Icelake-Server,sse2;avx512f;my-flag,16,65536\n"
-                          "H2,Intel,Icelake-Server,,16,65536\nH3,Intel,,,16,65536\n"})
+    snap = make_snapshot(
+        {
+            "hosts.csv": "name,cpu_vendor,cpu_model,cpu_features,"
+            "logical_processors,memory_mb\n"
+            "H1,Intel,Icelake-Server,sse2;avx512f;my-flag,16,65536\n"
+            "H2,Intel,Icelake-Server,,16,65536\nH3,Intel,,,16,65536\n"
+        }
+    )
     cluster, _ = read_snapshot(snap)
     assert cluster is not None
-    sets = [{f for f, b in zip(cluster.features, row, strict=True) if b}
-            for row in cluster.host_features]
+    sets = [
+        {f for f, b in zip(cluster.features, row, strict=True) if b}
+        for row in cluster.host_features
+    ]
     model = default_catalog().get("Icelake-Server")
     assert model is not None
     assert sets[0] == {"sse2", "avx512f", "my-flag"}
@@ -180,11 +210,13 @@ def test_cpu_features_override_the_catalog(make_snapshot: Maker) -> None:
 
 
 def test_utf8_names_and_quoted_commas(make_snapshot: Maker) -> None:
-    vms = base_text("vms.csv").replace("\nB,H2,", '\n"Büro, Server",H2,').replace(
-        "\nC,", "\nДатабаза,")
+    vms = (
+        base_text("vms.csv")
+        .replace("\nB,H2,", '\n"Büro, Server",H2,')
+        .replace("\nC,", "\nДатабаза,")
+    )
     rules = base_text("affinity_rules.csv").replace("A;B", '"A;Büro, Server"')
-    cluster, report = read_snapshot(make_snapshot({"vms.csv": vms,
-                                                   "affinity_rules.csv": rules}))
+    cluster, report = read_snapshot(make_snapshot({"vms.csv": vms, "affinity_rules.csv": rules}))
     assert cluster is not None, [str(p) for p in report.errors]
     assert cluster.vm_names == ("A", "Büro, Server", "Датабаза", "D")
     assert cluster.rules[0].members == (0, 1)
@@ -208,15 +240,12 @@ def test_trailing_empty_column_is_ignored(make_snapshot: Maker) -> None:
     hosts = "\n".join(x + "," for x in base_text("hosts.csv").splitlines()) + "\n"
     cluster, report = read_snapshot(make_snapshot({"hosts.csv": hosts}))
     assert cluster is not None
-    assert [p.message for p in report.warnings] == ["column 11 has no name and no values; "
-                                                    "ignored"]
+    assert [p.message for p in report.warnings] == ["column 11 has no name and no values; ignored"]
 
 
 def test_tab_separated_file_is_refused(make_snapshot: Maker) -> None:
-    _, report = read_snapshot(make_snapshot({"vms.csv": base_text("vms.csv").replace(
-        ",", "\t")}))
-    assert any(p.file == "vms.csv" and p.row == 1 and "tabs" in p.message
-               for p in report.errors)
+    _, report = read_snapshot(make_snapshot({"vms.csv": base_text("vms.csv").replace(",", "\t")}))
+    assert any(p.file == "vms.csv" and p.row == 1 and "tabs" in p.message for p in report.errors)
 
 
 def test_load_snapshot_raises_with_the_report(make_snapshot: Maker) -> None:
@@ -320,18 +349,28 @@ def test_committed_powershell5_fixture_reads_like_the_base() -> None:
 
 
 # ----------------------------------------------------------------------------- new columns
-NEW_HOSTS = ("name,state,cpu_vendor,cpu_model,logical_processors,memory_mb,max_config_version,"
-             "max_running_vms\nH1,Up,Intel,Icelake-Server,16,65536,12.0,\n"
-             "H2,Paused,Intel,Icelake-Server,16,65536,9.0,500\n")
-NEW_VMS = ("name,host,vcpus,memory_mb,dynamic_memory,memory_startup_mb,memory_minimum_mb,"
-           "memory_maximum_mb,config_version\nA,H1,2,3000,true,4096,1024,8192,10.0\n"
-           "B,H2,2,2048,false,,,,9.0\n")
+NEW_HOSTS = (
+    "name,state,cpu_vendor,cpu_model,logical_processors,memory_mb,max_config_version,"
+    "max_running_vms\nH1,Up,Intel,Icelake-Server,16,65536,12.0,\n"
+    "H2,Paused,Intel,Icelake-Server,16,65536,9.0,500\n"
+)
+NEW_VMS = (
+    "name,host,vcpus,memory_mb,dynamic_memory,memory_startup_mb,memory_minimum_mb,"
+    "memory_maximum_mb,config_version\nA,H1,2,3000,true,4096,1024,8192,10.0\n"
+    "B,H2,2,2048,false,,,,9.0\n"
+)
 
 
 def test_new_columns_are_read_and_written_back(make_snapshot: Maker, tmp_path: Path) -> None:
-    snap = make_snapshot({"cluster.csv": "name,collected_utc\nc1,2026-12-01T09:30:00+01:00\n",
-                          "hosts.csv": NEW_HOSTS, "vms.csv": NEW_VMS,
-                          "affinity_rules.csv": None, "networks.csv": None})
+    snap = make_snapshot(
+        {
+            "cluster.csv": "name,collected_utc\nc1,2026-12-01T09:30:00+01:00\n",
+            "hosts.csv": NEW_HOSTS,
+            "vms.csv": NEW_VMS,
+            "affinity_rules.csv": None,
+            "networks.csv": None,
+        }
+    )
     c, report = read_snapshot(snap)
     assert c is not None, report.errors
     # 09:30 at +01:00 is 08:30 UTC.
@@ -360,11 +399,13 @@ def test_snapshot_sha256_covers_the_files_as_read(make_snapshot: Maker) -> None:
 
 
 def test_bad_new_values_are_reported(make_snapshot: Maker) -> None:
-    snap = make_snapshot({
-        "cluster.csv": "name,collected_utc\nc1,yesterday\n",
-        "hosts.csv": NEW_HOSTS.replace(",9.0,500", ",x,0"),
-        "vms.csv": NEW_VMS.replace("true,4096,1024,8192", "true,4096,5000,8192"),
-    })
+    snap = make_snapshot(
+        {
+            "cluster.csv": "name,collected_utc\nc1,yesterday\n",
+            "hosts.csv": NEW_HOSTS.replace(",9.0,500", ",x,0"),
+            "vms.csv": NEW_VMS.replace("true,4096,1024,8192", "true,4096,5000,8192"),
+        }
+    )
     _, report = read_snapshot(snap)
     got = {(p.file, p.row, p.column, p.value) for p in report.errors}
     assert ("cluster.csv", 2, "collected_utc", "yesterday") in got
@@ -374,11 +415,13 @@ def test_bad_new_values_are_reported(make_snapshot: Maker) -> None:
     assert ("vms.csv", 2, "memory_minimum_mb", "5000") in got
 
 
-def test_rule_members_that_are_not_vms_are_kept_and_reported(make_snapshot: Maker,
-                                                            tmp_path: Path) -> None:
+def test_rule_members_that_are_not_vms_are_kept_and_reported(
+    make_snapshot: Maker, tmp_path: Path
+) -> None:
     # Microsoft's storage affinity example: a VM and its Cluster Shared Volume.
-    snap = make_snapshot({"affinity_rules.csv": "name,rule_type,groups\n"
-                          "storage,SameFaultDomain,A;Cluster Disk 1\n"})
+    snap = make_snapshot(
+        {"affinity_rules.csv": "name,rule_type,groups\nstorage,SameFaultDomain,A;Cluster Disk 1\n"}
+    )
     c, report = read_snapshot(snap)
     assert c is not None and report.valid
     (rule,) = c.rules

@@ -42,7 +42,11 @@ def test_small4_custom_threshold(small4: Path) -> None:
     d = cluster_status(load_snapshot(small4), threshold_pct=20).to_dict()
     assert [h["over_threshold"] for h in d["hosts"]] == [True, True, False, False]
     assert [(h["over_cpu"], h["over_memory"]) for h in d["hosts"]] == [
-        (True, True), (False, True), (False, False), (False, False)]
+        (True, True),
+        (False, True),
+        (False, False),
+        (False, False),
+    ]
     assert d["level"] == "custom" and d["threshold_alternative"] is None
 
 
@@ -51,22 +55,24 @@ def test_small4_high_both_readings(small4: Path) -> None:
     avg = cluster_status(c, "high").to_dict()
     # JSON percentages are rounded to 4 decimals.
     assert (avg["threshold_pct"]["cpu"], avg["threshold_pct"]["memory"]) == pytest.approx(
-        SMALL4_HIGH, abs=1e-4)
+        SMALL4_HIGH, abs=1e-4
+    )
     assert "average" in avg["threshold_rule"]
     assert avg["threshold_alternative"]["threshold_pct"] == {"cpu": 60.0, "memory": 60.0}
     absolute = cluster_status(c, "high", high_mode="absolute").to_dict()
     assert absolute["threshold_pct"] == {"cpu": 60.0, "memory": 60.0}
     assert "absolute" in absolute["threshold_rule"]
     assert absolute["threshold_alternative"]["threshold_pct"]["cpu"] == pytest.approx(
-        SMALL4_HIGH[0], abs=1e-4)
+        SMALL4_HIGH[0], abs=1e-4
+    )
 
 
 def test_small4_violations_now(small4: Path) -> None:
     # SQL01 and SQL02 share HV01 and are in anti-affinity class SQL (not enforced: soft).
     d = cluster_status(load_snapshot(small4)).to_dict()
-    assert [(v["kind"], v["rule"], sorted(v["vms"]), v["hosts"], v["hard"])
-            for v in d["violations"]] == [
-        ("anti_affinity", "SQL", ["SQL01", "SQL02"], ["HV01"], False)]
+    assert [
+        (v["kind"], v["rule"], sorted(v["vms"]), v["hosts"], v["hard"]) for v in d["violations"]
+    ] == [("anti_affinity", "SQL", ["SQL01", "SQL02"], ["HV01"], False)]
     assert d["hard_violations"] == 0
     assert d["compatibility_islands"] == []
 
@@ -87,14 +93,28 @@ def broken() -> Cluster:
     - island: amd1 on H4, the only AMD host, compat None, no downtime allowed.
     """
     hosts = [
-        HostSpec("H1", logical_processors=8, memory_mb=32768, memory_reserve_mb=0,
-                 fault_domain="RackA"),
-        HostSpec("H2", logical_processors=8, memory_mb=32768, memory_reserve_mb=0,
-                 fault_domain="RackA"),
-        HostSpec("H3", logical_processors=8, memory_mb=32768, memory_reserve_mb=0,
-                 fault_domain="RackB", state=HostState.PAUSED),
-        HostSpec("H4", logical_processors=8, memory_mb=32768, memory_reserve_mb=0,
-                 fault_domain="RackB", vendor=Vendor.AMD),
+        HostSpec(
+            "H1", logical_processors=8, memory_mb=32768, memory_reserve_mb=0, fault_domain="RackA"
+        ),
+        HostSpec(
+            "H2", logical_processors=8, memory_mb=32768, memory_reserve_mb=0, fault_domain="RackA"
+        ),
+        HostSpec(
+            "H3",
+            logical_processors=8,
+            memory_mb=32768,
+            memory_reserve_mb=0,
+            fault_domain="RackB",
+            state=HostState.PAUSED,
+        ),
+        HostSpec(
+            "H4",
+            logical_processors=8,
+            memory_mb=32768,
+            memory_reserve_mb=0,
+            fault_domain="RackB",
+            vendor=Vendor.AMD,
+        ),
     ]
     vms = [
         VmSpec("big1", "H2", vcpus=8, cpu_milli=5_000, memory_mb=1024),
@@ -114,8 +134,7 @@ def broken() -> Cluster:
         RuleSpec("racks", RuleType.DIFFERENT_FAULT_DOMAIN, ("d1", "s2")),
         RuleSpec("off", RuleType.SAME_NODE, ("s1", "big1"), enabled=False),
     ]
-    return make_cluster(hosts, vms, rules,
-                        settings=ClusterSettings(enforced_anti_affinity=True))
+    return make_cluster(hosts, vms, rules, settings=ClusterSettings(enforced_anti_affinity=True))
 
 
 def test_rules_and_limits_broken_now() -> None:
@@ -139,8 +158,9 @@ def test_rules_and_limits_broken_now() -> None:
 
 
 def test_islands_and_their_reasons() -> None:
-    islands = {i["vm"]: i["reason"] for i in cluster_status(broken()).to_dict()[
-        "compatibility_islands"]}
+    islands = {
+        i["vm"]: i["reason"] for i in cluster_status(broken()).to_dict()["compatibility_islands"]
+    }
     # amd1 is Running on the only AMD host: nowhere to go live.  off1 is Off and could move
     # Quick to any Up host, so it is no island.  o1 may only be on H2, which it can reach.
     assert islands["amd1"] == "no other Up host of the same vendor offers its CPU feature set"
@@ -148,19 +168,24 @@ def test_islands_and_their_reasons() -> None:
 
 
 def test_island_without_other_owner() -> None:
-    c = make_cluster([HostSpec("H1"), HostSpec("H2")],
-                     [VmSpec("v", "H1", possible_owners=("H1",)), VmSpec("w", "H1")])
+    c = make_cluster(
+        [HostSpec("H1"), HostSpec("H2")],
+        [VmSpec("v", "H1", possible_owners=("H1",)), VmSpec("w", "H1")],
+    )
     d = cluster_status(c).to_dict()
     assert d["compatibility_islands"] == [
-        {"vm": "v", "host": "H1", "reason": "no other Up possible owner"}]
+        {"vm": "v", "host": "H1", "reason": "no other Up possible owner"}
+    ]
 
 
 def test_down_host_is_never_over() -> None:
-    hosts = [HostSpec("H1", logical_processors=2, memory_mb=8192, memory_reserve_mb=0),
-             HostSpec("H2", logical_processors=2, memory_mb=8192, memory_reserve_mb=0,
-                      state=HostState.DOWN)]
-    vms = [VmSpec("a", "H1", vcpus=2, cpu_milli=1_800), VmSpec("b", "H2", vcpus=2,
-                                                                cpu_milli=1_800)]
+    hosts = [
+        HostSpec("H1", logical_processors=2, memory_mb=8192, memory_reserve_mb=0),
+        HostSpec(
+            "H2", logical_processors=2, memory_mb=8192, memory_reserve_mb=0, state=HostState.DOWN
+        ),
+    ]
+    vms = [VmSpec("a", "H1", vcpus=2, cpu_milli=1_800), VmSpec("b", "H2", vcpus=2, cpu_milli=1_800)]
     d = cluster_status(make_cluster(hosts, vms)).to_dict()
     # Both hosts are at 90 % CPU; the Down one is not reported as over the threshold.
     assert [h["cpu_pct"] for h in d["hosts"]] == [90.0, 90.0]
@@ -179,12 +204,22 @@ def test_status_json_has_the_spec_keys(small4: Path) -> None:
 
 
 def test_notes_name_the_balancer_mode_and_node_states() -> None:
-    hosts = [HostSpec("H1"), HostSpec("H2", state=HostState.PAUSED),
-             HostSpec("H3", state=HostState.DOWN)]
-    vms = [VmSpec("a", "H1"), VmSpec("p", "H2"), VmSpec("d", "H3"),
-           VmSpec("off", "H3", state=VmState.OFF)]
-    for mode, said in ((0, "is off (AutoBalancerMode 0)"), (1, "only when a node joins"),
-                       (2, None)):
+    hosts = [
+        HostSpec("H1"),
+        HostSpec("H2", state=HostState.PAUSED),
+        HostSpec("H3", state=HostState.DOWN),
+    ]
+    vms = [
+        VmSpec("a", "H1"),
+        VmSpec("p", "H2"),
+        VmSpec("d", "H3"),
+        VmSpec("off", "H3", state=VmState.OFF),
+    ]
+    for mode, said in (
+        (0, "is off (AutoBalancerMode 0)"),
+        (1, "only when a node joins"),
+        (2, None),
+    ):
         c = make_cluster(hosts, vms, settings=ClusterSettings(auto_balancer_mode=mode))
         d = cluster_status(c).to_dict()
         assert d["balancer"]["mode"] == mode
@@ -203,14 +238,20 @@ def test_notes_name_the_balancer_mode_and_node_states() -> None:
 def test_rules_are_judged_over_running_members() -> None:
     # DifferentNode {a, b, off}: a and b apart, off (Off) shares H1 with a -> holds (Off
     # members do not count).  SameNode {a, c}: a on H1, c on H2 -> broken now (tier 0).
-    c = make_cluster([HostSpec("H1"), HostSpec("H2")],
-                     [VmSpec("a", "H1"), VmSpec("b", "H2"), VmSpec("c", "H2"),
-                      VmSpec("off", "H1", state=VmState.OFF)],
-                     [RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "b", "off")),
-                      RuleSpec("pair", RuleType.SAME_NODE, ("a", "c"),
-                               other_members=("Cluster Disk 1",))])
+    c = make_cluster(
+        [HostSpec("H1"), HostSpec("H2")],
+        [
+            VmSpec("a", "H1"),
+            VmSpec("b", "H2"),
+            VmSpec("c", "H2"),
+            VmSpec("off", "H1", state=VmState.OFF),
+        ],
+        [
+            RuleSpec("apart", RuleType.DIFFERENT_NODE, ("a", "b", "off")),
+            RuleSpec("pair", RuleType.SAME_NODE, ("a", "c"), other_members=("Cluster Disk 1",)),
+        ],
+    )
     d = cluster_status(c).to_dict()
     assert [(r["rule"], r["kind"]) for r in d["rules_broken_now"]] == [("pair", "same_node")]
-    assert d["rules_with_other_members"] == [{"rule": "pair",
-                                              "other_members": ["Cluster Disk 1"]}]
+    assert d["rules_with_other_members"] == [{"rule": "pair", "other_members": ["Cluster Disk 1"]}]
     assert any("non-VM cluster groups" in n for n in d["notes"])

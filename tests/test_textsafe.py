@@ -47,7 +47,7 @@ def test_term_safe_output_has_no_control_characters(s: str) -> None:
 
 
 def test_csv_cell_quotes_formula_prefixes_only() -> None:
-    assert csv_cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     for prefix in FORMULA_PREFIXES:
         assert csv_cell(prefix + "x") == "'" + prefix + "x"
     assert csv_cell("'already") == "''already"

@@ -32,8 +32,9 @@ def cluster():  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def plan_dir(cluster, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    res, wo = plan_to_directory(cluster, PlanOptions(level="medium", time_limit_s=10),
-                                tmp_path / "plan")
+    res, wo = plan_to_directory(
+        cluster, PlanOptions(level="medium", time_limit_s=10), tmp_path / "plan"
+    )
     assert wo is not None and wo.ok, wo and wo.violations
     return tmp_path / "plan"
 
@@ -86,9 +87,18 @@ def test_objective_mismatch_is_one_violation(cluster, plan_dir: Path) -> None:  
 def test_broken_rule_in_final_placement_is_caught(cluster, plan_dir: Path) -> None:  # type: ignore[no-untyped-def]
     # Move WEB01 next to WEB02 (DifferentNode rule Web-spread) in both plan and placement.
     rows = _rows(plan_dir / "plan.csv")
-    rows.append({**rows[0], "step": str(len(rows) + 1), "wave": str(int(rows[-1]["wave"]) + 1),
-                 "vm": "WEB01", "source": "HV01", "target": "HV02", "migration_type": "Live",
-                 "memory_mb": "8192"})
+    rows.append(
+        {
+            **rows[0],
+            "step": str(len(rows) + 1),
+            "wave": str(int(rows[-1]["wave"]) + 1),
+            "vm": "WEB01",
+            "source": "HV01",
+            "target": "HV02",
+            "migration_type": "Live",
+            "memory_mb": "8192",
+        }
+    )
     _write(plan_dir / "plan.csv", rows)
     pl = _rows(plan_dir / "placement.csv")
     for r in pl:
@@ -111,8 +121,9 @@ def test_edited_plan_ps1_is_one_violation(cluster, plan_dir: Path) -> None:  # t
     first = _rows(plan_dir / "plan.csv")[0]
     text = (plan_dir / "plan.ps1").read_text(encoding="ascii")
     line = next(x for x in text.splitlines() if f"Vm = '{first['vm']}'" in x)
-    other = next(h for h in ("HV01", "HV02", "HV03", "HV04")
-                 if h not in (first["source"], first["target"]))
+    other = next(
+        h for h in ("HV01", "HV02", "HV03", "HV04") if h not in (first["source"], first["target"])
+    )
     edited = line.replace(f"Target = '{first['target']}'", f"Target = '{other}'")
     assert edited != line
     (plan_dir / "plan.ps1").write_text(text.replace(line, edited), encoding="ascii")
@@ -125,8 +136,9 @@ def test_edited_rollback_ps1_is_one_violation(cluster, plan_dir: Path) -> None: 
     text = (plan_dir / "rollback.ps1").read_text(encoding="ascii")
     rows = [x for x in text.splitlines() if x.startswith("    [pscustomobject]@{ Step = ")]
     assert rows, "the rollback moves something back"
-    (plan_dir / "rollback.ps1").write_text(text.replace(rows[-1] + "\n", "")
-                                           .replace(rows[-1] + "\r\n", ""), encoding="ascii")
+    (plan_dir / "rollback.ps1").write_text(
+        text.replace(rows[-1] + "\n", "").replace(rows[-1] + "\r\n", ""), encoding="ascii"
+    )
     rep = verify_plan(cluster, plan_dir)
     assert [v["kind"] for v in rep.violations] == ["runbook"]
     assert "rollback.ps1" in rep.violations[0]["message"]
@@ -157,8 +169,10 @@ def test_non_finite_summary_is_a_clean_violation(cluster, plan_dir: Path, bad: s
     assert "solve_seconds" in rep.violations[0]["message"]
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", "{", '{"moves": "many"}', '{"drained": 3}',
-                                     '{"rules_left_broken": 7}', "\ufeff{}"])
+@pytest.mark.parametrize(
+    "content",
+    ["[1, 2]", "{", '{"moves": "many"}', '{"drained": 3}', '{"rules_left_broken": 7}', "\ufeff{}"],
+)
 def test_malformed_summary_never_crashes(cluster, plan_dir: Path, content: str) -> None:  # type: ignore[no-untyped-def]
     (plan_dir / "summary.json").write_text(content, encoding="utf-8")
     rep = verify_plan(cluster, plan_dir)
@@ -182,8 +196,17 @@ def test_scalar_objective_matches_its_tier(cluster, plan_dir: Path) -> None:  # 
 
 def test_summary_identity_and_tiers(cluster, plan_dir: Path) -> None:  # type: ignore[no-untyped-def]
     s = json.loads((plan_dir / "summary.json").read_text())
-    for key in ("cluster", "collected_utc", "snapshot_sha256", "hvplan_version", "created_utc",
-                "rules_left_broken", "parameters", "tiers", "rollback"):
+    for key in (
+        "cluster",
+        "collected_utc",
+        "snapshot_sha256",
+        "hvplan_version",
+        "created_utc",
+        "rules_left_broken",
+        "parameters",
+        "tiers",
+        "rollback",
+    ):
         assert key in s, key
     assert s["cluster"] == cluster.name
     assert all(set(t) >= {"name", "value", "bound", "gap", "status"} for t in s["tiers"])
@@ -193,8 +216,11 @@ def test_summary_identity_and_tiers(cluster, plan_dir: Path) -> None:  # type: i
 @given(clusters(max_hosts=4, max_vms=8))
 def test_random_plans_pass_independent_verification(cluster) -> None:  # type: ignore[no-untyped-def]
     with tempfile.TemporaryDirectory() as d:
-        res, wo = plan_to_directory(cluster, PlanOptions(level="high", high_mode="absolute",
-                                                         time_limit_s=5), Path(d) / "plan")
+        res, wo = plan_to_directory(
+            cluster,
+            PlanOptions(level="high", high_mode="absolute", time_limit_s=5),
+            Path(d) / "plan",
+        )
         if wo is None:
             return
         if wo.ok:
@@ -212,8 +238,10 @@ GB = 1024
 
 def two_nodes(h1: HostState = HostState.UP, **kw: object) -> Cluster:
     """H1 and H2, 16 LP and 16 GB for VMs each (no reserve), migration limit 2."""
-    hosts = [HostSpec("H1", memory_mb=16 * GB, memory_reserve_mb=0, state=h1),
-             HostSpec("H2", memory_mb=16 * GB, memory_reserve_mb=0)]
+    hosts = [
+        HostSpec("H1", memory_mb=16 * GB, memory_reserve_mb=0, state=h1),
+        HostSpec("H2", memory_mb=16 * GB, memory_reserve_mb=0),
+    ]
     return make_cluster(hosts, **kw)  # type: ignore[arg-type]
 
 
@@ -244,8 +272,10 @@ def test_down_node_vm_is_started_never_migrated() -> None:
 def test_start_needs_boot_memory_on_the_target() -> None:
     # A (4 GB assigned, 14 GB to boot) is started on H2, where B already takes 4 GB:
     # 4 + 14 = 18 GB > 16 GB, so the Start move breaks H2's memory.
-    c = two_nodes(HostState.DOWN, vms=[VmSpec("A", "H1", memory_mb=4 * GB),
-                                       VmSpec("B", "H2", memory_mb=4 * GB)])
+    c = two_nodes(
+        HostState.DOWN,
+        vms=[VmSpec("A", "H1", memory_mb=4 * GB), VmSpec("B", "H2", memory_mb=4 * GB)],
+    )
     c = c.replace(vm_memory_startup_mb=np.array([14 * GB, 4 * GB]))
     assert check(c, [mv(c, 1, 1, "A", MoveKind.START)]) == ["capacity_memory"]
 
@@ -253,11 +283,13 @@ def test_start_needs_boot_memory_on_the_target() -> None:
 def test_migration_limit_counts_live_moves_only() -> None:
     # Limit 2 per node: 2 live + 3 quick (Off VMs) in one wave keep H1 and H2 at 2 live
     # migrations each, which is allowed; a third live move in the wave is not.
-    vms = ([VmSpec(f"L{i}", "H1", memory_mb=GB) for i in range(3)]
-           + [VmSpec(f"Q{i}", "H1", memory_mb=GB, state=VmState.OFF) for i in range(3)])
+    vms = [VmSpec(f"L{i}", "H1", memory_mb=GB) for i in range(3)] + [
+        VmSpec(f"Q{i}", "H1", memory_mb=GB, state=VmState.OFF) for i in range(3)
+    ]
     c = two_nodes(vms=vms)
-    ok = ([mv(c, i + 1, 1, f"L{i}", MoveKind.LIVE) for i in range(2)]
-          + [mv(c, i + 3, 1, f"Q{i}", MoveKind.QUICK) for i in range(3)])
+    ok = [mv(c, i + 1, 1, f"L{i}", MoveKind.LIVE) for i in range(2)] + [
+        mv(c, i + 3, 1, f"Q{i}", MoveKind.QUICK) for i in range(3)
+    ]
     assert check(c, ok) == []
     three = [mv(c, i + 1, 1, f"L{i}", MoveKind.LIVE) for i in range(3)]
     assert check(c, three) == ["migration_limit"]
@@ -287,8 +319,10 @@ def test_running_vm_limit_of_a_node() -> None:
 
 def test_rule_broken_now_may_stay_broken_only_when_named() -> None:
     # A and B (DifferentNode) share H1 now; a plan that moves C only leaves the rule broken.
-    c = two_nodes(vms=[VmSpec("A", "H1"), VmSpec("B", "H1"), VmSpec("C", "H1")],
-                  rules=[RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))])
+    c = two_nodes(
+        vms=[VmSpec("A", "H1"), VmSpec("B", "H1"), VmSpec("C", "H1")],
+        rules=[RuleSpec("apart", RuleType.DIFFERENT_NODE, ("A", "B"))],
+    )
     moves = [mv(c, 1, 1, "C", MoveKind.LIVE)]
     p = c.vm_host.astype(np.int64).copy()
     p[2] = 1

@@ -142,7 +142,8 @@ class BatchResult:
             "unproven": int((~fo["proven"].astype(bool)).sum()) if n else 0,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "scenarios_per_second": round(n / self.elapsed_seconds, 2)
-            if self.elapsed_seconds > 0 else None,
+            if self.elapsed_seconds > 0
+            else None,
             "tasks": self.tasks,
             "workers": self.workers,
         }
@@ -157,16 +158,21 @@ def _report_of(loaded: tuple[Cluster | None, Report]) -> Report:
     return loaded[1]
 
 
-def _variant_cluster(cluster: Cluster, growth: float, added: int,
-                     model: str | None) -> Cluster:
+def _variant_cluster(cluster: Cluster, growth: float, added: int, model: str | None) -> Cluster:
     c = cluster if growth == 1.0 else scale_demand(cluster, growth)
     if added and model:
         c = add_hosts(c, model, added)
     return c
 
 
-def _failover_task(loaded: tuple[Cluster | None, Report], label: str, growth: float,
-                   added: int, model: str | None, opt: FailureOptions) -> list[dict[str, Any]]:
+def _failover_task(
+    loaded: tuple[Cluster | None, Report],
+    label: str,
+    growth: float,
+    added: int,
+    model: str | None,
+    opt: FailureOptions,
+) -> list[dict[str, Any]]:
     cluster = loaded[0]
     assert cluster is not None
     c = _variant_cluster(cluster, growth, added, model)
@@ -179,12 +185,19 @@ def _failover_task(loaded: tuple[Cluster | None, Report], label: str, growth: fl
     return rows
 
 
-def _maintenance_task(loaded: tuple[Cluster | None, Report], label: str,
-                      opts: BatchOptions) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _maintenance_task(
+    loaded: tuple[Cluster | None, Report], label: str, opts: BatchOptions
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     cluster = loaded[0]
     assert cluster is not None
-    rep = rolling_maintenance(cluster, opts.level, opts.threshold_pct, opts.high_mode,
-                              opts.failure, opts.maintenance_engine)
+    rep = rolling_maintenance(
+        cluster,
+        opts.level,
+        opts.threshold_pct,
+        opts.high_mode,
+        opts.failure,
+        opts.maintenance_engine,
+    )
     rows = []
     for d in rep.drains:
         r = d.to_row()
@@ -193,12 +206,17 @@ def _maintenance_task(loaded: tuple[Cluster | None, Report], label: str,
     return rows, rep.to_dict()
 
 
-def _summary_task(loaded: tuple[Cluster | None, Report], label: str,
-                  opts: BatchOptions) -> dict[str, Any]:
+def _summary_task(
+    loaded: tuple[Cluster | None, Report], label: str, opts: BatchOptions
+) -> dict[str, Any]:
     cluster = loaded[0]
     assert cluster is not None
-    out: dict[str, Any] = {"snapshot": label, "hosts": cluster.n_hosts, "vms": cluster.n_vms,
-                           "scenario_choice": failure_scenarios(cluster, opts.failure)[1]}
+    out: dict[str, Any] = {
+        "snapshot": label,
+        "hosts": cluster.n_hosts,
+        "vms": cluster.n_vms,
+        "scenario_choice": failure_scenarios(cluster, opts.failure)[1],
+    }
     if opts.growth_limit:
         out["growth_limit"] = growth_limit(cluster, opts.failure).to_dict()
     if opts.add_host is not None:
@@ -208,8 +226,7 @@ def _summary_task(loaded: tuple[Cluster | None, Report], label: str,
             r = min_additional_hosts(scale_demand(cluster, g), model, opts.failure)
             per_growth[f"{g:g}"] = r.to_dict()
         out["min_additional_hosts"] = per_growth
-        out["add_generation"] = add_generation(cluster, model, 1,
-                                               options=opts.failure).to_dict()
+        out["add_generation"] = add_generation(cluster, model, 1, options=opts.failure).to_dict()
     if opts.generations:
         out["retire_oldest"] = retire_oldest(cluster, options=opts.failure).to_dict()
     return out
@@ -264,9 +281,12 @@ def _sigint_ignored_in_children() -> Iterator[None]:
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, workers: int = 2,
-                processes: bool = True, worker_timeout_s: float = WORKER_TIMEOUT_S
-                ) -> Iterator[Any]:
+def dask_client(
+    scheduler: str | None = None,
+    workers: int = 2,
+    processes: bool = True,
+    worker_timeout_s: float = WORKER_TIMEOUT_S,
+) -> Iterator[Any]:
     """A ``dask.distributed`` client: to ``scheduler`` when given, else to an embedded
     ``LocalCluster`` of ``workers`` single-threaded workers (quiet logs, no dashboard).
 
@@ -280,9 +300,11 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
             try:
                 client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
             except (OSError, TimeoutError, ValueError) as e:
-                raise BatchError(f"cannot reach the Dask scheduler {scheduler}: "
-                                 f"{e or type(e).__name__} (waited up to "
-                                 f"{CONNECT_TIMEOUT_S:g} s)") from None
+                raise BatchError(
+                    f"cannot reach the Dask scheduler {scheduler}: "
+                    f"{e or type(e).__name__} (waited up to "
+                    f"{CONNECT_TIMEOUT_S:g} s)"
+                ) from None
             try:
                 try:
                     client.wait_for_workers(1, timeout=worker_timeout_s)
@@ -290,7 +312,8 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
                     raise BatchError(
                         f"the Dask scheduler {scheduler} has no worker after "
                         f"{worker_timeout_s:g} s (start workers with 'dask worker "
-                        f"{scheduler}', or set --worker-timeout)") from e
+                        f"{scheduler}', or set --worker-timeout)"
+                    ) from e
                 yield client
             finally:
                 with contextlib.suppress(Exception):
@@ -299,15 +322,23 @@ def dask_client(scheduler: str | None = None, workers: int = 2,
     kwargs: dict[str, Any] = {}
     if processes:
         # One BLAS thread per worker process: the workers already use the cores.
-        kwargs["env"] = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                         "MKL_NUM_THREADS": "1"}
+        kwargs["env"] = {
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
     # This version of distributed starts the dashboard even when asked not to; a random
     # port at least never collides with another cluster on the machine.
     with _quiet_dask():
         with _sigint_ignored_in_children():
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=processes, dashboard_address=":0",
-                                   silence_logs=logging.ERROR, **kwargs)
+            cluster = LocalCluster(
+                n_workers=max(1, workers),
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+                **kwargs,
+            )
         client = Client(cluster)
         try:
             yield client
@@ -329,8 +360,12 @@ def snapshot_labels(paths: Sequence[str | Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
-def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
-              on_progress: Callable[[int, int], None] | None = None) -> BatchResult:
+def run_batch(
+    paths: Sequence[str | Path],
+    options: BatchOptions,
+    client: Any,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
     """Run every snapshot x variant on ``client`` (a ``dask.distributed.Client``).
 
     ``on_progress(done, total)`` is called as tasks finish, counting scenarios (failure
@@ -346,10 +381,11 @@ def run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
         if _is_connection_error(e):
             text = " ".join(str(e).split()) or type(e).__name__
             lost = "connection" in text.casefold() or "scheduler" in text.casefold()
-            raise BatchError("lost the connection to the Dask scheduler during the batch; "
-                              "nothing was written" if lost else
-                              f"the Dask cluster failed during the batch ({text}); nothing "
-                              "was written") from e
+            raise BatchError(
+                "lost the connection to the Dask scheduler during the batch; nothing was written"
+                if lost
+                else f"the Dask cluster failed during the batch ({text}); nothing was written"
+            ) from e
         raise
 
 
@@ -361,13 +397,17 @@ def _is_connection_error(e: BaseException) -> bool:
 
     from distributed.comm.core import CommClosedError
 
-    return isinstance(e, OSError | TimeoutError | CommClosedError | CancelledError
-                      | asyncio.CancelledError) or type(e).__name__ in (
-        "FutureCancelledError", "KilledWorker", "CommClosedError")
+    return isinstance(
+        e, OSError | TimeoutError | CommClosedError | CancelledError | asyncio.CancelledError
+    ) or type(e).__name__ in ("FutureCancelledError", "KilledWorker", "CommClosedError")
 
 
-def _run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
-               on_progress: Callable[[int, int], None] | None) -> BatchResult:
+def _run_batch(
+    paths: Sequence[str | Path],
+    options: BatchOptions,
+    client: Any,
+    on_progress: Callable[[int, int], None] | None,
+) -> BatchResult:
     from dask.distributed import as_completed
 
     t0 = time.perf_counter()
@@ -378,13 +418,21 @@ def _run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
     workers = len(client.scheduler_info().get("workers", {}))
     if invalid:
         client.cancel(loads)
-        return BatchResult(invalid, pd.DataFrame(columns=list(COLUMNS)), [],
-                           time.perf_counter() - t0, len(loads), workers)
+        return BatchResult(
+            invalid,
+            pd.DataFrame(columns=list(COLUMNS)),
+            [],
+            time.perf_counter() - t0,
+            len(loads),
+            workers,
+        )
     model = options.add_host[0] if options.add_host else None
-    added_counts = [0] + ([options.add_host[1]] if options.add_host and
-                          options.add_host[1] > 0 else [])
-    counts = client.gather([client.submit(_count_task, lf, options.failure, pure=False)
-                            for lf in loads])
+    added_counts = [0] + (
+        [options.add_host[1]] if options.add_host and options.add_host[1] > 0 else []
+    )
+    counts = client.gather(
+        [client.submit(_count_task, lf, options.failure, pure=False) for lf in loads]
+    )
     n_variants = len(options.growth) * len(added_counts)
     total_scenarios = sum(int(n) * n_variants for n in counts)
     tagged: dict[Any, tuple[str, int, int]] = {}
@@ -392,15 +440,22 @@ def _run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
         j = 0
         for g in options.growth:
             for a in added_counts:
-                f = client.submit(_failover_task, lf, labels[i], float(g), a, model,
-                                  options.failure, pure=False)
+                f = client.submit(
+                    _failover_task, lf, labels[i], float(g), a, model, options.failure, pure=False
+                )
                 tagged[f] = ("rows", i, j)
                 j += 1
         if options.maintenance:
             tagged[client.submit(_maintenance_task, lf, labels[i], options, pure=False)] = (
-                "maint", i, j)
+                "maint",
+                i,
+                j,
+            )
         tagged[client.submit(_summary_task, lf, labels[i], options, pure=False)] = (
-            "summary", i, j + 1)
+            "summary",
+            i,
+            j + 1,
+        )
     total = len(tagged)
     chunks: list[tuple[int, int, list[dict[str, Any]]]] = []
     summaries: dict[int, dict[str, Any]] = {}
@@ -431,25 +486,31 @@ def _run_batch(paths: Sequence[str | Path], options: BatchOptions, client: Any,
     snaps = []
     for i in range(len(paths)):
         s = dict(summaries.get(i, {"snapshot": labels[i]}))
-        sub = table[(table["snapshot"] == labels[i]) & (table["kind"] == "N+1")
-                    & (table["growth"] == 1.0) & (table["added_hosts"] == 0)]
+        sub = table[
+            (table["snapshot"] == labels[i])
+            & (table["kind"] == "N+1")
+            & (table["growth"] == 1.0)
+            & (table["added_hosts"] == 0)
+        ]
         s["n1_safe"] = bool(sub["survivable"].all()) if len(sub) else None
         s["n1_proven"] = bool(sub["proven"].all()) if len(sub) else None
         if len(sub):
             # Worst single failure today: most VMs left out, then the highest load after.
-            key = (sub["vms_not_restarted"].astype("int64") * 1000
-                   + sub[["max_cpu_pct_after", "max_memory_pct_after"]].max(axis=1))
+            key = sub["vms_not_restarted"].astype("int64") * 1000 + sub[
+                ["max_cpu_pct_after", "max_memory_pct_after"]
+            ].max(axis=1)
             w = sub.iloc[int(np.argmax(key.to_numpy()))]
-            s["worst_n1"] = {"scenario": str(w["scenario"]),
-                             "vms_not_restarted": int(w["vms_not_restarted"]),
-                             "max_cpu_pct_after": float(w["max_cpu_pct_after"]),
-                             "max_memory_pct_after": float(w["max_memory_pct_after"])}
+            s["worst_n1"] = {
+                "scenario": str(w["scenario"]),
+                "vms_not_restarted": int(w["vms_not_restarted"]),
+                "max_cpu_pct_after": float(w["max_cpu_pct_after"]),
+                "max_memory_pct_after": float(w["max_memory_pct_after"]),
+            }
         if i in maint:
             s["maintenance"] = maint[i]
         snaps.append(s)
     client.cancel(loads)
-    return BatchResult({}, table, snaps, time.perf_counter() - t0, total + 2 * len(loads),
-                       workers)
+    return BatchResult({}, table, snaps, time.perf_counter() - t0, total + 2 * len(loads), workers)
 
 
 def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -466,8 +527,10 @@ def write_outputs(result: BatchResult, out_dir: str | Path) -> list[Path]:
     d.mkdir(parents=True, exist_ok=True)
     written = []
     targets: list[tuple[str, Callable[[Path], None]]] = [
-        ("scenarios.csv", lambda p: _csv_safe(result.table).to_csv(
-            p, index=False, lineterminator="\n")),
+        (
+            "scenarios.csv",
+            lambda p: _csv_safe(result.table).to_csv(p, index=False, lineterminator="\n"),
+        ),
         ("scenarios.parquet", lambda p: result.table.to_parquet(p, index=False)),
         ("summary.json", lambda p: _write_json(p, result.summary())),
     ]
@@ -512,5 +575,13 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-__all__ = ["COLUMNS", "BatchError", "BatchOptions", "BatchResult", "dask_client", "run_batch",
-           "snapshot_labels", "write_outputs"]
+__all__ = [
+    "COLUMNS",
+    "BatchError",
+    "BatchOptions",
+    "BatchResult",
+    "dask_client",
+    "run_batch",
+    "snapshot_labels",
+    "write_outputs",
+]

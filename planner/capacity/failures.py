@@ -138,14 +138,18 @@ class ScenarioOutcome:
             "settled_by": self.settled_by,
             "proven": self.proven,
             "not_restarted_vms": ";".join(names),
-            "min_not_restarted": (None if self.min_not_restarted is None
-                                  else sum(self.min_not_restarted)),
-            "min_not_restarted_high": (None if self.min_not_restarted is None
-                                       else self.min_not_restarted[0]),
-            "min_not_restarted_medium": (None if self.min_not_restarted is None
-                                         else self.min_not_restarted[1]),
-            "min_not_restarted_low": (None if self.min_not_restarted is None
-                                      else self.min_not_restarted[2]),
+            "min_not_restarted": (
+                None if self.min_not_restarted is None else sum(self.min_not_restarted)
+            ),
+            "min_not_restarted_high": (
+                None if self.min_not_restarted is None else self.min_not_restarted[0]
+            ),
+            "min_not_restarted_medium": (
+                None if self.min_not_restarted is None else self.min_not_restarted[1]
+            ),
+            "min_not_restarted_low": (
+                None if self.min_not_restarted is None else self.min_not_restarted[2]
+            ),
             "min_loss_proven": self.min_loss_proven,
         }
 
@@ -169,9 +173,15 @@ class FailureReport:
         """The scenario with the most VMs left out, then the highest load after."""
         if not self.outcomes:
             return None
-        return max(self.outcomes, key=lambda o: (
-            not o.survivable, o.not_restarted_by_priority, len(o.not_restarted),
-            max(o.max_cpu_pct_after, o.max_memory_pct_after)))
+        return max(
+            self.outcomes,
+            key=lambda o: (
+                not o.survivable,
+                o.not_restarted_by_priority,
+                len(o.not_restarted),
+                max(o.max_cpu_pct_after, o.max_memory_pct_after),
+            ),
+        )
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -180,8 +190,7 @@ def failable_hosts(cluster: Cluster) -> np.ndarray:
     return np.flatnonzero(cluster.host_state != HostState.DOWN)
 
 
-def _sample_combinations(n: int, k: int, cap: int, seed: int) -> tuple[list[tuple[int, ...]],
-                                                                        bool]:
+def _sample_combinations(n: int, k: int, cap: int, seed: int) -> tuple[list[tuple[int, ...]], bool]:
     """All k-subsets of range(n) in lexicographic order, or ``cap`` sampled ones."""
     total = math.comb(n, k)
     if total <= cap:
@@ -204,8 +213,9 @@ def _unrank(r: int, n: int, k: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def failure_scenarios(cluster: Cluster, options: FailureOptions | None = None
-                      ) -> tuple[list[Scenario], dict[str, Any]]:
+def failure_scenarios(
+    cluster: Cluster, options: FailureOptions | None = None
+) -> tuple[list[Scenario], dict[str, Any]]:
     """The scenarios to simulate and a record of how they were chosen."""
     opt = options or FailureOptions()
     hosts = failable_hosts(cluster)
@@ -215,13 +225,19 @@ def failure_scenarios(cluster: Cluster, options: FailureOptions | None = None
     for k in range(1, max(1, opt.failures) + 1):
         if k > len(hosts):
             break
-        combos, sampled = _sample_combinations(len(hosts), k, opt.max_scenarios_per_k,
-                                               opt.seed + k)
+        combos, sampled = _sample_combinations(len(hosts), k, opt.max_scenarios_per_k, opt.seed + k)
         total = math.comb(len(hosts), k)
         sampling[f"N+{k}"] = {
-            "scenarios": len(combos), "combinations": total, "sampled": sampled,
-            "method": ("uniform sample without replacement of combination ranks, "
-                       f"numpy default_rng(seed={opt.seed + k})") if sampled else "all"}
+            "scenarios": len(combos),
+            "combinations": total,
+            "sampled": sampled,
+            "method": (
+                "uniform sample without replacement of combination ranks, "
+                f"numpy default_rng(seed={opt.seed + k})"
+            )
+            if sampled
+            else "all",
+        }
         for combo in combos:
             hs = tuple(int(hosts[i]) for i in combo)
             out.append(Scenario(f"N+{k}:" + "+".join(hn[h] for h in hs), f"N+{k}", hs))
@@ -237,47 +253,72 @@ def failure_scenarios(cluster: Cluster, options: FailureOptions | None = None
 
 
 # ----------------------------------------------------------------------------- analysis
-def _outcome(cluster: Cluster, sc: Scenario, res: RestartResult, s: int, settled: str,
-             proven: bool, opt: FailureOptions, exact_s: float) -> ScenarioOutcome:
+def _outcome(
+    cluster: Cluster,
+    sc: Scenario,
+    res: RestartResult,
+    s: int,
+    settled: str,
+    proven: bool,
+    opt: FailureOptions,
+    exact_s: float,
+) -> ScenarioOutcome:
     f = res.failed[s]
     live = ~f & (cluster.host_state != HostState.DOWN)
-    cpu_pct = 100.0 * (cluster.host_cpu_base_milli + res.cpu_used[s]) / np.maximum(
-        cluster.host_cpu_capacity_milli, 1)
-    mem_pct = 100.0 * (cluster.host_memory_reserve_mb + res.mem_used[s]) / np.maximum(
-        cluster.host_memory_mb, 1)
+    cpu_pct = (
+        100.0
+        * (cluster.host_cpu_base_milli + res.cpu_used[s])
+        / np.maximum(cluster.host_cpu_capacity_milli, 1)
+    )
+    mem_pct = (
+        100.0
+        * (cluster.host_memory_reserve_mb + res.mem_used[s])
+        / np.maximum(cluster.host_memory_mb, 1)
+    )
     max_cpu = float(cpu_pct[live].max()) if live.any() else 0.0
     max_mem = float(mem_pct[live].max()) if live.any() else 0.0
     thr = opt.threshold_pct
     over = 0
     if thr is not None:
         over = int((live & ((cpu_pct > thr + 1e-9) | (mem_pct > thr + 1e-9))).sum())
-    over_cap = int((live & ((cluster.host_cpu_base_milli + res.cpu_used[s]
-                             > cluster.host_cpu_capacity_milli)
-                            | (cluster.host_memory_reserve_mb + res.mem_used[s]
-                               > cluster.host_memory_mb))).sum())
+    over_cap = int(
+        (
+            live
+            & (
+                (cluster.host_cpu_base_milli + res.cpu_used[s] > cluster.host_cpu_capacity_milli)
+                | (cluster.host_memory_reserve_mb + res.mem_used[s] > cluster.host_memory_mb)
+            )
+        ).sum()
+    )
     left = res.not_placed(s)
     pr = cluster.vm_priority[left]
     by_p = tuple(int((pr == p).sum()) for p in PRIORITIES)
     restarts_all = len(left) == 0
     return ScenarioOutcome(
-        scenario=sc.name, kind=sc.kind,
+        scenario=sc.name,
+        kind=sc.kind,
         failed_hosts=tuple(cluster.host_names[h] for h in sc.hosts),
         vms_to_restart=len(res.movers[s]),
         not_restarted=tuple(cluster.vm_names[v] for v in left),
         not_restarted_by_priority=(by_p[0], by_p[1], by_p[2]),
         noautostart_off=int(res.noautostart_off[s]),
-        max_cpu_pct_after=max_cpu, max_memory_pct_after=max_mem,
-        hosts_over_threshold_after=over, restarts_all=restarts_all,
-        survivable=restarts_all and over == 0 and over_cap == 0, settled_by=settled,
+        max_cpu_pct_after=max_cpu,
+        max_memory_pct_after=max_mem,
+        hosts_over_threshold_after=over,
+        restarts_all=restarts_all,
+        survivable=restarts_all and over == 0 and over_cap == 0,
+        settled_by=settled,
         # Over the threshold with the simulated placement does not prove that no placement
         # stays under it: only the restart question is decided exactly.
         proven=proven and not (restarts_all and over > 0 and over_cap == 0),
         hosts_over_capacity_after=over_cap,
-        exact_seconds=exact_s)
+        exact_seconds=exact_s,
+    )
 
 
-def settle(engine: RestartEngine, failed: np.ndarray, opt: FailureOptions
-           ) -> tuple[RestartResult, list[str], list[bool], list[float]]:
+def settle(
+    engine: RestartEngine, failed: np.ndarray, opt: FailureOptions
+) -> tuple[RestartResult, list[str], list[bool], list[float]]:
     """Run the screen on ``failed`` (S, H), then the exact check where needed.
 
     Returns the (possibly exact-corrected) result and, per scenario, how it was settled,
@@ -303,8 +344,7 @@ def settle(engine: RestartEngine, failed: np.ndarray, opt: FailureOptions
             proven.append(False)
             secs.append(0.0)
         else:
-            ex = exact_restart(res.instance(s), opt.exact_time_limit_s, opt.exact_workers,
-                               opt.seed)
+            ex = exact_restart(res.instance(s), opt.exact_time_limit_s, opt.exact_workers, opt.seed)
             secs.append(ex.wall_seconds)
             if ex.status == ExactStatus.FEASIBLE and ex.item_host is not None:
                 res = res.with_exact(s, ex.item_host)
@@ -319,9 +359,12 @@ def settle(engine: RestartEngine, failed: np.ndarray, opt: FailureOptions
     return res, settled, proven, secs
 
 
-def analyze_failures(cluster: Cluster, options: FailureOptions | None = None,
-                     scenarios: Sequence[Scenario] | None = None,
-                     engine: RestartEngine | None = None) -> FailureReport:
+def analyze_failures(
+    cluster: Cluster,
+    options: FailureOptions | None = None,
+    scenarios: Sequence[Scenario] | None = None,
+    engine: RestartEngine | None = None,
+) -> FailureReport:
     """Simulate and settle every failure scenario of ``cluster``.
 
     Scenarios of one kind are simulated together (one vectorized pass per kind, so a
@@ -342,11 +385,15 @@ def analyze_failures(cluster: Cluster, options: FailureOptions | None = None,
         for j, i in enumerate(idx):
             o = _outcome(cluster, scenarios[i], res, j, settled[j], proven[j], opt, secs[j])
             if opt.exact_loss and not o.restarts_all:
-                loss = min_not_restarted(res.instance(j), opt.exact_time_limit_s,
-                                         opt.exact_workers, opt.seed)
-                o = dataclasses.replace(o, min_not_restarted=loss.not_restarted,
-                                        min_loss_proven=loss.proven,
-                                        exact_seconds=o.exact_seconds + loss.wall_seconds)
+                loss = min_not_restarted(
+                    res.instance(j), opt.exact_time_limit_s, opt.exact_workers, opt.seed
+                )
+                o = dataclasses.replace(
+                    o,
+                    min_not_restarted=loss.not_restarted,
+                    min_loss_proven=loss.proven,
+                    exact_seconds=o.exact_seconds + loss.wall_seconds,
+                )
             outcomes[i] = o
     return FailureReport(tuple(o for o in outcomes if o is not None), sampling)
 
@@ -365,9 +412,15 @@ def n1_safe(cluster: Cluster, options: FailureOptions | None = None) -> tuple[bo
     # Restarts never push a host over 100 %, so a survivor above it was above it before the
     # failure: a scenario is lost whenever a host other than the failed one is over now.
     live = cluster.host_state != HostState.DOWN
-    over_now = set(np.flatnonzero(live & (
-        (cluster.host_load_milli() > cluster.host_cpu_capacity_milli)
-        | (cluster.host_mem_used_mb() > cluster.host_memory_mb))).tolist())
+    over_now = set(
+        np.flatnonzero(
+            live
+            & (
+                (cluster.host_load_milli() > cluster.host_cpu_capacity_milli)
+                | (cluster.host_mem_used_mb() > cluster.host_memory_mb)
+            )
+        ).tolist()
+    )
     if any(over_now - {int(h)} for h in hosts):
         return False, True
     eng = RestartEngine(cluster, "failover")
@@ -376,8 +429,9 @@ def n1_safe(cluster: Cluster, options: FailureOptions | None = None) -> tuple[bo
     complete = res.complete
     proven_all = True
     # Check the cheap verdicts first so an early "no" skips every exact solve.
-    order = sorted(range(res.n_scenarios), key=lambda s: (not res.bound_infeasible[s],
-                                                          bool(complete[s])))
+    order = sorted(
+        range(res.n_scenarios), key=lambda s: (not res.bound_infeasible[s], bool(complete[s]))
+    )
     for s in order:
         if complete[s] and opt.threshold_pct is None:
             continue
@@ -386,16 +440,14 @@ def n1_safe(cluster: Cluster, options: FailureOptions | None = None) -> tuple[bo
                 return False, proven_all
             if not opt.exact:
                 return False, False
-            ex = exact_restart(res.instance(s), opt.exact_time_limit_s, opt.exact_workers,
-                               opt.seed)
+            ex = exact_restart(res.instance(s), opt.exact_time_limit_s, opt.exact_workers, opt.seed)
             if ex.status == ExactStatus.INFEASIBLE:
                 return False, True
             if ex.status == ExactStatus.UNKNOWN or ex.item_host is None:
                 return False, False
             res = res.with_exact(s, ex.item_host)
         if opt.threshold_pct is not None:
-            o = _outcome(cluster, Scenario("", "N+1", (int(hosts[s]),)), res, s, "", True,
-                         opt, 0.0)
+            o = _outcome(cluster, Scenario("", "N+1", (int(hosts[s]),)), res, s, "", True, opt, 0.0)
             if not o.survivable:
                 # With a threshold the greedy's spread is a heuristic: not a proof.
                 return False, False
@@ -403,6 +455,13 @@ def n1_safe(cluster: Cluster, options: FailureOptions | None = None) -> tuple[bo
 
 
 __all__ = [
-    "FailureOptions", "FailureReport", "Scenario", "ScenarioOutcome", "analyze_failures",
-    "failable_hosts", "failure_scenarios", "n1_safe", "settle",
+    "FailureOptions",
+    "FailureReport",
+    "Scenario",
+    "ScenarioOutcome",
+    "analyze_failures",
+    "failable_hosts",
+    "failure_scenarios",
+    "n1_safe",
+    "settle",
 ]

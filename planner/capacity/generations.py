@@ -39,8 +39,9 @@ def _names(cluster: Cluster, idx: np.ndarray) -> list[str]:
 
 def _common_vms(cluster: Cluster, vendor: Vendor) -> np.ndarray:
     """VMs of ``vendor`` whose effective mode is CommonClusterFeatureSet."""
-    return np.flatnonzero((cluster.vm_effective_compat == CompatMode.COMMON)
-                          & (cluster.vm_vendor == vendor))
+    return np.flatnonzero(
+        (cluster.vm_effective_compat == CompatMode.COMMON) & (cluster.vm_vendor == vendor)
+    )
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,14 @@ class GenerationImpact:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def add_generation(cluster: Cluster, model: str, count: int = 1,
-                   shape: HostShape | None = None, catalog: CpuCatalog | None = None,
-                   options: FailureOptions | None = None) -> GenerationImpact:
+def add_generation(
+    cluster: Cluster,
+    model: str,
+    count: int = 1,
+    shape: HostShape | None = None,
+    catalog: CpuCatalog | None = None,
+    options: FailureOptions | None = None,
+) -> GenerationImpact:
     """What adding ``count`` hosts of CPU ``model`` does to the feature sets (see module)."""
     cat = catalog or default_catalog()
     m = cat.get(model)
@@ -89,10 +95,12 @@ def add_generation(cluster: Cluster, model: str, count: int = 1,
     # The new host's columns: compatibility of the VMs' *current* presented sets.
     new_cols = np.arange(cluster.n_hosts, after.n_hosts)
     pres = cluster.vm_presented_features
-    pres = np.concatenate([pres, np.zeros((cluster.n_vms, len(after.features) - nf_before),
-                                          dtype=bool)], axis=1)
-    nh_feats = after.host_features[new_cols[0]] if count else np.ones(len(after.features),
-                                                                      dtype=bool)
+    pres = np.concatenate(
+        [pres, np.zeros((cluster.n_vms, len(after.features) - nf_before), dtype=bool)], axis=1
+    )
+    nh_feats = (
+        after.host_features[new_cols[0]] if count else np.ones(len(after.features), dtype=bool)
+    )
     same_vendor = cluster.vm_vendor == vd
     running = np.isin(cluster.vm_state, (VmState.RUNNING, VmState.PAUSED))
     fits_now = same_vendor & ~(pres & ~nh_feats[None, :]).any(axis=1)
@@ -103,20 +111,31 @@ def add_generation(cluster: Cluster, model: str, count: int = 1,
     after_t = after.vm_live_targets
     lose = np.flatnonzero(after_t < before_t)
     return GenerationImpact(
-        model=m.name, vendor=Vendor(vd).name, count=count, features_lost=lost,
-        features_gained=gained, affected_vms=len(affected),
+        model=m.name,
+        vendor=Vendor(vd).name,
+        count=count,
+        features_lost=lost,
+        features_gained=gained,
+        affected_vms=len(affected),
         affected_sample=tuple(_names(cluster, affected)),
         not_live_target_until_reboot=int(not_until_reboot.sum()),
-        never_live_target=int(never.sum()), lose_live_targets=len(lose),
+        never_live_target=int(never.sum()),
+        lose_live_targets=len(lose),
         lose_live_targets_sample=tuple(_names(cluster, lose)),
-        n1_safe_after=n1_safe(after, options)[0])
+        n1_safe_after=n1_safe(after, options)[0],
+    )
 
 
 def _catalog_age(cluster: Cluster, cat: CpuCatalog) -> np.ndarray:
     """Catalog position of each host's model (oldest first); unknown models rank newest."""
     order = {n.casefold(): i for i, n in enumerate(cat.names())}
-    return np.array([order.get(mn.casefold(), len(order)) if mn else len(order)
-                     for mn in cluster.host_cpu_model], dtype=np.int64)
+    return np.array(
+        [
+            order.get(mn.casefold(), len(order)) if mn else len(order)
+            for mn in cluster.host_cpu_model
+        ],
+        dtype=np.int64,
+    )
 
 
 def remove_hosts(cluster: Cluster, hosts: np.ndarray, placement: np.ndarray) -> Cluster:
@@ -131,19 +150,23 @@ def remove_hosts(cluster: Cluster, hosts: np.ndarray, placement: np.ndarray) -> 
     c = cluster
     return c.replace(
         host_names=tuple(c.host_names[h] for h in keep),
-        host_state=c.host_state[keep], host_fault_domain=c.host_fault_domain[keep],
+        host_state=c.host_state[keep],
+        host_fault_domain=c.host_fault_domain[keep],
         host_vendor=c.host_vendor[keep],
         host_cpu_model=tuple(c.host_cpu_model[h] for h in keep),
-        host_lp=c.host_lp[keep], host_memory_mb=c.host_memory_mb[keep],
+        host_lp=c.host_lp[keep],
+        host_memory_mb=c.host_memory_mb[keep],
         host_memory_reserve_mb=c.host_memory_reserve_mb[keep],
         host_cpu_base_milli=c.host_cpu_base_milli[keep],
         host_max_migrations=c.host_max_migrations[keep],
         host_max_config_version_x10=c.host_max_config_version_x10[keep],
         host_max_running_vms=c.host_max_running_vms[keep],
         host_features=c.host_features[keep],
-        vm_host=p.astype(np.int32), vm_possible=c.vm_possible[:, keep],
-        vm_preferred=tuple(tuple(int(new_index[h]) for h in pr if new_index[h] >= 0)
-                           for pr in c.vm_preferred),
+        vm_host=p.astype(np.int32),
+        vm_possible=c.vm_possible[:, keep],
+        vm_preferred=tuple(
+            tuple(int(new_index[h]) for h in pr if new_index[h] >= 0) for pr in c.vm_preferred
+        ),
     )
 
 
@@ -175,8 +198,9 @@ class RetireImpact:
         return d
 
 
-def retire_oldest(cluster: Cluster, catalog: CpuCatalog | None = None,
-                  options: FailureOptions | None = None) -> RetireImpact:
+def retire_oldest(
+    cluster: Cluster, catalog: CpuCatalog | None = None, options: FailureOptions | None = None
+) -> RetireImpact:
     """Retire, for every vendor with more than one CPU model, the hosts of its oldest model.
 
     The retired hosts' VMs are relocated with the drain simulation at 100 % capacity (other
@@ -206,8 +230,9 @@ def retire_oldest(cluster: Cluster, catalog: CpuCatalog | None = None,
     if len(r) == 0:
         return RetireImpact((), (), {}, 0, (), 0, 0, True, 0, None)
     eng = RestartEngine(cluster, "drain")
-    res = settle(eng, failed_matrix(cluster.n_hosts, [tuple(r.tolist())]),
-                 options or FailureOptions())[0]
+    res = settle(
+        eng, failed_matrix(cluster.n_hosts, [tuple(r.tolist())]), options or FailureOptions()
+    )[0]
     feasible = bool((res.targets[0] >= 0).all())
     safe_after: bool | None = None
     islands_after: int | None = None
@@ -219,15 +244,19 @@ def retire_oldest(cluster: Cluster, catalog: CpuCatalog | None = None,
         # VMs that could not move anywhere without downtime once the old nodes are gone.
         islands_after = int((smaller.vm_live_targets == 0).sum())
     return RetireImpact(
-        retired_hosts=tuple(cluster.host_names[h] for h in r), models=tuple(models),
-        features_gained=gained, benefiting_vms=len(ben),
+        retired_hosts=tuple(cluster.host_names[h] for h in r),
+        models=tuple(models),
+        features_gained=gained,
+        benefiting_vms=len(ben),
         benefiting_sample=tuple(_names(cluster, ben)),
         logical_processors_removed=int(cluster.host_lp[r].sum()),
         memory_mb_removed=int(cluster.host_memory_mb[r].sum()),
-        relocation_feasible=feasible, moves=len(res.movers[0]), n1_safe_after=safe_after,
+        relocation_feasible=feasible,
+        moves=len(res.movers[0]),
+        n1_safe_after=safe_after,
         no_live_target_before=int((cluster.vm_live_targets == 0).sum()),
-        no_live_target_after=islands_after)
+        no_live_target_after=islands_after,
+    )
 
 
-__all__ = ["GenerationImpact", "RetireImpact", "add_generation", "remove_hosts",
-           "retire_oldest"]
+__all__ = ["GenerationImpact", "RetireImpact", "add_generation", "remove_hosts", "retire_oldest"]

@@ -51,20 +51,29 @@ class SurvivalOverTime:
     def sentence(self) -> str:
         """E.g. "survives any single failure in 97.3 % of the window's 2016 samples"."""
         what = {"N+1": "any single failure", "N+2": "any two failures"}.get(
-            self.kind, f"any {self.kind[2:]} failures")
-        return (f"survives {what} in {100 * self.fraction:.1f} % of the window's "
-                f"{self.samples} samples")
+            self.kind, f"any {self.kind[2:]} failures"
+        )
+        return (
+            f"survives {what} in {100 * self.fraction:.1f} % of the window's {self.samples} samples"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {**dataclasses.asdict(self), "fraction": round(self.fraction, 6),
-                "sentence": self.sentence()}
+        return {
+            **dataclasses.asdict(self),
+            "fraction": round(self.fraction, 6),
+            "sentence": self.sentence(),
+        }
 
 
-def survival_over_time(cluster: Cluster, history: LoadHistory | None = None,
-                       placement: np.ndarray | None = None, failures: int = 1,
-                       options: FailureOptions | None = None,
-                       samples: np.ndarray | None = None) -> SurvivalOverTime:
+def survival_over_time(
+    cluster: Cluster,
+    history: LoadHistory | None = None,
+    placement: np.ndarray | None = None,
+    failures: int = 1,
+    options: FailureOptions | None = None,
+    samples: np.ndarray | None = None,
+) -> SurvivalOverTime:
     """Judge the N+``failures`` scenarios (exactly ``failures`` nodes at once, no fault
     domains) at every sample (or at ``samples``).
 
@@ -123,9 +132,12 @@ def quantile_sample(cluster: Cluster, history: LoadHistory, statistic: LoadStati
     return sc if tot_c[sc] / cap_c >= tot_m[sm] / cap_m else sm
 
 
-def growth_limit_at(cluster: Cluster, statistic: LoadStatistic | str = LoadStatistic.P95,
-                    history: LoadHistory | None = None,
-                    options: FailureOptions | None = None) -> tuple[GrowthLimit, int]:
+def growth_limit_at(
+    cluster: Cluster,
+    statistic: LoadStatistic | str = LoadStatistic.P95,
+    history: LoadHistory | None = None,
+    options: FailureOptions | None = None,
+) -> tuple[GrowthLimit, int]:
     """:func:`growth_limit` at the loads of :func:`quantile_sample`; returns it and the
     sample used."""
     h = history if history is not None else cluster.history

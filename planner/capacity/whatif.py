@@ -110,9 +110,15 @@ class MaintenanceReport:
         """Infeasible drains first (most VMs blocked), then the highest load after."""
         if not self.drains:
             return None
-        return max(self.drains, key=lambda d: (not d.feasible, len(d.blocked),
-                                               max(d.max_cpu_pct_after, d.max_memory_pct_after),
-                                               d.memory_moved_mb))
+        return max(
+            self.drains,
+            key=lambda d: (
+                not d.feasible,
+                len(d.blocked),
+                max(d.max_cpu_pct_after, d.max_memory_pct_after),
+                d.memory_moved_mb,
+            ),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON summary."""
@@ -127,11 +133,14 @@ class MaintenanceReport:
         }
 
 
-def rolling_maintenance(cluster: Cluster, level: Level | str | None = None,
-                        threshold_pct: float | None = None,
-                        high_mode: HighMode | str = HighMode.AVERAGE,
-                        options: FailureOptions | None = None,
-                        engine: str = "restart") -> MaintenanceReport:
+def rolling_maintenance(
+    cluster: Cluster,
+    level: Level | str | None = None,
+    threshold_pct: float | None = None,
+    high_mode: HighMode | str = HighMode.AVERAGE,
+    options: FailureOptions | None = None,
+    engine: str = "restart",
+) -> MaintenanceReport:
     """Drain each Up node in turn and settle each drain (see the module docstring).
 
     ``engine="optimizer"`` asks :func:`planner.optimizer.optimize` instead, once per node
@@ -163,8 +172,9 @@ def rolling_maintenance(cluster: Cluster, level: Level | str | None = None,
             if res.bound_infeasible[s]:
                 settled = "bound"
             elif opt.exact:
-                ex = exact_restart(res.instance(s), opt.exact_time_limit_s, opt.exact_workers,
-                                   opt.seed)
+                ex = exact_restart(
+                    res.instance(s), opt.exact_time_limit_s, opt.exact_workers, opt.seed
+                )
                 if ex.status == ExactStatus.FEASIBLE and ex.item_host is not None:
                     res = res.with_exact(s, ex.item_host)
                     settled = "cpsat-feasible"
@@ -179,68 +189,111 @@ def rolling_maintenance(cluster: Cluster, level: Level | str | None = None,
         kinds = np.full(len(movers), -1, dtype=np.int64)
         kinds[ok] = cluster.vm_move_kind[movers[ok], targets[ok]]
         live = ~res.failed[s] & cluster.host_up
-        cpu_pct = 100.0 * (cluster.host_cpu_base_milli + res.cpu_used[s]) / np.maximum(
-            cluster.host_cpu_capacity_milli, 1)
-        mem_pct = 100.0 * (cluster.host_memory_reserve_mb + res.mem_used[s]) / np.maximum(
-            cluster.host_memory_mb, 1)
-        out.append(DrainOutcome(
-            host=cluster.host_names[h], feasible=bool(ok.all()), moves=len(movers),
-            live_moves=int((kinds == MoveKind.LIVE).sum()),
-            quick_moves=int((kinds == MoveKind.QUICK).sum()),
-            downtime_moves=int((kinds == MoveKind.SHUTDOWN).sum()),
-            memory_moved_mb=int(cluster.vm_mem_load_mb[movers[ok]].sum()),
-            blocked=tuple(cluster.vm_names[v] for v in movers[~ok]),
-            max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
-            max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
-            settled_by=settled, proven=proven))
+        cpu_pct = (
+            100.0
+            * (cluster.host_cpu_base_milli + res.cpu_used[s])
+            / np.maximum(cluster.host_cpu_capacity_milli, 1)
+        )
+        mem_pct = (
+            100.0
+            * (cluster.host_memory_reserve_mb + res.mem_used[s])
+            / np.maximum(cluster.host_memory_mb, 1)
+        )
+        out.append(
+            DrainOutcome(
+                host=cluster.host_names[h],
+                feasible=bool(ok.all()),
+                moves=len(movers),
+                live_moves=int((kinds == MoveKind.LIVE).sum()),
+                quick_moves=int((kinds == MoveKind.QUICK).sum()),
+                downtime_moves=int((kinds == MoveKind.SHUTDOWN).sum()),
+                memory_moved_mb=int(cluster.vm_mem_load_mb[movers[ok]].sum()),
+                blocked=tuple(cluster.vm_names[v] for v in movers[~ok]),
+                max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
+                max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
+                settled_by=settled,
+                proven=proven,
+            )
+        )
     return MaintenanceReport(thr, tuple(out))
 
 
-def _maintenance_by_optimizer(cluster: Cluster, level: Level | str | None,
-                              threshold_pct: float | None, high_mode: HighMode | str,
-                              opt: FailureOptions) -> MaintenanceReport:
+def _maintenance_by_optimizer(
+    cluster: Cluster,
+    level: Level | str | None,
+    threshold_pct: float | None,
+    high_mode: HighMode | str,
+    opt: FailureOptions,
+) -> MaintenanceReport:
     from planner.optimizer import PlanOptions, SolveStatus, optimize
 
     lv = None if level is None else Level(level).value
     thr = resolve_threshold(cluster, level, threshold_pct, high_mode)
     out = []
     for h in np.flatnonzero(cluster.host_state == HostState.UP):
-        r = optimize(cluster, PlanOptions(
-            level=lv, threshold_pct=threshold_pct, high_mode=HighMode(high_mode).value,
-            drain=(int(h),), time_limit_s=opt.exact_time_limit_s, seed=opt.seed,
-            workers=opt.exact_workers))
+        r = optimize(
+            cluster,
+            PlanOptions(
+                level=lv,
+                threshold_pct=threshold_pct,
+                high_mode=HighMode(high_mode).value,
+                drain=(int(h),),
+                time_limit_s=opt.exact_time_limit_s,
+                seed=opt.seed,
+                workers=opt.exact_workers,
+            ),
+        )
         on_h = np.flatnonzero(cluster.vm_host == h)
         if r.placement is None:
             blocked = tuple(cluster.vm_names[v] for v in on_h)
-            out.append(DrainOutcome(cluster.host_names[h], False, len(on_h), 0, 0, 0, 0,
-                                    blocked, 0.0, 0.0, f"optimizer-{r.status.value.lower()}",
-                                    r.status == SolveStatus.INFEASIBLE))
+            out.append(
+                DrainOutcome(
+                    cluster.host_names[h],
+                    False,
+                    len(on_h),
+                    0,
+                    0,
+                    0,
+                    0,
+                    blocked,
+                    0.0,
+                    0.0,
+                    f"optimizer-{r.status.value.lower()}",
+                    r.status == SolveStatus.INFEASIBLE,
+                )
+            )
             continue
         p = r.placement
         moved = np.flatnonzero(p != cluster.vm_host)
         kinds = cluster.vm_move_kind[moved, p[moved]]
         live = cluster.host_up.copy()
         live[h] = False
-        cpu_pct = 100.0 * cluster.host_load_milli(p) / np.maximum(
-            cluster.host_cpu_capacity_milli, 1)
+        cpu_pct = (
+            100.0 * cluster.host_load_milli(p) / np.maximum(cluster.host_cpu_capacity_milli, 1)
+        )
         mem_pct = 100.0 * cluster.host_mem_used_mb(p) / np.maximum(cluster.host_memory_mb, 1)
         feasible = r.objective.get("excess", 0) == 0
-        out.append(DrainOutcome(
-            host=cluster.host_names[h], feasible=bool(feasible), moves=len(moved),
-            live_moves=int((kinds == MoveKind.LIVE).sum()),
-            quick_moves=int((kinds == MoveKind.QUICK).sum()),
-            downtime_moves=int((kinds == MoveKind.SHUTDOWN).sum()),
-            memory_moved_mb=int(cluster.vm_mem_load_mb[moved].sum()),
-            blocked=(), max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
-            max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
-            settled_by=f"optimizer-{r.status.value.lower()}",
-            proven=r.status == SolveStatus.OPTIMAL))
+        out.append(
+            DrainOutcome(
+                host=cluster.host_names[h],
+                feasible=bool(feasible),
+                moves=len(moved),
+                live_moves=int((kinds == MoveKind.LIVE).sum()),
+                quick_moves=int((kinds == MoveKind.QUICK).sum()),
+                downtime_moves=int((kinds == MoveKind.SHUTDOWN).sum()),
+                memory_moved_mb=int(cluster.vm_mem_load_mb[moved].sum()),
+                blocked=(),
+                max_cpu_pct_after=float(cpu_pct[live].max()) if live.any() else 0.0,
+                max_memory_pct_after=float(mem_pct[live].max()) if live.any() else 0.0,
+                settled_by=f"optimizer-{r.status.value.lower()}",
+                proven=r.status == SolveStatus.OPTIMAL,
+            )
+        )
     return MaintenanceReport(thr, tuple(out))
 
 
 # ----------------------------------------------------------------------------- growth
-def scale_demand(cluster: Cluster, cpu_factor: float, mem_factor: float | None = None
-                 ) -> Cluster:
+def scale_demand(cluster: Cluster, cpu_factor: float, mem_factor: float | None = None) -> Cluster:
     """The cluster with every VM's CPU and memory demand multiplied (rounded up; the Dynamic
     Memory startup, minimum and maximum sizes too)."""
     mf = cpu_factor if mem_factor is None else mem_factor
@@ -250,14 +303,18 @@ def scale_demand(cluster: Cluster, cpu_factor: float, mem_factor: float | None =
     cpu_pm = int(round(cpu_factor * 1000))
     mem_pm = int(round(mf * 1000))
     cpu = (cluster.vm_cpu_milli.astype(np.int64) * cpu_pm + 999) // 1000
+
     def grow(a: np.ndarray) -> np.ndarray:
         return np.maximum((a.astype(np.int64) * mem_pm + 999) // 1000, 1)
 
     # The Dynamic Memory sizes grow with the memory (a restart needs the startup size).
-    return cluster.replace(vm_cpu_milli=cpu, vm_memory_mb=grow(cluster.vm_memory_mb),
-                           vm_memory_startup_mb=grow(cluster.vm_memory_startup_mb),
-                           vm_memory_minimum_mb=grow(cluster.vm_memory_minimum_mb),
-                           vm_memory_maximum_mb=grow(cluster.vm_memory_maximum_mb))
+    return cluster.replace(
+        vm_cpu_milli=cpu,
+        vm_memory_mb=grow(cluster.vm_memory_mb),
+        vm_memory_startup_mb=grow(cluster.vm_memory_startup_mb),
+        vm_memory_minimum_mb=grow(cluster.vm_memory_minimum_mb),
+        vm_memory_maximum_mb=grow(cluster.vm_memory_maximum_mb),
+    )
 
 
 @dataclass(frozen=True)
@@ -284,9 +341,13 @@ class GrowthLimit:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"safe_now": self.safe_now, "breaks_at": self.breaks_at,
-                "max_safe": self.max_safe, "proven": self.proven,
-                "evaluations": len(self.evaluations)}
+        return {
+            "safe_now": self.safe_now,
+            "breaks_at": self.breaks_at,
+            "max_safe": self.max_safe,
+            "proven": self.proven,
+            "evaluations": len(self.evaluations),
+        }
 
 
 def _demand_upper_pct(cluster: Cluster) -> int:
@@ -294,8 +355,10 @@ def _demand_upper_pct(cluster: Cluster) -> int:
     demand then exceeds what the other hosts can hold."""
     up = cluster.host_up
     best = math.inf
-    for need, free in ((cluster.vm_cpu_load_milli, cluster.host_cpu_free_milli),
-                       (cluster.vm_mem_load_mb, cluster.host_memory_free_mb)):
+    for need, free in (
+        (cluster.vm_cpu_load_milli, cluster.host_cpu_free_milli),
+        (cluster.vm_mem_load_mb, cluster.host_memory_free_mb),
+    ):
         total = float(need.sum())
         if total <= 0 or not up.any():
             continue
@@ -304,8 +367,12 @@ def _demand_upper_pct(cluster: Cluster) -> int:
     return 1000 if not math.isfinite(best) else max(1, int(math.ceil(best)) + 1)
 
 
-def growth_limit(cluster: Cluster, options: FailureOptions | None = None,
-                 resolution_pct: int = 1, max_pct: int = 10_000) -> GrowthLimit:
+def growth_limit(
+    cluster: Cluster,
+    options: FailureOptions | None = None,
+    resolution_pct: int = 1,
+    max_pct: int = 10_000,
+) -> GrowthLimit:
     """Smallest growth (multiple of ``resolution_pct`` percent) at which the cluster stops
     being N+1-safe, by bisection between a safe and an unsafe factor."""
     opt = options or FailureOptions()
@@ -363,12 +430,21 @@ def default_shape(cluster: Cluster, vendor: Vendor | None = None) -> HostShape:
         cand = np.ones(cluster.n_hosts, dtype=bool)
     idx = np.flatnonzero(cand)
     h = int(idx[np.lexsort((-cluster.host_lp[idx], -cluster.host_memory_mb[idx]))[0]])
-    return HostShape(int(cluster.host_lp[h]), int(cluster.host_memory_mb[h]),
-                     int(cluster.host_memory_reserve_mb[h]), int(cluster.host_max_migrations[h]))
+    return HostShape(
+        int(cluster.host_lp[h]),
+        int(cluster.host_memory_mb[h]),
+        int(cluster.host_memory_reserve_mb[h]),
+        int(cluster.host_max_migrations[h]),
+    )
 
 
-def add_hosts(cluster: Cluster, model: str, count: int, shape: HostShape | None = None,
-              catalog: CpuCatalog | None = None) -> Cluster:
+def add_hosts(
+    cluster: Cluster,
+    model: str,
+    count: int,
+    shape: HostShape | None = None,
+    catalog: CpuCatalog | None = None,
+) -> Cluster:
     """The cluster with ``count`` empty Up hosts of catalog CPU ``model`` appended.
 
     Each new host is its own fault domain (the snapshot default) and is a possible owner of
@@ -390,7 +466,7 @@ def add_hosts(cluster: Cluster, model: str, count: int, shape: HostShape | None 
     hf = np.zeros((c.n_hosts + count, nf), dtype=bool)
     hf[: c.n_hosts, : len(c.features)] = c.host_features
     fidx = {f: i for i, f in enumerate(feats)}
-    hf[c.n_hosts:, [fidx[f] for f in m.features]] = True
+    hf[c.n_hosts :, [fidx[f] for f in m.features]] = True
     base = np.zeros((c.vendor_baseline.shape[0], nf), dtype=bool)
     base[:, : len(c.features)] = c.vendor_baseline
     used = {n.casefold() for n in c.host_names}
@@ -411,8 +487,9 @@ def add_hosts(cluster: Cluster, model: str, count: int, shape: HostShape | None 
             fds.append(n)
         new_fd.append(fd_of[n.casefold()])
     everywhere: np.ndarray = np.asarray(c.vm_possible.all(axis=1))
-    possible = np.concatenate([c.vm_possible, np.repeat(everywhere[:, None], count, axis=1)],
-                              axis=1)
+    possible = np.concatenate(
+        [c.vm_possible, np.repeat(everywhere[:, None], count, axis=1)], axis=1
+    )
 
     def cat_(a: np.ndarray, v: float | int, dtype: Any) -> np.ndarray:
         return np.concatenate([a, np.full(count, v, dtype=dtype)]).astype(dtype)
@@ -429,10 +506,13 @@ def add_hosts(cluster: Cluster, model: str, count: int, shape: HostShape | None 
         host_memory_reserve_mb=cat_(c.host_memory_reserve_mb, shp.memory_reserve_mb, np.int64),
         host_cpu_base_milli=cat_(c.host_cpu_base_milli, 0, np.int64),
         host_max_migrations=cat_(c.host_max_migrations, shp.max_vm_migrations, np.int64),
-        host_max_config_version_x10=cat_(c.host_max_config_version_x10, ANY_CONFIG_VERSION,
-                                         np.int32),
+        host_max_config_version_x10=cat_(
+            c.host_max_config_version_x10, ANY_CONFIG_VERSION, np.int32
+        ),
         host_max_running_vms=cat_(c.host_max_running_vms, DEFAULT_MAX_RUNNING_VMS, np.int64),
-        features=tuple(feats), host_features=hf, vendor_baseline=base,
+        features=tuple(feats),
+        host_features=hf,
+        vendor_baseline=base,
         vm_possible=possible,
     )
 
@@ -455,16 +535,27 @@ class AddHostResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"model": self.model, "needed": self.needed, "proven": self.proven,
-                "searched_up_to": self.searched_up_to,
-                "host_shape": {"logical_processors": self.shape.logical_processors,
-                               "memory_mb": self.shape.memory_mb,
-                               "memory_reserve_mb": self.shape.memory_reserve_mb}}
+        return {
+            "model": self.model,
+            "needed": self.needed,
+            "proven": self.proven,
+            "searched_up_to": self.searched_up_to,
+            "host_shape": {
+                "logical_processors": self.shape.logical_processors,
+                "memory_mb": self.shape.memory_mb,
+                "memory_reserve_mb": self.shape.memory_reserve_mb,
+            },
+        }
 
 
-def min_additional_hosts(cluster: Cluster, model: str, options: FailureOptions | None = None,
-                         max_hosts: int | None = None, shape: HostShape | None = None,
-                         catalog: CpuCatalog | None = None) -> AddHostResult:
+def min_additional_hosts(
+    cluster: Cluster,
+    model: str,
+    options: FailureOptions | None = None,
+    max_hosts: int | None = None,
+    shape: HostShape | None = None,
+    catalog: CpuCatalog | None = None,
+) -> AddHostResult:
     """Fewest empty ``model`` hosts to add so that every single-node failure is survivable.
 
     Exponential search (0, 1, 2, 4, ...) up to ``max_hosts`` (default: up to Hyper-V's
@@ -491,8 +582,14 @@ def min_additional_hosts(cluster: Cluster, model: str, options: FailureOptions |
             proven = evals[0][1]
         else:
             proven = evals[needed][1] and evals.get(needed - 1, (False, False))[1]
-        return AddHostResult(m.name, shp, needed, proven, limit,
-                             tuple((k, s, p) for k, (s, p) in sorted(evals.items())))
+        return AddHostResult(
+            m.name,
+            shp,
+            needed,
+            proven,
+            limit,
+            tuple((k, s, p) for k, (s, p) in sorted(evals.items())),
+        )
 
     if safe(0):
         return result(0)
@@ -512,7 +609,15 @@ def min_additional_hosts(cluster: Cluster, model: str, options: FailureOptions |
 
 
 __all__ = [
-    "AddHostResult", "DrainOutcome", "GrowthLimit", "HostShape", "MaintenanceReport",
-    "add_hosts", "default_shape", "growth_limit", "min_additional_hosts",
-    "rolling_maintenance", "scale_demand",
+    "AddHostResult",
+    "DrainOutcome",
+    "GrowthLimit",
+    "HostShape",
+    "MaintenanceReport",
+    "add_hosts",
+    "default_shape",
+    "growth_limit",
+    "min_additional_hosts",
+    "rolling_maintenance",
+    "scale_demand",
 ]

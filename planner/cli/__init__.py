@@ -58,13 +58,25 @@ class HvplanGroup(TyperGroup):
         for c in self.commands.values():
             _plain_metavars(c)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             windows_expand_args: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Run a command; see ``click.Command.main``."""
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
-                              windows_expand_args=windows_expand_args, **extra)
+            rv = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
             code = rv if isinstance(rv, int) else 0
         except click_errors.NoArgsIsHelpError as e:
             typer.echo(e.ctx.get_help() if e.ctx else "")
@@ -106,8 +118,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Optimization-based placement planner for Hyper-V failover clusters.
@@ -122,15 +137,14 @@ app.command(short_help="Check a snapshot: every problem and warning.")(basic.val
 app.command(short_help="Per-node load, threshold and rules broken now.")(basic.status)
 app.command(short_help="Optimal, verified migration plan.")(plan.plan)
 app.command(short_help="Check a plan against a snapshot, independently.")(plan.verify)
-app.command(name="compare", short_help="hvplan against the native balancers.")(
-    compare.compare_cmd)
-app.command(short_help="Batch what-if capacity planning (N+k, growth, drains).")(
-    capacity.capacity)
+app.command(name="compare", short_help="hvplan against the native balancers.")(compare.compare_cmd)
+app.command(short_help="Batch what-if capacity planning (N+k, growth, drains).")(capacity.capacity)
 app.command(short_help="Realistic synthetic snapshot.")(generate.generate)
 app.command(short_help="Self-contained HTML report with charts.")(report.report)
 app.command(short_help="Write the PowerShell collector script.")(report.collector)
 app.command(name="replay", short_help="Replay the load history: plan vs. native balancers.")(
-    replay.replay_cmd)
+    replay.replay_cmd
+)
 
 
 def _hard_exit(code: int) -> None:
@@ -172,6 +186,9 @@ def main() -> None:
             _hard_exit(code)
         if os.environ.get("HVPLAN_DEBUG"):
             raise
-        print(f"hvplan: internal error: {type(e).__name__}: {e}\n"
-              "(this is a bug in hvplan; run with HVPLAN_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"hvplan: internal error: {type(e).__name__}: {e}\n"
+            "(this is a bug in hvplan; run with HVPLAN_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         sys.exit(1)

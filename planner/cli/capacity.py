@@ -44,10 +44,16 @@ def _check_scheduler(value: str | None) -> str | None:
         port = u.port
     except ValueError:
         port = None
-    if u.scheme not in SCHEDULER_SCHEMES or not u.hostname or (
-            u.scheme != "inproc" and port is None) or any(c.isspace() for c in v):
-        raise typer.BadParameter(f"{value!r} is not a Dask scheduler address; expected "
-                                 "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    if (
+        u.scheme not in SCHEDULER_SCHEMES
+        or not u.hostname
+        or (u.scheme != "inproc" and port is None)
+        or any(c.isspace() for c in v)
+    ):
+        raise typer.BadParameter(
+            f"{value!r} is not a Dask scheduler address; expected "
+            "tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+        )
     return v
 
 
@@ -55,8 +61,7 @@ def _parse_add_host(spec: str) -> tuple[str, int]:
     """``MODEL:N`` → (catalog model name, N); a usage error when malformed or unknown."""
     model, sep, count = spec.rpartition(":")
     if not sep or not model.strip():
-        fail(f"--add-host expects MODEL:N (for example Icelake-Server:2), got {spec!r}",
-             EXIT_USAGE)
+        fail(f"--add-host expects MODEL:N (for example Icelake-Server:2), got {spec!r}", EXIT_USAGE)
     try:
         n = int(count)
     except ValueError:
@@ -67,72 +72,154 @@ def _parse_add_host(spec: str) -> tuple[str, int]:
 
     m = default_catalog().get(model)
     if m is None:
-        fail(f"--add-host: unknown CPU model {model.strip()!r}; known models: "
-             + ", ".join(default_catalog().names()), EXIT_USAGE)
+        fail(
+            f"--add-host: unknown CPU model {model.strip()!r}; known models: "
+            + ", ".join(default_catalog().names()),
+            EXIT_USAGE,
+        )
     return m.name, n
 
 
 def capacity(
     snapshots: Annotated[list[Path], typer.Argument(help="One or more snapshot directories.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for scenarios.csv, "
-                                          "scenarios.parquet and summary.json.")],
-    failures: Annotated[int, typer.Option(
-        "--failures", min=1, max=8, metavar="K",
-        help="Up to K simultaneous node failures.")] = 1,
-    growth: Annotated[list[float] | None, typer.Option(
-        "--growth", min=0.01, max=100.0, metavar="F",
-        help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.")] = None,
-    add_host: Annotated[str | None, typer.Option(
-        "--add-host", metavar="MODEL:N", help="Also test N added hosts of a catalog CPU "
-        "model and find the fewest that make the cluster N+1-safe.")] = None,
-    maintenance: Annotated[bool, typer.Option(
-        "--maintenance", help="Drain each node in turn under the threshold.")] = False,
-    maintenance_engine: Annotated[MaintenanceEngine, typer.Option(
-        "--maintenance-engine", case_sensitive=False,
-        help="restart: only the drained node's VMs move (as the cluster's drain does); "
-             "optimizer: the optimizer's plan, which may move others.")
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for scenarios.csv, scenarios.parquet and summary.json."
+        ),
+    ],
+    failures: Annotated[
+        int,
+        typer.Option(
+            "--failures", min=1, max=8, metavar="K", help="Up to K simultaneous node failures."
+        ),
+    ] = 1,
+    growth: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--growth",
+            min=0.01,
+            max=100.0,
+            metavar="F",
+            help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.",
+        ),
+    ] = None,
+    add_host: Annotated[
+        str | None,
+        typer.Option(
+            "--add-host",
+            metavar="MODEL:N",
+            help="Also test N added hosts of a catalog CPU "
+            "model and find the fewest that make the cluster N+1-safe.",
+        ),
+    ] = None,
+    maintenance: Annotated[
+        bool, typer.Option("--maintenance", help="Drain each node in turn under the threshold.")
+    ] = False,
+    maintenance_engine: Annotated[
+        MaintenanceEngine,
+        typer.Option(
+            "--maintenance-engine",
+            case_sensitive=False,
+            help="restart: only the drained node's VMs move (as the cluster's drain does); "
+            "optimizer: the optimizer's plan, which may move others.",
+        ),
     ] = MaintenanceEngine.RESTART,
-    level: Annotated[LevelChoice | None, typer.Option(
-        "--level", case_sensitive=False,
-        help="Balancer level for --maintenance (default: the cluster's).")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, max=100.0,
-        help="Threshold percent for --maintenance; overrides --level.")] = None,
-    high_mode: Annotated[HighModeChoice, typer.Option(
-        "--high-mode", case_sensitive=False, help="Reading of the High level.")
+    level: Annotated[
+        LevelChoice | None,
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Balancer level for --maintenance (default: the cluster's).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=100.0,
+            help="Threshold percent for --maintenance; overrides --level.",
+        ),
+    ] = None,
+    high_mode: Annotated[
+        HighModeChoice,
+        typer.Option("--high-mode", case_sensitive=False, help="Reading of the High level."),
     ] = HighModeChoice.AVERAGE,
-    survivable_threshold: Annotated[float | None, typer.Option(
-        "--survivable-threshold", min=0.0, max=100.0,
-        help="Survivable also requires every surviving host at or under this percent.")] = None,
-    max_scenarios: Annotated[int, typer.Option(
-        "--max-scenarios", min=1, help="Per K >= 2, sample this many node combinations "
-        "when there are more (seeded).")] = 2016,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=SEED_MAX, metavar="N",
-                                      help="Sampling and solver seed.")] = 0,
-    time_limit: Annotated[float, typer.Option(
-        "--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")] = 10.0,
-    no_exact: Annotated[bool, typer.Option(
-        "--no-exact", help="Screen only: skip the exact CP-SAT checks.")] = False,
-    exact_loss: Annotated[bool, typer.Option(
-        "--exact-loss", help="For scenarios that are not survivable, also compute with CP-SAT "
-        "the fewest VMs any placement must leave out (by priority).")] = False,
-    no_growth_limit: Annotated[bool, typer.Option(
-        "--no-growth-limit", help="Skip the search for the growth that breaks N+1.")] = False,
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", callback=_check_scheduler, metavar="ADDRESS",
-        help="Existing Dask scheduler, e.g. tcp://host:8786.")] = None,
-    worker_timeout: Annotated[float, typer.Option(
-        "--worker-timeout", min=0.1, metavar="S",
-        help="With --scheduler: give up when it has no worker after S seconds.")] = 30.0,
-    workers: Annotated[int, typer.Option(
-        "--workers", min=1, help="Workers of the embedded LocalCluster.")] = 2,
-    threads: Annotated[bool, typer.Option(
-        "--threads", help="Embedded cluster with threads instead of processes.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace earlier results in --out.")] = False,
-    progress: Annotated[bool | None, typer.Option(
-        "--progress/--no-progress", show_default=False,
-        help="Show progress on stderr (default: on a terminal, not under --json).")] = None,
+    survivable_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--survivable-threshold",
+            min=0.0,
+            max=100.0,
+            help="Survivable also requires every surviving host at or under this percent.",
+        ),
+    ] = None,
+    max_scenarios: Annotated[
+        int,
+        typer.Option(
+            "--max-scenarios",
+            min=1,
+            help="Per K >= 2, sample this many node combinations when there are more (seeded).",
+        ),
+    ] = 2016,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=SEED_MAX, metavar="N", help="Sampling and solver seed."),
+    ] = 0,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")
+    ] = 10.0,
+    no_exact: Annotated[
+        bool, typer.Option("--no-exact", help="Screen only: skip the exact CP-SAT checks.")
+    ] = False,
+    exact_loss: Annotated[
+        bool,
+        typer.Option(
+            "--exact-loss",
+            help="For scenarios that are not survivable, also compute with CP-SAT "
+            "the fewest VMs any placement must leave out (by priority).",
+        ),
+    ] = False,
+    no_growth_limit: Annotated[
+        bool,
+        typer.Option("--no-growth-limit", help="Skip the search for the growth that breaks N+1."),
+    ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            callback=_check_scheduler,
+            metavar="ADDRESS",
+            help="Existing Dask scheduler, e.g. tcp://host:8786.",
+        ),
+    ] = None,
+    worker_timeout: Annotated[
+        float,
+        typer.Option(
+            "--worker-timeout",
+            min=0.1,
+            metavar="S",
+            help="With --scheduler: give up when it has no worker after S seconds.",
+        ),
+    ] = 30.0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Workers of the embedded LocalCluster.")
+    ] = 2,
+    threads: Annotated[
+        bool, typer.Option("--threads", help="Embedded cluster with threads instead of processes.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace earlier results in --out.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            show_default=False,
+            help="Show progress on stderr (default: on a terminal, not under --json).",
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
 ) -> None:
     """Batch what-if capacity planning: N+k failover, maintenance, growth, added hosts."""
@@ -147,26 +234,43 @@ def capacity(
 
     for s in snapshots:
         if not s.is_dir():
-            fail(f"{s}: snapshot directory does not exist" if not s.exists()
-                 else f"{s}: expected a snapshot directory of CSV files", EXIT_NO)
+            fail(
+                f"{s}: snapshot directory does not exist"
+                if not s.exists()
+                else f"{s}: expected a snapshot directory of CSV files",
+                EXIT_NO,
+            )
     check_out_dir(out_dir)
     add = _parse_add_host(add_host) if add_host else None
     opts = BatchOptions(
-        failure=FailureOptions(failures=failures, max_scenarios_per_k=max_scenarios, seed=seed,
-                               threshold_pct=survivable_threshold, exact=not no_exact,
-                               exact_time_limit_s=time_limit, exact_loss=exact_loss),
+        failure=FailureOptions(
+            failures=failures,
+            max_scenarios_per_k=max_scenarios,
+            seed=seed,
+            threshold_pct=survivable_threshold,
+            exact=not no_exact,
+            exact_time_limit_s=time_limit,
+            exact_loss=exact_loss,
+        ),
         growth=tuple(dict.fromkeys(growth)) if growth else (1.0,),
-        add_host=add, maintenance=maintenance, maintenance_engine=maintenance_engine.value,
-        level=None if level is None else level.value, threshold_pct=threshold,
-        high_mode=high_mode.value, growth_limit=not no_growth_limit,
+        add_host=add,
+        maintenance=maintenance,
+        maintenance_engine=maintenance_engine.value,
+        level=None if level is None else level.value,
+        threshold_pct=threshold,
+        high_mode=high_mode.value,
+        growth_limit=not no_growth_limit,
     )
     with ExitStack() as stack:
         tmp = stack.enter_context(published_dir(out_dir, force, "the results"))
         prog = stack.enter_context(progress_display(json, progress, unit="scenarios"))
         prog.stage("starting Dask" if scheduler is None else "connecting to " + scheduler)
         try:
-            client = stack.enter_context(dask_client(scheduler, workers, processes=not threads,
-                                                     worker_timeout_s=worker_timeout))
+            client = stack.enter_context(
+                dask_client(
+                    scheduler, workers, processes=not threads, worker_timeout_s=worker_timeout
+                )
+            )
         except BatchError as e:
             fail(str(e))
         except (OSError, RuntimeError, TimeoutError) as e:
@@ -191,12 +295,12 @@ def capacity(
 
 def _show_invalid(result: BatchResult, json_mode: bool) -> None:
     if json_mode:
-        print_json({"valid": False,
-                    "snapshots": {k: r.to_dict() for k, r in result.invalid.items()}})
+        print_json(
+            {"valid": False, "snapshots": {k: r.to_dict() for k, r in result.invalid.items()}}
+        )
     for name, rep in result.invalid.items():
         show_problems(rep)
-        err.print(f"[red]hvplan: {name} is not a valid snapshot ({len(rep.errors)} error(s))"
-                  "[/]")
+        err.print(f"[red]hvplan: {name} is not a valid snapshot ({len(rep.errors)} error(s))[/]")
     err.print("[red]hvplan: nothing was written.[/]")
 
 
@@ -226,10 +330,14 @@ def _generation_lines(s: dict[str, Any]) -> list[str]:
         lost = len(g["features_lost"])
         lines.append(
             f"adding a {g['model']} node: the {g['vendor'].title()} CommonClusterFeatureSet "
-            + (f"loses {lost} feature(s), {g['affected_vms']} VM(s) see it at next boot"
-               if lost else "keeps every feature")
+            + (
+                f"loses {lost} feature(s), {g['affected_vms']} VM(s) see it at next boot"
+                if lost
+                else "keeps every feature"
+            )
             + f"; {g['not_live_target_until_reboot']} running VM(s) cannot live-migrate to it "
-            f"until they reboot, {g['never_live_target']} cannot at all")
+            f"until they reboot, {g['never_live_target']} cannot at all"
+        )
     r = s.get("retire_oldest")
     if r and r["retired_hosts"]:
         gained = sum(len(v) for v in r["features_gained"].values())
@@ -237,14 +345,29 @@ def _generation_lines(s: dict[str, Any]) -> list[str]:
             f"retiring {', '.join(r['models'])} ({len(r['retired_hosts'])} node(s)): "
             f"{gained} feature(s) gained for {r['benefiting_vms']} VM(s); relocation "
             + ("fits" if r["relocation_feasible"] else "does not fit")
-            + ("" if r["n1_safe_after"] is None else
-               "; N+1-safe after" if r["n1_safe_after"] else "; not N+1-safe after"))
+            + (
+                ""
+                if r["n1_safe_after"] is None
+                else "; N+1-safe after"
+                if r["n1_safe_after"]
+                else "; not N+1-safe after"
+            )
+        )
     return lines
 
 
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
-    cols = ["snapshot", "hosts", "VMs", "N+1 safe", "worst node loss", "not survivable",
-            "growth breaks at", "fewest added hosts", "maintenance"]
+    cols = [
+        "snapshot",
+        "hosts",
+        "VMs",
+        "N+1 safe",
+        "worst node loss",
+        "not survivable",
+        "growth breaks at",
+        "fewest added hosts",
+        "maintenance",
+    ]
     rows: list[list[str | Text]] = []
     tab = result.table
     for s in result.snapshots:
@@ -254,26 +377,59 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
         gl = s.get("growth_limit")
         gtxt = _growth_text(gl)
         mh = s.get("min_additional_hosts", {}).get("1")
-        htxt = "-" if not mh else ("not enough" if mh["needed"] is None
-                                   else f"{mh['needed']} x {mh['model']}")
+        htxt = (
+            "-"
+            if not mh
+            else ("not enough" if mh["needed"] is None else f"{mh['needed']} x {mh['model']}")
+        )
         m = s.get("maintenance")
-        mtxt = "-" if not m else (("all feasible" if m["all_feasible"] else
-                                   "infeasible: " + ", ".join(m["infeasible"]))
-                                  + f"; {m['total_moves']} moves; hardest {m['hardest']}")
+        mtxt = (
+            "-"
+            if not m
+            else (
+                (
+                    "all feasible"
+                    if m["all_feasible"]
+                    else "infeasible: " + ", ".join(m["infeasible"])
+                )
+                + f"; {m['total_moves']} moves; hardest {m['hardest']}"
+            )
+        )
         w = s.get("worst_n1")
-        wtxt = "-" if not w else (
-            f"{w['scenario'].removeprefix('N+1:')}: "
-            + (f"{w['vms_not_restarted']} VM(s) left off" if w["vms_not_restarted"] else
-               f"CPU {w['max_cpu_pct_after']:.0f} %, memory {w['max_memory_pct_after']:.0f} %"))
-        rows.append([term_safe(name), str(s.get("hosts", "")), str(s.get("vms", "")),
-                     Text.from_markup(_yes(s.get("n1_safe"))), term_safe(wtxt),
-                     f"{bad}/{len(sub)}", gtxt, term_safe(htxt), term_safe(mtxt)])
+        wtxt = (
+            "-"
+            if not w
+            else (
+                f"{w['scenario'].removeprefix('N+1:')}: "
+                + (
+                    f"{w['vms_not_restarted']} VM(s) left off"
+                    if w["vms_not_restarted"]
+                    else f"CPU {w['max_cpu_pct_after']:.0f} %, "
+                    f"memory {w['max_memory_pct_after']:.0f} %"
+                )
+            )
+        )
+        rows.append(
+            [
+                term_safe(name),
+                str(s.get("hosts", "")),
+                str(s.get("vms", "")),
+                Text.from_markup(_yes(s.get("n1_safe"))),
+                term_safe(wtxt),
+                f"{bad}/{len(sub)}",
+                gtxt,
+                term_safe(htxt),
+                term_safe(mtxt),
+            ]
+        )
     show_table(out, cols, rows, title="Capacity")
     for s in result.snapshots:
         for line in _generation_lines(s):
             out.print(f"{safe(s.get('snapshot', ''))}: {safe(line)}")
-    out.print(f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
-              f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
-              f"{summary['workers']} worker(s) "
-              f"({summary['scenarios_per_second'] or 0:.1f} scenarios/s)")
+    out.print(
+        f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
+        f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
+        f"{summary['workers']} worker(s) "
+        f"({summary['scenarios_per_second'] or 0:.1f} scenarios/s)"
+    )
     out.print(f"Results: {safe(summary['out'])}/scenarios.csv, scenarios.parquet, summary.json")

@@ -70,5 +70,13 @@ class MaintenanceEngine(StrEnum):
 SEED_MAX = 2**31 - 1
 
 
-__all__ = ["SEED_MAX", "HighModeChoice", "HotVendor", "LevelChoice", "LoadChoice",
-           "MaintenanceEngine", "MinimiseChoice", "VendorChoice"]
+__all__ = [
+    "SEED_MAX",
+    "HighModeChoice",
+    "HotVendor",
+    "LevelChoice",
+    "LoadChoice",
+    "MaintenanceEngine",
+    "MinimiseChoice",
+    "VendorChoice",
+]

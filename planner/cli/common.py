@@ -69,9 +69,13 @@ def _json_default(o: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- tables
-def show_table(console: Console, columns: Sequence[str],
-               rows: Sequence[Sequence[str | Text]], title: str | None = None,
-               right: Sequence[str] = ()) -> None:
+def show_table(
+    console: Console,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    title: str | None = None,
+    right: Sequence[str] = (),
+) -> None:
     """Print rows whole: a table when it fits the console's width, else one block per
     record (``column: value`` lines), so that names are never cut.
 
@@ -79,22 +83,33 @@ def show_table(console: Console, columns: Sequence[str],
     markup in them is not interpreted unless a cell is a :class:`~rich.text.Text`.
     """
     cells = [[c if isinstance(c, Text) else Text(str(c)) for c in r] for r in rows]
-    widths = [max([len(col)] + [c.cell_len for c in (r[i] for r in cells)])
-              for i, col in enumerate(columns)]
+    widths = [
+        max([len(col)] + [c.cell_len for c in (r[i] for r in cells)])
+        for i, col in enumerate(columns)
+    ]
     need = sum(widths) + 3 * len(columns) + 1
     if need <= console.width or not console.is_terminal:
         # A pipe or file has no width: print whole rows (one line each, greppable).
         t = Table(title=title, expand=False)
         for col in columns:
-            t.add_column(col, justify="right" if col in right else "left", overflow="fold",
-                         no_wrap=False, min_width=len(col))
+            t.add_column(
+                col,
+                justify="right" if col in right else "left",
+                overflow="fold",
+                no_wrap=False,
+                min_width=len(col),
+            )
         for r in cells:
             t.add_row(*r)
         if console.is_terminal:
             console.print(t)
         else:
-            Console(file=console.file, width=max(need, console.width), highlight=False,
-                    color_system=None).print(t)
+            Console(
+                file=console.file,
+                width=max(need, console.width),
+                highlight=False,
+                color_system=None,
+            ).print(t)
         return
     if title:
         console.print(Text(title, style="bold"))
@@ -116,11 +131,18 @@ def problems_table(report: Report, title: str, problems: list[Problem] | None = 
     rows: list[list[str | Text]] = []
     for p in report.errors + report.warnings if problems is None else problems:
         value = p.to_dict()["value"]
-        rows.append([Text("error", style="red") if p.severity == "error"
-                     else Text("warning", style="yellow"),
-                     term_safe(p.file), "" if p.row is None else str(p.row),
-                     term_safe(p.column or ""),
-                     term_safe("" if value is None else repr(value)), term_safe(p.message)])
+        rows.append(
+            [
+                Text("error", style="red")
+                if p.severity == "error"
+                else Text("warning", style="yellow"),
+                term_safe(p.file),
+                "" if p.row is None else str(p.row),
+                term_safe(p.column or ""),
+                term_safe("" if value is None else repr(value)),
+                term_safe(p.message),
+            ]
+        )
     show_table(err, ["severity", "file", "row", "column", "value", "message"], rows, title=title)
 
 
@@ -131,8 +153,9 @@ def problem_lines(report: Report, problems: list[Problem] | None = None) -> list
     return [term_safe(f"{p.severity}: {p}") for p in ps]
 
 
-def show_problems(report: Report, stream: Console | None = None,
-                  disabled_rules: bool = True) -> None:
+def show_problems(
+    report: Report, stream: Console | None = None, disabled_rules: bool = True
+) -> None:
     """Print warnings and errors on stderr: a table on a terminal, one line per problem
     otherwise (pipes, files, CI logs stay greppable).
 
@@ -150,12 +173,16 @@ def show_problems(report: Report, stream: Console | None = None,
             for line in problem_lines(report, problems):
                 console.print(line, markup=False, highlight=False)
     if disabled:
-        console.print(f"note: {len(disabled)} disabled rule(s) are not enforced "
-                      "(hvplan validate lists them)", markup=False, highlight=False)
+        console.print(
+            f"note: {len(disabled)} disabled rule(s) are not enforced (hvplan validate lists them)",
+            markup=False,
+            highlight=False,
+        )
 
 
-def load_snapshot(snapshot: Path, json_mode: bool = False,
-                  disabled_rules: bool = False) -> tuple[Cluster, Report]:
+def load_snapshot(
+    snapshot: Path, json_mode: bool = False, disabled_rules: bool = False
+) -> tuple[Cluster, Report]:
     """Read a snapshot; on errors print every problem (and the JSON report with
     ``json_mode``) and exit 1.  Warnings go to stderr in every mode (one line each under
     ``--json``), and stay in the returned report for the JSON output."""
@@ -166,8 +193,10 @@ def load_snapshot(snapshot: Path, json_mode: bool = False,
         if json_mode:
             print_json(report.to_dict())
         show_problems(report)
-        err.print(f"[red]hvplan: {safe(snapshot)} is not a valid snapshot "
-                  f"({len(report.errors)} error(s)); nothing was done.[/]")
+        err.print(
+            f"[red]hvplan: {safe(snapshot)} is not a valid snapshot "
+            f"({len(report.errors)} error(s)); nothing was done.[/]"
+        )
         raise typer.Exit(EXIT_NO)
     if report.warnings:
         show_problems(report, disabled_rules=disabled_rules)
@@ -227,8 +256,9 @@ def published_file(path: Path, force: bool, what: str) -> Iterator[Path]:
 def check_seed(value: int) -> int:
     """Callback: a CP-SAT seed is a 32-bit integer."""
     if not 0 <= value <= SEED_MAX:
-        raise typer.BadParameter(f"{value} is not in the range 0..{SEED_MAX} "
-                                 "(the solver takes a 32-bit seed)")
+        raise typer.BadParameter(
+            f"{value} is not in the range 0..{SEED_MAX} (the solver takes a 32-bit seed)"
+        )
     return value
 
 
@@ -255,8 +285,7 @@ def age_text(hours: float) -> str:
 
 
 @contextlib.contextmanager
-def progress_display(json_mode: bool, force: bool | None,
-                     unit: str = "") -> Iterator[Progress]:
+def progress_display(json_mode: bool, force: bool | None, unit: str = "") -> Iterator[Progress]:
     """The progress line on stderr for a command (see :func:`planner.progress.reporter`),
     or a :class:`~planner.progress.NullProgress`; erased when the block ends."""
     from planner.progress import NULL_PROGRESS, reporter

@@ -30,44 +30,81 @@ if TYPE_CHECKING:
 
 def compare_cmd(
     snapshot: Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")],
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", metavar="DIR",
-        help="Write compare.csv, compare.json, native_moves.csv and compare.png here.")] = None,
-    level: Annotated[LevelChoice | None, typer.Option(
-        "--level", case_sensitive=False,
-        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Write compare.csv, compare.json, native_moves.csv and compare.png here.",
+        ),
     ] = None,
-    high_mode: Annotated[HighModeChoice, typer.Option(
-        "--high-mode", case_sensitive=False, help="Reading of the High level: average "
-        "(+5 points) or absolute (60 %).")] = HighModeChoice.AVERAGE,
-    time_limit: Annotated[float, typer.Option(
-        "--time-limit", min=0.1, help="Optimizer time limit in seconds.")] = 20.0,
-    seed: Annotated[int, typer.Option("--seed", callback=check_seed, metavar="N",
-                                      help="Solver seed (0 to 2147483647).")] = 0,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace an earlier comparison in --out.")] = False,
-    progress: Annotated[bool | None, typer.Option(
-        "--progress/--no-progress", show_default=False,
-        help="Show progress on stderr (default: on a terminal, not under --json).")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")
-                    ] = False,
+    level: Annotated[
+        LevelChoice | None,
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Balancer level (default: the cluster's auto_balancer_level).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
+        ),
+    ] = None,
+    high_mode: Annotated[
+        HighModeChoice,
+        typer.Option(
+            "--high-mode",
+            case_sensitive=False,
+            help="Reading of the High level: average (+5 points) or absolute (60 %).",
+        ),
+    ] = HighModeChoice.AVERAGE,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.1, help="Optimizer time limit in seconds.")
+    ] = 20.0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", callback=check_seed, metavar="N", help="Solver seed (0 to 2147483647)."
+        ),
+    ] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier comparison in --out.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            show_default=False,
+            help="Show progress on stderr (default: on a terminal, not under --json).",
+        ),
+    ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
 ) -> None:
     """Compare hvplan's plan with Node Fairness and SCVMM Dynamic Optimization simulations."""
     from planner.compare import CompareOptions, compare, write_outputs
 
     check_out_dir(out_dir)
     cluster, loaded = load_snapshot(snapshot, json)
-    opts = CompareOptions(level=level.value if level else None, threshold_pct=threshold,
-                          high_mode=high_mode.value, time_limit_s=time_limit, seed=seed)
+    opts = CompareOptions(
+        level=level.value if level else None,
+        threshold_pct=threshold,
+        high_mode=high_mode.value,
+        time_limit_s=time_limit,
+        seed=seed,
+    )
     if out_dir is None:
         with progress_display(json, progress) as prog:
             prog.stage("optimising and simulating the native balancers", time_left=time_limit)
             res = compare(cluster, opts)
     else:
-        with published_dir(out_dir, force, "the comparison") as tmp, \
-                progress_display(json, progress) as prog:
+        with (
+            published_dir(out_dir, force, "the comparison") as tmp,
+            progress_display(json, progress) as prog,
+        ):
             prog.stage("optimising and simulating the native balancers", time_left=time_limit)
             res = compare(cluster, opts)
             prog.stage("writing the results")
@@ -97,22 +134,50 @@ def _print_text(res: CompareResult) -> None:
 
     out.print(f"Cluster [bold]{safe(c.name)}[/]: {c.n_hosts} hosts, {c.n_vms} VMs")
     out.print(f"Threshold: {safe(res.threshold.rule)}")
-    out.print(f"Before: {b['hosts_over_threshold_after']} host(s) over the threshold, highest "
-              f"CPU {b['max_cpu_pct_after']:.1f} %, memory {b['max_memory_pct_after']:.1f} %")
-    cols = ["strategy", "status", "moves", "moved MB", "downtime", "passes", "converge s",
-            "migrate s", "over", "max CPU %", "max mem %", "rules", "AA"]
+    out.print(
+        f"Before: {b['hosts_over_threshold_after']} host(s) over the threshold, highest "
+        f"CPU {b['max_cpu_pct_after']:.1f} %, memory {b['max_memory_pct_after']:.1f} %"
+    )
+    cols = [
+        "strategy",
+        "status",
+        "moves",
+        "moved MB",
+        "downtime",
+        "passes",
+        "converge s",
+        "migrate s",
+        "over",
+        "max CPU %",
+        "max mem %",
+        "rules",
+        "AA",
+    ]
     rows = []
     for r in res.rows:
         m = r.metrics
-        rows.append([term_safe(r.name), r.status, str(r.moves), f"{r.memory_moved_mb:,}",
-                     str(r.downtime_moves), str(r.passes), f"{r.converge_seconds:.0f}",
-                     f"{r.estimated_migration_seconds:.0f}",
-                     str(m["hosts_over_threshold_after"]), f"{m['max_cpu_pct_after']:.1f}",
-                     f"{m['max_memory_pct_after']:.1f}", str(m["rule_violations_after"]),
-                     str(m["anti_affinity_pairs_after"])])
+        rows.append(
+            [
+                term_safe(r.name),
+                r.status,
+                str(r.moves),
+                f"{r.memory_moved_mb:,}",
+                str(r.downtime_moves),
+                str(r.passes),
+                f"{r.converge_seconds:.0f}",
+                f"{r.estimated_migration_seconds:.0f}",
+                str(m["hosts_over_threshold_after"]),
+                f"{m['max_cpu_pct_after']:.1f}",
+                f"{m['max_memory_pct_after']:.1f}",
+                str(m["rule_violations_after"]),
+                str(m["anti_affinity_pairs_after"]),
+            ]
+        )
     show_table(out, cols, rows, right=cols[2:])
-    out.print("(over: nodes over the threshold after; rules: rules broken after; AA: "
-              "anti-affinity pairs sharing a node after)")
+    out.print(
+        "(over: nodes over the threshold after; rules: rules broken after; AA: "
+        "anti-affinity pairs sharing a node after)"
+    )
     out.print("What ran:")
     for r in res.rows:
         out.print(f"  {safe(r.name)}: {safe(r.description)}")

@@ -34,79 +34,164 @@ from planner.cli.common import (
 if TYPE_CHECKING:
     from planner.cluster import Cluster
 
-SnapshotArg = Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.",
-                                             show_default=False)]
+SnapshotArg = Annotated[
+    Path, typer.Argument(help="Snapshot directory of CSV files.", show_default=False)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-ForceOpt = Annotated[bool, typer.Option(
-    "--force", help="Replace an earlier output in --out (only once the new one is complete).")]
-ProgressOpt = Annotated[bool | None, typer.Option(
-    "--progress/--no-progress", show_default=False,
-    help="Show progress on stderr (default: on a terminal, not under --json).")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Replace an earlier output in --out (only once the new one is complete)."
+    ),
+]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).",
+    ),
+]
 
 #: Words for each objective tier when a plan is not proven best: (with a bound, without).
 _TIER_WORDS = {
     "rules": ("{d} broken rule(s) may be avoidable", "broken rules may be avoidable"),
-    "excess": ("the load above the threshold may be reducible by {pct}",
-               "the load above the threshold may be reducible"),
-    "anti_affinity": ("{d} anti-affinity pair(s) sharing a node may be avoidable",
-                      "anti-affinity pairs sharing a node may be avoidable"),
-    "migration": ("the migration cost is at most {pct} above the least possible",
-                  "the migration cost may still be lowered"),
-    "balance": ("the highest node load is at most {pct} above the lowest possible",
-                "the highest node load may still be lowered"),
+    "excess": (
+        "the load above the threshold may be reducible by {pct}",
+        "the load above the threshold may be reducible",
+    ),
+    "anti_affinity": (
+        "{d} anti-affinity pair(s) sharing a node may be avoidable",
+        "anti-affinity pairs sharing a node may be avoidable",
+    ),
+    "migration": (
+        "the migration cost is at most {pct} above the least possible",
+        "the migration cost may still be lowered",
+    ),
+    "balance": (
+        "the highest node load is at most {pct} above the lowest possible",
+        "the highest node load may still be lowered",
+    ),
 }
 
 
 def plan(
     snapshot: SnapshotArg,
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the plan files.",
-                                          show_default=False)],
-    level: Annotated[LevelChoice | None, typer.Option(
-        "--level", case_sensitive=False,
-        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
-    high_mode: Annotated[HighModeChoice, typer.Option(
-        "--high-mode", case_sensitive=False,
-        help="Reading of High: average (+5 points) or absolute (60 %).")
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for the plan files.", show_default=False)
+    ],
+    level: Annotated[
+        LevelChoice | None,
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Balancer level (default: the cluster's auto_balancer_level).",
+        ),
+    ] = None,
+    high_mode: Annotated[
+        HighModeChoice,
+        typer.Option(
+            "--high-mode",
+            case_sensitive=False,
+            help="Reading of High: average (+5 points) or absolute (60 %).",
+        ),
     ] = HighModeChoice.AVERAGE,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
+        ),
     ] = None,
-    headroom: Annotated[float | None, typer.Option(
-        "--headroom", min=0.0, max=100.0, metavar="PCT",
-        help="Aim this many points below the threshold (hot nodes do not end exactly at it).")
+    headroom: Annotated[
+        float | None,
+        typer.Option(
+            "--headroom",
+            min=0.0,
+            max=100.0,
+            metavar="PCT",
+            help="Aim this many points below the threshold (hot nodes do not end exactly at it).",
+        ),
     ] = None,
-    drain: Annotated[list[str] | None, typer.Option(
-        "--drain", metavar="HOST", help="Node to empty (repeatable).")] = None,
-    max_moves: Annotated[int | None, typer.Option(
-        "--max-moves", min=0, metavar="N",
-        help="Hard budget on the number of VMs that change node.")] = None,
-    minimise: Annotated[MinimiseChoice, typer.Option(
-        "--minimise", "--minimize", case_sensitive=False,
-        help="What the migration step minimises: memory moved, number of moves, or "
-             "estimated duration.")] = MinimiseChoice.MEMORY,
-    strict_rules: Annotated[bool, typer.Option(
-        "--strict-rules", help="Every affinity rule must hold, or the problem is "
-        "infeasible.")] = False,
-    load: Annotated[LoadChoice | None, typer.Option(
-        "--load", case_sensitive=False, help="With a load history: the statistic the "
-        "threshold is judged at (default p95; without history the vms.csv values).")] = None,
-    time_limit: Annotated[float | None, typer.Option(
-        "--time-limit", min=0.1, metavar="S", help="Solver time limit in seconds "
-        "(default: profile).")] = None,
-    seed: Annotated[int, typer.Option("--seed", callback=check_seed, metavar="N",
-                                      help="Solver random seed (0 to 2147483647).")] = 0,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, help="Solver workers (default: profile).")] = None,
-    model: Annotated[str, typer.Option(
-        "--model", metavar="PROFILE", help="Profile: rebalance, drain, strict or a PATH.toml."
-    )] = "rebalance",
-    export_model: Annotated[Path | None, typer.Option(
-        "--export-model", metavar="FILE", help="Write the CP-SAT model proto (text) to this "
-        "file.")] = None,
+    drain: Annotated[
+        list[str] | None,
+        typer.Option("--drain", metavar="HOST", help="Node to empty (repeatable)."),
+    ] = None,
+    max_moves: Annotated[
+        int | None,
+        typer.Option(
+            "--max-moves",
+            min=0,
+            metavar="N",
+            help="Hard budget on the number of VMs that change node.",
+        ),
+    ] = None,
+    minimise: Annotated[
+        MinimiseChoice,
+        typer.Option(
+            "--minimise",
+            "--minimize",
+            case_sensitive=False,
+            help="What the migration step minimises: memory moved, number of moves, or "
+            "estimated duration.",
+        ),
+    ] = MinimiseChoice.MEMORY,
+    strict_rules: Annotated[
+        bool,
+        typer.Option(
+            "--strict-rules", help="Every affinity rule must hold, or the problem is infeasible."
+        ),
+    ] = False,
+    load: Annotated[
+        LoadChoice | None,
+        typer.Option(
+            "--load",
+            case_sensitive=False,
+            help="With a load history: the statistic the "
+            "threshold is judged at (default p95; without history the vms.csv values).",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            min=0.1,
+            metavar="S",
+            help="Solver time limit in seconds (default: profile).",
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", callback=check_seed, metavar="N", help="Solver random seed (0 to 2147483647)."
+        ),
+    ] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Solver workers (default: profile).")
+    ] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", metavar="PROFILE", help="Profile: rebalance, drain, strict or a PATH.toml."
+        ),
+    ] = "rebalance",
+    export_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--export-model",
+            metavar="FILE",
+            help="Write the CP-SAT model proto (text) to this file.",
+        ),
+    ] = None,
     force: ForceOpt = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Also show the solver's view: every objective tier with its "
-        "bound and how it was settled.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show the solver's view: every objective tier with its "
+            "bound and how it was settled.",
+        ),
+    ] = False,
     progress: ProgressOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -121,8 +206,10 @@ def plan(
 
     check_out_dir(out_dir)
     if export_model is not None and not export_model.resolve().parent.is_dir():
-        fail(f"--export-model {export_model}: directory {export_model.resolve().parent} "
-             "does not exist")
+        fail(
+            f"--export-model {export_model}: directory {export_model.resolve().parent} "
+            "does not exist"
+        )
     if export_model is not None and export_model.is_dir():
         fail(f"--export-model {export_model}: is a directory; give a file name", EXIT_USAGE)
     cluster, loaded = load_snapshot(snapshot, json)
@@ -131,33 +218,53 @@ def plan(
     if prof is None:
         fail("--model: " + "; ".join(str(p) for p in rep.errors))
     wanted: dict[str, Any] = {
-        "level": level.value if level else None, "threshold_pct": threshold,
-        "high_mode": high_mode.value, "drain": tuple(drained), "max_moves": max_moves,
-        "time_limit_s": time_limit, "seed": seed, "workers": workers, "profile": prof,
-        "headroom_pct": headroom, "minimise": minimise.value, "strict_rules": strict_rules,
-        "load": None if load is None else load.value}
+        "level": level.value if level else None,
+        "threshold_pct": threshold,
+        "high_mode": high_mode.value,
+        "drain": tuple(drained),
+        "max_moves": max_moves,
+        "time_limit_s": time_limit,
+        "seed": seed,
+        "workers": workers,
+        "profile": prof,
+        "headroom_pct": headroom,
+        "minimise": minimise.value,
+        "strict_rules": strict_rules,
+        "load": None if load is None else load.value,
+    }
     load_stat = wanted.pop("load")
     if getattr(cluster, "history", None) is not None:
         load_stat = load_stat or "p95"
     elif load_stat not in (None, "latest"):
-        err.print("note: the snapshot has no load history (vm_history.csv); --load "
-                  f"{load_stat} is not used and the vms.csv values are planned")
+        err.print(
+            "note: the snapshot has no load history (vm_history.csv); --load "
+            f"{load_stat} is not used and the vms.csv values are planned"
+        )
         load_stat = None
     defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False}
     fields = {f.name for f in dataclasses.fields(PlanOptions)}
     for name, value in list(wanted.items()):
         if name not in fields:
             if value != defaults.get(name):
-                err.print(f"[yellow]hvplan: --{name.split('_')[0].replace('_', '-')} is not "
-                          "supported by this build's optimizer yet; it is ignored[/]")
+                err.print(
+                    f"[yellow]hvplan: --{name.split('_')[0].replace('_', '-')} is not "
+                    "supported by this build's optimizer yet; it is ignored[/]"
+                )
             del wanted[name]
     _age_note(cluster)
-    model_file = (contextlib.nullcontext(None) if export_model is None
-                  else published_file(export_model, force, "the model"))
-    with published_dir(out_dir, force, "the plan") as tmp, \
-            progress_display(json, progress) as prog, model_file as mtmp:
-        summary = _solve_and_write(cluster, PlanOptions(**wanted, export_model=mtmp), tmp,
-                                   json, prog, load_stat)
+    model_file = (
+        contextlib.nullcontext(None)
+        if export_model is None
+        else published_file(export_model, force, "the model")
+    )
+    with (
+        published_dir(out_dir, force, "the plan") as tmp,
+        progress_display(json, progress) as prog,
+        model_file as mtmp,
+    ):
+        summary = _solve_and_write(
+            cluster, PlanOptions(**wanted, export_model=mtmp), tmp, json, prog, load_stat
+        )
     _report(cluster, summary, out_dir, json, verbose, max_moves, loaded)
 
 
@@ -166,9 +273,11 @@ def _drained(cluster: Cluster, names: list[str]) -> list[int]:
     for name in names:
         h = cluster.host_index.get(name.casefold())
         if h is None:
-            fail(f"--drain {name!r}: no such node in the snapshot (nodes: "
-                 f"{', '.join(cluster.host_names[:20])}"
-                 f"{' ...' if cluster.n_hosts > 20 else ''})")
+            fail(
+                f"--drain {name!r}: no such node in the snapshot (nodes: "
+                f"{', '.join(cluster.host_names[:20])}"
+                f"{' ...' if cluster.n_hosts > 20 else ''})"
+            )
         drained.append(h)
     return drained
 
@@ -180,15 +289,18 @@ def _age_note(cluster: Cluster) -> None:
     if hours is None:
         return
     if hours > STALE_HOURS:
-        err.print(f"[yellow]hvplan: warning: the snapshot was collected {age_text(hours)} ago "
-                  f"({safe(collected)}); the cluster may have changed since — collect a new "
-                  "one before running the plan[/]")
+        err.print(
+            f"[yellow]hvplan: warning: the snapshot was collected {age_text(hours)} ago "
+            f"({safe(collected)}); the cluster may have changed since — collect a new "
+            "one before running the plan[/]"
+        )
     else:
         err.print(f"snapshot collected {age_text(hours)} ago ({safe(collected)})")
 
 
-def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
-                     prog: Any, load: str | None = None) -> dict[str, Any]:
+def _solve_and_write(
+    cluster: Cluster, opts: Any, tmp: Path, json: bool, prog: Any, load: str | None = None
+) -> dict[str, Any]:
     """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan.
 
     With ``load`` (a snapshot with a load history) the plan is judged over the history at
@@ -196,9 +308,12 @@ def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
     from planner.optimizer import SolveStatus
     from planner.pipeline import plan_to_directory
 
-    prog.stage("optimising the placement" if load is None else
-               f"optimising the placement over the load history ({load})",
-               time_left=opts.time_limit_s)
+    prog.stage(
+        "optimising the placement"
+        if load is None
+        else f"optimising the placement over the load history ({load})",
+        time_left=opts.time_limit_s,
+    )
     if load is not None:
         from planner.robustplan import plan_with_history_to_directory
 
@@ -206,13 +321,19 @@ def _solve_and_write(cluster: Cluster, opts: Any, tmp: Path, json: bool,
     else:
         # The library reports its own stages once plan_to_directory takes a progress
         # reporter.
-        extra = ({"progress": prog}
-                 if "progress" in inspect.signature(plan_to_directory).parameters else {})
+        extra = (
+            {"progress": prog}
+            if "progress" in inspect.signature(plan_to_directory).parameters
+            else {}
+        )
         res, wo = plan_to_directory(cluster, opts, tmp, **extra)
     if wo is None:
-        doc: dict[str, Any] = {"status": res.status.value, "explanation": res.explanation,
-                               "solve_seconds": round(res.solve_seconds, 3),
-                               "threshold_pct": res.threshold.to_dict()}
+        doc: dict[str, Any] = {
+            "status": res.status.value,
+            "explanation": res.explanation,
+            "solve_seconds": round(res.solve_seconds, 3),
+            "threshold_pct": res.threshold.to_dict(),
+        }
         if json:
             print_json(doc)
         what = "infeasible" if res.status == SolveStatus.INFEASIBLE else "no plan found"
@@ -238,19 +359,30 @@ def tier_words(tiers: list[dict[str, Any]]) -> list[str]:
         if obj is None or bound is None or obj <= bound:
             continue
         pct = f"{100 * (obj - bound) / bound:.1f} %" if bound > 0 else ""
-        with_bound, without = _TIER_WORDS.get(t["name"], ("{name}: {pct} above its bound",
-                                                          "{name}: not proven best"))
+        with_bound, without = _TIER_WORDS.get(
+            t["name"], ("{name}: {pct} above its bound", "{name}: not proven best")
+        )
         words = with_bound if bound > 0 or "{pct}" not in with_bound else without
         lines.append(words.format(d=obj - bound, pct=pct, name=t["name"]))
     return lines
 
 
-def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verbose: bool,
-            max_moves: int | None, loaded: Any) -> None:
+def _report(
+    cluster: Cluster,
+    s: dict[str, Any],
+    out_dir: Path,
+    json: bool,
+    verbose: bool,
+    max_moves: int | None,
+    loaded: Any,
+) -> None:
     """The plan's result: JSON, or a few lines in an administrator's words."""
     over_after = int(s["hosts_over_threshold_after"])
-    budget = (f"the move budget of {max_moves} leaves {over_after} node(s) over the threshold"
-              if max_moves is not None and over_after > 0 else None)
+    budget = (
+        f"the move budget of {max_moves} leaves {over_after} node(s) over the threshold"
+        if max_moves is not None and over_after > 0
+        else None
+    )
     if json:
         doc = dict(s)
         doc["warnings"] = warnings_json(loaded)
@@ -258,16 +390,23 @@ def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verb
             doc["budget_note"] = budget
         print_json(doc)
         return
-    out.print(f"Cluster [bold]{safe(cluster.name)}[/]: {cluster.n_hosts} nodes, "
-              f"{cluster.n_vms} VMs; threshold {safe(s.get('threshold_rule', ''))}")
+    out.print(
+        f"Cluster [bold]{safe(cluster.name)}[/]: {cluster.n_hosts} nodes, "
+        f"{cluster.n_vms} VMs; threshold {safe(s.get('threshold_rule', ''))}"
+    )
     dt = s["downtime_moves"]
-    out.print(f"Plan: {s['moves']} move(s)" + (f" ({dt} with downtime)" if dt else "")
-              + f", {s['memory_moved_mb']:,} MB of memory moved, {s['waves']} wave(s), "
-              f"about {_duration(float(s['estimated_seconds']))}")
-    out.print(f"Nodes over the threshold: {s['hosts_over_threshold_before']} -> {over_after}; "
-              f"highest CPU {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %, "
-              f"highest memory {s['max_memory_pct_before']:.1f} % -> "
-              f"{s['max_memory_pct_after']:.1f} %")
+    out.print(
+        f"Plan: {s['moves']} move(s)"
+        + (f" ({dt} with downtime)" if dt else "")
+        + f", {s['memory_moved_mb']:,} MB of memory moved, {s['waves']} wave(s), "
+        f"about {_duration(float(s['estimated_seconds']))}"
+    )
+    out.print(
+        f"Nodes over the threshold: {s['hosts_over_threshold_before']} -> {over_after}; "
+        f"highest CPU {s['max_cpu_pct_before']:.1f} % -> {s['max_cpu_pct_after']:.1f} %, "
+        f"highest memory {s['max_memory_pct_before']:.1f} % -> "
+        f"{s['max_memory_pct_after']:.1f} %"
+    )
     _history_lines(s.get("history"))
     from planner.solve.result import headline
 
@@ -277,11 +416,15 @@ def _report(cluster: Cluster, s: dict[str, Any], out_dir: Path, json: bool, verb
     if budget:
         out.print(f"[yellow]Note: {budget}.[/] Raise --max-moves to bring them under it.")
     if verbose:
-        out.print(f"Solver: status {s['status']}, method {safe(s.get('method'))}, profile "
-                  f"{safe(s.get('profile'))}, seed {s.get('seed')}")
+        out.print(
+            f"Solver: status {s['status']}, method {safe(s.get('method'))}, profile "
+            f"{safe(s.get('profile'))}, seed {s.get('seed')}"
+        )
         for t in s.get("tiers", []):
-            out.print(f"  tier {t['name']}: {t.get('objective')} (bound {t.get('bound')}, "
-                      f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})")
+            out.print(
+                f"  tier {t['name']}: {t.get('objective')} (bound {t.get('bound')}, "
+                f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})"
+            )
     out.print(f"Plan written to {safe(out_dir)}")
 
 
@@ -290,16 +433,20 @@ def _history_lines(h: dict[str, Any] | None) -> None:
     if not h:
         return
     b, a = h["before"], h["after"]
-    out.print(f"Over the load history ({h['window'].get('samples')} samples, judged at "
-              f"{h['statistic']}): node-samples over the threshold "
-              f"{b['node_samples_over_threshold']:,} -> {a['node_samples_over_threshold']:,},"
-              f" over capacity {b['node_samples_over_capacity']:,} -> "
-              f"{a['node_samples_over_capacity']:,}")
+    out.print(
+        f"Over the load history ({h['window'].get('samples')} samples, judged at "
+        f"{h['statistic']}): node-samples over the threshold "
+        f"{b['node_samples_over_threshold']:,} -> {a['node_samples_over_threshold']:,},"
+        f" over capacity {b['node_samples_over_capacity']:,} -> "
+        f"{a['node_samples_over_capacity']:,}"
+    )
     lp = h.get("latest_plan")
     if lp:
-        out.print(f"  a plan on --load latest: {lp['moves']} move(s), "
-                  f"{lp['node_samples_over_threshold']:,} node-samples over the threshold, "
-                  f"{lp['node_samples_over_capacity']:,} over capacity")
+        out.print(
+            f"  a plan on --load latest: {lp['moves']} move(s), "
+            f"{lp['node_samples_over_threshold']:,} node-samples over the threshold, "
+            f"{lp['node_samples_over_capacity']:,} over capacity"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -312,8 +459,9 @@ def _duration(seconds: float) -> str:
 
 def verify(
     snapshot: SnapshotArg,
-    plan_dir: Annotated[Path, typer.Argument(help="Directory written by hvplan plan.",
-                                             show_default=False)],
+    plan_dir: Annotated[
+        Path, typer.Argument(help="Directory written by hvplan plan.", show_default=False)
+    ],
     json: JsonOpt = False,
 ) -> None:
     """Check a plan against a snapshot, independently of the optimizer (exit 1 if not ok)."""
@@ -322,9 +470,20 @@ def verify(
     cluster, _ = load_snapshot(snapshot, json)
     if not plan_dir.is_dir():
         if json:
-            print_json({"ok": False, "violations": [
-                {"kind": "plan_file", "step": None, "vm": None, "host": None,
-                 "message": f"{plan_dir} is not a plan directory"}]})
+            print_json(
+                {
+                    "ok": False,
+                    "violations": [
+                        {
+                            "kind": "plan_file",
+                            "step": None,
+                            "vm": None,
+                            "host": None,
+                            "message": f"{plan_dir} is not a plan directory",
+                        }
+                    ],
+                }
+            )
         fail(f"{plan_dir} is not a directory")
     rep = verify_plan(cluster, plan_dir)
     if json:
@@ -345,7 +504,11 @@ def _show_violations(violations: list[dict[str, Any]]) -> None:
         return
     err.print(f"[red]{len(violations)} violation(s):[/]")
     for v in violations:
-        where = ", ".join(str(x) for x in (
-            f"step {v['step']}" if v["step"] is not None else None, v["vm"], v["host"]) if x)
-        err.print(f"  - {v['kind']}{' (' + safe(where) + ')' if where else ''}: "
-                  f"{safe(v['message'])}")
+        where = ", ".join(
+            str(x)
+            for x in (f"step {v['step']}" if v["step"] is not None else None, v["vm"], v["host"])
+            if x
+        )
+        err.print(
+            f"  - {v['kind']}{' (' + safe(where) + ')' if where else ''}: {safe(v['message'])}"
+        )

@@ -51,9 +51,11 @@ def read_placement(cluster: Cluster, plan_dir: Path) -> Any:
         vm = cluster.vm_index.get(csv_uncell(row.get("vm", "")).casefold())
         host = cluster.host_index.get(csv_uncell(row.get("host", "")).casefold())
         if vm is None or host is None:
-            fail(f"{path}, row {i}: {'VM' if vm is None else 'host'} "
-                 f"{term_safe(row.get('vm' if vm is None else 'host', ''))!r} is not in the "
-                 "snapshot (was the plan made from another snapshot?)")
+            fail(
+                f"{path}, row {i}: {'VM' if vm is None else 'host'} "
+                f"{term_safe(row.get('vm' if vm is None else 'host', ''))!r} is not in the "
+                "snapshot (was the plan made from another snapshot?)"
+            )
         p[vm] = host
         seen.add(vm)
     if len(seen) != cluster.n_vms:
@@ -61,54 +63,97 @@ def read_placement(cluster: Cluster, plan_dir: Path) -> Any:
     return p
 
 
-def _plan(cluster: Cluster, stat: LoadStatistic, level: str | None, threshold: float | None,
-          high_mode: str, time_limit: float) -> tuple[Any, str]:
+def _plan(
+    cluster: Cluster,
+    stat: LoadStatistic,
+    level: str | None,
+    threshold: float | None,
+    high_mode: str,
+    time_limit: float,
+) -> tuple[Any, str]:
     """hvplan's plan over the history (:func:`planner.robustplan.plan_with_history`)."""
     from planner.problem import PlanOptions
     from planner.robustplan import plan_with_history
 
-    res = plan_with_history(cluster, PlanOptions(level=level, threshold_pct=threshold,
-                                                 high_mode=high_mode,
-                                                 time_limit_s=time_limit), stat)
+    res = plan_with_history(
+        cluster,
+        PlanOptions(
+            level=level, threshold_pct=threshold, high_mode=high_mode, time_limit_s=time_limit
+        ),
+        stat,
+    )
     hist = res.summary.get("history", {}) if res.summary else {}
     after = hist.get("after", {})
-    note = (f"hvplan's plan on --load {stat.value}: {res.status}, "
-            f"{hist.get('moves', 0)} move(s); over the window "
-            f"{after.get('node_samples_over_threshold', '?')} node-samples over the "
-            f"threshold, {after.get('node_samples_over_capacity', '?')} over capacity")
+    note = (
+        f"hvplan's plan on --load {stat.value}: {res.status}, "
+        f"{hist.get('moves', 0)} move(s); over the window "
+        f"{after.get('node_samples_over_threshold', '?')} node-samples over the "
+        f"threshold, {after.get('node_samples_over_capacity', '?')} over capacity"
+    )
     return res.placement, note
 
 
 def replay_cmd(
     snapshot: Annotated[Path, typer.Argument(help="Snapshot directory with a load history.")],
-    plan_dir: Annotated[Path | None, typer.Option(
-        "--plan", file_okay=False, help="Plan directory (placement.csv); default: hvplan "
-        "plans the snapshot itself on --load.")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", file_okay=False,
-        help="Write replay.json, replay.csv, replay_moves.csv and replay.png here.")] = None,
-    period: Annotated[float, typer.Option(
-        "--period", min=0.0, help="Re-planning period in hours (0: no re-planned "
-        "strategy).")] = 24.0,
-    load: Annotated[LoadChoice, typer.Option(
-        "--load", case_sensitive=False, help="What hvplan's plans judge the threshold at.")
-    ] = LoadChoice.P95,
-    level: Annotated[LevelChoice | None, typer.Option(
-        "--level", case_sensitive=False,
-        help="Balancer level (default: the cluster's auto_balancer_level).")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level.")
+    plan_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            file_okay=False,
+            help="Plan directory (placement.csv); default: hvplan "
+            "plans the snapshot itself on --load.",
+        ),
     ] = None,
-    high_mode: Annotated[HighModeChoice, typer.Option(
-        "--high-mode", case_sensitive=False, help="Reading of the High level.")
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            file_okay=False,
+            help="Write replay.json, replay.csv, replay_moves.csv and replay.png here.",
+        ),
+    ] = None,
+    period: Annotated[
+        float,
+        typer.Option(
+            "--period", min=0.0, help="Re-planning period in hours (0: no re-planned strategy)."
+        ),
+    ] = 24.0,
+    load: Annotated[
+        LoadChoice,
+        typer.Option(
+            "--load", case_sensitive=False, help="What hvplan's plans judge the threshold at."
+        ),
+    ] = LoadChoice.P95,
+    level: Annotated[
+        LevelChoice | None,
+        typer.Option(
+            "--level",
+            case_sensitive=False,
+            help="Balancer level (default: the cluster's auto_balancer_level).",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
+        ),
+    ] = None,
+    high_mode: Annotated[
+        HighModeChoice,
+        typer.Option("--high-mode", case_sensitive=False, help="Reading of the High level."),
     ] = HighModeChoice.AVERAGE,
-    time_limit: Annotated[float, typer.Option(
-        "--time-limit", min=0.1, help="Seconds for hvplan's plan (each re-plan gets a "
-        "quarter of it).")] = 20.0,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an earlier replay.")
-                     ] = False,
-    json: Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")
-                    ] = False,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            min=0.1,
+            help="Seconds for hvplan's plan (each re-plan gets a quarter of it).",
+        ),
+    ] = 20.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an earlier replay.")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
 ) -> None:
     """Replay the snapshot's load history: the current placement, hvplan's plan (once and
     re-planned), Node Fairness in the cluster's mode and SCVMM Dynamic Optimization."""
@@ -119,8 +164,10 @@ def replay_cmd(
     stat = parse_statistic(load.value)
     cluster, loaded = load_snapshot(snapshot, json)
     if cluster.history is None:
-        fail(f"{snapshot} has no load history (vm_history.csv/.parquet or "
-             "host_history.csv/.parquet): nothing to replay")
+        fail(
+            f"{snapshot} has no load history (vm_history.csv/.parquet or "
+            "host_history.csv/.parquet): nothing to replay"
+        )
     lv = None if level is None else level.value
     if plan_dir is not None:
         placement = read_placement(cluster, plan_dir)
@@ -131,10 +178,14 @@ def replay_cmd(
     def replanner(c: Cluster) -> Any:
         return _plan(c, stat, lv, threshold, high_mode.value, max(time_limit / 4, 1.0))[0]
 
-    res = replay(cluster, plan_placement=placement,
-                 options=ReplayOptions(level=lv, threshold_pct=threshold,
-                                       high_mode=high_mode.value, period_hours=period),
-                 replanner=replanner if period > 0 else None)
+    res = replay(
+        cluster,
+        plan_placement=placement,
+        options=ReplayOptions(
+            level=lv, threshold_pct=threshold, high_mode=high_mode.value, period_hours=period
+        ),
+        replanner=replanner if period > 0 else None,
+    )
     if out_dir is not None:
         with published_dir(out_dir, force, "the replay") as tmp:
             _write(res, tmp)
@@ -152,8 +203,9 @@ def replay_cmd(
 def _write(res: ReplayResult, out_dir: Path) -> None:
     from planner.replaychart import write_replay_chart
 
-    (out_dir / "replay.json").write_text(jsonlib.dumps(res.to_dict(), indent=2) + "\n",
-                                         encoding="utf-8")
+    (out_dir / "replay.json").write_text(
+        jsonlib.dumps(res.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
     rows = [s.to_dict() for s in res.strategies]
     for name, data in (("replay.csv", rows), ("replay_moves.csv", res.moves_rows())):
         buf = io.StringIO()
@@ -168,18 +220,37 @@ def _write(res: ReplayResult, out_dir: Path) -> None:
 
 def _print_text(res: ReplayResult) -> None:
     w = res.history.window()
-    out.print(f"Cluster {safe(res.cluster.name)}: replay of {w['samples']} samples of "
-              f"{w['step_seconds']} s, {w['start']} to {w['end']}", markup=False)
+    out.print(
+        f"Cluster {safe(res.cluster.name)}: replay of {w['samples']} samples of "
+        f"{w['step_seconds']} s, {w['start']} to {w['end']}",
+        markup=False,
+    )
     out.print(f"Threshold: {safe(res.threshold.rule)}", markup=False)
-    cols = ["strategy", "migrations", "moved MB", "node-samples > thr",
-            "node-samples > 100 %", "max CPU %", "max mem %", "rules"]
+    cols = [
+        "strategy",
+        "migrations",
+        "moved MB",
+        "node-samples > thr",
+        "node-samples > 100 %",
+        "max CPU %",
+        "max mem %",
+        "rules",
+    ]
     rows = []
     for s in res.strategies:
         m = s.metrics
-        rows.append([term_safe(s.name), str(m["migrations"]), f"{m['memory_moved_mb']:,}",
-                     str(m["node_samples_over_threshold"]),
-                     str(m["node_samples_over_capacity"]), f"{m['max_cpu_pct']:.1f}",
-                     f"{m['max_memory_pct']:.1f}", str(m["rule_violations"])])
+        rows.append(
+            [
+                term_safe(s.name),
+                str(m["migrations"]),
+                f"{m['memory_moved_mb']:,}",
+                str(m["node_samples_over_threshold"]),
+                str(m["node_samples_over_capacity"]),
+                f"{m['max_cpu_pct']:.1f}",
+                f"{m['max_memory_pct']:.1f}",
+                str(m["rule_violations"]),
+            ]
+        )
     show_table(out, cols, rows, right=cols[1:])
     for s in res.strategies:
         out.print(f"  {term_safe(s.name)}: {term_safe(s.description)}", markup=False)

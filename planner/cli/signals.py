@@ -17,8 +17,11 @@ from types import FrameType
 #: Seconds after a signal during which a repeated one is ignored (the cleanup runs).
 GRACE_SECONDS = 2.0
 
-_NAMES = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)",
-          "SIGHUP": "hung up (SIGHUP)"}
+_NAMES = {
+    "SIGINT": "interrupted (Ctrl-C)",
+    "SIGTERM": "terminated (SIGTERM)",
+    "SIGHUP": "hung up (SIGHUP)",
+}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -84,8 +87,10 @@ def message(code: int) -> str:
         name = signal.Signals(code - 128).name
     except ValueError:
         name = "SIGINT"
-    return (f"hvplan: {_NAMES.get(name, 'interrupted (' + name + ')')}; "
-            "no output was left half-written.")
+    return (
+        f"hvplan: {_NAMES.get(name, 'interrupted (' + name + ')')}; "
+        "no output was left half-written."
+    )
 
 
 __all__ = ["GRACE_SECONDS", "Interrupted", "exit_code", "install", "message", "received"]

@@ -14,6 +14,13 @@ from planner.history.model import (
 from planner.history.reader import load_history
 
 __all__ = [
-    "QUANTILE", "LoadHistory", "LoadStatistic", "cluster_at", "constant_history", "iso_utc",
-    "load_history", "nearest_rank", "parse_statistic",
+    "QUANTILE",
+    "LoadHistory",
+    "LoadStatistic",
+    "cluster_at",
+    "constant_history",
+    "iso_utc",
+    "load_history",
+    "nearest_rank",
+    "parse_statistic",
 ]

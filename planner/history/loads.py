@@ -61,8 +61,9 @@ class Timeline:
         m = np.asarray(list(moves), dtype=np.int64).reshape(-1, 3)
         order = np.argsort(m[:, 0], kind="stable")
         m = m[order]
-        return Timeline(np.asarray(initial, dtype=np.int32), m[:, 0].copy(), m[:, 1].copy(),
-                        m[:, 2].copy())
+        return Timeline(
+            np.asarray(initial, dtype=np.int32), m[:, 0].copy(), m[:, 1].copy(), m[:, 2].copy()
+        )
 
     def at(self, sample: int) -> np.ndarray:
         """The placement at ``sample``."""
@@ -75,8 +76,7 @@ class Timeline:
         """``(start, stop, placement)`` stretches over which the placement is constant."""
         cuts = np.unique(np.clip(self.move_sample, 0, n_samples))
         bounds = [0] + [int(c) for c in cuts if 0 < c < n_samples] + [n_samples]
-        return [(a, b, self.at(a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-                if b > a]
+        return [(a, b, self.at(a)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ if HAVE_NUMBA:
     import numba as _nb
 
     @_nb.njit(cache=True, boundscheck=False)
-    def _add_row(row: np.ndarray, packed: np.ndarray, out: np.ndarray,
-                 a1: np.ndarray) -> None:  # pragma: no cover - compiled
+    def _add_row(
+        row: np.ndarray, packed: np.ndarray, out: np.ndarray, a1: np.ndarray
+    ) -> None:  # pragma: no cover - compiled
         v_count = row.shape[0]
         even = v_count - (v_count & 1)
         for v in range(0, even, 2):
@@ -105,9 +106,16 @@ if HAVE_NUMBA:
             a1[h] = 0
 
     @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _timeline_kernel(cpu: np.ndarray, mem: np.ndarray, init: np.ndarray,
-                         ev_t: np.ndarray, ev_v: np.ndarray, ev_h: np.ndarray,
-                         ev_first: np.ndarray, n_hosts: int) -> np.ndarray:  # pragma: no cover
+    def _timeline_kernel(
+        cpu: np.ndarray,
+        mem: np.ndarray,
+        init: np.ndarray,
+        ev_t: np.ndarray,
+        ev_v: np.ndarray,
+        ev_h: np.ndarray,
+        ev_first: np.ndarray,
+        n_hosts: int,
+    ) -> np.ndarray:  # pragma: no cover
         t_count, v_count = cpu.shape
         s_count = init.shape[0]
         out = np.zeros((s_count, t_count, n_hosts), dtype=np.int64)
@@ -142,12 +150,12 @@ def _packable(cluster: Cluster, history: LoadHistory) -> bool:
     """Packing is exact: each sample's total CPU < 2**32 and total memory < 2**31."""
     cpu_bound = int(cluster.vm_vcpus.sum()) * 1000 * 2  # CPU % <= 100 (2x margin)
     mem_bound = int(history.vm_mem_mb.max(initial=0)) * history.n_vms
-    return cpu_bound < 2**32 and mem_bound < 2**31 and int(history.vm_cpu_milli.min(
-        initial=0)) >= 0
+    return cpu_bound < 2**32 and mem_bound < 2**31 and int(history.vm_cpu_milli.min(initial=0)) >= 0
 
 
-def _numpy_loads(history: LoadHistory, timelines: Sequence[Timeline], n_hosts: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _numpy_loads(
+    history: LoadHistory, timelines: Sequence[Timeline], n_hosts: int
+) -> tuple[np.ndarray, np.ndarray]:
     s_count, t_count = len(timelines), history.n_samples
     cpu = np.zeros((s_count, t_count, n_hosts), dtype=np.int64)
     mem = np.zeros((s_count, t_count, n_hosts), dtype=np.int64)
@@ -160,14 +168,14 @@ def _numpy_loads(history: LoadHistory, timelines: Sequence[Timeline], n_hosts: i
             if used.size == 0:
                 continue
             for arr, out in ((history.vm_cpu_milli, cpu), (history.vm_mem_mb, mem)):
-                sums = np.add.reduceat(arr[a:b][:, order], starts[used], axis=1,
-                                       dtype=np.int64)
+                sums = np.add.reduceat(arr[a:b][:, order], starts[used], axis=1, dtype=np.int64)
                 out[s, a:b][:, used] = sums
     return cpu, mem
 
 
-def sample_loads(cluster: Cluster, history: LoadHistory, timelines: Sequence[Timeline],
-                 engine: Engine = "auto") -> SampleLoads:
+def sample_loads(
+    cluster: Cluster, history: LoadHistory, timelines: Sequence[Timeline], engine: Engine = "auto"
+) -> SampleLoads:
     """Per-sample per-node CPU and memory of each timeline.
 
     Parameters
@@ -196,8 +204,12 @@ def sample_loads(cluster: Cluster, history: LoadHistory, timelines: Sequence[Tim
             if arr.size and (arr.min() < 0 or arr.max() >= h_count):
                 raise ValueError("a timeline refers to an unknown host index")
     cells = history.n_samples * history.n_vms * max(len(timelines), 1)
-    use_numba = HAVE_NUMBA and engine != "numpy" and (
-        engine == "numba" or cells >= NUMBA_MIN_CELLS) and _packable(cluster, history)
+    use_numba = (
+        HAVE_NUMBA
+        and engine != "numpy"
+        and (engine == "numba" or cells >= NUMBA_MIN_CELLS)
+        and _packable(cluster, history)
+    )
     if engine == "numba" and not use_numba and not HAVE_NUMBA:
         raise ValueError("numba is not installed")
     if use_numba and timelines and history.n_vms:
@@ -205,10 +217,12 @@ def sample_loads(cluster: Cluster, history: LoadHistory, timelines: Sequence[Tim
         ev_t = np.concatenate([tl.move_sample for tl in timelines]).astype(np.int64)
         ev_v = np.concatenate([tl.move_vm for tl in timelines]).astype(np.int64)
         ev_h = np.concatenate([tl.move_host for tl in timelines]).astype(np.int32)
-        ev_first = np.concatenate([[0], np.cumsum([len(tl.move_sample)
-                                                   for tl in timelines])]).astype(np.int64)
-        packed = _timeline_kernel(history.vm_cpu_milli, history.vm_mem_mb, init, ev_t, ev_v,
-                                  ev_h, ev_first, h_count)
+        ev_first = np.concatenate(
+            [[0], np.cumsum([len(tl.move_sample) for tl in timelines])]
+        ).astype(np.int64)
+        packed = _timeline_kernel(
+            history.vm_cpu_milli, history.vm_mem_mb, init, ev_t, ev_v, ev_h, ev_first, h_count
+        )
         cpu = packed & 0xFFFFFFFF
         mem = packed >> 32
     else:
@@ -226,20 +240,26 @@ def _counted(cluster: Cluster) -> np.ndarray:
 
 def percent(cluster: Cluster, loads: SampleLoads) -> tuple[np.ndarray, np.ndarray]:
     """``(S, T, H)`` CPU % and memory % (float64)."""
-    return (100.0 * loads.cpu_milli / cluster.host_cpu_capacity_milli,
-            100.0 * loads.memory_used_mb / cluster.host_memory_mb)
+    return (
+        100.0 * loads.cpu_milli / cluster.host_cpu_capacity_milli,
+        100.0 * loads.memory_used_mb / cluster.host_memory_mb,
+    )
 
 
-def threshold_pct_per_sample(cluster: Cluster, thr: Threshold, cpu_pct: np.ndarray,
-                             mem_pct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def threshold_pct_per_sample(
+    cluster: Cluster, thr: Threshold, cpu_pct: np.ndarray, mem_pct: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Threshold per (timeline, sample) ``(S, T)``: the fixed value, or for High (average
     reading) the Up hosts' average at that sample plus 5 points."""
     shape = cpu_pct.shape[:2]
     if thr.level == "high" and thr.rule.startswith("High (average"):
         up = cluster.host_up if cluster.host_up.any() else np.ones(cluster.n_hosts, bool)
         from planner.loadmodel import HIGH_MARGIN_PCT
-        return (cpu_pct[:, :, up].mean(axis=2) + HIGH_MARGIN_PCT,
-                mem_pct[:, :, up].mean(axis=2) + HIGH_MARGIN_PCT)
+
+        return (
+            cpu_pct[:, :, up].mean(axis=2) + HIGH_MARGIN_PCT,
+            mem_pct[:, :, up].mean(axis=2) + HIGH_MARGIN_PCT,
+        )
     return np.full(shape, thr.cpu_pct), np.full(shape, thr.memory_pct)
 
 
@@ -253,19 +273,30 @@ def over_threshold(cluster: Cluster, thr: Threshold, loads: SampleLoads) -> np.n
 
 def over_capacity(cluster: Cluster, loads: SampleLoads) -> np.ndarray:
     """``(S, T, H)`` bool: node above 100 % CPU or memory at the sample."""
-    return ((loads.cpu_milli > cluster.host_cpu_capacity_milli)
-            | (loads.memory_used_mb > cluster.host_memory_mb)) & _counted(cluster)[None, None]
+    return (
+        (loads.cpu_milli > cluster.host_cpu_capacity_milli)
+        | (loads.memory_used_mb > cluster.host_memory_mb)
+    ) & _counted(cluster)[None, None]
 
 
 def node_quantiles(loads: SampleLoads, q: float) -> tuple[np.ndarray, np.ndarray]:
     """``(S, H)`` nearest-rank ``q`` quantile over the samples of each node's CPU (milli-LP)
     and memory (MB)."""
     k = nearest_rank(loads.cpu_milli.shape[1], q)
-    return (np.partition(loads.cpu_milli, k, axis=1)[:, k],
-            np.partition(loads.memory_used_mb, k, axis=1)[:, k])
+    return (
+        np.partition(loads.cpu_milli, k, axis=1)[:, k],
+        np.partition(loads.memory_used_mb, k, axis=1)[:, k],
+    )
 
 
 __all__ = [
-    "Engine", "SampleLoads", "Timeline", "node_quantiles", "over_capacity", "over_threshold",
-    "percent", "sample_loads", "threshold_pct_per_sample",
+    "Engine",
+    "SampleLoads",
+    "Timeline",
+    "node_quantiles",
+    "over_capacity",
+    "over_threshold",
+    "percent",
+    "sample_loads",
+    "threshold_pct_per_sample",
 ]

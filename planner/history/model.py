@@ -102,8 +102,14 @@ class LoadHistory:
     files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("timestamps", "vm_cpu_milli", "vm_mem_mb", "host_cpu_base_milli",
-                     "vm_has_history", "host_has_history"):
+        for name in (
+            "timestamps",
+            "vm_cpu_milli",
+            "vm_mem_mb",
+            "host_cpu_base_milli",
+            "vm_has_history",
+            "host_has_history",
+        ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         t = self.timestamps.shape[0]
         if self.vm_cpu_milli.shape != self.vm_mem_mb.shape or self.vm_cpu_milli.shape[0] != t:
@@ -130,18 +136,27 @@ class LoadHistory:
 
     def window(self) -> dict[str, Any]:
         """``{"start", "end", "samples", "step_seconds"}`` as in SPEC §6 (ISO 8601 UTC)."""
-        return {"start": iso_utc(int(self.timestamps[0])),
-                "end": iso_utc(int(self.timestamps[-1])),
-                "samples": self.n_samples, "step_seconds": int(self.step_seconds)}
+        return {
+            "start": iso_utc(int(self.timestamps[0])),
+            "end": iso_utc(int(self.timestamps[-1])),
+            "samples": self.n_samples,
+            "step_seconds": int(self.step_seconds),
+        }
 
     def slice(self, start: int, stop: int) -> LoadHistory:
         """The samples ``start .. stop-1`` as a history of their own."""
         if not 0 <= start < stop <= self.n_samples:
             raise ValueError(f"bad sample range {start}..{stop}")
-        return LoadHistory(self.timestamps[start:stop], self.step_seconds,
-                           self.vm_cpu_milli[start:stop], self.vm_mem_mb[start:stop],
-                           self.host_cpu_base_milli[start:stop], self.vm_has_history,
-                           self.host_has_history, self.files)
+        return LoadHistory(
+            self.timestamps[start:stop],
+            self.step_seconds,
+            self.vm_cpu_milli[start:stop],
+            self.vm_mem_mb[start:stop],
+            self.host_cpu_base_milli[start:stop],
+            self.vm_has_history,
+            self.host_has_history,
+            self.files,
+        )
 
     def vm_loads(self, statistic: LoadStatistic | str) -> tuple[np.ndarray, np.ndarray]:
         """Per-VM ``(cpu milli, memory MB)`` int64 vectors for a statistic taken per VM.
@@ -155,11 +170,15 @@ class LoadHistory:
         if stat == LoadStatistic.LATEST:
             return (self.vm_cpu_milli[-1].astype(np.int64), self.vm_mem_mb[-1].astype(np.int64))
         if stat == LoadStatistic.MEAN:
-            return (np.rint(self.vm_cpu_milli.mean(axis=0, dtype=np.float64)).astype(np.int64),
-                    np.rint(self.vm_mem_mb.mean(axis=0, dtype=np.float64)).astype(np.int64))
+            return (
+                np.rint(self.vm_cpu_milli.mean(axis=0, dtype=np.float64)).astype(np.int64),
+                np.rint(self.vm_mem_mb.mean(axis=0, dtype=np.float64)).astype(np.int64),
+            )
         k = nearest_rank(self.n_samples, QUANTILE[stat])
-        return (np.partition(self.vm_cpu_milli, k, axis=0)[k].astype(np.int64),
-                np.partition(self.vm_mem_mb, k, axis=0)[k].astype(np.int64))
+        return (
+            np.partition(self.vm_cpu_milli, k, axis=0)[k].astype(np.int64),
+            np.partition(self.vm_mem_mb, k, axis=0)[k].astype(np.int64),
+        )
 
     def host_base(self, statistic: LoadStatistic | str) -> np.ndarray:
         """Per-host base CPU (milli-LP, int64) for a statistic taken per host."""
@@ -173,8 +192,9 @@ class LoadHistory:
         return np.partition(b, k, axis=0)[k].astype(np.int64)
 
 
-def cluster_at(cluster: Cluster, history: LoadHistory, sample: int,
-               placement: np.ndarray | None = None) -> Cluster:
+def cluster_at(
+    cluster: Cluster, history: LoadHistory, sample: int, placement: np.ndarray | None = None
+) -> Cluster:
     """The cluster with the loads of one sample (and optionally another current placement).
 
     Memory is the sample's assigned memory for consuming VMs; non-consuming VMs keep their
@@ -183,26 +203,36 @@ def cluster_at(cluster: Cluster, history: LoadHistory, sample: int,
     mem = np.where(cluster.vm_consumes, history.vm_mem_mb[sample], cluster.vm_memory_mb)
     cpu = np.where(cluster.vm_consumes, history.vm_cpu_milli[sample], cluster.vm_cpu_milli)
     changes: dict[str, object] = {
-        "vm_cpu_milli": cpu.astype(np.int64), "vm_memory_mb": mem.astype(np.int64),
-        "host_cpu_base_milli": history.host_cpu_base_milli[sample].astype(np.int64)}
+        "vm_cpu_milli": cpu.astype(np.int64),
+        "vm_memory_mb": mem.astype(np.int64),
+        "host_cpu_base_milli": history.host_cpu_base_milli[sample].astype(np.int64),
+    }
     if placement is not None:
         changes["vm_host"] = np.asarray(placement, dtype=np.int32)
     return cluster.replace(**changes)
 
 
-def constant_history(cluster: Cluster, timestamps: np.ndarray, step_seconds: int
-                     ) -> LoadHistory:
+def constant_history(cluster: Cluster, timestamps: np.ndarray, step_seconds: int) -> LoadHistory:
     """A history in which every sample carries the snapshot's own values."""
     t = len(timestamps)
     return LoadHistory(
-        np.asarray(timestamps, dtype=np.int64), int(step_seconds),
+        np.asarray(timestamps, dtype=np.int64),
+        int(step_seconds),
         np.broadcast_to(cluster.vm_cpu_load_milli.astype(np.int32), (t, cluster.n_vms)),
         np.broadcast_to(cluster.vm_mem_load_mb.astype(np.int32), (t, cluster.n_vms)),
         np.broadcast_to(cluster.host_cpu_base_milli.astype(np.int32), (t, cluster.n_hosts)),
-        np.zeros(cluster.n_vms, dtype=bool), np.zeros(cluster.n_hosts, dtype=bool))
+        np.zeros(cluster.n_vms, dtype=bool),
+        np.zeros(cluster.n_hosts, dtype=bool),
+    )
 
 
 __all__ = [
-    "QUANTILE", "LoadHistory", "LoadStatistic", "cluster_at", "constant_history", "iso_utc",
-    "nearest_rank", "parse_statistic",
+    "QUANTILE",
+    "LoadHistory",
+    "LoadStatistic",
+    "cluster_at",
+    "constant_history",
+    "iso_utc",
+    "nearest_rank",
+    "parse_statistic",
 ]

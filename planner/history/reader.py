@@ -53,8 +53,7 @@ MAX_CELLS = 1_000_000_000
 BATCH_ROWS = 1 << 20
 #: Unix seconds above this are taken for milliseconds (year 5138).
 _MAX_UNIX_S = 10**11
-_OFFSET_RE = re.compile(
-    r"[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?)$")
+_OFFSET_RE = re.compile(r"[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|[+-]\d{2}(?::?\d{2})?)$")
 _TYPE_LINE = "#TYPE"
 
 
@@ -91,8 +90,15 @@ class _Collector:
     hidden: dict[tuple[str, str], int] = field(default_factory=dict)
     warning: dict[tuple[str, str], bool] = field(default_factory=dict)
 
-    def rows(self, column: str, message: str, rows: np.ndarray, values: np.ndarray,
-             expected: str | None = None, warning: bool = False) -> None:
+    def rows(
+        self,
+        column: str,
+        message: str,
+        rows: np.ndarray,
+        values: np.ndarray,
+        expected: str | None = None,
+        warning: bool = False,
+    ) -> None:
         """Record a problem on each of ``rows`` (the first :data:`ROWS_SHOWN` shown)."""
         key = (column, message)
         self.warning[key] = warning
@@ -109,8 +115,7 @@ class _Collector:
         for key, n in self.hidden.items():
             if n:
                 add = self.report.warning if self.warning[key] else self.report.error
-                add(self.file, f"{key[1]}: {n} more row(s) like this not listed",
-                    column=key[0])
+                add(self.file, f"{key[1]}: {n} more row(s) like this not listed", column=key[0])
 
 
 # ----------------------------------------------------------------------------- files
@@ -123,8 +128,11 @@ def _find(directory: Path, spec: _Spec, report: Report) -> _Source | None:
     pq_path = entries.get(f"{spec.stem}.parquet")
     csv_path = entries.get(f"{spec.stem}.csv")
     if pq_path is not None and csv_path is not None:
-        report.warning(csv_path.name, f"both {spec.stem}.csv and {spec.stem}.parquet exist; "
-                       f"the Parquet file is read, the CSV file ignored")
+        report.warning(
+            csv_path.name,
+            f"both {spec.stem}.csv and {spec.stem}.parquet exist; "
+            f"the Parquet file is read, the CSV file ignored",
+        )
     path = pq_path or csv_path
     if path is None:
         return None
@@ -152,8 +160,9 @@ def _csv_header(path: Path) -> tuple[int, list[str] | None]:
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnicodeDecodeError("utf-16", head[:2], 0, 2,
-                                 "UTF-16 history files are not read; save as UTF-8")
+        raise UnicodeDecodeError(
+            "utf-16", head[:2], 0, 2, "UTF-16 history files are not read; save as UTF-8"
+        )
     text = head.decode("utf-8-sig", errors="replace")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     skip = 0
@@ -170,8 +179,11 @@ def _check_columns(src: _Source, spec: _Spec, report: Report) -> bool:
     ok = True
     for c in required:
         if c not in src.columns:
-            report.error(src.name, f"required column '{c}' is missing (columns: "
-                         f"{', '.join(src.columns.values())})", column=c)
+            report.error(
+                src.name,
+                f"required column '{c}' is missing (columns: {', '.join(src.columns.values())})",
+                column=c,
+            )
             ok = False
     for c, shown in src.columns.items():
         if c not in known:
@@ -184,17 +196,19 @@ def _batches(src: _Source, columns: list[str]) -> Iterator[tuple[int, pa.RecordB
     case names in the result)."""
     names = [src.columns[c] for c in columns]
     if src.parquet:
-        pf = pq.ParquetFile(src.path, read_dictionary=[src.columns[c] for c in columns
-                                                        if c in ("vm", "host")])
-        batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=BATCH_ROWS,
-                                                            columns=names)
+        pf = pq.ParquetFile(
+            src.path, read_dictionary=[src.columns[c] for c in columns if c in ("vm", "host")]
+        )
+        batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=BATCH_ROWS, columns=names)
     else:
         table = pacsv.read_csv(
             src.path,
             read_options=pacsv.ReadOptions(skip_rows=src.skip_rows, block_size=1 << 24),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in src.columns.values()},
-                include_columns=names, strings_can_be_null=False),
+                include_columns=names,
+                strings_can_be_null=False,
+            ),
         )
         batches = iter(table.to_batches(max_chunksize=BATCH_ROWS))
     start = 0
@@ -214,8 +228,11 @@ def _strings(arr: pa.Array) -> tuple[np.ndarray, list[str | None]]:
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
     codes = arr.indices.to_numpy(zero_copy_only=False)
-    codes = np.where(pd.isna(codes), -1, codes).astype(np.int64) if arr.null_count else \
-        codes.astype(np.int64)
+    codes = (
+        np.where(pd.isna(codes), -1, codes).astype(np.int64)
+        if arr.null_count
+        else codes.astype(np.int64)
+    )
     return codes, [None if v is None else str(v) for v in arr.dictionary.to_pylist()]
 
 
@@ -254,7 +271,8 @@ def _parse_time_texts(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]
         valid = t.notna().to_numpy()
         # The resolution pandas picks varies (s, us, ns): count seconds explicitly.
         secs = ((t[valid] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(
-            dtype=np.int64)
+            dtype=np.int64
+        )
         idx = np.flatnonzero(iso)[valid]
         out[idx] = secs
         ok[idx] = True
@@ -264,13 +282,14 @@ def _parse_time_texts(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]
 def _times(arr: pa.Array, report: Report, file: str) -> tuple[np.ndarray, np.ndarray]:
     """Unix seconds (int64) and a validity mask for a timestamp column of any type."""
     if pa.types.is_dictionary(arr.type) and not (
-            pa.types.is_string(arr.type.value_type)
-            or pa.types.is_large_string(arr.type.value_type)):
+        pa.types.is_string(arr.type.value_type) or pa.types.is_large_string(arr.type.value_type)
+    ):
         arr = arr.dictionary_decode()
     if pa.types.is_timestamp(arr.type):
         if arr.type.tz is None and not getattr(report, "_naive_warned", False):
-            report.warning(file, "Parquet timestamps carry no time zone; read as UTC",
-                           column="timestamp")
+            report.warning(
+                file, "Parquet timestamps carry no time zone; read as UTC", column="timestamp"
+            )
             report.__dict__["_naive_warned"] = True
         secs = arr.cast(pa.timestamp("s", tz=arr.type.tz), safe=False).cast(pa.int64())
         valid = secs.is_valid().to_numpy(zero_copy_only=False)
@@ -335,9 +354,12 @@ def _make_grid(times: np.ndarray, files: str, report: Report) -> _Grid | None:
     on = times[(times % step) == phase[np.argmax(pcount)]]
     n = int((on[-1] - on[0]) // step) + 1
     if n > MAX_SAMPLES:
-        report.error(files, f"the history spans {n} samples of {step} s "
-                     f"({iso_utc(int(on[0]))} to {iso_utc(int(on[-1]))}); at most "
-                     f"{MAX_SAMPLES} are read: cut the window or use a coarser step")
+        report.error(
+            files,
+            f"the history spans {n} samples of {step} s "
+            f"({iso_utc(int(on[0]))} to {iso_utc(int(on[-1]))}); at most "
+            f"{MAX_SAMPLES} are read: cut the window or use a coarser step",
+        )
         return None
     return _Grid(int(on[0]), step, n)
 
@@ -359,9 +381,14 @@ class _Target:
 def _entities(arr: pa.Array, names: dict[str, int]) -> tuple[np.ndarray, list[str | None]]:
     """Entity index per row: >= 0 known, -1 unknown name, -2 empty."""
     codes, texts = _strings(arr)
-    lut = np.array([(-2 if (t is None or not t.strip()) else names.get(t.strip().casefold(),
-                                                                        -1))
-                    for t in texts] + [-2], dtype=np.int64)
+    lut = np.array(
+        [
+            (-2 if (t is None or not t.strip()) else names.get(t.strip().casefold(), -1))
+            for t in texts
+        ]
+        + [-2],
+        dtype=np.int64,
+    )
     return lut[codes], texts
 
 
@@ -369,8 +396,7 @@ def _scatter(src: _Source, tgt: _Target, grid: _Grid, report: Report) -> int:
     """Check and place every row of ``src``; returns the number of rows placed."""
     col = _Collector(report, src.name)
     spec = tgt.spec
-    cols = ["timestamp", spec.entity, spec.value] + [
-        c for c in spec.optional if c in src.columns]
+    cols = ["timestamp", spec.entity, spec.value] + [c for c in spec.optional if c in src.columns]
     unknown: dict[str, list[int]] = {}
     placed = 0
     n_err = len(report.errors)
@@ -378,31 +404,51 @@ def _scatter(src: _Source, tgt: _Target, grid: _Grid, report: Report) -> int:
     for start, b in _batches(src, cols):
         secs, tok = _times(b.column("timestamp"), report, src.name)
         bad = np.flatnonzero(~tok)
-        col.rows("timestamp", "not a timestamp: expected ISO 8601 with a UTC offset or Z "
-                 "(2026-12-01T09:00:00Z) or Unix seconds", _row_numbers(src, start, bad),
-                 _raw_texts(b.column("timestamp"), bad))
+        col.rows(
+            "timestamp",
+            "not a timestamp: expected ISO 8601 with a UTC offset or Z "
+            "(2026-12-01T09:00:00Z) or Unix seconds",
+            _row_numbers(src, start, bad),
+            _raw_texts(b.column("timestamp"), bad),
+        )
         off = tok & ((secs - grid.t0) % grid.step != 0)
         idx = np.flatnonzero(off)
-        col.rows("timestamp", f"time is off the common sample grid (every {grid.step} s "
-                 f"from {iso_utc(grid.t0)})", _row_numbers(src, start, idx),
-                 np.array([iso_utc(int(t)) for t in secs[idx[:ROWS_SHOWN]]]
-                          + [""] * max(len(idx) - ROWS_SHOWN, 0), dtype=object))
+        col.rows(
+            "timestamp",
+            f"time is off the common sample grid (every {grid.step} s from {iso_utc(grid.t0)})",
+            _row_numbers(src, start, idx),
+            np.array(
+                [iso_utc(int(t)) for t in secs[idx[:ROWS_SHOWN]]]
+                + [""] * max(len(idx) - ROWS_SHOWN, 0),
+                dtype=object,
+            ),
+        )
         ent, texts = _entities(b.column(spec.entity), tgt.names)
         idx = np.flatnonzero(ent == -2)
-        col.rows(spec.entity, f"empty {spec.entity} name", _row_numbers(src, start, idx),
-                 np.full(len(idx), "", dtype=object))
+        col.rows(
+            spec.entity,
+            f"empty {spec.entity} name",
+            _row_numbers(src, start, idx),
+            np.full(len(idx), "", dtype=object),
+        )
         if (ent == -1).any():
             codes, _ = _strings(b.column(spec.entity))
             for i in np.flatnonzero(ent == -1):
                 name = texts[codes[i]] or ""
-                first_count = unknown.setdefault(name, [int(_row_numbers(
-                    src, start, np.array([i]))[0]), 0])
+                first_count = unknown.setdefault(
+                    name, [int(_row_numbers(src, start, np.array([i]))[0]), 0]
+                )
                 first_count[1] += 1
         val = _numbers(b.column(spec.value))
         badv = ~((val >= 0) & (val <= 100))
         idx = np.flatnonzero(badv)
-        col.rows(spec.value, "not a percentage", _row_numbers(src, start, idx),
-                 _raw_texts(b.column(spec.value), idx), expected="a number from 0 to 100")
+        col.rows(
+            spec.value,
+            "not a percentage",
+            _row_numbers(src, start, idx),
+            _raw_texts(b.column(spec.value), idx),
+            expected="a number from 0 to 100",
+        )
         good = tok & ~off & (ent >= 0) & ~badv
         mem = None
         if tgt.mem is not None and "memory_mb" in src.columns:
@@ -410,8 +456,13 @@ def _scatter(src: _Source, tgt: _Target, grid: _Grid, report: Report) -> int:
             empty = _empty_cells(b.column("memory_mb"))
             badm = ~empty & ~((mem > 0) & (mem < 2**31))
             idx = np.flatnonzero(badm)
-            col.rows("memory_mb", "not a memory size in MB", _row_numbers(src, start, idx),
-                     _raw_texts(b.column("memory_mb"), idx), expected="a number > 0")
+            col.rows(
+                "memory_mb",
+                "not a memory size in MB",
+                _row_numbers(src, start, idx),
+                _raw_texts(b.column("memory_mb"), idx),
+                expected="a number > 0",
+            )
             good &= ~badm
             mem = np.where(empty, np.nan, mem)
         if len(report.errors) > n_err:
@@ -427,15 +478,25 @@ def _scatter(src: _Source, tgt: _Target, grid: _Grid, report: Report) -> int:
                 tgt.mem.reshape(-1)[flat] = tgt.mem_default[c]
             else:
                 m = mem[g]
-                tgt.mem.reshape(-1)[flat] = np.where(np.isnan(m), tgt.mem_default[c],
-                                                     np.rint(np.nan_to_num(m)))
+                tgt.mem.reshape(-1)[flat] = np.where(
+                    np.isnan(m), tgt.mem_default[c], np.rint(np.nan_to_num(m))
+                )
         placed += len(g)
     for name, (row, count) in sorted(unknown.items(), key=lambda kv: kv[1][0])[:ROWS_SHOWN]:
-        report.warning(src.name, f"the snapshot has no {spec.entity} of this name; its "
-                       f"{count} row(s) are ignored", row=row, column=spec.entity, value=name)
+        report.warning(
+            src.name,
+            f"the snapshot has no {spec.entity} of this name; its {count} row(s) are ignored",
+            row=row,
+            column=spec.entity,
+            value=name,
+        )
     if len(unknown) > ROWS_SHOWN:
-        report.warning(src.name, f"{len(unknown) - ROWS_SHOWN} more unknown {spec.entity} "
-                       f"name(s) not listed; their rows are ignored", column=spec.entity)
+        report.warning(
+            src.name,
+            f"{len(unknown) - ROWS_SHOWN} more unknown {spec.entity} "
+            f"name(s) not listed; their rows are ignored",
+            column=spec.entity,
+        )
     col.close()
     return placed
 
@@ -456,30 +517,48 @@ def _duplicates(src: _Source, tgt: _Target, grid: _Grid, report: Report) -> None
     dup = np.flatnonzero(np.diff(k) == 0) + 1
     names = {i: n for n, i in tgt.names.items()}
     col = _Collector(report, src.name)
-    col.rows(tgt.spec.entity, f"a second row for this {tgt.spec.entity} at the same time",
-             r[dup], np.array([f"{names.get(int(x % n_ent), '?')} at "
-                               f"{iso_utc(grid.t0 + int(x // n_ent) * grid.step)}"
-                               for x in k[dup[:ROWS_SHOWN]]]
-                              + [""] * max(len(dup) - ROWS_SHOWN, 0), dtype=object))
+    col.rows(
+        tgt.spec.entity,
+        f"a second row for this {tgt.spec.entity} at the same time",
+        r[dup],
+        np.array(
+            [
+                f"{names.get(int(x % n_ent), '?')} at "
+                f"{iso_utc(grid.t0 + int(x // n_ent) * grid.step)}"
+                for x in k[dup[:ROWS_SHOWN]]
+            ]
+            + [""] * max(len(dup) - ROWS_SHOWN, 0),
+            dtype=object,
+        ),
+    )
     col.close()
 
 
 # ----------------------------------------------------------------------------- gaps
-def _fill_gaps(tgt: _Target, src_name: str, labels: tuple[str, ...], grid: _Grid,
-               report: Report) -> np.ndarray:
+def _fill_gaps(
+    tgt: _Target, src_name: str, labels: tuple[str, ...], grid: _Grid, report: Report
+) -> np.ndarray:
     """Warn about and fill missing samples of entities that have a history; return which
     entities have one."""
     has = tgt.filled.any(axis=0)
     gaps = np.flatnonzero(has & ~tgt.filled.all(axis=0))
     for shown, c in enumerate(gaps):
         if shown == ROWS_SHOWN:
-            report.warning(src_name, f"{len(gaps) - ROWS_SHOWN} more {tgt.spec.entity}(s) "
-                           "with missing samples not listed (filled the same way)")
+            report.warning(
+                src_name,
+                f"{len(gaps) - ROWS_SHOWN} more {tgt.spec.entity}(s) "
+                "with missing samples not listed (filled the same way)",
+            )
             break
         miss = np.flatnonzero(~tgt.filled[:, c])
-        report.warning(src_name, f"no row at {len(miss)} of {grid.n} sample times (first "
-                       f"{iso_utc(grid.t0 + int(miss[0]) * grid.step)}); the nearest "
-                       "earlier value is used", column=tgt.spec.entity, value=labels[c])
+        report.warning(
+            src_name,
+            f"no row at {len(miss)} of {grid.n} sample times (first "
+            f"{iso_utc(grid.t0 + int(miss[0]) * grid.step)}); the nearest "
+            "earlier value is used",
+            column=tgt.spec.entity,
+            value=labels[c],
+        )
     if gaps.size:
         m = tgt.filled[:, gaps]
         t = np.arange(grid.n, dtype=np.int32)[:, None]
@@ -494,8 +573,7 @@ def _fill_gaps(tgt: _Target, src_name: str, labels: tuple[str, ...], grid: _Grid
 
 
 # ----------------------------------------------------------------------------- entry
-def load_history(directory: str | Path, cluster: Cluster, report: Report
-                 ) -> LoadHistory | None:
+def load_history(directory: str | Path, cluster: Cluster, report: Report) -> LoadHistory | None:
     """Read ``vm_history.{csv,parquet}`` and ``host_history.{csv,parquet}`` of a snapshot.
 
     Parameters
@@ -515,8 +593,11 @@ def load_history(directory: str | Path, cluster: Cluster, report: Report
         sample.
     """
     d = Path(directory)
-    found = [(s, spec) for s, spec in ((_find(d, _VM, report), _VM),
-                                       (_find(d, _HOST, report), _HOST)) if s is not None]
+    found = [
+        (s, spec)
+        for s, spec in ((_find(d, _VM, report), _VM), (_find(d, _HOST, report), _HOST))
+        if s is not None
+    ]
     if not found:
         return None
     n_err = len(report.errors)
@@ -530,8 +611,9 @@ def load_history(directory: str | Path, cluster: Cluster, report: Report
         return None
 
 
-def _load(found: list[tuple[_Source, _Spec]], cluster: Cluster, report: Report,
-          n_err: int) -> LoadHistory | None:
+def _load(
+    found: list[tuple[_Source, _Spec]], cluster: Cluster, report: Report, n_err: int
+) -> LoadHistory | None:
     names = " and ".join(s.name for s, _ in found)
     times = np.unique(np.concatenate([_distinct_times(s, report) for s, _ in found]))
     grid = _make_grid(times, names, report)
@@ -541,15 +623,28 @@ def _load(found: list[tuple[_Source, _Spec]], cluster: Cluster, report: Report,
         return None
     v, h = cluster.n_vms, cluster.n_hosts
     if grid.n * max(v, 1) > MAX_CELLS:
-        report.error(names, f"{grid.n} samples x {v} VMs is more than {MAX_CELLS} values; "
-                     "cut the window or use a coarser step")
+        report.error(
+            names,
+            f"{grid.n} samples x {v} VMs is more than {MAX_CELLS} values; "
+            "cut the window or use a coarser step",
+        )
         return None
-    vm_t = _Target(_VM, cluster.vm_index, cluster.vm_vcpus.astype(np.float64) * (CPU_UNITS / 100),
-                   np.empty((grid.n, v), dtype=np.int32), np.zeros((grid.n, v), dtype=bool),
-                   np.empty((grid.n, v), dtype=np.int32), cluster.vm_memory_mb)
-    host_t = _Target(_HOST, cluster.host_index,
-                     cluster.host_lp.astype(np.float64) * (CPU_UNITS / 100),
-                     np.empty((grid.n, h), dtype=np.int32), np.zeros((grid.n, h), dtype=bool))
+    vm_t = _Target(
+        _VM,
+        cluster.vm_index,
+        cluster.vm_vcpus.astype(np.float64) * (CPU_UNITS / 100),
+        np.empty((grid.n, v), dtype=np.int32),
+        np.zeros((grid.n, v), dtype=bool),
+        np.empty((grid.n, v), dtype=np.int32),
+        cluster.vm_memory_mb,
+    )
+    host_t = _Target(
+        _HOST,
+        cluster.host_index,
+        cluster.host_lp.astype(np.float64) * (CPU_UNITS / 100),
+        np.empty((grid.n, h), dtype=np.int32),
+        np.zeros((grid.n, h), dtype=bool),
+    )
     for src, spec in found:
         tgt = vm_t if spec is _VM else host_t
         placed = _scatter(src, tgt, grid, report)
@@ -559,8 +654,7 @@ def _load(found: list[tuple[_Source, _Spec]], cluster: Cluster, report: Report,
         return None
     src_of = {spec.stem: s.name for s, spec in found}
     vm_has = _fill_gaps(vm_t, src_of.get("vm_history", ""), cluster.vm_names, grid, report)
-    host_has = _fill_gaps(host_t, src_of.get("host_history", ""), cluster.host_names, grid,
-                          report)
+    host_has = _fill_gaps(host_t, src_of.get("host_history", ""), cluster.host_names, grid, report)
     assert vm_t.mem is not None
     vm_t.value[:, ~vm_has] = cluster.vm_cpu_milli[~vm_has].astype(np.int32)
     vm_t.mem[:, ~vm_has] = cluster.vm_memory_mb[~vm_has].astype(np.int32)
@@ -569,8 +663,16 @@ def _load(found: list[tuple[_Source, _Spec]], cluster: Cluster, report: Report,
     vm_t.mem[:, idle] = 0
     host_t.value[:, ~host_has] = cluster.host_cpu_base_milli[~host_has].astype(np.int32)
     ts = grid.t0 + grid.step * np.arange(grid.n, dtype=np.int64)
-    return LoadHistory(ts, grid.step, vm_t.value, vm_t.mem, host_t.value, vm_has, host_has,
-                       tuple(s.name for s, _ in found))
+    return LoadHistory(
+        ts,
+        grid.step,
+        vm_t.value,
+        vm_t.mem,
+        host_t.value,
+        vm_has,
+        host_has,
+        tuple(s.name for s, _ in found),
+    )
 
 
 __all__ = ["BATCH_ROWS", "MAX_SAMPLES", "ROWS_SHOWN", "load_history"]

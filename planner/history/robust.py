@@ -67,27 +67,34 @@ def _total_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndar
     return cpu.astype(np.int64), mem.astype(np.int64)
 
 
-def statistic_loads(loads: SampleLoads, statistic: LoadStatistic
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def statistic_loads(loads: SampleLoads, statistic: LoadStatistic) -> tuple[np.ndarray, np.ndarray]:
     """``(S, H)`` node CPU and memory at the statistic (``latest``: the last sample)."""
     if statistic == LoadStatistic.LATEST:
         return loads.cpu_milli[:, -1], loads.memory_used_mb[:, -1]
     if statistic == LoadStatistic.MEAN:
-        return (np.rint(loads.cpu_milli.mean(axis=1)).astype(np.int64),
-                np.rint(loads.memory_used_mb.mean(axis=1)).astype(np.int64))
+        return (
+            np.rint(loads.cpu_milli.mean(axis=1)).astype(np.int64),
+            np.rint(loads.memory_used_mb.mean(axis=1)).astype(np.int64),
+        )
     return node_quantiles(loads, QUANTILE[statistic])
 
 
-def judge(cluster: Cluster, history: LoadHistory, placements: Sequence[np.ndarray],
-          thr: Threshold, statistic: LoadStatistic) -> list[dict[str, Any]]:
+def judge(
+    cluster: Cluster,
+    history: LoadHistory,
+    placements: Sequence[np.ndarray],
+    thr: Threshold,
+    statistic: LoadStatistic,
+) -> list[dict[str, Any]]:
     """How each placement does over the whole window: node-samples over the threshold and
     over capacity, nodes over the threshold at the statistic, peak loads."""
     loads = sample_loads(cluster, history, [Timeline.constant(p) for p in placements])
     return _judge_loads(cluster, loads, thr, statistic)
 
 
-def _judge_loads(cluster: Cluster, loads: SampleLoads, thr: Threshold,
-                 statistic: LoadStatistic) -> list[dict[str, Any]]:
+def _judge_loads(
+    cluster: Cluster, loads: SampleLoads, thr: Threshold, statistic: LoadStatistic
+) -> list[dict[str, Any]]:
     over_t = over_threshold(cluster, thr, loads)
     over_c = over_capacity(cluster, loads)
     lim_c, lim_m = _total_limits(cluster, thr)
@@ -95,31 +102,37 @@ def _judge_loads(cluster: Cluster, loads: SampleLoads, thr: Threshold,
     counted = cluster.host_state != 2
     at_stat = ((sc > lim_c) | (sm > lim_m)) & counted
     cpu_pct, mem_pct = percent(cluster, loads)
-    return [{
-        "node_samples_over_threshold": int(over_t[i].sum()),
-        "node_samples_over_capacity": int(over_c[i].sum()),
-        "nodes_over_threshold_at_statistic": int(at_stat[i].sum()),
-        "max_cpu_pct": round(float(cpu_pct[i][:, counted].max()), 4) if counted.any() else 0.0,
-        "max_memory_pct": round(float(mem_pct[i][:, counted].max()), 4) if counted.any()
-        else 0.0,
-    } for i in range(loads.cpu_milli.shape[0])]
+    return [
+        {
+            "node_samples_over_threshold": int(over_t[i].sum()),
+            "node_samples_over_capacity": int(over_c[i].sum()),
+            "nodes_over_threshold_at_statistic": int(at_stat[i].sum()),
+            "max_cpu_pct": round(float(cpu_pct[i][:, counted].max()), 4) if counted.any() else 0.0,
+            "max_memory_pct": round(float(mem_pct[i][:, counted].max()), 4)
+            if counted.any()
+            else 0.0,
+        }
+        for i in range(loads.cpu_milli.shape[0])
+    ]
 
 
-def initial_samples(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic
-                    ) -> list[int]:
+def initial_samples(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic) -> list[int]:
     """The first critical samples (see the module docstring)."""
     if statistic in (LoadStatistic.LATEST, LoadStatistic.MEAN):
         return [-1]
     k = nearest_rank(history.n_samples, QUANTILE[statistic])
     tot_c = history.vm_cpu_milli.sum(axis=1, dtype=np.int64) + history.host_cpu_base_milli.sum(
-        axis=1, dtype=np.int64)
+        axis=1, dtype=np.int64
+    )
     tot_m = history.vm_mem_mb.sum(axis=1, dtype=np.int64)
-    return sorted({int(np.argsort(tot_c, kind="stable")[k]),
-                   int(np.argsort(tot_m, kind="stable")[k])})
+    return sorted(
+        {int(np.argsort(tot_c, kind="stable")[k]), int(np.argsort(tot_m, kind="stable")[k])}
+    )
 
 
-def violated_samples(cluster: Cluster, loads: SampleLoads, thr: Threshold,
-                     statistic: LoadStatistic) -> list[int]:
+def violated_samples(
+    cluster: Cluster, loads: SampleLoads, thr: Threshold, statistic: LoadStatistic
+) -> list[int]:
     """Samples to add after judging one placement (``loads`` of ``S = 1``)."""
     cpu, mem = loads.cpu_milli[0], loads.memory_used_mb[0]
     counted = cluster.host_state != 2
@@ -133,8 +146,7 @@ def violated_samples(cluster: Cluster, loads: SampleLoads, thr: Threshold,
     for h in np.flatnonzero(((sc[0] > lim_c) | (sm[0] > lim_m)) & counted):
         rel = np.maximum(cpu[:, h] / max(lim_c[h], 1), mem[:, h] / max(lim_m[h], 1))
         above = np.flatnonzero(rel > 1.0)
-        add.update(int(t) for t in above[np.argsort(rel[above], kind="stable")][
-            :SAMPLES_PER_NODE])
+        add.update(int(t) for t in above[np.argsort(rel[above], kind="stable")][:SAMPLES_PER_NODE])
     return sorted(add)
 
 
@@ -152,20 +164,33 @@ class RobustResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (part of the plan summary's ``history``)."""
-        return {"statistic": self.statistic.value, "rounds": self.rounds,
-                "critical_samples": len([s for s in self.samples if s >= 0]),
-                "converged": self.converged, "seconds": round(self.seconds, 3),
-                "after": self.judgement}
+        return {
+            "statistic": self.statistic.value,
+            "rounds": self.rounds,
+            "critical_samples": len([s for s in self.samples if s >= 0]),
+            "converged": self.converged,
+            "seconds": round(self.seconds, 3),
+            "after": self.judgement,
+        }
 
 
 def _rank(j: dict[str, Any]) -> tuple[int, int, int]:
-    return (j["node_samples_over_capacity"], j["nodes_over_threshold_at_statistic"],
-            j["node_samples_over_threshold"])
+    return (
+        j["node_samples_over_capacity"],
+        j["nodes_over_threshold_at_statistic"],
+        j["node_samples_over_threshold"],
+    )
 
 
-def robust_plan(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic,
-                thr: Threshold, solve: Solver, time_limit_s: float,
-                max_rounds: int = MAX_ROUNDS) -> RobustResult:
+def robust_plan(
+    cluster: Cluster,
+    history: LoadHistory,
+    statistic: LoadStatistic,
+    thr: Threshold,
+    solve: Solver,
+    time_limit_s: float,
+    max_rounds: int = MAX_ROUNDS,
+) -> RobustResult:
     """The cutting-plane loop of the module docstring.
 
     Parameters
@@ -203,10 +228,10 @@ def robust_plan(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic
         j = _judge_loads(cluster, loads, thr, statistic)[0]
         if best.placement is None or _rank(j) < _rank(best.judgement):
             best = RobustResult(np.asarray(p), statistic, list(samples), rounds, False, j)
-        new = [t for t in violated_samples(cluster, loads, thr, statistic)
-               if t not in samples]
-        if not new or (j["node_samples_over_capacity"] == 0
-                       and j["nodes_over_threshold_at_statistic"] == 0):
+        new = [t for t in violated_samples(cluster, loads, thr, statistic) if t not in samples]
+        if not new or (
+            j["node_samples_over_capacity"] == 0 and j["nodes_over_threshold_at_statistic"] == 0
+        ):
             best.converged = not new or _rank(j) == (0, 0, _rank(j)[2])
             break
         room = MAX_SAMPLES - len(samples)
@@ -219,8 +244,9 @@ def robust_plan(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic
 
 
 # ----------------------------------------------------------------------------- solvers
-def sample_vectors(cluster: Cluster, history: LoadHistory, statistic: LoadStatistic,
-                   samples: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_vectors(
+    cluster: Cluster, history: LoadHistory, statistic: LoadStatistic, samples: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(K, V)`` CPU, ``(K, V)`` memory and ``(K, H)`` base CPU of the critical samples
     (index ``-1``: the statistic's own vector)."""
     cpu, mem, base = [], [], []
@@ -230,44 +256,70 @@ def sample_vectors(cluster: Cluster, history: LoadHistory, statistic: LoadStatis
                 c, m = history.vm_loads(LoadStatistic.MEAN)
                 b = history.host_base(LoadStatistic.MEAN)
             else:
-                c, m, b = (cluster.vm_cpu_load_milli, cluster.vm_mem_load_mb,
-                           cluster.host_cpu_base_milli)
+                c, m, b = (
+                    cluster.vm_cpu_load_milli,
+                    cluster.vm_mem_load_mb,
+                    cluster.host_cpu_base_milli,
+                )
         else:
-            c, m, b = (history.vm_cpu_milli[s], history.vm_mem_mb[s],
-                       history.host_cpu_base_milli[s])
+            c, m, b = (
+                history.vm_cpu_milli[s],
+                history.vm_mem_mb[s],
+                history.host_cpu_base_milli[s],
+            )
         cpu.append(np.asarray(c, dtype=np.int64))
         mem.append(np.asarray(m, dtype=np.int64))
         base.append(np.asarray(b, dtype=np.int64))
     return np.stack(cpu), np.stack(mem), np.stack(base)
 
 
-def surrogate_solver(statistic: LoadStatistic, level: str | None = None,
-                     threshold_pct: float | None = None, high_mode: str = "average",
-                     seed: int = 0) -> Solver:
+def surrogate_solver(
+    statistic: LoadStatistic,
+    level: str | None = None,
+    threshold_pct: float | None = None,
+    high_mode: str = "average",
+    seed: int = 0,
+) -> Solver:
     """A :data:`Solver` for an optimizer without ``load_samples``: it plans on each VM's
     highest load over the critical samples (stronger than capacity at each of them: never
     weaker)."""
     optimizer = importlib.import_module("planner.optimizer")
 
-    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float
-              ) -> np.ndarray | None:
+    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float) -> np.ndarray | None:
         assert cluster.history is not None
         cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
         run = cluster.vm_consumes
         c = cluster.replace(
             vm_cpu_milli=np.where(run, cpu.max(axis=0), cluster.vm_cpu_milli),
             vm_memory_mb=np.where(run, mem.max(axis=0), cluster.vm_memory_mb),
-            host_cpu_base_milli=base.max(axis=0))
-        res = optimizer.optimize(c, optimizer.PlanOptions(
-            level=level, threshold_pct=threshold_pct, high_mode=high_mode,
-            time_limit_s=time_limit_s, seed=seed))
+            host_cpu_base_milli=base.max(axis=0),
+        )
+        res = optimizer.optimize(
+            c,
+            optimizer.PlanOptions(
+                level=level,
+                threshold_pct=threshold_pct,
+                high_mode=high_mode,
+                time_limit_s=time_limit_s,
+                seed=seed,
+            ),
+        )
         return None if res.placement is None else np.asarray(res.placement)
 
     return solve
 
 
 __all__ = [
-    "MAX_ROUNDS", "MAX_SAMPLES", "SAMPLES_PER_NODE", "RobustResult", "Solver", "judge",
-    "initial_samples", "robust_plan", "sample_vectors", "statistic_loads",
-    "surrogate_solver", "violated_samples",
+    "MAX_ROUNDS",
+    "MAX_SAMPLES",
+    "SAMPLES_PER_NODE",
+    "RobustResult",
+    "Solver",
+    "judge",
+    "initial_samples",
+    "robust_plan",
+    "sample_vectors",
+    "statistic_loads",
+    "surrogate_solver",
+    "violated_samples",
 ]

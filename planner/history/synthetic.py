@@ -17,9 +17,15 @@ from planner.history.model import LoadHistory
 DEFAULT_START = 1_795_996_800
 
 
-def synthetic_history(cluster: Cluster, n_samples: int, step_seconds: int = 300,
-                      seed: int = 0, start: int = DEFAULT_START,
-                      amplitude: float = 0.5, noise: float = 0.15) -> LoadHistory:
+def synthetic_history(
+    cluster: Cluster,
+    n_samples: int,
+    step_seconds: int = 300,
+    seed: int = 0,
+    start: int = DEFAULT_START,
+    amplitude: float = 0.5,
+    noise: float = 0.15,
+) -> LoadHistory:
     """A history around the snapshot's loads: each VM's CPU follows a daily wave with its
     own phase (so peaks do not coincide), ``amplitude`` of its load, plus noise; memory
     moves by up to 5 %.  The snapshot's value is the last sample's mean.  Deterministic.
@@ -45,8 +51,15 @@ def synthetic_history(cluster: Cluster, n_samples: int, step_seconds: int = 300,
         m = base_mem * (1 + 0.05 * wave * amp)
         mem[a:b] = np.rint(np.maximum(m, 0))
     base = np.broadcast_to(cluster.host_cpu_base_milli.astype(np.int32), (t, cluster.n_hosts))
-    return LoadHistory(ts, step_seconds, cpu, mem, np.ascontiguousarray(base),
-                       np.ones(v, dtype=bool), np.zeros(cluster.n_hosts, dtype=bool))
+    return LoadHistory(
+        ts,
+        step_seconds,
+        cpu,
+        mem,
+        np.ascontiguousarray(base),
+        np.ones(v, dtype=bool),
+        np.zeros(cluster.n_hosts, dtype=bool),
+    )
 
 
 def history_tables(history: LoadHistory, cluster: Cluster) -> tuple[pa.Table, pa.Table | None]:
@@ -57,28 +70,38 @@ def history_tables(history: LoadHistory, cluster: Cluster) -> tuple[pa.Table, pa
     scale = (cluster.vm_vcpus[vms] * (CPU_UNITS / 100)).astype(np.float64)
     pct = (history.vm_cpu_milli[:, vms] / scale[None, :]).astype(np.float32)
     names = pa.array(np.array(cluster.vm_names, dtype=object)[vms]).dictionary_encode()
-    vm_tab = pa.table({
-        "timestamp": np.repeat(history.timestamps, len(vms)),
-        "vm": pa.DictionaryArray.from_arrays(
-            np.tile(np.arange(len(vms), dtype=np.int32), t), names.dictionary),
-        "cpu_usage_pct": pct.reshape(-1),
-        "memory_mb": history.vm_mem_mb[:, vms].reshape(-1),
-    })
+    vm_tab = pa.table(
+        {
+            "timestamp": np.repeat(history.timestamps, len(vms)),
+            "vm": pa.DictionaryArray.from_arrays(
+                np.tile(np.arange(len(vms), dtype=np.int32), t), names.dictionary
+            ),
+            "cpu_usage_pct": pct.reshape(-1),
+            "memory_mb": history.vm_mem_mb[:, vms].reshape(-1),
+        }
+    )
     hosts = np.flatnonzero(history.host_has_history)
     if hosts.size == 0:
         return vm_tab, None
     hscale = (cluster.host_lp[hosts] * (CPU_UNITS / 100)).astype(np.float64)
-    host_tab = pa.table({
-        "timestamp": np.repeat(history.timestamps, len(hosts)),
-        "host": np.tile(np.array(cluster.host_names, dtype=object)[hosts], t),
-        "cpu_base_pct": (history.host_cpu_base_milli[:, hosts] / hscale).astype(
-            np.float32).reshape(-1),
-    })
+    host_tab = pa.table(
+        {
+            "timestamp": np.repeat(history.timestamps, len(hosts)),
+            "host": np.tile(np.array(cluster.host_names, dtype=object)[hosts], t),
+            "cpu_base_pct": (history.host_cpu_base_milli[:, hosts] / hscale)
+            .astype(np.float32)
+            .reshape(-1),
+        }
+    )
     return vm_tab, host_tab
 
 
-def write_history(history: LoadHistory, cluster: Cluster, directory: str | Path,
-                  fmt: Literal["parquet", "csv"] = "parquet") -> list[Path]:
+def write_history(
+    history: LoadHistory,
+    cluster: Cluster,
+    directory: str | Path,
+    fmt: Literal["parquet", "csv"] = "parquet",
+) -> list[Path]:
     """Write ``vm_history`` (and ``host_history`` when some host has one) into a snapshot
     directory; returns the files written.  Parquet uses zstd and a dictionary for names."""
     d = Path(directory)
@@ -91,9 +114,14 @@ def write_history(history: LoadHistory, cluster: Cluster, directory: str | Path,
         if fmt == "parquet":
             pq.write_table(tab, path, compression="zstd", row_group_size=1 << 20)
         else:
-            plain = tab.cast(pa.schema([
-                pa.field(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
-                for f in tab.schema]))
+            plain = tab.cast(
+                pa.schema(
+                    [
+                        pa.field(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
+                        for f in tab.schema
+                    ]
+                )
+            )
             pacsv.write_csv(plain, path)
         out.append(path)
     return out

@@ -88,8 +88,9 @@ class VmColumns:
 
 def cpu_milli(count: IntColumn, pct: Sequence[float] | np.ndarray) -> np.ndarray:
     """``count * pct / 100`` logical processors in milli-LP, rounded (the input edge)."""
-    return np.rint(np.asarray(count, dtype=np.int64) * np.asarray(pct, dtype=float)
-                   * (CPU_UNITS / 100)).astype(np.int64)
+    return np.rint(
+        np.asarray(count, dtype=np.int64) * np.asarray(pct, dtype=float) * (CPU_UNITS / 100)
+    ).astype(np.int64)
 
 
 def _col(values: object, n: int, default: object, dtype: type) -> np.ndarray:
@@ -116,8 +117,9 @@ def _numbered(names: Sequence[str]) -> tuple[np.ndarray, tuple[str, ...]]:
     return out, tuple(shown)
 
 
-def _features(h: HostColumns, vendor: np.ndarray, cat: CpuCatalog
-              ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+def _features(
+    h: HostColumns, vendor: np.ndarray, cat: CpuCatalog
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     """Feature universe, host feature matrix and vendor baselines."""
     n = len(h.names)
     models = list(h.cpu_model) if h.cpu_model is not None else [""] * n
@@ -150,11 +152,13 @@ def _host_fields(h: HostColumns, cat: CpuCatalog) -> dict[str, object]:
     vendor = _col(h.vendor, n, 0, np.int8)
     mem = _col(h.memory_mb, n, 0, np.int64)
     fd_given = list(h.fault_domain) if h.fault_domain is not None else [None] * n
-    fd, fd_names = _numbered([d if d is not None else h.names[i]
-                              for i, d in enumerate(fd_given)])
+    fd, fd_names = _numbered([d if d is not None else h.names[i] for i, d in enumerate(fd_given)])
     feats, hf, base = _features(h, vendor, cat)
-    reserve = (np.array([default_memory_reserve_mb(int(m)) for m in mem], dtype=np.int64)
-               if h.memory_reserve_mb is None else _col(h.memory_reserve_mb, n, 0, np.int64))
+    reserve = (
+        np.array([default_memory_reserve_mb(int(m)) for m in mem], dtype=np.int64)
+        if h.memory_reserve_mb is None
+        else _col(h.memory_reserve_mb, n, 0, np.int64)
+    )
     return {
         "host_names": tuple(h.names),
         "host_state": _col(h.state, n, HostState.UP, np.int8),
@@ -170,8 +174,9 @@ def _host_fields(h: HostColumns, cat: CpuCatalog) -> dict[str, object]:
         "features": feats,
         "host_features": hf,
         "vendor_baseline": base,
-        "host_max_config_version_x10": _col(h.max_config_version_x10, n, ANY_CONFIG_VERSION,
-                                            np.int32),
+        "host_max_config_version_x10": _col(
+            h.max_config_version_x10, n, ANY_CONFIG_VERSION, np.int32
+        ),
         "host_max_running_vms": _col(h.max_running_vms, n, DEFAULT_MAX_RUNNING_VMS, np.int64),
     }
 
@@ -191,7 +196,7 @@ def _vm_fields(v: VmColumns, n_hosts: int) -> dict[str, object]:
     k = 0
     for cs in classes:
         mine: list[int] = []
-        for c in idx[k:k + len(cs)].tolist():
+        for c in idx[k : k + len(cs)].tolist():
             if c not in mine:
                 mine.append(c)
         k += len(cs)
@@ -207,18 +212,22 @@ def _vm_fields(v: VmColumns, n_hosts: int) -> dict[str, object]:
         "vm_config_version_x10": _col(v.config_version_x10, n, 100, np.int32),
         "vm_compat": _col(v.compat, n, CompatMode.NONE, np.int8),
         "vm_possible": possible,
-        "vm_preferred": tuple(tuple(int(h) for h in p) for p in v.preferred_owners
-                              ) if v.preferred_owners is not None else ((),) * n,
+        "vm_preferred": tuple(tuple(int(h) for h in p) for p in v.preferred_owners)
+        if v.preferred_owners is not None
+        else ((),) * n,
         "vm_aa_classes": tuple(vm_aa),
         "aa_class_names": aa_names,
         "vm_allow_downtime": _col(v.allow_downtime, n, False, np.bool_),
         "vm_pinned": _col(v.pinned, n, False, np.bool_),
         "vm_dynamic_memory": _col(v.dynamic_memory, n, False, np.bool_),
-        "vm_memory_startup_mb": mem if v.memory_startup_mb is None
+        "vm_memory_startup_mb": mem
+        if v.memory_startup_mb is None
         else _col(v.memory_startup_mb, n, 0, np.int64),
-        "vm_memory_minimum_mb": mem if v.memory_minimum_mb is None
+        "vm_memory_minimum_mb": mem
+        if v.memory_minimum_mb is None
         else _col(v.memory_minimum_mb, n, 0, np.int64),
-        "vm_memory_maximum_mb": mem if v.memory_maximum_mb is None
+        "vm_memory_maximum_mb": mem
+        if v.memory_maximum_mb is None
         else _col(v.memory_maximum_mb, n, 0, np.int64),
     }
 

@@ -93,24 +93,35 @@ def cluster_checks(cluster: Cluster, vms: VmRows, rules: RuleRows, report: Repor
         return
     state = cluster.host_state
     if not cluster.host_keeps.any():
-        report.error("hosts.csv", "every host is Down: no VM can run and no plan is possible",
-                     column="state")
+        report.error(
+            "hosts.csv", "every host is Down: no VM can run and no plan is possible", column="state"
+        )
     elif not cluster.host_up.any():
-        report.warning("hosts.csv", "no host is Up (the others are Paused): nothing can move",
-                       column="state")
+        report.warning(
+            "hosts.csv", "no host is Up (the others are Paused): nothing can move", column="state"
+        )
     run = cluster.vm_consumes
-    per_host_running = np.bincount(cluster.vm_host[run & (state[cluster.vm_host]
-                                                          != HostState.DOWN)], minlength=nh)
+    per_host_running = np.bincount(
+        cluster.vm_host[run & (state[cluster.vm_host] != HostState.DOWN)], minlength=nh
+    )
     limit = cluster.host_max_running_vms
     for h in np.flatnonzero(per_host_running > limit):
-        report.warning("hosts.csv", f"{per_host_running[h]} running VMs on one host; at most "
-                       f"{limit[h]} may run there (max_running_vms; Hyper-V's limit is "
-                       f"{MAX_RUNNING_VMS_PER_HOST}): a plan must move the others",
-                       column="name", value=cluster.host_names[h])
+        report.warning(
+            "hosts.csv",
+            f"{per_host_running[h]} running VMs on one host; at most "
+            f"{limit[h]} may run there (max_running_vms; Hyper-V's limit is "
+            f"{MAX_RUNNING_VMS_PER_HOST}): a plan must move the others",
+            column="name",
+            value=cluster.host_names[h],
+        )
     for h in np.flatnonzero(limit > MAX_RUNNING_VMS_PER_HOST):
-        report.warning("hosts.csv", f"max_running_vms is above Hyper-V's limit of "
-                       f"{MAX_RUNNING_VMS_PER_HOST} running VMs per node", column="max_running_vms",
-                       value=int(limit[h]))
+        report.warning(
+            "hosts.csv",
+            f"max_running_vms is above Hyper-V's limit of "
+            f"{MAX_RUNNING_VMS_PER_HOST} running VMs per node",
+            column="max_running_vms",
+            value=int(limit[h]),
+        )
     endable = _endable(cluster)
     if cluster.n_vms:
         _vm_fit_checks(cluster, vms, endable, report)
@@ -135,30 +146,47 @@ def _endable(cluster: Cluster) -> np.ndarray:
     return ok
 
 
-def _vm_fit_checks(cluster: Cluster, vms: VmRows, endable: np.ndarray, report: Report
-                   ) -> None:
+def _vm_fit_checks(cluster: Cluster, vms: VmRows, endable: np.ndarray, report: Report) -> None:
     """VMs larger than every host, and running VMs with no host they may end on."""
     vf, hn = vms.file, cluster.host_names
     rows = [r["_row"] for r in vms.rows]
-    cpu_free, mem_free, lp = (cluster.host_cpu_free_milli, cluster.host_memory_free_mb,
-                              cluster.host_lp)
+    cpu_free, mem_free, lp = (
+        cluster.host_cpu_free_milli,
+        cluster.host_memory_free_mb,
+        cluster.host_lp,
+    )
     mem, vc, cpu = cluster.vm_memory_mb, cluster.vm_vcpus, cluster.vm_cpu_milli
     max_mem, max_lp, max_cpu = int(mem_free.max()), int(lp.max()), int(cpu_free.max())
     big_mem = mem > max_mem
     many_vc = vc > max_lp
     big_cpu = ~many_vc & (cpu > max_cpu)
     for v in np.flatnonzero(big_mem):
-        report.error(vf, f"VM needs {mem[v]} MB but the largest host has {max_mem} MB for VMs "
-                     "(after its reserve): it fits on no host", row=rows[v],
-                     column="memory_mb", value=int(mem[v]))
+        report.error(
+            vf,
+            f"VM needs {mem[v]} MB but the largest host has {max_mem} MB for VMs "
+            "(after its reserve): it fits on no host",
+            row=rows[v],
+            column="memory_mb",
+            value=int(mem[v]),
+        )
     for v in np.flatnonzero(many_vc):
-        report.error(vf, f"VM has more vCPUs than any host has logical processors ({max_lp})",
-                     row=rows[v], column="vcpus", value=int(vc[v]))
+        report.error(
+            vf,
+            f"VM has more vCPUs than any host has logical processors ({max_lp})",
+            row=rows[v],
+            column="vcpus",
+            value=int(vc[v]),
+        )
     for v in np.flatnonzero(big_cpu):
-        report.error(vf, f"VM's CPU demand ({cpu[v] / CPU_UNITS:g} logical processors) is "
-                     f"larger than any host's free CPU ({max_cpu / CPU_UNITS:g}): it fits on "
-                     "no host", row=rows[v], column="cpu_usage_pct",
-                     value=vms.rows[v]["cpu_usage_pct"])
+        report.error(
+            vf,
+            f"VM's CPU demand ({cpu[v] / CPU_UNITS:g} logical processors) is "
+            f"larger than any host's free CPU ({max_cpu / CPU_UNITS:g}): it fits on "
+            "no host",
+            row=rows[v],
+            column="cpu_usage_pct",
+            value=vms.rows[v]["cpu_usage_pct"],
+        )
     too_big = big_mem | many_vc | big_cpu
     explicit = np.array([bool(p) for p in vms.possible], dtype=bool)
     run = cluster.vm_consumes
@@ -169,44 +197,79 @@ def _vm_fit_checks(cluster: Cluster, vms: VmRows, endable: np.ndarray, report: R
 
     nowhere = ~endable.any(axis=1) & ~too_big & has_up
     for v in np.flatnonzero(nowhere & run):
-        col, val = (("possible_owners", owners(v)) if explicit[v]
-                    else ("config_version", vms.rows[v]["config_version"]))
-        report.error(vf, "the VM cannot run anywhere: " + _nowhere_reason(cluster, int(v)),
-                     row=rows[v], column=col, value=val)
+        col, val = (
+            ("possible_owners", owners(v))
+            if explicit[v]
+            else ("config_version", vms.rows[v]["config_version"])
+        )
+        report.error(
+            vf,
+            "the VM cannot run anywhere: " + _nowhere_reason(cluster, int(v)),
+            row=rows[v],
+            column=col,
+            value=val,
+        )
     for v in np.flatnonzero(nowhere & ~run & ~cluster.vm_on_down_host):
-        report.warning(vf, "none of the VM's possible owners is Up and runs its "
-                       "configuration version: it could not be started", row=rows[v],
-                       column="possible_owners", value=owners(v))
+        report.warning(
+            vf,
+            "none of the VM's possible owners is Up and runs its "
+            "configuration version: it could not be started",
+            row=rows[v],
+            column="possible_owners",
+            value=owners(v),
+        )
     # A running VM that fits some host but none it may end on.  One started from a Down
     # node needs its boot memory there.
     check = run & ~too_big & endable.any(axis=1)
     if check.any():
         idx = np.flatnonzero(check)
         need = np.where(cluster.vm_on_down_host, cluster.vm_boot_memory_mb, mem)[idx]
-        fit = ((need[:, None] <= mem_free[None, :]) & (cpu[idx, None] <= cpu_free[None, :])
-               & (vc[idx, None] <= lp[None, :]) & endable[idx])
+        fit = (
+            (need[:, None] <= mem_free[None, :])
+            & (cpu[idx, None] <= cpu_free[None, :])
+            & (vc[idx, None] <= lp[None, :])
+            & endable[idx]
+        )
         for v in idx[~fit.any(axis=1)]:
-            size = (f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
-                    "processors of demand)")
+            size = (
+                f"VM ({mem[v]} MB, {vc[v]} vCPUs, {cpu[v] / CPU_UNITS:g} logical "
+                "processors of demand)"
+            )
             if explicit[v]:
-                report.error(vf, f"{size} fits on none of the possible owners it may run on",
-                             row=rows[v], column="possible_owners", value=owners(v))
+                report.error(
+                    vf,
+                    f"{size} fits on none of the possible owners it may run on",
+                    row=rows[v],
+                    column="possible_owners",
+                    value=owners(v),
+                )
             else:
-                report.error(vf, f"{size} fits on none of the hosts it may run on (Up, or "
-                             "its own Paused host, running its configuration version)",
-                             row=rows[v], column="memory_mb", value=int(mem[v]))
+                report.error(
+                    vf,
+                    f"{size} fits on none of the hosts it may run on (Up, or "
+                    "its own Paused host, running its configuration version)",
+                    row=rows[v],
+                    column="memory_mb",
+                    value=int(mem[v]),
+                )
 
 
 def _nowhere_reason(cluster: Cluster, v: int) -> str:
     """Why a running VM has no host it may end on (for the message)."""
     h = int(cluster.vm_host[v])
-    where = ("it is listed on Down node " + cluster.host_names[h] + " and must be started "
-             "elsewhere, but " if cluster.vm_on_down_host[v] else "")
+    where = (
+        "it is listed on Down node " + cluster.host_names[h] + " and must be started "
+        "elsewhere, but "
+        if cluster.vm_on_down_host[v]
+        else ""
+    )
     owners_up = cluster.vm_possible[v] & cluster.host_up
     if not owners_up.any():
         return where + "none of its possible owners is Up"
-    return (where + f"none of its Up possible owners runs configuration version "
-            f"{cluster.vm_config_version_x10[v] / 10:g} (max_config_version)")
+    return (
+        where + f"none of its Up possible owners runs configuration version "
+        f"{cluster.vm_config_version_x10[v] / 10:g} (max_config_version)"
+    )
 
 
 def _vm_state_checks(cluster: Cluster, vms: VmRows, report: Report) -> None:
@@ -219,48 +282,84 @@ def _vm_state_checks(cluster: Cluster, vms: VmRows, report: Report) -> None:
     on_owner = possible[np.arange(nv), cur]
     down = cluster.vm_on_down_host
     for v in np.flatnonzero(pinned & ~on_owner):
-        report.error(vf, f"VM is pinned to {hn[cur[v]]}, which is not one of its possible "
-                     "owners: it can neither stay nor move", row=rows[v], column="pinned",
-                     value="true")
+        report.error(
+            vf,
+            f"VM is pinned to {hn[cur[v]]}, which is not one of its possible "
+            "owners: it can neither stay nor move",
+            row=rows[v],
+            column="pinned",
+            value="true",
+        )
     for v in np.flatnonzero(~pinned & ~on_owner & ~down):
-        report.warning(vf, f"VM {cluster.vm_names[v]} runs on {hn[cur[v]]}, which is not one "
-                       "of its possible owners; a plan will move it", row=rows[v],
-                       column="host", value=hn[cur[v]])
+        report.warning(
+            vf,
+            f"VM {cluster.vm_names[v]} runs on {hn[cur[v]]}, which is not one "
+            "of its possible owners; a plan will move it",
+            row=rows[v],
+            column="host",
+            value=hn[cur[v]],
+        )
     for v in np.flatnonzero(run & down & ~pinned):
-        report.warning(vf, f"VM is {VM_STATE_NAMES[VmState(cluster.vm_state[v])]} on "
-                       f"{hn[cur[v]]}, which is Down: it is not running there; a plan starts "
-                       "it on another node (a Start move, with its memory_startup_mb)",
-                       row=rows[v], column="state",
-                       value=VM_STATE_NAMES[VmState(cluster.vm_state[v])])
+        report.warning(
+            vf,
+            f"VM is {VM_STATE_NAMES[VmState(cluster.vm_state[v])]} on "
+            f"{hn[cur[v]]}, which is Down: it is not running there; a plan starts "
+            "it on another node (a Start move, with its memory_startup_mb)",
+            row=rows[v],
+            column="state",
+            value=VM_STATE_NAMES[VmState(cluster.vm_state[v])],
+        )
     for v in np.flatnonzero(run & down & pinned):
-        report.warning(vf, f"VM is pinned to {hn[cur[v]]}, which is Down: it must be started "
-                       "elsewhere, which pinning forbids; no plan is possible while it is "
-                       "pinned", row=rows[v], column="pinned", value="true")
+        report.warning(
+            vf,
+            f"VM is pinned to {hn[cur[v]]}, which is Down: it must be started "
+            "elsewhere, which pinning forbids; no plan is possible while it is "
+            "pinned",
+            row=rows[v],
+            column="pinned",
+            value="true",
+        )
     own_version = cluster.vm_version_admitted[np.arange(nv), cur]
     for v in np.flatnonzero(run & ~own_version & ~down):
-        report.warning(vf, f"VM's configuration version "
-                       f"{cluster.vm_config_version_x10[v] / 10:g} is above the "
-                       f"max_config_version of its host {hn[cur[v]]} "
-                       f"({cluster.host_max_config_version_x10[cur[v]] / 10:g}); a plan "
-                       "moves it", row=rows[v], column="config_version",
-                       value=vms.rows[v]["config_version"])
+        report.warning(
+            vf,
+            f"VM's configuration version "
+            f"{cluster.vm_config_version_x10[v] / 10:g} is above the "
+            f"max_config_version of its host {hn[cur[v]]} "
+            f"({cluster.host_max_config_version_x10[cur[v]] / 10:g}); a plan "
+            "moves it",
+            row=rows[v],
+            column="config_version",
+            value=vms.rows[v]["config_version"],
+        )
     vc, lp = cluster.vm_vcpus, cluster.host_lp
     for v in np.flatnonzero(run & (vc > lp[cur]) & (vc <= lp.max())):
-        report.warning(vf, f"VM has more vCPUs than its host {hn[cur[v]]} has logical "
-                       f"processors ({lp[cur[v]]}); Hyper-V cannot run it there", row=rows[v],
-                       column="vcpus", value=int(vc[v]))
+        report.warning(
+            vf,
+            f"VM has more vCPUs than its host {hn[cur[v]]} has logical "
+            f"processors ({lp[cur[v]]}); Hyper-V cannot run it there",
+            row=rows[v],
+            column="vcpus",
+            value=int(vc[v]),
+        )
     explicit = [bool(p) for p in vms.possible]
     for v in np.flatnonzero(explicit):
         odd = [hn[h] for h in vms.preferred[v] if not possible[v, h]]
         if odd:
-            report.warning(vf, "preferred owner is not one of the VM's possible owners; it "
-                           "is ignored", row=rows[v], column="preferred_owners",
-                           value=";".join(odd))
+            report.warning(
+                vf,
+                "preferred owner is not one of the VM's possible owners; it is ignored",
+                row=rows[v],
+                column="preferred_owners",
+                value=";".join(odd),
+            )
 
 
 #: Said of every rule a check finds unsatisfiable: what the planner does about it.
-_LEFT_BROKEN = ("; it cannot hold: a plan repairs what it can and names it among the rules "
-                "left broken (--strict-rules: no plan)")
+_LEFT_BROKEN = (
+    "; it cannot hold: a plan repairs what it can and names it among the rules "
+    "left broken (--strict-rules: no plan)"
+)
 
 
 def _slots(cluster: Cluster, endable: np.ndarray, v: int, by_domain: bool) -> list[int]:
@@ -276,8 +375,9 @@ def _slots(cluster: Cluster, endable: np.ndarray, v: int, by_domain: bool) -> li
     return hosts
 
 
-def _enforced_anti_affinity_checks(cluster: Cluster, vms: VmRows, endable: np.ndarray,
-                                   report: Report) -> None:
+def _enforced_anti_affinity_checks(
+    cluster: Cluster, vms: VmRows, endable: np.ndarray, report: Report
+) -> None:
     """Enforced legacy anti-affinity over the running members: pinned members sharing a
     node, and more running members than nodes that can take one each (warnings)."""
     vf, names, hn = vms.file, cluster.vm_names, cluster.host_names
@@ -289,18 +389,27 @@ def _enforced_anti_affinity_checks(cluster: Cluster, vms: VmRows, endable: np.nd
             if cluster.vm_pinned[v]:
                 h = int(cluster.vm_host[v])
                 if h in seen:
-                    report.warning(vf, f"enforced anti-affinity class '{cls}': pinned VMs "
-                                   f"{names[seen[h]]} and {names[v]} share node {hn[h]}"
-                                   + _LEFT_BROKEN, row=vms.rows[v]["_row"],
-                                   column="anti_affinity_class_names", value=cls)
+                    report.warning(
+                        vf,
+                        f"enforced anti-affinity class '{cls}': pinned VMs "
+                        f"{names[seen[h]]} and {names[v]} share node {hn[h]}" + _LEFT_BROKEN,
+                        row=vms.rows[v]["_row"],
+                        column="anti_affinity_class_names",
+                        value=cls,
+                    )
                 seen.setdefault(h, v)
         if len(running) > 1:
             k = _max_matching([_slots(cluster, endable, v, False) for v in running])
             if k < len(running):
-                report.warning(vf, f"enforced anti-affinity class '{cls}' has {len(running)} "
-                               f"running VMs but only {k} nodes they may run on can take one "
-                               "each" + _LEFT_BROKEN, row=vms.rows[running[0]]["_row"],
-                               column="anti_affinity_class_names", value=cls)
+                report.warning(
+                    vf,
+                    f"enforced anti-affinity class '{cls}' has {len(running)} "
+                    f"running VMs but only {k} nodes they may run on can take one "
+                    "each" + _LEFT_BROKEN,
+                    row=vms.rows[running[0]]["_row"],
+                    column="anti_affinity_class_names",
+                    value=cls,
+                )
 
 
 @dataclass
@@ -342,8 +451,7 @@ def _quoted(rs: list[str]) -> str:
     return ("rule " if len(rs) == 1 else "rules ") + shown
 
 
-def _rule_checks(cluster: Cluster, rules: RuleRows, endable: np.ndarray,
-                 report: Report) -> None:
+def _rule_checks(cluster: Cluster, rules: RuleRows, endable: np.ndarray, report: Report) -> None:
     """Enabled rules that cannot hold, judged over their running members: contradictions
     between rules, pinned members, and rules no placement satisfies (warnings)."""
     rowof = [r["_row"] for r in rules.rows]
@@ -368,12 +476,21 @@ def _rule_checks(cluster: Cluster, rules: RuleRows, endable: np.ndarray,
         done.add((by_domain, root))
         members = (g.dom_members if by_domain else g.node_members)[root]
         label = _quoted((g.dom_rules if by_domain else g.node_rules)[root])
-        _same_group_check(cluster, sorted(members), by_domain, label, r, row, endable,
-                          report, rules.file)
+        _same_group_check(
+            cluster, sorted(members), by_domain, label, r, row, endable, report, rules.file
+        )
 
 
-def _different_check(cluster: Cluster, r: Rule, ms: tuple[int, ...], g: _Groups,
-                     endable: np.ndarray, row: int, rf: str, report: Report) -> None:
+def _different_check(
+    cluster: Cluster,
+    r: Rule,
+    ms: tuple[int, ...],
+    g: _Groups,
+    endable: np.ndarray,
+    row: int,
+    rf: str,
+    report: Report,
+) -> None:
     """A DifferentNode / DifferentFaultDomain rule over its running members ``ms``."""
     names, hn, fdn = cluster.vm_names, cluster.host_names, cluster.fault_domains
     by_node = r.rule_type == RuleType.DIFFERENT_NODE
@@ -384,10 +501,15 @@ def _different_check(cluster: Cluster, r: Rule, ms: tuple[int, ...], g: _Groups,
         together.setdefault(uf.find(m), []).append(m)
     for root, grp in together.items():
         if len(grp) > 1:
-            report.warning(rf, f"{r.type_name} rule keeps {names[grp[0]]} and {names[grp[1]]} "
-                           f"apart, but {_quoted(tied.get(root, ['?']))} put them on the "
-                           f"same {what}" + _LEFT_BROKEN, row=row, column="groups",
-                           value=r.name)
+            report.warning(
+                rf,
+                f"{r.type_name} rule keeps {names[grp[0]]} and {names[grp[1]]} "
+                f"apart, but {_quoted(tied.get(root, ['?']))} put them on the "
+                f"same {what}" + _LEFT_BROKEN,
+                row=row,
+                column="groups",
+                value=r.name,
+            )
     host, fd = cluster.vm_host, cluster.host_fault_domain
     where: dict[int, int] = {}
     for m in ms:
@@ -395,23 +517,41 @@ def _different_check(cluster: Cluster, r: Rule, ms: tuple[int, ...], g: _Groups,
             key = int(host[m]) if by_node else int(fd[host[m]])
             if key in where:
                 place = hn[key] if by_node else fdn[key]
-                report.warning(rf, f"{r.type_name} rule: pinned VMs {names[where[key]]} and "
-                               f"{names[m]} share {what} {place} and cannot move"
-                               + _LEFT_BROKEN, row=row, column="groups", value=r.name)
+                report.warning(
+                    rf,
+                    f"{r.type_name} rule: pinned VMs {names[where[key]]} and "
+                    f"{names[m]} share {what} {place} and cannot move" + _LEFT_BROKEN,
+                    row=row,
+                    column="groups",
+                    value=r.name,
+                )
             where.setdefault(key, m)
     if len(ms) > 1:
         k = _max_matching([_slots(cluster, endable, m, not by_node) for m in ms])
         if k < len(ms):
             slots = "nodes" if by_node else "fault domains"
-            report.warning(rf, f"{r.type_name} rule has {len(ms)} running members but only "
-                           f"{k} {slots} they may run on can take one each (given possible "
-                           "owners, node states and pinned VMs)" + _LEFT_BROKEN, row=row,
-                           column="groups", value=r.name)
+            report.warning(
+                rf,
+                f"{r.type_name} rule has {len(ms)} running members but only "
+                f"{k} {slots} they may run on can take one each (given possible "
+                "owners, node states and pinned VMs)" + _LEFT_BROKEN,
+                row=row,
+                column="groups",
+                value=r.name,
+            )
 
 
-def _same_group_check(cluster: Cluster, group: list[int], by_domain: bool, label: str,
-                      r: Rule, row: int, endable: np.ndarray, report: Report, rf: str
-                      ) -> None:
+def _same_group_check(
+    cluster: Cluster,
+    group: list[int],
+    by_domain: bool,
+    label: str,
+    r: Rule,
+    row: int,
+    endable: np.ndarray,
+    report: Report,
+    rf: str,
+) -> None:
     """A SameNode (or SameFaultDomain) group of running VMs: pinned members agree, and the
     group fits in one node (or one fault domain) that every member may use (warnings)."""
     names, hn, fdn = cluster.vm_names, cluster.host_names, cluster.fault_domains
@@ -424,27 +564,49 @@ def _same_group_check(cluster: Cluster, group: list[int], by_domain: bool, label
     if len(pinned_at) > 1:
         (k1, a), (k2, b) = list(pinned_at.items())[:2]
         p1, p2 = (fdn[k1], fdn[k2]) if by_domain else (hn[k1], hn[k2])
-        report.warning(rf, f"{label}: pinned VMs {names[a]} (on {p1}) and {names[b]} (on "
-                       f"{p2}) can never share a {what}" + _LEFT_BROKEN, row=row,
-                       column="groups", value=r.name)
+        report.warning(
+            rf,
+            f"{label}: pinned VMs {names[a]} (on {p1}) and {names[b]} (on "
+            f"{p2}) can never share a {what}" + _LEFT_BROKEN,
+            row=row,
+            column="groups",
+            value=r.name,
+        )
         return
     g = np.asarray(group)
     cpu = int(cluster.vm_cpu_load_milli[g].sum())
     mem = int(cluster.vm_mem_load_mb[g].sum())
     where = _group_fits(cluster, endable[g], g, by_domain, pinned_at, cpu, mem)
     if where == "nowhere":
-        report.warning(rf, f"{r.type_name if not by_domain else 'SameFaultDomain'} group "
-                       f"({label}) has no {what} that every member may run on"
-                       + _LEFT_BROKEN, row=row, column="groups", value=r.name)
+        report.warning(
+            rf,
+            f"{r.type_name if not by_domain else 'SameFaultDomain'} group "
+            f"({label}) has no {what} that every member may run on" + _LEFT_BROKEN,
+            row=row,
+            column="groups",
+            value=r.name,
+        )
     elif where == "too small":
-        report.warning(rf, f"{'SameFaultDomain' if by_domain else 'SameNode'} group ({label}) "
-                       f"needs {mem} MB and {cpu / CPU_UNITS:.2f} logical processors together "
-                       f"and fits in no {what}" + _LEFT_BROKEN, row=row, column="groups",
-                       value=r.name)
+        report.warning(
+            rf,
+            f"{'SameFaultDomain' if by_domain else 'SameNode'} group ({label}) "
+            f"needs {mem} MB and {cpu / CPU_UNITS:.2f} logical processors together "
+            f"and fits in no {what}" + _LEFT_BROKEN,
+            row=row,
+            column="groups",
+            value=r.name,
+        )
 
 
-def _group_fits(cluster: Cluster, endable: np.ndarray, g: np.ndarray, by_domain: bool,
-                pinned_at: dict[int, int], cpu: int, mem: int) -> str:
+def _group_fits(
+    cluster: Cluster,
+    endable: np.ndarray,
+    g: np.ndarray,
+    by_domain: bool,
+    pinned_at: dict[int, int],
+    cpu: int,
+    mem: int,
+) -> str:
     """``"ok"``, ``"nowhere"`` (no node / domain every member may end on: ``endable`` rows
     of the members) or ``"too small"``."""
     up = cluster.host_up
@@ -456,8 +618,12 @@ def _group_fits(cluster: Cluster, endable: np.ndarray, g: np.ndarray, by_domain:
             only[h] = allowed[h]
             allowed = only
         vmax = int(cluster.vm_vcpus[g].max())
-        fits = (allowed & (cluster.host_cpu_free_milli >= cpu)
-                & (cluster.host_memory_free_mb >= mem) & (cluster.host_lp >= vmax))
+        fits = (
+            allowed
+            & (cluster.host_cpu_free_milli >= cpu)
+            & (cluster.host_memory_free_mb >= mem)
+            & (cluster.host_lp >= vmax)
+        )
         return "nowhere" if not allowed.any() else "ok" if fits.any() else "too small"
     nd = len(cluster.fault_domains)
     dom = cluster.host_fault_domain
@@ -472,10 +638,12 @@ def _group_fits(cluster: Cluster, endable: np.ndarray, g: np.ndarray, by_domain:
         only[d] = usable[d]
         usable = only
     usable_host = up | cluster.host_keeps
-    cpu_cap = np.bincount(dom, weights=np.where(usable_host, cluster.host_cpu_free_milli, 0),
-                          minlength=nd)
-    mem_cap = np.bincount(dom, weights=np.where(usable_host, cluster.host_memory_free_mb, 0),
-                          minlength=nd)
+    cpu_cap = np.bincount(
+        dom, weights=np.where(usable_host, cluster.host_cpu_free_milli, 0), minlength=nd
+    )
+    mem_cap = np.bincount(
+        dom, weights=np.where(usable_host, cluster.host_memory_free_mb, 0), minlength=nd
+    )
     if not usable.any():
         return "nowhere"
     return "ok" if (usable & (cpu_cap >= cpu) & (mem_cap >= mem)).any() else "too small"

@@ -89,21 +89,33 @@ def _decode(raw: bytes, fname: str, report: Report) -> str | None:
         try:
             text = raw.decode("utf-32")
         except UnicodeDecodeError:
-            report.error(fname, "the file starts with a UTF-32 byte-order mark but is not "
-                         "valid UTF-32; save it as UTF-8 (Export-Csv -Encoding UTF8)")
+            report.error(
+                fname,
+                "the file starts with a UTF-32 byte-order mark but is not "
+                "valid UTF-32; save it as UTF-8 (Export-Csv -Encoding UTF8)",
+            )
             return None
-        report.warning(fname, "the file is UTF-32 encoded; it was read, but UTF-8 is the "
-                       "expected encoding (Export-Csv -Encoding UTF8)")
+        report.warning(
+            fname,
+            "the file is UTF-32 encoded; it was read, but UTF-8 is the "
+            "expected encoding (Export-Csv -Encoding UTF8)",
+        )
         return text.lstrip("\ufeff")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
-            report.error(fname, "the file starts with a UTF-16 byte-order mark but is not "
-                         "valid UTF-16; save it as UTF-8 (Export-Csv -Encoding UTF8)")
+            report.error(
+                fname,
+                "the file starts with a UTF-16 byte-order mark but is not "
+                "valid UTF-16; save it as UTF-8 (Export-Csv -Encoding UTF8)",
+            )
             return None
-        report.warning(fname, "the file is UTF-16 encoded; it was read, but UTF-8 is the "
-                       "expected encoding (Export-Csv -Encoding UTF8)")
+        report.warning(
+            fname,
+            "the file is UTF-16 encoded; it was read, but UTF-8 is the "
+            "expected encoding (Export-Csv -Encoding UTF8)",
+        )
         return text.lstrip("\ufeff")
     if b"\x00" in raw:
         report.error(fname, "this is a binary file, not a UTF-8 CSV text file")
@@ -112,9 +124,12 @@ def _decode(raw: bytes, fname: str, report: Report) -> str | None:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        report.error(fname, f"not valid UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
-                     f"{e.start}); save the file as UTF-8 (Export-Csv -Encoding UTF8)",
-                     row=line)
+        report.error(
+            fname,
+            f"not valid UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
+            f"{e.start}); save the file as UTF-8 (Export-Csv -Encoding UTF8)",
+            row=line,
+        )
         return None
 
 
@@ -128,13 +143,19 @@ def _file_bytes(path: Path, fname: str, required: bool, report: Report) -> bytes
             loop = "loop" in str(e).casefold() or getattr(e, "errno", None) == 40
         else:  # pragma: no cover - exists() and resolve() disagree only in a race
             loop = False
-        report.error(fname, "is a symbolic link loop (it points back to itself)" if loop
-                     else "is a symbolic link to a file that does not exist")
+        report.error(
+            fname,
+            "is a symbolic link loop (it points back to itself)"
+            if loop
+            else "is a symbolic link to a file that does not exist",
+        )
         return None
     if not path.exists():
         if required:
-            report.error(fname, f"required file is missing from {path.parent}"
-                         + _misnamed_hint(path.parent, fname))
+            report.error(
+                fname,
+                f"required file is missing from {path.parent}" + _misnamed_hint(path.parent, fname),
+            )
         return None
     if not path.is_file():
         report.error(fname, "expected a file, found a directory or special file")
@@ -176,24 +197,38 @@ def _numbered_rows(text: str, fname: str, report: Report) -> list[tuple[int, lis
     return numbered
 
 
-def _header(numbered: list[tuple[int, list[str]]], fname: str, columns: Sequence[str],
-            report: Report) -> tuple[dict[str, str], list[str]] | None:
+def _header(
+    numbered: list[tuple[int, list[str]]], fname: str, columns: Sequence[str], report: Report
+) -> tuple[dict[str, str], list[str]] | None:
     """Header map (casefolded → as written) and the key of each column, or ``None``."""
     hrow, raw = numbered[0]
     header = [h.strip().lstrip("\ufeff").strip() for h in raw]
     if len(header) == 1 and ";" in header[0]:
-        report.error(fname, "the file uses ';' as the column separator; hvplan reads "
-                     "comma-separated files (Export-Csv without -UseCulture, or "
-                     "-Delimiter ',')", row=hrow, value=header[0])
+        report.error(
+            fname,
+            "the file uses ';' as the column separator; hvplan reads "
+            "comma-separated files (Export-Csv without -UseCulture, or "
+            "-Delimiter ',')",
+            row=hrow,
+            value=header[0],
+        )
         return None
     if len(header) == 1 and "\t" in header[0]:
-        report.error(fname, "the file uses tabs as the column separator; hvplan reads "
-                     "comma-separated files", row=hrow, value=header[0])
+        report.error(
+            fname,
+            "the file uses tabs as the column separator; hvplan reads comma-separated files",
+            row=hrow,
+            value=header[0],
+        )
         return None
     if columns and not {h.casefold() for h in header} & {c.casefold() for c in columns}:
-        report.error(fname, "none of the column names is known; is the header row missing? "
-                     "Expected columns: " + ", ".join(columns), row=hrow,
-                     value=",".join(header))
+        report.error(
+            fname,
+            "none of the column names is known; is the header row missing? "
+            "Expected columns: " + ", ".join(columns),
+            row=hrow,
+            value=",".join(header),
+        )
         return None
     body = numbered[1:]
     hmap: dict[str, str] = {}
@@ -201,22 +236,29 @@ def _header(numbered: list[tuple[int, list[str]]], fname: str, columns: Sequence
     ok = True
     for j, h in enumerate(header):
         if len(h) > MAX_FIELD_CHARS:
-            report.error(fname, f"header field is longer than {MAX_FIELD_CHARS} characters",
-                         row=hrow, value=h)
+            report.error(
+                fname,
+                f"header field is longer than {MAX_FIELD_CHARS} characters",
+                row=hrow,
+                value=h,
+            )
             ok = False
         elif not h:
             # A trailing comma (spreadsheets add them) gives an empty, unused column: ignore
             # it.  An empty name over data is an error: those values would be lost.
             if any(j < len(r) and r[j].strip() for _, r in body):
-                report.error(fname, f"column {j + 1} has values but no name in the header",
-                             row=hrow)
+                report.error(
+                    fname, f"column {j + 1} has values but no name in the header", row=hrow
+                )
                 ok = False
             else:
-                report.warning(fname, f"column {j + 1} has no name and no values; ignored",
-                               row=hrow)
+                report.warning(
+                    fname, f"column {j + 1} has no name and no values; ignored", row=hrow
+                )
         elif h.casefold() in hmap:
-            report.error(fname, "column appears twice in the header (names ignore case)",
-                         row=hrow, column=h)
+            report.error(
+                fname, "column appears twice in the header (names ignore case)", row=hrow, column=h
+            )
             ok = False
         else:
             hmap[h.casefold()] = h
@@ -224,9 +266,14 @@ def _header(numbered: list[tuple[int, list[str]]], fname: str, columns: Sequence
     return (hmap, keys) if ok else None
 
 
-def read_table(path: Path, report: Report, *, required: bool,
-               columns: Sequence[str] = (), read: dict[str, bytes] | None = None
-               ) -> Table | None:
+def read_table(
+    path: Path,
+    report: Report,
+    *,
+    required: bool,
+    columns: Sequence[str] = (),
+    read: dict[str, bytes] | None = None,
+) -> Table | None:
     """Read one CSV file into a :class:`Table`, recording file-level problems.
 
     Accepts UTF-8 with or without a byte-order mark, CRLF or LF line ends, quoted or bare
@@ -257,23 +304,37 @@ def read_table(path: Path, report: Report, *, required: bool,
     for num, r in numbered[1:]:
         rec = {k: c.strip() for k, c in zip(keys, r, strict=False) if k}
         if len(r) > width and any(c.strip() for c in r[width:]):
-            report.error(fname, f"row has {len(r)} fields but the header has {width}; "
-                         "is a value with a comma missing its quotes?", row=num,
-                         value=",".join(r[width:]))
+            report.error(
+                fname,
+                f"row has {len(r)} fields but the header has {width}; "
+                "is a value with a comma missing its quotes?",
+                row=num,
+                value=",".join(r[width:]),
+            )
             skipped.append(rec)
             continue
         broken = False
         for k, cell in rec.items():
             if len(cell) > MAX_FIELD_CHARS:
-                report.error(fname, f"value is {len(cell)} characters long; the limit is "
-                             f"{MAX_FIELD_CHARS}", row=num, column=hmap[k], value=cell)
+                report.error(
+                    fname,
+                    f"value is {len(cell)} characters long; the limit is {MAX_FIELD_CHARS}",
+                    row=num,
+                    column=hmap[k],
+                    value=cell,
+                )
                 rec[k] = ""
                 broken = True
             elif "\n" in cell or "\r" in cell:
                 # No column holds multi-line text: this is an unclosed quote that swallowed
                 # the rows after it.
-                report.error(fname, "value spans several lines: is a closing quote (\") "
-                             "missing?", row=num, column=hmap[k], value=cell)
+                report.error(
+                    fname,
+                    'value spans several lines: is a closing quote (") missing?',
+                    row=num,
+                    column=hmap[k],
+                    value=cell,
+                )
                 broken = True
         if broken:
             skipped.append(rec)
@@ -296,9 +357,13 @@ def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dic
         report.warning(table.file, "unknown column is ignored", column=shown)
     present = [c for c in cols if c.name in table.header]
     if table.header and not present:
-        report.error(table.file, "none of the column names is known; is the header row "
-                     "missing? Expected columns: " + ", ".join(c.name for c in cols),
-                     row=None, value=",".join(table.header.values()))
+        report.error(
+            table.file,
+            "none of the column names is known; is the header row "
+            "missing? Expected columns: " + ", ".join(c.name for c in cols),
+            row=None,
+            value=",".join(table.header.values()),
+        )
     for c in cols:
         if c.required and c.name not in table.header:
             report.error(table.file, "required column is missing", column=c.name)
@@ -312,24 +377,39 @@ def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dic
             s = rec.get(c.name, "")
             if s == "":
                 if c.required:
-                    report.error(table.file, "value is required", row=num,
-                                 column=table.header[c.name], value="", expected="a value")
+                    report.error(
+                        table.file,
+                        "value is required",
+                        row=num,
+                        column=table.header[c.name],
+                        value="",
+                        expected="a value",
+                    )
                     row.setdefault("_bad", set()).add(c.name)
                 row[c.name] = c.default
                 continue
             if c.name == "name" and s[0] in FORMULA_PREFIXES:
-                report.warning(table.file, f"name starts with {s[0]!r}: a spreadsheet opening "
-                               "a CSV file would run it as a formula (hvplan's own CSV "
-                               "outputs write such names with a leading ')", row=num,
-                               column=table.header[c.name], value=s)
+                report.warning(
+                    table.file,
+                    f"name starts with {s[0]!r}: a spreadsheet opening "
+                    "a CSV file would run it as a formula (hvplan's own CSV "
+                    "outputs write such names with a leading ')",
+                    row=num,
+                    column=table.header[c.name],
+                    value=s,
+                )
             try:
                 row[c.name] = c.parse(s)
             except BadValue as e:
-                report.error(table.file, f"expected {e}", row=num,
-                             column=table.header[c.name], value=s, expected=str(e))
+                report.error(
+                    table.file,
+                    f"expected {e}",
+                    row=num,
+                    column=table.header[c.name],
+                    value=s,
+                    expected=str(e),
+                )
                 row[c.name] = None
                 row.setdefault("_bad", set()).add(c.name)
         out.append(row)
     return out
-
-

@@ -62,8 +62,11 @@ def read_snapshot(
     d = Path(directory)
     report = Report()
     if d.is_symlink() and not d.exists():
-        report.error(str(d), "the snapshot directory is a symbolic link that leads nowhere "
-                     "(a loop, or a missing target)")
+        report.error(
+            str(d),
+            "the snapshot directory is a symbolic link that leads nowhere "
+            "(a loop, or a missing target)",
+        )
         return None, report
     if not d.exists():
         report.error(str(d), "snapshot directory does not exist")
@@ -74,8 +77,13 @@ def read_snapshot(
     cat = catalog or default_catalog()
     read: dict[str, bytes] = {}
     tables = {
-        f: read_table(find_file(d, f), report, required=f in ("hosts.csv", "vms.csv"),
-                      columns=[c.name for c in cols], read=read)
+        f: read_table(
+            find_file(d, f),
+            report,
+            required=f in ("hosts.csv", "vms.csv"),
+            columns=[c.name for c in cols],
+            read=read,
+        )
         for f, cols in COLUMNS.items()
     }
     settings, cname = _cluster_settings(tables["cluster.csv"], d, report)
@@ -91,8 +99,7 @@ def read_snapshot(
         history = _history(d, cluster, report) if report.valid else None
         if not report.valid:
             return None, report
-        return cluster.replace(history=history,
-                               snapshot_sha256=snapshot_digest(d, read)), report
+        return cluster.replace(history=history, snapshot_sha256=snapshot_digest(d, read)), report
     if not any(p.file == hosts.file for p in report.errors) and hosts.rows:
         # Hosts are sound: check the sound VMs and rules as a whole too, so that the user
         # sees every problem in one pass.  Dropping bad rows can only hide whole-cluster
@@ -132,9 +139,7 @@ def load_snapshot(directory: str | Path, catalog: CpuCatalog | None = None) -> C
     return cluster
 
 
-def _cluster_settings(
-    table: Table | None, d: Path, report: Report
-) -> tuple[ClusterSettings, str]:
+def _cluster_settings(table: Table | None, d: Path, report: Report) -> tuple[ClusterSettings, str]:
     name = d.resolve().name or "cluster"
     if table is None:
         return ClusterSettings(), name
@@ -142,8 +147,7 @@ def _cluster_settings(
     if not rows:
         return ClusterSettings(), name
     if len(rows) > 1:
-        report.error(table.file, "cluster.csv must have exactly one data row",
-                     row=rows[1]["_row"])
+        report.error(table.file, "cluster.csv must have exactly one data row", row=rows[1]["_row"])
     r = rows[0]
 
     def val(key: str, default: Any) -> Any:
@@ -157,9 +161,15 @@ def _cluster_settings(
         collected_utc=r["collected_utc"],
     )
     if r["collected_utc"] is not None and r["collected_utc"] > datetime.now(UTC).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"):
-        report.warning(table.file, "collected_utc is in the future: is the collector's clock "
-                       "right?", row=r["_row"], column="collected_utc", value=r["collected_utc"])
+        "%Y-%m-%dT%H:%M:%SZ"
+    ):
+        report.warning(
+            table.file,
+            "collected_utc is in the future: is the collector's clock right?",
+            row=r["_row"],
+            column="collected_utc",
+            value=r["collected_utc"],
+        )
     return settings, r["name"] or name
 
 
@@ -180,9 +190,14 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> HostRows | N
             key = r["name"].casefold()
             if key in index:
                 first = kept[index[key]]["_row"]
-                report.error(table.file, f"duplicate host name (names ignore case; first on "
-                             f"row {first})", row=num, column="name", value=r["name"],
-                             expected="a host name not used on another row")
+                report.error(
+                    table.file,
+                    f"duplicate host name (names ignore case; first on row {first})",
+                    row=num,
+                    column="name",
+                    value=r["name"],
+                    expected="a host name not used on another row",
+                )
                 duplicate = True
         # Every check below runs even when the name is bad, so that one pass shows all the
         # problems of the row.
@@ -191,36 +206,60 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> HostRows | N
         if mem is not None and reserve is None and "memory_reserve_mb" not in r.get("_bad", ()):
             r["memory_reserve_mb"] = reserve = default_memory_reserve_mb(mem)
         if mem is not None and reserve is not None and reserve >= mem:
-            report.error(table.file, f"memory_reserve_mb must be below memory_mb ({mem})",
-                         row=num, column="memory_reserve_mb", value=reserve,
-                         expected=f"an integer from 0 to {mem - 1}")
+            report.error(
+                table.file,
+                f"memory_reserve_mb must be below memory_mb ({mem})",
+                row=num,
+                column="memory_reserve_mb",
+                value=reserve,
+                expected=f"an integer from 0 to {mem - 1}",
+            )
             r.setdefault("_bad", set()).add("memory_reserve_mb")
         lp = r["logical_processors"]
         if lp is not None and lp > MAX_LOGICAL_PROCESSORS:
-            report.warning(table.file, f"more than {MAX_LOGICAL_PROCESSORS} logical "
-                           "processors per host is beyond Hyper-V's limit", row=num,
-                           column="logical_processors", value=lp)
+            report.warning(
+                table.file,
+                f"more than {MAX_LOGICAL_PROCESSORS} logical "
+                "processors per host is beyond Hyper-V's limit",
+                row=num,
+                column="logical_processors",
+                value=lp,
+            )
         if r["fault_domain"] is None:
             r["fault_domain"] = r["name"]
         model_name = r["cpu_model"] or ""
         explicit = r["cpu_features"]
         model = cat.get(model_name) if model_name else None
         if model_name and model is None and not explicit:
-            report.warning(table.file, "CPU model is not in the catalog and cpu_features is "
-                           "empty; the vendor's minimum feature set is assumed", row=num,
-                           column="cpu_model", value=model_name)
+            report.warning(
+                table.file,
+                "CPU model is not in the catalog and cpu_features is "
+                "empty; the vendor's minimum feature set is assumed",
+                row=num,
+                column="cpu_model",
+                value=model_name,
+            )
         if model is not None and vendor is not None and model.vendor != vendor:
-            report.error(table.file, f"CPU model {model.name} is made by "
-                         f"{VENDOR_CPUID[model.vendor]}, not {VENDOR_CPUID[vendor]}",
-                         row=num, column="cpu_model", value=model_name)
+            report.error(
+                table.file,
+                f"CPU model {model.name} is made by "
+                f"{VENDOR_CPUID[model.vendor]}, not {VENDOR_CPUID[vendor]}",
+                row=num,
+                column="cpu_model",
+                value=model_name,
+            )
         if explicit:
             feats = frozenset(explicit)
         elif model is not None:
             feats = model.features
         else:
             if not model_name:
-                report.warning(table.file, "no cpu_model or cpu_features: the vendor's "
-                               "minimum feature set is assumed", row=num, column="cpu_model")
+                report.warning(
+                    table.file,
+                    "no cpu_model or cpu_features: the vendor's minimum feature set is assumed",
+                    row=num,
+                    column="cpu_model",
+                )
             feats = cat.baseline(vendor) if vendor is not None else frozenset()
         if r["name"] is None or duplicate:
             if r["name"] is not None:
@@ -230,13 +269,18 @@ def _hosts(table: Table | None, cat: CpuCatalog, report: Report) -> HostRows | N
         kept.append(r)
         features.append(feats)
     if len(kept) > MAX_NODES:
-        report.warning(table.file, f"{len(kept)} nodes; a failover cluster supports at most "
-                       f"{MAX_NODES}")
+        report.warning(
+            table.file, f"{len(kept)} nodes; a failover cluster supports at most {MAX_NODES}"
+        )
     return HostRows(kept, index, features, table.file, "name" in table.header, unresolved)
 
 
 def _host_list(
-    names: tuple[str, ...], hosts: HostRows | None, report: Report, file: str, row: int,
+    names: tuple[str, ...],
+    hosts: HostRows | None,
+    report: Report,
+    file: str,
+    row: int,
     column: str,
 ) -> tuple[tuple[int, ...], bool]:
     """Host indices for a list of names, and whether every name was resolved."""
@@ -247,8 +291,14 @@ def _host_list(
         if h is None:
             complete = False
             if hosts is not None and hosts.names_known and n.casefold() not in hosts.unresolved:
-                report.error(file, "names a host that is not in hosts.csv", row=row,
-                             column=column, value=n, expected="host names from hosts.csv")
+                report.error(
+                    file,
+                    "names a host that is not in hosts.csv",
+                    row=row,
+                    column=column,
+                    value=n,
+                    expected="host names from hosts.csv",
+                )
         elif h not in out:
             out.append(h)
     return tuple(out), complete
@@ -283,21 +333,36 @@ def _memory_columns(r: dict[str, Any], file: str, report: Report) -> None:
     row = r["_row"]
     if lo > start:
         col = "memory_minimum_mb" if given["memory_minimum_mb"] else "memory_startup_mb"
-        report.error(file, "Dynamic Memory needs memory_minimum_mb <= memory_startup_mb "
-                     f"({lo} > {start})", row=row, column=col, value=r[col],
-                     expected=f"minimum <= {start} <= maximum")
+        report.error(
+            file,
+            f"Dynamic Memory needs memory_minimum_mb <= memory_startup_mb ({lo} > {start})",
+            row=row,
+            column=col,
+            value=r[col],
+            expected=f"minimum <= {start} <= maximum",
+        )
         bad.add(col)
     if start > hi:
         col = "memory_maximum_mb" if given["memory_maximum_mb"] else "memory_startup_mb"
-        report.error(file, "Dynamic Memory needs memory_startup_mb <= memory_maximum_mb "
-                     f"({start} > {hi})", row=row, column=col, value=r[col],
-                     expected=f"minimum <= {start} <= maximum")
+        report.error(
+            file,
+            f"Dynamic Memory needs memory_startup_mb <= memory_maximum_mb ({start} > {hi})",
+            row=row,
+            column=col,
+            value=r[col],
+            expected=f"minimum <= {start} <= maximum",
+        )
         bad.add(col)
     if bad:
         r["_bad"] = bad
     elif r["state"] in (VmState.RUNNING, VmState.PAUSED) and not lo <= mem <= hi:
-        report.warning(file, f"assigned memory_mb is outside the Dynamic Memory range "
-                       f"{lo}..{hi} MB", row=row, column="memory_mb", value=mem)
+        report.warning(
+            file,
+            f"assigned memory_mb is outside the Dynamic Memory range {lo}..{hi} MB",
+            row=row,
+            column="memory_mb",
+            value=mem,
+        )
 
 
 def _vms(table: Table | None, hosts: HostRows | None, report: Report) -> VmRows | None:
@@ -318,23 +383,36 @@ def _vms(table: Table | None, hosts: HostRows | None, report: Report) -> VmRows 
             key = r["name"].casefold()
             if key in index:
                 first = kept[index[key]]["_row"]
-                report.error(table.file, f"duplicate VM name (names ignore case; first on row "
-                             f"{first})", row=num, column="name", value=r["name"],
-                             expected="a VM name not used on another row")
+                report.error(
+                    table.file,
+                    f"duplicate VM name (names ignore case; first on row {first})",
+                    row=num,
+                    column="name",
+                    value=r["name"],
+                    expected="a VM name not used on another row",
+                )
                 duplicate = True
         h = -1
         if r["host"] is not None and hosts is not None:
             h = hosts.index.get(r["host"].casefold(), -1)
             if h < 0 and check_refs and r["host"].casefold() not in hosts.unresolved:
-                report.error(table.file, "the VM's host is not in hosts.csv", row=num,
-                             column="host", value=r["host"], expected="a host name from hosts.csv")
+                report.error(
+                    table.file,
+                    "the VM's host is not in hosts.csv",
+                    row=num,
+                    column="host",
+                    value=r["host"],
+                    expected="a host name from hosts.csv",
+                )
         if r["config_version"] is None and "config_version" not in r.get("_bad", ()):
             r["config_version"] = 10.0
         _memory_columns(r, table.file, report)
-        po, po_ok = _host_list(r["possible_owners"] or (), hosts, report, table.file, num,
-                               "possible_owners")
-        pr, pr_ok = _host_list(r["preferred_owners"] or (), hosts, report, table.file, num,
-                               "preferred_owners")
+        po, po_ok = _host_list(
+            r["possible_owners"] or (), hosts, report, table.file, num, "possible_owners"
+        )
+        pr, pr_ok = _host_list(
+            r["preferred_owners"] or (), hosts, report, table.file, num, "preferred_owners"
+        )
         if not (po_ok and pr_ok and h >= 0):
             r.setdefault("_bad", set()).add("host")
         if r["name"] is None or duplicate:
@@ -347,10 +425,13 @@ def _vms(table: Table | None, hosts: HostRows | None, report: Report) -> VmRows 
         possible.append(po)
         preferred.append(pr)
     if len(kept) > MAX_VMS:
-        report.warning(table.file, f"{len(kept)} VMs; a failover cluster supports at most "
-                       f"{MAX_VMS} running VMs")
-    return VmRows(kept, index, host, possible, preferred, table.file, "name" in table.header,
-                unresolved)
+        report.warning(
+            table.file,
+            f"{len(kept)} VMs; a failover cluster supports at most {MAX_VMS} running VMs",
+        )
+    return VmRows(
+        kept, index, host, possible, preferred, table.file, "name" in table.header, unresolved
+    )
 
 
 def _close_vm_hint(name: str, vms: VmRows) -> str:
@@ -375,9 +456,14 @@ def _rules(table: Table | None, vms: VmRows | None, report: Report) -> RuleRows:
         if r["name"] is not None:
             key = r["name"].casefold()
             if key in seen:
-                report.error(table.file, f"duplicate rule name (names ignore case; first on "
-                             f"row {seen[key]})", row=num, column="name", value=r["name"],
-                             expected="a rule name not used on another row")
+                report.error(
+                    table.file,
+                    f"duplicate rule name (names ignore case; first on row {seen[key]})",
+                    row=num,
+                    column="name",
+                    value=r["name"],
+                    expected="a rule name not used on another row",
+                )
                 duplicate = True
             else:
                 seen[key] = num
@@ -388,15 +474,24 @@ def _rules(table: Table | None, vms: VmRows | None, report: Report) -> RuleRows:
             if v is not None:
                 if v not in mem:
                     mem.append(v)
-            elif (check_refs and vms is not None and g.casefold() not in vms.unresolved
-                  and g.casefold() not in {o.casefold() for o in other}):
+            elif (
+                check_refs
+                and vms is not None
+                and g.casefold() not in vms.unresolved
+                and g.casefold() not in {o.casefold() for o in other}
+            ):
                 # Microsoft's own examples put Cluster Shared Volumes and other cluster
                 # groups in affinity rules: kept and reported, they constrain nothing.
                 other.append(g)
-                report.warning(table.file, "rule member is not a VM in vms.csv: kept as a "
-                               "non-VM cluster group (a Cluster Shared Volume, another "
-                               "group); it does not constrain the plan"
-                               + _close_vm_hint(g, vms), row=num, column="groups", value=g)
+                report.warning(
+                    table.file,
+                    "rule member is not a VM in vms.csv: kept as a "
+                    "non-VM cluster group (a Cluster Shared Volume, another "
+                    "group); it does not constrain the plan" + _close_vm_hint(g, vms),
+                    row=num,
+                    column="groups",
+                    value=g,
+                )
             elif not check_refs or vms is None or g.casefold() in vms.unresolved:
                 r.setdefault("_bad", set()).add("groups")
         r["_other"] = tuple(other)
@@ -404,8 +499,13 @@ def _rules(table: Table | None, vms: VmRows | None, report: Report) -> RuleRows:
             if not mem and not other and "groups" not in r.get("_bad", ()):
                 report.warning(table.file, "rule has no members", row=num, column="groups")
             if r["enabled"] is False:
-                report.warning(table.file, "rule is disabled: it is reported, not enforced",
-                               row=num, column="enabled", value="false")
+                report.warning(
+                    table.file,
+                    "rule is disabled: it is reported, not enforced",
+                    row=num,
+                    column="enabled",
+                    value="false",
+                )
         if r["name"] is None or duplicate:
             continue
         kept.append(r)
@@ -422,15 +522,25 @@ def _networks(table: Table | None, report: Report) -> list[Network]:
     for r in rows:
         if r["name"] is not None:
             if r["name"].casefold() in seen:
-                report.error(table.file, "duplicate network name (names ignore case)",
-                             row=r["_row"], column="name", value=r["name"])
+                report.error(
+                    table.file,
+                    "duplicate network name (names ignore case)",
+                    row=r["_row"],
+                    column="name",
+                    value=r["name"],
+                )
                 continue
             seen.add(r["name"].casefold())
         lmo = r["live_migration_order"]
         if lmo is not None and r["role"] == NetworkRole.NONE:
-            report.warning(table.file, "network has role None (not used by the cluster) but "
-                           "a live_migration_order; it is not used for live migration",
-                           row=r["_row"], column="live_migration_order", value=lmo)
+            report.warning(
+                table.file,
+                "network has role None (not used by the cluster) but "
+                "a live_migration_order; it is not used for live migration",
+                row=r["_row"],
+                column="live_migration_order",
+                value=lmo,
+            )
             lmo = None
         if r["name"] is None or r["role"] is None or r["bandwidth_gbps"] is None:
             continue
@@ -439,31 +549,50 @@ def _networks(table: Table | None, report: Report) -> list[Network]:
         # Per DOMAIN.md: the cluster IP address needs a ClusterAndClient network, and one
         # live-migration network is a single point of failure for live migration.
         if not any(n.role == NetworkRole.CLUSTER_AND_CLIENT for n in out):
-            report.warning(table.file, "no ClusterAndClient network: the cluster IP address "
-                           "cannot come online", column="role")
+            report.warning(
+                table.file,
+                "no ClusterAndClient network: the cluster IP address cannot come online",
+                column="role",
+            )
         if all(n.role == NetworkRole.NONE for n in out):
-            report.warning(table.file, "every network has role None: the nodes have no "
-                           "network for cluster traffic (heartbeats)", column="role")
+            report.warning(
+                table.file,
+                "every network has role None: the nodes have no "
+                "network for cluster traffic (heartbeats)",
+                column="role",
+            )
         lm = [n for n in out if n.live_migration_order is not None]
         if not lm:
-            report.warning(table.file, "no network is used for live migration "
-                           "(live_migration_order is empty everywhere, or only on role None "
-                           "networks): live migration is impossible, Running VMs move only "
-                           "with downtime (allow_downtime)", column="live_migration_order")
+            report.warning(
+                table.file,
+                "no network is used for live migration "
+                "(live_migration_order is empty everywhere, or only on role None "
+                "networks): live migration is impossible, Running VMs move only "
+                "with downtime (allow_downtime)",
+                column="live_migration_order",
+            )
         elif len(lm) == 1:
-            report.warning(table.file, "only one live-migration network: live migration "
-                           "stops when it fails (two are recommended)",
-                           column="live_migration_order", value=lm[0].name)
+            report.warning(
+                table.file,
+                "only one live-migration network: live migration "
+                "stops when it fails (two are recommended)",
+                column="live_migration_order",
+                value=lm[0].name,
+            )
     return out
 
 
 def _good_subset(vms: VmRows, rules: RuleRows, report: Report) -> tuple[VmRows, RuleRows]:
     """The VMs and rules whose rows have no error, with indices renumbered."""
     bad_rows = {(p.file, p.row) for p in report.errors}
-    keep = [i for i, r in enumerate(vms.rows)
-            if "_bad" not in r and (vms.file, r["_row"]) not in bad_rows
-            and all(r[c.name] is not None for c in VM_COLS if c.name != "config_version")
-            and r["config_version"] is not None]
+    keep = [
+        i
+        for i, r in enumerate(vms.rows)
+        if "_bad" not in r
+        and (vms.file, r["_row"]) not in bad_rows
+        and all(r[c.name] is not None for c in VM_COLS if c.name != "config_version")
+        and r["config_version"] is not None
+    ]
     new_of = {old: new for new, old in enumerate(keep)}
     good_vms = VmRows(
         [vms.rows[i] for i in keep],
@@ -476,18 +605,28 @@ def _good_subset(vms: VmRows, rules: RuleRows, report: Report) -> tuple[VmRows, 
     rows: list[dict[str, Any]] = []
     members: list[tuple[int, ...]] = []
     for r, m in zip(rules.rows, rules.members, strict=True):
-        if ("_bad" in r or (rules.file, r["_row"]) in bad_rows or r["rule_type"] is None
-                or r["enabled"] is None):
+        if (
+            "_bad" in r
+            or (rules.file, r["_row"]) in bad_rows
+            or r["rule_type"] is None
+            or r["enabled"] is None
+        ):
             continue
         rows.append(r)
         members.append(tuple(new_of[v] for v in m if v in new_of))
     return good_vms, RuleRows(rows, members, rules.file)
 
 
-
-
-def _cluster_of(name: str, settings: ClusterSettings, hosts: HostRows, vms: VmRows,
-                rules: RuleRows, networks: list[Network], cat: CpuCatalog, d: Path) -> Cluster:
+def _cluster_of(
+    name: str,
+    settings: ClusterSettings,
+    hosts: HostRows,
+    vms: VmRows,
+    rules: RuleRows,
+    networks: list[Network],
+    cat: CpuCatalog,
+    d: Path,
+) -> Cluster:
     """The parsed rows as a cluster, through the one builder."""
     hr, vr = hosts.rows, vms.rows
 
@@ -496,36 +635,53 @@ def _cluster_of(name: str, settings: ClusterSettings, hosts: HostRows, vms: VmRo
 
     lp = col(hr, "logical_processors")
     h = HostColumns(
-        names=col(hr, "name"), vendor=col(hr, "cpu_vendor"), logical_processors=lp,
-        memory_mb=col(hr, "memory_mb"), state=col(hr, "state"),
-        fault_domain=col(hr, "fault_domain"), cpu_model=[r["cpu_model"] or "" for r in hr],
-        features=hosts.features, memory_reserve_mb=col(hr, "memory_reserve_mb"),
+        names=col(hr, "name"),
+        vendor=col(hr, "cpu_vendor"),
+        logical_processors=lp,
+        memory_mb=col(hr, "memory_mb"),
+        state=col(hr, "state"),
+        fault_domain=col(hr, "fault_domain"),
+        cpu_model=[r["cpu_model"] or "" for r in hr],
+        features=hosts.features,
+        memory_reserve_mb=col(hr, "memory_reserve_mb"),
         cpu_base_milli=cpu_milli(lp, col(hr, "cpu_base_pct")),
         max_vm_migrations=col(hr, "max_vm_migrations"),
-        max_config_version_x10=[ANY_CONFIG_VERSION if r["max_config_version"] is None
-                                else round(r["max_config_version"] * 10) for r in hr],
+        max_config_version_x10=[
+            ANY_CONFIG_VERSION
+            if r["max_config_version"] is None
+            else round(r["max_config_version"] * 10)
+            for r in hr
+        ],
         max_running_vms=col(hr, "max_running_vms"),
     )
     vcpus = col(vr, "vcpus")
     v = VmColumns(
-        names=col(vr, "name"), host=vms.host, vcpus=vcpus, memory_mb=col(vr, "memory_mb"),
-        state=col(vr, "state"), priority=col(vr, "priority"),
+        names=col(vr, "name"),
+        host=vms.host,
+        vcpus=vcpus,
+        memory_mb=col(vr, "memory_mb"),
+        state=col(vr, "state"),
+        priority=col(vr, "priority"),
         cpu_milli=cpu_milli(vcpus, col(vr, "cpu_usage_pct")),
         config_version_x10=[round(r["config_version"] * 10) for r in vr],
-        compat=col(vr, "compat_mode"), possible_owners=vms.possible,
+        compat=col(vr, "compat_mode"),
+        possible_owners=vms.possible,
         preferred_owners=vms.preferred,
         anti_affinity_classes=col(vr, "anti_affinity_class_names"),
-        allow_downtime=col(vr, "allow_downtime"), pinned=col(vr, "pinned"),
+        allow_downtime=col(vr, "allow_downtime"),
+        pinned=col(vr, "pinned"),
         dynamic_memory=col(vr, "dynamic_memory"),
         memory_startup_mb=col(vr, "memory_startup_mb"),
         memory_minimum_mb=col(vr, "memory_minimum_mb"),
         memory_maximum_mb=col(vr, "memory_maximum_mb"),
     )
-    rule_objs = [Rule(r["name"], RuleType(r["rule_type"]), bool(r["enabled"]), m,
-                      tuple(r.get("_other", ())))
-                 for r, m in zip(rules.rows, rules.members, strict=True)]
-    return build_cluster(name, h, v, settings=settings, rules=rule_objs, networks=networks,
-                         catalog=cat, source=d)
+    rule_objs = [
+        Rule(r["name"], RuleType(r["rule_type"]), bool(r["enabled"]), m, tuple(r.get("_other", ())))
+        for r, m in zip(rules.rows, rules.members, strict=True)
+    ]
+    return build_cluster(
+        name, h, v, settings=settings, rules=rule_objs, networks=networks, catalog=cat, source=d
+    )
 
 
 def _history(d: Path, cluster: Cluster, report: Report) -> Any:

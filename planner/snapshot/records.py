@@ -36,5 +36,3 @@ class RuleRows:
     rows: list[dict[str, Any]]
     members: list[tuple[int, ...]]
     file: str
-
-

@@ -42,8 +42,7 @@ MAX_ORDER = 1_000_000_000
 
 FILES = ("cluster.csv", "hosts.csv", "vms.csv", "affinity_rules.csv", "networks.csv")
 #: Optional load-history files; they belong to the snapshot (and to its sha256).
-HISTORY_FILES = ("vm_history.csv", "vm_history.parquet", "host_history.csv",
-                 "host_history.parquet")
+HISTORY_FILES = ("vm_history.csv", "vm_history.parquet", "host_history.csv", "host_history.parquet")
 
 
 class BadValue(ValueError):
@@ -111,8 +110,11 @@ def _num(lo: float | None = None, hi: float | None = None, lo_open: bool = False
             v = float(s)
         except ValueError:
             v = _number(s, _range_text("a number", lo, hi, lo_open))
-        if (not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo)))
-                or (hi is not None and v > hi)):
+        if (
+            not math.isfinite(v)
+            or (lo is not None and (v < lo or (lo_open and v == lo)))
+            or (hi is not None and v > hi)
+        ):
             raise BadValue(_range_text("a number", lo, hi, lo_open))
         return v
 
@@ -137,8 +139,16 @@ def _range_text(kind: str, lo: float | None, hi: float | None, lo_open: bool = F
 
 
 # PowerShell writes True/False; "$true"/"$false" is what people type in a console.
-_BOOLS = {"true": True, "1": True, "yes": True, "$true": True,
-          "false": False, "0": False, "no": False, "$false": False}
+_BOOLS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "$true": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "$false": False,
+}
 
 
 def _bool(s: str) -> bool:
@@ -189,8 +199,9 @@ def _list(s: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in s.split(";") if item.strip())
 
 
-_HOST_STATE = _enum({"Up": HostState.UP, "Paused": HostState.PAUSED, "Down": HostState.DOWN},
-                    "Up, Paused, Down")
+_HOST_STATE = _enum(
+    {"Up": HostState.UP, "Paused": HostState.PAUSED, "Down": HostState.DOWN}, "Up, Paused, Down"
+)
 _VENDOR = _enum(
     {
         "GenuineIntel": Vendor.INTEL,
@@ -203,38 +214,66 @@ _VENDOR = _enum(
     "GenuineIntel, AuthenticAMD (or Intel, AMD; HygonGenuine)",
 )
 _VM_STATE = _enum(
-    {"Running": VmState.RUNNING, "Off": VmState.OFF, "Saved": VmState.SAVED,
-     "Paused": VmState.PAUSED},
+    {
+        "Running": VmState.RUNNING,
+        "Off": VmState.OFF,
+        "Saved": VmState.SAVED,
+        "Paused": VmState.PAUSED,
+    },
     "Running, Off, Saved, Paused",
 )
 _PRIORITY = _enum(
-    {"High": 3000, "Medium": 2000, "Low": 1000, "NoAutoStart": 0,
-     "3000": 3000, "2000": 2000, "1000": 1000, "0": 0},
+    {
+        "High": 3000,
+        "Medium": 2000,
+        "Low": 1000,
+        "NoAutoStart": 0,
+        "3000": 3000,
+        "2000": 2000,
+        "1000": 1000,
+        "0": 0,
+    },
     "High, Medium, Low, NoAutoStart (or 3000, 2000, 1000, 0)",
 )
 _COMPAT = _enum(
-    {"None": CompatMode.NONE, "MinimumFeatureSet": CompatMode.MINIMUM,
-     "CommonClusterFeatureSet": CompatMode.COMMON},
+    {
+        "None": CompatMode.NONE,
+        "MinimumFeatureSet": CompatMode.MINIMUM,
+        "CommonClusterFeatureSet": CompatMode.COMMON,
+    },
     "None, MinimumFeatureSet, CommonClusterFeatureSet",
 )
 _RULE_TYPE = _enum(
-    {"SameFaultDomain": RuleType.SAME_FAULT_DOMAIN, "SameNode": RuleType.SAME_NODE,
-     "DifferentFaultDomain": RuleType.DIFFERENT_FAULT_DOMAIN,
-     "DifferentNode": RuleType.DIFFERENT_NODE,
-     "1": RuleType.SAME_FAULT_DOMAIN, "2": RuleType.SAME_NODE,
-     "3": RuleType.DIFFERENT_FAULT_DOMAIN, "4": RuleType.DIFFERENT_NODE},
+    {
+        "SameFaultDomain": RuleType.SAME_FAULT_DOMAIN,
+        "SameNode": RuleType.SAME_NODE,
+        "DifferentFaultDomain": RuleType.DIFFERENT_FAULT_DOMAIN,
+        "DifferentNode": RuleType.DIFFERENT_NODE,
+        "1": RuleType.SAME_FAULT_DOMAIN,
+        "2": RuleType.SAME_NODE,
+        "3": RuleType.DIFFERENT_FAULT_DOMAIN,
+        "4": RuleType.DIFFERENT_NODE,
+    },
     "SameNode, DifferentNode, SameFaultDomain, DifferentFaultDomain (or 2, 4, 1, 3)",
 )
 _ROLE = _enum(
-    {"None": NetworkRole.NONE, "Cluster": NetworkRole.CLUSTER,
-     "ClusterAndClient": NetworkRole.CLUSTER_AND_CLIENT,
-     "0": NetworkRole.NONE, "1": NetworkRole.CLUSTER, "3": NetworkRole.CLUSTER_AND_CLIENT},
+    {
+        "None": NetworkRole.NONE,
+        "Cluster": NetworkRole.CLUSTER,
+        "ClusterAndClient": NetworkRole.CLUSTER_AND_CLIENT,
+        "0": NetworkRole.NONE,
+        "1": NetworkRole.CLUSTER,
+        "3": NetworkRole.CLUSTER_AND_CLIENT,
+    },
     "None, Cluster, ClusterAndClient (or 0, 1, 3)",
 )
-_BAL_MODE = _enum({"0": 0, "1": 1, "2": 2, "Disabled": 0, "LoadBalanceOnNodeJoin": 1,
-                   "LoadBalanceAlways": 2}, "0, 1, 2")
-_BAL_LEVEL = _enum({"1": 1, "2": 2, "3": 3, "Low": 1, "Medium": 2, "High": 3},
-                   "1, 2, 3 (Low, Medium, High)")
+_BAL_MODE = _enum(
+    {"0": 0, "1": 1, "2": 2, "Disabled": 0, "LoadBalanceOnNodeJoin": 1, "LoadBalanceAlways": 2},
+    "0, 1, 2",
+)
+_BAL_LEVEL = _enum(
+    {"1": 1, "2": 2, "3": 3, "Low": 1, "Medium": 2, "High": 3}, "1, 2, 3 (Low, Medium, High)"
+)
 
 
 @dataclass(frozen=True)

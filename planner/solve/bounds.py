@@ -132,9 +132,12 @@ class TierBounds:
         if excess_zero and "migration" in fixed and b.keep:
             within = b.balance_within(int(fixed["migration"]))
             if within > best:
-                best, why = within, (
-                    "every plan with no node above the threshold and at most this "
-                    "migration cost (memory a node keeps)"
+                best, why = (
+                    within,
+                    (
+                        "every plan with no node above the threshold and at most this "
+                        "migration cost (memory a node keeps)"
+                    ),
                 )
         if (
             excess_zero

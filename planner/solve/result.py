@@ -187,7 +187,10 @@ def judge_tiers(
         proven = open_at is None and val == lb
         out.append(
             TierResult(
-                name, val, lb, SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
+                name,
+                val,
+                lb,
+                SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE,
                 relaxation=why,
             )
         )

@@ -43,28 +43,48 @@ def bounds_of(snap: Path, level: str) -> dict[str, Any]:
     cpu_lim, mem_lim = threshold_limits(cluster, thr)
     enforce = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
     t0 = time.perf_counter()
-    old = compute_bounds(cluster, dom, cpu_lim, mem_lim, enforce,
-                         SolverParams(30.0, 1, 0, True, False), time.monotonic() + 30)
+    old = compute_bounds(
+        cluster,
+        dom,
+        cpu_lim,
+        mem_lim,
+        enforce,
+        SolverParams(30.0, 1, 0, True, False),
+        time.monotonic() + 30,
+    )
     t_old = time.perf_counter() - t0
     bal = balance_hosts(cluster, ())
     t0 = time.perf_counter()
     aa_cap = 0 if enforce else bx.aa_pairs_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim)
-    aa_thr = 0 if enforce else bx.aa_pairs_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim,
-                                                        excess_zero=True)
+    aa_thr = (
+        0
+        if enforce
+        else bx.aa_pairs_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim, excess_zero=True)
+    )
     mig = bx.migration_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim, dom.move_cost)
-    mig_comb = bx.migration_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim, dom.move_cost,
-                                        node_bounds=old.cover_cost)
+    mig_comb = bx.migration_lower_bound(
+        cluster, dom.allowed, cpu_lim, mem_lim, dom.move_cost, node_bounds=old.cover_cost
+    )
     bal_any = bx.balance_lower_bound(cluster, dom.allowed, cpu_lim, mem_lim, bal)
     t_new = time.perf_counter() - t0
     return {
         "snapshot": snap.name,
-        "old": {"excess": old.excess, "anti_affinity": old.anti_affinity,
-                "migration_if_excess_0": old.migration,
-                "migration_mandatory": old.migration_mandatory,
-                "balance_if_migration_at_bound": old.balance, "seconds": round(t_old, 2)},
-        "new": {"anti_affinity_any_plan": aa_cap, "anti_affinity_if_excess_0": aa_thr,
-                "migration_if_excess_0": mig, "migration_if_excess_0_with_cpsat_covers": mig_comb,
-                "balance_any_plan": bal_any, "seconds": round(t_new, 2)},
+        "old": {
+            "excess": old.excess,
+            "anti_affinity": old.anti_affinity,
+            "migration_if_excess_0": old.migration,
+            "migration_mandatory": old.migration_mandatory,
+            "balance_if_migration_at_bound": old.balance,
+            "seconds": round(t_old, 2),
+        },
+        "new": {
+            "anti_affinity_any_plan": aa_cap,
+            "anti_affinity_if_excess_0": aa_thr,
+            "migration_if_excess_0": mig,
+            "migration_if_excess_0_with_cpsat_covers": mig_comb,
+            "balance_any_plan": bal_any,
+            "seconds": round(t_new, 2),
+        },
         "_ctx": (cluster, dom, cpu_lim, mem_lim, bal),
     }
 
@@ -100,18 +120,23 @@ def main(argv: list[str] | None = None) -> int:
         if v:
             mig_value = v["migration"][0]
             rec["new"]["balance_if_migration_at_most_value"] = bx.balance_lower_bound(
-                cluster, dom.allowed, cpu_lim, mem_lim, bal, dom.move_cost, mig_value)
+                cluster, dom.allowed, cpu_lim, mem_lim, bal, dom.move_cost, mig_value
+            )
             rec["plan"] = {k: x[0] for k, x in v.items()}
             rec["reported_bound"] = {k: x[1] for k, x in v.items()}
             n = rec["new"]
             rec["gap_closed"] = {
-                "anti_affinity": closes(v["anti_affinity"][0], v["anti_affinity"][1],
-                                        n["anti_affinity_any_plan"]),
-                "migration": closes(mig_value, v["migration"][1],
-                                    n["migration_if_excess_0_with_cpsat_covers"]),
-                "balance": closes(v["balance"][0], v["balance"][1],
-                                  max(n["balance_any_plan"],
-                                      n["balance_if_migration_at_most_value"])),
+                "anti_affinity": closes(
+                    v["anti_affinity"][0], v["anti_affinity"][1], n["anti_affinity_any_plan"]
+                ),
+                "migration": closes(
+                    mig_value, v["migration"][1], n["migration_if_excess_0_with_cpsat_covers"]
+                ),
+                "balance": closes(
+                    v["balance"][0],
+                    v["balance"][1],
+                    max(n["balance_any_plan"], n["balance_if_migration_at_most_value"]),
+                ),
             }
         out.append(rec)
         print(json.dumps(rec), flush=True)

@@ -62,8 +62,12 @@ def bench_screen(runs: int, n2: bool) -> dict[str, Any]:
         full.append(time.perf_counter() - t0)
     assert res is not None
     out: dict[str, Any] = {
-        "cluster": {"hosts": c.n_hosts, "vms": c.n_vms, "rules": len(c.rules),
-                    "anti_affinity_classes": len(c.aa_class_names)},
+        "cluster": {
+            "hosts": c.n_hosts,
+            "vms": c.n_vms,
+            "rules": len(c.rules),
+            "anti_affinity_classes": len(c.aa_class_names),
+        },
         "n1_scenarios": int(fm.shape[0]),
         "n1_restarting_vms": int(sum(len(m) for m in res.movers)),
         "n1_simulation_median_s": round(statistics.median(sim), 4),
@@ -90,23 +94,36 @@ def bench_exact(time_limit: float) -> dict[str, Any]:
 
     from planner.capacity import growth_limit, scale_demand
 
-    c = generate_cluster(GeneratorOptions(hosts=64, vms=8000, seed=2,
-                                          restricted_owners_fraction=0.0, hot_fraction=0.0,
-                                          load_pct=60))
+    c = generate_cluster(
+        GeneratorOptions(
+            hosts=64,
+            vms=8000,
+            seed=2,
+            restricted_owners_fraction=0.0,
+            hot_fraction=0.0,
+            load_pct=60,
+        )
+    )
     opt = FailureOptions(fault_domains=False, exact_time_limit_s=time_limit)
     t0 = time.perf_counter()
     gl = growth_limit(c, opt)
-    out: dict[str, Any] = {"growth_limit_s": round(time.perf_counter() - t0, 3),
-                           "growth_limit": gl.to_dict()}
+    out: dict[str, Any] = {
+        "growth_limit_s": round(time.perf_counter() - t0, 3),
+        "growth_limit": gl.to_dict(),
+    }
     rows = []
     base = gl.breaks_at or 1.0
     for g in (round(base, 2), round(base + 0.01, 2), round(base + 0.02, 2)):
         t0 = time.perf_counter()
         rep = analyze_failures(scale_demand(c, g), opt)
-        rows.append({"growth": g, "seconds": round(time.perf_counter() - t0, 3),
-                     "settled_by": dict(collections.Counter(o.settled_by
-                                                            for o in rep.outcomes)),
-                     "exact_seconds": round(sum(o.exact_seconds for o in rep.outcomes), 3)})
+        rows.append(
+            {
+                "growth": g,
+                "seconds": round(time.perf_counter() - t0, 3),
+                "settled_by": dict(collections.Counter(o.settled_by for o in rep.outcomes)),
+                "exact_seconds": round(sum(o.exact_seconds for o in rep.outcomes), 3),
+            }
+        )
     out["near_limit"] = rows
     return out
 
@@ -121,11 +138,17 @@ def _write_snapshots(d: Path, n: int, hosts: int, vms: int) -> list[Path]:
 
 def bench_batch(n: int, hosts: int, vms: int, runs: int, workers: list[int]) -> dict[str, Any]:
     """Snapshots x (N+1 at four growth factors) on 1 and 2 Dask worker processes."""
-    opts = BatchOptions(growth=GROWTH, failure=FailureOptions(failures=1),
-                        growth_limit=False, generations=False)
-    out: dict[str, Any] = {"snapshots": n, "hosts": hosts, "vms": vms,
-                           "growth": list(GROWTH), "cpu_count": os.cpu_count(),
-                           "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    opts = BatchOptions(
+        growth=GROWTH, failure=FailureOptions(failures=1), growth_limit=False, generations=False
+    )
+    out: dict[str, Any] = {
+        "snapshots": n,
+        "hosts": hosts,
+        "vms": vms,
+        "growth": list(GROWTH),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         paths = _write_snapshots(Path(tmp), n, hosts, vms)
@@ -142,8 +165,12 @@ def bench_batch(n: int, hosts: int, vms: int, runs: int, workers: list[int]) -> 
                     times.append(time.perf_counter() - t0)
                     scen = int(len(res.table))
             med = statistics.median(times)
-            per[w] = {"median_s": round(med, 3), "runs": [round(t, 3) for t in times],
-                      "scenarios": scen, "scenarios_per_s": round(scen / med, 1)}
+            per[w] = {
+                "median_s": round(med, 3),
+                "runs": [round(t, 3) for t in times],
+                "scenarios": scen,
+                "scenarios_per_s": round(scen / med, 1),
+            }
         out["workers"] = per
         if 1 in per and 2 in per:
             out["speedup_1_to_2"] = round(per[1]["median_s"] / per[2]["median_s"], 2)
@@ -170,8 +197,9 @@ def main() -> None:
     if a.part in ("exact", "all"):
         out["exact"] = bench_exact(a.time_limit)
     if a.part in ("batch", "all"):
-        out["batch"] = bench_batch(a.snapshots, a.hosts, a.vms, a.runs,
-                                   [int(w) for w in a.workers.split(",")])
+        out["batch"] = bench_batch(
+            a.snapshots, a.hosts, a.vms, a.runs, [int(w) for w in a.workers.split(",")]
+        )
     print(json.dumps(out, indent=None if a.json else 2))
 
 

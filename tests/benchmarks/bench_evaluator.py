@@ -49,20 +49,23 @@ def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def pandas_evaluate(cluster: Cluster, batch: np.ndarray, thresholds: Sequence[Threshold]
-                    ) -> dict[str, np.ndarray]:
+def pandas_evaluate(
+    cluster: Cluster, batch: np.ndarray, thresholds: Sequence[Threshold]
+) -> dict[str, np.ndarray]:
     """The straightforward way: a long table (placement, host, cpu, memory), a groupby sum,
     then the same load metrics the evaluator gives (per threshold: hosts over it and load
     above it; highest load, spread, deviation, capacity).  No rule checks: they would only
     make this slower."""
     k_count, v_count = batch.shape
     h_count = cluster.n_hosts
-    df = pd.DataFrame({
-        "k": np.repeat(np.arange(k_count), v_count),
-        "host": batch.ravel(),
-        "cpu": np.tile(cluster.vm_cpu_load_milli, k_count),
-        "mem": np.tile(cluster.vm_mem_load_mb, k_count),
-    })
+    df = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(k_count), v_count),
+            "host": batch.ravel(),
+            "cpu": np.tile(cluster.vm_cpu_load_milli, k_count),
+            "mem": np.tile(cluster.vm_mem_load_mb, k_count),
+        }
+    )
     sums = df.groupby(["k", "host"], sort=True)[["cpu", "mem"]].sum()
     full = pd.MultiIndex.from_product([range(k_count), range(h_count)], names=["k", "host"])
     sums = sums.reindex(full, fill_value=0)
@@ -70,13 +73,17 @@ def pandas_evaluate(cluster: Cluster, batch: np.ndarray, thresholds: Sequence[Th
     vm_mem = sums["mem"].to_numpy().reshape(k_count, h_count)
     cpu_pct = 100.0 * (vm_cpu + cluster.host_cpu_base_milli) / cluster.host_cpu_capacity_milli
     mem_pct = 100.0 * (vm_mem + cluster.host_memory_reserve_mb) / cluster.host_memory_mb
-    out: dict[str, np.ndarray] = {"max_cpu": cpu_pct.max(axis=1),
-                                  "max_mem": mem_pct.max(axis=1),
-                                  "std_cpu": cpu_pct.std(axis=1), "std_mem": mem_pct.std(axis=1),
-                                  "spread_cpu": np.ptp(cpu_pct, axis=1),
-                                  "spread_mem": np.ptp(mem_pct, axis=1),
-                                  "cap": ((vm_cpu > cluster.host_cpu_free_milli)
-                                          | (vm_mem > cluster.host_memory_free_mb)).sum(axis=1)}
+    out: dict[str, np.ndarray] = {
+        "max_cpu": cpu_pct.max(axis=1),
+        "max_mem": mem_pct.max(axis=1),
+        "std_cpu": cpu_pct.std(axis=1),
+        "std_mem": mem_pct.std(axis=1),
+        "spread_cpu": np.ptp(cpu_pct, axis=1),
+        "spread_mem": np.ptp(mem_pct, axis=1),
+        "cap": (
+            (vm_cpu > cluster.host_cpu_free_milli) | (vm_mem > cluster.host_memory_free_mb)
+        ).sum(axis=1),
+    }
     for t, th in enumerate(thresholds):
         lim_c, lim_m = threshold_limits(cluster, th)
         out[f"over{t}"] = ((vm_cpu > lim_c) | (vm_mem > lim_m)).sum(axis=1)
@@ -133,14 +140,11 @@ def main() -> None:
 
     steps: dict[str, Callable[[], Any]] = {
         "full": run(engine),  # type: ignore[arg-type]
-        "full_int16": lambda: ev.evaluate(cluster, compact, thresholds=thresholds,
-                                          engine=engine),  # type: ignore[arg-type]
-        "full_uint8": lambda: ev.evaluate(cluster, tiny, thresholds=thresholds,
-                                          engine=engine),  # type: ignore[arg-type]
+        "full_int16": lambda: ev.evaluate(cluster, compact, thresholds=thresholds, engine=engine),  # type: ignore[arg-type]
+        "full_uint8": lambda: ev.evaluate(cluster, tiny, thresholds=thresholds, engine=engine),  # type: ignore[arg-type]
         "host_sums": lambda: ev.host_sums(cluster, batch, engine),  # type: ignore[arg-type]
         "sums_and_checks": checks,
-        "load_stats": lambda: stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted, up,
-                                       counted),
+        "load_stats": lambda: stats_fn(cluster, vm_cpu, vm_mem, lim_c, lim_m, counted, up, counted),
     }
     for fn in steps.values():
         fn()  # warm-up (compilation)
@@ -158,33 +162,46 @@ def main() -> None:
     t_full = med["full"]
     cpu_full = statistics.median(cpu_t["full"])
     t_sums, t_stats = med["host_sums"], med["load_stats"]
-    t_checks = (max(med["sums_and_checks"] - t_sums, 0.0) if engine == "numba"
-                else med["sums_and_checks"])
+    t_checks = (
+        max(med["sums_and_checks"] - t_sums, 0.0) if engine == "numba" else med["sums_and_checks"]
+    )
     t_numpy = median_seconds(run("numpy"), max(1, a.repeat // 2))
 
-    t_pandas = median_seconds(lambda: pandas_evaluate(cluster, batch, thresholds),
-                              a.pandas_repeat)
+    t_pandas = median_seconds(lambda: pandas_evaluate(cluster, batch, thresholds), a.pandas_repeat)
     # Same answers where they overlap (every host is Up in a generated cluster).
     e = ev.evaluate(cluster, batch, thresholds=thresholds, engine=engine)  # type: ignore[arg-type]
     pd_out = pandas_evaluate(cluster, batch, thresholds)
     e8 = ev.evaluate(cluster, tiny, thresholds=thresholds, engine=engine)  # type: ignore[arg-type]
-    uint8_same = bool(np.array_equal(e8.cpu_milli, e.cpu_milli)
-                      and np.array_equal(e8.memory_used_mb, e.memory_used_mb)
-                      and np.array_equal(e8.hard_violations, e.hard_violations))
-    agree = bool(np.allclose(pd_out["max_cpu"], e.max_cpu_pct)
-                 and np.allclose(pd_out["std_mem"], e.std_memory_pct)
-                 and all((pd_out[f"over{t}"] == e.hosts_over[t]).all()
-                         and (pd_out[f"excess_cpu{t}"] == e.excess_cpu_milli[t]).all()
-                         for t in range(len(thresholds))))
+    uint8_same = bool(
+        np.array_equal(e8.cpu_milli, e.cpu_milli)
+        and np.array_equal(e8.memory_used_mb, e.memory_used_mb)
+        and np.array_equal(e8.hard_violations, e.hard_violations)
+    )
+    agree = bool(
+        np.allclose(pd_out["max_cpu"], e.max_cpu_pct)
+        and np.allclose(pd_out["std_mem"], e.std_memory_pct)
+        and all(
+            (pd_out[f"over{t}"] == e.hosts_over[t]).all()
+            and (pd_out[f"excess_cpu{t}"] == e.excess_cpu_milli[t]).all()
+            for t in range(len(thresholds))
+        )
+    )
 
-    split = {"host_sums": round(t_sums, 5), "load_stats": round(t_stats, 5),
-             "rule_and_owner_checks": round(t_checks, 5),
-             "rest": round(max(t_full - t_sums - t_stats - t_checks, 0.0), 5)}
+    split = {
+        "host_sums": round(t_sums, 5),
+        "load_stats": round(t_stats, 5),
+        "rule_and_owner_checks": round(t_checks, 5),
+        "rest": round(max(t_full - t_sums - t_stats - t_checks, 0.0), 5),
+    }
     restricted = int((~cluster.vm_possible.all(axis=1)).sum())
     rule_members = sum(len(r.members) for r in cluster.enabled_rules)
     out = {
-        "k": a.k, "vms": a.vms, "hosts": a.hosts, "resources": 2,
-        "thresholds": len(thresholds), "engine": engine,
+        "k": a.k,
+        "vms": a.vms,
+        "hosts": a.hosts,
+        "resources": 2,
+        "thresholds": len(thresholds),
+        "engine": engine,
         "numba_threads": (__import__("numba").get_num_threads() if ev.HAVE_NUMBA else None),
         "seconds": round(t_full, 5),
         "placements_per_s": round(a.k / t_full, 1),
@@ -195,7 +212,8 @@ def main() -> None:
         "uint8_results_identical": uint8_same,
         "cpu_seconds": round(cpu_full, 5),
         "vm_placement_evals_per_cpu_s": round(n_evals / cpu_full, 0) if cpu_full else None,
-        "load_average_1min": round(load_before, 2), "cores": os.cpu_count(),
+        "load_average_1min": round(load_before, 2),
+        "cores": os.cpu_count(),
         "numpy_engine_placements_per_s": round(a.k / t_numpy, 1),
         "pandas_seconds": round(t_pandas, 4),
         "pandas_placements_per_s": round(a.k / t_pandas, 1),
@@ -204,31 +222,43 @@ def main() -> None:
         "speedup_vs_numpy_engine": round(t_numpy / t_full, 1),
         "pandas_agrees": agree,
         "time_split_seconds": split,
-        "enabled_rules": len(cluster.enabled_rules), "rule_members": rule_members,
+        "enabled_rules": len(cluster.enabled_rules),
+        "rule_members": rule_members,
         "restricted_owner_vms": restricted,
     }
     if a.json:
         print(json.dumps(out))
         return
-    print(f"{a.k} placements x {a.vms} VMs x {a.hosts} hosts, 2 resources, "
-          f"{len(thresholds)} thresholds, {out['enabled_rules']} enabled rules "
-          f"({rule_members} members), {restricted} VMs with restricted owners")
-    print(f"evaluate ({engine}): {t_full * 1e3:.2f} ms per batch = "
-          f"{out['placements_per_s']:,.0f} placements/s = {n_evals / t_full:.3g} "
-          f"VM-placement evaluations/s (target >= 1e9); {cpu_full * 1e3:.2f} ms CPU; "
-          f"load average {load_before:.2f} on {os.cpu_count()} cores")
-    print(f"evaluate ({engine}, int16 placements): {med['full_int16'] * 1e3:.2f} ms per batch "
-          f"= {n_evals / med['full_int16']:.3g} VM-placement evaluations/s")
-    print(f"evaluate ({engine}, uint8 placements): {med['full_uint8'] * 1e3:.2f} ms per batch "
-          f"= {n_evals / med['full_uint8']:.3g} VM-placement evaluations/s, "
-          f"{out['speedup_vs_pandas_uint8']}x pandas; same results as int32: {uint8_same}")
-    print(f"evaluate (numpy engine): {t_numpy * 1e3:.1f} ms per batch "
-          f"({out['speedup_vs_numpy_engine']}x slower)")
-    print(f"pandas groupby: {t_pandas * 1e3:.0f} ms per batch = "
-          f"{out['pandas_placements_per_s']:,.0f} placements/s; evaluator is "
-          f"{out['speedup_vs_pandas']}x faster (target >= 50x); answers agree: {agree}")
-    print("where the time goes: " + ", ".join(f"{k} {v * 1e3:.2f} ms"
-                                              for k, v in split.items()))
+    print(
+        f"{a.k} placements x {a.vms} VMs x {a.hosts} hosts, 2 resources, "
+        f"{len(thresholds)} thresholds, {out['enabled_rules']} enabled rules "
+        f"({rule_members} members), {restricted} VMs with restricted owners"
+    )
+    print(
+        f"evaluate ({engine}): {t_full * 1e3:.2f} ms per batch = "
+        f"{out['placements_per_s']:,.0f} placements/s = {n_evals / t_full:.3g} "
+        f"VM-placement evaluations/s (target >= 1e9); {cpu_full * 1e3:.2f} ms CPU; "
+        f"load average {load_before:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"evaluate ({engine}, int16 placements): {med['full_int16'] * 1e3:.2f} ms per batch "
+        f"= {n_evals / med['full_int16']:.3g} VM-placement evaluations/s"
+    )
+    print(
+        f"evaluate ({engine}, uint8 placements): {med['full_uint8'] * 1e3:.2f} ms per batch "
+        f"= {n_evals / med['full_uint8']:.3g} VM-placement evaluations/s, "
+        f"{out['speedup_vs_pandas_uint8']}x pandas; same results as int32: {uint8_same}"
+    )
+    print(
+        f"evaluate (numpy engine): {t_numpy * 1e3:.1f} ms per batch "
+        f"({out['speedup_vs_numpy_engine']}x slower)"
+    )
+    print(
+        f"pandas groupby: {t_pandas * 1e3:.0f} ms per batch = "
+        f"{out['pandas_placements_per_s']:,.0f} placements/s; evaluator is "
+        f"{out['speedup_vs_pandas']}x faster (target >= 50x); answers agree: {agree}"
+    )
+    print("where the time goes: " + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in split.items()))
 
 
 if __name__ == "__main__":

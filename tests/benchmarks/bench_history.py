@@ -64,23 +64,24 @@ def main() -> None:
         for day in range(a.days):
             h = synthetic_history(c, 288, seed=day, start=DEFAULT_START + 86_400 * day)
             n = 288 * len(run)
-            tab = pa.table({
-                "timestamp": np.repeat(h.timestamps, len(run)),
-                "vm": pa.DictionaryArray.from_arrays(
-                    np.tile(run.astype(np.int32), 288), names),
-                "cpu_usage_pct": (h.vm_cpu_milli[:, run] / scale).astype(np.float32).reshape(n),
-                "memory_mb": h.vm_mem_mb[:, run].reshape(n),
-            })
+            tab = pa.table(
+                {
+                    "timestamp": np.repeat(h.timestamps, len(run)),
+                    "vm": pa.DictionaryArray.from_arrays(np.tile(run.astype(np.int32), 288), names),
+                    "cpu_usage_pct": (h.vm_cpu_milli[:, run] / scale).astype(np.float32).reshape(n),
+                    "memory_mb": h.vm_mem_mb[:, run].reshape(n),
+                }
+            )
             if writer is None:
-                writer = pq.ParquetWriter(d / "vm_history.parquet", tab.schema,
-                                          compression="zstd")
+                writer = pq.ParquetWriter(d / "vm_history.parquet", tab.schema, compression="zstd")
             writer.write_table(tab, row_group_size=1 << 20)
         assert writer is not None
         writer.close()
         size = (d / "vm_history.parquet").stat().st_size
         gen = time.perf_counter() - t
-        out = subprocess.run([sys.executable, "-c", CHILD, str(d)], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(d)], check=True, capture_output=True, text=True
+        )
         res = json.loads(out.stdout)
         res.update(rows=a.days * 288 * len(run), parquet_bytes=size, generate_seconds=gen)
         print(json.dumps(res, indent=1))

@@ -43,8 +43,9 @@ from planner.snapshot import read_snapshot, write_snapshot
 TARGET_SECONDS = 1.0
 
 
-def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7,
-                  n_rules: int = 200) -> Cluster:
+def build_cluster(
+    n_hosts: int = 64, n_vms: int = 8000, seed: int = 7, n_rules: int = 200
+) -> Cluster:
     """A realistic, valid large cluster: two vendors, four fault domains, VMs that fit."""
     rng = np.random.default_rng(seed)
     cat = default_catalog()
@@ -130,9 +131,11 @@ def build_cluster(n_hosts: int = 64, n_vms: int = 8000, seed: int = 7,
         vm_allow_downtime=rng.random(n_vms) < 0.2,
         vm_pinned=rng.random(n_vms) < 0.01,
         rules=tuple(rules),
-        networks=(Network("Management", NetworkRole.CLUSTER_AND_CLIENT, None, 10.0),
-                  Network("LM1", NetworkRole.CLUSTER, 1, 25.0),
-                  Network("LM2", NetworkRole.CLUSTER, 2, 25.0)),
+        networks=(
+            Network("Management", NetworkRole.CLUSTER_AND_CLIENT, None, 10.0),
+            Network("LM1", NetworkRole.CLUSTER, 1, 25.0),
+            Network("LM2", NetworkRole.CLUSTER, 2, 25.0),
+        ),
     )
 
 
@@ -153,8 +156,9 @@ def main() -> None:
         size = sum(f.stat().st_size for f in d.iterdir())
         cluster, report = read_snapshot(d)  # warm-up (imports, catalog cache)
         if cluster is None:
-            raise SystemExit("benchmark snapshot is invalid:\n" +
-                             "\n".join(str(p) for p in report.errors[:10]))
+            raise SystemExit(
+                "benchmark snapshot is invalid:\n" + "\n".join(str(p) for p in report.errors[:10])
+            )
         times = []
         for _ in range(args.runs):
             t0 = time.perf_counter()
@@ -192,12 +196,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"read_snapshot (load + validate) of {args.hosts} hosts / {args.vms} VMs / "
-              f"{args.rules} rules ({size / 1024:.0f} KiB of CSV), {args.runs} runs:")
-        print(f"  median {med:.3f} s (min {min(times):.3f}, max {max(times):.3f}); "
-              f"target {TARGET_SECONDS:.1f} s")
-        print(f"  peak traced memory of one load: {peak / 2**20:.1f} MiB "
-              f"(whole process peak RSS {rss_mb:.0f} MiB)")
+        print(
+            f"read_snapshot (load + validate) of {args.hosts} hosts / {args.vms} VMs / "
+            f"{args.rules} rules ({size / 1024:.0f} KiB of CSV), {args.runs} runs:"
+        )
+        print(
+            f"  median {med:.3f} s (min {min(times):.3f}, max {max(times):.3f}); "
+            f"target {TARGET_SECONDS:.1f} s"
+        )
+        print(
+            f"  peak traced memory of one load: {peak / 2**20:.1f} MiB "
+            f"(whole process peak RSS {rss_mb:.0f} MiB)"
+        )
         print(f"  warnings in the report: {len(report.warnings)}")
 
 

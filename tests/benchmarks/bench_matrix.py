@@ -41,32 +41,147 @@ TIERS = ("rules", "excess", "anti_affinity", "migration", "balance")
 #: Generated cases: ``hvplan generate`` options (the level is the plan's, not the cluster's).
 #: Axes: skew (hot fraction and --skew), rule density, vendors, CPU generations, size.
 GENERATED: dict[str, list[str]] = {
-    "g16-skew": ["--hosts", "16", "--vms", "1000", "--hot-fraction", "0.35", "--skew", "0.8",
-                 "--load-pct", "55", "--hot-load-pct", "75", "--cpu-generations", "2",
-                 "--fault-domains", "2"],
-    "g16-rules": ["--hosts", "16", "--vms", "1000", "--rule-density", "0.3",
-                  "--broken-rule-fraction", "0.05", "--hot-load-pct", "75",
-                  "--cpu-generations", "3"],
-    "g32-mixed": ["--hosts", "32", "--vms", "4000", "--vendors", "mixed", "--hot-load-pct",
-                  "75", "--cpu-generations", "2", "--fault-domains", "2"],
-    "g32-dense": ["--hosts", "32", "--vms", "4000", "--rule-density", "0.3", "--hot-fraction",
-                  "0.4", "--skew", "0.5", "--load-pct", "55", "--hot-load-pct", "75"],
-    "g64-mild": ["--hosts", "64", "--vms", "8000", "--vendors", "mixed", "--hot-fraction",
-                 "0.3", "--hot-load-pct", "75", "--cpu-generations", "2", "--aa-class-size",
-                 "2", "--fault-domains", "2"],
-    "g64-heavy": ["--hosts", "64", "--vms", "8000", "--hot-fraction", "0.45", "--skew", "0.8",
-                  "--load-pct", "58", "--hot-load-pct", "75", "--aa-class-size", "2"],
-    "g64-rules": ["--hosts", "64", "--vms", "8000", "--rule-density", "0.3", "--hot-load-pct",
-                  "75", "--cpu-generations", "3", "--restricted-owners-fraction", "0.05",
-                  "--fault-domains", "2"],
-    "g64-amd1": ["--hosts", "64", "--vms", "8000", "--vendors", "amd", "--cpu-generations",
-                 "1", "--hot-load-pct", "75", "--compat-minimum", "0.4"],
-    "g128-big": ["--hosts", "128", "--vms", "16000", "--vendors", "mixed", "--hot-load-pct",
-                 "75", "--cpu-generations", "3"],
+    "g16-skew": [
+        "--hosts",
+        "16",
+        "--vms",
+        "1000",
+        "--hot-fraction",
+        "0.35",
+        "--skew",
+        "0.8",
+        "--load-pct",
+        "55",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "2",
+        "--fault-domains",
+        "2",
+    ],
+    "g16-rules": [
+        "--hosts",
+        "16",
+        "--vms",
+        "1000",
+        "--rule-density",
+        "0.3",
+        "--broken-rule-fraction",
+        "0.05",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "3",
+    ],
+    "g32-mixed": [
+        "--hosts",
+        "32",
+        "--vms",
+        "4000",
+        "--vendors",
+        "mixed",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "2",
+        "--fault-domains",
+        "2",
+    ],
+    "g32-dense": [
+        "--hosts",
+        "32",
+        "--vms",
+        "4000",
+        "--rule-density",
+        "0.3",
+        "--hot-fraction",
+        "0.4",
+        "--skew",
+        "0.5",
+        "--load-pct",
+        "55",
+        "--hot-load-pct",
+        "75",
+    ],
+    "g64-mild": [
+        "--hosts",
+        "64",
+        "--vms",
+        "8000",
+        "--vendors",
+        "mixed",
+        "--hot-fraction",
+        "0.3",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "2",
+        "--aa-class-size",
+        "2",
+        "--fault-domains",
+        "2",
+    ],
+    "g64-heavy": [
+        "--hosts",
+        "64",
+        "--vms",
+        "8000",
+        "--hot-fraction",
+        "0.45",
+        "--skew",
+        "0.8",
+        "--load-pct",
+        "58",
+        "--hot-load-pct",
+        "75",
+        "--aa-class-size",
+        "2",
+    ],
+    "g64-rules": [
+        "--hosts",
+        "64",
+        "--vms",
+        "8000",
+        "--rule-density",
+        "0.3",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "3",
+        "--restricted-owners-fraction",
+        "0.05",
+        "--fault-domains",
+        "2",
+    ],
+    "g64-amd1": [
+        "--hosts",
+        "64",
+        "--vms",
+        "8000",
+        "--vendors",
+        "amd",
+        "--cpu-generations",
+        "1",
+        "--hot-load-pct",
+        "75",
+        "--compat-minimum",
+        "0.4",
+    ],
+    "g128-big": [
+        "--hosts",
+        "128",
+        "--vms",
+        "16000",
+        "--vendors",
+        "mixed",
+        "--hot-load-pct",
+        "75",
+        "--cpu-generations",
+        "3",
+    ],
 }
 #: The default matrix: the six shared clusters and these generated ones (about 12 runs).
-DEFAULT_GENERATED = ("g16-skew", "g16-rules", "g32-dense", "g64-heavy", "g64-rules",
-                     "g128-big")
+DEFAULT_GENERATED = ("g16-skew", "g16-rules", "g32-dense", "g64-heavy", "g64-rules", "g128-big")
 QUICK = ("b16-skew", "b64-mild", "g16-skew", "g64-heavy")
 
 
@@ -76,13 +191,22 @@ def tiers_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(summary.get("tiers"), list) and summary["tiers"]:
         for t in summary["tiers"]:
             value = t.get("value", t.get("objective"))
-            rows.append({"name": t.get("name"), "value": value, "bound": t.get("bound"),
-                         "status": t.get("status")})
+            rows.append(
+                {
+                    "name": t.get("name"),
+                    "value": value,
+                    "bound": t.get("bound"),
+                    "status": t.get("status"),
+                }
+            )
     else:
         obj = summary.get("objectives") or {}
         bnd = summary.get("bounds") or {}
-        rows = [{"name": n, "value": obj.get(n), "bound": bnd.get(n), "status": None}
-                for n in TIERS if n in obj]
+        rows = [
+            {"name": n, "value": obj.get(n), "bound": bnd.get(n), "status": None}
+            for n in TIERS
+            if n in obj
+        ]
     for r in rows:
         v, b = r["value"], r["bound"]
         if isinstance(v, int | float) and isinstance(b, int | float):
@@ -128,8 +252,12 @@ def parse_summary(summary: dict[str, Any]) -> dict[str, Any]:
         "hosts_over_after": hot.get("after", summary.get("hosts_over_threshold_after")),
         "solve_seconds": summary.get("solve_seconds"),
         "first_plan_under_threshold_seconds": _first(
-            summary, "first_plan_under_threshold_seconds", "time_to_first_plan_seconds",
-            "timings.first_under_threshold", "timings.first_plan"),
+            summary,
+            "first_plan_under_threshold_seconds",
+            "time_to_first_plan_seconds",
+            "timings.first_under_threshold",
+            "timings.first_plan",
+        ),
         "method": summary.get("method"),
         "hvplan_version": summary.get("hvplan_version"),
     }
@@ -141,8 +269,17 @@ def generate(name: str, workdir: Path, generator: str) -> Path:
     if (snap / "vms.csv").exists():
         return snap
     snap.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [generator, "generate", *GENERATED[name], "--seed", "1", "--name", name,
-           "--out", str(snap)]
+    cmd = [
+        generator,
+        "generate",
+        *GENERATED[name],
+        "--seed",
+        "1",
+        "--name",
+        name,
+        "--out",
+        str(snap),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
         shutil.rmtree(snap, ignore_errors=True)
@@ -150,21 +287,48 @@ def generate(name: str, workdir: Path, generator: str) -> Path:
     return snap
 
 
-def run_case(name: str, snap: Path, hvplan: str, level: str, time_limit: float,
-             workers: int | None, workdir: Path) -> dict[str, Any]:
+def run_case(
+    name: str,
+    snap: Path,
+    hvplan: str,
+    level: str,
+    time_limit: float,
+    workers: int | None,
+    workdir: Path,
+) -> dict[str, Any]:
     """One ``hvplan plan`` run under /usr/bin/time; the parsed summary and the costs."""
     out = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=workdir)) / "plan"
     timing = out.parent / "time.txt"
-    cmd = [hvplan, "plan", str(snap), "--out", str(out), "--level", level, "--time-limit",
-           f"{time_limit:g}", "--json"]
+    cmd = [
+        hvplan,
+        "plan",
+        str(snap),
+        "--out",
+        str(out),
+        "--level",
+        level,
+        "--time-limit",
+        f"{time_limit:g}",
+        "--json",
+    ]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     load = os.getloadavg()
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *cmd],
-                       capture_output=True, text=True, check=False)
-    rec: dict[str, Any] = {"case": name, "snapshot": str(snap), "exit_code": r.returncode,
-                           "load_average_before": [round(x, 2) for x in load],
-                           "time_limit_s": time_limit, "level": level, "workers": workers}
+    r = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %M", "-o", str(timing), *cmd],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rec: dict[str, Any] = {
+        "case": name,
+        "snapshot": str(snap),
+        "exit_code": r.returncode,
+        "load_average_before": [round(x, 2) for x in load],
+        "time_limit_s": time_limit,
+        "level": level,
+        "workers": workers,
+    }
     try:
         wall, rss_kb = timing.read_text().split()[-2:]
         rec["wall_seconds"] = float(wall)
@@ -177,8 +341,7 @@ def run_case(name: str, snap: Path, hvplan: str, level: str, time_limit: float,
     else:
         rec["status"] = "NO PLAN"
         rec["stderr"] = r.stderr.strip()[-500:]
-    rec["time_to_proof_seconds"] = (rec["wall_seconds"] if rec.get("status") == "OPTIMAL"
-                                    else None)
+    rec["time_to_proof_seconds"] = rec["wall_seconds"] if rec.get("status") == "OPTIMAL" else None
     shutil.rmtree(out.parent, ignore_errors=True)
     return rec
 
@@ -195,31 +358,41 @@ def _fmt_gap(rec: dict[str, Any]) -> str:
 
 def print_table(records: list[dict[str, Any]]) -> None:
     """A fixed-width table of the matrix on stdout."""
-    head = (f"{'case':<11} {'status':<9} {'open tier: abs (rel) gap':<30} {'wall s':>7} "
-            f"{'moves':>6} {'memory MB':>10} {'down':>4} {'over':>7} {'RSS MB':>7} {'load':>5}")
+    head = (
+        f"{'case':<11} {'status':<9} {'open tier: abs (rel) gap':<30} {'wall s':>7} "
+        f"{'moves':>6} {'memory MB':>10} {'down':>4} {'over':>7} {'RSS MB':>7} {'load':>5}"
+    )
     print(head)
     print("-" * len(head))
     for r in records:
         over = f"{r.get('hosts_over_before')}->{r.get('hosts_over_after')}"
-        print(f"{r['case']:<11} {str(r.get('status')):<9} {_fmt_gap(r):<30} "
-              f"{r.get('wall_seconds') or 0:>7.1f} {r.get('moves') or 0:>6} "
-              f"{r.get('memory_moved_mb') or 0:>10} {r.get('downtime_moves') or 0:>4} "
-              f"{over:>7} {r.get('peak_rss_mb') or 0:>7.0f} "
-              f"{r['load_average_before'][0]:>5.1f}")
+        print(
+            f"{r['case']:<11} {str(r.get('status')):<9} {_fmt_gap(r):<30} "
+            f"{r.get('wall_seconds') or 0:>7.1f} {r.get('moves') or 0:>6} "
+            f"{r.get('memory_moved_mb') or 0:>10} {r.get('downtime_moves') or 0:>4} "
+            f"{over:>7} {r.get('peak_rss_mb') or 0:>7.0f} "
+            f"{r['load_average_before'][0]:>5.1f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the matrix; print a table; write JSON when ``--json`` is given."""
     here = Path(sys.executable).parent
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hvplan", action="append", default=None,
-                    help="hvplan executable to run, or NAME=PATH; repeat it to compare "
-                         "releases case by case in one sitting (default: next to this Python)")
-    ap.add_argument("--generator", default=str(here / "hvplan"),
-                    help="hvplan with the generator options (writes the generated cases)")
+    ap.add_argument(
+        "--hvplan",
+        action="append",
+        default=None,
+        help="hvplan executable to run, or NAME=PATH; repeat it to compare "
+        "releases case by case in one sitting (default: next to this Python)",
+    )
+    ap.add_argument(
+        "--generator",
+        default=str(here / "hvplan"),
+        help="hvplan with the generator options (writes the generated cases)",
+    )
     ap.add_argument("--shared", default="/work/shared/bench", type=Path)
-    ap.add_argument("--workdir", default=Path(tempfile.gettempdir()) / "hvplan-matrix",
-                    type=Path)
+    ap.add_argument("--workdir", default=Path(tempfile.gettempdir()) / "hvplan-matrix", type=Path)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--level", default="medium")
     ap.add_argument("--workers", type=int, default=None)
@@ -230,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     cases = a.case or (list(QUICK) if a.quick else [*SHARED, *DEFAULT_GENERATED])
     a.workdir.mkdir(parents=True, exist_ok=True)
-    releases = [(h.split("=", 1) if "=" in h else (h, h))
-                for h in (a.hvplan or [str(here / "hvplan")])]
+    releases = [
+        (h.split("=", 1) if "=" in h else (h, h)) for h in (a.hvplan or [str(here / "hvplan")])
+    ]
     records = []
     for name in cases:
         snap = a.shared / name if name in SHARED else generate(name, a.workdir, a.generator)
@@ -239,18 +413,27 @@ def main(argv: list[str] | None = None) -> int:
             rec = run_case(name, snap, exe, a.level, a.time_limit, a.workers, a.workdir)
             rec["release"] = label
             records.append(rec)
-            print(f"# {name} [{label}]: {rec.get('status')} in {rec.get('wall_seconds')} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"# {name} [{label}]: {rec.get('status')} in {rec.get('wall_seconds')} s",
+                file=sys.stderr,
+                flush=True,
+            )
     for label, _ in releases:
         if len(releases) > 1:
             print(f"\n== {label}")
         print_table([r for r in records if r["release"] == label])
     if a.json:
-        doc = {"label": a.label, "hvplan": dict(releases),
-               "measured_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-               "cpus": os.cpu_count(), "time_limit_s": a.time_limit, "level": a.level,
-               "note": "wall times on a machine shared with other jobs: see "
-                       "load_average_before; noisy", "runs": records}
+        doc = {
+            "label": a.label,
+            "hvplan": dict(releases),
+            "measured_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cpus": os.cpu_count(),
+            "time_limit_s": a.time_limit,
+            "level": a.level,
+            "note": "wall times on a machine shared with other jobs: see "
+            "load_average_before; noisy",
+            "runs": records,
+        }
         a.json.write_text(json.dumps(doc, indent=1) + "\n")
     return 0
 

@@ -35,8 +35,9 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(case: str, seed: int, time_limit: float, solver_seed: int,
-         workers: int | None) -> dict[str, Any]:
+def _run(
+    case: str, seed: int, time_limit: float, solver_seed: int, workers: int | None
+) -> dict[str, Any]:
     from planner.generate import GeneratorOptions, generate_cluster
     from planner.loadmodel import host_loads, resolve_threshold
     from planner.optimizer import PlanOptions, optimize
@@ -45,8 +46,10 @@ def _run(case: str, seed: int, time_limit: float, solver_seed: int,
     thr = resolve_threshold(cluster, "medium")
     over_before = int(host_loads(cluster).over(thr).sum())
     t0 = time.perf_counter()
-    res = optimize(cluster, PlanOptions(level="medium", time_limit_s=time_limit,
-                                        seed=solver_seed, workers=workers))
+    res = optimize(
+        cluster,
+        PlanOptions(level="medium", time_limit_s=time_limit, seed=solver_seed, workers=workers),
+    )
     wall = time.perf_counter() - t0
     return {
         "status": res.status.value,
@@ -70,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1, help="generator seed")
     ap.add_argument("--solver-seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=None,
-                    help="CP-SAT workers (default: the profile's)")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="CP-SAT workers (default: the profile's)"
+    )
     ap.add_argument("--case", action="append", choices=sorted(CASES))
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
@@ -81,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for _ in range(a.repeat):
             with ctx.Pool(1) as pool:
-                runs.append(pool.apply(_run, (case, a.seed, a.time_limit, a.solver_seed,
-                                              a.workers)))
+                runs.append(
+                    pool.apply(_run, (case, a.seed, a.time_limit, a.solver_seed, a.workers))
+                )
         last = runs[-1]
         row = {
             "case": case,
@@ -105,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         out.append(row)
         if not a.json:
             ms = row["model_size"]
-            print(f"{case:>14}: {row['statuses'][-1]:<8} gap {row['gap_max']:.4%}  "
-                  f"median {row['seconds_median']:.2f} s {row['seconds_all']}  "
-                  f"peak {row['peak_rss_mb_max']:.0f} MB  hot hosts {row['hosts_over_before']}"
-                  f"  moved {row['vms_moved']}  via {row['method']}")
+            print(
+                f"{case:>14}: {row['statuses'][-1]:<8} gap {row['gap_max']:.4%}  "
+                f"median {row['seconds_median']:.2f} s {row['seconds_all']}  "
+                f"peak {row['peak_rss_mb_max']:.0f} MB  hot hosts {row['hosts_over_before']}"
+                f"  moved {row['vms_moved']}  via {row['method']}"
+            )
             print(f"{'':>16}objective {row['objective']}  bound {row['bound']}")
             print(f"{'':>16}models {ms}  timings {row['timings']}")
             sys.stdout.flush()

@@ -35,8 +35,9 @@ def main() -> None:
     from planner.history.synthetic import synthetic_history
     from planner.replay import ReplayOptions, replay
 
-    c = generate_cluster(GeneratorOptions(hosts=a.hosts, vms=a.vms, seed=1,
-                                          hot_fraction=a.hot_fraction))
+    c = generate_cluster(
+        GeneratorOptions(hosts=a.hosts, vms=a.vms, seed=1, hot_fraction=a.hot_fraction)
+    )
     t_n = int(a.days * 288)
     h = synthetic_history(c, t_n)
     c = c.replace(history=h)
@@ -47,9 +48,15 @@ def main() -> None:
     t_replay = time.perf_counter() - t
     tls = [s.timeline for s in res.strategies if s.name != "current"]
     cells = len(tls) * h.n_samples * h.n_vms
-    out = {"hosts": a.hosts, "vms": a.vms, "samples": t_n, "strategies": len(tls),
-           "replay_seconds": round(t_replay, 3), "cpu_count": os.cpu_count(),
-           "load_average": os.getloadavg()}
+    out = {
+        "hosts": a.hosts,
+        "vms": a.vms,
+        "samples": t_n,
+        "strategies": len(tls),
+        "replay_seconds": round(t_replay, 3),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
     for engine in ("numba", "numpy"):
         best = float("inf")
         for _ in range(3 if engine == "numba" else 1):
@@ -60,9 +67,14 @@ def main() -> None:
         out[f"{engine}_vm_samples_per_s"] = float(f"{cells / best:.3g}")
     # pandas: one timeline (the constant hvplan placement), long format, groupby sum.
     t = time.perf_counter()
-    df = pd.DataFrame({"t": np.repeat(np.arange(t_n), h.n_vms),
-                       "host": np.tile(plan, t_n),
-                       "cpu": h.vm_cpu_milli.reshape(-1), "mem": h.vm_mem_mb.reshape(-1)})
+    df = pd.DataFrame(
+        {
+            "t": np.repeat(np.arange(t_n), h.n_vms),
+            "host": np.tile(plan, t_n),
+            "cpu": h.vm_cpu_milli.reshape(-1),
+            "mem": h.vm_mem_mb.reshape(-1),
+        }
+    )
     t_build = time.perf_counter() - t
     t = time.perf_counter()
     df.groupby(["t", "host"])[["cpu", "mem"]].sum()
@@ -70,8 +82,9 @@ def main() -> None:
     out["pandas_groupby_seconds_one_timeline"] = round(t_pd, 3)
     out["pandas_frame_build_seconds"] = round(t_build, 3)
     out["pandas_vm_samples_per_s"] = float(f"{h.n_samples * h.n_vms / t_pd:.3g}")
-    out["numba_over_pandas"] = round(out["numba_vm_samples_per_s"]
-                                     / out["pandas_vm_samples_per_s"], 1)
+    out["numba_over_pandas"] = round(
+        out["numba_vm_samples_per_s"] / out["pandas_vm_samples_per_s"], 1
+    )
     out["strategy_seconds_note"] = "replay_seconds includes the native simulations"
     out["migrations"] = {s.name: s.metrics["migrations"] for s in res.strategies}
     print(json.dumps(out, indent=1))

@@ -63,8 +63,9 @@ def random_target(c: Cluster, n_moves: int, seed: int, fill: float = 0.95) -> np
             continue
         hosts = np.flatnonzero(c.vm_allowed[v])
         hosts = hosts[hosts != t[v]]
-        fits = ((cpu[hosts] + c.vm_cpu_load_milli[v] <= fill * cpu_cap[hosts])
-                & (mem[hosts] + c.vm_mem_load_mb[v] <= fill * mem_cap[hosts]))
+        fits = (cpu[hosts] + c.vm_cpu_load_milli[v] <= fill * cpu_cap[hosts]) & (
+            mem[hosts] + c.vm_mem_load_mb[v] <= fill * mem_cap[hosts]
+        )
         hosts = hosts[fits]
         if hosts.size == 0:
             continue
@@ -135,20 +136,38 @@ def drain_star(n_vms: int, limit: int | None) -> tuple[Cluster, np.ndarray, tupl
     """The worst case for wave scanning: ``n_vms`` small VMs drained from one node to seven
     others, so the drained node's limit makes ``n_vms / limit`` waves."""
     hosts = 8
-    c = generate_cluster(GeneratorOptions(hosts=hosts, vms=n_vms, seed=0, hot_fraction=0.0,
-                                          load_pct=20.0, hot_load_pct=85.0, rule_density=0.0,
-                                          pinned_fraction=0.0, restricted_owners_fraction=0.0,
-                                          vendors="intel", generations=("Icelake-Server",)))
-    c = c.replace(vm_host=np.zeros(c.n_vms, dtype=np.int32),
-                  host_memory_mb=np.full(hosts, 1 << 24, dtype=np.int64),
-                  host_lp=np.full(hosts, 2048, dtype=np.int64),
-                  settings=ClusterSettings(maximum_parallel_migrations=limit))
+    c = generate_cluster(
+        GeneratorOptions(
+            hosts=hosts,
+            vms=n_vms,
+            seed=0,
+            hot_fraction=0.0,
+            load_pct=20.0,
+            hot_load_pct=85.0,
+            rule_density=0.0,
+            pinned_fraction=0.0,
+            restricted_owners_fraction=0.0,
+            vendors="intel",
+            generations=("Icelake-Server",),
+        )
+    )
+    c = c.replace(
+        vm_host=np.zeros(c.n_vms, dtype=np.int32),
+        host_memory_mb=np.full(hosts, 1 << 24, dtype=np.int64),
+        host_lp=np.full(hosts, 2048, dtype=np.int64),
+        settings=ClusterSettings(maximum_parallel_migrations=limit),
+    )
     t = 1 + np.arange(c.n_vms, dtype=np.int64) % (hosts - 1)
     return c, t, (0,)
 
 
-def measure(c: Cluster, t: np.ndarray, runs: int, drained: tuple[int, ...] = (),
-            reasons: dict[int, str] | None = None) -> dict[str, Any]:
+def measure(
+    c: Cluster,
+    t: np.ndarray,
+    runs: int,
+    drained: tuple[int, ...] = (),
+    reasons: dict[int, str] | None = None,
+) -> dict[str, Any]:
     """Median sequencing time and the sequence's figures."""
     times = []
     res: SequenceResult | None = None
@@ -197,14 +216,18 @@ def main() -> None:
     c = generate_cluster(GeneratorOptions(hosts=a.hosts, vms=a.vms, seed=a.seed))
     gen_s = time.perf_counter() - t0
     out: dict[str, Any] = {
-        "cluster": {"hosts": c.n_hosts, "vms": c.n_vms, "seed": a.seed,
-                    "same_node_rules": sum(r.rule_type == RuleType.SAME_NODE
-                                           for r in c.enabled_rules),
-                    "apart_rules": sum(r.rule_type in (RuleType.DIFFERENT_NODE,
-                                                       RuleType.DIFFERENT_FAULT_DOMAIN)
-                                       for r in c.enabled_rules),
-                    "migration_limit": int(c.host_migration_limit.max()),
-                    "generate_seconds": round(gen_s, 2)},
+        "cluster": {
+            "hosts": c.n_hosts,
+            "vms": c.n_vms,
+            "seed": a.seed,
+            "same_node_rules": sum(r.rule_type == RuleType.SAME_NODE for r in c.enabled_rules),
+            "apart_rules": sum(
+                r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+                for r in c.enabled_rules
+            ),
+            "migration_limit": int(c.host_migration_limit.max()),
+            "generate_seconds": round(gen_s, 2),
+        },
     }
     t = random_target(c, a.moves, a.seed)
     out["random"] = measure(c, t, a.runs)
@@ -242,24 +265,36 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     cl = out["cluster"]
-    print(f"cluster: {cl['hosts']} hosts, {cl['vms']} VMs (seed {a.seed}), migration limit "
-          f"{cl['migration_limit']}; generated in {cl['generate_seconds']} s")
-    for key in ("random", "random_limit_1", "random_no_slack", "swaps", "random_plus_swaps",
-                "drain_1000_limit_host", "drain_1000_limit_1", "optimizer"):
+    print(
+        f"cluster: {cl['hosts']} hosts, {cl['vms']} VMs (seed {a.seed}), migration limit "
+        f"{cl['migration_limit']}; generated in {cl['generate_seconds']} s"
+    )
+    for key in (
+        "random",
+        "random_limit_1",
+        "random_no_slack",
+        "swaps",
+        "random_plus_swaps",
+        "drain_1000_limit_host",
+        "drain_1000_limit_1",
+        "optimizer",
+    ):
         r = out.get(key)
         if r is None:
             continue
         if "median_seconds" not in r:
             print(f"{key}: optimizer gave no plan ({r.get('status')})")
             continue
-        print(f"{key}: {r['planned_moves']} planned moves -> ok={r['ok']} "
-              f"{r['moves']} moves in {r['waves']} waves (lower bound "
-              f"{r['lower_bound_waves']}), {r['extra_hops']} temporary hops; "
-              f"sequencing median {r['median_seconds']} s over {r['runs']} runs "
-              f"(min {r['min_seconds']}, max {r['max_seconds']}); estimated duration "
-              f"{r['estimated_seconds']} s ({r['estimated_hours']} h); verify "
-              f"{r['verify_seconds']} s, {r['violations']} violations"
-              + (f"; {r['message']}" if r['message'] else ""))
+        print(
+            f"{key}: {r['planned_moves']} planned moves -> ok={r['ok']} "
+            f"{r['moves']} moves in {r['waves']} waves (lower bound "
+            f"{r['lower_bound_waves']}), {r['extra_hops']} temporary hops; "
+            f"sequencing median {r['median_seconds']} s over {r['runs']} runs "
+            f"(min {r['min_seconds']}, max {r['max_seconds']}); estimated duration "
+            f"{r['estimated_seconds']} s ({r['estimated_hours']} h); verify "
+            f"{r['verify_seconds']} s, {r['violations']} violations"
+            + (f"; {r['message']}" if r["message"] else "")
+        )
 
 
 if __name__ == "__main__":

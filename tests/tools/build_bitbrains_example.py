@@ -51,9 +51,16 @@ HOST_MEMORY_MB = 1_572_864
 
 def build(trace: Path, out: Path) -> None:
     """Write the snapshot and its history into ``out``."""
-    df = pd.read_csv(trace, dtype={"vm_id": np.int32, "t_s": np.int64, "cpu_cores": np.int32,
-                                   "cpu_usage_pct": np.float64,
-                                   "mem_provisioned_mb": np.float64})
+    df = pd.read_csv(
+        trace,
+        dtype={
+            "vm_id": np.int32,
+            "t_s": np.int64,
+            "cpu_cores": np.int32,
+            "cpu_usage_pct": np.float64,
+            "mem_provisioned_mb": np.float64,
+        },
+    )
     slot = df["t_s"].to_numpy() // SLOT_S
     df = df[(slot >= FIRST_SLOT) & (slot < FIRST_SLOT + N_SLOTS)]
     vms = np.sort(df["vm_id"].unique())
@@ -84,34 +91,54 @@ def build(trace: Path, out: Path) -> None:
     ts = TRACE_START_UNIX + SLOT_S * (FIRST_SLOT + np.arange(N_SLOTS, dtype=np.int64))
     collected = pd.Timestamp(int(ts[-1]), unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
     (out / "cluster.csv").write_text(
-        "name,auto_balancer_mode,auto_balancer_level,collected_utc\n"
-        f"bitbrains8,2,1,{collected}\n", encoding="utf-8")
+        f"name,auto_balancer_mode,auto_balancer_level,collected_utc\nbitbrains8,2,1,{collected}\n",
+        encoding="utf-8",
+    )
     (out / "hosts.csv").write_text(
         "name,state,fault_domain,cpu_vendor,cpu_model,logical_processors,memory_mb,"
-        "cpu_base_pct\n" + "".join(
-            f"{h},Up,Rack{'AB'[i % 2]},GenuineIntel,Icelake-Server,{HOST_LP},{HOST_MEMORY_MB},"
-            "2\n" for i, h in enumerate(hosts)), encoding="utf-8")
-    rows = [f"{n},{hosts[int(placement[i])]},Running,Medium,{vcpus[i]},{mem_mb[-1, i]},"
-            f"{pct_snap[-1, i]:g}\n" for i, n in enumerate(names)]
+        "cpu_base_pct\n"
+        + "".join(
+            f"{h},Up,Rack{'AB'[i % 2]},GenuineIntel,Icelake-Server,{HOST_LP},{HOST_MEMORY_MB},2\n"
+            for i, h in enumerate(hosts)
+        ),
+        encoding="utf-8",
+    )
+    rows = [
+        f"{n},{hosts[int(placement[i])]},Running,Medium,{vcpus[i]},{mem_mb[-1, i]},"
+        f"{pct_snap[-1, i]:g}\n"
+        for i, n in enumerate(names)
+    ]
     (out / "vms.csv").write_text(
-        "name,host,state,priority,vcpus,memory_mb,cpu_usage_pct\n" + "".join(rows),
-        encoding="utf-8")
+        "name,host,state,priority,vcpus,memory_mb,cpu_usage_pct\n" + "".join(rows), encoding="utf-8"
+    )
     dictionary = pa.array(names)
-    table = pa.table({
-        "timestamp": np.repeat(ts, len(vms)),
-        "vm": pa.DictionaryArray.from_arrays(
-            np.tile(np.arange(len(vms), dtype=np.int32), N_SLOTS), dictionary),
-        "cpu_usage_pct": pct_snap.reshape(-1).astype(np.float32),
-        "memory_mb": mem_mb.reshape(-1),
-    })
-    pq.write_table(table, out / "vm_history.parquet", compression="zstd",
-                   compression_level=19, use_dictionary=["vm", "memory_mb"],
-                   row_group_size=1 << 20)
-    print(f"{len(vms)} VMs, {N_SLOTS} samples, {collected}; "
-          f"{(out / 'vm_history.parquet').stat().st_size:,} bytes of history")
+    table = pa.table(
+        {
+            "timestamp": np.repeat(ts, len(vms)),
+            "vm": pa.DictionaryArray.from_arrays(
+                np.tile(np.arange(len(vms), dtype=np.int32), N_SLOTS), dictionary
+            ),
+            "cpu_usage_pct": pct_snap.reshape(-1).astype(np.float32),
+            "memory_mb": mem_mb.reshape(-1),
+        }
+    )
+    pq.write_table(
+        table,
+        out / "vm_history.parquet",
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=["vm", "memory_mb"],
+        row_group_size=1 << 20,
+    )
+    print(
+        f"{len(vms)} VMs, {N_SLOTS} samples, {collected}; "
+        f"{(out / 'vm_history.parquet').stat().st_size:,} bytes of history"
+    )
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    build(Path(args[0]) if args else DEFAULT_TRACE,
-          Path(args[1]) if len(args) > 1 else ROOT / "data" / "examples" / "bitbrains8")
+    build(
+        Path(args[0]) if args else DEFAULT_TRACE,
+        Path(args[1]) if len(args) > 1 else ROOT / "data" / "examples" / "bitbrains8",
+    )
