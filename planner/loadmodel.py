@@ -17,7 +17,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.cluster import CPU_UNITS, Cluster
+from planner.cluster import CPU_UNITS, Cluster, HostState
 
 
 class Level(StrEnum):
@@ -189,3 +189,31 @@ __all__ = [
     "resolve_threshold",
     "threshold_limits",
 ]
+
+
+def native_balancer_note(cluster: Cluster, placement: np.ndarray, planned: Threshold) -> str | None:
+    """A warning when the cluster's own balancer will move VMs again after a plan.
+
+    With ``AutoBalancerMode`` 2 (every 30 minutes) or 1 (on node join) the native balancer
+    moves VMs off a node above *its* level's threshold.  A plan made for a higher threshold
+    (``--threshold``, a lower ``--level``) may leave nodes between the two: they are named
+    here.  ``None`` when the balancer is off or no node is left above its threshold.
+    """
+    mode = cluster.settings.auto_balancer_mode
+    if mode == 0:
+        return None
+    native = resolve_threshold(cluster, cluster.settings.auto_balancer_level, placement=placement)
+    if native.cpu_pct >= planned.cpu_pct and native.memory_pct >= planned.memory_pct:
+        return None
+    loads = host_loads(cluster, placement)
+    over = loads.over(native) & (cluster.host_state != HostState.DOWN)
+    if not over.any():
+        return None
+    names = [cluster.host_names[h] for h in np.flatnonzero(over)]
+    when = "every 30 minutes" if mode == 2 else "when a node joins"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"the cluster's native balancer ({native.rule}, AutoBalancerMode {mode}) will move "
+        f"VMs again {when}: {len(names)} node(s) stay above its threshold after this plan "
+        f"({shown})"
+    )

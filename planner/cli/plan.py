@@ -415,6 +415,9 @@ def _report(
         out.print(f"  rule {safe(r.get('rule'))} stays broken: {safe(r.get('reason'))}")
     if budget:
         out.print(f"[yellow]Note: {budget}.[/] Raise --max-moves to bring them under it.")
+    native = _native_note(cluster, s, out_dir)
+    if native:
+        out.print(f"[yellow]Note: {safe(native)}.[/]")
     if verbose:
         out.print(
             f"Solver: status {s['status']}, method {safe(s.get('method'))}, profile "
@@ -426,6 +429,20 @@ def _report(
                 f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})"
             )
     out.print(f"Plan written to {safe(out_dir)}")
+
+
+def _native_note(cluster: Cluster, s: dict[str, Any], out_dir: Path) -> str | None:
+    """The native balancer's verdict on the written plan (issue 11 item 5): a plan for a
+    higher threshold than the cluster's own level leaves nodes it will move VMs off."""
+    from planner.loadmodel import Threshold, native_balancer_note
+    from planner.planrows import read_placement_csv
+
+    placement, problems = read_placement_csv(cluster, out_dir / "placement.csv")
+    thr = s.get("threshold_pct") or {}
+    if placement is None or problems or "cpu" not in thr:
+        return None
+    planned = Threshold(float(thr["cpu"]), float(thr["memory"]), "custom", "")
+    return native_balancer_note(cluster, placement, planned)
 
 
 def _history_lines(h: dict[str, Any] | None) -> None:
