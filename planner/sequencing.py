@@ -192,7 +192,18 @@ def _target_problems(
         )
     if not check_target:
         return None
-    hard = [x for x in placement_violations(cluster, target, drained) if x.hard]
+    # A rule broken before the plan may stay broken (SPEC §3: the plan names it in
+    # rules_left_broken); only rules that hold now must hold in the target.
+    broken_now = {
+        (x.kind, x.rule)
+        for x in placement_violations(cluster, start, drained)
+        if x.hard and x.rule is not None
+    }
+    hard = [
+        x
+        for x in placement_violations(cluster, target, drained)
+        if x.hard and (x.rule is None or (x.kind, x.rule) not in broken_now)
+    ]
     if hard:
         shown = "; ".join(x.message for x in hard[:10])
         more = f" (and {len(hard) - 10} more)" if len(hard) > 10 else ""
