@@ -79,15 +79,22 @@ class RollbackResult:
 def rollback_kinds(cluster: Cluster, moves: Sequence[PlanMove]) -> np.ndarray:
     """``(V, H)`` move kinds from the planned placement: a VM moved Live or Quick still
     presents the features of the node it booted on (the snapshot's), so the snapshot's kinds
-    hold; a VM that was shut down or started booted on its target and can only go back by
-    another Shutdown move (no hop)."""
+    hold; a VM that was shut down booted on its target and goes back by the kind that
+    node's features give (Live when they allow it, else Shutdown); a started one stays."""
+    from planner.verify_sequence import expected_kind
+
     kinds = cluster.vm_move_kind.copy()
     for m in moves:
         if m.kind in (MoveKind.SHUTDOWN, MoveKind.START):
             home = int(cluster.vm_host[m.vm])
             kinds[m.vm, :] = MoveKind.FORBIDDEN
-            if m.kind == MoveKind.SHUTDOWN and cluster.vm_allow_downtime[m.vm]:
-                kinds[m.vm, home] = MoveKind.SHUTDOWN
+            if m.kind == MoveKind.SHUTDOWN:
+                # It now presents the features of the node it booted on (the plan's
+                # target): back home Live when that node's features allow it, else by
+                # another Shutdown move (when downtime is allowed).
+                kinds[m.vm, home] = expected_kind(
+                    cluster, m.vm, int(m.target), home, source=int(m.target)
+                )
     return kinds
 
 

@@ -80,3 +80,35 @@ def test_rollback_of_a_shutdown_move_is_a_shutdown_move() -> None:
     _, back = plan_and_back(c, A="H2", O="H2")
     kinds = {c.vm_names[m.vm]: m.kind for m in back.sequence.moves}  # type: ignore[attr-defined]
     assert kinds == {"A": MoveKind.SHUTDOWN, "O": MoveKind.QUICK}
+
+
+def test_a_vm_shut_down_onto_an_older_node_goes_back_live(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Found by the random-plan property test: vm0 (compat None, downtime allowed) on a
+    # Westmere node must leave it (memory (3874 + 1 + 2048) / 8192 = 72 % > High absolute
+    # 60 %); Nehalem lacks Westmere features, so it moves by Shutdown and boots on Nehalem.
+    # It then presents Nehalem's features, which Westmere offers: the way back is Live, and
+    # rollback.ps1 must say so (verify re-runs the rollback with the same rule).
+    from planner.optimizer import PlanOptions
+    from planner.pipeline import plan_to_directory
+    from planner.powershell import runbook_moves
+    from planner.verify import verify_plan
+
+    c = make_cluster(
+        [
+            HostSpec("HV0", logical_processors=2, memory_mb=8192, cpu_model="Westmere"),
+            HostSpec("HV1", logical_processors=2, memory_mb=8192, cpu_model="Nehalem"),
+        ],
+        [
+            VmSpec("vm0", 0, memory_mb=3874, cpu_milli=0, allow_downtime=True),
+            VmSpec("vm1", 0, memory_mb=1, cpu_milli=0, pinned=True),
+        ],
+        name="cl0",
+    )
+    out = tmp_path / "plan"
+    _, wo = plan_to_directory(
+        c, PlanOptions(level="high", high_mode="absolute", time_limit_s=5), out
+    )
+    assert wo is not None and wo.ok, wo.message if wo else None
+    assert verify_plan(c, out).ok
+    assert runbook_moves((out / "plan.ps1").read_text()) == [("vm0", "HV0", "HV1", "Shutdown")]
+    assert runbook_moves((out / "rollback.ps1").read_text()) == [("vm0", "HV1", "HV0", "Live")]
