@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
 from planner.cli.common import (
     EXIT_NO,
     err,
@@ -26,20 +26,6 @@ SnapshotArg = Annotated[
     Path, typer.Argument(help="Snapshot directory of CSV files.", show_default=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-LevelOpt = Annotated[
-    LevelChoice | None,
-    typer.Option(
-        "--level",
-        case_sensitive=False,
-        help="Balancer level (default: the cluster's auto_balancer_level).",
-    ),
-]
-ThresholdOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
-    ),
-]
 HighModeOpt = Annotated[
     HighModeChoice,
     typer.Option(

@@ -9,6 +9,9 @@ example :class:`planner.loadmodel.Level`) share these values; commands convert w
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+import typer
 
 
 class LevelChoice(StrEnum):
@@ -79,4 +82,21 @@ __all__ = [
     "MaintenanceEngine",
     "MinimiseChoice",
     "VendorChoice",
+]
+
+
+#: The --level and --threshold options, one declaration for every command that takes them.
+LevelOpt = Annotated[
+    LevelChoice | None,
+    typer.Option(
+        "--level",
+        case_sensitive=False,
+        help="Balancer level (default: the cluster's auto_balancer_level).",
+    ),
+]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
+    ),
 ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
 from planner.cli.common import (
     EXIT_NO,
     check_out_dir,
@@ -38,20 +38,8 @@ def compare_cmd(
             help="Write compare.csv, compare.json, native_moves.csv and compare.png here.",
         ),
     ] = None,
-    level: Annotated[
-        LevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Balancer level (default: the cluster's auto_balancer_level).",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
-        ),
-    ] = None,
+    level: LevelOpt = None,
+    threshold: ThresholdOpt = None,
     high_mode: Annotated[
         HighModeChoice,
         typer.Option(

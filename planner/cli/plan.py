@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelChoice, LoadChoice, MinimiseChoice
+from planner.cli.choices import (
+    HighModeChoice,
+    LevelOpt,
+    LoadChoice,
+    MinimiseChoice,
+    ThresholdOpt,
+)
 from planner.cli.common import (
     EXIT_NO,
     EXIT_USAGE,
@@ -80,14 +86,7 @@ def plan(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for the plan files.", show_default=False)
     ],
-    level: Annotated[
-        LevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Balancer level (default: the cluster's auto_balancer_level).",
-        ),
-    ] = None,
+    level: LevelOpt = None,
     high_mode: Annotated[
         HighModeChoice,
         typer.Option(
@@ -96,12 +95,7 @@ def plan(
             help="Reading of High: average (+5 points) or absolute (60 %).",
         ),
     ] = HighModeChoice.AVERAGE,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
-        ),
-    ] = None,
+    threshold: ThresholdOpt = None,
     headroom: Annotated[
         float | None,
         typer.Option(

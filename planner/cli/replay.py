@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelChoice, LoadChoice
+from planner.cli.choices import HighModeChoice, LevelOpt, LoadChoice, ThresholdOpt
 from planner.cli.common import (
     check_out_dir,
     err,
@@ -124,20 +124,8 @@ def replay_cmd(
             "--load", case_sensitive=False, help="What hvplan's plans judge the threshold at."
         ),
     ] = LoadChoice.P95,
-    level: Annotated[
-        LevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Balancer level (default: the cluster's auto_balancer_level).",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
-        ),
-    ] = None,
+    level: LevelOpt = None,
+    threshold: ThresholdOpt = None,
     high_mode: Annotated[
         HighModeChoice,
         typer.Option("--high-mode", case_sensitive=False, help="Reading of the High level."),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelChoice
+from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
 from planner.cli.common import (
     check_out_dir,
     err,
@@ -40,20 +40,8 @@ def report(
             help="Plan directory (plan.csv, placement.csv, summary.json) to show before / after.",
         ),
     ] = None,
-    level: Annotated[
-        LevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Balancer level (default: the cluster's auto_balancer_level).",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
-        ),
-    ] = None,
+    level: LevelOpt = None,
+    threshold: ThresholdOpt = None,
     high_mode: Annotated[
         HighModeChoice,
         typer.Option(
