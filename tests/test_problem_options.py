@@ -1,0 +1,128 @@
+"""PlanOptions that shape the planning problem: ``headroom_pct``, ``minimise="duration"`` and
+``load_samples`` reach the model and change the plan the way SPEC §2/§3 say."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from planner.cluster import MoveKind
+from planner.durations import move_seconds
+from planner.pipeline import plan
+from planner.problem import LoadSamples, PlanOptions, build_problem
+from planner.reference import hard_violations, host_vm_loads
+from tests.strategies import HostSpec, VmSpec, make_cluster
+
+
+def _moved(p, names) -> set[str]:  # type: ignore[no-untyped-def]
+    c = p.problem.cluster
+    placement = p.result.placement
+    return {names[v] for v in range(c.n_vms) if placement[v] != c.vm_host[v]}
+
+
+# --- headroom_pct -------------------------------------------------------------------------
+
+
+def headroom_cluster():  # type: ignore[no-untyped-def]
+    # H1 (16 LP = 16,000 milli) carries ten equal VMs of 1,500 milli: 15,000 = 93.75 %.
+    # Threshold 80 % = 12,800 milli.  Without headroom two moves bring H1 to 12,000 (75 %).
+    # With 10 points of headroom H1 must end at or below 70 % = 11,200 milli: three moves
+    # (10,500 = 65.6 %), since two leave 12,000 > 11,200.  H2 and H3 start empty.
+    hosts = [HostSpec(f"H{i}") for i in (1, 2, 3)]
+    vms = [VmSpec(f"v{i}", "H1", cpu_milli=1500, memory_mb=2048) for i in range(10)]
+    return make_cluster(hosts, vms)
+
+
+def test_headroom_moves_a_hot_node_further_below_the_threshold() -> None:
+    c = headroom_cluster()
+    plain = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10))
+    roomy = plan(c, PlanOptions(threshold_pct=80.0, headroom_pct=10.0, time_limit_s=10))
+    assert plain.ok and roomy.ok, (plain.message, roomy.message)
+    assert plain.result.moves.size == 2
+    assert roomy.result.moves.size == 3
+    cpu, _ = host_vm_loads(roomy.problem, roomy.result.placement)
+    assert cpu[0, 0] == 10500 and cpu[0, 0] <= 11200
+    # The limit is on the node that is over now; the receiving nodes keep the threshold.
+    limit = np.asarray(roomy.problem.cpu_limit).reshape(-1, c.n_hosts)[0]
+    assert limit.tolist() == [11200, 12800, 12800]
+    assert roomy.summary["parameters"]["headroom_pct"] == 10.0
+
+
+# --- minimise = duration ------------------------------------------------------------------
+
+
+def duration_cluster():  # type: ignore[no-untyped-def]
+    # H1 (20 LP = 20,000 milli, threshold 80 % = 16,000) carries a pinned filler of 10,500
+    # milli, A (4,000 milli, 4 vCPUs, 6 GB) and B1, B2 (2,000 milli, 2 vCPUs, 2.5 GB each):
+    # 18,500 milli, so at least 2,500 must leave.  Either A alone (6,144 MB) or B1 and B2
+    # (5,120 MB) will do.  By memory B1+B2 is cheaper; by time A is (one move pays the
+    # per-move setup and switch-over once; see the assertion on move_seconds below).
+    hosts = [HostSpec("H1", logical_processors=20), HostSpec("H2", logical_processors=20)]
+    vms = [
+        VmSpec("filler", "H1", vcpus=16, cpu_milli=10500, memory_mb=8192, pinned=True),
+        VmSpec("A", "H1", vcpus=4, cpu_milli=4000, memory_mb=6144),
+        VmSpec("B1", "H1", vcpus=2, cpu_milli=2000, memory_mb=2560),
+        VmSpec("B2", "H1", vcpus=2, cpu_milli=2000, memory_mb=2560),
+    ]
+    return make_cluster(hosts, vms)
+
+
+def test_minimise_duration_prices_moves_in_seconds_and_prefers_the_faster_plan() -> None:
+    c = duration_cluster()
+    names = c.vm_names
+    secs = {n: move_seconds(c, i, MoveKind.LIVE) for i, n in enumerate(names)}
+    assert secs["A"] < secs["B1"] + secs["B2"]  # the premise of the cluster above
+    pb = build_problem(c, PlanOptions(threshold_pct=80.0, minimise="duration"))
+    for i, n in enumerate(names[1:], start=1):
+        assert pb.move_cost[i, 1] == math.ceil(secs[n])  # seconds, rounded up
+        assert pb.move_cost[i, 0] == 0  # staying is free
+    by_memory = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10))
+    by_time = plan(c, PlanOptions(threshold_pct=80.0, minimise="duration", time_limit_s=10))
+    assert by_memory.ok and by_time.ok, (by_memory.message, by_time.message)
+    assert _moved(by_memory, names) == {"B1", "B2"}
+    assert _moved(by_time, names) == {"A"}
+    assert by_time.summary["parameters"]["minimise"] == "duration"
+    assert by_time.result.objective["migration"] == math.ceil(secs["A"])
+
+
+# --- load_samples -------------------------------------------------------------------------
+
+
+def samples_cluster():  # type: ignore[no-untyped-def]
+    # Three 10-LP nodes (10,000 milli; threshold 80 % = 8,000).  vms.csv values are those of
+    # sample 0, where nothing is over.  At sample 1, H1 carries X 5,000 + Y 4,000 = 9,000 >
+    # 8,000, and H2's W peaks at 9,000.  The cheapest fix is to move X (2 GB, less than Y's
+    # 4 GB); H2 cannot take it (9,000 + 5,000 > 10,000 at sample 1: capacity is hard at
+    # every sample), so X goes to H3 (500 + 5,000 = 5,500 at sample 1).
+    hosts = [HostSpec(f"H{i}", logical_processors=10) for i in (1, 2, 3)]
+    vms = [
+        VmSpec("X", "H1", cpu_milli=1000, memory_mb=2048),
+        VmSpec("Y", "H1", cpu_milli=1000, memory_mb=4096),
+        VmSpec("W", "H2", cpu_milli=1000, memory_mb=2048),
+        VmSpec("U", "H3", cpu_milli=500, memory_mb=2048),
+    ]
+    c = make_cluster(hosts, vms)
+    cpu = np.array([[1000, 1000, 1000, 500], [5000, 4000, 9000, 500]], dtype=np.int64)
+    mem = np.array([[2048, 4096, 2048, 2048]] * 2, dtype=np.int64)
+    base = np.zeros((2, 3), dtype=np.int64)
+    return c, LoadSamples(cpu, mem, base)
+
+
+def test_load_samples_judge_the_threshold_and_capacity_at_every_sample() -> None:
+    c, samples = samples_cluster()
+    one = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10))
+    assert one.ok and one.result.moves.size == 0  # sample 0 alone: nothing to do
+    both = plan(c, PlanOptions(threshold_pct=80.0, load_samples=samples, time_limit_s=10))
+    assert both.ok, both.message
+    assert both.problem.n_samples == 2
+    assert both.result.placement.tolist() == [2, 0, 1, 2]  # X -> H3
+    cpu, _ = host_vm_loads(both.problem, both.result.placement)
+    assert cpu.tolist() == [[1000, 1000, 1500], [4000, 9000, 5500]]
+    assert (
+        both.result.objective["excess"] == 1000
+    )  # basis points: W alone, 9,000 > 8,000 of 10,000 at sample 1
+    # X on H2 fits sample 0 but breaks capacity at sample 1: a hard violation, named so.
+    bad = hard_violations(both.problem, np.array([1, 0, 1, 2]))
+    assert [v.kind for v in bad] == ["capacity_cpu"]
+    assert "(sample 1)" in bad[0].message and bad[0].hosts == ("H2",)
