@@ -73,6 +73,8 @@ class Bounds:
     #: the migration lower bound of everything but this node's departures); for
     #: :meth:`balance_within`.  Empty when the budget bound does not apply.
     keep: tuple[tuple[int, int, int, int], ...] = ()
+    #: :func:`add_relaxed_bounds` has run (it runs at most once, and only when needed).
+    relaxed: bool = False
 
     def balance_within(self, m: int) -> int:
         """Balance lower bound for every placement with no node above the threshold and a
@@ -190,7 +192,12 @@ def add_relaxed_bounds(pb: PlanningProblem, b: Bounds) -> None:
     """Add the relaxed bounds of :mod:`planner.bounds_extra` to ``b`` (see the module
     docstring).  Only with one load sample whose loads are the cluster's (the functions read
     the cluster's loads); boot memory and the running-VM limit only add constraints, so the
-    bounds stay valid for the planning problem."""
+    bounds stay valid for the planning problem.  Runs once per ``b``: later calls do
+    nothing (the pipeline asks for these bounds only when the cheap ones do not prove the
+    first greedy plan)."""
+    if b.relaxed:
+        return
+    b.relaxed = True
     c = pb.cluster
     if (
         pb.n_samples != 1
@@ -299,7 +306,7 @@ def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
 
 def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
     """Compute the full-problem lower bounds, the per-node cheapest covers and the relaxed
-    bounds of :func:`add_relaxed_bounds`."""
+    bounds of :func:`add_relaxed_bounds` (the pipeline computes the last ones lazily)."""
     b = cover_bounds(pb, params, deadline)
     add_relaxed_bounds(pb, b)
     return b

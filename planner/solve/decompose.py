@@ -18,7 +18,7 @@ from planner.cpsat.cover import min_cost_cover
 from planner.cpsat.model import PlacementModel
 from planner.cpsat.solver import SolverParams
 from planner.problem import PlanningProblem, host_vm_loads
-from planner.solve.bounds import Bounds, cover_items
+from planner.solve.bounds import Bounds, add_relaxed_bounds, cover_items
 from planner.solve.candidates import make_input
 from planner.solve.greedy import greedy_assign, same_partners
 from planner.solve.incumbent import Budget, Incumbent
@@ -57,8 +57,14 @@ def decompose(
         inc.offer(g, "decomposition (greedy assignment)")
         if g is None or inc.proven():
             break
+        # The cheap bounds do not prove the greedy plan: bring in the relaxed ones (once).
+        add_relaxed_bounds(pb, bounds)
+        if inc.proven():
+            break
         if not extend_covers(pb, g, leaving, params, budget.deadline):
             break
+    if not inc.proven():
+        add_relaxed_bounds(pb, bounds)
     targets = inc.bounds.targets()
     if inc.proven() or targets is None:
         return
