@@ -92,7 +92,9 @@ def main() -> None:
             [sys.executable, "-c", CHILD, str(d)], check=True, capture_output=True, text=True
         )
         res = json.loads(out.stdout)
-        res.update(rows=a.days * 288 * int(c.vm_consumes.sum()), parquet_bytes=size, generate_seconds=gen)
+        res.update(
+            rows=a.days * 288 * int(c.vm_consumes.sum()), parquet_bytes=size, generate_seconds=gen
+        )
         print(json.dumps(res, indent=1))
 
 

@@ -6,7 +6,7 @@ Generates the snapshot of ``planner.generate`` (seed 1, a fifth of the nodes hot
 ``vm_history.parquet`` of synthetic samples (``bench_history.write_snapshot_with_history``),
 then runs ``hvplan plan SNAP --out OUT --json`` in a fresh process and reports: the wall time
 of the command (file loading and writing included), its peak resident memory, the status, the
-per-tier values and bounds, the critical samples the plan was judged at, and the summary's
+per-tier ``[value, bound, status]``, the critical samples the plan was judged at, and the summary's
 ``history`` block (node-samples over the threshold and over capacity before, after, and for
 a ``--load latest`` plan).  Numbers, not pass/fail.
 
@@ -47,7 +47,8 @@ def main() -> None:
         t = time.perf_counter()
         write_snapshot_with_history(c, d, a.days)
         gen = time.perf_counter() - t
-        cmd = [sys.executable, "-m", "planner", "plan", str(d), "--out", str(out)]
+        cmd = [sys.executable, "-c", "from planner.cli import main; main()"]
+        cmd += ["plan", str(d), "--out", str(out)]
         cmd += ["--load", a.load, "--json"]
         if a.time_limit is not None:
             cmd += ["--time-limit", str(a.time_limit)]
@@ -75,11 +76,12 @@ def main() -> None:
             p = s.get("parameters", {})
             res.update(
                 status=s.get("status"),
-                headline=s.get("headline"),
+                gap=s.get("gap"),
+                gap_tier=s.get("gap_tier"),
                 solve_seconds=s.get("solve_seconds"),
-                objective=s.get("objective"),
-                bound=s.get("bound"),
+                tiers={t["name"]: [t["value"], t["bound"], t["status"]] for t in s["tiers"]},
                 moves=s.get("moves"),
+                hosts_over_threshold_after=s.get("hosts_over_threshold_after"),
                 critical_samples=p.get("load_samples"),
                 history=s.get("history"),
             )
