@@ -169,6 +169,12 @@ def default_memory_reserve_mb(memory_mb: int) -> int:
     return min(DEFAULT_MEMORY_RESERVE_MB, memory_mb // 4)
 
 
+#: ``AutoBalancerMode`` values (cluster.csv ``auto_balancer_mode``) and their names.
+AUTO_BALANCER_MODE_NAMES = {0: "Disabled", 1: "LoadBalanceOnNodeJoin", 2: "LoadBalanceAlways"}
+#: ``AutoBalancerLevel`` values (cluster.csv ``auto_balancer_level``) and their names.
+AUTO_BALANCER_LEVEL_NAMES = {1: "Low", 2: "Medium", 3: "High"}
+
+
 @dataclass(frozen=True)
 class ClusterSettings:
     """Cluster-wide properties (``cluster.csv``)."""

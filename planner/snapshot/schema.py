@@ -2,25 +2,35 @@
 
 Each :class:`Col` names a column, its parser, whether it is required and its default.  The
 enum columns parse through one table per enum, kept next to the enum in
-:mod:`planner.cluster` (``HOST_STATE_NAMES``, ``VM_STATE_NAMES``, ...) and shared with the
-writer, so a value the writer writes is always one the reader reads.  Numbers are ASCII only:
-``int()``/``float()`` would accept ``32_768``, full-width digits, ``nan`` and ``inf``.
+:mod:`planner.cluster` (``HOST_STATE_NAMES``, ``VM_STATE_NAMES``, ``PRIORITY_NAMES``,
+``AUTO_BALANCER_MODE_NAMES``, ...) and shared with the writer, so a value the writer writes is
+always one the reader reads; only input aliases (``Intel``, the numbers) are added here.
+Numbers are ASCII only: ``int()``/``float()`` would accept ``32_768``, full-width digits,
+``nan`` and ``inf``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from planner.cluster import (
+    AUTO_BALANCER_LEVEL_NAMES,
+    AUTO_BALANCER_MODE_NAMES,
+    COMPAT_NAMES,
     DEFAULT_MAX_RUNNING_VMS,
+    HOST_STATE_NAMES,
+    NETWORK_ROLE_NAMES,
+    PRIORITY_NAMES,
+    RULE_TYPE_NAMES,
+    VENDOR_CPUID,
+    VM_STATE_NAMES,
     CompatMode,
     HostState,
     NetworkRole,
-    RuleType,
     Vendor,
     VmState,
 )
@@ -199,81 +209,38 @@ def _list(s: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in s.split(";") if item.strip())
 
 
-_HOST_STATE = _enum(
-    {"Up": HostState.UP, "Paused": HostState.PAUSED, "Down": HostState.DOWN}, "Up, Paused, Down"
-)
+def _texts(
+    names: Mapping[Any, str], *, numbers: bool = False, aliases: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Text → value for an enum column: its table of names (shared with the writer), the
+    values as numbers when the column accepts them (``"2"`` → 2), and input-only aliases."""
+    out: dict[str, Any] = {name: value for value, name in names.items()}
+    if numbers:
+        out.update({str(int(value)): value for value in names})
+    out.update(aliases or {})
+    return out
+
+
+_HOST_STATE = _enum(_texts(HOST_STATE_NAMES), "Up, Paused, Down")
 _VENDOR = _enum(
-    {
-        "GenuineIntel": Vendor.INTEL,
-        "Intel": Vendor.INTEL,
-        "AuthenticAMD": Vendor.AMD,
-        "AMD": Vendor.AMD,
-        "HygonGenuine": Vendor.HYGON,
-        "Hygon": Vendor.HYGON,
-    },
+    _texts(VENDOR_CPUID, aliases={"Intel": Vendor.INTEL, "AMD": Vendor.AMD, "Hygon": Vendor.HYGON}),
     "GenuineIntel, AuthenticAMD (or Intel, AMD; HygonGenuine)",
 )
-_VM_STATE = _enum(
-    {
-        "Running": VmState.RUNNING,
-        "Off": VmState.OFF,
-        "Saved": VmState.SAVED,
-        "Paused": VmState.PAUSED,
-    },
-    "Running, Off, Saved, Paused",
-)
+_VM_STATE = _enum(_texts(VM_STATE_NAMES), "Running, Off, Saved, Paused")
 _PRIORITY = _enum(
-    {
-        "High": 3000,
-        "Medium": 2000,
-        "Low": 1000,
-        "NoAutoStart": 0,
-        "3000": 3000,
-        "2000": 2000,
-        "1000": 1000,
-        "0": 0,
-    },
+    _texts(PRIORITY_NAMES, numbers=True),
     "High, Medium, Low, NoAutoStart (or 3000, 2000, 1000, 0)",
 )
-_COMPAT = _enum(
-    {
-        "None": CompatMode.NONE,
-        "MinimumFeatureSet": CompatMode.MINIMUM,
-        "CommonClusterFeatureSet": CompatMode.COMMON,
-    },
-    "None, MinimumFeatureSet, CommonClusterFeatureSet",
-)
+_COMPAT = _enum(_texts(COMPAT_NAMES), "None, MinimumFeatureSet, CommonClusterFeatureSet")
 _RULE_TYPE = _enum(
-    {
-        "SameFaultDomain": RuleType.SAME_FAULT_DOMAIN,
-        "SameNode": RuleType.SAME_NODE,
-        "DifferentFaultDomain": RuleType.DIFFERENT_FAULT_DOMAIN,
-        "DifferentNode": RuleType.DIFFERENT_NODE,
-        "1": RuleType.SAME_FAULT_DOMAIN,
-        "2": RuleType.SAME_NODE,
-        "3": RuleType.DIFFERENT_FAULT_DOMAIN,
-        "4": RuleType.DIFFERENT_NODE,
-    },
+    _texts(RULE_TYPE_NAMES, numbers=True),
     "SameNode, DifferentNode, SameFaultDomain, DifferentFaultDomain (or 2, 4, 1, 3)",
 )
 _ROLE = _enum(
-    {
-        "None": NetworkRole.NONE,
-        "Cluster": NetworkRole.CLUSTER,
-        "ClusterAndClient": NetworkRole.CLUSTER_AND_CLIENT,
-        "0": NetworkRole.NONE,
-        "1": NetworkRole.CLUSTER,
-        "3": NetworkRole.CLUSTER_AND_CLIENT,
-    },
-    "None, Cluster, ClusterAndClient (or 0, 1, 3)",
+    _texts(NETWORK_ROLE_NAMES, numbers=True), "None, Cluster, ClusterAndClient (or 0, 1, 3)"
 )
-_BAL_MODE = _enum(
-    {"0": 0, "1": 1, "2": 2, "Disabled": 0, "LoadBalanceOnNodeJoin": 1, "LoadBalanceAlways": 2},
-    "0, 1, 2",
-)
-_BAL_LEVEL = _enum(
-    {"1": 1, "2": 2, "3": 3, "Low": 1, "Medium": 2, "High": 3}, "1, 2, 3 (Low, Medium, High)"
-)
+_BAL_MODE = _enum(_texts(AUTO_BALANCER_MODE_NAMES, numbers=True), "0, 1, 2")
+_BAL_LEVEL = _enum(_texts(AUTO_BALANCER_LEVEL_NAMES, numbers=True), "1, 2, 3 (Low, Medium, High)")
 
 
 @dataclass(frozen=True)
