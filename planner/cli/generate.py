@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from planner.cli.choices import HotVendor, LevelChoice, VendorChoice
-from planner.cli.common import EXIT_NO, check_out_dir, err, out, print_json, published_dir, safe
+from planner.cli.common import (
+    EXIT_NO,
+    check_out_dir,
+    err,
+    fail,
+    out,
+    print_json,
+    problem_lines,
+    published_dir,
+    safe,
+)
 
 if TYPE_CHECKING:
     from planner.cluster import Cluster
@@ -205,6 +215,7 @@ def generate(
     from planner.generate import GeneratorError, GeneratorOptions, generate_cluster
     from planner.loadmodel import LEVEL_BY_NUMBER, Level
     from planner.snapshot import write_snapshot
+    from planner.snapshot.names import snapshot_name_problems
 
     check_out_dir(out_dir)
     options = GeneratorOptions(
@@ -242,6 +253,13 @@ def generate(
         for p in e.problems:
             err.print(f"[red]hvplan: {safe(p)}[/]")
         raise typer.Exit(EXIT_NO) from None
+    problems = snapshot_name_problems(cluster)  # e.g. a --name with a line break
+    if not problems.valid:
+        for line in problem_lines(problems):
+            err.print(line, markup=False, highlight=False)
+        fail(
+            f"the snapshot cannot be written ({len(problems.errors)} error(s)); nothing was written"
+        )
     with published_dir(out_dir, force, "the snapshot") as tmp:
         write_snapshot(cluster, tmp)
     _report(cluster, out_dir, hot_load_pct, seed, json)

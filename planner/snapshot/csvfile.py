@@ -4,9 +4,10 @@ Accepted beyond the letter of SPEC §1: Windows PowerShell 5 ``Export-Csv`` outp
 (byte-order mark, every field quoted, CRLF, the ``#TYPE ...`` first line, still counted so row
 numbers match a spreadsheet), UTF-16 with a byte-order mark (with a warning), file names in
 any case, an unnamed empty trailing column.  Refused with a precise message: missing or
-unreadable files (a symlink loop is named as such), UTF-32, binary or non-UTF-8 text, ``;``-
-or tab-separated files, a missing header row, fields over :data:`MAX_FIELD_CHARS`, rows wider
-than the header, unclosed quotes.
+unreadable files (a symlink loop is named as such), UTF-32, binary or non-UTF-8 text,
+``;``- or tab-separated files, a missing header row, fields over :data:`MAX_FIELD_CHARS`, rows
+wider than the header, unclosed quotes, values holding a line break or NUL (on their row and
+column).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.diagnostics import Report
+from planner.snapshot.names import LINE_BREAK_MESSAGE, NUL_MESSAGE
 from planner.snapshot.schema import FILES, MAX_FIELD_CHARS, MAX_FILE_BYTES, BadValue, Col
 
 
@@ -81,6 +83,14 @@ def _misnamed_hint(directory: Path, fname: str) -> str:
     return f" (is {shown} meant to be {fname}?)"
 
 
+def _binary(raw: bytes) -> bool:
+    """Whether bytes holding NUL are a binary file rather than a CSV text with a NUL in some
+    value (reported on its row and column): NUL in the header line (UTF-16 without a
+    byte-order mark, archives), or in more than a tenth of the bytes."""
+    header = raw.split(b"\n", 1)[0]
+    return b"\x00" in header or raw.count(b"\x00") * 10 > len(raw)
+
+
 def _decode(raw: bytes, fname: str, report: Report) -> str | None:
     """Bytes → text: UTF-8 with or without BOM; UTF-16 with a BOM is accepted with a
     warning (``Out-File`` and ``>`` in Windows PowerShell 5 write it)."""
@@ -117,7 +127,7 @@ def _decode(raw: bytes, fname: str, report: Report) -> str | None:
             "expected encoding (Export-Csv -Encoding UTF8)",
         )
         return text.lstrip("\ufeff")
-    if b"\x00" in raw:
+    if b"\x00" in raw and _binary(raw):
         report.error(fname, "this is a binary file, not a UTF-8 CSV text file")
         return None
     try:
@@ -301,6 +311,7 @@ def read_table(
     rownum: list[int] = []
     skipped: list[dict[str, str]] = []
     width = len(keys)
+    has_nul = text is not None and "\x00" in text
     for num, r in numbered[1:]:
         rec = {k: c.strip() for k, c in zip(keys, r, strict=False) if k}
         if len(r) > width and any(c.strip() for c in r[width:]):
@@ -327,14 +338,18 @@ def read_table(
                 broken = True
             elif "\n" in cell or "\r" in cell:
                 # No column holds multi-line text: this is an unclosed quote that swallowed
-                # the rows after it.
+                # the rows after it, or a value with a line break (which no value may hold).
                 report.error(
                     fname,
-                    'value spans several lines: is a closing quote (") missing?',
+                    f'value spans several lines ({LINE_BREAK_MESSAGE}): is a closing quote (") '
+                    "missing?",
                     row=num,
                     column=hmap[k],
                     value=cell,
                 )
+                broken = True
+            elif has_nul and "\x00" in cell:
+                report.error(fname, NUL_MESSAGE, row=num, column=hmap[k], value=cell)
                 broken = True
         if broken:
             skipped.append(rec)

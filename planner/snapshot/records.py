@@ -1,10 +1,19 @@
-"""Parsed rows of hosts.csv, vms.csv and affinity_rules.csv, with the name lookups the
-reader resolves references through (shared by the reader and the whole-cluster checks)."""
+"""Parsed rows of the snapshot files, with the name lookups the reader resolves references
+through (shared by the reader and the whole-cluster checks), and :func:`named_rows`, the one
+pass every file with a ``name`` column is read by."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from planner.diagnostics import Report
+from planner.snapshot.csvfile import Table, parse_columns
+from planner.snapshot.names import LIST_SEPARATOR, separator_message
+from planner.snapshot.schema import Col
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,3 +45,86 @@ class RuleRows:
     rows: list[dict[str, Any]]
     members: list[tuple[int, ...]]
     file: str
+
+
+@dataclass
+class NamedRows(Generic[T]):
+    """The rows of one file that have a usable name (present, not used on an earlier row),
+    in file order, each with what the file's row check returned for it."""
+
+    rows: list[dict[str, Any]]
+    #: Casefolded name → position in ``rows``.
+    index: dict[str, int]
+    extra: list[T]
+    #: Casefolded names of rows left out for a problem already reported.
+    unresolved: set[str]
+    #: False when the file has no ``name`` column.
+    names_known: bool
+    #: Rows parsed, named or not.
+    parsed: int
+
+
+def named_rows(
+    table: Table,
+    cols: Sequence[Col],
+    what: str,
+    report: Report,
+    check: Callable[[dict[str, Any], bool], T],
+    *,
+    listed: bool = False,
+) -> NamedRows[T]:
+    """Parse the records of ``table`` (:func:`parse_columns`) and keep those with a usable name.
+
+    A name used again on a later row (names ignore case) is an error on that row; so is a
+    ``;`` in a name that other rows list (``listed``: host and VM names).  ``check(row,
+    duplicate)`` runs on every row, whatever its name, so that one pass shows every problem of
+    the row; what it returns is kept for the rows kept.
+    """
+    rows = parse_columns(table, cols, report)
+    out: NamedRows[T] = NamedRows(
+        [], {}, [], table.skipped_values("name"), "name" in table.header, len(rows)
+    )
+    first: dict[str, int] = {}
+    for r in rows:
+        name = r["name"]
+        duplicate = name is not None and _duplicate(r, first, table.file, what, report)
+        usable = name is not None and not duplicate
+        if usable and listed and LIST_SEPARATOR in name:
+            report.error(
+                table.file,
+                separator_message(f"{what} name"),
+                row=r["_row"],
+                column=table.header["name"],
+                value=name,
+                expected=f"a {what} name without ';'",
+            )
+            r.setdefault("_bad", set()).add("name")
+            usable = False
+        extra = check(r, duplicate)
+        if not usable:
+            if name is not None:
+                out.unresolved.add(name.casefold())
+            continue
+        out.index[name.casefold()] = len(out.rows)
+        out.rows.append(r)
+        out.extra.append(extra)
+    return out
+
+
+def _duplicate(
+    r: dict[str, Any], first: dict[str, int], file: str, what: str, report: Report
+) -> bool:
+    """Whether the row's name was used on an earlier row (reported); else it is recorded."""
+    key = r["name"].casefold()
+    if key not in first:
+        first[key] = r["_row"]
+        return False
+    report.error(
+        file,
+        f"duplicate {what} name (names ignore case; first on row {first[key]})",
+        row=r["_row"],
+        column="name",
+        value=r["name"],
+        expected=f"a {what} name not used on another row",
+    )
+    return True

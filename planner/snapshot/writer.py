@@ -1,6 +1,8 @@
 """Cluster → CSV texts: :func:`snapshot_files` and :func:`write_snapshot`.
 
-The reader's exact inverse: reading what is written gives the same cluster.  Columns that
+The reader's exact inverse: reading what is written gives the same cluster; a cluster
+whose names the files could not hold (:mod:`planner.snapshot.names`) is refused before any
+file is written.  Columns that
 hold only their default for every row (``collected_utc``, ``max_config_version``,
 ``max_running_vms``, the Dynamic Memory columns) are left out, so a snapshot without the
 newer data is written byte for byte as before.
@@ -20,16 +22,21 @@ from planner.cluster import (
     COMPAT_NAMES,
     CPU_UNITS,
     DEFAULT_MAX_RUNNING_VMS,
+    HOST_STATE_NAMES,
+    NETWORK_ROLE_NAMES,
+    PRIORITY_NAMES,
     RULE_TYPE_NAMES,
     VENDOR_CPUID,
+    VM_STATE_NAMES,
     Cluster,
     CompatMode,
     HostState,
-    NetworkRole,
     Vendor,
     VmState,
 )
+from planner.diagnostics import InvalidInput
 from planner.snapshot.csvfile import find_file
+from planner.snapshot.names import snapshot_name_problems
 from planner.snapshot.schema import (
     CLUSTER_COLS,
     FILES,
@@ -84,34 +91,72 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[str, str]:
-    """Render a cluster as the CSV texts of a snapshot (file name → text)."""
-    cat = catalog or default_catalog()
+    """Render a cluster as the CSV texts of a snapshot.
+
+    Parameters
+    ----------
+    cluster:
+        The cluster to render.
+    catalog:
+        The CPU model catalog (default: the built-in one): a host whose features are its
+        model's gets an empty ``cpu_features`` cell.
+
+    Returns
+    -------
+    dict of str to str
+        File name → text; ``affinity_rules.csv`` and ``networks.csv`` only when the cluster
+        has rules or networks.
+
+    Raises
+    ------
+    InvalidInput
+        When a name or other value could not be read back as written (a line break, a NUL
+        character, a ``;`` in a listed name, an empty or duplicate name): the report names
+        file, row, column and value of each (see :mod:`planner.snapshot.names`).
+    """
+    problems = snapshot_name_problems(cluster)
+    if not problems.valid:
+        raise InvalidInput(problems)
+    files = {
+        "cluster.csv": _csv_text([c.name for c in CLUSTER_COLS], [_cluster_row(cluster)]),
+        "hosts.csv": _csv_text([c.name for c in HOST_COLS], _host_rows(cluster, catalog)),
+        "vms.csv": _csv_text([c.name for c in VM_COLS], _vm_rows(cluster)),
+    }
+    if cluster.rules:
+        files["affinity_rules.csv"] = _csv_text([c.name for c in RULE_COLS], _rule_rows(cluster))
+    if cluster.networks:
+        files["networks.csv"] = _csv_text([c.name for c in NETWORK_COLS], _network_rows(cluster))
+    return files
+
+
+def _bool(x: object) -> str:
+    return str(bool(x)).lower()
+
+
+def _cluster_row(cluster: Cluster) -> list[object]:
     s = cluster.settings
-    files: dict[str, str] = {}
-    files["cluster.csv"] = _csv_text(
-        [c.name for c in CLUSTER_COLS],
-        [
-            [
-                cluster.name,
-                s.auto_balancer_mode,
-                s.auto_balancer_level,
-                "" if s.maximum_parallel_migrations is None else s.maximum_parallel_migrations,
-                str(s.enforced_anti_affinity).lower(),
-                s.collected_utc or "",
-            ]
-        ],
-    )
-    state_names = {HostState.UP: "Up", HostState.PAUSED: "Paused", HostState.DOWN: "Down"}
-    host_rows = []
+    return [
+        cluster.name,
+        s.auto_balancer_mode,
+        s.auto_balancer_level,
+        "" if s.maximum_parallel_migrations is None else s.maximum_parallel_migrations,
+        _bool(s.enforced_anti_affinity),
+        s.collected_utc or "",
+    ]
+
+
+def _host_rows(cluster: Cluster, catalog: CpuCatalog | None) -> list[list[object]]:
+    cat = catalog or default_catalog()
+    rows: list[list[object]] = []
     for h in range(cluster.n_hosts):
         fs = {cluster.features[i] for i in np.flatnonzero(cluster.host_features[h])}
         model = cat.get(cluster.host_cpu_model[h]) if cluster.host_cpu_model[h] else None
         explicit = "" if model is not None and model.features == fs else ";".join(sorted(fs))
         lp = int(cluster.host_lp[h])
-        host_rows.append(
+        rows.append(
             [
                 cluster.host_names[h],
-                state_names[HostState(cluster.host_state[h])],
+                HOST_STATE_NAMES[HostState(cluster.host_state[h])],
                 cluster.fault_domains[cluster.host_fault_domain[h]],
                 VENDOR_CPUID[Vendor(cluster.host_vendor[h])],
                 cluster.host_cpu_model[h],
@@ -127,29 +172,26 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
                 int(cluster.host_max_running_vms[h]),
             ]
         )
-    files["hosts.csv"] = _csv_text([c.name for c in HOST_COLS], host_rows)
-    vm_state = {
-        VmState.RUNNING: "Running",
-        VmState.OFF: "Off",
-        VmState.SAVED: "Saved",
-        VmState.PAUSED: "Paused",
-    }
-    prio = {3000: "High", 2000: "Medium", 1000: "Low", 0: "NoAutoStart"}
+    return rows
+
+
+def _vm_rows(cluster: Cluster) -> list[list[object]]:
     hn = cluster.host_names
     all_hosts = np.asarray(cluster.vm_possible.all(axis=1))
-    vm_rows = []
+    rows: list[list[object]] = []
     for v in range(cluster.n_vms):
         vc = int(cluster.vm_vcpus[v])
+        prio = int(cluster.vm_priority[v])
         po = "" if all_hosts[v] else ";".join(hn[h] for h in np.flatnonzero(cluster.vm_possible[v]))
-        vm_rows.append(
+        rows.append(
             [
                 cluster.vm_names[v],
                 hn[cluster.vm_host[v]],
-                vm_state[VmState(cluster.vm_state[v])],
-                prio.get(int(cluster.vm_priority[v]), int(cluster.vm_priority[v])),
+                VM_STATE_NAMES[VmState(cluster.vm_state[v])],
+                PRIORITY_NAMES.get(prio, prio),
                 vc,
                 int(cluster.vm_memory_mb[v]),
-                str(bool(cluster.vm_dynamic_memory[v])).lower(),
+                _bool(cluster.vm_dynamic_memory[v]),
                 int(cluster.vm_memory_startup_mb[v]),
                 int(cluster.vm_memory_minimum_mb[v]),
                 int(cluster.vm_memory_maximum_mb[v]),
@@ -159,43 +201,35 @@ def snapshot_files(cluster: Cluster, catalog: CpuCatalog | None = None) -> dict[
                 po,
                 ";".join(hn[h] for h in cluster.vm_preferred[v]),
                 ";".join(cluster.aa_class_names[c] for c in cluster.vm_aa_classes[v]),
-                str(bool(cluster.vm_allow_downtime[v])).lower(),
-                str(bool(cluster.vm_pinned[v])).lower(),
+                _bool(cluster.vm_allow_downtime[v]),
+                _bool(cluster.vm_pinned[v]),
             ]
         )
-    files["vms.csv"] = _csv_text([c.name for c in VM_COLS], vm_rows)
-    if cluster.rules:
-        files["affinity_rules.csv"] = _csv_text(
-            [c.name for c in RULE_COLS],
-            [
-                [
-                    r.name,
-                    RULE_TYPE_NAMES[r.rule_type],
-                    str(r.enabled).lower(),
-                    ";".join([cluster.vm_names[m] for m in r.members] + list(r.other_members)),
-                ]
-                for r in cluster.rules
-            ],
-        )
-    if cluster.networks:
-        role = {
-            NetworkRole.NONE: "None",
-            NetworkRole.CLUSTER: "Cluster",
-            NetworkRole.CLUSTER_AND_CLIENT: "ClusterAndClient",
-        }
-        files["networks.csv"] = _csv_text(
-            [c.name for c in NETWORK_COLS],
-            [
-                [
-                    n.name,
-                    role[n.role],
-                    "" if n.live_migration_order is None else n.live_migration_order,
-                    _fmt(n.bandwidth_gbps),
-                ]
-                for n in cluster.networks
-            ],
-        )
-    return files
+    return rows
+
+
+def _rule_rows(cluster: Cluster) -> list[list[object]]:
+    return [
+        [
+            r.name,
+            RULE_TYPE_NAMES[r.rule_type],
+            _bool(r.enabled),
+            ";".join([cluster.vm_names[m] for m in r.members] + list(r.other_members)),
+        ]
+        for r in cluster.rules
+    ]
+
+
+def _network_rows(cluster: Cluster) -> list[list[object]]:
+    return [
+        [
+            n.name,
+            NETWORK_ROLE_NAMES[n.role],
+            "" if n.live_migration_order is None else n.live_migration_order,
+            _fmt(n.bandwidth_gbps),
+        ]
+        for n in cluster.networks
+    ]
 
 
 def write_snapshot(
@@ -205,6 +239,8 @@ def write_snapshot(
 
     An optional file the cluster does not need (no rules, no networks) is removed if an
     older one is in the directory, so that reading the directory back gives this cluster.
+    Raises :class:`~planner.diagnostics.InvalidInput` (see :func:`snapshot_files`) before
+    anything is written when some value could not be read back.
     """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
