@@ -87,7 +87,7 @@ that pass's migration time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -288,6 +288,13 @@ class _State:
         self.component = {v: list(m) for v, m in c.same_node_groups.items() if len(m) > 1}
         self.in_component = np.zeros(c.n_vms, dtype=bool)
         self.in_component[list(self.component)] = True
+        # The same components as flat arrays (for the vectorised bound of _do_hopeful).
+        groups = sorted({tuple(m) for m in self.component.values()})
+        self.comp_members = np.array([v for g in groups for v in g], dtype=np.int64)
+        self.comp_first = np.cumsum([0] + [len(g) for g in groups[:-1]]).astype(np.int64)
+        self.comp_of = np.full(c.n_vms, -1, dtype=np.int64)
+        for i, g in enumerate(groups):
+            self.comp_of[list(g)] = i
         self.with_classes = [v for v in range(c.n_vms) if c.vm_aa_classes[v]]
 
     def _sums(self) -> None:
@@ -321,13 +328,34 @@ class _State:
             int(self.w_assigned[unit].sum()),
         )
 
+    def unit_loads(self, units: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """CPU load and memory load of each unit (as :meth:`candidates` sums them)."""
+        if all(len(u) == 1 for u in units):
+            flat = np.array([u[0] for u in units], dtype=np.int64)
+            return self.w_cpu[flat], self.w_mem[flat]
+        sizes = np.array([len(u) for u in units], dtype=np.int64)
+        flat = np.array([v for u in units for v in u], dtype=np.int64)
+        owner = np.repeat(np.arange(len(units)), sizes)
+        n = len(units)
+        return (
+            np.bincount(owner, weights=self.w_cpu[flat], minlength=n).astype(np.int64),
+            np.bincount(owner, weights=self.w_mem[flat], minlength=n).astype(np.int64),
+        )
+
     def base_targets(self, unit: list[int]) -> np.ndarray:
         """Hosts every VM of the unit may reach live and that have room (bool mask)."""
         return self.candidates([unit])[3][0]
 
-    def units_on(self, s: int, moved: set[int]) -> list[list[int]]:
+    def units_on(
+        self,
+        s: int,
+        moved: set[int],
+        keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ) -> list[list[int]]:
         """The units on host ``s`` that may move and have not moved in this pass, in order
-        of their first VM."""
+        of their first VM; with ``keep`` only those whose (CPU load, memory load) it accepts
+        (``keep`` maps two ``(U,)`` arrays to a bool mask; the single VMs are filtered
+        before any list is built)."""
         on = (self.p == s) & self.movable
         if moved:
             on[np.fromiter(moved, dtype=np.int64, count=len(moved))] = False
@@ -338,9 +366,15 @@ class _State:
                 unit = self.unit(v)
                 seen.update(unit)
                 units.append(unit)
+        if units and keep is not None:
+            d_cpu, d_mem = self.unit_loads(units)
+            units = [u for u, k in zip(units, keep(d_cpu, d_mem).tolist(), strict=True) if k]
+        singles = np.flatnonzero(on & ~self.in_component if units else on)
+        if keep is not None and singles.size:
+            singles = singles[keep(self.w_cpu[singles], self.w_mem[singles])]
         if not units:
-            return [[v] for v in np.flatnonzero(on).tolist()]
-        units += [[v] for v in np.flatnonzero(on & ~self.in_component).tolist()]
+            return [[v] for v in singles.tolist()]
+        units += [[v] for v in singles.tolist()]
         units.sort(key=lambda u: u[0])
         return units
 
@@ -585,46 +619,56 @@ def _nf_pick(
     cap_m: np.ndarray,
     choice: VmChoice,
 ) -> tuple[list[int], int, list[int]] | None:
-    """The next (unit, target) from ``order`` and the candidates left after it, or None."""
+    """The next (unit, target) from ``order`` and the candidates left after it, or None.
+
+    Every choice but ``lowest-cost`` takes the first unit of ``order`` that has a target, so
+    the units are examined in growing slices of ``order`` (same result, less work)."""
     pos = [i for i, v in enumerate(order) if v not in moved]
-    units = [st.unit(order[i]) for i in pos]
-    d_cpu, d_mem, d_as, ok = st.candidates(units)
-    # Only a VM carrying load of an over-threshold resource relieves the node.
-    relieves = ((oc > 0) & (d_cpu > 0)) | ((om > 0) & (d_mem > 0))
-    ok &= eligible[None, :] & relieves[:, None]
-    ok &= (st.vm_cpu[None, :] + d_cpu[:, None] <= lim_c[None, :]) & (
-        st.vm_mem[None, :] + d_mem[:, None] <= lim_m[None, :]
-    )
-    after = np.maximum(
-        100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + st.base_c[None, :]) / cap_c[None, :]
-        - thr.cpu_pct,
-        100.0
-        * (st.vm_mem[None, :] + d_mem[:, None] + cluster.host_memory_reserve_mb[None, :])
-        / cap_m[None, :]
-        - thr.memory_pct,
-    )
-    rows = np.flatnonzero(ok.any(axis=1))
-    if choice == VmChoice.LOWEST_COST and rows.size:
-        # Prefer a VM that fixes the node alone (least memory), else the least memory per
-        # fraction of excess relieved.
-        fixes = (d_cpu[rows] >= oc) & (d_mem[rows] >= om)
-        relief = np.zeros(rows.size)
-        if oc > 0:
-            relief += np.minimum(d_cpu[rows], oc) / max(oc, 1)
-        if om > 0:
-            relief += np.minimum(d_mem[rows], om) / max(om, 1)
-        cost = np.where(
-            fixes, d_as[rows].astype(np.float64), d_as[rows] / np.maximum(relief, 1e-300)
+    step = len(pos) if choice == VmChoice.LOWEST_COST else 8
+    start = 0
+    while start < len(pos):
+        part = pos[start : start + step]
+        units = [st.unit(order[i]) for i in part]
+        d_cpu, d_mem, d_as, ok = st.candidates(units)
+        # Only a VM carrying load of an over-threshold resource relieves the node.
+        relieves = ((oc > 0) & (d_cpu > 0)) | ((om > 0) & (d_mem > 0))
+        ok &= eligible[None, :] & relieves[:, None]
+        ok &= (st.vm_cpu[None, :] + d_cpu[:, None] <= lim_c[None, :]) & (
+            st.vm_mem[None, :] + d_mem[:, None] <= lim_m[None, :]
         )
-        vm_id = np.array([order[pos[i]] for i in rows], dtype=np.float64)
-        rows = rows[np.lexsort((vm_id, cost, ~fixes))]
-    for i in rows:
-        target = _first_target(st, units[i], ok[i], after[i])
-        if target is None:
-            continue
-        p = pos[i]
-        rest = order[:p] + order[p + 1 :] if choice == VmChoice.LOWEST_COST else order[p + 1 :]
-        return units[i], target, rest
+        rows = np.flatnonzero(ok.any(axis=1))
+        if rows.size:
+            after = np.maximum(
+                100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + st.base_c[None, :]) / cap_c[None, :]
+                - thr.cpu_pct,
+                100.0
+                * (st.vm_mem[None, :] + d_mem[:, None] + cluster.host_memory_reserve_mb[None, :])
+                / cap_m[None, :]
+                - thr.memory_pct,
+            )
+        if choice == VmChoice.LOWEST_COST and rows.size:
+            # Prefer a VM that fixes the node alone (least memory), else the least memory per
+            # fraction of excess relieved.
+            fixes = (d_cpu[rows] >= oc) & (d_mem[rows] >= om)
+            relief = np.zeros(rows.size)
+            if oc > 0:
+                relief += np.minimum(d_cpu[rows], oc) / max(oc, 1)
+            if om > 0:
+                relief += np.minimum(d_mem[rows], om) / max(om, 1)
+            cost = np.where(
+                fixes, d_as[rows].astype(np.float64), d_as[rows] / np.maximum(relief, 1e-300)
+            )
+            vm_id = np.array([order[part[i]] for i in rows], dtype=np.float64)
+            rows = rows[np.lexsort((vm_id, cost, ~fixes))]
+        for i in rows:
+            target = _first_target(st, units[i], ok[i], after[i])
+            if target is None:
+                continue
+            p = part[i]
+            rest = order[:p] + order[p + 1 :] if choice == VmChoice.LOWEST_COST else order[p + 1 :]
+            return units[i], target, rest
+        start += step
+        step *= 4
     return None
 
 
@@ -713,9 +757,13 @@ def _do_pass(
     cpu_pct, mem_pct = st.pct()
     load = np.maximum(cpu_pct, mem_pct)
     sources = sorted(np.flatnonzero(breach).tolist(), key=lambda h: (-load[h], h))
+    hopeful = _do_hopeful(st, load, min_gain, cap_c, cap_m, res_m) if sources else breach
     moves: list[NativeMove] = []
     moved: set[int] = set()
+    touched: set[int] = set()
     for s in sources:
+        if not hopeful[s] and s not in touched:
+            continue  # _do_best would find nothing: no VM of s can give the minimum gain
         while _do_breach(cluster, st, opts)[s]:
             if opts.max_moves_per_pass is not None and len(moves) >= opts.max_moves_per_pass:
                 return moves, len(sources)
@@ -732,7 +780,41 @@ def _do_pass(
             )
             _record(cluster, st, unit, target, number, clock, reason, moves)
             moved.update(unit)
+            touched.update((s, target))
     return moves, len(sources)
+
+
+def _do_hopeful(
+    st: _State,
+    load: np.ndarray,
+    min_gain: float,
+    cap_c: np.ndarray,
+    cap_m: np.ndarray,
+    res_m: np.ndarray,
+) -> np.ndarray:
+    """Hosts (bool ``(H,)``) where :func:`_do_best` may find a move at the start of a pass:
+    those with a movable unit whose move alone lowers the node by ``min_gain`` points (the
+    gain's source-side bound, computed for all VMs at once exactly as :func:`_do_best` does).
+    Valid for a host until a move of the pass touches it."""
+    p = st.p
+    # Each VM's unit load: its SameNode component's when all members share a node, else its own.
+    u_cpu, u_mem = st.w_cpu, st.w_mem
+    if st.comp_members.size:
+        hosts = p[st.comp_members]
+        first = st.comp_first
+        together = np.minimum.reduceat(hosts, first) == np.maximum.reduceat(hosts, first)
+        inside = np.flatnonzero(st.in_component)
+        inside = inside[together[st.comp_of[inside]]]
+        u_cpu, u_mem = u_cpu.copy(), u_mem.copy()
+        u_cpu[inside] = np.add.reduceat(st.w_cpu[st.comp_members], first)[st.comp_of[inside]]
+        u_mem[inside] = np.add.reduceat(st.w_mem[st.comp_members], first)[st.comp_of[inside]]
+    after = np.maximum(
+        100.0 * (st.vm_cpu[p] - u_cpu + st.base_c[p]) / cap_c[p],
+        100.0 * (st.vm_mem[p] - u_mem + res_m[p]) / cap_m[p],
+    )
+    ok = st.movable & (load[p] - after >= min_gain)
+    hopeful = np.bincount(p[ok], minlength=st.c.n_hosts) > 0
+    return hopeful
 
 
 def _do_best(
@@ -752,23 +834,30 @@ def _do_best(
     load_s = max(
         100.0 * (st.vm_cpu[s] + base_c[s]) / cap_c[s], 100.0 * (st.vm_mem[s] + res_m[s]) / cap_m[s]
     )
-    units = st.units_on(s, moved)
-    d_cpu, d_mem, d_as, ok = st.candidates(units)
+
+    def source_after(d_cpu: np.ndarray, d_mem: np.ndarray) -> np.ndarray:
+        return np.maximum(
+            100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
+            100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s],
+        )
+
+    # The gain is at most what the source side alone gives (max(a, b) >= a, and rounding is
+    # monotone), so units whose move cannot lower the source by min_gain are left out before
+    # the (unit x host) work: exact, and most passes end here.
+    units = st.units_on(s, moved, lambda c, m: load_s - source_after(c, m) >= min_gain)
     if not units:
         return None
+    d_cpu, d_mem, d_as, ok = st.candidates(units)
     ok &= st.vm_cpu[None, :] + d_cpu[:, None] <= cpu_room[None, :]
     ok &= (
         cluster.host_memory_free_mb[None, :] - (st.vm_mem[None, :] + d_mem[:, None])
         >= opts.memory_free_mb
     )
-    s_after = np.maximum(
-        100.0 * (st.vm_cpu[s] - d_cpu + base_c[s]) / cap_c[s],
-        100.0 * (st.vm_mem[s] - d_mem + res_m[s]) / cap_m[s],
-    )
     t_after = np.maximum(
         100.0 * (st.vm_cpu[None, :] + d_cpu[:, None] + base_c[None, :]) / cap_c[None, :],
         100.0 * (st.vm_mem[None, :] + d_mem[:, None] + res_m[None, :]) / cap_m[None, :],
     )
+    s_after = source_after(d_cpu, d_mem)
     gain = load_s - np.maximum(s_after[:, None], t_after)
     ui, hi = np.nonzero(ok & (gain >= min_gain))
     if ui.size == 0:
