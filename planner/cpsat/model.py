@@ -32,6 +32,7 @@ from planner.cpsat.constraints import HARD_FAMILIES, Guards
 from planner.cpsat.objective import TIER_TERMS
 from planner.cpsat.solver import (
     SolverParams,
+    StopAtBound,
     make_solver,
     objective_bound,
     run_solve,
@@ -66,6 +67,37 @@ class SolveOutcome:
     n_constraints: int
     build_seconds: float
     solve_seconds: float
+
+
+@dataclass
+class TargetedSolve:
+    """A prepared :meth:`PlacementModel.solve_targeted` solve: run ``solver`` on
+    ``model.model`` with ``callback``, then :meth:`finish` with the status."""
+
+    model: PlacementModel
+    solver: cp_model.CpSolver
+    callback: StopAtBound | None
+    claims: dict[str, int]
+    minimised: str | None
+
+    def job(self) -> tuple[cp_model.CpSolver, cp_model.CpModel, StopAtBound | None]:
+        """The solve as a :func:`~planner.cpsat.solver.run_solves` job."""
+        return self.solver, self.model.model, self.callback
+
+    def finish(self, status: SolveStatus) -> tuple[SolveStatus, np.ndarray | None]:
+        """The status (OPTIMAL once the objective met its target) and the checked
+        placement (``None`` without a solution)."""
+        cb = self.callback
+        if cb is not None and cb.reached and status in _OK:
+            status = SolveStatus.OPTIMAL
+        if status not in _OK:
+            return status, None
+        p = self.model.placement_from(self.solver)
+        claims = dict(self.claims)
+        if self.minimised is not None:
+            claims[self.minimised] = int(round(self.solver.objective_value))
+        self.model.check(p, claims)
+        return status, p
 
 
 class PlacementModel:
@@ -330,13 +362,30 @@ class PlacementModel:
         solution proves every tier at once.  Returns the status and the (checked) placement
         (``None`` when no solution was found).  Use a fresh model: the constraints stay.
         """
+        job = self.prepare_targeted(params, hint, targets, deadline, last)
+        if isinstance(job, SolveStatus):
+            return job, None
+        return job.finish(run_solve(job.solver, self.model, job.callback))
+
+    def prepare_targeted(
+        self,
+        params: SolverParams,
+        hint: np.ndarray | None,
+        targets: Mapping[str, int],
+        deadline: float,
+        last: str | None = None,
+    ) -> TargetedSolve | SolveStatus:
+        """The constraints, objective, hint and solver of :meth:`solve_targeted`, not yet
+        solved (run several with :func:`~planner.cpsat.solver.run_solves`); a status when
+        no solve is needed (OPTIMAL: nothing to decide; INFEASIBLE: a constant tier is
+        above its target)."""
         names = list(self.tier_names)
         if last is not None:
             if last not in names:
-                return SolveStatus.OPTIMAL, None
+                return SolveStatus.OPTIMAL
             names = names[: names.index(last) + 1]
         if not names:
-            return SolveStatus.OPTIMAL, None
+            return SolveStatus.OPTIMAL
         claims: dict[str, int] = {}
         for name in names[:-1]:
             expr = self.terms[name]
@@ -344,12 +393,13 @@ class PlacementModel:
                 continue
             if isinstance(expr, int):
                 if expr > targets[name]:
-                    return SolveStatus.INFEASIBLE, None
+                    return SolveStatus.INFEASIBLE
                 continue
             self.model.add(expr <= int(targets[name]))
             claims[name] = int(targets[name])
         obj = self.terms[names[-1]]
         lb = int(targets.get(names[-1], 0))
+        minimised = obj is not None and not isinstance(obj, int)
         if obj is not None and not isinstance(obj, int):
             self.model.minimize(obj)
             if lb > 0:
@@ -357,17 +407,8 @@ class PlacementModel:
         if hint is not None:
             self.add_hint(hint)
         solver = make_solver(params, max(0.05, deadline - time.monotonic()))
-        if obj is None or isinstance(obj, int):
-            st = run_solve(solver, self.model)
-        else:
-            st = solve_to_bound(solver, self.model, lb)
-        if st not in _OK:
-            return st, None
-        p = self.placement_from(solver)
-        if obj is not None and not isinstance(obj, int):
-            claims[names[-1]] = int(round(solver.objective_value))
-        self.check(p, claims)
-        return st, p
+        cb = StopAtBound(lb) if minimised else None
+        return TargetedSolve(self, solver, cb, claims, names[-1] if minimised else None)
 
     def solve_feasibility(
         self, params: SolverParams, time_limit_s: float
@@ -385,4 +426,4 @@ class PlacementModel:
         return st, [self.guards.labels[i] for i in core if i in self.guards.labels]
 
 
-__all__ = ["PlacementModel", "SolveOutcome", "SolverParams", "TierOutcome"]
+__all__ = ["PlacementModel", "SolveOutcome", "SolverParams", "TargetedSolve", "TierOutcome"]

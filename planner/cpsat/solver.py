@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,33 +80,53 @@ def run_solve(
     Returns the status; ``MODEL_INVALID`` raises :class:`~planner.problem.SolverBug` with
     CP-SAT's validation message.
     """
-    solver.parameters.catch_sigint_signal = False
-    out: dict[str, Any] = {}
-    # An Event, not Thread.join/is_alive: a join interrupted by Ctrl-C can leave the thread
+    return run_solves([(solver, model, callback)])[0]
+
+
+#: One solve of :func:`run_solves`: the solver, the model and an optional callback.
+SolveJob = tuple[cp_model.CpSolver, cp_model.CpModel, cp_model.CpSolverSolutionCallback | None]
+
+
+def run_solves(jobs: Sequence[SolveJob]) -> list[SolveStatus]:
+    """Solve several independent models at once, one thread each (CP-SAT releases the GIL),
+    interruptibly like :func:`run_solve`; the statuses in the order of ``jobs``.
+
+    Each solve is as deterministic as it would be alone (its own solver, parameters and
+    seed), so running them side by side changes their wall time only.
+    """
+    outs: list[dict[str, Any]] = [{} for _ in jobs]
+    # Events, not Thread.join/is_alive: a join interrupted by Ctrl-C can leave the thread
     # marked as stopped while it still runs (CPython bpo-45274).
-    done = threading.Event()
+    dones = [threading.Event() for _ in jobs]
+    workers: list[threading.Thread] = []
 
-    def work() -> None:
+    def work(i: int) -> None:
+        solver, model, callback = jobs[i]
+        solver.parameters.catch_sigint_signal = False
         try:
-            out["status"] = solver.solve(model, callback)
+            outs[i]["status"] = solver.solve(model, callback)
         except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            out["error"] = e
+            outs[i]["error"] = e
         finally:
-            done.set()
+            dones[i].set()
 
-    worker = threading.Thread(target=work, name="cp-sat", daemon=True)
     try:
-        worker.start()
-        while not done.wait(_POLL_SECONDS):
-            pass
+        for i in range(len(jobs)):
+            workers.append(threading.Thread(target=work, args=(i,), name="cp-sat", daemon=True))
+            workers[-1].start()
+        for done in dones:
+            while not done.wait(_POLL_SECONDS):
+                pass
     except BaseException:
-        # Ctrl-C (or any other exception) in the main thread: stop the search and wait for
-        # the worker, so that no C++ thread outlives the interpreter (std::terminate).
-        _stop(solver, worker, done)
+        # Ctrl-C (or any other exception) in the main thread: stop every search and wait for
+        # the workers, so that no C++ thread outlives the interpreter (std::terminate).
+        for (solver, _m, _cb), worker, done in zip(jobs, workers, dones, strict=False):
+            _stop(solver, worker, done)
         raise
-    if "error" in out:
-        raise out["error"]
-    return map_status(int(out["status"]), model)
+    for out in outs:
+        if "error" in out:
+            raise out["error"]
+    return [map_status(int(o["status"]), j[1]) for o, j in zip(outs, jobs, strict=True)]
 
 
 def _stop(solver: cp_model.CpSolver, worker: threading.Thread, done: threading.Event) -> None:
@@ -179,5 +199,6 @@ __all__ = [
     "map_status",
     "objective_bound",
     "run_solve",
+    "run_solves",
     "solve_to_bound",
 ]

@@ -13,7 +13,9 @@ found it) and one :class:`~planner.solve.budget.Budget` (the wall clock of the w
    not hot (small instances);
 5. :mod:`~planner.solve.lns`: large-neighbourhood search over small sub-models (large
    instances);
-6. :mod:`~planner.solve.full`: every VM free, and the infeasibility explanation.
+6. :mod:`~planner.solve.full`: every VM free, and the infeasibility explanation;
+7. :mod:`~planner.solve.downtime`: Shutdown moves a live move (or staying home) can replace
+   (after the first heuristics and once more at the end).
 
 :func:`planner.solve.pipeline.solve` runs them in that order until the incumbent meets
 every bound; :mod:`~planner.solve.result` turns the incumbent into an

@@ -51,6 +51,11 @@ class Incumbent:
     values: dict[str, int] | None = None
     stage: str = ""
     rejected: dict[str, int] = field(default_factory=dict)
+    #: :func:`time.perf_counter` at the start of the run (the times below count from it).
+    started: float = field(default_factory=time.perf_counter)
+    #: Seconds to the first kept placement, and to the first with no load above the threshold.
+    first_plan_s: float | None = None
+    first_under_threshold_s: float | None = None
 
     def key(self, values: dict[str, int]) -> tuple[int, ...]:
         """Lexicographic key of tier values."""
@@ -78,6 +83,11 @@ class Incumbent:
         if np.array_equal(p, self.problem.cluster.vm_host):
             stage = "current placement"
         self.placement, self.values, self.stage = p, vals, stage
+        now = time.perf_counter() - self.started
+        if self.first_plan_s is None:
+            self.first_plan_s = now
+        if self.first_under_threshold_s is None and vals.get("excess", 0) == 0:
+            self.first_under_threshold_s = now
         return True
 
     def proven(self) -> bool:

@@ -14,6 +14,14 @@ bounded in deterministic time, so a run gives the same plan for the same seed wh
 ends before the wall-clock deadline; a run cut by the deadline depends on how many rounds
 fitted.  On large instances this replaces the restricted model, whose presolve alone takes
 seconds there.
+
+With ``workers`` > 1 every round builds one neighbourhood per worker (seed hosts in the same
+order, the generator drawn in the same order) and solves them side by side, one
+deterministic CP-SAT worker each (:func:`~planner.cpsat.solver.run_solves`); the results are
+offered in that fixed order, a later one first merged with an earlier improvement of the
+same round.  The run stays deterministic for a given seed and worker count; one worker
+gives exactly the rounds of the one-neighbourhood search.  When a full model follows (small
+instances), the search does not widen: the full model is the widest neighbourhood.
 """
 
 from __future__ import annotations
@@ -24,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.cpsat.model import PlacementModel
-from planner.cpsat.solver import SolverParams
-from planner.problem import PlanningProblem, host_vm_loads
+from planner.cpsat.solver import SolverParams, run_solves
+from planner.problem import PlanningProblem, SolveStatus, host_vm_loads
 from planner.solve.candidates import make_input
 from planner.solve.incumbent import Incumbent
 
@@ -89,17 +97,74 @@ def _neighbourhood(
     return cands, targets
 
 
+def _seed_hosts(
+    pb: PlanningProblem, inc: Incumbent, order: list[int], tried: set[int], n: int
+) -> list[int]:
+    """The ``n`` hot nodes to start this round's neighbourhoods from: the one whose departures
+    cost most above its cheapest cover (where the plan is furthest from the bound) first;
+    nodes already tried since the last improvement come last, then in index order."""
+    assert inc.placement is not None
+    c = pb.cluster
+    cur = c.vm_host
+    leaving_cost = np.bincount(
+        cur, weights=pb.move_cost[np.arange(c.n_vms), inc.placement], minlength=c.n_hosts
+    )
+    cover = inc.bounds.bounds.cover_cost
+    seeds: list[int] = []
+    for _ in range(min(n, len(order))):
+        seed_host = min(
+            (h for h in order if h not in seeds),
+            key=lambda h: (h in tried, -(float(leaving_cost[h]) - cover.get(h, 0)), h),
+        )
+        if seed_host in tried:
+            tried.clear()
+        tried.add(seed_host)
+        seeds.append(seed_host)
+    return seeds
+
+
+def _sub_model(
+    pb: PlanningProblem,
+    best: np.ndarray,
+    hot: np.ndarray,
+    seed_host: int,
+    rng: np.random.Generator,
+    width: int,
+) -> tuple[PlacementModel, np.ndarray]:
+    """The sub-model of the neighbourhood around ``seed_host`` and its freed VMs."""
+    cur = pb.cluster.vm_host
+    cands, targets = _neighbourhood(pb, best, hot, seed_host, rng, width)
+    budget = None
+    if pb.max_moves is not None:
+        # The budget left for the freed VMs once the fixed VMs' moves are counted.
+        outside = best != cur
+        outside[cands] = False
+        budget = max(0, pb.max_moves - int(outside.sum()))
+    # No symmetry breaking in the sub-models: measured, it slowed the search (64x8000
+    # heavy, generator seed 2: 60 s without proof against 24 s to the proven optimum).
+    inp = make_input(pb, cands, targets, base=best, max_moves=budget, symmetry=False)
+    return PlacementModel(inp, pb.tiers), cands
+
+
 def lns(
-    pb: PlanningProblem, hot: np.ndarray, params: SolverParams, inc: Incumbent, deadline: float
+    pb: PlanningProblem,
+    hot: np.ndarray,
+    params: SolverParams,
+    inc: Incumbent,
+    deadline: float,
+    widen: bool = True,
 ) -> LnsStats:
-    """Improve the incumbent by large-neighbourhood search (see the module docstring)."""
+    """Improve the incumbent by large-neighbourhood search (see the module docstring).
+
+    ``widen=False`` (a full model follows, the widest neighbourhood of all): stop after two
+    passes without progress and one anti-affinity repair, leaving the time to that model."""
     stats = LnsStats()
     if inc.placement is None or inc.values is None:
         return stats
     b = pb.profile.budget
     rng = np.random.default_rng(int(params.seed))
-    c = pb.cluster
-    cur = c.vm_host
+    # One neighbourhood per worker and round, each solved by one deterministic worker.
+    n_parallel = max(1, int(params.workers))
     order = np.flatnonzero(hot).tolist()
     if not order:
         return stats
@@ -120,8 +185,8 @@ def lns(
         if stale >= 2 * len(order):
             if repair_anti_affinity(pb, inc):
                 stats.aa_repairs += 1
-            elif width >= len(order):
-                break  # every hot node in each neighbourhood, and still no progress
+            elif not widen or width >= len(order):
+                break  # no widening, or every hot node in each neighbourhood: no progress
             else:
                 width += 1
                 stats.widenings += 1
@@ -129,48 +194,41 @@ def lns(
             tried.clear()
             continue
         best, vals = inc.placement, inc.values
-        stats.rounds += 1
-        # Start from the hot node whose departures cost most above its cheapest cover (where
-        # the plan is furthest from the bound); nodes already tried since the last
-        # improvement come last, then in index order.
-        leaving_cost = np.bincount(
-            cur, weights=pb.move_cost[np.arange(c.n_vms), best], minlength=c.n_hosts
-        )
-        cover = inc.bounds.bounds.cover_cost
-        seed_host = min(
-            order, key=lambda h: (h in tried, -(float(leaving_cost[h]) - cover.get(h, 0)), h)
-        )
-        if seed_host in tried:
-            tried.clear()
-        tried.add(seed_host)
-        cands, targets = _neighbourhood(pb, best, hot, seed_host, rng, width)
-        budget = None
-        if pb.max_moves is not None:
-            # The budget left for the freed VMs once the fixed VMs' moves are counted.
-            outside = best != cur
-            outside[cands] = False
-            budget = max(0, pb.max_moves - int(outside.sum()))
-        # No symmetry breaking in the sub-models: measured, it slowed the search (64x8000
-        # heavy, generator seed 2: 60 s without proof against 24 s to the proven optimum).
-        inp = make_input(pb, cands, targets, base=best, max_moves=budget, symmetry=False)
         # The first tier not yet at its bound is minimised; the tiers before it are held at
         # the incumbent's values.
         focus = next((t for t in pb.tiers if vals[t] > inc.bounds.of(t, vals)), None)
         if focus is None:
             break
-        pm = PlacementModel(inp, pb.tiers)
-        nv, nc = pm.size()
-        if nv > stats.max_variables:
-            stats.max_variables, stats.max_constraints = nv, nc
+        stats.rounds += 1
+        seeds = _seed_hosts(pb, inc, order, tried, n_parallel)
+        jobs = []
         goal = {t: int(vals[t]) for t in pb.tiers}
         goal[focus] = 0
-        _st, pl = pm.solve_targeted(
-            sub, best, goal, min(deadline, time.monotonic() + b.lns_round_seconds), last=focus
-        )
-        improved = inc.offer(pl, "large-neighbourhood search", from_solver=True)
-        stale = 0 if improved else stale + 1
-        if improved:
-            stats.improvements += 1
+        round_deadline = min(deadline, time.monotonic() + b.lns_round_seconds)
+        for seed_host in seeds:
+            pm, cands = _sub_model(pb, best, hot, seed_host, rng, width)
+            nv, nc = pm.size()
+            if nv > stats.max_variables:
+                stats.max_variables, stats.max_constraints = nv, nc
+            job = pm.prepare_targeted(sub, best, goal, round_deadline, last=focus)
+            if not isinstance(job, SolveStatus):
+                jobs.append((job, cands))
+        statuses = run_solves([j.job() for j, _ in jobs])
+        improved_any = False
+        for (job, cands), st in zip(jobs, statuses, strict=True):
+            _st, pl = job.finish(st)
+            improved = False
+            if pl is not None and improved_any and inc.placement is not None:
+                # An earlier neighbourhood of this round improved: first try both changes.
+                merged = inc.placement.copy()
+                merged[cands] = pl[cands]
+                improved = inc.offer(merged, "large-neighbourhood search")
+            improved = improved or inc.offer(pl, "large-neighbourhood search", from_solver=True)
+            stale = 0 if improved else stale + 1
+            if improved:
+                improved_any = True
+                stats.improvements += 1
+        if improved_any:
             tried.clear()
     return stats
 

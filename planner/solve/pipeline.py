@@ -2,8 +2,9 @@
 
 Stages run in order until the incumbent meets every bound (see :mod:`planner.solve`).
 Determinism: every solve uses the given seed; the default is one worker (deterministic by
-itself; with more workers ``interleave_search`` keeps it so), and LNS rounds are bounded in
-CP-SAT's deterministic time.  The same input and seed therefore give the same plan whenever
+itself; with more workers ``interleave_search`` keeps it so, and LNS solves one
+neighbourhood per worker side by side), and LNS rounds are bounded in CP-SAT's deterministic
+time.  The same input and seed therefore give the same plan whenever
 the run ends by proof (status OPTIMAL) or by running out of improving rounds; only a run cut
 by the wall-clock limit can stop at a different point.
 """
@@ -18,6 +19,7 @@ from planner.problem import PlanningProblem, SolveStatus
 from planner.solve.bounds import TierBounds, add_relaxed_bounds, cover_bounds
 from planner.solve.candidates import candidate_vms, hot_hosts
 from planner.solve.decompose import decompose
+from planner.solve.downtime import live_instead
 from planner.solve.full import FullOutcome, explain, solve_full
 from planner.solve.incumbent import Budget, Incumbent
 from planner.solve.lns import lns
@@ -53,7 +55,7 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     # The relaxed bounds (planner.bounds_extra) are added once the cheap ones do not prove
     # the first greedy plan (in the decomposition or just after it).
     bounds = cover_bounds(pb, params, budget.deadline)
-    inc = Incumbent(pb, TierBounds(bounds, pb.tiers))
+    inc = Incumbent(pb, TierBounds(bounds, pb.tiers), started=t_start)
     sizes: dict[str, int] = {
         "full_problem_booleans": int(pb.allowed.sum()),
         "cover_models": bounds.cover_models,
@@ -76,6 +78,7 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     sizes["restricted_booleans"] = rs.booleans
     if not inc.proven():
         greedy_repair(pb, rs, inc)
+        sizes["downtime_repairs"] = live_instead(pb, inc)
     model: PlacementModel | None = None
     if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and rs.booleans <= large:
         t = time.perf_counter()
@@ -89,7 +92,9 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
             if rs.booleans > large
             else budget.until(pb.profile.budget.lns_share, of_left=True)
         )
-        stats = lns(pb, hot, params, inc, deadline)
+        # When the full model follows, it is the widest neighbourhood: LNS does not widen.
+        full_follows = int(pb.allowed.sum()) <= large
+        stats = lns(pb, hot, params, inc, deadline, widen=not full_follows)
         sizes["lns_rounds"] = stats.rounds
         if stats.max_variables:
             sizes["lns_max_variables"] = stats.max_variables
@@ -105,6 +110,8 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
         full = solve_full(pb, params, inc, budget, sizes)
         model = full.model
         timings["full"] = round(time.perf_counter() - t, 3)
+    if not inc.proven():
+        sizes["downtime_repairs"] = sizes.get("downtime_repairs", 0) + live_instead(pb, inc)
     if pb.options.export_model is not None:
         (model or PlacementModel(rs.model_input(pb), pb.tiers)).export(pb.options.export_model)
     if inc.placement is None:
@@ -125,6 +132,12 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     else:
         res = finish(pb, inc, bounds, full.bounds, reasons)
     res.model_size = sizes
+    for key, secs in (
+        ("first_plan", inc.first_plan_s),
+        ("first_under_threshold", inc.first_under_threshold_s),
+    ):
+        if secs is not None:
+            timings[key] = round(secs, 3)
     res.timings = timings
     res.solve_seconds = time.perf_counter() - t_start
     return res

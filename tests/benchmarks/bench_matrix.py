@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -356,19 +357,26 @@ def _fmt_gap(rec: dict[str, Any]) -> str:
     return f"{t} {row['abs_gap']:g} ({100 * row['rel_gap']:.1f} %)"
 
 
+def _fmt_s(x: Any) -> str:
+    return f"{x:>7.1f}" if isinstance(x, int | float) else f"{'-':>7}"
+
+
 def print_table(records: list[dict[str, Any]]) -> None:
     """A fixed-width table of the matrix on stdout."""
     head = (
         f"{'case':<11} {'status':<9} {'open tier: abs (rel) gap':<30} {'wall s':>7} "
-        f"{'moves':>6} {'memory MB':>10} {'down':>4} {'over':>7} {'RSS MB':>7} {'load':>5}"
+        f"{'1st<thr':>7} {'moves':>6} {'memory MB':>10} {'down':>4} {'over':>7} {'RSS MB':>7} "
+        f"{'load':>5}"
     )
     print(head)
     print("-" * len(head))
     for r in records:
         over = f"{r.get('hosts_over_before')}->{r.get('hosts_over_after')}"
+        first = _fmt_s(r.get("first_plan_under_threshold_seconds"))
         print(
             f"{r['case']:<11} {str(r.get('status')):<9} {_fmt_gap(r):<30} "
-            f"{r.get('wall_seconds') or 0:>7.1f} {r.get('moves') or 0:>6} "
+            f"{r.get('wall_seconds') or 0:>7.1f} {first} "
+            f"{r.get('moves') or 0:>6} "
             f"{r.get('memory_moved_mb') or 0:>10} {r.get('downtime_moves') or 0:>4} "
             f"{over:>7} {r.get('peak_rss_mb') or 0:>7.0f} "
             f"{r['load_average_before'][0]:>5.1f}"
@@ -395,7 +403,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=Path(tempfile.gettempdir()) / "hvplan-matrix", type=Path)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--level", default="medium")
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        action="append",
+        default=None,
+        help="solver workers; repeat it (--workers 1 --workers 2) to run each case with "
+        "each count back to back",
+    )
     ap.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     ap.add_argument("--case", action="append", default=None, help="run only these cases")
     ap.add_argument("--json", type=Path, default=None, help="write the records here")
@@ -409,19 +424,21 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for name in cases:
         snap = a.shared / name if name in SHARED else generate(name, a.workdir, a.generator)
-        for label, exe in releases:  # interleaved: each case sees the releases back to back
-            rec = run_case(name, snap, exe, a.level, a.time_limit, a.workers, a.workdir)
+        # Interleaved: each case sees the releases (and worker counts) back to back.
+        for (label, exe), workers in itertools.product(releases, a.workers or [None]):
+            rec = run_case(name, snap, exe, a.level, a.time_limit, workers, a.workdir)
             rec["release"] = label
             records.append(rec)
             print(
-                f"# {name} [{label}]: {rec.get('status')} in {rec.get('wall_seconds')} s",
+                f"# {name} [{label}, workers {workers}]: {rec.get('status')} in "
+                f"{rec.get('wall_seconds')} s",
                 file=sys.stderr,
                 flush=True,
             )
-    for label, _ in releases:
-        if len(releases) > 1:
-            print(f"\n== {label}")
-        print_table([r for r in records if r["release"] == label])
+    for (label, _), workers in itertools.product(releases, a.workers or [None]):
+        if len(releases) > 1 or len(a.workers or []) > 1:
+            print(f"\n== {label}, workers {workers}")
+        print_table([r for r in records if r["release"] == label and r["workers"] == workers])
     if a.json:
         doc = {
             "label": a.label,
