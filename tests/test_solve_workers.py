@@ -1,7 +1,8 @@
 """``--workers 2``: deterministic.  Two runs with the same snapshot, seed, limit and worker
 count write byte-identical plan files; LNS then solves two neighbourhoods per round side by
-side (one deterministic CP-SAT worker each) and takes their results in a fixed order.  The runs below end by proof or by running out of improving rounds, well before
-their wall-clock limit (a run the clock cuts may stop at another round)."""
+side (one deterministic CP-SAT worker each) and takes their results in a fixed order.  The
+runs below end by proof or by running out of improving rounds, well before their
+wall-clock limit (a run the clock cuts may stop at another round)."""
 
 from __future__ import annotations
 
