@@ -318,6 +318,8 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
     b = Bounds()
     _stuck_bounds(pb, b)
     if b.excess > 0 or pb.n_samples > 1:
+        if b.excess == 0:
+            _sample_cover_bounds(pb, params, deadline, b)
         b.seconds = time.perf_counter() - t0
         return b
     c = pb.cluster
@@ -366,13 +368,71 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
     return b
 
 
+def _sample_cover_bounds(
+    pb: PlanningProblem, params: SolverParams, deadline: float, b: Bounds
+) -> None:
+    """The migration bound with several load samples (a plan judged over a history).
+
+    A plan with no node above the threshold at any sample makes every node shed, at each
+    sample, what it carries above its limit there; so a node's departures cost at least its
+    cheapest cover at any one sample.  Per node the covers at its worst CPU and its worst
+    memory sample are solved and the larger is kept; departures from different nodes are
+    different VMs, so the sum (plus the mandatory moves) bounds the migration cost of every
+    such plan.  ``b.migration`` stays ``None`` when some node cannot get under the threshold
+    at a sample even by moving everything.  No covers for the decomposition and no balance
+    bound are set: those stages and bounds work on one sample."""
+    c = pb.cluster
+    cur = c.vm_host
+    stay = ~pb.mandatory
+    budget = pb.profile.budget
+    total = b.migration_mandatory
+    for h in range(c.n_hosts):
+        on = stay & (cur == h)
+        c_now = pb.vm_cpu[:, on].sum(axis=1, dtype=np.int64)
+        m_now = pb.vm_mem[:, on].sum(axis=1, dtype=np.int64)
+        need_c = c_now - pb.cpu_limit[:, h]
+        need_m = m_now - int(pb.mem_limit[h])
+        if (need_c <= 0).all() and (need_m <= 0).all():
+            continue
+        best = 0
+        for k in sorted({int(np.argmax(need_c)), int(np.argmax(need_m))}):
+            if need_c[k] <= 0 and need_m[k] <= 0:
+                continue
+            items, i_cpu, i_mem, i_cost, _ = cover_items(pb, h, k)
+            left = max(
+                0.05,
+                min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share),
+            )
+            cov = min_cost_cover(
+                items,
+                i_cpu,
+                i_mem,
+                i_cost,
+                int(need_c[k]),
+                int(need_m[k]),
+                int(c_now[k] + pb.host_cpu_base[k, h]),
+                int(m_now[k] + c.host_memory_reserve_mb[h]),
+                int(c.host_cpu_capacity_milli[h]),
+                int(c.host_memory_mb[h]),
+                params,
+                left,
+            )
+            b.cover_models += 1
+            if not cov.feasible:
+                return  # this node stays above the threshold at sample k: excess > 0
+            best = max(best, int(cov.cost_bound))
+        b.cover_cost[h] = best
+        total += best
+    b.migration = total
+
+
 def cover_items(
-    pb: PlanningProblem, h: int
+    pb: PlanningProblem, h: int, k: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]:
-    """Knapsack items of host ``h``: its movable VMs; a SameNode group that sits wholly on
-    ``h`` is one item (in a final placement the group either stays on ``h`` or leaves it
-    together), so the cover bound stays valid and gets tighter.  SameNode rules left broken
-    may be, so only groups of hard rules are merged."""
+    """Knapsack items of host ``h`` at load sample ``k``: its movable VMs; a SameNode group
+    that sits wholly on ``h`` is one item (in a final placement the group either stays on
+    ``h`` or leaves it together), so the cover bound stays valid and gets tighter.  SameNode
+    rules left broken may be, so only groups of hard rules are merged."""
     c = pb.cluster
     cur = c.vm_host
     groups_of = same_node_groups(pb)
@@ -391,8 +451,8 @@ def cover_items(
             seen.add(v)
             groups.append((v,))
     idx = np.arange(len(groups))
-    cpu = np.array([int(pb.vm_cpu[0, list(g)].sum()) for g in groups], dtype=np.int64)
-    mem = np.array([int(pb.vm_mem[0, list(g)].sum()) for g in groups], dtype=np.int64)
+    cpu = np.array([int(pb.vm_cpu[k, list(g)].sum()) for g in groups], dtype=np.int64)
+    mem = np.array([int(pb.vm_mem[k, list(g)].sum()) for g in groups], dtype=np.int64)
     cost = np.array([int(pb.min_cost[list(g)].sum()) for g in groups], dtype=np.int64)
     return idx, cpu, mem, cost, groups
 

@@ -37,8 +37,8 @@ def decompose(
     sizes: dict[str, int],
 ) -> None:
     """Run the decomposition stage, offering its placements to ``inc``."""
-    if bounds.migration is None:
-        return
+    if bounds.migration is None or pb.n_samples > 1:
+        return  # the covers and the greedy rounds work on one load sample
     leaving = np.zeros(pb.cluster.n_vms, dtype=bool)
     leaving[pb.mandatory] = True
     for vs in bounds.covers.values():
