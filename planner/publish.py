@@ -155,6 +155,13 @@ def _check_replaceable_dir(target: Path, force: bool) -> bool:
     return True
 
 
+def check_dir_target(out: str | Path, force: bool = False) -> None:
+    """Raise :class:`PublishError` now when :func:`publish_dir` would refuse ``out`` (a file,
+    or not empty without ``force``, or not an earlier output), so that a command can say so
+    before its work rather than after."""
+    _check_replaceable_dir(_target(out), force)
+
+
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """Hold SIGINT/SIGTERM/SIGHUP back (they are delivered afterwards)."""

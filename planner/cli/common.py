@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from planner.cli.choices import SEED_MAX
-from planner.publish import PublishError, publish_dir, publish_file
+from planner.publish import PublishError, check_dir_target, publish_dir, publish_file
 from planner.textsafe import term_safe
 
 if TYPE_CHECKING:
@@ -238,6 +239,49 @@ def published_dir(out_dir: Path, force: bool, what: str) -> Iterator[Path]:
         fail(str(e), EXIT_USAGE if e.usage else EXIT_NO)
     except OSError as e:
         fail(f"cannot write {what} to {out_dir}: {e.strerror or e}; nothing was written")
+
+
+@dataclass(frozen=True)
+class OutDir:
+    """A command's ``--out DIR`` (optional for some commands), handled the same everywhere:
+    :meth:`check` before any work -- a file given is a usage error (exit 2); a directory
+    that exists and is not empty without ``--force``, or is not an earlier output, exits 1
+    with the message publishing would give -- and :meth:`publish` to write it whole."""
+
+    path: Path | None
+    force: bool
+    what: str
+
+    @classmethod
+    def check(cls, path: Path | None, force: bool, what: str) -> OutDir:
+        """Check ``--out`` now (see the class docstring); exits on a problem."""
+        check_out_dir(path)
+        if path is not None:
+            try:
+                check_dir_target(path, force)
+            except PublishError as e:
+                fail(str(e), EXIT_USAGE if e.usage else EXIT_NO)
+        return cls(path, force, what)
+
+    def publish(self) -> contextlib.AbstractContextManager[Path]:
+        """:func:`published_dir` for this directory (which must be given)."""
+        if self.path is None:
+            raise ValueError("no --out directory")
+        return published_dir(self.path, self.force, self.what)
+
+
+def show_notes(notes: Iterable[str]) -> None:
+    """Print each note of a result on stderr as ``note: ...`` (control characters
+    escaped, no markup)."""
+    for note in notes:
+        err.print(f"note: {term_safe(note)}", markup=False, highlight=False)
+
+
+def with_warnings(doc: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``doc`` with the snapshot's warnings under ``warnings`` (every ``--json`` output
+    of a command that read a snapshot carries them)."""
+    doc["warnings"] = warnings_json(report)
+    return doc
 
 
 @contextlib.contextmanager

@@ -12,16 +12,16 @@ import typer
 
 from planner.cli.choices import HighModeChoice, LevelOpt, LoadChoice, ThresholdOpt
 from planner.cli.common import (
-    check_out_dir,
+    OutDir,
     err,
     fail,
     load_snapshot,
     out,
     print_json,
-    published_dir,
     safe,
+    show_notes,
     show_table,
-    warnings_json,
+    with_warnings,
 )
 from planner.textsafe import csv_row, csv_uncell, term_safe
 
@@ -148,7 +148,7 @@ def replay_cmd(
     from planner.history.model import parse_statistic
     from planner.replay import ReplayOptions, replay
 
-    check_out_dir(out_dir)
+    target = OutDir.check(out_dir, force, "the replay")
     stat = parse_statistic(load.value)
     cluster, loaded = load_snapshot(snapshot, json)
     if cluster.history is None:
@@ -175,17 +175,14 @@ def replay_cmd(
         replanner=replanner if period > 0 else None,
     )
     if out_dir is not None:
-        with published_dir(out_dir, force, "the replay") as tmp:
+        with target.publish() as tmp:
             _write(res, tmp)
         err.print(f"wrote {', '.join(REPLAY_FILES)} to {safe(out_dir)}", markup=False)
     if json:
-        doc = res.to_dict()
-        doc["warnings"] = warnings_json(loaded)
-        print_json(doc)
+        print_json(with_warnings(res.to_dict(), loaded))
     else:
         _print_text(res)
-    for note in res.notes:
-        err.print(f"note: {safe(note)}", markup=False)
+    show_notes(res.notes)
 
 
 def _write(res: ReplayResult, out_dir: Path) -> None:

@@ -9,18 +9,17 @@ import typer
 
 from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
 from planner.cli.common import (
-    check_out_dir,
-    err,
+    OutDir,
     fail,
     load_snapshot,
     out,
     print_json,
     progress_display,
-    published_dir,
     published_file,
     safe,
+    show_notes,
     show_problems,
-    warnings_json,
+    with_warnings,
 )
 
 
@@ -77,7 +76,7 @@ def report(
     compatibility islands, the native-balancer comparison and the N+1 summary."""
     from planner.htmlreport import REPORT_FILE, build_report, read_plan, write_report
 
-    check_out_dir(out_dir)
+    target = OutDir.check(out_dir, force, "the report")
     cluster, loaded = load_snapshot(snapshot, json)
     plan_data = None
     if plan is not None:
@@ -90,10 +89,7 @@ def report(
                 f"{plan} is not a plan hvplan can show for this snapshot "
                 f"({len(problems.errors)} error(s)); nothing was written."
             )
-    with (
-        published_dir(out_dir, force, "the report") as tmp,
-        progress_display(json, progress) as prog,
-    ):
+    with target.publish() as tmp, progress_display(json, progress) as prog:
         prog.stage("building the report" + (" (runs the comparison)" if compare else ""))
         page = build_report(
             cluster,
@@ -107,13 +103,10 @@ def report(
         )
         prog.stage("writing the report")
         write_report(page, tmp)
-    for note in page.notes:
-        err.print(f"[yellow]hvplan: {safe(note)}[/]")
+    show_notes(page.notes)
     path = out_dir / REPORT_FILE
     if json:
-        print_json(
-            {"report": str(path), "notes": list(page.notes), "warnings": warnings_json(loaded)}
-        )
+        print_json(with_warnings({"report": str(path), "notes": list(page.notes)}, loaded))
     else:
         out.print(f"Report written to {safe(path)}")
 
