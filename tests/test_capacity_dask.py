@@ -6,6 +6,7 @@ starts worker processes and checks that it gives the very same table.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -34,6 +35,8 @@ from planner.publish import leftovers
 from planner.snapshot import load_snapshot, write_snapshot
 from tests.conftest import SMALL4
 from tests.strategies import HostSpec, VmSpec, make_cluster
+
+BITBRAINS8 = str(SMALL4.parent / "bitbrains8")
 
 SPEC_COLUMNS = [
     "snapshot",
@@ -430,7 +433,7 @@ def test_scenarios_csv_defends_formula_names_and_reads_back_exactly(tmp_path: Pa
             "max_cpu_pct_after": [-1.5, 80.0],
         }
     )
-    res = SimpleNamespace(table=table, summary=lambda: {"scenarios": 2})
+    res = SimpleNamespace(table=table, over_time_rows=[], summary=lambda: {"scenarios": 2})
     write_outputs(res, tmp_path / "out")  # type: ignore[arg-type]
     csv = pd.read_csv(tmp_path / "out" / "scenarios.csv")
     assert csv["snapshot"].tolist() == ['\'=HYPERLINK("x")', "ok"]
@@ -438,3 +441,89 @@ def test_scenarios_csv_defends_formula_names_and_reads_back_exactly(tmp_path: Pa
     assert csv["max_cpu_pct_after"].tolist() == [-1.5, 80.0]
     pq = pd.read_parquet(tmp_path / "out" / "scenarios.parquet")
     assert pq["snapshot"].tolist() == table["snapshot"].tolist()
+
+
+# ----------------------------------------------------------------------------- over time
+@pytest.fixture(scope="module")
+def with_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four-VM toy of tests/test_capacity_overtime.py with its six-sample history
+    (vm_history.csv): N+1 holds at 4 of the 6 samples on the current placement."""
+    from planner.history.synthetic import write_history
+    from tests.test_capacity_overtime import four_vms
+
+    c, h = four_vms()
+    d = tmp_path_factory.mktemp("hist") / "toyhist"
+    write_snapshot(c, d)
+    write_history(h, c, d, "csv")
+    return d
+
+
+def test_batch_with_history_carries_the_over_time_fields(
+    client: Any, with_history: Path, snapshots: list[Path]
+) -> None:
+    opts = BatchOptions(failure=FailureOptions(failures=2), load="max", plan_time_limit_s=5.0)
+    res = run_batch([with_history, snapshots[0]], opts, client)
+    assert res.valid
+    s = {d["snapshot"]: d for d in res.snapshots}
+    assert "over_time" not in s["small4"]  # no history, no over-time figures
+    ot = s["toyhist"]["over_time"]
+    assert ot["load"] == "max" and ot["window"]["samples"] == 6
+    cur = ot["placements"]["current"]["survival"]
+    # Hand-derived in tests/test_capacity_overtime.py: 4 of 6 for N+1, none for N+2.
+    assert cur["N+1"]["survivable_samples"] == 4 and cur["N+2"]["survivable_samples"] == 0
+    assert ot["plan"]["status"] in ("OPTIMAL", "FEASIBLE") and ot["plan"]["moves"] >= 1
+    plan = ot["placements"]["hvplan"]["survival"]["N+1"]
+    assert plan["samples"] == 6 and ot["sentences"][0].startswith("hvplan's plan survives")
+    # over_time.csv rows: (current, hvplan) x (N+1, N+2) for the snapshot with a history.
+    rows = [(r["placement"], r["kind"]) for r in res.over_time_rows]
+    assert rows == [("current", "N+1"), ("current", "N+2"), ("hvplan", "N+1"), ("hvplan", "N+2")]
+    # scenarios.csv: today's N+k rows of the snapshot with a history carry their samples.
+    t = res.table
+    n1 = t[(t["snapshot"] == "toyhist") & (t["kind"] == "N+1")]
+    assert n1["window_samples"].tolist() == [6, 6, 6]
+    assert n1["window_survivable_samples"].tolist() == [4, 4, 4]
+    # Each scenario survives at least at the samples where every scenario does.
+    per_plan = n1["window_survivable_samples_hvplan"].tolist()
+    assert all(plan["survivable_samples"] <= n <= 6 for n in per_plan)
+    assert t[t["snapshot"] == "small4"]["window_samples"].isna().all()
+    # The same fields without a plan: the current placement only.
+    alone = run_batch([with_history], dataclasses.replace(opts, plan_time_limit_s=0), client)
+    ot0 = alone.snapshots[0]["over_time"]
+    assert list(ot0["placements"]) == ["current"] and ot0["plan"] is None
+    assert ot0["sentences"] == [
+        "the current placement survives any single failure in 66.7 % of the window's 6 samples",
+        "the current placement survives any two failures in 0.0 % of the window's 6 samples",
+    ]
+
+
+@pytest.mark.slow
+def test_cli_capacity_over_time_on_the_bitbrains_week(tmp_path: Path) -> None:
+    """The real trace end to end: N+1 at each of the week's 2,016 samples."""
+    out = tmp_path / "bb"
+    args = ["capacity", BITBRAINS8, "--out", str(out), "--threads", "--workers", "1"]
+    r = runner.invoke(app, [*args, "--plan-time-limit", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["files"] == ["scenarios.csv", "scenarios.parquet", "over_time.csv", "summary.json"]
+    ot = d["snapshots"][0]["over_time"]
+    assert ot["load"] == "p95" and ot["window"]["samples"] == 2016
+    cur = ot["placements"]["current"]["survival"]["N+1"]
+    # The current placement is N+1-safe at the snapshot's moment but not all week: at 227
+    # samples some node is already above 100 % of its CPU (the week's replay shows 257
+    # node-samples over capacity), which no failure scenario survives.
+    assert d["snapshots"][0]["n1_safe"] is True
+    assert (cur["survivable_samples"], cur["unsettled_samples"]) == (1789, 0)
+    assert ot["placements"]["hvplan"]["survival"]["N+1"]["samples"] == 2016
+    # growth at the p95 sample of total demand: the current placement is not safe there.
+    assert ot["growth_sample_utc"] == "2013-08-22T13:02:56Z"
+    assert ot["placements"]["current"]["growth_limit"]["safe_now"] is False
+    csv_rows = pd.read_csv(out / "over_time.csv")
+    assert csv_rows["placement"].tolist() == ["current", "hvplan"]
+    assert csv_rows["survivable_samples"].tolist()[0] == 1789
+    text = runner.invoke(app, [*args, "--plan-time-limit", "0", "--force", "--load", "P99"])
+    assert text.exit_code == 0, text.output
+    assert (
+        "the current placement survives any single failure in 88.7 % of the window's "
+        "2016 samples" in text.stdout
+    )
+    assert "growth that breaks N+1 at the p99 sample" in text.stdout

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from planner.capacity.failures import FailureOptions, n1_safe, settle
-from planner.capacity.whatif import HostShape, add_hosts
+from planner.capacity.hosts import HostShape, add_hosts
 from planner.catalog import CpuCatalog, default_catalog
 from planner.cluster import Cluster, CompatMode, HostState, Vendor, VmState
 from planner.failover import RestartEngine, failed_matrix

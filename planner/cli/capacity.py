@@ -10,20 +10,26 @@ from urllib.parse import urlparse
 import typer
 from rich.text import Text
 
-from planner.cli.choices import SEED_MAX, HighModeChoice, LevelChoice, MaintenanceEngine
+from planner.cli.choices import (
+    SEED_MAX,
+    HighModeChoice,
+    LevelChoice,
+    LoadChoice,
+    MaintenanceEngine,
+)
 from planner.cli.common import (
     EXIT_NO,
     EXIT_USAGE,
-    check_out_dir,
+    OutDir,
     err,
     fail,
     out,
     print_json,
     progress_display,
-    published_dir,
     safe,
     show_problems,
     show_table,
+    with_warnings,
 )
 from planner.textsafe import term_safe
 
@@ -80,167 +86,204 @@ def _parse_add_host(spec: str) -> tuple[str, int]:
     return m.name, n
 
 
+#: The options of ``hvplan capacity``, declared once (help texts as shown by ``--help``).
+OutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Directory for scenarios.csv, scenarios.parquet, over_time.csv (with a load "
+        "history) and summary.json.",
+    ),
+]
+FailuresOpt = Annotated[
+    int,
+    typer.Option(
+        "--failures", min=1, max=8, metavar="K", help="Up to K simultaneous node failures."
+    ),
+]
+GrowthOpt = Annotated[
+    list[float] | None,
+    typer.Option(
+        "--growth",
+        min=0.01,
+        max=100.0,
+        metavar="F",
+        help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.",
+    ),
+]
+AddHostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--add-host",
+        metavar="MODEL:N",
+        help="Also test N added hosts of a catalog CPU "
+        "model and find the fewest that make the cluster N+1-safe.",
+    ),
+]
+MaintenanceOpt = Annotated[
+    bool, typer.Option("--maintenance", help="Drain each node in turn under the threshold.")
+]
+MaintenanceEngineOpt = Annotated[
+    MaintenanceEngine,
+    typer.Option(
+        "--maintenance-engine",
+        case_sensitive=False,
+        help="restart: only the drained node's VMs move (as the cluster's drain does); "
+        "optimizer: the optimizer's plan, which may move others.",
+    ),
+]
+CapacityLevelOpt = Annotated[
+    LevelChoice | None,
+    typer.Option(
+        "--level",
+        case_sensitive=False,
+        help="Balancer level for --maintenance and hvplan's plan over a load history "
+        "(default: the cluster's).",
+    ),
+]
+CapacityThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=100.0,
+        help="Threshold percent for --maintenance and hvplan's plan; overrides --level.",
+    ),
+]
+HighModeOpt = Annotated[
+    HighModeChoice,
+    typer.Option("--high-mode", case_sensitive=False, help="Reading of the High level."),
+]
+SurvivableThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--survivable-threshold",
+        min=0.0,
+        max=100.0,
+        help="Survivable also requires every surviving host at or under this percent.",
+    ),
+]
+MaxScenariosOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-scenarios",
+        min=1,
+        help="Per K >= 2, sample this many node combinations when there are more (seeded).",
+    ),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option("--seed", min=0, max=SEED_MAX, metavar="N", help="Sampling and solver seed."),
+]
+TimeLimitOpt = Annotated[
+    float, typer.Option("--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")
+]
+NoExactOpt = Annotated[
+    bool, typer.Option("--no-exact", help="Screen only: skip the exact CP-SAT checks.")
+]
+ExactLossOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exact-loss",
+        help="For scenarios that are not survivable, also compute with CP-SAT "
+        "the fewest VMs any placement must leave out (by priority).",
+    ),
+]
+NoGrowthLimitOpt = Annotated[
+    bool,
+    typer.Option("--no-growth-limit", help="Skip the search for the growth that breaks N+1."),
+]
+CapacityLoadOpt = Annotated[
+    LoadChoice | None,
+    typer.Option(
+        "--load",
+        case_sensitive=False,
+        help="With a load history: the statistic of the growth limit over time and of "
+        "hvplan's plan (default p95); N+k is judged at every sample.",
+    ),
+]
+PlanTimeLimitOpt = Annotated[
+    float,
+    typer.Option(
+        "--plan-time-limit",
+        min=0.0,
+        metavar="S",
+        help="With a load history: seconds for hvplan's plan over the history, judged "
+        "next to the current placement (0: the current placement only).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        callback=_check_scheduler,
+        metavar="ADDRESS",
+        help="Existing Dask scheduler, e.g. tcp://host:8786.",
+    ),
+]
+WorkerTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--worker-timeout",
+        min=0.1,
+        metavar="S",
+        help="With --scheduler: give up when it has no worker after S seconds.",
+    ),
+]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", min=1, help="Workers of the embedded LocalCluster.")
+]
+ThreadsOpt = Annotated[
+    bool, typer.Option("--threads", help="Embedded cluster with threads instead of processes.")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace earlier results in --out.")]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")]
+
+
 def capacity(
     snapshots: Annotated[list[Path], typer.Argument(help="One or more snapshot directories.")],
-    out_dir: Annotated[
-        Path,
-        typer.Option(
-            "--out", help="Directory for scenarios.csv, scenarios.parquet and summary.json."
-        ),
-    ],
-    failures: Annotated[
-        int,
-        typer.Option(
-            "--failures", min=1, max=8, metavar="K", help="Up to K simultaneous node failures."
-        ),
-    ] = 1,
-    growth: Annotated[
-        list[float] | None,
-        typer.Option(
-            "--growth",
-            min=0.01,
-            max=100.0,
-            metavar="F",
-            help="Demand growth factor to test (repeatable), e.g. 1.2 = +20 %.",
-        ),
-    ] = None,
-    add_host: Annotated[
-        str | None,
-        typer.Option(
-            "--add-host",
-            metavar="MODEL:N",
-            help="Also test N added hosts of a catalog CPU "
-            "model and find the fewest that make the cluster N+1-safe.",
-        ),
-    ] = None,
-    maintenance: Annotated[
-        bool, typer.Option("--maintenance", help="Drain each node in turn under the threshold.")
-    ] = False,
-    maintenance_engine: Annotated[
-        MaintenanceEngine,
-        typer.Option(
-            "--maintenance-engine",
-            case_sensitive=False,
-            help="restart: only the drained node's VMs move (as the cluster's drain does); "
-            "optimizer: the optimizer's plan, which may move others.",
-        ),
-    ] = MaintenanceEngine.RESTART,
-    level: Annotated[
-        LevelChoice | None,
-        typer.Option(
-            "--level",
-            case_sensitive=False,
-            help="Balancer level for --maintenance (default: the cluster's).",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold",
-            min=0.0,
-            max=100.0,
-            help="Threshold percent for --maintenance; overrides --level.",
-        ),
-    ] = None,
-    high_mode: Annotated[
-        HighModeChoice,
-        typer.Option("--high-mode", case_sensitive=False, help="Reading of the High level."),
-    ] = HighModeChoice.AVERAGE,
-    survivable_threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--survivable-threshold",
-            min=0.0,
-            max=100.0,
-            help="Survivable also requires every surviving host at or under this percent.",
-        ),
-    ] = None,
-    max_scenarios: Annotated[
-        int,
-        typer.Option(
-            "--max-scenarios",
-            min=1,
-            help="Per K >= 2, sample this many node combinations when there are more (seeded).",
-        ),
-    ] = 2016,
-    seed: Annotated[
-        int,
-        typer.Option("--seed", min=0, max=SEED_MAX, metavar="N", help="Sampling and solver seed."),
-    ] = 0,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.1, help="CP-SAT seconds per undecided scenario.")
-    ] = 10.0,
-    no_exact: Annotated[
-        bool, typer.Option("--no-exact", help="Screen only: skip the exact CP-SAT checks.")
-    ] = False,
-    exact_loss: Annotated[
-        bool,
-        typer.Option(
-            "--exact-loss",
-            help="For scenarios that are not survivable, also compute with CP-SAT "
-            "the fewest VMs any placement must leave out (by priority).",
-        ),
-    ] = False,
-    no_growth_limit: Annotated[
-        bool,
-        typer.Option("--no-growth-limit", help="Skip the search for the growth that breaks N+1."),
-    ] = False,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            callback=_check_scheduler,
-            metavar="ADDRESS",
-            help="Existing Dask scheduler, e.g. tcp://host:8786.",
-        ),
-    ] = None,
-    worker_timeout: Annotated[
-        float,
-        typer.Option(
-            "--worker-timeout",
-            min=0.1,
-            metavar="S",
-            help="With --scheduler: give up when it has no worker after S seconds.",
-        ),
-    ] = 30.0,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="Workers of the embedded LocalCluster.")
-    ] = 2,
-    threads: Annotated[
-        bool, typer.Option("--threads", help="Embedded cluster with threads instead of processes.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace earlier results in --out.")
-    ] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            show_default=False,
-            help="Show progress on stderr (default: on a terminal, not under --json).",
-        ),
-    ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+    out_dir: OutOpt,
+    failures: FailuresOpt = 1,
+    growth: GrowthOpt = None,
+    add_host: AddHostOpt = None,
+    maintenance: MaintenanceOpt = False,
+    maintenance_engine: MaintenanceEngineOpt = MaintenanceEngine.RESTART,
+    level: CapacityLevelOpt = None,
+    threshold: CapacityThresholdOpt = None,
+    high_mode: HighModeOpt = HighModeChoice.AVERAGE,
+    survivable_threshold: SurvivableThresholdOpt = None,
+    max_scenarios: MaxScenariosOpt = 2016,
+    seed: SeedOpt = 0,
+    time_limit: TimeLimitOpt = 10.0,
+    no_exact: NoExactOpt = False,
+    exact_loss: ExactLossOpt = False,
+    no_growth_limit: NoGrowthLimitOpt = False,
+    load: CapacityLoadOpt = None,
+    plan_time_limit: PlanTimeLimitOpt = 20.0,
+    scheduler: SchedulerOpt = None,
+    worker_timeout: WorkerTimeoutOpt = 30.0,
+    workers: WorkersOpt = 2,
+    threads: ThreadsOpt = False,
+    force: ForceOpt = False,
+    progress: ProgressOpt = None,
+    json: JsonOpt = False,
 ) -> None:
-    """Batch what-if capacity planning: N+k failover, maintenance, growth, added hosts."""
-    from planner.capacity.batch import (
-        BatchError,
-        BatchOptions,
-        dask_client,
-        run_batch,
-        write_outputs,
-    )
+    """Batch what-if capacity planning: N+k failover, maintenance, growth, added hosts;
+    with a load history also N+k at every sample of the window, for the current placement
+    and hvplan's plan."""
+    from planner.capacity.batch import BatchOptions
     from planner.capacity.failures import FailureOptions
 
-    for s in snapshots:
-        if not s.is_dir():
-            fail(
-                f"{s}: snapshot directory does not exist"
-                if not s.exists()
-                else f"{s}: expected a snapshot directory of CSV files",
-                EXIT_NO,
-            )
-    check_out_dir(out_dir)
+    _check_snapshots(snapshots)
+    target = OutDir.check(out_dir, force, "the results")
     add = _parse_add_host(add_host) if add_host else None
     opts = BatchOptions(
         failure=FailureOptions(
@@ -260,15 +303,53 @@ def capacity(
         threshold_pct=threshold,
         high_mode=high_mode.value,
         growth_limit=not no_growth_limit,
+        load=None if load is None else load.value,
+        plan_time_limit_s=plan_time_limit,
     )
+    dask = (scheduler, workers, not threads, worker_timeout)
+    result, files = _run(snapshots, opts, target, dask, json, progress)
+    summary = result.summary()
+    summary["out"] = str(out_dir)
+    summary["files"] = [p.name for p in files]
+    if json:
+        print_json(summary)
+        return
+    _show_summary(result, summary)
+
+
+def _check_snapshots(snapshots: list[Path]) -> None:
+    """Every snapshot argument must be a directory (exit 1 otherwise)."""
+    for s in snapshots:
+        if not s.is_dir():
+            fail(
+                f"{s}: snapshot directory does not exist"
+                if not s.exists()
+                else f"{s}: expected a snapshot directory of CSV files",
+                EXIT_NO,
+            )
+
+
+def _run(
+    snapshots: list[Path],
+    opts: Any,
+    target: OutDir,
+    dask: tuple[str | None, int, bool, float],
+    json: bool,
+    progress: bool | None,
+) -> tuple[BatchResult, list[Path]]:
+    """Run the batch on Dask (``dask``: scheduler, workers, processes, worker timeout) and
+    publish its files; exits 1 on a Dask failure or an invalid snapshot."""
+    from planner.capacity.batch import BatchError, dask_client, run_batch, write_outputs
+
+    scheduler, workers, processes, worker_timeout = dask
     with ExitStack() as stack:
-        tmp = stack.enter_context(published_dir(out_dir, force, "the results"))
+        tmp = stack.enter_context(target.publish())
         prog = stack.enter_context(progress_display(json, progress, unit="scenarios"))
         prog.stage("starting Dask" if scheduler is None else "connecting to " + scheduler)
         try:
             client = stack.enter_context(
                 dask_client(
-                    scheduler, workers, processes=not threads, worker_timeout_s=worker_timeout
+                    scheduler, workers, processes=processes, worker_timeout_s=worker_timeout
                 )
             )
         except BatchError as e:
@@ -283,14 +364,24 @@ def capacity(
         if not result.valid:
             _show_invalid(result, json)
             raise typer.Exit(EXIT_NO)
-        files = write_outputs(result, tmp)
-    summary = result.summary()
-    summary["out"] = str(out_dir)
-    summary["files"] = [p.name for p in files]
-    if json:
-        print_json(summary)
-        return
-    _show_summary(result, summary)
+        _warnings(result)
+        return result, write_outputs(result, tmp)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _warnings(result: BatchResult) -> None:
+    """Each snapshot's warnings on stderr (named when there are several snapshots) and in
+    its entry of the summary, as every command that reads a snapshot does."""
+    several = len(result.reports) > 1
+    for entry in result.snapshots:
+        rep = result.reports.get(entry.get("snapshot", ""))
+        if rep is None:
+            continue
+        with_warnings(entry, rep)
+        if rep.warnings:
+            if several:
+                err.print(f"{term_safe(entry['snapshot'])}:", markup=False, highlight=False)
+            show_problems(rep, disabled_rules=False)
 
 
 def _show_invalid(result: BatchResult, json_mode: bool) -> None:
@@ -354,6 +445,44 @@ def _generation_lines(s: dict[str, Any]) -> list[str]:
             )
         )
     return lines
+
+
+def over_time_lines(s: dict[str, Any]) -> list[str]:
+    """A snapshot's capacity over its load history in words (none without a history)."""
+    ot = s.get("over_time")
+    if not ot:
+        return []
+    w = ot["window"]
+    name = s.get("snapshot", "")
+    lines = [
+        f"{name}: over the load history, {w['samples']} samples of {w['step_seconds']} s "
+        f"from {w['start']} to {w['end']}, each judged at its own loads:"
+    ]
+    plan = ot.get("plan")
+    for line in ot["sentences"]:
+        if plan and line.startswith("hvplan's plan"):
+            moves = "no plan" if plan["moves"] is None else f"{plan['moves']} moves"
+            line = line.replace(
+                "hvplan's plan", f"hvplan's plan on --load {ot['load']} ({moves})", 1
+            )
+        lines.append(f"  {line}")
+    if plan and plan["moves"] is None:
+        lines.append(f"  hvplan found no plan over the history ({plan['status']})")
+    growth = {
+        k: _growth_text(p.get("growth_limit"))
+        for k, p in ot["placements"].items()
+        if p.get("growth_limit")
+    }
+    if growth:
+        parts = [f"{_PLACEMENT[k]} {v}" for k, v in growth.items()]
+        lines.append(
+            f"  growth that breaks N+1 at the {ot['load']} sample of total demand "
+            f"({ot['growth_sample_utc']}): " + "; ".join(parts)
+        )
+    return lines
+
+
+_PLACEMENT = {"current": "current placement", "hvplan": "hvplan's plan"}
 
 
 def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
@@ -426,10 +555,14 @@ def _show_summary(result: BatchResult, summary: dict[str, Any]) -> None:
     for s in result.snapshots:
         for line in _generation_lines(s):
             out.print(f"{safe(s.get('snapshot', ''))}: {safe(line)}")
+    for s in result.snapshots:
+        for line in over_time_lines(s):
+            out.print(safe(line))
     out.print(
         f"{summary['scenarios']} scenarios, {summary['not_survivable']} not survivable, "
         f"{summary['unproven']} unproven; {summary['elapsed_seconds']:.2f} s on "
         f"{summary['workers']} worker(s) "
         f"({summary['scenarios_per_second'] or 0:.1f} scenarios/s)"
     )
-    out.print(f"Results: {safe(summary['out'])}/scenarios.csv, scenarios.parquet, summary.json")
+    first, *rest = summary["files"]
+    out.print(f"Results: {safe(summary['out'])}/{', '.join([first, *rest])}")

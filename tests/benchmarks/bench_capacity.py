@@ -17,11 +17,19 @@ same tasks).  Reports the wall time, the speed-up 1 -> 2 workers measured in the
 and the throughput in scenarios per second.  The machine's other load shows in these numbers:
 they are printed, never asserted.
 
+Part 3 (``--part overtime``), capacity over a load history: N+1 judged at every sample of a
+week (2,016 samples), vectorized over samples (:func:`planner.capacity.overtime.
+survival_over_time`), on the real Bitbrains example (8 / 489) and on the generated 64 / 8,000
+cluster with a synthetic week; against the one-sample analysis run sample by sample on
+``--loop-samples`` evenly spaced samples (extrapolated to the week; the two agree on every
+sample they share, which the benchmark checks).
+
 Run from the repository root::
 
     python tests/benchmarks/bench_capacity.py                 # both parts
     python tests/benchmarks/bench_capacity.py --part screen --n2
     python tests/benchmarks/bench_capacity.py --part batch --snapshots 100 --runs 1
+    python tests/benchmarks/bench_capacity.py --part overtime --runs 3
 """
 
 from __future__ import annotations
@@ -178,10 +186,68 @@ def bench_batch(n: int, hosts: int, vms: int, runs: int, workers: list[int]) -> 
     return out
 
 
+def _overtime_case(c: Any, runs: int, loop_samples: int, n2: bool) -> dict[str, Any]:
+    from planner.capacity.failures import failure_scenarios
+    from planner.capacity.overtime import survival_over_time
+    from planner.history.model import cluster_at
+
+    h = c.history
+    out: dict[str, Any] = {"hosts": c.n_hosts, "vms": c.n_vms, "samples": h.n_samples}
+    times = []
+    r = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = survival_over_time(c)
+        times.append(time.perf_counter() - t0)
+    assert r is not None
+    out["n1_vectorized_s"] = round(statistics.median(times), 3)
+    out["n1_survivable_fraction"] = round(r.fraction, 4)
+    if n2:
+        t0 = time.perf_counter()
+        r2 = survival_over_time(c, failures=2)
+        out["n2_vectorized_s"] = round(time.perf_counter() - t0, 3)
+        out["n2_survivable_fraction"] = round(r2.fraction, 4)
+    idx = np.linspace(0, h.n_samples - 1, loop_samples).astype(np.int64)
+    opt = FailureOptions(exact=False, fault_domains=False)
+    scen = [s for s in failure_scenarios(c, opt)[0] if len(s.hosts) == 1]
+    t0 = time.perf_counter()
+    loop_ok = [
+        all(o.survivable for o in analyze_failures(cluster_at(c, h, int(t)), opt, scen).outcomes)
+        for t in idx
+    ]
+    loop_s = time.perf_counter() - t0
+    vec = survival_over_time(c, samples=idx)
+    assert vec.survivable_samples == sum(loop_ok), "vectorized and sample-by-sample differ"
+    out["loop_samples"] = int(loop_samples)
+    out["loop_per_sample_s"] = round(loop_s / loop_samples, 4)
+    out["loop_extrapolated_s"] = round(loop_s / loop_samples * h.n_samples, 1)
+    out["speedup"] = round(out["loop_extrapolated_s"] / max(out["n1_vectorized_s"], 1e-9), 1)
+    return out
+
+
+def bench_overtime(runs: int, loop_samples: int, n2: bool) -> dict[str, Any]:
+    """N+1 over a week: the Bitbrains example and a generated 64 / 8,000 cluster."""
+    from planner.history.synthetic import synthetic_history
+    from planner.snapshot import read_snapshot
+
+    out: dict[str, Any] = {"load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    bb, _ = read_snapshot(Path(__file__).resolve().parents[2] / "data/examples/bitbrains8")
+    assert bb is not None
+    out["bitbrains8"] = _overtime_case(bb, runs, loop_samples, n2)
+    g = generate_cluster(GeneratorOptions(hosts=64, vms=8000, seed=1))
+    g = g.replace(history=synthetic_history(g, 2016, seed=1))
+    out["generated_64x8000"] = _overtime_case(g, runs, max(4, loop_samples // 4), False)
+    out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
 def main() -> None:
     """Parse options, run, print."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["screen", "exact", "batch", "all"], default="all")
+    ap.add_argument(
+        "--part", choices=["screen", "exact", "batch", "overtime", "all"], default="all"
+    )
+    ap.add_argument("--loop-samples", type=int, default=40, help="overtime: loop reference")
     ap.add_argument("--time-limit", type=float, default=10.0, help="CP-SAT s per scenario")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--n2", action="store_true", help="also time N+2 (2,016 scenarios)")
@@ -200,6 +266,8 @@ def main() -> None:
         out["batch"] = bench_batch(
             a.snapshots, a.hosts, a.vms, a.runs, [int(w) for w in a.workers.split(",")]
         )
+    if a.part in ("overtime", "all"):
+        out["overtime"] = bench_overtime(a.runs, a.loop_samples, a.n2)
     print(json.dumps(out, indent=None if a.json else 2))
 
 
