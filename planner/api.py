@@ -6,8 +6,6 @@ or a plan directory; they delegate to :mod:`planner.planio` and :mod:`planner.ve
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +18,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PlanFiles:
-    """A plan as read back from its directory.
+    """A plan as read back from its directory, without the snapshot (names, not indices).
 
     Attributes
     ----------
@@ -29,14 +27,16 @@ class PlanFiles:
     summary:
         ``summary.json``.
     moves:
-        ``plan.csv`` rows (column name → text).
+        ``plan.csv`` rows, typed (``step`` and ``wave`` int, ``migration_type`` Live/Quick/
+        Shutdown/Start, ``memory_mb`` int, ``est_seconds`` float, ``temporary`` bool,
+        names as text): the form :meth:`planner.planrows.PlanMove.to_row` gives.
     placement:
         ``placement.csv`` as VM name → host name.
     """
 
     directory: Path
     summary: dict[str, Any]
-    moves: list[dict[str, str]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
     placement: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -66,17 +66,39 @@ def write_plan(plan: Plan, directory: str | Path) -> Any:
 
 
 def read_plan(directory: str | Path) -> PlanFiles:
-    """Read a plan directory written by :func:`write_plan` or ``hvplan plan``.
+    """Read a plan directory written by :func:`write_plan` or ``hvplan plan``, with the
+    parsers of the one plan reader (:mod:`planner.planrows`), no snapshot needed.
 
-    Raises ``OSError``/``ValueError`` when a file is missing or unreadable.
+    Parameters
+    ----------
+    directory:
+        The plan directory (``plan.csv``, ``placement.csv`` and ``summary.json`` are read).
+
+    Returns
+    -------
+    PlanFiles
+        Summary, typed moves and placement by name.
+
+    Raises
+    ------
+    planner.diagnostics.InvalidInput
+        A file is missing or unreadable, or a cell is bad; its report names every problem
+        (file, row, column, value).
     """
+    from planner.diagnostics import InvalidInput, Report
+    from planner.planrows import read_placement_rows, read_plan_rows, read_summary
+
     d = Path(directory)
-    summary = json.loads((d / "summary.json").read_text(encoding="utf-8-sig"))
-    with (d / "plan.csv").open(encoding="utf-8-sig", newline="") as f:
-        moves = [dict(r) for r in csv.DictReader(f)]
-    with (d / "placement.csv").open(encoding="utf-8-sig", newline="") as f:
-        placement = {r["vm"]: r["host"] for r in csv.DictReader(f)}
-    return PlanFiles(d, summary, moves, placement)
+    report = Report()
+    if not d.is_dir():
+        report.error(str(d), "the plan directory does not exist or is not a directory")
+        raise InvalidInput(report)
+    rows = read_plan_rows(d / "plan.csv", report) or []
+    placement = read_placement_rows(d / "placement.csv", report) or []
+    summary, _ = read_summary(d / "summary.json", report)
+    if not report.valid or summary is None:
+        raise InvalidInput(report)
+    return PlanFiles(d, summary, [r for _, r in rows], {vm: h for _, vm, h in placement})
 
 
 def verify(cluster: Cluster, plan: Plan | str | Path) -> Any:

@@ -8,9 +8,14 @@ the files (:func:`plan_csv_text`, :func:`read_plan_csv`).
 Every text cell goes through :func:`planner.textsafe.csv_cell` when written and
 :func:`planner.textsafe.csv_uncell` when read (the spreadsheet-formula defence), so a name
 such as ``=HYPERLINK(...)`` is shown as text by a spreadsheet and still reads back exactly.
-Problems in a file that was edited by hand come back as :class:`planner.checks.Violation`
-(kind ``plan_file``) naming the file, the row (as a spreadsheet numbers it) and the column;
-nothing here raises for bad file content.
+
+This is the one reader of plan files: :func:`read_plan_files` (verify, report, replay and
+:func:`planner.planio.read_plan`), :func:`parse_plan_row` the one parser of a ``plan.csv``
+row (also behind the snapshot-free :func:`planner.read_plan`).  Problems in a file that was
+edited by hand are collected into a :class:`planner.diagnostics.Report` naming the file,
+the row (as a spreadsheet numbers it), the column and the value; the verifier sees them as
+:class:`planner.checks.Violation` (kind ``plan_file``, one per bad row,
+:func:`plan_file_violations`).  Nothing here raises for bad file content.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ import numpy as np
 
 from planner.checks import Violation
 from planner.cluster import MOVE_KIND_NAMES, Cluster, MoveKind
+from planner.diagnostics import Problem, Report
 from planner.textsafe import csv_cell, csv_uncell
 
 #: Columns of ``plan.csv`` in order: SPEC §5 plus ``temporary`` (a hop through a third node).
@@ -139,95 +145,277 @@ def placement_csv_text(cluster: Cluster, placement: np.ndarray) -> str:
 
 
 def _table(
-    path: Path, needed: Sequence[str]
-) -> tuple[list[tuple[int, dict[str, str]]], list[Violation]]:
-    """Rows of a CSV file as ``(row number, {column: raw text})``; problems as violations."""
+    path: Path, needed: Sequence[str], report: Report, required: bool = True
+) -> list[tuple[int, dict[str, str]]] | None:
+    """Rows of a CSV file as ``(spreadsheet row, {column: raw text})``, or None (with the
+    problem in ``report``) when the file is missing, unreadable or lacks a column.  An absent
+    file that is not ``required`` is None without a problem."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        return [], [Violation("plan_file", f"{path.name} is missing from the plan directory")]
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [Violation("plan_file", f"{path.name}: cannot be read ({e})")]
+        if required:
+            report.error(path.name, "the file is missing from the plan directory")
+        return None
+    except OSError as e:
+        report.error(path.name, f"cannot be read ({e.strerror or e})")
+        return None
+    except UnicodeDecodeError as e:
+        report.error(path.name, f"not valid UTF-8 text ({e.reason} at byte {e.start})")
+        return None
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, [])
+        header = next(reader, None)
+        if header is None:
+            report.error(path.name, "the file is empty; expected a header row")
+            return None
         cols = {h.strip().casefold(): i for i, h in enumerate(header)}
         missing = [c for c in needed if c not in cols]
+        for c in missing:
+            report.error(path.name, "a required column is missing", column=c)
         if missing:
-            return [], [
-                Violation("plan_file", f"{path.name}: missing column(s) " + ", ".join(missing))
-            ]
+            return None
         rows = []
         for n, raw in enumerate(reader, start=2):
             if not any(x.strip() for x in raw):
                 continue
             rows.append((n, {c: (raw[i] if i < len(raw) else "") for c, i in cols.items()}))
     except csv.Error as e:
-        return [], [Violation("plan_file", f"{path.name}: not a valid CSV file ({e})")]
-    return rows, []
+        report.error(path.name, f"not a valid CSV file ({e})")
+        return None
+    return rows
 
 
 def _int(text: str) -> int | None:
+    """A whole number >= 0 (digits only), else None."""
     t = text.strip()
-    if t.lstrip("-").isascii() and t.lstrip("-").isdigit():
-        return int(t)
-    return None
+    return int(t) if t.isascii() and t.isdigit() else None
 
 
 def _float(text: str) -> float | None:
+    """A finite number >= 0, else None."""
     try:
-        x = float(text.strip() or "0")
+        x = float(text.strip())
     except ValueError:
         return None
-    return x if math.isfinite(x) else None
+    return x if math.isfinite(x) and x >= 0 else None
 
 
-def _row_move(
-    cluster: Cluster, name: str, n: int, r: dict[str, str]
-) -> tuple[PlanMove | None, Violation | None]:
-    """One ``plan.csv`` row as a move, or one violation naming every bad cell of the row."""
-    step, wave = _int(r["step"]), _int(r["wave"])
-    text = {c: csv_uncell(r.get(c, "")) for c in ("vm", "source", "target", "reason")}
-    vm = cluster.vm_index.get(text["vm"].casefold())
-    src = cluster.host_index.get(text["source"].casefold())
-    dst = cluster.host_index.get(text["target"].casefold())
-    kind = MOVE_KIND_BY_NAME.get(r["migration_type"].strip().casefold())
-    mem = _int(r.get("memory_mb", "") or "0")
-    est = _float(r.get("est_seconds", ""))
-    temp = r.get("temporary", "").strip().casefold()
-    bad = [
-        f"column {col}: {val!r} is {what}"
-        for col, val, ok, what in (
-            ("step", r["step"], step is not None, "not an integer"),
-            ("wave", r["wave"], wave is not None, "not an integer"),
-            ("vm", text["vm"], vm is not None, "not a VM of the snapshot"),
-            ("source", text["source"], src is not None, "not a node of the snapshot"),
-            ("target", text["target"], dst is not None, "not a node of the snapshot"),
-            (
-                "migration_type",
-                r["migration_type"],
-                kind is not None,
-                "not one of " + "/".join(MOVE_KIND_NAMES.values()),
-            ),
-            ("memory_mb", r.get("memory_mb", ""), mem is not None, "not an integer"),
-            ("est_seconds", r.get("est_seconds", ""), est is not None, "not a finite number"),
-            ("temporary", r.get("temporary", ""), temp in _TRUE | _FALSE, "not true/false"),
+#: ``plan.csv`` columns that may be left out (their value when absent or empty).
+_OPTIONAL_CELLS = {"memory_mb": "0", "est_seconds": "0", "reason": "", "temporary": ""}
+_NAME_COLUMNS = ("vm", "source", "target")
+
+
+def parse_plan_row(name: str, n: int, r: dict[str, str], report: Report) -> dict[str, Any] | None:
+    """One ``plan.csv`` row as typed values, names kept: the form :meth:`PlanMove.to_row`
+    gives.  Every bad cell is recorded in ``report`` (file, row, column, value); None then.
+
+    This is the one parser of ``plan.csv`` cells; :func:`read_plan_moves` also resolves
+    the names.
+    """
+    row, ok = _parse_cells(name, n, r, report)
+    return row if ok else None
+
+
+def _parse_cells(
+    name: str, n: int, r: dict[str, str], report: Report
+) -> tuple[dict[str, Any], bool]:
+    """Typed cells of one ``plan.csv`` row (None where a cell is bad) and whether all read."""
+    cell = {c: (r.get(c, "") or _OPTIONAL_CELLS.get(c, "")) for c in PLAN_COLUMNS}
+    out: dict[str, Any] = {c: csv_uncell(cell[c]) for c in (*_NAME_COLUMNS, "reason")}
+    kind = MOVE_KIND_BY_NAME.get(cell["migration_type"].strip().casefold())
+    temp = cell["temporary"].strip().casefold()
+    typed: dict[str, Any] = {
+        "step": _int(cell["step"]),
+        "wave": _int(cell["wave"]),
+        "migration_type": None if kind is None else MOVE_KIND_NAMES[kind],
+        "memory_mb": _int(cell["memory_mb"]),
+        "est_seconds": _float(cell["est_seconds"]),
+        "temporary": None if temp not in _TRUE | _FALSE else temp in _TRUE,
+    }
+    expected = {
+        "step": "a whole number >= 0",
+        "wave": "a whole number >= 0",
+        "migration_type": "one of " + ", ".join(MOVE_KIND_NAMES.values()),
+        "memory_mb": "a whole number >= 0",
+        "est_seconds": "a number >= 0",
+        "temporary": "true or false",
+    }
+    ok = True
+    for col, want in expected.items():
+        if typed[col] is None:
+            report.error(
+                name, f"expected {want}", row=n, column=col, value=cell[col], expected=want
+            )
+            ok = False
+    for col in _NAME_COLUMNS:
+        if not out[col]:
+            report.error(name, "a name is required", row=n, column=col, value="")
+            ok = False
+    out.update(typed)
+    return {c: out[c] for c in PLAN_COLUMNS}, ok
+
+
+def _resolve(
+    cluster: Cluster, name: str, n: int, row: dict[str, Any], report: Report
+) -> PlanMove | None:
+    """A typed ``plan.csv`` row with its names looked up in ``cluster`` (any case)."""
+    vm = cluster.vm_index.get(row["vm"].casefold())
+    ends = [cluster.host_index.get(row[c].casefold()) for c in ("source", "target")]
+    if vm is None:
+        report.error(
+            name,
+            "VM is not in the snapshot (was the plan made from another snapshot?)",
+            row=n,
+            column="vm",
+            value=row["vm"],
         )
-        if not ok
-    ]
-    if (
-        bad
-        or step is None
-        or wave is None
-        or vm is None
-        or src is None
-        or dst is None
-        or kind is None
-        or mem is None
-        or est is None
-    ):
-        return None, Violation("plan_file", f"{name}, row {n}, " + "; ".join(bad), step=step)
-    return PlanMove(step, wave, vm, src, dst, kind, mem, est, text["reason"], temp in _TRUE), None
+    for col, h in zip(("source", "target"), ends, strict=True):
+        if h is None:
+            report.error(name, "node is not in the snapshot", row=n, column=col, value=row[col])
+    src, dst = ends
+    if vm is None or src is None or dst is None or row["migration_type"] is None:
+        return None
+    kind = MOVE_KIND_BY_NAME[row["migration_type"].casefold()]
+    return PlanMove(
+        row["step"],
+        row["wave"],
+        vm,
+        src,
+        dst,
+        kind,
+        row["memory_mb"],
+        row["est_seconds"],
+        row["reason"],
+        row["temporary"],
+    )
+
+
+def read_plan_rows(
+    path: str | Path,
+    report: Report,
+    required: bool = True,
+    steps: dict[int, int] | None = None,
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """The valid rows of ``plan.csv`` as ``(spreadsheet row, typed row)`` with names (no
+    snapshot needed); every problem goes to ``report``.  None when the file cannot be read
+    (or is absent and not ``required``).  ``steps`` receives the step of every row whose
+    step reads (bad rows included), by spreadsheet row."""
+    p = Path(path)
+    rows = _table(p, PLAN_COLUMNS[:6], report, required)
+    if rows is None:
+        return None
+    out = []
+    for n, r in rows:
+        step = _int(r["step"])
+        if steps is not None and step is not None:
+            steps[n] = step
+        typed = parse_plan_row(p.name, n, r, report)
+        if typed is not None:
+            out.append((n, typed))
+    return out
+
+
+def read_plan_moves(
+    cluster: Cluster,
+    path: str | Path,
+    report: Report,
+    required: bool = True,
+    steps: dict[int, int] | None = None,
+) -> list[PlanMove] | None:
+    """The valid rows of ``plan.csv`` as moves; every problem (file, row, column, value)
+    goes to ``report``.  None when the file cannot be read.  ``steps`` as for
+    :func:`read_plan_rows`."""
+    p = Path(path)
+    rows = _table(p, PLAN_COLUMNS[:6], report, required)
+    if rows is None:
+        return None
+    moves = []
+    for n, r in rows:
+        step = _int(r["step"])
+        if steps is not None and step is not None:
+            steps[n] = step
+        row, ok = _parse_cells(p.name, n, r, report)
+        move = _resolve(cluster, p.name, n, row, report)
+        if ok and move is not None:
+            moves.append(move)
+    return moves
+
+
+def read_placement_rows(
+    path: str | Path, report: Report, required: bool = True
+) -> list[tuple[int, str, str]] | None:
+    """``placement.csv`` as ``(spreadsheet row, vm name, host name)``; None when the file
+    cannot be read (problems in ``report``)."""
+    p = Path(path)
+    rows = _table(p, PLACEMENT_COLUMNS, report, required)
+    if rows is None:
+        return None
+    return [(n, csv_uncell(r["vm"]), csv_uncell(r["host"])) for n, r in rows]
+
+
+def read_placement(
+    cluster: Cluster, path: str | Path, report: Report, required: bool = True
+) -> np.ndarray | None:
+    """Read ``placement.csv``: the host index of every VM, or None with the problems in
+    ``report`` (a name not in the snapshot, a VM listed twice or not at all)."""
+    p = Path(path)
+    rows = read_placement_rows(p, report, required)
+    if rows is None:
+        return None
+    before = len(report.errors)
+    out = np.full(cluster.n_vms, -1, dtype=np.int64)
+    unknown = 0  # rows naming a VM or node not in the snapshot
+    for n, vm_name, host_name in rows:
+        v = cluster.vm_index.get(vm_name.casefold())
+        h = cluster.host_index.get(host_name.casefold())
+        if v is None:
+            report.error(
+                p.name,
+                "VM is not in the snapshot (was the plan made from another snapshot?)",
+                row=n,
+                column="vm",
+                value=vm_name,
+            )
+        if h is None:
+            report.error(
+                p.name, "node is not in the snapshot", row=n, column="host", value=host_name
+            )
+        if v is None or h is None:
+            unknown += 1
+            continue
+        if out[v] >= 0:
+            report.error(p.name, "the VM is listed twice", row=n, column="vm", value=vm_name)
+        else:
+            out[v] = h
+    missing = np.flatnonzero(out < 0)
+    # A misspelt name is one mistake: its VM is then missing too, which is not reported again.
+    if len(missing) > unknown:
+        shown = ", ".join(cluster.vm_names[v] for v in missing[:5])
+        report.error(
+            p.name,
+            f"does not list {len(missing)} VM(s): {shown}" + (" ..." if len(missing) > 5 else ""),
+        )
+    return None if len(report.errors) > before else out
+
+
+def plan_file_violations(report: Report, steps: dict[int, int] | None = None) -> list[Violation]:
+    """The problems of ``report`` as verifier violations (kind ``plan_file``): one per bad
+    row of a file (its cells together), one per file-wide problem; a plan.csv row's
+    violation carries its step when ``steps`` (spreadsheet row → step) knows it."""
+    grouped: dict[tuple[str, int | None], list[Problem]] = {}
+    for p in report.errors:
+        key = (p.file, p.row) if p.row is not None else (p.file, -len(grouped) - 1)
+        grouped.setdefault(key, []).append(p)
+    out = []
+    for (file, _), ps in grouped.items():
+        row = ps[0].row
+        head = file if row is None else f"{file}, row {row}"
+        cells = "; ".join(str(p).removeprefix(head).lstrip(", :") for p in ps)
+        step = (steps or {}).get(row) if file == "plan.csv" and row is not None else None
+        out.append(
+            Violation("plan_file", f"{head}: {cells}" if row is not None else str(ps[0]), step=step)
+        )
+    return out
 
 
 def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlanMove], list[Violation]]:
@@ -246,60 +434,19 @@ def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlanMove], l
         The moves of the valid rows, and one ``plan_file`` violation per bad row (file,
         row, column, value) or for an unreadable file.  Bad rows are left out.
     """
-    p = Path(path)
-    rows, problems = _table(p, PLAN_COLUMNS[:6])
-    moves: list[PlanMove] = []
-    for n, r in rows:
-        move, problem = _row_move(cluster, p.name, n, r)
-        if move is not None:
-            moves.append(move)
-        if problem is not None:
-            problems.append(problem)
-    return moves, problems
+    report = Report()
+    steps: dict[int, int] = {}
+    moves = read_plan_moves(cluster, path, report, steps=steps)
+    return moves or [], plan_file_violations(report, steps)
 
 
 def read_placement_csv(
     cluster: Cluster, path: str | Path
 ) -> tuple[np.ndarray | None, list[Violation]]:
     """Read ``placement.csv``: the host index of every VM, or None with the problems."""
-    p = Path(path)
-    rows, problems = _table(p, PLACEMENT_COLUMNS)
-    if problems:
-        return None, problems
-    out = np.full(cluster.n_vms, -1, dtype=np.int64)
-    for n, r in rows:
-        vm_name, host_name = csv_uncell(r["vm"]), csv_uncell(r["host"])
-        v = cluster.vm_index.get(vm_name.casefold())
-        h = cluster.host_index.get(host_name.casefold())
-        if v is None or h is None:
-            col, val = ("vm", vm_name) if v is None else ("host", host_name)
-            problems.append(
-                Violation(
-                    "plan_file", f"{p.name}, row {n}, column {col}: {val!r} is not in the snapshot"
-                )
-            )
-        elif out[v] >= 0:
-            problems.append(
-                Violation(
-                    "plan_file",
-                    f"{p.name}, row {n}: VM {vm_name!r} is listed twice",
-                    vms=(vm_name,),
-                    vm_ids=(v,),
-                )
-            )
-        else:
-            out[v] = h
-    missing = np.flatnonzero(out < 0)
-    if len(missing):
-        shown = ", ".join(cluster.vm_names[v] for v in missing[:5])
-        problems.append(
-            Violation(
-                "plan_file",
-                f"{p.name} does not list {len(missing)} VM(s): "
-                f"{shown}" + (" ..." if len(missing) > 5 else ""),
-            )
-        )
-    return (None if problems else out), problems
+    report = Report()
+    placement = read_placement(cluster, path, report)
+    return placement, plan_file_violations(report)
 
 
 #: The files of a plan directory (SPEC §5).
@@ -311,8 +458,9 @@ class PlanFiles:
     """A plan as read back from its directory (:func:`read_plan_files`).
 
     ``moves`` are the valid rows of plan.csv; ``placement``, ``summary`` and the runbook
-    texts are None when the file could not be read; ``problems`` say why (kind
-    ``plan_file``).
+    texts are None when the file could not be read (or is absent and was not required);
+    ``report`` holds every problem (file, row, column, value), ``problems`` the same as
+    verifier violations (kind ``plan_file``).
     """
 
     moves: tuple[PlanMove, ...]
@@ -320,52 +468,104 @@ class PlanFiles:
     summary: dict[str, Any] | None
     plan_ps1: str | None
     rollback_ps1: str | None
-    problems: tuple[Violation, ...] = ()
+    report: Report = field(default_factory=Report)
+    directory: Path | None = None
+    #: The step of each plan.csv row that gives one, by spreadsheet row.
+    row_steps: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> tuple[Violation, ...]:
+        """Every problem as a ``plan_file`` violation (one per bad row)."""
+        return tuple(plan_file_violations(self.report, self.row_steps))
+
+    @property
+    def ok(self) -> bool:
+        """True when every file read without a problem."""
+        return self.report.valid
+
+    def final_placement(self, cluster: Cluster) -> np.ndarray:
+        """Host per VM after the plan: ``placement.csv``, else the snapshot's placement with
+        the moves of ``plan.csv`` applied in step order."""
+        if self.placement is not None:
+            return self.placement
+        p = cluster.vm_host.astype(np.int64).copy()
+        for m in sorted(self.moves, key=lambda m: m.step):
+            p[m.vm] = m.target
+        return p
 
 
-def read_summary(path: str | Path) -> tuple[dict[str, Any] | None, list[Violation]]:
-    """Read ``summary.json``: a JSON object, or None with the problem."""
+def read_summary(
+    path: str | Path, report: Report | None = None, required: bool = True
+) -> tuple[dict[str, Any] | None, list[Violation]]:
+    """Read ``summary.json``: a JSON object, or None with the problem (in ``report`` too)."""
     p = Path(path)
+    rep = report if report is not None else Report()
+    before = len(rep.problems)
+    data: Any = None
     try:
-        data = json.loads(p.read_text(encoding="utf-8-sig"))
+        data = json.loads(p.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
-        return None, [Violation("plan_file", f"{p.name} is missing from the plan directory")]
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        return None, [Violation("plan_file", f"{p.name} is not valid JSON: {e}")]
-    if not isinstance(data, dict):
-        return None, [Violation("plan_file", f"{p.name} does not hold a JSON object")]
-    return data, []
+        if required:
+            rep.error(p.name, "the file is missing from the plan directory")
+    except OSError as e:
+        rep.error(p.name, f"cannot be read ({e.strerror or e})")
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        rep.error(p.name, f"not valid JSON: {e}")
+    else:
+        if not isinstance(data, dict):
+            rep.error(p.name, "expected a JSON object")
+            data = None
+    sub = Report(rep.problems[before:])
+    return (data if sub.valid else None), plan_file_violations(sub)
 
 
-def _text(path: Path) -> tuple[str | None, list[Violation]]:
+def _text(path: Path, report: Report, required: bool) -> str | None:
     try:
-        return path.read_text(encoding="utf-8-sig"), []
+        return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        return None, [Violation("plan_file", f"{path.name} is missing from the plan directory")]
-    except (OSError, UnicodeDecodeError) as e:
-        return None, [Violation("plan_file", f"{path.name}: cannot be read ({e})")]
+        if required:
+            report.error(path.name, "the file is missing from the plan directory")
+    except OSError as e:
+        report.error(path.name, f"cannot be read ({e.strerror or e})")
+    except UnicodeDecodeError as e:
+        report.error(path.name, f"not valid UTF-8 text ({e.reason} at byte {e.start})")
+    return None
 
 
-def read_plan_files(cluster: Cluster, plan_dir: str | Path) -> PlanFiles:
-    """Read every file of a plan directory; problems are collected, never raised."""
+def read_plan_files(cluster: Cluster, plan_dir: str | Path, complete: bool = True) -> PlanFiles:
+    """Read a plan directory: the one reader of plan files (verify, report, replay and
+    :func:`planner.planio.read_plan` use it).  Problems are collected, never raised.
+
+    Parameters
+    ----------
+    cluster:
+        The snapshot the plan's names refer to.
+    plan_dir:
+        The plan directory.
+    complete:
+        True: all five files of SPEC §5 must be there (``hvplan verify``).  False: only
+        plan.csv or placement.csv must be (the others are read when present).
+
+    Returns
+    -------
+    PlanFiles
+        What could be read, and every problem (file, row, column, value).
+    """
     d = Path(plan_dir)
+    report = Report()
     if not d.is_dir():
-        return PlanFiles(
-            (), None, None, None, None, (Violation("plan_file", f"{d} is not a plan directory"),)
-        )
-    moves, problems = read_plan_csv(cluster, d / "plan.csv")
-    placement, more = read_placement_csv(cluster, d / "placement.csv")
-    summary, more2 = read_summary(d / "summary.json")
-    plan_ps1, more3 = _text(d / "plan.ps1")
-    rollback_ps1, more4 = _text(d / "rollback.ps1")
-    return PlanFiles(
-        tuple(moves),
-        placement,
-        summary,
-        plan_ps1,
-        rollback_ps1,
-        tuple(problems + more + more2 + more3 + more4),
-    )
+        report.error(str(d), "the plan directory does not exist or is not a directory")
+        return PlanFiles((), None, None, None, None, report, d)
+    if not complete and not (d / "plan.csv").is_file() and not (d / "placement.csv").is_file():
+        report.error(str(d), "neither plan.csv nor placement.csv is in the plan directory")
+        return PlanFiles((), None, None, None, None, report, d)
+    steps: dict[int, int] = {}
+    moves = read_plan_moves(cluster, d / "plan.csv", report, complete, steps)
+    placement = read_placement(cluster, d / "placement.csv", report, complete)
+    summary, _ = read_summary(d / "summary.json", report, complete)
+    plan_ps1 = _text(d / "plan.ps1", report, complete)
+    rollback_ps1 = _text(d / "rollback.ps1", report, complete)
+    return PlanFiles(tuple(moves or ()), placement, summary, plan_ps1, rollback_ps1, report, d)
 
 
 __all__ = [
@@ -377,8 +577,14 @@ __all__ = [
     "PlanMove",
     "placement_csv_text",
     "plan_csv_text",
+    "parse_plan_row",
+    "plan_file_violations",
+    "read_placement",
     "read_placement_csv",
+    "read_placement_rows",
     "read_plan_csv",
     "read_plan_files",
+    "read_plan_moves",
+    "read_plan_rows",
     "read_summary",
 ]

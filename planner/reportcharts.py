@@ -22,7 +22,7 @@ from matplotlib.patches import Patch
 from planner.charts import chart_text, render_png
 from planner.cluster import Cluster
 from planner.loadmodel import Threshold
-from planner.reportplan import PlanMove
+from planner.planrows import PlanMove
 
 #: Moves drawn in the timeline and listed in the table; the rest are counted, not shown.
 MAX_MOVES_SHOWN = 400

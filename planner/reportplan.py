@@ -9,9 +9,6 @@ every section by that plan's threshold, drain and objective instead of the defau
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,23 +18,7 @@ import numpy as np
 
 from planner.cluster import Cluster
 from planner.diagnostics import Report
-from planner.textsafe import csv_uncell
-
-
-@dataclass(frozen=True)
-class PlanMove:
-    """One row of ``plan.csv`` (SPEC §5) with VM and hosts as indices."""
-
-    step: int
-    wave: int
-    vm: int
-    source: int
-    target: int
-    migration_type: str
-    memory_mb: int
-    est_seconds: float
-    reason: str
-    temporary: bool = False
+from planner.planrows import PlanMove, read_plan_files
 
 
 @dataclass(frozen=True)
@@ -51,82 +32,29 @@ class PlanData:
     drained: tuple[int, ...] = ()
 
 
-_MIGRATION_TYPES = {"live": "Live", "quick": "Quick", "shutdown": "Shutdown", "start": "Start"}
 #: Moves with downtime: a VM shut down and started on its target, or started from a Down node.
 DOWNTIME_TYPES = frozenset({"Shutdown", "Start"})
 
 
-def _read_csv(path: Path, report: Report) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """Header (case-folded) and ``(spreadsheet row, record)`` pairs; problems go to ``report``."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        report.error(path.name, f"not valid UTF-8 text ({e.reason} at byte {e.start})")
-        return [], []
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        report.error(path.name, f"not a readable CSV file: {e}")
-        return [], []
-    if not rows:
-        report.error(path.name, "file is empty; expected a header row")
-        return [], []
-    header = [h.strip().casefold() for h in rows[0]]
-    records = []
-    for i, r in enumerate(rows[1:], start=2):
-        if not any(c.strip() for c in r):
-            continue
-        # Text cells that hvplan wrote carry the spreadsheet-formula defence: undone here.
-        records.append(
-            (i, {k: (csv_uncell(r[j].strip()) if j < len(r) else "") for j, k in enumerate(header)})
-        )
-    return header, records
-
-
 def read_plan(cluster: Cluster, directory: str | Path) -> tuple[PlanData | None, Report]:
-    """Read ``plan.csv``, ``placement.csv`` and ``summary.json`` of a plan directory.
+    """Read ``plan.csv``, ``placement.csv`` and ``summary.json`` of a plan directory with the
+    one plan reader (:func:`planner.planrows.read_plan_files`).
 
     Returns ``(plan, report)``; ``plan`` is ``None`` when the report has errors (a name that
     is not in the snapshot, a bad number, a missing column, ...).  Either ``plan.csv`` or
     ``placement.csv`` must exist; without ``placement.csv`` the final placement is the
     current one with the moves of ``plan.csv`` applied in step order.
     """
-    d = Path(directory)
-    report = Report()
-    if not d.is_dir():
-        report.error(str(d), "plan directory does not exist or is not a directory")
-        return None, report
-    plan_csv, placement_csv, summary_json = d / "plan.csv", d / "placement.csv", d / "summary.json"
-    if not plan_csv.is_file() and not placement_csv.is_file():
-        report.error(str(d), "neither plan.csv nor placement.csv is in the plan directory")
-        return None, report
-    moves: list[PlanMove] = []
-    if plan_csv.is_file():
-        moves = _read_moves(cluster, plan_csv, report)
-    placement = cluster.vm_host.astype(np.int64).copy()
-    if placement_csv.is_file():
-        _read_placement(cluster, placement_csv, placement, report)
-    else:
-        for m in sorted(moves, key=lambda m: m.step):
-            placement[m.vm] = m.target
-    summary: dict[str, Any] = {}
-    if summary_json.is_file():
-        try:
-            loaded = json.loads(summary_json.read_text(encoding="utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            report.error(summary_json.name, f"not valid JSON: {e}")
-        else:
-            if isinstance(loaded, dict):
-                summary = loaded
-            else:
-                report.error(summary_json.name, "expected a JSON object")
+    files = read_plan_files(cluster, directory, complete=False)
+    report = files.report
+    summary = files.summary or {}
     drained: list[int] = []
     names = summary.get("drained") or []
     for name in names if isinstance(names, list) else [names]:
-        h = _lookup({n.casefold(): i for i, n in enumerate(cluster.host_names)}, str(name))
+        h = cluster.host_index.get(str(name).casefold())
         if h is None:
             report.error(
-                summary_json.name,
+                "summary.json",
                 "drains a host that is not in the snapshot",
                 column="drained",
                 value=name,
@@ -135,137 +63,16 @@ def read_plan(cluster: Cluster, directory: str | Path) -> tuple[PlanData | None,
             drained.append(h)
     if not report.valid:
         return None, report
-    return PlanData(d, tuple(moves), placement, summary, tuple(drained)), report
-
-
-def _lookup(index: dict[str, int], name: str) -> int | None:
-    return index.get(name.casefold())
-
-
-def _read_moves(cluster: Cluster, path: Path, report: Report) -> list[PlanMove]:
-    header, records = _read_csv(path, report)
-    if not header:
-        return []
-    needed = ("step", "vm", "source", "target", "migration_type")
-    missing = [c for c in needed if c not in header]
-    for c in missing:
-        report.error(path.name, "required column is missing", column=c)
-    if missing:
-        return []
-    vm_idx = {n.casefold(): i for i, n in enumerate(cluster.vm_names)}
-    host_idx = {n.casefold(): i for i, n in enumerate(cluster.host_names)}
-    moves: list[PlanMove] = []
-    for row, rec in records:
-        ok = True
-
-        def number(
-            col: str,
-            default: float | None,
-            integer: bool,
-            row: int = row,
-            rec: dict[str, str] = rec,
-        ) -> float:
-            nonlocal ok
-            s = rec.get(col, "")
-            if s == "" and default is not None:
-                return default
-            try:
-                v = float(s)
-                if not math.isfinite(v) or v < 0 or (integer and v != int(v)):
-                    raise ValueError
-            except ValueError:
-                kind = "a whole number >= 0" if integer else "a number >= 0"
-                report.error(path.name, f"expected {kind}", row=row, column=col, value=s)
-                ok = False
-                return 0.0
-            return v
-
-        step = int(number("step", None, True))
-        wave = int(number("wave", float(step), True))
-        mem = int(number("memory_mb", 0.0, True))
-        est = number("est_seconds", 0.0, False)
-        vm = _lookup(vm_idx, rec["vm"])
-        if vm is None:
-            report.error(
-                path.name,
-                "VM is not in the snapshot (was the plan made from another snapshot?)",
-                row=row,
-                column="vm",
-                value=rec["vm"],
-            )
-            ok = False
-        ends = []
-        for col in ("source", "target"):
-            h = _lookup(host_idx, rec[col])
-            if h is None:
-                report.error(
-                    path.name, "host is not in the snapshot", row=row, column=col, value=rec[col]
-                )
-                ok = False
-            ends.append(h)
-        mtype = _MIGRATION_TYPES.get(rec["migration_type"].casefold())
-        if mtype is None:
-            report.error(
-                path.name,
-                "expected Live, Quick, Shutdown or Start",
-                row=row,
-                column="migration_type",
-                value=rec["migration_type"],
-            )
-            ok = False
-        temporary = rec.get("temporary", "").casefold() in ("true", "1", "yes")
-        if (
-            ok
-            and vm is not None
-            and ends[0] is not None
-            and ends[1] is not None
-            and mtype is not None
-        ):
-            moves.append(
-                PlanMove(
-                    step,
-                    wave,
-                    vm,
-                    ends[0],
-                    ends[1],
-                    mtype,
-                    mem,
-                    est,
-                    rec.get("reason", ""),
-                    temporary,
-                )
-            )
-    return moves
-
-
-def _read_placement(cluster: Cluster, path: Path, placement: np.ndarray, report: Report) -> None:
-    header, records = _read_csv(path, report)
-    if not header:
-        return
-    for c in ("vm", "host"):
-        if c not in header:
-            report.error(path.name, "required column is missing", column=c)
-    if "vm" not in header or "host" not in header:
-        return
-    vm_idx = {n.casefold(): i for i, n in enumerate(cluster.vm_names)}
-    host_idx = {n.casefold(): i for i, n in enumerate(cluster.host_names)}
-    for row, rec in records:
-        vm = _lookup(vm_idx, rec["vm"])
-        h = _lookup(host_idx, rec["host"])
-        if vm is None:
-            report.error(
-                path.name,
-                "VM is not in the snapshot (was the plan made from another snapshot?)",
-                row=row,
-                column="vm",
-                value=rec["vm"],
-            )
-        if h is None:
-            report.error(
-                path.name, "host is not in the snapshot", row=row, column="host", value=rec["host"]
-            )
-        if vm is not None and h is not None:
-            placement[vm] = h
+    return (
+        PlanData(
+            Path(directory),
+            files.moves,
+            files.final_placement(cluster),
+            summary,
+            tuple(drained),
+        ),
+        report,
+    )
 
 
 # ----------------------------------------------------------------------------- plan options

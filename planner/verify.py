@@ -458,6 +458,10 @@ def verify_plan_data(
             rep.items.append(wrong)
             return rep
     rep.items.extend(problems)
+    if rep.items:
+        # A plan whose files do not read is judged no further: every later finding (counts,
+        # objective, placement, runbooks) would only echo the bad row or file.
+        return rep
     if summary is not None:
         bad = non_finite_keys(summary)
         if bad:

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.cluster import Cluster
+from planner.cluster import Cluster, MoveKind
 from planner.htmlreport import (
     PlanMove,
     build_report,
@@ -114,10 +114,10 @@ def test_wave_starts_run_waves_back_to_back() -> None:
     # Wave 1 lasts as long as its longest move (20 s), so wave 2 starts at 20 and wave 5
     # (the next one present) at 20 + 70 = 90.
     moves = [
-        PlanMove(1, 1, 0, 0, 1, "Live", 1, 20.0, ""),
-        PlanMove(2, 1, 1, 0, 1, "Live", 1, 15.0, ""),
-        PlanMove(3, 2, 2, 0, 1, "Live", 1, 70.0, ""),
-        PlanMove(4, 5, 3, 0, 1, "Quick", 1, 5.0, ""),
+        PlanMove(1, 1, 0, 0, 1, MoveKind.LIVE, 1, 20.0, ""),
+        PlanMove(2, 1, 1, 0, 1, MoveKind.LIVE, 1, 15.0, ""),
+        PlanMove(3, 2, 2, 0, 1, MoveKind.LIVE, 1, 70.0, ""),
+        PlanMove(4, 5, 3, 0, 1, MoveKind.QUICK, 1, 5.0, ""),
     ]
     assert wave_starts(moves) == {1: 0.0, 2: 20.0, 5: 90.0}
 
@@ -532,8 +532,8 @@ def test_wave_labels_are_thinned_so_they_never_overlap() -> None:
     assert thin_labels([0, 1, 2, 10, 10.5, 30], 5) == [0, 3, 5]
     cluster = load_snapshot(SMALL4)
     # 30 waves: one long first wave, then 29 short ones crowded at the end.
-    moves = [PlanMove(1, 1, 0, 0, 1, "Live", 1, 600.0, "")] + [
-        PlanMove(w, w, w % cluster.n_vms, 0, 1, "Live", 1, 4.0, "") for w in range(2, 31)
+    moves = [PlanMove(1, 1, 0, 0, 1, MoveKind.LIVE, 1, 600.0, "")] + [
+        PlanMove(w, w, w % cluster.n_vms, 0, 1, MoveKind.LIVE, 1, 4.0, "") for w in range(2, 31)
     ]
     fig = timeline_chart(cluster, moves)
     canvas = FigureCanvasAgg(fig)
@@ -609,8 +609,8 @@ def test_hostile_names_through_the_report(tmp_path: Path) -> None:
 
     cluster = hostile_cluster()
     moves = (
-        PlanMove(1, 1, 0, 0, 3, "Live", int(cluster.vm_memory_mb[0]), 30.0, "HV$1$ <x>"),
-        PlanMove(2, 2, 1, 0, 2, "Live", int(cluster.vm_memory_mb[1]), 20.0, "$\\x$"),
+        PlanMove(1, 1, 0, 0, 3, MoveKind.LIVE, int(cluster.vm_memory_mb[0]), 30.0, "HV$1$ <x>"),
+        PlanMove(2, 2, 1, 0, 2, MoveKind.LIVE, int(cluster.vm_memory_mb[1]), 20.0, "$\\x$"),
     )
     placement = cluster.vm_host.astype(np.int64).copy()
     placement[0], placement[1] = 3, 2

@@ -20,10 +20,11 @@ from planner.cli.common import (
     print_json,
     safe,
     show_notes,
+    show_problems,
     show_table,
     with_warnings,
 )
-from planner.textsafe import csv_row, csv_uncell, term_safe
+from planner.textsafe import csv_row, term_safe
 
 if TYPE_CHECKING:
     from planner.cluster import Cluster
@@ -34,33 +35,24 @@ if TYPE_CHECKING:
 REPLAY_FILES = ("replay.json", "replay.csv", "replay_moves.csv", "replay.png")
 
 
-def read_placement(cluster: Cluster, plan_dir: Path) -> Any:
-    """The placement of ``PLAN_DIR/placement.csv`` (every VM named once); exits 1 with the
-    row and value on a problem."""
+def read_placement(cluster: Cluster, plan_dir: Path, json_mode: bool = False) -> Any:
+    """The plan's final placement, read with the one plan reader
+    (:func:`planner.planrows.read_plan_files`: placement.csv, else the snapshot with the
+    moves of plan.csv applied); exits 1 listing every problem (file, row, column, value)."""
     import numpy as np
 
-    path = plan_dir / "placement.csv"
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        fail(f"cannot read {path}: {e.strerror or e}")
-    p = cluster.vm_host.astype(np.int32).copy()
-    seen: set[int] = set()
-    for i, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-        row = {(k or "").strip().casefold(): (v or "") for k, v in row.items()}
-        vm = cluster.vm_index.get(csv_uncell(row.get("vm", "")).casefold())
-        host = cluster.host_index.get(csv_uncell(row.get("host", "")).casefold())
-        if vm is None or host is None:
-            fail(
-                f"{path}, row {i}: {'VM' if vm is None else 'host'} "
-                f"{term_safe(row.get('vm' if vm is None else 'host', ''))!r} is not in the "
-                "snapshot (was the plan made from another snapshot?)"
-            )
-        p[vm] = host
-        seen.add(vm)
-    if len(seen) != cluster.n_vms:
-        fail(f"{path} names {len(seen)} of the snapshot's {cluster.n_vms} VMs")
-    return p
+    from planner.planrows import read_plan_files
+
+    files = read_plan_files(cluster, plan_dir, complete=False)
+    if not files.ok:
+        if json_mode:
+            print_json(files.report.to_dict())
+        show_problems(files.report)
+        fail(
+            f"{plan_dir} is not a plan hvplan can replay for this snapshot "
+            f"({len(files.report.errors)} error(s))"
+        )
+    return files.final_placement(cluster).astype(np.int32)
 
 
 def _plan(
@@ -158,7 +150,7 @@ def replay_cmd(
         )
     lv = None if level is None else level.value
     if plan_dir is not None:
-        placement = read_placement(cluster, plan_dir)
+        placement = read_placement(cluster, plan_dir, json)
     else:
         placement, note = _plan(cluster, stat, lv, threshold, high_mode.value, time_limit)
         err.print(safe(note), markup=False, highlight=False)
