@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
+from planner.cli.choices import HighModeChoice, LevelOpt, LoadChoice, ThresholdOpt
 from planner.cli.common import (
     EXIT_NO,
     check_out_dir,
@@ -28,51 +28,74 @@ if TYPE_CHECKING:
     from planner.compare import CompareResult
 
 
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        metavar="DIR",
+        help="Write compare.csv, compare.json, native_moves.csv and compare.png here.",
+    ),
+]
+HighModeOpt = Annotated[
+    HighModeChoice,
+    typer.Option(
+        "--high-mode",
+        case_sensitive=False,
+        help="Reading of the High level: average (+5 points) or absolute (60 %).",
+    ),
+]
+DrainOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--drain",
+        metavar="HOST",
+        help="Node hvplan's plan empties (repeatable; the native balancers drain none).",
+    ),
+]
+LoadOpt = Annotated[
+    LoadChoice | None,
+    typer.Option(
+        "--load",
+        case_sensitive=False,
+        help="With a load history: the statistic hvplan's plan judges the threshold at, "
+        "as hvplan plan --load (default: the vms.csv values).",
+    ),
+]
+TimeLimitOpt = Annotated[
+    float, typer.Option("--time-limit", min=0.1, help="Optimizer time limit in seconds.")
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option("--seed", callback=check_seed, metavar="N", help="Solver seed (0 to 2147483647)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier comparison in --out.")]
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
 def compare_cmd(
     snapshot: Annotated[Path, typer.Argument(help="Snapshot directory of CSV files.")],
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            metavar="DIR",
-            help="Write compare.csv, compare.json, native_moves.csv and compare.png here.",
-        ),
-    ] = None,
+    out_dir: OutOpt = None,
     level: LevelOpt = None,
     threshold: ThresholdOpt = None,
-    high_mode: Annotated[
-        HighModeChoice,
-        typer.Option(
-            "--high-mode",
-            case_sensitive=False,
-            help="Reading of the High level: average (+5 points) or absolute (60 %).",
-        ),
-    ] = HighModeChoice.AVERAGE,
-    time_limit: Annotated[
-        float, typer.Option("--time-limit", min=0.1, help="Optimizer time limit in seconds.")
-    ] = 20.0,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed", callback=check_seed, metavar="N", help="Solver seed (0 to 2147483647)."
-        ),
-    ] = 0,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier comparison in --out.")
-    ] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            show_default=False,
-            help="Show progress on stderr (default: on a terminal, not under --json).",
-        ),
-    ] = None,
-    json: Annotated[
-        bool, typer.Option("--json", help="Machine-readable output on stdout.")
-    ] = False,
+    high_mode: HighModeOpt = HighModeChoice.AVERAGE,
+    drain: DrainOpt = None,
+    load: LoadOpt = None,
+    time_limit: TimeLimitOpt = 20.0,
+    seed: SeedOpt = 0,
+    force: ForceOpt = False,
+    progress: ProgressOpt = None,
+    json: JsonOpt = False,
 ) -> None:
     """Compare hvplan's plan with Node Fairness and SCVMM Dynamic Optimization simulations."""
+    from planner.cli.plan import drained_nodes
     from planner.compare import CompareOptions, compare, write_outputs
 
     check_out_dir(out_dir)
@@ -83,6 +106,8 @@ def compare_cmd(
         high_mode=high_mode.value,
         time_limit_s=time_limit,
         seed=seed,
+        drain=tuple(drained_nodes(cluster, drain or [])),
+        load=None if load is None else load.value,
     )
     if out_dir is None:
         with progress_display(json, progress) as prog:

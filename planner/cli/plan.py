@@ -81,111 +81,127 @@ _TIER_WORDS = {
 }
 
 
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Directory for the plan files.", show_default=False)
+]
+HighModeOpt = Annotated[
+    HighModeChoice,
+    typer.Option(
+        "--high-mode",
+        case_sensitive=False,
+        help="Reading of High: average (+5 points) or absolute (60 %).",
+    ),
+]
+HeadroomOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--headroom",
+        min=0.0,
+        max=100.0,
+        metavar="PCT",
+        help="Aim this many points below the threshold (hot nodes do not end exactly at it).",
+    ),
+]
+DrainOpt = Annotated[
+    list[str] | None,
+    typer.Option("--drain", metavar="HOST", help="Node to empty (repeatable)."),
+]
+MaxMovesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-moves",
+        min=0,
+        metavar="N",
+        help="Hard budget on the number of VMs that change node.",
+    ),
+]
+MinimiseOpt = Annotated[
+    MinimiseChoice,
+    typer.Option(
+        "--minimise",
+        "--minimize",
+        case_sensitive=False,
+        help="What the migration step minimises: memory moved, number of moves, or "
+        "estimated duration.",
+    ),
+]
+StrictRulesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-rules", help="Every affinity rule must hold, or the problem is infeasible."
+    ),
+]
+LoadOpt = Annotated[
+    LoadChoice | None,
+    typer.Option(
+        "--load",
+        case_sensitive=False,
+        help="With a load history: the statistic the "
+        "threshold is judged at (default p95; without history the vms.csv values).",
+    ),
+]
+TimeLimitOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        min=0.1,
+        metavar="S",
+        help="Solver time limit in seconds (default: profile).",
+    ),
+]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed", callback=check_seed, metavar="N", help="Solver random seed (0 to 2147483647)."
+    ),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Solver workers (default: profile).")
+]
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", metavar="PROFILE", help="Profile: rebalance, drain, strict or a PATH.toml."
+    ),
+]
+ExportModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--export-model",
+        metavar="FILE",
+        help="Write the CP-SAT model proto (text) to this file.",
+    ),
+]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Also show the solver's view: every objective tier with its "
+        "bound and how it was settled.",
+    ),
+]
+
+
 def plan(
     snapshot: SnapshotArg,
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Directory for the plan files.", show_default=False)
-    ],
+    out_dir: OutOpt,
     level: LevelOpt = None,
-    high_mode: Annotated[
-        HighModeChoice,
-        typer.Option(
-            "--high-mode",
-            case_sensitive=False,
-            help="Reading of High: average (+5 points) or absolute (60 %).",
-        ),
-    ] = HighModeChoice.AVERAGE,
+    high_mode: HighModeOpt = HighModeChoice.AVERAGE,
     threshold: ThresholdOpt = None,
-    headroom: Annotated[
-        float | None,
-        typer.Option(
-            "--headroom",
-            min=0.0,
-            max=100.0,
-            metavar="PCT",
-            help="Aim this many points below the threshold (hot nodes do not end exactly at it).",
-        ),
-    ] = None,
-    drain: Annotated[
-        list[str] | None,
-        typer.Option("--drain", metavar="HOST", help="Node to empty (repeatable)."),
-    ] = None,
-    max_moves: Annotated[
-        int | None,
-        typer.Option(
-            "--max-moves",
-            min=0,
-            metavar="N",
-            help="Hard budget on the number of VMs that change node.",
-        ),
-    ] = None,
-    minimise: Annotated[
-        MinimiseChoice,
-        typer.Option(
-            "--minimise",
-            "--minimize",
-            case_sensitive=False,
-            help="What the migration step minimises: memory moved, number of moves, or "
-            "estimated duration.",
-        ),
-    ] = MinimiseChoice.MEMORY,
-    strict_rules: Annotated[
-        bool,
-        typer.Option(
-            "--strict-rules", help="Every affinity rule must hold, or the problem is infeasible."
-        ),
-    ] = False,
-    load: Annotated[
-        LoadChoice | None,
-        typer.Option(
-            "--load",
-            case_sensitive=False,
-            help="With a load history: the statistic the "
-            "threshold is judged at (default p95; without history the vms.csv values).",
-        ),
-    ] = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option(
-            "--time-limit",
-            min=0.1,
-            metavar="S",
-            help="Solver time limit in seconds (default: profile).",
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed", callback=check_seed, metavar="N", help="Solver random seed (0 to 2147483647)."
-        ),
-    ] = 0,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Solver workers (default: profile).")
-    ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model", metavar="PROFILE", help="Profile: rebalance, drain, strict or a PATH.toml."
-        ),
-    ] = "rebalance",
-    export_model: Annotated[
-        Path | None,
-        typer.Option(
-            "--export-model",
-            metavar="FILE",
-            help="Write the CP-SAT model proto (text) to this file.",
-        ),
-    ] = None,
+    headroom: HeadroomOpt = None,
+    drain: DrainOpt = None,
+    max_moves: MaxMovesOpt = None,
+    minimise: MinimiseOpt = MinimiseChoice.MEMORY,
+    strict_rules: StrictRulesOpt = False,
+    load: LoadOpt = None,
+    time_limit: TimeLimitOpt = None,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = None,
+    model: ModelOpt = "rebalance",
+    export_model: ExportModelOpt = None,
     force: ForceOpt = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose",
-            "-v",
-            help="Also show the solver's view: every objective tier with its "
-            "bound and how it was settled.",
-        ),
-    ] = False,
+    verbose: VerboseOpt = False,
     progress: ProgressOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -199,15 +215,9 @@ def plan(
     from planner.profiles import load_profile
 
     check_out_dir(out_dir)
-    if export_model is not None and not export_model.resolve().parent.is_dir():
-        fail(
-            f"--export-model {export_model}: directory {export_model.resolve().parent} "
-            "does not exist"
-        )
-    if export_model is not None and export_model.is_dir():
-        fail(f"--export-model {export_model}: is a directory; give a file name", EXIT_USAGE)
+    _check_export_model(export_model)
     cluster, loaded = load_snapshot(snapshot, json)
-    drained = _drained(cluster, drain or [])
+    drained = drained_nodes(cluster, drain or [])
     prof, rep = load_profile(model)
     if prof is None:
         fail("--model: " + "; ".join(str(p) for p in rep.errors))
@@ -224,27 +234,9 @@ def plan(
         "headroom_pct": headroom,
         "minimise": minimise.value,
         "strict_rules": strict_rules,
-        "load": None if load is None else load.value,
     }
-    load_stat = wanted.pop("load")
-    if getattr(cluster, "history", None) is not None:
-        load_stat = load_stat or "p95"
-    elif load_stat not in (None, "latest"):
-        err.print(
-            "note: the snapshot has no load history (vm_history.csv); --load "
-            f"{load_stat} is not used and the vms.csv values are planned"
-        )
-        load_stat = None
-    defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False}
-    fields = {f.name for f in dataclasses.fields(PlanOptions)}
-    for name, value in list(wanted.items()):
-        if name not in fields:
-            if value != defaults.get(name):
-                err.print(
-                    f"[yellow]hvplan: --{name.split('_')[0].replace('_', '-')} is not "
-                    "supported by this build's optimizer yet; it is ignored[/]"
-                )
-            del wanted[name]
+    load_stat = _load_statistic(cluster, None if load is None else load.value)
+    _drop_unsupported(wanted, {f.name for f in dataclasses.fields(PlanOptions)})
     _age_note(cluster)
     model_file = (
         contextlib.nullcontext(None)
@@ -262,7 +254,47 @@ def plan(
     _report(cluster, summary, out_dir, json, verbose, max_moves, loaded)
 
 
-def _drained(cluster: Cluster, names: list[str]) -> list[int]:
+def _check_export_model(export_model: Path | None) -> None:
+    """``--export-model`` names a file in an existing directory (else exit 1 or 2)."""
+    if export_model is None:
+        return
+    if not export_model.resolve().parent.is_dir():
+        fail(
+            f"--export-model {export_model}: directory {export_model.resolve().parent} "
+            "does not exist"
+        )
+    if export_model.is_dir():
+        fail(f"--export-model {export_model}: is a directory; give a file name", EXIT_USAGE)
+
+
+def _load_statistic(cluster: Cluster, load: str | None) -> str | None:
+    """The statistic the plan is judged at: ``--load`` or p95 with a load history; None
+    (with a note for a ``--load`` other than latest) without one."""
+    if getattr(cluster, "history", None) is not None:
+        return load or "p95"
+    if load not in (None, "latest"):
+        err.print(
+            "note: the snapshot has no load history (vm_history.csv); --load "
+            f"{load} is not used and the vms.csv values are planned"
+        )
+    return None
+
+
+def _drop_unsupported(wanted: dict[str, Any], fields: set[str]) -> None:
+    """Remove the options this build's optimizer does not take (warning when one is set)."""
+    defaults = {"headroom_pct": None, "minimise": "memory", "strict_rules": False}
+    for name, value in list(wanted.items()):
+        if name not in fields:
+            if value != defaults.get(name):
+                err.print(
+                    f"[yellow]hvplan: --{name.split('_')[0].replace('_', '-')} is not "
+                    "supported by this build's optimizer yet; it is ignored[/]"
+                )
+            del wanted[name]
+
+
+def drained_nodes(cluster: Cluster, names: list[str]) -> list[int]:
+    """The node indices of ``--drain`` names (any case); exits 1 naming an unknown node."""
     drained: list[int] = []
     for name in names:
         h = cluster.host_index.get(name.casefold())
