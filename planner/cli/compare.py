@@ -22,6 +22,7 @@ from planner.cli.common import (
     show_table,
     warnings_json,
 )
+from planner.cli.plan import JsonOpt, ProgressOpt
 from planner.textsafe import term_safe
 
 if TYPE_CHECKING:
@@ -69,15 +70,6 @@ SeedOpt = Annotated[
     typer.Option("--seed", callback=check_seed, metavar="N", help="Solver seed (0 to 2147483647)."),
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an earlier comparison in --out.")]
-ProgressOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--progress/--no-progress",
-        show_default=False,
-        help="Show progress on stderr (default: on a terminal, not under --json).",
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 
 def compare_cmd(
