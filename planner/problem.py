@@ -138,6 +138,11 @@ class PlanOptions:
     load_samples:
         Optional :class:`LoadSamples`: capacity must hold at every sample and the threshold
         excess is summed over them (default: the snapshot's single load vector).
+    start_placement:
+        Optional int (V,) placement to start from (a plan made before, for instance the
+        previous round of a plan over a load history): offered to the search as its first
+        candidate, kept only if it keeps every hard rule of this problem.  It never makes
+        the result worse; it does not change what is optimal.
     export_model, log, large_model_booleans:
         Write the CP-SAT model, log the search, override the profile's model-size limit.
     """
@@ -155,6 +160,7 @@ class PlanOptions:
     headroom_pct: float | None = 0.0
     minimise: str = Minimise.MEMORY.value
     load_samples: LoadSamples | None = None
+    start_placement: np.ndarray | None = None
     export_model: Path | None = None
     log: bool = False
     large_model_booleans: int | None = None

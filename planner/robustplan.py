@@ -43,13 +43,20 @@ def pipeline_solver(
     critical samples as ``load_samples``; each :class:`Plan` made is kept in ``plans`` under
     its placement's bytes."""
 
-    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float) -> np.ndarray | None:
+    def solve(
+        cluster: Cluster,
+        samples: Sequence[int],
+        time_limit_s: float,
+        start: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         assert cluster.history is not None
         cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
         samples_used = LoadSamples(
             cpu, mem, base, statistic=statistic.value, indices=tuple(int(s) for s in samples)
         )
-        opts = dataclasses.replace(options, load_samples=samples_used, time_limit_s=time_limit_s)
+        opts = dataclasses.replace(
+            options, load_samples=samples_used, time_limit_s=time_limit_s, start_placement=start
+        )
         res = plan(cluster, opts)
         p = res.placement
         if p is None:

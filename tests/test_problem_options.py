@@ -6,17 +6,25 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from planner.cluster import MoveKind
 from planner.cpsat.solver import SolverParams
 from planner.durations import move_seconds
+from planner.history.model import LoadStatistic
+from planner.history.robust import robust_plan, surrogate_solver
+from planner.history.synthetic import synthetic_history
+from planner.loadmodel import resolve_threshold
 from planner.pipeline import plan
 from planner.problem import LoadSamples, PlanOptions, build_problem
 from planner.reference import hard_violations, host_vm_loads, objective_values
+from planner.snapshot import load_snapshot
 from planner.solve.bounds import cover_bounds
 from tests.strategies import HostSpec, VmSpec, make_cluster
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
 
 
 def _moved(p, names) -> set[str]:  # type: ignore[no-untyped-def]
@@ -183,3 +191,47 @@ def test_multi_sample_migration_bound_never_exceeds_the_brute_force_optimum() ->
         assert b.migration is not None and b.migration <= best
         checked += 1
     assert checked >= 10
+
+
+# --- start_placement ----------------------------------------------------------------------
+
+
+def test_start_placement_is_a_candidate_only_when_it_keeps_the_hard_rules() -> None:
+    c = headroom_cluster()
+    base = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10))
+    assert base.ok
+    # A valid but costlier start (four moves where two do) does not change the optimum.
+    worse = np.array([1, 1, 2, 2] + [0] * 6)
+    assert not hard_violations(base.problem, worse)
+    p = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10, start_placement=worse))
+    assert p.ok and p.result.objective == base.result.objective
+    # A start that breaks a hard rule (every VM on a drained node) is ignored.
+    drained = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10, drain=(1,)))
+    bad = np.array([1] * 10)  # everything on the drained node
+    assert hard_violations(drained.problem, bad)
+    q = plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=10, drain=(1,), start_placement=bad))
+    assert q.ok and q.result.objective == drained.result.objective
+    assert q.result.placement is not None and not (q.result.placement == 1).any()
+
+
+def test_robust_loop_starts_each_round_from_the_best_placement_so_far() -> None:
+    c = load_snapshot(EXAMPLES / "small4")
+    h = synthetic_history(c, 288, seed=5)
+    c = c.replace(history=h)
+    thr = resolve_threshold(c)
+    inner = surrogate_solver(LoadStatistic.P95)
+    starts: list[np.ndarray | None] = []
+    answers: list[np.ndarray | None] = []
+
+    def solver(cl, samples, limit, start):  # type: ignore[no-untyped-def]
+        starts.append(None if start is None else start.copy())
+        answers.append(inner(cl, samples, limit, start))
+        return answers[-1]
+
+    res = robust_plan(c, h, LoadStatistic.P95, thr, solver, 20, max_rounds=3)
+    assert starts[0] is None
+    for i in range(1, len(starts)):
+        # Each later round is offered the best placement judged so far (one of the answers).
+        s = starts[i]
+        assert s is not None and any(np.array_equal(s, a) for a in answers[:i])
+    assert res.placement is not None

@@ -53,10 +53,11 @@ MAX_SAMPLES = 48
 #: Rounds of the loop.
 MAX_ROUNDS = 8
 
-#: ``solve(cluster, sample_indices, time_limit_s) -> placement or None``.  Sample index
-#: ``-1`` stands for the statistic's own load vector (the mean for ``mean``, the snapshot
-#: for ``latest``).
-Solver = Callable[[Cluster, Sequence[int], float], np.ndarray | None]
+#: ``solve(cluster, sample_indices, time_limit_s, start) -> placement or None``.  Sample
+#: index ``-1`` stands for the statistic's own load vector (the mean for ``mean``, the
+#: snapshot for ``latest``); ``start`` is the best placement of the rounds before (``None``
+#: in the first), which the solver may start from.
+Solver = Callable[[Cluster, Sequence[int], float, np.ndarray | None], np.ndarray | None]
 
 
 def _total_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +222,12 @@ def robust_plan(
             break
         rounds += 1
         # Later rounds get half of what is left, so that a last round still fits.
-        p = solve(cluster, samples, left if rounds == max_rounds else max(left / 2, 0.5))
+        p = solve(
+            cluster,
+            samples,
+            left if rounds == max_rounds else max(left / 2, 0.5),
+            best.placement,
+        )
         if p is None:
             break
         loads = sample_loads(cluster, history, [Timeline.constant(p)])
@@ -285,7 +291,12 @@ def surrogate_solver(
     weaker)."""
     optimizer = importlib.import_module("planner.optimizer")
 
-    def solve(cluster: Cluster, samples: Sequence[int], time_limit_s: float) -> np.ndarray | None:
+    def solve(
+        cluster: Cluster,
+        samples: Sequence[int],
+        time_limit_s: float,
+        start: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         assert cluster.history is not None
         cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
         run = cluster.vm_consumes

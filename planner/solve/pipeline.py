@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from planner.cpsat.model import PlacementModel
 from planner.cpsat.solver import SolverParams
 from planner.problem import PlanningProblem, SolveStatus
@@ -63,6 +65,8 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     t, cover_s = time.perf_counter(), bounds.seconds
     decompose(pb, bounds, hot, params, inc, budget, sizes)
     inc.offer(pb.cluster.vm_host, "current placement")
+    if pb.options.start_placement is not None:
+        inc.offer(np.asarray(pb.options.start_placement), "start placement")
     if not inc.proven():
         add_relaxed_bounds(pb, bounds)
     timings = {
