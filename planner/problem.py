@@ -45,6 +45,7 @@ from planner.reference import (
     rule_broken,
     vm_mem_on,
 )
+from planner.samples import LoadSamples
 
 if TYPE_CHECKING:
     from planner.profiles import Profile
@@ -77,38 +78,6 @@ class Minimise(StrEnum):
     MEMORY = "memory"  # MB of moved memory + shutdown_penalty_mb per downtime move
     MOVES = "moves"  # number of moves (+ a penalty per downtime move)
     DURATION = "duration"  # estimated migration seconds (planner.durations)
-
-
-@dataclass(frozen=True, eq=False)
-class LoadSamples:
-    """K load vectors at which a plan is judged (a load history's critical samples).
-
-    Attributes
-    ----------
-    vm_cpu_milli:
-        int (K, V): CPU demand of each VM per sample, milli logical processors (0 for VMs
-        that do not consume).
-    vm_mem_mb:
-        int (K, V): memory of each VM per sample, MB (0 for VMs that do not consume).
-    host_cpu_base_milli:
-        int (K, H): the hosts' own CPU use per sample, milli logical processors.
-    statistic:
-        The load statistic the samples were chosen for (``None``: not from a history).
-    indices:
-        The history sample of each vector (``-1``: the statistic's own vector), so that a
-        verifier can rebuild the same samples from the snapshot's history.
-    """
-
-    vm_cpu_milli: np.ndarray
-    vm_mem_mb: np.ndarray
-    host_cpu_base_milli: np.ndarray
-    statistic: str | None = None
-    indices: tuple[int, ...] = ()
-
-    @property
-    def n_samples(self) -> int:
-        """Number of samples K."""
-        return int(self.vm_cpu_milli.shape[0])
 
 
 @dataclass(frozen=True)
@@ -292,7 +261,16 @@ class PlanningProblem:
         s = self.options.load_samples
         if s is None or s.statistic is None or len(s.indices) != s.n_samples:
             return {}
-        return {"load_statistic": s.statistic, "load_sample_indices": list(s.indices)}
+        out: dict[str, Any] = {
+            "load_statistic": s.statistic,
+            "load_sample_indices": list(s.indices),
+        }
+        if any(h is not None for h in s.threshold_hosts):
+            names = self.cluster.host_names
+            out["load_sample_threshold_hosts"] = [
+                None if h is None else [names[i] for i in h] for h in s.threshold_hosts
+            ]
+        return out
 
 
 # ---------------------------------------------------------------------------- building
@@ -442,7 +420,8 @@ def build_problem(
     boot = cluster.vm_boot_memory_mb
     vm_mem_boot = np.maximum(vm_mem, np.where(cluster.vm_consumes, boot, 0)[None, :])
     headroom = float(opts.headroom_pct or 0.0)
-    cpu_lim, mem_lim, hot_now = _hot_limits(cluster, thr, vm_cpu, vm_mem, base, headroom)
+    mask = None if opts.load_samples is None else opts.load_samples.threshold_mask(cluster.n_hosts)
+    cpu_lim, mem_lim, hot_now = _hot_limits(cluster, thr, vm_cpu, vm_mem, base, headroom, mask)
     cur = cluster.vm_host
     allowed, kind = _allowed(cluster, drained, held_t, prof.allow_shutdown)
     cost, penalty = _move_costs(cluster, kind, minimise, prof.shutdown_penalty_mb)
@@ -506,10 +485,15 @@ def _hot_limits(
     vm_mem: np.ndarray,
     base: np.ndarray,
     headroom: float,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Threshold limits (CPU per sample and host, memory per host), with ``headroom`` points
-    less on the nodes over the threshold now, and those nodes."""
+    less on the nodes over the threshold now, and those nodes.  Where ``mask`` (K, H) is
+    False the CPU limit is the capacity (the threshold does not count there)."""
     cpu_lim, mem_lim = _limits(cluster, thr, base)
+    free = cluster.host_cpu_capacity_milli[None, :].astype(np.int64) - base
+    if mask is not None:
+        cpu_lim = np.where(mask, cpu_lim, free)
     cur = cluster.vm_host
     nh = cluster.n_hosts
     hot_now = np.zeros(nh, dtype=bool)
@@ -524,6 +508,8 @@ def _hot_limits(
             thr.rule,
         )
         c2, m2 = _limits(cluster, room, base)
+        if mask is not None:
+            c2 = np.where(mask, c2, free)
         cpu_lim = np.where(hot_now[None, :], c2, cpu_lim)
         mem_lim = np.where(hot_now, m2, mem_lim)
     return cpu_lim, mem_lim, hot_now

@@ -268,7 +268,7 @@ def _load_samples(cluster: Cluster, parameters: dict[str, Any]) -> LoadSamples |
     snapshot's history (``None`` for a plan on the snapshot's single moment)."""
     from planner.history.model import parse_statistic
     from planner.history.robust import sample_vectors
-    from planner.problem import LoadSamples
+    from planner.samples import LoadSamples
 
     stat, idx = parameters.get("load_statistic"), parameters.get("load_sample_indices")
     if stat is None or idx is None:
@@ -286,8 +286,33 @@ def _load_samples(cluster: Cluster, parameters: dict[str, Any]) -> LoadSamples |
         )
     statistic = parse_statistic(str(stat))
     return LoadSamples(
-        *sample_vectors(cluster, h, statistic, indices), statistic=statistic.value, indices=indices
+        *sample_vectors(cluster, h, statistic, indices),
+        statistic=statistic.value,
+        indices=indices,
+        threshold_hosts=_threshold_hosts(cluster, parameters, len(indices)),
     )
+
+
+def _threshold_hosts(
+    cluster: Cluster, parameters: dict[str, Any], k: int
+) -> tuple[tuple[int, ...] | None, ...]:
+    """``load_sample_threshold_hosts`` (host names per sample, or null) as host indices."""
+    raw = parameters.get("load_sample_threshold_hosts")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) != k:
+        raise ValueError(f"load_sample_threshold_hosts must list one entry per sample ({k})")
+    index = {n.casefold(): i for i, n in enumerate(cluster.host_names)}
+    out: list[tuple[int, ...] | None] = []
+    for entry in raw:
+        if entry is None:
+            out.append(None)
+            continue
+        unknown = [n for n in entry if str(n).casefold() not in index]
+        if unknown:
+            raise ValueError(f"load_sample_threshold_hosts names unknown nodes {unknown}")
+        out.append(tuple(sorted(index[str(n).casefold()] for n in entry)))
+    return tuple(out)
 
 
 __all__ = [

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from planner.cluster import Cluster
 from planner.history.model import LoadStatistic, parse_statistic
-from planner.history.robust import Solver, judge, robust_plan, sample_vectors
+from planner.history.robust import Critical, Solver, judge, robust_plan, sample_vectors
 from planner.loadmodel import resolve_threshold
 from planner.pipeline import Plan, plan
 from planner.problem import LoadSamples, PlanOptions, resolve_profile
@@ -45,15 +44,12 @@ def pipeline_solver(
 
     def solve(
         cluster: Cluster,
-        samples: Sequence[int],
+        critical: Critical,
         time_limit_s: float,
         start: np.ndarray | None = None,
     ) -> np.ndarray | None:
         assert cluster.history is not None
-        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
-        samples_used = LoadSamples(
-            cpu, mem, base, statistic=statistic.value, indices=tuple(int(s) for s in samples)
-        )
+        samples_used = critical_samples(cluster, statistic, critical)
         opts = dataclasses.replace(
             options, load_samples=samples_used, time_limit_s=time_limit_s, start_placement=start
         )
@@ -66,6 +62,22 @@ def pipeline_solver(
         return np.asarray(p)
 
     return solve
+
+
+def critical_samples(cluster: Cluster, statistic: LoadStatistic, critical: Critical) -> LoadSamples:
+    """The :class:`~planner.samples.LoadSamples` of the loop's critical samples, each with
+    the hosts whose threshold counts there."""
+    assert cluster.history is not None
+    samples = list(critical)
+    cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
+    return LoadSamples(
+        cpu,
+        mem,
+        base,
+        statistic=statistic.value,
+        indices=tuple(int(s) for s in samples),
+        threshold_hosts=tuple(None if h is None else tuple(sorted(h)) for h in critical.values()),
+    )
 
 
 def _time_limit(options: PlanOptions) -> float:
@@ -113,16 +125,11 @@ def plan_with_history(
         cluster, h, stat, thr, pipeline_solver(opts, stat, plans), total * (1 - LATEST_SHARE)
     )
     if rob.placement is None:
+        crit = rob.critical or {-1: None}
         return plan(
             cluster,
             dataclasses.replace(
-                opts,
-                time_limit_s=1.0,
-                load_samples=LoadSamples(
-                    *sample_vectors(cluster, h, stat, rob.samples or [-1]),
-                    statistic=stat.value,
-                    indices=tuple(int(s) for s in rob.samples or [-1]),
-                ),
+                opts, time_limit_s=1.0, load_samples=critical_samples(cluster, stat, crit)
             ),
         )
     best = plans[np.asarray(rob.placement, dtype=np.int64).tobytes()]

@@ -223,9 +223,9 @@ def test_robust_loop_starts_each_round_from_the_best_placement_so_far() -> None:
     starts: list[np.ndarray | None] = []
     answers: list[np.ndarray | None] = []
 
-    def solver(cl, samples, limit, start):  # type: ignore[no-untyped-def]
+    def solver(cl, critical, limit, start):  # type: ignore[no-untyped-def]
         starts.append(None if start is None else start.copy())
-        answers.append(inner(cl, samples, limit, start))
+        answers.append(inner(cl, critical, limit, start))
         return answers[-1]
 
     res = robust_plan(c, h, LoadStatistic.P95, thr, solver, 20, max_rounds=3)
@@ -235,3 +235,25 @@ def test_robust_loop_starts_each_round_from_the_best_placement_so_far() -> None:
         s = starts[i]
         assert s is not None and any(np.array_equal(s, a) for a in answers[:i])
     assert res.placement is not None
+
+
+def test_threshold_hosts_limit_the_threshold_to_each_samples_critical_nodes() -> None:
+    # The cluster of the load-samples test: at sample 1, H1 (9,000 > 8,000) is over.  When
+    # the threshold counts at sample 1 only for H3, H1 may stay there (capacity, 10,000,
+    # still holds); when it counts for H1 too, X must leave as before.
+    c, s = samples_cluster()
+    cap = int(c.host_cpu_capacity_milli[0])
+
+    def with_hosts(hosts):  # type: ignore[no-untyped-def]
+        return LoadSamples(
+            s.vm_cpu_milli, s.vm_mem_mb, s.host_cpu_base_milli, threshold_hosts=hosts
+        )
+
+    pb = build_problem(c, PlanOptions(threshold_pct=80.0, load_samples=with_hosts((None, (2,)))))
+    assert pb.cpu_limit.tolist() == [[8000, 8000, 8000], [cap, cap, 8000]]
+    free = plan(c, PlanOptions(threshold_pct=80.0, load_samples=with_hosts((None, (2,)))))
+    assert free.ok and free.result.moves.size == 0
+    assert free.result.objective["excess"] == 0  # W's 9,000 on H2 no longer counts either
+    held = plan(c, PlanOptions(threshold_pct=80.0, load_samples=with_hosts((None, (0, 2)))))
+    assert held.ok and held.result.placement.tolist() == [2, 0, 1, 2]
+    assert held.summary["parameters"]["load_samples"] == 2

@@ -113,7 +113,7 @@ def test_robust_plan_beats_latest_over_the_window() -> None:
     thr = resolve_threshold(c)
     res = robust_plan(c, h, LoadStatistic.P95, thr, surrogate_solver(LoadStatistic.P95), 20)
     assert res.placement is not None
-    latest = surrogate_solver(LoadStatistic.LATEST)(c, [-1], 5, None)
+    latest = surrogate_solver(LoadStatistic.LATEST)(c, {-1: None}, 5, None)
     assert latest is not None
     j_robust, j_latest = judge(c, h, [res.placement, latest], thr, LoadStatistic.P95)
     assert j_robust["node_samples_over_capacity"] == 0

@@ -2,16 +2,21 @@
 node's per-sample load, by a cutting-plane loop over the samples.
 
 The optimizer sees a few *critical samples* only (``PlanOptions.load_samples``: capacity
-hard at each, threshold excess summed).  The loop:
+hard at each, threshold excess summed over the nodes whose threshold counts at each).  The
+loop:
 
 1. start from the sample at the statistic's rank of the cluster's total CPU and of its total
    memory (``latest``/``mean``: the snapshot / the mean vector);
 2. solve; judge the placement at every sample of the window with
    :func:`planner.history.loads.sample_loads`;
-3. add, for every node above 100 % at some sample, its worst sample, and for every node
-   whose statistic (nearest-rank quantile, or mean) is above the threshold, up to
-   :data:`SAMPLES_PER_NODE` of its samples above the threshold with the lowest loads (the
-   cheapest to bring under; bringing enough of them under brings the quantile under);
+3. add, for every node above 100 % at some sample, its worst sample (for capacity only),
+   and for every node whose statistic (nearest-rank quantile, or mean) is above the
+   threshold, up to :data:`SAMPLES_PER_NODE` of its samples above the threshold per
+   resource: at a quantile those at the quantile's rank and just below it (the node is
+   under at the quantile exactly when the sample at the rank is), for the mean the lowest
+   ones above (the cheapest to bring under) -- for that node's threshold only: at a
+   quantile a node may be above the threshold at the other nodes' critical samples, so VMs
+   whose peaks do not coincide may share it (``LoadSamples.threshold_hosts``);
 4. repeat until nothing is violated, no new sample is found, :data:`MAX_SAMPLES` samples
    are in, or the time is up.  The best placement judged so far is kept (fewest node-samples
    over capacity, then nodes over at the statistic, then node-samples over the threshold).
@@ -53,11 +58,13 @@ MAX_SAMPLES = 48
 #: Rounds of the loop.
 MAX_ROUNDS = 8
 
-#: ``solve(cluster, sample_indices, time_limit_s, start) -> placement or None``.  Sample
-#: index ``-1`` stands for the statistic's own load vector (the mean for ``mean``, the
-#: snapshot for ``latest``); ``start`` is the best placement of the rounds before (``None``
-#: in the first), which the solver may start from.
-Solver = Callable[[Cluster, Sequence[int], float, np.ndarray | None], np.ndarray | None]
+#: ``solve(cluster, critical, time_limit_s, start) -> placement or None``.  ``critical``
+#: maps each critical sample to the hosts whose threshold counts there (``None``: every
+#: host); sample index ``-1`` stands for the statistic's own load vector (the mean for
+#: ``mean``, the snapshot for ``latest``); ``start`` is the best placement of the rounds
+#: before (``None`` in the first), which the solver may start from.
+Critical = dict[int, frozenset[int] | None]
+Solver = Callable[[Cluster, Critical, float, np.ndarray | None], np.ndarray | None]
 
 
 def _total_limits(cluster: Cluster, thr: Threshold) -> tuple[np.ndarray, np.ndarray]:
@@ -131,24 +138,64 @@ def initial_samples(cluster: Cluster, history: LoadHistory, statistic: LoadStati
     )
 
 
-def violated_samples(
+def violated_critical(
     cluster: Cluster, loads: SampleLoads, thr: Threshold, statistic: LoadStatistic
-) -> list[int]:
-    """Samples to add after judging one placement (``loads`` of ``S = 1``)."""
+) -> Critical:
+    """Critical samples to add after judging one placement (``loads`` of ``S = 1``): each
+    with the hosts whose threshold is to count there (empty: capacity only)."""
     cpu, mem = loads.cpu_milli[0], loads.memory_used_mb[0]
     counted = cluster.host_state != 2
-    add: set[int] = set()
+    add: dict[int, set[int]] = {}
     excess = np.maximum(cpu - cluster.host_cpu_capacity_milli, 0) / cluster.host_cpu_capacity_milli
     excess = excess + np.maximum(mem - cluster.host_memory_mb, 0) / cluster.host_memory_mb
     for h in np.flatnonzero((excess > 0).any(axis=0) & counted):
-        add.add(int(np.argmax(excess[:, h])))
+        add.setdefault(int(np.argmax(excess[:, h])), set())
     lim_c, lim_m = _total_limits(cluster, thr)
     sc, sm = statistic_loads(loads, statistic)
     for h in np.flatnonzero(((sc[0] > lim_c) | (sm[0] > lim_m)) & counted):
-        rel = np.maximum(cpu[:, h] / max(lim_c[h], 1), mem[:, h] / max(lim_m[h], 1))
-        above = np.flatnonzero(rel > 1.0)
-        add.update(int(t) for t in above[np.argsort(rel[above], kind="stable")][:SAMPLES_PER_NODE])
-    return sorted(add)
+        for t in _binding_samples(cpu[:, h], mem[:, h], int(lim_c[h]), int(lim_m[h]), statistic):
+            add.setdefault(t, set()).add(int(h))
+    return {t: frozenset(add[t]) for t in sorted(add)}
+
+
+def _binding_samples(
+    cpu: np.ndarray, mem: np.ndarray, lim_c: int, lim_m: int, statistic: LoadStatistic
+) -> list[int]:
+    """Up to :data:`SAMPLES_PER_NODE` samples per resource over its limit that decide one
+    node's statistic.  At a quantile: the samples at the quantile's rank and just below it
+    (a node may stay above the limit at the samples ranked higher; it is under at the
+    quantile exactly when the sample at the rank is).  For the mean: the samples just
+    above the limit (the cheapest to bring under)."""
+    out: list[int] = []
+    for load, lim in ((cpu, lim_c), (mem, lim_m)):
+        order = np.argsort(load, kind="stable")
+        if statistic in QUANTILE:
+            k = nearest_rank(len(load), QUANTILE[statistic])
+            picks = order[max(k - SAMPLES_PER_NODE + 1, 0) : k + 1][::-1]
+        else:
+            picks = order[np.searchsorted(load[order], lim, side="right") :][:SAMPLES_PER_NODE]
+        out.extend(int(t) for t in picks if load[t] > lim)
+    return sorted(set(out))
+
+
+def merge_critical(have: Critical, new: Critical, room: int) -> Critical:
+    """``have`` with what ``new`` adds (at most ``room`` new samples, in sample order);
+    unchanged (the same object) when ``new`` adds nothing."""
+    out = dict(have)
+    changed = False
+    for t, hosts in new.items():
+        if t not in out:
+            if room <= 0:
+                continue
+            room -= 1
+            out[t] = hosts
+            changed = True
+        else:
+            cur = out[t]
+            if cur is not None and hosts is not None and not hosts <= cur:
+                out[t] = cur | hosts
+                changed = True
+    return dict(sorted(out.items())) if changed else have
 
 
 @dataclass
@@ -157,7 +204,7 @@ class RobustResult:
 
     placement: np.ndarray | None
     statistic: LoadStatistic
-    samples: list[int] = field(default_factory=list)
+    critical: Critical = field(default_factory=dict)
     rounds: int = 0
     converged: bool = False
     judgement: dict[str, Any] = field(default_factory=dict)
@@ -168,7 +215,7 @@ class RobustResult:
         return {
             "statistic": self.statistic.value,
             "rounds": self.rounds,
-            "critical_samples": len([s for s in self.samples if s >= 0]),
+            "critical_samples": len([s for s in self.critical if s >= 0]),
             "converged": self.converged,
             "seconds": round(self.seconds, 3),
             "after": self.judgement,
@@ -213,7 +260,7 @@ def robust_plan(
         The best placement judged (``None`` when no solve found one).
     """
     t0 = time.monotonic()
-    samples = initial_samples(cluster, history, statistic)
+    critical: Critical = {t: None for t in initial_samples(cluster, history, statistic)}
     best: RobustResult = RobustResult(None, statistic)
     rounds = 0
     while rounds < max_rounds:
@@ -222,28 +269,25 @@ def robust_plan(
             break
         rounds += 1
         # Later rounds get half of what is left, so that a last round still fits.
-        p = solve(
-            cluster,
-            samples,
-            left if rounds == max_rounds else max(left / 2, 0.5),
-            best.placement,
-        )
+        limit = left if rounds == max_rounds else max(left / 2, 0.5)
+        p = solve(cluster, critical, limit, best.placement)
         if p is None:
             break
         loads = sample_loads(cluster, history, [Timeline.constant(p)])
         j = _judge_loads(cluster, loads, thr, statistic)[0]
         if best.placement is None or _rank(j) < _rank(best.judgement):
-            best = RobustResult(np.asarray(p), statistic, list(samples), rounds, False, j)
-        new = [t for t in violated_samples(cluster, loads, thr, statistic) if t not in samples]
-        if not new or (
-            j["node_samples_over_capacity"] == 0 and j["nodes_over_threshold_at_statistic"] == 0
-        ):
-            best.converged = not new or _rank(j) == (0, 0, _rank(j)[2])
+            best = RobustResult(np.asarray(p), statistic, dict(critical), rounds, False, j)
+        if j["node_samples_over_capacity"] == 0 and j["nodes_over_threshold_at_statistic"] == 0:
+            best.converged = _rank(best.judgement) == (0, 0, _rank(best.judgement)[2])
             break
-        room = MAX_SAMPLES - len(samples)
-        if room <= 0:
-            break
-        samples = sorted(set(samples) | set(new[:room]))
+        grown = merge_critical(
+            critical,
+            violated_critical(cluster, loads, thr, statistic),
+            MAX_SAMPLES - len(critical),
+        )
+        if grown is critical:
+            break  # nothing new to add: the loop has done what it can
+        critical = grown
     best.rounds = rounds
     best.seconds = time.monotonic() - t0
     return best
@@ -293,12 +337,12 @@ def surrogate_solver(
 
     def solve(
         cluster: Cluster,
-        samples: Sequence[int],
+        critical: Critical,
         time_limit_s: float,
         start: np.ndarray | None = None,
     ) -> np.ndarray | None:
         assert cluster.history is not None
-        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, samples)
+        cpu, mem, base = sample_vectors(cluster, cluster.history, statistic, list(critical))
         run = cluster.vm_consumes
         c = cluster.replace(
             vm_cpu_milli=np.where(run, cpu.max(axis=0), cluster.vm_cpu_milli),
@@ -332,5 +376,7 @@ __all__ = [
     "sample_vectors",
     "statistic_loads",
     "surrogate_solver",
-    "violated_samples",
+    "Critical",
+    "merge_critical",
+    "violated_critical",
 ]
