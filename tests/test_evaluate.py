@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import planner.evaluate as ev
+import planner.evaluate_numpy as evaluate_numpy
 from planner.checks import placement_violations
 from planner.cluster import Cluster, HostState, RuleType
 from planner.evaluate import HAVE_NUMBA, VIOLATION_KINDS, default_thresholds, evaluate
@@ -269,7 +269,7 @@ def test_chunked_rows_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> N
     c = make_cluster(hosts, vms, rules)
     batch = rng.integers(0, 4, (25, 10))
     whole = evaluate(c, batch, engine="numpy")
-    monkeypatch.setattr(ev, "CHUNK_ELEMENTS", 7)  # a chunk of 1 row per step
+    monkeypatch.setattr(evaluate_numpy, "CHUNK_ELEMENTS", 7)  # a chunk of 1 row per step
     chunked = evaluate(c, batch, engine="numpy")
     np.testing.assert_array_equal(whole.cpu_milli, chunked.cpu_milli)
     for kind in VIOLATION_KINDS:

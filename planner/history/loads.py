@@ -8,8 +8,9 @@ at every sample: ``S x T x V`` scatter-adds.
 
 How it is fast
 --------------
-The numba engine walks the samples in parallel blocks; each block rebuilds every timeline's
-placement at its first sample and applies the moves as it goes.  Per sample it reads the
+The numba engine (:func:`planner.kernels.timeline_sums`) walks the samples in parallel
+blocks; each block rebuilds every timeline's placement at its first sample and applies the
+moves as it goes.  Per sample it reads the
 VMs' CPU and memory once, packs them into one ``int64`` per VM (memory in the high 32 bits),
 and adds that word into each timeline's node row (two accumulators, so that neighbouring VMs
 on one node do not wait on each other): one add per VM-sample-timeline, with the loads of
@@ -27,16 +28,15 @@ from typing import Literal
 
 import numpy as np
 
+from planner import kernels
 from planner.cluster import Cluster, HostState
-from planner.evaluate import HAVE_NUMBA
 from planner.history.model import LoadHistory, nearest_rank
+from planner.kernels import HAVE_NUMBA
 from planner.loadmodel import Threshold
 
 Engine = Literal["auto", "numpy", "numba"]
 #: Below this many VM-samples "auto" uses NumPy (compiling would cost more than it saves).
 NUMBA_MIN_CELLS = 1 << 21
-#: Samples per parallel block of the compiled kernel.
-_BLOCK = 32
 
 
 @dataclass(frozen=True)
@@ -85,65 +85,6 @@ class SampleLoads:
 
     cpu_milli: np.ndarray  # base + VMs
     memory_used_mb: np.ndarray  # reserve + VMs
-
-
-if HAVE_NUMBA:
-    import numba as _nb
-
-    @_nb.njit(cache=True, boundscheck=False)
-    def _add_row(
-        row: np.ndarray, packed: np.ndarray, out: np.ndarray, a1: np.ndarray
-    ) -> None:  # pragma: no cover - compiled
-        v_count = row.shape[0]
-        even = v_count - (v_count & 1)
-        for v in range(0, even, 2):
-            out[row[v]] += packed[v]
-            a1[row[v + 1]] += packed[v + 1]
-        if v_count & 1:
-            out[row[v_count - 1]] += packed[v_count - 1]
-        for h in range(out.shape[0]):
-            out[h] += a1[h]
-            a1[h] = 0
-
-    @_nb.njit(parallel=True, cache=True, boundscheck=False)
-    def _timeline_kernel(
-        cpu: np.ndarray,
-        mem: np.ndarray,
-        init: np.ndarray,
-        ev_t: np.ndarray,
-        ev_v: np.ndarray,
-        ev_h: np.ndarray,
-        ev_first: np.ndarray,
-        n_hosts: int,
-    ) -> np.ndarray:  # pragma: no cover
-        t_count, v_count = cpu.shape
-        s_count = init.shape[0]
-        out = np.zeros((s_count, t_count, n_hosts), dtype=np.int64)
-        n_blocks = (t_count + _BLOCK - 1) // _BLOCK
-        for b in _nb.prange(n_blocks):
-            t0 = b * _BLOCK
-            t1 = min(t_count, t0 + _BLOCK)
-            cur = init.copy()
-            ptr = np.empty(s_count, dtype=np.int64)
-            for s in range(s_count):
-                i = ev_first[s]
-                while i < ev_first[s + 1] and ev_t[i] <= t0:
-                    cur[s, ev_v[i]] = ev_h[i]
-                    i += 1
-                ptr[s] = i
-            packed = np.empty(v_count, dtype=np.int64)
-            a1 = np.zeros(n_hosts, dtype=np.int64)
-            for t in range(t0, t1):
-                for v in range(v_count):
-                    packed[v] = (np.int64(mem[t, v]) << 32) | np.int64(cpu[t, v])
-                for s in range(s_count):
-                    i = ptr[s]
-                    while i < ev_first[s + 1] and ev_t[i] <= t:
-                        cur[s, ev_v[i]] = ev_h[i]
-                        i += 1
-                    ptr[s] = i
-                    _add_row(cur[s], packed, out[s, t], a1)
-        return out
 
 
 def _packable(cluster: Cluster, history: LoadHistory) -> bool:
@@ -220,8 +161,8 @@ def sample_loads(
         ev_first = np.concatenate(
             [[0], np.cumsum([len(tl.move_sample) for tl in timelines])]
         ).astype(np.int64)
-        packed = _timeline_kernel(
-            history.vm_cpu_milli, history.vm_mem_mb, init, ev_t, ev_v, ev_h, ev_first, h_count
+        packed = kernels.timeline_sums(
+            history.vm_cpu_milli, history.vm_mem_mb, init, (ev_t, ev_v, ev_h, ev_first), h_count
         )
         cpu = packed & 0xFFFFFFFF
         mem = packed >> 32

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 import planner.evaluate as ev
+import planner.evaluate_numpy as evn
 from planner.cluster import Cluster, HostState
 from planner.generate import GeneratorOptions, generate_cluster
 from planner.loadmodel import Threshold, threshold_limits
@@ -122,7 +123,7 @@ def main() -> None:
     lim_m = np.array([m for _, m in lims], dtype=np.int64)
     up = cluster.host_up
     counted = cluster.host_state != HostState.DOWN
-    stats_fn = ev._load_stats_numba if engine == "numba" else ev._load_stats_numpy
+    stats_fn = ev._load_stats_numba if engine == "numba" else evn.load_stats_numpy
     vm_cpu, vm_mem = ev.host_sums(cluster, batch, engine)  # type: ignore[arg-type]
     compact = batch.astype(np.int16)  # host indices fit 16 bits: half the bytes to stream
     # The compact batch format: with at most 255 hosts (Hyper-V allows 64) a placement fits
@@ -135,8 +136,8 @@ def main() -> None:
             ev._numba_pass(cluster, batch, with_checks=True)
             return
         counts = {kind: np.zeros(a.k, dtype=np.int64) for kind in ev.VIOLATION_KINDS}
-        ev._owner_counts(cluster, batch, counts)
-        ev._rule_counts(cluster, batch, counts)
+        evn.owner_counts(cluster, batch, counts)
+        evn.rule_counts(cluster, batch, counts)
 
     steps: dict[str, Callable[[], Any]] = {
         "full": run(engine),  # type: ignore[arg-type]
