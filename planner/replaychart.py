@@ -16,6 +16,9 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
     """Two panels (CPU %, memory %): per strategy the highest node load at every sample,
     the threshold as a dashed line, and one row of ticks per strategy at its migrations.
 
+    The legend (one for both panels) stands outside the plot area, to the right, so that it
+    hides no line however many strategies there are; the tick rows use the lines' colours.
+
     Parameters
     ----------
     result:
@@ -30,12 +33,12 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
     rows = [s for s in result.strategies if strategies is None or s.name in strategies]
     ts = result.history.timestamps
     hours = (ts - ts[0]) / 3600.0
-    fig = Figure(figsize=(11, 7.5))
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
     ax_c, ax_m, ax_t = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.6]})
-    for s in rows:
+    for i, s in enumerate(rows):
         label = chart_text(s.name)
-        ax_c.plot(hours, s.peak_cpu_pct, lw=0.8, label=label)
-        ax_m.plot(hours, s.peak_memory_pct, lw=0.8, label=label)
+        ax_c.plot(hours, s.peak_cpu_pct, lw=0.8, color=f"C{i % 10}", label=label)
+        ax_m.plot(hours, s.peak_memory_pct, lw=0.8, color=f"C{i % 10}")
     thr = result.threshold
     for ax, value, what in ((ax_c, thr.cpu_pct, "CPU"), (ax_m, thr.memory_pct, "memory")):
         ax.axhline(value, color="k", ls="--", lw=0.8)
@@ -52,7 +55,7 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
     ax_t.set_xlabel("hours from " + chart_text(result.history.window()["start"]))
     ax_t.set_ylim(-0.6, len(rows) - 0.4)
     ax_t.set_title("migrations", fontsize=8)
-    ax_c.legend(fontsize=7, ncol=2, loc="upper right")
+    fig.legend(loc="outside right upper", fontsize=7, title="strategy", title_fontsize=8)
     ax_c.set_title(
         chart_text(
             f"{result.cluster.name}: replay of "
@@ -60,7 +63,6 @@ def replay_figure(result: ReplayResult, strategies: list[str] | None = None) -> 
         ),
         fontsize=9,
     )
-    fig.tight_layout()
     return fig
 
 
