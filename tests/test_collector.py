@@ -27,7 +27,7 @@ from planner.collector import (
     script_rows,
     write_collector,
 )
-from planner.history import reader as history_reader
+from planner.history.source import HOST_SPEC, VM_SPEC, Spec
 from planner.snapshot import (
     CLUSTER_COLS,
     HOST_COLS,
@@ -45,7 +45,7 @@ class HistoryCol(NamedTuple):
     required: bool
 
 
-def _history_cols(spec: history_reader._Spec) -> tuple[HistoryCol, ...]:
+def _history_cols(spec: Spec) -> tuple[HistoryCol, ...]:
     """The history reader's columns: timestamp, entity and value required, the rest not."""
     required = ("timestamp", spec.entity, spec.value)
     return (
@@ -60,8 +60,8 @@ LOADER_COLUMNS = {
     "vms.csv": VM_COLS,
     "affinity_rules.csv": RULE_COLS,
     "networks.csv": NETWORK_COLS,
-    "vm_history.csv": _history_cols(history_reader._VM),
-    "host_history.csv": _history_cols(history_reader._HOST),
+    "vm_history.csv": _history_cols(VM_SPEC),
+    "host_history.csv": _history_cols(HOST_SPEC),
 }
 # SPEC section 1 columns that the snapshot loader gains in this release (cluster model
 # owner); until it knows them they are read as unknown columns (a warning).
