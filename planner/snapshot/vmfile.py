@@ -120,28 +120,22 @@ def _memory_columns(r: dict[str, Any], file: str, report: Report) -> None:
         return
     lo, hi = r["memory_minimum_mb"], r["memory_maximum_mb"]
     row = r["_row"]
-    if lo > start:
-        col = "memory_minimum_mb" if given["memory_minimum_mb"] else "memory_startup_mb"
-        report.error(
-            file,
-            f"Dynamic Memory needs memory_minimum_mb <= memory_startup_mb ({lo} > {start})",
-            row=row,
-            column=col,
-            value=r[col],
-            expected=f"minimum <= {start} <= maximum",
-        )
-        bad.add(col)
-    if start > hi:
-        col = "memory_maximum_mb" if given["memory_maximum_mb"] else "memory_startup_mb"
-        report.error(
-            file,
-            f"Dynamic Memory needs memory_startup_mb <= memory_maximum_mb ({start} > {hi})",
-            row=row,
-            column=col,
-            value=r[col],
-            expected=f"minimum <= {start} <= maximum",
-        )
-        bad.add(col)
+    # (a, b) out of order, and the column to blame: the bound when given, else the startup.
+    for a, b, bound in (
+        ("memory_minimum_mb", "memory_startup_mb", "memory_minimum_mb"),
+        ("memory_startup_mb", "memory_maximum_mb", "memory_maximum_mb"),
+    ):
+        if r[a] > r[b]:
+            col = bound if given[bound] else "memory_startup_mb"
+            report.error(
+                file,
+                f"Dynamic Memory needs {a} <= {b} ({r[a]} > {r[b]})",
+                row=row,
+                column=col,
+                value=r[col],
+                expected=f"minimum <= {start} <= maximum",
+            )
+            bad.add(col)
     if bad:
         r["_bad"] = bad
     elif r["state"] in (VmState.RUNNING, VmState.PAUSED) and not lo <= mem <= hi:
