@@ -276,6 +276,41 @@ def _header(
     return (hmap, keys) if ok else None
 
 
+def _bad_cells(
+    rec: dict[str, str], num: int, fname: str, hmap: dict[str, str], report: Report
+) -> bool:
+    """Report the cells of one record that are too long or hold a line break or NUL (a too
+    long cell is emptied); whether there was one."""
+    broken = False
+    for k, cell in rec.items():
+        if len(cell) > MAX_FIELD_CHARS:
+            report.error(
+                fname,
+                f"value is {len(cell)} characters long; the limit is {MAX_FIELD_CHARS}",
+                row=num,
+                column=hmap[k],
+                value=cell,
+            )
+            rec[k] = ""
+            broken = True
+        elif "\n" in cell or "\r" in cell:
+            # No column holds multi-line text: this is an unclosed quote that swallowed
+            # the rows after it, or a value with a line break (which no value may hold).
+            report.error(
+                fname,
+                f'value spans several lines ({LINE_BREAK_MESSAGE}): is a closing quote (") '
+                "missing?",
+                row=num,
+                column=hmap[k],
+                value=cell,
+            )
+            broken = True
+        elif "\x00" in cell:
+            report.error(fname, NUL_MESSAGE, row=num, column=hmap[k], value=cell)
+            broken = True
+    return broken
+
+
 def read_table(
     path: Path,
     report: Report,
@@ -312,8 +347,13 @@ def read_table(
     skipped: list[dict[str, str]] = []
     width = len(keys)
     has_nul = text is not None and "\x00" in text
+    all_named = all(keys)
+    strip = str.strip
     for num, r in numbered[1:]:
-        rec = {k: c.strip() for k, c in zip(keys, r, strict=False) if k}
+        if all_named:
+            rec = dict(zip(keys, map(strip, r), strict=False))
+        else:
+            rec = {k: c.strip() for k, c in zip(keys, r, strict=False) if k}
         if len(r) > width and any(c.strip() for c in r[width:]):
             report.error(
                 fname,
@@ -324,33 +364,14 @@ def read_table(
             )
             skipped.append(rec)
             continue
-        broken = False
-        for k, cell in rec.items():
-            if len(cell) > MAX_FIELD_CHARS:
-                report.error(
-                    fname,
-                    f"value is {len(cell)} characters long; the limit is {MAX_FIELD_CHARS}",
-                    row=num,
-                    column=hmap[k],
-                    value=cell,
-                )
-                rec[k] = ""
-                broken = True
-            elif "\n" in cell or "\r" in cell:
-                # No column holds multi-line text: this is an unclosed quote that swallowed
-                # the rows after it, or a value with a line break (which no value may hold).
-                report.error(
-                    fname,
-                    f'value spans several lines ({LINE_BREAK_MESSAGE}): is a closing quote (") '
-                    "missing?",
-                    row=num,
-                    column=hmap[k],
-                    value=cell,
-                )
-                broken = True
-            elif has_nul and "\x00" in cell:
-                report.error(fname, NUL_MESSAGE, row=num, column=hmap[k], value=cell)
-                broken = True
+        # One scan of the row for what no cell may hold; each cell only when it is found.
+        joined = "".join(rec.values())
+        broken = (
+            len(joined) > MAX_FIELD_CHARS
+            or "\n" in joined
+            or "\r" in joined
+            or (has_nul and "\x00" in joined)
+        ) and _bad_cells(rec, num, fname, hmap, report)
         if broken:
             skipped.append(rec)
             continue
@@ -382,49 +403,50 @@ def parse_columns(table: Table, cols: Sequence[Col], report: Report) -> list[dic
     for c in cols:
         if c.required and c.name not in table.header:
             report.error(table.file, "required column is missing", column=c.name)
-    absent = [c for c in cols if c.name not in table.header]
+    absent = {c.name: c.default for c in cols if c.name not in table.header}
+    cells = [(c.name, table.header[c.name], c.parse, c.required, c.default) for c in present]
+    # Every file's first column is its name: the formula warning comes first on its row.
+    named = "name" in table.header
     out: list[dict[str, Any]] = []
     for rec, num in zip(table.records, table.rownum, strict=True):
-        row: dict[str, Any] = {"_row": num}
-        for c in absent:
-            row[c.name] = c.default
-        for c in present:
-            s = rec.get(c.name, "")
-            if s == "":
-                if c.required:
+        row: dict[str, Any] = {"_row": num, **absent}
+        if named:
+            _formula_warning(rec.get("name", ""), table, num, report)
+        for name, shown, parse, required, default in cells:
+            s = rec.get(name, "")
+            if not s:
+                if required:
                     report.error(
                         table.file,
                         "value is required",
                         row=num,
-                        column=table.header[c.name],
+                        column=shown,
                         value="",
                         expected="a value",
                     )
-                    row.setdefault("_bad", set()).add(c.name)
-                row[c.name] = c.default
+                    row.setdefault("_bad", set()).add(name)
+                row[name] = default
                 continue
-            if c.name == "name" and s[0] in FORMULA_PREFIXES:
-                report.warning(
-                    table.file,
-                    f"name starts with {s[0]!r}: a spreadsheet opening "
-                    "a CSV file would run it as a formula (hvplan's own CSV "
-                    "outputs write such names with a leading ')",
-                    row=num,
-                    column=table.header[c.name],
-                    value=s,
-                )
             try:
-                row[c.name] = c.parse(s)
+                row[name] = parse(s)
             except BadValue as e:
                 report.error(
-                    table.file,
-                    f"expected {e}",
-                    row=num,
-                    column=table.header[c.name],
-                    value=s,
-                    expected=str(e),
+                    table.file, f"expected {e}", row=num, column=shown, value=s, expected=str(e)
                 )
-                row[c.name] = None
-                row.setdefault("_bad", set()).add(c.name)
+                row[name] = None
+                row.setdefault("_bad", set()).add(name)
         out.append(row)
     return out
+
+
+def _formula_warning(name: str, table: Table, num: int, report: Report) -> None:
+    if name and name[0] in FORMULA_PREFIXES:
+        report.warning(
+            table.file,
+            f"name starts with {name[0]!r}: a spreadsheet opening "
+            "a CSV file would run it as a formula (hvplan's own CSV "
+            "outputs write such names with a leading ')",
+            row=num,
+            column=table.header["name"],
+            value=name,
+        )

@@ -84,10 +84,17 @@ def named_rows(
     out: NamedRows[T] = NamedRows(
         [], {}, [], table.skipped_values("name"), "name" in table.header, len(rows)
     )
-    first: dict[str, int] = {}
+    first: dict[str, int] = {}  # casefolded name -> the row it is first on
     for r in rows:
         name = r["name"]
-        duplicate = name is not None and _duplicate(r, first, table.file, what, report)
+        duplicate = False
+        key = "" if name is None else name.casefold()
+        if name is not None:
+            duplicate = key in first
+            if duplicate:
+                _duplicate(r, first[key], table.file, what, report)
+            else:
+                first[key] = r["_row"]
         usable = name is not None and not duplicate
         if usable and listed and LIST_SEPARATOR in name:
             report.error(
@@ -103,28 +110,20 @@ def named_rows(
         extra = check(r, duplicate)
         if not usable:
             if name is not None:
-                out.unresolved.add(name.casefold())
+                out.unresolved.add(key)
             continue
-        out.index[name.casefold()] = len(out.rows)
+        out.index[key] = len(out.rows)
         out.rows.append(r)
         out.extra.append(extra)
     return out
 
 
-def _duplicate(
-    r: dict[str, Any], first: dict[str, int], file: str, what: str, report: Report
-) -> bool:
-    """Whether the row's name was used on an earlier row (reported); else it is recorded."""
-    key = r["name"].casefold()
-    if key not in first:
-        first[key] = r["_row"]
-        return False
+def _duplicate(r: dict[str, Any], first: int, file: str, what: str, report: Report) -> None:
     report.error(
         file,
-        f"duplicate {what} name (names ignore case; first on row {first[key]})",
+        f"duplicate {what} name (names ignore case; first on row {first})",
         row=r["_row"],
         column="name",
         value=r["name"],
         expected=f"a {what} name not used on another row",
     )
-    return True
