@@ -13,6 +13,7 @@ from planner.optimizer import optimize
 from planner.problem import PlanOptions, build_problem, hard_violations, objective_values
 from planner.solve.bounds import TierBounds, compute_bounds
 from planner.solve.downtime import downtime_vms, live_instead
+from planner.solve.greedy import greedy_assign
 from planner.solve.incumbent import Incumbent
 from planner.solve.pipeline import solver_params
 from tests.strategies import HostSpec, VmSpec, make_cluster
@@ -80,3 +81,20 @@ def test_solve_of_the_cluster_has_no_downtime_move() -> None:
     # it now, so that is not the current placement's time 0).
     first = res.timings["first_under_threshold"]
     assert 0 < first <= res.solve_seconds and res.timings["first_plan"] <= first
+
+
+def test_greedy_prefers_a_live_target_that_fits_under_the_threshold() -> None:
+    # H2 carries 2 LP of base load, H3 (AMD) none: H3 is the emptier node, but X reaches it
+    # only by Shutdown.  X on H2 is 10 of 16 LP = 62.5 %, under Medium's threshold: the
+    # greedy takes H2 (before, it took the emptiest node, H3, and left the downtime move to
+    # the later stages).
+    c = make_cluster(
+        [HostSpec("H1"), HostSpec("H2", cpu_base_milli=2000), HostSpec("H3", vendor=Vendor.AMD)],
+        [
+            VmSpec("X", "H1", vcpus=8, cpu_milli=8000, memory_mb=8192, allow_downtime=True),
+            VmSpec("Y", "H1", vcpus=4, cpu_milli=4000, memory_mb=8192),
+        ],
+    )
+    pb = build_problem(c, PlanOptions(level="medium"))
+    p = greedy_assign(pb, c.vm_host, np.array([0]), {0: np.flatnonzero(pb.allowed[0])})
+    assert p is not None and p.tolist() == [1, 0]

@@ -2,7 +2,8 @@
 CP-SAT models, and often already optimal.
 
 Units (movers tied by hard SameNode rules) are placed most constrained first, then largest,
-on the allowed target that leaves the lowest worst-resource load, keeping every node at or
+on the allowed target that leaves the lowest worst-resource load (among the targets reached
+without downtime when one of them fits as well as a Shutdown target), keeping every node at or
 under the threshold when possible (else under 100 %), within its running-VM limit, and every
 hard rule and anti-affinity class intact (soft rules, broken now, are left to the models).
 Loads are each VM's highest over the load samples, so capacity holds at every sample.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.cluster import RuleType
-from planner.problem import PlanningProblem
+from planner.problem import BOOT_KINDS, PlanningProblem
 
 
 class _Placer:
@@ -76,6 +77,13 @@ class _Placer:
             t[self.targets[v]] = True
             ok &= t
         return ok
+
+    def no_downtime(self, u: list[int]) -> np.ndarray:
+        """Hosts every VM of ``u`` reaches without downtime (Live, Quick, or its own)."""
+        kind = self.pb.move_kind[u]
+        ok = ~np.isin(kind, BOOT_KINDS)
+        ok[np.arange(len(u)), self.start[u]] = True
+        return np.asarray(ok.all(axis=0))
 
     def hosts_for(self, u: list[int]) -> np.ndarray:
         """Hosts ``u`` may take given where everyone else is now (targets and rules)."""
@@ -144,6 +152,9 @@ def greedy_assign(
         pool = under if under.any() else ok & pl.fits(uc, um, ur, False)
         if not pool.any():
             return None
+        live = pool & pl.no_downtime(u)
+        if live.any():
+            pool = live  # a downtime move only where no move without it fits as well
         home = int(start[u[0]])
         if all(int(start[v]) == home for v in u) and pool[home]:
             h = home  # not forced to leave and still fits: staying costs nothing
@@ -199,6 +210,8 @@ def _repair(pl: _Placer, order: list[list[int]], start: np.ndarray) -> None:
                 ok = pl.hosts_for(u)
                 ok[h] = False
                 room = ok & pl.fits(uc, um, ur, True)
+                if (room & pl.no_downtime(u)).any():
+                    room &= pl.no_downtime(u)
                 h2 = pl.lowest(room, uc, um) if room.any() else h
                 pl.put(u, h2)
                 if h2 != h:
