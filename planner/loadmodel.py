@@ -17,7 +17,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from planner.cluster import CPU_UNITS, Cluster, HostState
+from planner.cluster import AUTO_BALANCER_LEVEL_NAMES, CPU_UNITS, Cluster, HostState
 
 
 class Level(StrEnum):
@@ -35,7 +35,8 @@ class HighMode(StrEnum):
     ABSOLUTE = "absolute"  # 60 %
 
 
-LEVEL_BY_NUMBER = {1: Level.LOW, 2: Level.MEDIUM, 3: Level.HIGH}
+#: ``AutoBalancerLevel`` number → level, from the one name table of the cluster setting.
+LEVEL_BY_NUMBER = {n: Level(name.lower()) for n, name in AUTO_BALANCER_LEVEL_NAMES.items()}
 FIXED_LEVEL_PCT = {Level.LOW: 80.0, Level.MEDIUM: 70.0}
 HIGH_ABSOLUTE_PCT = 60.0
 HIGH_MARGIN_PCT = 5.0

@@ -50,7 +50,7 @@ from importlib import resources
 from pathlib import Path
 
 from planner import __version__
-from planner.cluster import Cluster
+from planner.cluster import MOVE_KIND_NAMES, Cluster
 from planner.sequencing import Move, SequenceResult
 
 #: Characters PowerShell's tokenizer treats as a single quote (ASCII ' and U+2018-U+201B).
@@ -60,8 +60,9 @@ PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
 MOVE_TABLE_BEGIN = "# >>> hvplan move table >>>"
 MOVE_TABLE_END = "# <<< hvplan move table <<<"
 
-#: ``-MigrationType`` value (or ``Start``) per move kind (``MoveKind`` values 0..3).
-MIGRATION_TYPES = {0: "Live", 1: "Quick", 2: "Shutdown", 3: "Start"}
+#: ``-MigrationType`` value (or ``Start``) per move kind (``MoveKind`` values 0..3): the one
+#: move kind name table, :data:`planner.cluster.MOVE_KIND_NAMES`.
+MIGRATION_TYPES = {int(kind): name for kind, name in MOVE_KIND_NAMES.items()}
 #: Move kinds with downtime: the runbook refuses them without ``-AllowDowntime``.
 DOWNTIME_TYPES = ("Shutdown", "Start")
 

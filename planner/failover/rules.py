@@ -7,13 +7,15 @@ from typing import Literal
 
 import numpy as np
 
+from planner.cluster import PRIORITY_NAMES as CLUSTER_PRIORITY_NAMES
 from planner.cluster import Cluster, RuleType
 
 Mode = Literal["failover", "drain"]
 
 #: Priorities reported separately, highest first.
 PRIORITIES = (3000, 2000, 1000)
-PRIORITY_NAMES = {3000: "high", 2000: "medium", 1000: "low", 0: "noautostart"}
+#: Priority names in lower case, from the one table (planner.cluster.PRIORITY_NAMES).
+PRIORITY_NAMES = {value: name.lower() for value, name in CLUSTER_PRIORITY_NAMES.items()}
 
 # Rule-group kinds: which hosts a group member may take, given where members already run.
 NODE_EXCL, DOM_EXCL, NODE_INCL, DOM_INCL, NODE_SOFT = range(5)

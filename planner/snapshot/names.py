@@ -91,9 +91,20 @@ class _Checker:
 
 
 def snapshot_name_problems(cluster: Cluster) -> Report:
-    """Every value of ``cluster`` that its snapshot files could not hold, as errors at the
-    file, row and column the writer would write it to (an empty report when it can be
-    written)."""
+    """Every value of ``cluster`` that its snapshot files could not hold.
+
+    Parameters
+    ----------
+    cluster:
+        The cluster to be written.
+
+    Returns
+    -------
+    Report
+        One error per value, at the file, row, column and value the writer would write it
+        to: a line break or NUL anywhere, ``;`` in a host or VM name or a list item, an
+        empty or duplicate name.  Empty when the cluster can be written.
+    """
     c = _Checker()
     c.value("cluster.csv", 2, "name", cluster.name, "cluster name")
     c.names("hosts.csv", cluster.host_names, "host name", listed=True)

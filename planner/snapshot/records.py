@@ -76,9 +76,31 @@ def named_rows(
     """Parse the records of ``table`` (:func:`parse_columns`) and keep those with a usable name.
 
     A name used again on a later row (names ignore case) is an error on that row; so is a
-    ``;`` in a name that other rows list (``listed``: host and VM names).  ``check(row,
-    duplicate)`` runs on every row, whatever its name, so that one pass shows every problem of
-    the row; what it returns is kept for the rows kept.
+    ``;`` in a name that other rows list.  ``check(row, duplicate)`` runs on every row,
+    whatever its name, so that one pass shows every problem of the row; what it returns is
+    kept for the rows kept.
+
+    Parameters
+    ----------
+    table:
+        The file's records (:func:`~planner.snapshot.csvfile.read_table`).
+    cols:
+        Its column declarations (:data:`~planner.snapshot.schema.COLUMNS`); the first is
+        ``name``.
+    what:
+        What a row is, for messages: ``"host"``, ``"VM"``, ``"rule"``, ``"network"``.
+    report:
+        Receives every problem.
+    check:
+        The file's own row check; may fill defaults into the row.
+    listed:
+        The names are listed by other rows (host and VM names): ``;`` is refused.
+
+    Returns
+    -------
+    NamedRows
+        The rows kept, their index by casefolded name, what ``check`` returned for each, and
+        the names of the rows left out.
     """
     rows = parse_columns(table, cols, report)
     out: NamedRows[T] = NamedRows(

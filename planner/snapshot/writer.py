@@ -243,8 +243,8 @@ def write_snapshot(
     anything is written when some value could not be read back.
     """
     d = Path(directory)
+    files = snapshot_files(cluster, catalog)  # raises before the directory is touched
     d.mkdir(parents=True, exist_ok=True)
-    files = snapshot_files(cluster, catalog)
     for fname, text in files.items():
         (d / fname).write_text(text, encoding="utf-8", newline="")
     for fname in FILES:

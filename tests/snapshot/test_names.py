@@ -88,6 +88,9 @@ def test_writer_names_every_entity_and_field(small4_cluster: Cluster, tmp_path: 
     }
     with pytest.raises(InvalidInput):
         snapshot_files(c)
+    with pytest.raises(InvalidInput):
+        write_snapshot(c, tmp_path / "new" / "dir")
+    assert not (tmp_path / "new").exists()
 
 
 def test_writer_keeps_what_may_stand_in_a_name(small4_cluster: Cluster, tmp_path: Path) -> None:
