@@ -253,6 +253,22 @@ def failure_scenarios(
 
 
 # ----------------------------------------------------------------------------- analysis
+def percent_after(cluster: Cluster, res: RestartResult, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per host, CPU % and memory % after scenario ``s`` of ``res`` (base CPU and memory
+    reserve included; failed hosts show only those)."""
+    cpu_pct = (
+        100.0
+        * (cluster.host_cpu_base_milli + res.cpu_used[s])
+        / np.maximum(cluster.host_cpu_capacity_milli, 1)
+    )
+    mem_pct = (
+        100.0
+        * (cluster.host_memory_reserve_mb + res.mem_used[s])
+        / np.maximum(cluster.host_memory_mb, 1)
+    )
+    return cpu_pct, mem_pct
+
+
 def _outcome(
     cluster: Cluster,
     sc: Scenario,
@@ -265,16 +281,7 @@ def _outcome(
 ) -> ScenarioOutcome:
     f = res.failed[s]
     live = ~f & (cluster.host_state != HostState.DOWN)
-    cpu_pct = (
-        100.0
-        * (cluster.host_cpu_base_milli + res.cpu_used[s])
-        / np.maximum(cluster.host_cpu_capacity_milli, 1)
-    )
-    mem_pct = (
-        100.0
-        * (cluster.host_memory_reserve_mb + res.mem_used[s])
-        / np.maximum(cluster.host_memory_mb, 1)
-    )
+    cpu_pct, mem_pct = percent_after(cluster, res, s)
     max_cpu = float(cpu_pct[live].max()) if live.any() else 0.0
     max_mem = float(mem_pct[live].max()) if live.any() else 0.0
     thr = opt.threshold_pct
@@ -463,5 +470,6 @@ __all__ = [
     "failable_hosts",
     "failure_scenarios",
     "n1_safe",
+    "percent_after",
     "settle",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.capacity.failures import FailureOptions
+from planner.capacity.failures import FailureOptions, percent_after
 from planner.cluster import Cluster, HostState, MoveKind
 from planner.cpsat.capacity import ExactStatus, exact_restart
 from planner.failover import RestartEngine, RestartResult, failed_matrix
@@ -174,16 +174,7 @@ def _drain_outcome(
     kinds = np.full(len(movers), -1, dtype=np.int64)
     kinds[ok] = cluster.vm_move_kind[movers[ok], targets[ok]]
     live = ~res.failed[s] & cluster.host_up
-    cpu_pct = (
-        100.0
-        * (cluster.host_cpu_base_milli + res.cpu_used[s])
-        / np.maximum(cluster.host_cpu_capacity_milli, 1)
-    )
-    mem_pct = (
-        100.0
-        * (cluster.host_memory_reserve_mb + res.mem_used[s])
-        / np.maximum(cluster.host_memory_mb, 1)
-    )
+    cpu_pct, mem_pct = percent_after(cluster, res, s)
     return DrainOutcome(
         host=cluster.host_names[h],
         feasible=bool(ok.all()),

@@ -52,7 +52,7 @@ from planner.history.model import (
 from planner.history.model import nearest_rank as _rank
 
 #: About this many (scenario, sample) rows are simulated at once.
-CHUNK_ROWS = 16_384
+CHUNK_ROWS = 4096
 #: Default cap on exact checks over a window (``options.exact``).
 MAX_EXACT = 200
 

@@ -16,6 +16,7 @@ from planner.cli.choices import (
     LevelChoice,
     LoadChoice,
     MaintenanceEngine,
+    ProgressOpt,
 )
 from planner.cli.common import (
     EXIT_NO,
@@ -27,6 +28,7 @@ from planner.cli.common import (
     print_json,
     progress_display,
     safe,
+    show_notes,
     show_problems,
     show_table,
     with_warnings,
@@ -237,14 +239,6 @@ ThreadsOpt = Annotated[
     bool, typer.Option("--threads", help="Embedded cluster with threads instead of processes.")
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace earlier results in --out.")]
-ProgressOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--progress/--no-progress",
-        show_default=False,
-        help="Show progress on stderr (default: on a terminal, not under --json).",
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")]
 
 
@@ -308,6 +302,8 @@ def capacity(
     )
     dask = (scheduler, workers, not threads, worker_timeout)
     result, files = _run(snapshots, opts, target, dask, json, progress)
+    if load is not None and not any("over_time" in s for s in result.snapshots):
+        show_notes([f"no snapshot has a load history: --load {load.value} is not used"])
     summary = result.summary()
     summary["out"] = str(out_dir)
     summary["files"] = [p.name for p in files]

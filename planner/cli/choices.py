@@ -100,3 +100,12 @@ ThresholdOpt = Annotated[
         "--threshold", min=0.0, max=100.0, help="Threshold in percent; overrides --level."
     ),
 ]
+#: The --progress/--no-progress option of the commands that show progress.
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        show_default=False,
+        help="Show progress on stderr (default: on a terminal, not under --json).",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelOpt, ThresholdOpt
+from planner.cli.choices import HighModeChoice, LevelOpt, ProgressOpt, ThresholdOpt
 from planner.cli.common import (
     OutDir,
     fail,
@@ -62,14 +62,7 @@ def report(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an earlier report in --out.")
     ] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            show_default=False,
-            help="Show progress on stderr (default: on a terminal, not under --json).",
-        ),
-    ] = None,
+    progress: ProgressOpt = None,
     json: Annotated[bool, typer.Option("--json", help='Print {"report": path} on stdout.')] = False,
 ) -> None:
     """Write one self-contained HTML page: loads before / after, moves and waves, rules,

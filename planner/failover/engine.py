@@ -169,6 +169,7 @@ class RestartEngine:
                 rank[u, :] = len(pref)
                 rank[u, list(pref)] = np.arange(len(pref))
         self.unit_pref_rank = rank
+        self._has_preferences = bool(rank.any())
 
     def _loads(
         self, cpu: np.ndarray, mem: np.ndarray, need_mem: np.ndarray, cpu_limit: np.ndarray
@@ -349,15 +350,15 @@ class RestartEngine:
         u = items.unit[it]
         ic, im = items.cpu[it][:, None], items.mem[it][:, None]
         ok = st.alive[sel] & self.unit_allowed[u]
+        no_cpu, no_mem = ic == 0, im == 0
         # Necessary condition 2: the item fits somewhere even before any restart.
         # (An item without load fits anywhere it is allowed, even on a full host.)
-        room_cpu0, room_mem0 = st.cpu_room0[sel], st.mem_room0[sel]
-        fits0 = ok & ((room_cpu0 >= ic) | (ic == 0)) & ((room_mem0 >= im) | (im == 0))
+        fits0 = ok & ((st.cpu_room0[sel] >= ic) | no_cpu) & ((st.mem_room0[sel] >= im) | no_mem)
         st.bound[sel[~fits0.any(axis=1)]] = True
         left_cpu = st.cpu_limit[sel] - st.cpu_used[sel] - ic
         left_mem = st.mem_limit[sel] - st.mem_used[sel] - im
-        ok &= ((left_cpu >= 0) | (ic == 0)) & ((left_mem >= 0) | (im == 0))
-        soft = np.zeros(ok.shape, dtype=np.float64)
+        ok &= ((left_cpu >= 0) | no_cpu) & ((left_mem >= 0) | no_mem)
+        soft: np.ndarray | None = None
         for k, o in st.occ.items():
             pairs = self.rules.pairs(k, u)
             if pairs is None:
@@ -365,6 +366,7 @@ class RestartEngine:
             r, g = pairs
             rows, allowed_rows = self.rules.allowed(k, r, o[sel[r], g])
             if k == NODE_SOFT:
+                soft = np.zeros(ok.shape, dtype=np.float64) if soft is None else soft
                 soft[rows] += ~allowed_rows
             else:
                 ok[rows] &= allowed_rows
@@ -372,8 +374,14 @@ class RestartEngine:
         # Lexicographic: avoid soft anti-affinity conflicts, then follow the preferred
         # owners in order, then spread.  Rank steps of 10 dwarf the headroom term (which
         # stays within a few units), and conflicts outweigh any rank (at most 64 hosts).
-        score = soft * 1e4 + self.unit_pref_rank[u] * 10.0 + (1.0 - headroom)
-        score = np.where(ok, score, np.inf)
+        # (Terms that are zero for every item of the step are left out: the same sums.)
+        score = 1.0 - headroom
+        if soft is not None or self._has_preferences:
+            extra = 0.0 if soft is None else soft * 1e4
+            if self._has_preferences:
+                extra = extra + self.unit_pref_rank[u] * 10.0
+            score = extra + score
+        score[~ok] = np.inf
         best = np.argmin(score, axis=1)
         placed = ok[np.arange(len(sel)), best]
         ps, pb, pit = sel[placed], best[placed], it[placed]
