@@ -74,6 +74,7 @@ from planner.evaluate_numpy import (
     owner_counts,
     placement_counts,
     rule_counts,
+    stats_dict,
 )
 from planner.kernels import HAVE_NUMBA
 from planner.loadmodel import HighMode, Level, Threshold, resolve_threshold, threshold_limits
@@ -387,21 +388,7 @@ def _load_stats_numba(
     )
     out = (cpu_pct, mem_pct, hosts_over, ex_cpu, ex_mem, scalars, caps)
     kernels.load_stats(vm_cpu, vm_mem, host, lim_c, lim_m, (counted, up, live), out)
-    return {
-        "cpu_pct": cpu_pct,
-        "memory_pct": mem_pct,
-        "hosts_over": hosts_over,
-        "excess_cpu": ex_cpu,
-        "excess_mem": ex_mem,
-        "max_cpu": scalars[:, 0],
-        "max_mem": scalars[:, 1],
-        "spread_cpu": scalars[:, 2],
-        "spread_mem": scalars[:, 3],
-        "std_cpu": scalars[:, 4],
-        "std_mem": scalars[:, 5],
-        "capacity_cpu": caps[:, 0],
-        "capacity_memory": caps[:, 1],
-    }
+    return stats_dict(cpu_pct, mem_pct, hosts_over, ex_cpu, ex_mem, scalars, caps)
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -186,18 +186,49 @@ def load_stats_numpy(
         ex_cpu[t] = np.maximum(oc, 0).sum(axis=1)
         ex_mem[t] = np.maximum(om, 0).sum(axis=1)
     cu, mu = cpu_pct[:, up], mem_pct[:, up]
+    scalars = np.column_stack(
+        [
+            cpu_pct[:, live].max(axis=1),
+            mem_pct[:, live].max(axis=1),
+            cu.max(axis=1) - cu.min(axis=1),
+            mu.max(axis=1) - mu.min(axis=1),
+            cu.std(axis=1),
+            mu.std(axis=1),
+        ]
+    )
+    caps = np.column_stack(
+        [
+            (vm_cpu > cluster.host_cpu_free_milli).sum(axis=1),
+            (vm_mem > cluster.host_memory_free_mb).sum(axis=1),
+        ]
+    )
+    return stats_dict(cpu_pct, mem_pct, hosts_over, ex_cpu, ex_mem, scalars, caps)
+
+
+def stats_dict(
+    cpu_pct: np.ndarray,
+    mem_pct: np.ndarray,
+    hosts_over: np.ndarray,
+    ex_cpu: np.ndarray,
+    ex_mem: np.ndarray,
+    scalars: np.ndarray,
+    caps: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The load statistics by name, from the arrays both engines fill (``scalars`` ``(K, 6)``:
+    highest CPU/memory, spread CPU/memory, deviation CPU/memory; ``caps`` ``(K, 2)``: hosts
+    over their CPU / memory capacity)."""
     return {
         "cpu_pct": cpu_pct,
         "memory_pct": mem_pct,
         "hosts_over": hosts_over,
         "excess_cpu": ex_cpu,
         "excess_mem": ex_mem,
-        "max_cpu": cpu_pct[:, live].max(axis=1),
-        "max_mem": mem_pct[:, live].max(axis=1),
-        "spread_cpu": cu.max(axis=1) - cu.min(axis=1),
-        "spread_mem": mu.max(axis=1) - mu.min(axis=1),
-        "std_cpu": cu.std(axis=1),
-        "std_mem": mu.std(axis=1),
-        "capacity_cpu": (vm_cpu > cluster.host_cpu_free_milli).sum(axis=1),
-        "capacity_memory": (vm_mem > cluster.host_memory_free_mb).sum(axis=1),
+        "max_cpu": scalars[:, 0],
+        "max_mem": scalars[:, 1],
+        "spread_cpu": scalars[:, 2],
+        "spread_mem": scalars[:, 3],
+        "std_cpu": scalars[:, 4],
+        "std_mem": scalars[:, 5],
+        "capacity_cpu": caps[:, 0],
+        "capacity_memory": caps[:, 1],
     }
