@@ -18,7 +18,7 @@ import numpy as np
 from planner.cpsat.model import PlacementModel
 from planner.cpsat.solver import SolverParams
 from planner.problem import PlanningProblem, SolveStatus
-from planner.solve.bounds import TierBounds, add_relaxed_bounds, cover_bounds
+from planner.solve.bounds import Bounds, TierBounds, add_relaxed_bounds, cover_bounds
 from planner.solve.candidates import candidate_vms, hot_hosts
 from planner.solve.decompose import decompose
 from planner.solve.downtime import live_instead
@@ -89,20 +89,8 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
         model = solve_restricted(pb, rs, params, inc, budget, sizes)
         timings["restricted"] = round(time.perf_counter() - t, 3)
     if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and inc.placement is not None:
-        # Small instances keep a share of the remaining time for the full model below.
         t = time.perf_counter()
-        deadline = (
-            budget.deadline
-            if rs.booleans > large
-            else budget.until(pb.profile.budget.lns_share, of_left=True)
-        )
-        # When the full model follows, it is the widest neighbourhood: LNS does not widen.
-        full_follows = int(pb.allowed.sum()) <= large
-        stats = lns(pb, hot, params, inc, deadline, widen=not full_follows)
-        sizes["lns_rounds"] = stats.rounds
-        if stats.max_variables:
-            sizes["lns_max_variables"] = stats.max_variables
-            sizes["lns_max_constraints"] = stats.max_constraints
+        _lns_stage(pb, hot, params, inc, budget, rs.booleans > large, large, sizes)
         timings["lns"] = round(time.perf_counter() - t, 3)
     full = FullOutcome(SolveStatus.UNKNOWN)
     if (
@@ -118,23 +106,7 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
         sizes["downtime_repairs"] = sizes.get("downtime_repairs", 0) + live_instead(pb, inc)
     if pb.options.export_model is not None:
         (model or PlacementModel(rs.model_input(pb), pb.tiers)).export(pb.options.export_model)
-    if inc.placement is None:
-        if full.status == SolveStatus.INFEASIBLE:
-            res = empty_result(
-                pb, SolveStatus.INFEASIBLE, explain(pb, params, budget), "full model"
-            )
-        else:
-            res = empty_result(
-                pb,
-                SolveStatus.UNKNOWN,
-                [
-                    "No plan was found within the time limit "
-                    f"({budget.limit_s:g} s); try a longer --time-limit."
-                ],
-                "",
-            )
-    else:
-        res = finish(pb, inc, bounds, full.bounds, reasons)
+    res = _result(pb, inc, bounds, full, reasons, params, budget)
     res.model_size = sizes
     for key, secs in (
         ("first_plan", inc.first_plan_s),
@@ -145,6 +117,57 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     res.timings = timings
     res.solve_seconds = time.perf_counter() - t_start
     return res
+
+
+def _lns_stage(
+    pb: PlanningProblem,
+    hot: np.ndarray,
+    params: SolverParams,
+    inc: Incumbent,
+    budget: Budget,
+    no_restricted: bool,
+    large: int,
+    sizes: dict[str, int],
+) -> None:
+    """The large-neighbourhood search; small instances keep a share of the remaining time
+    for the full model, which is then the widest neighbourhood (LNS does not widen)."""
+    deadline = (
+        budget.deadline
+        if no_restricted
+        else budget.until(pb.profile.budget.lns_share, of_left=True)
+    )
+    full_follows = int(pb.allowed.sum()) <= large
+    stats = lns(pb, hot, params, inc, deadline, widen=not full_follows)
+    sizes["lns_rounds"] = stats.rounds
+    if stats.max_variables:
+        sizes["lns_max_variables"] = stats.max_variables
+        sizes["lns_max_constraints"] = stats.max_constraints
+
+
+def _result(
+    pb: PlanningProblem,
+    inc: Incumbent,
+    bounds: Bounds,
+    full: FullOutcome,
+    reasons: dict[int, str],
+    params: SolverParams,
+    budget: Budget,
+) -> OptimizeResult:
+    """The result of the incumbent, or why there is none (INFEASIBLE with the explanation
+    when the full model proved it, else UNKNOWN)."""
+    if inc.placement is not None:
+        return finish(pb, inc, bounds, full.bounds, reasons)
+    if full.status == SolveStatus.INFEASIBLE:
+        return empty_result(pb, SolveStatus.INFEASIBLE, explain(pb, params, budget), "full model")
+    return empty_result(
+        pb,
+        SolveStatus.UNKNOWN,
+        [
+            f"No plan was found within the time limit ({budget.limit_s:g} s); "
+            "try a longer --time-limit."
+        ],
+        "",
+    )
 
 
 __all__ = ["solve", "solver_params"]
