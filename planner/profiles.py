@@ -60,11 +60,8 @@ class SolverBudget:
 
     #: Share of the time limit the per-node cover models of the bounds may use, in total.
     cover_share: float = 0.25
-    #: Longest single cover model (s): the wall-clock safety of its deterministic budget.
+    #: Longest single cover model (s).
     cover_max_seconds: float = 2.0
-    #: CP-SAT deterministic time of each of a cover model's two solves (the bounds do not
-    #: depend on the machine's load; 0.4 is about what 1 s of wall clock gave here).
-    cover_deterministic_time: float = 0.4
     #: Share of the time limit for the one decomposition solve at the bounds.
     decomposition_share: float = 0.15
     #: Share of the time left that the restricted model (all its solves) may use.

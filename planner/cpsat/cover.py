@@ -3,7 +3,6 @@ set of a host's movable VMs whose removal brings it under the threshold."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -45,20 +44,13 @@ def min_cost_cover(
     mem_cap: int,
     params: SolverParams,
     time_limit_s: float,
-    deterministic_time: float | None = None,
 ) -> CoverResult:
     """Solve the two-resource covering knapsack of one host, then, among the cheapest sets,
     the one leaving the lowest load.
 
     ``host_*_used`` is the host's total load (base/reserve included) before removal;
-    ``need_*`` how much VM load must leave.  ``deterministic_time`` bounds each of the two
-    solves in CP-SAT's deterministic time (the result then does not depend on the machine's
-    speed or load as long as ``time_limit_s``, the wall-clock safety, is not reached).
+    ``need_*`` how much VM load must leave.
     """
-    if deterministic_time is not None:
-        params = dataclasses.replace(
-            params, extra={**params.extra, "max_deterministic_time": float(deterministic_time)}
-        )
     n = len(vms)
     if need_cpu <= 0 and need_mem <= 0:
         rem = max(_ceil_bp(host_cpu_used, cpu_cap), _ceil_bp(host_mem_used, mem_cap))

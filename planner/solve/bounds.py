@@ -345,26 +345,11 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
                 )
             continue
         items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h)
-        # Bounded in deterministic time; the wall clock (a share of the time left) is only
-        # the safety net of a starved machine.
         left = max(
-            0.05,
-            min(4 * budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share),
+            0.05, min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share)
         )
         cov = min_cost_cover(
-            items,
-            i_cpu,
-            i_mem,
-            i_cost,
-            need_c,
-            need_m,
-            used_c,
-            used_m,
-            cap_c,
-            cap_m,
-            params,
-            left,
-            budget.cover_deterministic_time,
+            items, i_cpu, i_mem, i_cost, need_c, need_m, used_c, used_m, cap_c, cap_m, params, left
         )
         b.cover_models += 1
         if not cov.feasible:

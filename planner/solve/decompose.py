@@ -101,7 +101,7 @@ def extend_covers(
         ]
         if not keep:
             continue
-        left = max(0.05, min(4.0, (deadline - time.monotonic()) / 8))
+        left = max(0.05, min(1.0, (deadline - time.monotonic()) / 8))
         cov = min_cost_cover(
             np.arange(len(keep)),
             i_cpu[keep],
@@ -115,7 +115,6 @@ def extend_covers(
             1,
             params,
             left,
-            pb.profile.budget.cover_deterministic_time,
         )
         if cov.chosen:
             for i in cov.chosen:
