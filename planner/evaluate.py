@@ -25,13 +25,15 @@ quarter of the bytes of ``int32`` (measured by ``tests/benchmarks/bench_evaluato
 results are identical).  Two engines compute the sums:
 
 * ``"numba"`` (when :mod:`numba` is installed): one compiled pass over ``P``, parallel over
-  rows.  CPU and memory are packed into one ``int64`` per VM (memory in the high 32 bits, CPU
-  in the low 32), so one add per VM-placement updates both resources; this is exact because
-  the *total* CPU of all VMs stays below ``2**32`` milli-LP and the total memory below
-  ``2**31`` MB (checked; otherwise the kernel adds the two resources separately).  Two
-  accumulator rows per placement break the store-to-load dependency between neighbouring VMs
-  that land on the same host.
-* ``"numpy"``: ``np.bincount`` over ``P + k * H`` offsets, one call per resource.
+  rows (:func:`planner.kernels.batch_sums`, compiled at its first call).  CPU and memory are
+  packed into one ``int64`` per VM (memory in the high 32 bits, CPU in the low 32), so one add
+  per VM-placement updates both resources; this is exact because the *total* CPU of all VMs
+  stays below ``2**32`` milli-LP and the total memory below ``2**31`` MB (checked; otherwise
+  the same kernel runs once per resource).  Two accumulator rows per placement break the
+  store-to-load dependency between neighbouring VMs that land on the same host.  Placements
+  reach the kernels as ``uint8``, ``int16`` or ``int32`` (:func:`kernel_batch`).
+* ``"numpy"`` (:mod:`planner.evaluate_numpy`): ``np.bincount`` over ``P + k * H`` offsets,
+  one call per resource; ``"auto"`` uses it below :data:`NUMBA_MIN_ELEMENTS`.
 
 The checks touch only the columns of VMs that can break something: rule members, VMs with
 restricted possible owners, pinned VMs (and every VM only when a host is not Up or drained).
