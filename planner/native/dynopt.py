@@ -70,7 +70,7 @@ def do_pass(
     cpu_pct, mem_pct = st.pct()
     load = np.maximum(cpu_pct, mem_pct)
     sources = sorted(np.flatnonzero(breach).tolist(), key=lambda h: (-load[h], h))
-    hopeful = _do_hopeful(st, load, min_gain, cap_c, cap_m, res_m) if sources else breach
+    hopeful = _do_hopeful(st, breach, load, min_gain, cap_c, cap_m, res_m) if sources else breach
     moves: list[NativeMove] = []
     moved: set[int] = set()
     touched: set[int] = set()
@@ -99,16 +99,17 @@ def do_pass(
 
 def _do_hopeful(
     st: PlacementState,
+    sources: np.ndarray,
     load: np.ndarray,
     min_gain: float,
     cap_c: np.ndarray,
     cap_m: np.ndarray,
     res_m: np.ndarray,
 ) -> np.ndarray:
-    """Hosts (bool ``(H,)``) where :func:`_do_best` may find a move at the start of a pass:
-    those with a movable unit whose move alone lowers the node by ``min_gain`` points (the
-    gain's source-side bound, computed for all VMs at once exactly as :func:`_do_best` does).
-    Valid for a host until a move of the pass touches it."""
+    """Which of the ``sources`` (bool ``(H,)``) :func:`_do_best` may find a move on at the
+    start of a pass: those with a movable unit whose move alone lowers the node by
+    ``min_gain`` points (the gain's source-side bound, computed for the sources' VMs at once
+    exactly as :func:`_do_best` does).  Valid for a host until a move of the pass touches it."""
     p = st.p
     # Each VM's unit load: its SameNode component's when all members share a node, else its own.
     u_cpu, u_mem = st.w_cpu, st.w_mem
@@ -121,12 +122,14 @@ def _do_hopeful(
         u_cpu, u_mem = u_cpu.copy(), u_mem.copy()
         u_cpu[inside] = np.add.reduceat(st.w_cpu[st.comp_members], first)[st.comp_of[inside]]
         u_mem[inside] = np.add.reduceat(st.w_mem[st.comp_members], first)[st.comp_of[inside]]
+    vms = np.flatnonzero(sources[p] & st.movable)
+    h = p[vms]
     after = np.maximum(
-        100.0 * (st.vm_cpu[p] - u_cpu + st.base_c[p]) / cap_c[p],
-        100.0 * (st.vm_mem[p] - u_mem + res_m[p]) / cap_m[p],
+        100.0 * (st.vm_cpu[h] - u_cpu[vms] + st.base_c[h]) / cap_c[h],
+        100.0 * (st.vm_mem[h] - u_mem[vms] + res_m[h]) / cap_m[h],
     )
-    ok = st.movable & (load[p] - after >= min_gain)
-    hopeful = np.bincount(p[ok], minlength=st.c.n_hosts) > 0
+    ok = load[h] - after >= min_gain
+    hopeful = np.bincount(h[ok], minlength=st.c.n_hosts) > 0
     return hopeful
 
 
