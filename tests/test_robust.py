@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.history.model import LoadStatistic
-from planner.history.robust import _binding_samples, merge_critical
+from planner.history.robust import _binding_samples, merge_critical, round_limits
 
 
 def test_binding_samples_at_a_quantile_are_those_at_its_rank() -> None:
@@ -31,3 +31,11 @@ def test_merge_critical_adds_hosts_and_samples_within_room() -> None:
     assert got == {3: None, 5: frozenset({1, 2}), 7: frozenset({0})}
     # Nothing new: the same object comes back (the loop stops on it).
     assert merge_critical(got, {3: frozenset({4}), 5: frozenset({1})}, room=5) is got
+
+
+def test_round_limits_depend_on_the_limit_only() -> None:
+    assert round_limits(48, 4) == [24.0, 12.0, 6.0, 6.0]
+    got = round_limits(48)
+    assert sum(got) <= 48 + 1e-9 and all(t >= 0.5 for t in got)
+    assert got[:3] == [24.0, 12.0, 6.0]
+    assert round_limits(0.2) == []

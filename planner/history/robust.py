@@ -57,6 +57,10 @@ SAMPLES_PER_NODE = 3
 MAX_SAMPLES = 48
 #: Rounds of the loop.
 MAX_ROUNDS = 8
+#: Shortest round (s).
+MIN_ROUND_S = 0.5
+#: The loop stops early only when its solves overran the whole limit by this much (s).
+OVERRUN_S = 5.0
 
 #: ``solve(cluster, critical, time_limit_s, start) -> placement or None``.  ``critical``
 #: maps each critical sample to the hosts whose threshold counts there (``None``: every
@@ -230,6 +234,21 @@ def _rank(j: dict[str, Any]) -> tuple[int, int, int]:
     )
 
 
+def round_limits(time_limit_s: float, max_rounds: int = MAX_ROUNDS) -> list[float]:
+    """Each round's time limit: half of what the rounds before left, the last round the rest
+    (at least :data:`MIN_ROUND_S` each).  Fixed by the limit alone, not by how long the
+    rounds took, so the loop does the same rounds whenever its solves give the same plans."""
+    out: list[float] = []
+    left = float(time_limit_s)
+    for r in range(max_rounds):
+        if left < MIN_ROUND_S:
+            break
+        t = left if r == max_rounds - 1 else max(left / 2, MIN_ROUND_S)
+        out.append(t)
+        left -= t
+    return out
+
+
 def robust_plan(
     cluster: Cluster,
     history: LoadHistory,
@@ -263,13 +282,10 @@ def robust_plan(
     critical: Critical = {t: None for t in initial_samples(cluster, history, statistic)}
     best: RobustResult = RobustResult(None, statistic)
     rounds = 0
-    while rounds < max_rounds:
-        left = time_limit_s - (time.monotonic() - t0)
-        if left <= 0.5:
-            break
+    for limit in round_limits(time_limit_s, max_rounds):
+        if time.monotonic() - t0 > time_limit_s + OVERRUN_S:
+            break  # only when solves overran their limits (a very busy machine)
         rounds += 1
-        # Later rounds get half of what is left, so that a last round still fits.
-        limit = left if rounds == max_rounds else max(left / 2, 0.5)
         p = solve(cluster, critical, limit, best.placement)
         if p is None:
             break
@@ -373,6 +389,7 @@ __all__ = [
     "judge",
     "initial_samples",
     "robust_plan",
+    "round_limits",
     "sample_vectors",
     "statistic_loads",
     "surrogate_solver",
