@@ -88,6 +88,16 @@ def hard_same_node_groups(cluster: Cluster) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+def must_leave(cluster: Cluster, allowed: np.ndarray) -> np.ndarray:
+    """bool V: VMs whose current host is not allowed, and their partners in a hard SameNode
+    group (the group ends on one node, and it cannot be this one)."""
+    out = ~allowed[np.arange(cluster.n_vms), cluster.vm_host]
+    for g in hard_same_node_groups(cluster):
+        if out[g].any():
+            out[g] = True
+    return np.asarray(out, dtype=bool)
+
+
 def fixed_vms(allowed: np.ndarray) -> np.ndarray:
     """bool V: VMs with exactly one allowed host (they end there in every placement)."""
     return np.asarray(allowed.sum(axis=1) == 1, dtype=bool)
@@ -284,7 +294,7 @@ def node_cover_bounds(
     ``-1`` (the excess optimum is then above 0).
     """
     cur = cluster.vm_host
-    dest = allowed[np.arange(cluster.n_vms), cur]  # may stay
+    dest = ~must_leave(cluster, allowed)  # may stay
     leave = _leave_costs(cluster, allowed, move_cost, cpu_lim, mem_lim)
     group_of: dict[int, list[int]] = {}
     for g in hard_same_node_groups(cluster):
@@ -364,9 +374,7 @@ def migration_lower_bound(
     optimizer's exact CP-SAT covers under the same assumption) are combined by taking the
     larger value per node.  Without it only the mandatory moves count (valid always).
     """
-    cur = cluster.vm_host
-    V = cluster.n_vms
-    mandatory = ~allowed[np.arange(V), cur]
+    mandatory = must_leave(cluster, allowed)
     lim_c = cpu_lim if excess_zero else cluster.host_cpu_free_milli
     lim_m = mem_lim if excess_zero else cluster.host_memory_free_mb
     leave = _leave_costs(cluster, allowed, move_cost, lim_c, lim_m)

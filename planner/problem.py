@@ -40,11 +40,11 @@ from planner.reference import (
     aa_broken,
     hard_violations,
     host_vm_loads,
-    members_broken,
     objective_values,
     rule_broken,
     vm_mem_on,
 )
+from planner.rulepolicy import rule_policy, with_partners
 from planner.samples import LoadSamples
 
 if TYPE_CHECKING:
@@ -431,7 +431,8 @@ def build_problem(
     boot_move[v_idx, cur] = False
     running = cluster.vm_consumes.copy()
     enforce = prof.enforce_anti_affinity(cluster.settings.enforced_anti_affinity)
-    rules = _rule_policy(cluster, running, enforce, bool(opts.strict_rules))
+    rules = rule_policy(cluster, running, enforce, bool(opts.strict_rules))
+    mandatory = with_partners(cluster, rules, mandatory)
     bal = cluster.host_state == HostState.UP
     if drained:
         bal[list(drained)] = False
@@ -527,32 +528,6 @@ def _mobility(
     big = np.iinfo(np.int64).max // 4
     min_cost = np.where(other, cost, big).min(axis=1) if allowed.shape[1] else np.zeros(len(cur))
     return mandatory, movable, np.where(movable, min_cost, 0).astype(np.int64)
-
-
-def _rule_policy(
-    cluster: Cluster, running: np.ndarray, enforce: bool, strict: bool
-) -> dict[str, Any]:
-    """Running members per rule and class, and which are hard (hold now, or strict) and
-    which soft (broken now: tier ``rules``)."""
-    cur = cluster.vm_host
-    rule_members = tuple(
-        tuple(int(v) for v in r.members if running[v]) if r.enabled else () for r in cluster.rules
-    )
-    aa_members = tuple(tuple(int(v) for v in m if running[v]) for m in cluster.aa_class_members)
-    out: dict[str, list[int]] = {"hard_rules": [], "soft_rules": [], "hard_aa": [], "soft_aa": []}
-    for r, rule in enumerate(cluster.rules):
-        if rule.enabled and len(rule_members[r]) >= 2:
-            broken = members_broken(cluster, rule.rule_type, rule_members[r], cur)
-            out["soft_rules" if broken and not strict else "hard_rules"].append(r)
-    for k, m in enumerate(aa_members):
-        if enforce and len(m) >= 2:
-            broken = len(set(cur[list(m)].tolist())) < len(m)
-            out["soft_aa" if broken and not strict else "hard_aa"].append(k)
-    return {
-        "rule_members": rule_members,
-        "aa_members": aa_members,
-        **{key: tuple(v) for key, v in out.items()},
-    }
 
 
 def _limits(cluster: Cluster, thr: Threshold, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

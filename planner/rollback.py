@@ -12,6 +12,8 @@ not go back:
 
 * its original node is not Up (Paused or Down): nothing moves onto such a node; this covers
   every VM the plan *started* from a Down node;
+* its original node is not one of its possible owners (the plan had to move it);
+* a SameNode partner that shares its node after the plan is kept (the group stays whole);
 * no move can take it back (e.g. a Shutdown move back that its settings no longer allow);
 * moving it back would break again an affinity rule or an enforced anti-affinity class that
   the original placement broke and the plan repaired: Windows refuses a move that breaks an
@@ -166,8 +168,11 @@ def rollback_sequence(
         if cluster.host_state[h] != HostState.UP:
             state = HostState(int(cluster.host_state[h])).name.title()
             kept[v] = f"its node before the plan, {cluster.host_names[h]}, is {state}"
+        elif not cluster.vm_possible[v, h]:
+            kept[v] = f"its node before the plan, {cluster.host_names[h]}, is not a possible owner"
         elif kinds[v, h] == MoveKind.FORBIDDEN:
             kept[v] = f"no move can take it back to {cluster.host_names[h]}"
+    _keep_partners(cluster, p, home, kept)
     for v in kept:
         target[v] = p[v]
     _keep_for_rules(cluster, p, target, kept)
@@ -194,6 +199,16 @@ def rollback_sequence(
             kept.setdefault(v, f"no safe way back was found: {seq.message}")
         seq = build_sequence(cluster, target, (), reasons, opts, start=p, kinds=kinds)
     return RollbackResult(seq, tuple(sorted(kept.items())), target)
+
+
+def _keep_partners(cluster: Cluster, p: np.ndarray, home: np.ndarray, kept: dict[int, str]) -> None:
+    """A kept VM keeps its SameNode partners that share its node after the plan (moving them
+    back alone would split the group)."""
+    groups = cluster.same_node_groups
+    for v in list(kept):
+        for w in groups.get(v, ()):
+            if w not in kept and p[w] == p[v] and p[w] != home[w]:
+                kept[w] = f"it stays with {cluster.vm_names[v]} (SameNode rule), which stays"
 
 
 def kept_names(cluster: Cluster, kept: Iterable[tuple[int, str]]) -> list[str]:
