@@ -10,8 +10,11 @@ when every domain is occupied), that target is excluded: the VMs of the blocked 
 :meth:`~planner.problem.PlanningProblem.holding`) and the problem is optimised again, up to
 ``MAX_SEQUENCING_RETRIES`` times.  Every optimisation of one :func:`plan` shares **one**
 wall-clock budget, so a plan ends within its time limit plus the time to sequence and
-verify.  The result then keeps only bounds valid for the full problem (the smaller of the
-first solve's and the new one's), so its status is OPTIMAL only if it still meets them.
+verify -- except that a re-optimisation the first solve left no time for gets a short grace
+(:data:`RETRY_SHARE` of the limit, at least :data:`RETRY_MIN_S`): an executable plan that
+holds the blocked VMs beats no plan.  The result then keeps only bounds valid for the full
+problem (the smaller of the first solve's and the new one's), so its status is OPTIMAL only
+if it still meets them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,11 @@ from planner.solve.result import OptimizeResult, TierResult
 
 #: Re-optimisations after a target that cannot be ordered safely.
 MAX_SEQUENCING_RETRIES = 3
+#: A re-optimisation around blocked moves gets at least this share of the time limit (and
+#: at least :data:`RETRY_MIN_S` seconds) even when the first solve used all of it: a plan
+#: that keeps the blocked VMs where they are beats no plan at all.
+RETRY_SHARE = 0.05
+RETRY_MIN_S = 1.0
 
 
 @dataclass
@@ -178,11 +186,14 @@ def plan(
     seq = _sequence(res, pb)
     held: set[int] = set()
     rounds = 0
-    while not seq.ok and seq.stuck_vms and rounds < retries and budget.left() > 0:
+    while not seq.ok and seq.stuck_vms and rounds < retries:
         keep = [v for v in seq.stuck_vms if _may_stay(pb, v) and v not in held]
         if not keep:
             break
         rounds += 1
+        grace = max(RETRY_MIN_S, RETRY_SHARE * pb0.time_limit_s)
+        if budget.left() < grace:
+            budget = Budget.starting_now(grace)
         held.update(keep)
         _stage(progress, f"re-optimising around {len(held)} blocked VM(s)", budget)
         pb_held = pb0.holding(held)

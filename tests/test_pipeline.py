@@ -100,3 +100,25 @@ def test_retries_share_one_time_budget(monkeypatch: Any) -> None:
     assert p.ok and p.rounds == 1
     assert len(deadlines) == 2 and deadlines[0] == deadlines[1]
     assert abs(deadlines[0] - (t0 + 5.0)) < 0.5
+
+
+def test_a_retry_the_first_solve_left_no_time_for_gets_a_grace(monkeypatch: Any) -> None:
+    # The first solve uses the whole limit and returns an unorderable target: the
+    # re-optimisation around the blocked VMs still runs (with RETRY_MIN_S), and a plan that
+    # holds them is written instead of nothing.
+    c = rotation_cluster()
+    deadlines: list[float] = []
+
+    def slow_rotation(pb: PlanningProblem, budget: Any = None) -> OptimizeResult:
+        deadlines.append(budget.deadline)
+        res = real_solve(pb, budget)
+        if len(deadlines) == 1:
+            time.sleep(max(0.0, budget.left()))
+            return dataclasses.replace(res, placement=ROT, moves=np.arange(3))
+        return res
+
+    monkeypatch.setattr(pipeline, "solve", slow_rotation)
+    p = pipeline.plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=0.5))
+    assert p.ok and p.rounds == 1, p.message
+    assert len(deadlines) == 2 and deadlines[1] > deadlines[0]
+    assert deadlines[1] - deadlines[0] <= pipeline.RETRY_MIN_S + 0.5
