@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.cluster import Cluster, RuleType
+from planner.groups import components
 
 #: Basis points per 100 % (the unit of the excess and balance tiers).
 BP = 10_000
@@ -65,27 +66,16 @@ def hard_same_node_groups(cluster: Cluster) -> list[list[int]]:
     """Running VMs that must end on one node: enabled SameNode rules whose running members
     share a node now (a rule that holds now keeps holding, SPEC §3), joined transitively.
     Only groups of two or more VMs are returned, each sorted."""
-    parent = list(range(cluster.n_vms))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
     run = cluster.vm_consumes
+    tied: list[list[int]] = []
     for r in cluster.rules:
         if not r.enabled or r.rule_type != RuleType.SAME_NODE:
             continue
         m = [v for v in r.members if run[v]]
-        if len(m) < 2 or len({int(cluster.vm_host[v]) for v in m}) != 1:
-            continue
-        for v in m[1:]:
-            parent[find(v)] = find(m[0])
-    groups: dict[int, list[int]] = {}
-    for v in range(cluster.n_vms):
-        groups.setdefault(find(v), []).append(v)
-    return [g for g in groups.values() if len(g) > 1]
+        if len(m) >= 2 and len({int(cluster.vm_host[v]) for v in m}) == 1:
+            tied.append(m)
+    groups = {g[0]: list(g) for g in components(cluster.n_vms, tied).values()}
+    return [groups[k] for k in sorted(groups) if len(groups[k]) > 1]
 
 
 def must_leave(cluster: Cluster, allowed: np.ndarray) -> np.ndarray:

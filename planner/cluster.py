@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from planner.groups import components
+
 if TYPE_CHECKING:  # the history package imports this module
     from planner.history.model import LoadHistory
 
@@ -554,24 +556,10 @@ class Cluster:
     def same_node_groups(self) -> dict[int, tuple[int, ...]]:
         """VM → the VMs it must share a node with (itself included, ascending), through
         enabled SameNode rules taken transitively; only members of such rules appear."""
-        parent = list(range(self.n_vms))
-
-        def find(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        members: set[int] = set()
-        for r in self.enabled_rules:
-            if r.rule_type == RuleType.SAME_NODE and r.members:
-                members.update(int(v) for v in r.members)
-                for v in r.members[1:]:
-                    parent[find(int(v))] = find(int(r.members[0]))
-        comp: dict[int, list[int]] = {}
-        for v in sorted(members):
-            comp.setdefault(find(v), []).append(v)
-        return {v: tuple(m) for m in comp.values() for v in m}
+        return components(
+            self.n_vms,
+            (r.members for r in self.enabled_rules if r.rule_type == RuleType.SAME_NODE),
+        )
 
     @cached_property
     def aa_class_members(self) -> tuple[tuple[int, ...], ...]:

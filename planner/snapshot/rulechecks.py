@@ -15,21 +15,8 @@ import numpy as np
 
 from planner.cluster import CPU_UNITS, Cluster, Rule, RuleType
 from planner.diagnostics import Report
+from planner.groups import UnionFind
 from planner.snapshot.records import RuleRows, VmRows
-
-
-class _UnionFind:
-    def __init__(self, n: int) -> None:
-        self.p = list(range(n))
-
-    def find(self, a: int) -> int:
-        while self.p[a] != a:
-            self.p[a] = self.p[self.p[a]]
-            a = self.p[a]
-        return a
-
-    def union(self, a: int, b: int) -> None:
-        self.p[self.find(a)] = self.find(b)
 
 
 def _max_matching(candidates: Sequence[Sequence[int]]) -> int:
@@ -132,8 +119,8 @@ class _Groups:
     """SameNode (``node``) and SameNode + SameFaultDomain (``dom``) groups over the running
     members of enabled rules, taken transitively, with the rules that tie each group."""
 
-    node: _UnionFind
-    dom: _UnionFind
+    node: UnionFind
+    dom: UnionFind
     node_rules: dict[int, list[str]]
     dom_rules: dict[int, list[str]]
     node_members: dict[int, set[int]]
@@ -141,7 +128,7 @@ class _Groups:
 
 
 def _groups(cluster: Cluster, enabled: list[tuple[Rule, tuple[int, ...]]]) -> _Groups:
-    g = _Groups(_UnionFind(cluster.n_vms), _UnionFind(cluster.n_vms), {}, {}, {}, {})
+    g = _Groups(UnionFind(cluster.n_vms), UnionFind(cluster.n_vms), {}, {}, {}, {})
     same = (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN)
     for r, ms in enabled:
         if r.rule_type in same:

@@ -47,6 +47,7 @@ from planner import bounds_extra as bx
 from planner.cluster import RuleType
 from planner.cpsat.cover import min_cost_cover
 from planner.cpsat.solver import SolverParams
+from planner.groups import components
 from planner.problem import BP, PlanningProblem
 
 
@@ -461,22 +462,8 @@ def cover_items(
 def same_node_groups(pb: PlanningProblem) -> dict[int, tuple[int, ...]]:
     """VM → the running VMs it must share a node with, through the hard SameNode rules
     (transitively); only members of such rules appear."""
-    parent: dict[int, int] = {}
-
-    def find(a: int) -> int:
-        parent.setdefault(a, a)
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for r in pb.hard_rules:
-        m = pb.rule_members[r]
-        if pb.cluster.rules[r].rule_type == RuleType.SAME_NODE and m:
-            for v in m[1:]:
-                parent[find(v)] = find(m[0])
-            find(m[0])
-    comp: dict[int, list[int]] = {}
-    for v in sorted(parent):
-        comp.setdefault(find(v), []).append(v)
-    return {v: tuple(m) for m in comp.values() for v in m}
+    same = RuleType.SAME_NODE
+    return components(
+        pb.cluster.n_vms,
+        (pb.rule_members[r] for r in pb.hard_rules if pb.cluster.rules[r].rule_type == same),
+    )
