@@ -73,49 +73,78 @@ class GeneratorError(ValueError):
 class GeneratorOptions:
     """Everything that shapes a generated cluster.  Fractions are of all VMs unless noted.
 
-    Attributes:
-        hosts: number of cluster nodes (1–128; above 64 is beyond a failover cluster's
-            limit, for scaling studies).
-        vms: number of VMs.
-        seed: random seed; same options and seed give the same cluster.
-        name: cluster name (default ``gen{hosts}x{vms}-s{seed}``).
-        vendors: ``intel``, ``amd`` or ``mixed``; picks the default generations.
-        generations: catalog CPU model names, assigned to contiguous blocks of hosts; their
-            vendors must match ``vendors`` (``mixed`` needs both Intel and AMD models).
-        cpu_generations: without ``generations``, use only the oldest 1–3 default generations
-            of each vendor (default: all three).
-        fault_domains: number of fault domains (racks), hosts assigned round-robin; 0 leaves
-            every host its own fault domain; default ``min(4, hosts)``.
-        rule_density: fraction of running VMs that are members of affinity rules (the four
-            types in turn).
-        broken_rule_fraction: fraction of the enabled DifferentNode and DifferentFaultDomain
-            rules that are broken now (their members share a node / fault domain), as after a
-            failover; the other rules hold.
-        disabled_rule_fraction: fraction of the rules that are disabled.
-        compat_minimum: fraction of VMs in MinimumFeatureSet mode.
-        compat_common: fraction of VMs in CommonClusterFeatureSet mode (those with a 9.x
-            configuration version fall back to the minimum set).
-        anti_affinity_classes: number of legacy anti-affinity classes (default ``vms // 200``).
-        aa_class_size: largest number of members of an anti-affinity class (classes get 2 to
-            this many; production clusters mostly have pairs: 2).
-        downtime_fraction: fraction of VMs with ``allow_downtime``.
-        pinned_fraction: fraction of VMs that are pinned.
-        stopped_fraction: fraction of VMs that are Off or Saved (two to one).
-        restricted_owners_fraction: fraction of VMs with a restricted possible-owner list
-            (the current host plus 1–3 hosts it can live-migrate to; VMs with no such host
-            keep all owners).
-        restricted_owners_hosts: size of a restricted owner list (the current host included;
-            default 2–4 drawn per VM), capped by the hosts the VM can live-migrate to.
-        preferred_owners_fraction: fraction of VMs with preferred owners.
-        load_pct: mean CPU and memory load of the hosts, in percent.
-        hot_fraction: fraction of the hosts loaded above ``hot_load_pct`` (rounded half up).
-        hot_load_pct: load that the hot hosts exceed, in CPU and in memory.
-        skew: strength of the imbalance, 0–1: 0 loads hot hosts just above ``hot_load_pct``
-            (within 6 points) and jitters the others by up to 6 points; 1 spreads the hot
-            hosts up to 95 % and the others three times as widely.
-        hot_vendor: only hosts of this vendor (``intel``/``amd``) are made hot.
-        balancer_level: the cluster's ``auto_balancer_level`` (1 Low, 2 Medium, 3 High).
-        enforced_anti_affinity: the cluster's ``enforced_anti_affinity``.
+    Attributes
+    ----------
+    hosts:
+        number of cluster nodes (1–128; above 64 is beyond a failover cluster's
+        limit, for scaling studies).
+    vms:
+        number of VMs.
+    seed:
+        random seed; same options and seed give the same cluster.
+    name:
+        cluster name (default ``gen{hosts}x{vms}-s{seed}``).
+    vendors:
+        ``intel``, ``amd`` or ``mixed``; picks the default generations.
+    generations:
+        catalog CPU model names, assigned to contiguous blocks of hosts; their
+        vendors must match ``vendors`` (``mixed`` needs both Intel and AMD models).
+    cpu_generations:
+        without ``generations``, use only the oldest 1–3 default generations
+        of each vendor (default: all three).
+    fault_domains:
+        number of fault domains (racks), hosts assigned round-robin; 0 leaves
+        every host its own fault domain; default ``min(4, hosts)``.
+    rule_density:
+        fraction of running VMs that are members of affinity rules (the four
+        types in turn).
+    broken_rule_fraction:
+        fraction of the enabled DifferentNode and DifferentFaultDomain
+        rules that are broken now (their members share a node / fault domain), as after a
+        failover; the other rules hold.
+    disabled_rule_fraction:
+        fraction of the rules that are disabled.
+    compat_minimum:
+        fraction of VMs in MinimumFeatureSet mode.
+    compat_common:
+        fraction of VMs in CommonClusterFeatureSet mode (those with a 9.x
+        configuration version fall back to the minimum set).
+    anti_affinity_classes:
+        number of legacy anti-affinity classes (default ``vms // 200``).
+    aa_class_size:
+        largest number of members of an anti-affinity class (classes get 2 to
+        this many; production clusters mostly have pairs: 2).
+    downtime_fraction:
+        fraction of VMs with ``allow_downtime``.
+    pinned_fraction:
+        fraction of VMs that are pinned.
+    stopped_fraction:
+        fraction of VMs that are Off or Saved (two to one).
+    restricted_owners_fraction:
+        fraction of VMs with a restricted possible-owner list
+        (the current host plus 1–3 hosts it can live-migrate to; VMs with no such host
+        keep all owners).
+    restricted_owners_hosts:
+        size of a restricted owner list (the current host included;
+        default 2–4 drawn per VM), capped by the hosts the VM can live-migrate to.
+    preferred_owners_fraction:
+        fraction of VMs with preferred owners.
+    load_pct:
+        mean CPU and memory load of the hosts, in percent.
+    hot_fraction:
+        fraction of the hosts loaded above ``hot_load_pct`` (rounded half up).
+    hot_load_pct:
+        load that the hot hosts exceed, in CPU and in memory.
+    skew:
+        strength of the imbalance, 0–1: 0 loads hot hosts just above ``hot_load_pct``
+        (within 6 points) and jitters the others by up to 6 points; 1 spreads the hot
+        hosts up to 95 % and the others three times as widely.
+    hot_vendor:
+        only hosts of this vendor (``intel``/``amd``) are made hot.
+    balancer_level:
+        the cluster's ``auto_balancer_level`` (1 Low, 2 Medium, 3 High).
+    enforced_anti_affinity:
+        the cluster's ``enforced_anti_affinity``.
     """
 
     hosts: int = 16
