@@ -205,21 +205,16 @@ _OPTIONAL_CELLS = {"memory_mb": "0", "est_seconds": "0", "reason": "", "temporar
 _NAME_COLUMNS = ("vm", "source", "target")
 
 
-def parse_plan_row(name: str, n: int, r: dict[str, str], report: Report) -> dict[str, Any] | None:
-    """One ``plan.csv`` row as typed values, names kept: the form :meth:`PlanMove.to_row`
-    gives.  Every bad cell is recorded in ``report`` (file, row, column, value); None then.
-
-    This is the one parser of ``plan.csv`` cells; :func:`read_plan_moves` also resolves
-    the names.
-    """
-    row, ok = _parse_cells(name, n, r, report)
-    return row if ok else None
-
-
-def _parse_cells(
+def parse_plan_row(
     name: str, n: int, r: dict[str, str], report: Report
 ) -> tuple[dict[str, Any], bool]:
-    """Typed cells of one ``plan.csv`` row (None where a cell is bad) and whether all read."""
+    """One ``plan.csv`` row (raw text by column) as typed values, names kept: the form
+    :meth:`PlanMove.to_row` gives, None where a cell is bad, and whether every cell read.
+    Every bad cell is recorded in ``report`` (file ``name``, row ``n``, column, value).
+
+    This is the one parser of ``plan.csv`` cells; :func:`read_plan_moves` then resolves the
+    names in the snapshot.
+    """
     cell = {c: (r.get(c, "") or _OPTIONAL_CELLS.get(c, "")) for c in PLAN_COLUMNS}
     out: dict[str, Any] = {c: csv_uncell(cell[c]) for c in (*_NAME_COLUMNS, "reason")}
     kind = MOVE_KIND_BY_NAME.get(cell["migration_type"].strip().casefold())
@@ -290,6 +285,22 @@ def _resolve(
     )
 
 
+def _plan_cells(
+    path: Path, report: Report, required: bool, steps: dict[int, int] | None
+) -> list[tuple[int, dict[str, Any], bool]] | None:
+    """Every ``plan.csv`` row as ``(spreadsheet row, typed cells, all cells read)``."""
+    rows = _table(path, PLAN_COLUMNS[:6], report, required)
+    if rows is None:
+        return None
+    out = []
+    for n, r in rows:
+        step = _int(r["step"])
+        if steps is not None and step is not None:
+            steps[n] = step
+        out.append((n, *parse_plan_row(path.name, n, r, report)))
+    return out
+
+
 def read_plan_rows(
     path: str | Path,
     report: Report,
@@ -300,19 +311,8 @@ def read_plan_rows(
     snapshot needed); every problem goes to ``report``.  None when the file cannot be read
     (or is absent and not ``required``).  ``steps`` receives the step of every row whose
     step reads (bad rows included), by spreadsheet row."""
-    p = Path(path)
-    rows = _table(p, PLAN_COLUMNS[:6], report, required)
-    if rows is None:
-        return None
-    out = []
-    for n, r in rows:
-        step = _int(r["step"])
-        if steps is not None and step is not None:
-            steps[n] = step
-        typed = parse_plan_row(p.name, n, r, report)
-        if typed is not None:
-            out.append((n, typed))
-    return out
+    rows = _plan_cells(Path(path), report, required, steps)
+    return None if rows is None else [(n, row) for n, row, ok in rows if ok]
 
 
 def read_plan_moves(
@@ -323,18 +323,14 @@ def read_plan_moves(
     steps: dict[int, int] | None = None,
 ) -> list[PlanMove] | None:
     """The valid rows of ``plan.csv`` as moves; every problem (file, row, column, value)
-    goes to ``report``.  None when the file cannot be read.  ``steps`` as for
-    :func:`read_plan_rows`."""
+    goes to ``report`` (a bad cell and an unknown name of one row alike).  None when the
+    file cannot be read.  ``steps`` as for :func:`read_plan_rows`."""
     p = Path(path)
-    rows = _table(p, PLAN_COLUMNS[:6], report, required)
+    rows = _plan_cells(p, report, required, steps)
     if rows is None:
         return None
     moves = []
-    for n, r in rows:
-        step = _int(r["step"])
-        if steps is not None and step is not None:
-            steps[n] = step
-        row, ok = _parse_cells(p.name, n, r, report)
+    for n, row, ok in rows:
         move = _resolve(cluster, p.name, n, row, report)
         if ok and move is not None:
             moves.append(move)

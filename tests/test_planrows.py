@@ -69,3 +69,27 @@ def test_placement_listing_a_vm_twice_or_not_at_all(tmp_path: Path) -> None:
     assert placement is None
     assert [p.kind for p in problems] == ["plan_file", "plan_file"]
     assert "twice" in problems[0].message and "does not list" in problems[1].message
+
+
+def test_parse_plan_row_gives_to_row_and_names_each_bad_cell(tmp_path: Path) -> None:
+    from planner.diagnostics import Report
+    from planner.planrows import parse_plan_row
+
+    c = hostile_cluster()
+    move = PlanMove(3, 2, 0, 0, 1, MoveKind.SHUTDOWN, 4096, 7.5, "=why", True)
+    (tmp_path / "plan.csv").write_text(plan_csv_text(c, [move]), encoding="utf-8")
+    with (tmp_path / "plan.csv").open(newline="", encoding="utf-8") as f:
+        raw = next(csv.DictReader(f))
+    report = Report()
+    row, ok = parse_plan_row("plan.csv", 2, raw, report)
+    assert ok and report.valid and row == move.to_row(c)
+
+    bad = dict(raw, wave="-1", migration_type="Teleport", memory_mb="1.5", temporary="maybe")
+    row, ok = parse_plan_row("plan.csv", 2, bad, report)
+    assert not ok and row["vm"] == c.vm_names[0]
+    assert {(p.row, p.column, p.value) for p in report.errors} == {
+        (2, "wave", "-1"),
+        (2, "migration_type", "Teleport"),
+        (2, "memory_mb", "1.5"),
+        (2, "temporary", "maybe"),
+    }
