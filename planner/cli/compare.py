@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from planner.cli.choices import HighModeChoice, LevelOpt, LoadChoice, ThresholdOpt
+from planner.cli.choices import HighModeChoice, LevelOpt, LoadChoice, ProgressOpt, ThresholdOpt
 from planner.cli.common import (
     EXIT_NO,
     check_out_dir,
@@ -22,7 +22,7 @@ from planner.cli.common import (
     show_table,
     warnings_json,
 )
-from planner.cli.plan import JsonOpt, ProgressOpt
+from planner.cli.plan import JsonOpt
 from planner.textsafe import term_safe
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from planner.cli.choices import (
     LevelOpt,
     LoadChoice,
     MinimiseChoice,
+    ProgressOpt,
     ThresholdOpt,
 )
 from planner.cli.common import (
@@ -48,14 +49,6 @@ ForceOpt = Annotated[
     bool,
     typer.Option(
         "--force", help="Replace an earlier output in --out (only once the new one is complete)."
-    ),
-]
-ProgressOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--progress/--no-progress",
-        show_default=False,
-        help="Show progress on stderr (default: on a terminal, not under --json).",
     ),
 ]
 
