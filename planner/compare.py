@@ -109,14 +109,15 @@ def plan_options(opts: CompareOptions) -> PlanOptions:
 
 def hvplan_plan(cluster: Cluster, opts: CompareOptions) -> Plan:
     """The plan ``hvplan plan`` makes with the same options: :func:`planner.pipeline.plan`
-    (blocked targets re-optimised), or over the load history at ``opts.load``."""
+    (blocked targets re-optimised), or, on a snapshot with a load history, over the history
+    at ``opts.load`` (default p95, as ``hvplan plan``)."""
     from planner.pipeline import plan
 
     po = plan_options(opts)
-    if opts.load is not None and cluster.history is not None:
+    if cluster.history is not None:
         from planner.robustplan import plan_with_history
 
-        return plan_with_history(cluster, po, opts.load)
+        return plan_with_history(cluster, po, opts.load or "p95")
     return plan(cluster, po)
 
 

@@ -77,7 +77,7 @@ class CompareOptions:
     ``time_limit_s`` bounds the optimizer (``None``: its profile's).  ``plan``: an earlier
     plan to show as the ``hvplan`` row (no solve runs then).  ``drain`` (node indices) and
     ``load`` (with a load history: the statistic the threshold is judged at, as
-    ``hvplan plan --load``; ``None`` plans the snapshot's values) shape the ``hvplan`` row
+    ``hvplan plan --load``; ``None``: p95, as ``hvplan plan``) shape the ``hvplan`` row
     only: the native balancers neither drain nodes nor read the history.
     """
 

@@ -119,3 +119,10 @@ def test_history_plan_compare_and_report_give_the_same_plan(
     assert [m.to_row(cluster) for m in shown.moves] == rows
     row = _cli_compare_row([str(history_snapshot), "--level", "medium", "--load", "p95"])
     assert (row["moves"], row["memory_moved_mb"]) == (len(rows), p.summary["memory_moved_mb"])
+    # Without --load, compare plans over the history at p95, as hvplan plan does.
+    assert (
+        _rows(cluster, compare(cluster, CompareOptions(level="medium", time_limit_s=LIMIT)).plan)
+        == rows
+    )
+    row = _cli_compare_row([str(history_snapshot), "--level", "medium"])
+    assert (row["moves"], row["memory_moved_mb"]) == (len(rows), p.summary["memory_moved_mb"])

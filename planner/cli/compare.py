@@ -59,7 +59,7 @@ LoadOpt = Annotated[
         "--load",
         case_sensitive=False,
         help="With a load history: the statistic hvplan's plan judges the threshold at, "
-        "as hvplan plan --load (default: the vms.csv values).",
+        "as hvplan plan --load (default: p95 with a history).",
     ),
 ]
 TimeLimitOpt = Annotated[
