@@ -45,7 +45,7 @@ import numpy as np
 
 from planner import bounds_extra as bx
 from planner.cluster import RuleType
-from planner.cpsat.cover import min_cost_cover
+from planner.cpsat.cover import CoverResult, min_cost_cover
 from planner.cpsat.solver import SolverParams
 from planner.groups import components
 from planner.problem import BP, PlanningProblem
@@ -331,7 +331,6 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
     m_now = np.bincount(cur[stay], weights=pb.vm_mem[0, stay], minlength=nh).astype(np.int64)
     total = b.migration_mandatory
     balance = 0
-    budget = pb.profile.budget
     for h in range(nh):
         used_c = int(c_now[h] + pb.host_cpu_base[0, h])
         used_m = int(m_now[h] + c.host_memory_reserve_mb[h])
@@ -345,13 +344,7 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
                     balance, int(_ceil_div(BP * used_c, cap_c)), int(_ceil_div(BP * used_m, cap_m))
                 )
             continue
-        items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h)
-        left = max(
-            0.05, min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share)
-        )
-        cov = min_cost_cover(
-            items, i_cpu, i_mem, i_cost, need_c, need_m, used_c, used_m, cap_c, cap_m, params, left
-        )
+        cov, groups = _host_cover(pb, params, deadline, h, 0, (need_c, need_m, used_c, used_m))
         b.cover_models += 1
         if not cov.feasible:
             # Cannot get under the threshold even by moving everything: excess > 0 for sure.
@@ -385,7 +378,6 @@ def _sample_cover_bounds(
     c = pb.cluster
     cur = c.vm_host
     stay = ~pb.mandatory
-    budget = pb.profile.budget
     total = b.migration_mandatory
     for h in range(c.n_hosts):
         on = stay & (cur == h)
@@ -399,25 +391,13 @@ def _sample_cover_bounds(
         for k in sorted({int(np.argmax(need_c)), int(np.argmax(need_m))}):
             if need_c[k] <= 0 and need_m[k] <= 0:
                 continue
-            items, i_cpu, i_mem, i_cost, _ = cover_items(pb, h, k)
-            left = max(
-                0.05,
-                min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share),
-            )
-            cov = min_cost_cover(
-                items,
-                i_cpu,
-                i_mem,
-                i_cost,
+            loads = (
                 int(need_c[k]),
                 int(need_m[k]),
                 int(c_now[k] + pb.host_cpu_base[k, h]),
                 int(m_now[k] + c.host_memory_reserve_mb[h]),
-                int(c.host_cpu_capacity_milli[h]),
-                int(c.host_memory_mb[h]),
-                params,
-                left,
             )
+            cov, _ = _host_cover(pb, params, deadline, h, k, loads)
             b.cover_models += 1
             if not cov.feasible:
                 return  # this node stays above the threshold at sample k: excess > 0
@@ -425,6 +405,26 @@ def _sample_cover_bounds(
         b.cover_cost[h] = best
         total += best
     b.migration = total
+
+
+def _host_cover(
+    pb: PlanningProblem,
+    params: SolverParams,
+    deadline: float,
+    h: int,
+    k: int,
+    loads: tuple[int, int, int, int],
+) -> tuple[CoverResult, list[tuple[int, ...]]]:
+    """The cheapest cover of host ``h`` at sample ``k`` (``loads``: CPU and memory to shed,
+    CPU and memory used), within the profile's share of the time left; and its items."""
+    items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h, k)
+    budget = pb.profile.budget
+    left = max(
+        0.05, min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share)
+    )
+    cap_c, cap_m = int(pb.cluster.host_cpu_capacity_milli[h]), int(pb.cluster.host_memory_mb[h])
+    cov = min_cost_cover(items, i_cpu, i_mem, i_cost, *loads, cap_c, cap_m, params, left)
+    return cov, groups
 
 
 def cover_items(
