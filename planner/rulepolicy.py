@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from planner.cluster import Cluster, RuleType
+from planner.groups import components
 from planner.reference import members_broken
 
 
@@ -16,19 +17,15 @@ def with_partners(cluster: Cluster, rules: dict[str, Any], mandatory: np.ndarray
     """``mandatory`` with the partners of a leaving VM in a hard SameNode rule whose members
     share a node now: they end on one node, and it cannot be this one."""
     out = mandatory.copy()
-    groups = [
+    tied = [
         rules["rule_members"][r]
         for r in rules["hard_rules"]
         if cluster.rules[r].rule_type == RuleType.SAME_NODE
     ]
-    groups = [list(m) for m in groups if len(set(cluster.vm_host[list(m)].tolist())) == 1]
-    changed = True
-    while changed:
-        changed = False
-        for m in groups:
-            if out[m].any() and not out[m].all():
-                out[m] = True
-                changed = True
+    tied = [m for m in tied if len(set(cluster.vm_host[list(m)].tolist())) == 1]
+    for g in set(components(cluster.n_vms, tied).values()):
+        if out[list(g)].any():
+            out[list(g)] = True
     return out
 
 
