@@ -1,7 +1,7 @@
 """End to end, per hard rule of SPEC §3: a feasible and an infeasible case on 2-3 host toys,
 through :func:`planner.optimizer.optimize` (the staged solve; many of these are decided by
 the pre-check or the greedy stage: the model-level tests of every CP-SAT constraint family
-are in ``tests/test_cpsat_families.py``).
+are in ``tests/cpsat/test_constraints_families.py``).
 
 Toy hosts: 16 logical processors (16,000 milli-LP), 65,536 MB with a 4,096 MB reserve, so
 61,440 MB and 16,000 milli-LP are free for VMs.  Every plan produced is checked against the

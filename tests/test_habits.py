@@ -33,3 +33,24 @@ def test_no_function_over_100_lines() -> None:
                 if n > MAX_FUNCTION_LINES:
                     long[f"{p.relative_to(PLANNER)}:{node.name}"] = n
     assert long == {}
+
+
+TESTS = Path(__file__).resolve().parent
+#: Test folders that hold no package tests: shared data and helper scripts.
+NOT_MIRRORS = {"fixtures", "tools", "benchmarks"}
+
+
+def test_test_folders_mirror_the_package() -> None:
+    """``tests/solve/`` tests ``planner/solve/``, and so on: every test folder names a
+    subpackage, and every module-level test file of a subfolder names a module there."""
+    folders = [d for d in TESTS.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))]
+    mirrors = [d for d in folders if d.name not in NOT_MIRRORS]
+    assert len(mirrors) >= 8
+    assert [d.name for d in mirrors if not (PLANNER / d.name / "__init__.py").is_file()] == []
+    for d in mirrors:
+        modules = {p.stem for p in (PLANNER / d.name).glob("*.py")}
+        for t in d.glob("test_*.py"):
+            stem = t.stem.removeprefix("test_")
+            assert any(stem == m or stem.startswith(m + "_") for m in modules), (
+                f"{t.relative_to(TESTS)} names no module of planner/{d.name}/"
+            )

@@ -13,7 +13,7 @@ from planner.cli import app
 from planner.compare import IF_ON, NATIVE_JOIN_ONLY, NATIVE_OFF, CompareOptions, compare
 from planner.snapshot import load_snapshot
 
-SMALL4 = Path(__file__).resolve().parent.parent / "data" / "examples" / "small4"
+SMALL4 = Path(__file__).resolve().parents[2] / "data" / "examples" / "small4"
 
 
 def _with_mode(tmp_path: Path, mode: int) -> Path:

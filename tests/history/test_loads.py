@@ -21,7 +21,7 @@ from planner.history.loads import (
 from planner.history.synthetic import synthetic_history, write_history
 from planner.snapshot import load_snapshot, read_snapshot
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "examples" / "small4"
+EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "examples" / "small4"
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.progress import NULL_PROGRESS, StderrProgress, reporter
 
-SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
+SMALL4 = str(Path(__file__).resolve().parents[1] / "data" / "examples" / "small4")
 
 
 class _Tty(io.StringIO):

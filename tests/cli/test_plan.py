@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 
-SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
+SMALL4 = str(Path(__file__).resolve().parents[2] / "data" / "examples" / "small4")
 runner = CliRunner()
 
 

@@ -1,5 +1,5 @@
 """Capacity planning on one cluster: scenarios, settling, maintenance, growth, added hosts,
-CPU generations.  Toys follow tests/test_failover.py: 60,000 MB for VMs per host."""
+CPU generations.  Toys follow tests/failover/test_engine.py: 60,000 MB for VMs per host."""
 
 from __future__ import annotations
 

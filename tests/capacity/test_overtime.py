@@ -2,7 +2,7 @@
 vectorized over samples, against hand-derived answers and against the one-sample analysis
 (planner.capacity.failures on planner.history.model.cluster_at) run sample by sample.
 
-Toys follow tests/test_failover.py: a host of 64,000 MB with a 4,000 MB reserve has
+Toys follow tests/failover/test_engine.py: a host of 64,000 MB with a 4,000 MB reserve has
 60,000 MB for VMs; CPU is small, so memory decides.
 """
 

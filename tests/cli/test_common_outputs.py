@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from planner.cli import app
 from planner.publish import leftovers
 
-SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
+SMALL4 = str(Path(__file__).resolve().parents[2] / "data" / "examples" / "small4")
 
 
 def run(*args: str) -> Result:

@@ -446,10 +446,10 @@ def test_scenarios_csv_defends_formula_names_and_reads_back_exactly(tmp_path: Pa
 # ----------------------------------------------------------------------------- over time
 @pytest.fixture(scope="module")
 def with_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four-VM toy of tests/test_capacity_overtime.py with its six-sample history
+    """The four-VM toy of tests/capacity/test_overtime.py with its six-sample history
     (vm_history.csv): N+1 holds at 4 of the 6 samples on the current placement."""
     from planner.history.synthetic import write_history
-    from tests.test_capacity_overtime import four_vms
+    from tests.capacity.test_overtime import four_vms
 
     c, h = four_vms()
     d = tmp_path_factory.mktemp("hist") / "toyhist"
@@ -469,7 +469,7 @@ def test_batch_with_history_carries_the_over_time_fields(
     ot = s["toyhist"]["over_time"]
     assert ot["load"] == "max" and ot["window"]["samples"] == 6
     cur = ot["placements"]["current"]["survival"]
-    # Hand-derived in tests/test_capacity_overtime.py: 4 of 6 for N+1, none for N+2.
+    # Hand-derived in tests/capacity/test_overtime.py: 4 of 6 for N+1, none for N+2.
     assert cur["N+1"]["survivable_samples"] == 4 and cur["N+2"]["survivable_samples"] == 0
     assert ot["plan"]["status"] in ("OPTIMAL", "FEASIBLE") and ot["plan"]["moves"] >= 1
     plan = ot["placements"]["hvplan"]["survival"]["N+1"]

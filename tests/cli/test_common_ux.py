@@ -22,7 +22,7 @@ from planner.cli.common import age_text, snapshot_age
 from planner.cli.plan import tier_words
 from tests.fixtures import SnapshotMaker, base_lines
 
-SMALL4 = str(Path(__file__).resolve().parent.parent / "data" / "examples" / "small4")
+SMALL4 = str(Path(__file__).resolve().parents[2] / "data" / "examples" / "small4")
 COMMANDS = [
     "validate",
     "status",

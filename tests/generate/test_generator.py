@@ -375,7 +375,7 @@ def test_cli_level_and_comma_separated_generations(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- examples
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "data" / "examples"
 
 

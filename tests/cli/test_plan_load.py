@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "data" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 BITBRAINS8 = str(EXAMPLES / "bitbrains8")
 SMALL4 = str(EXAMPLES / "small4")
 runner = CliRunner()
