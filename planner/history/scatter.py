@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from planner.cluster import units_up
 from planner.diagnostics import Report
 from planner.history.cells import blank_cells, cell_texts, float_values, text_codes, time_seconds
 from planner.history.grid import Grid
@@ -216,7 +217,7 @@ def _place(
     g = np.flatnonzero(good)
     c = ent[g]
     flat = ((secs[g] - grid.t0) // grid.step) * tgt.value.shape[1] + c
-    tgt.value.reshape(-1)[flat] = np.rint(val[g] * tgt.scale[c])
+    tgt.value.reshape(-1)[flat] = units_up(val[g] * tgt.scale[c])
     tgt.filled.reshape(-1)[flat] = True
     if tgt.mem is not None:
         assert tgt.mem_default is not None
@@ -225,7 +226,7 @@ def _place(
         else:
             m = mem[g]
             tgt.mem.reshape(-1)[flat] = np.where(
-                np.isnan(m), tgt.mem_default[c], np.rint(np.nan_to_num(m))
+                np.isnan(m), tgt.mem_default[c], units_up(np.nan_to_num(m))
             )
     return len(g)
 

@@ -31,6 +31,7 @@ from planner.cluster import (
     Vendor,
     VmState,
     default_memory_reserve_mb,
+    units_up,
 )
 
 IntColumn = Sequence[int] | np.ndarray
@@ -87,8 +88,9 @@ class VmColumns:
 
 
 def cpu_milli(count: IntColumn, pct: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``count * pct / 100`` logical processors in milli-LP, rounded (the input edge)."""
-    return np.rint(
+    """``count * pct / 100`` logical processors in milli-LP, rounded up (the input edge,
+    :func:`planner.cluster.units_up`)."""
+    return units_up(
         np.asarray(count, dtype=np.int64) * np.asarray(pct, dtype=float) * (CPU_UNITS / 100)
     ).astype(np.int64)
 
