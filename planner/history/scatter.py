@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from planner.cluster import units_up
 from planner.diagnostics import Report
 from planner.history.cells import blank_cells, cell_texts, float_values, text_codes, time_seconds
 from planner.history.grid import Grid
 from planner.history.model import iso_utc
 from planner.history.source import Source, Spec, batches, row_numbers
+from planner.units import units_up
 
 #: Problems listed one by one per (file, column, kind); the rest are counted.
 ROWS_SHOWN = 10

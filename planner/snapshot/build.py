@@ -31,8 +31,8 @@ from planner.cluster import (
     Vendor,
     VmState,
     default_memory_reserve_mb,
-    units_up,
 )
+from planner.units import units_up
 
 IntColumn = Sequence[int] | np.ndarray
 
@@ -89,7 +89,7 @@ class VmColumns:
 
 def cpu_milli(count: IntColumn, pct: Sequence[float] | np.ndarray) -> np.ndarray:
     """``count * pct / 100`` logical processors in milli-LP, rounded up (the input edge,
-    :func:`planner.cluster.units_up`)."""
+    :func:`planner.units.units_up`)."""
     return units_up(
         np.asarray(count, dtype=np.int64) * np.asarray(pct, dtype=float) * (CPU_UNITS / 100)
     ).astype(np.int64)
