@@ -2,166 +2,45 @@
 
 Used by ``hvplan status`` (what the current placement already breaks), by the independent
 plan verifier and by the capacity planner.  Nothing here imports OR-Tools.
+
+Every check returns :class:`planner.violation.Violation` values (indices inside; names come
+out of :meth:`~planner.violation.Violation.to_dict`); the type, its kind vocabulary
+(:data:`KINDS`) and :func:`dedupe` are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from planner.cluster import CPU_UNITS, Cluster, HostState, MoveKind, RuleType
+from planner.violation import (
+    CONSEQUENCE_KINDS,
+    KINDS,
+    RULE_KINDS,
+    RULE_TYPE_KINDS,
+    RuleRef,
+    Violation,
+    dedupe,
+)
 
-#: The one vocabulary of violation kinds, shared by ``status``, both verifiers and the plan
-#: reader (SPEC §6 ``kind``).  Each mistake in a plan is reported under exactly one of them.
-KINDS: dict[str, str] = {
-    # files and identity
-    "plan_file": "a plan file is missing, unreadable or has a bad row/column/value",
-    "snapshot": "the plan was made from another snapshot (snapshot_sha256 differs)",
-    "summary": "summary.json is malformed or disagrees with plan.csv",
-    "objective": "an objective term of summary.json does not recompute",
-    "runbook": "plan.ps1 or rollback.ps1 does not carry the moves it must",
-    # steps
-    "order": "steps are not numbered 1, 2, ... or waves go back",
-    "unknown": "a step refers to an unknown VM or node",
-    "twice_in_wave": "a VM moves twice in one wave",
-    "wrong_source": "a step starts where the VM is not",
-    "no_op": "a step moves a VM to the node it is on",
-    "move_kind": "the migration type is not the one SPEC §3 gives (or the move is impossible)",
-    "memory_mb": "plan.csv gives a VM another memory size",
-    "migration_limit": "a node takes part in more live migrations at once than its limit",
-    "placement": "the plan does not end on placement.csv",
-    "move_budget": "the plan moves more VMs than its max_moves budget",
-    # placement and state rules (final and intermediate)
-    "capacity_cpu": "a node needs more CPU than it has",
-    "capacity_memory": "a node needs more memory than it has (after its reserve)",
-    "running_vms": "a node runs more VMs than host_max_running_vms",
-    "possible_owners": "a VM is on a node that is not one of its possible owners",
-    "config_version": "a VM is on a node whose OS cannot run its configuration version",
-    "pinned": "a pinned VM moves",
-    "host_not_up": "a VM moves onto a Paused or Down node, or stays running on a Down node",
-    "drained": "a VM is on (or moves onto) a drained node",
-    "same_node": "SameNode rule members are apart",
-    "same_fault_domain": "SameFaultDomain rule members are in different fault domains",
-    "different_node": "DifferentNode rule members share a node",
-    "different_fault_domain": "DifferentFaultDomain rule members share a fault domain",
-    "anti_affinity": "legacy anti-affinity class members share a node",
-}
-
-#: Kinds that only restate a problem already reported for the same VM (a step skipped as
-#: wrong then also ends elsewhere): dropped when that VM already has a violation.
-CONSEQUENCE_KINDS = frozenset({"placement"})
-
-#: Kinds judged per node (one violation per node), the others per rule or per VM.
-_PER_HOST = frozenset({"capacity_cpu", "capacity_memory", "running_vms", "migration_limit"})
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule or limit, for ``status``, the verifiers and the plan reader.
-
-    Inside, VMs and nodes are indices (``vm_ids``, ``host_ids``); ``vms``/``hosts`` carry the
-    names for the edges (messages, JSON).  ``hard`` violations make a plan unacceptable.
-
-    Attributes
-    ----------
-    kind:
-        One key of :data:`KINDS`.
-    message:
-        One line for a human, naming what is wrong.
-    rule:
-        The affinity rule or anti-affinity class concerned, if any.
-    step:
-        The plan step concerned, if any.
-    """
-
-    kind: str
-    message: str
-    rule: str | None = None
-    vms: tuple[str, ...] = ()
-    hosts: tuple[str, ...] = ()
-    hard: bool = True
-    step: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    vm_ids: tuple[int, ...] = ()
-    host_ids: tuple[int, ...] = ()
-
-    @classmethod
-    def at(
-        cls,
-        cluster: Cluster,
-        kind: str,
-        message: str,
-        *,
-        vms: Iterable[int] = (),
-        hosts: Iterable[int] = (),
-        rule: str | None = None,
-        step: int | None = None,
-        hard: bool = True,
-    ) -> Violation:
-        """A violation from indices, the names filled in from ``cluster``."""
-        vi = tuple(int(v) for v in vms)
-        hi = tuple(int(h) for h in hosts)
-        return cls(
-            kind,
-            message,
-            rule,
-            _names(cluster.vm_names, vi),
-            _names(cluster.host_names, hi),
-            hard,
-            step,
-            vm_ids=vi,
-            host_ids=hi,
-        )
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """What the violation is about: one mistake, one key (see :func:`dedupe`)."""
-        if self.rule is not None:
-            return self.kind, "rule:" + self.rule
-        if self.kind in _PER_HOST and self.hosts:
-            return self.kind, "host:" + self.hosts[0]
-        if self.vms:
-            return self.kind, "vm:" + self.vms[0]
-        return self.kind, self.message
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (keys of SPEC §6: kind, rule, vms, hosts, message, plus hard/step and
-        the ``verify --json`` keys ``vm``/``host``)."""
-        return {
-            "kind": self.kind,
-            "step": self.step,
-            "vm": self.vms[0] if self.vms else None,
-            "host": self.hosts[0] if self.hosts else None,
-            "rule": self.rule,
-            "vms": list(self.vms),
-            "hosts": list(self.hosts),
-            "message": self.message,
-            "hard": self.hard,
-        }
-
-
-def dedupe(violations: Iterable[Violation]) -> list[Violation]:
-    """Keep the first violation per :attr:`Violation.key`, and drop a consequence (kind in
-    :data:`CONSEQUENCE_KINDS`) about a VM that already has a violation."""
-    seen: set[tuple[str, str]] = set()
-    named: set[str] = set()
-    out: list[Violation] = []
-    for v in violations:
-        if v.key in seen:
-            continue
-        if v.kind in CONSEQUENCE_KINDS and v.vms and v.vms[0] in named:
-            continue
-        seen.add(v.key)
-        named.update(v.vms[:1])
-        out.append(v)
-    return out
-
-
-def _names(seq: tuple[str, ...], idx: Iterable[int]) -> tuple[str, ...]:
-    return tuple(seq[int(i)] for i in idx)
+__all__ = [
+    "CONSEQUENCE_KINDS",
+    "KINDS",
+    "RULE_KINDS",
+    "RuleRef",
+    "Violation",
+    "anti_affinity_pairs",
+    "anti_affinity_violations",
+    "compatibility_islands",
+    "dedupe",
+    "placement_violations",
+    "rule_violations",
+    "running_members",
+    "vm_memory_on_mb",
+]
 
 
 def running_members(cluster: Cluster, members: Iterable[int]) -> list[int]:
@@ -178,7 +57,7 @@ def rule_violations(
     p = cluster.vm_host if placement is None else np.asarray(placement)
     fd = cluster.host_fault_domain
     out: list[Violation] = []
-    for r in cluster.rules:
+    for i, r in enumerate(cluster.rules):
         if not r.enabled and not include_disabled:
             continue
         m = np.asarray(running_members(cluster, r.members), dtype=np.int64)
@@ -193,13 +72,12 @@ def rule_violations(
             if n > 1:
                 what = "nodes" if node else "fault domains"
                 out.append(
-                    Violation.at(
-                        cluster,
-                        "same_node" if node else "same_fault_domain",
+                    Violation(
+                        RULE_TYPE_KINDS[r.rule_type],
                         f"{label}: members are on {n} different {what}",
-                        vms=m,
-                        hosts=sorted(set(hosts.tolist())),
-                        rule=r.name,
+                        vms=tuple(m.tolist()),
+                        hosts=tuple(sorted(set(hosts.tolist()))),
+                        rule=RuleRef.affinity(i),
                         hard=r.enabled,
                     )
                 )
@@ -215,13 +93,12 @@ def rule_violations(
                 else f"fault domain {cluster.fault_domains[int(val)]}"
             )
             out.append(
-                Violation.at(
-                    cluster,
-                    "different_node" if node else "different_fault_domain",
+                Violation(
+                    RULE_TYPE_KINDS[r.rule_type],
                     f"{label}: {len(sel)} members share {where}",
-                    vms=sel,
-                    hosts=sorted(set(p[sel].tolist())),
-                    rule=r.name,
+                    vms=tuple(sel.tolist()),
+                    hosts=tuple(sorted(set(p[sel].tolist()))),
+                    rule=RuleRef.affinity(i),
                     hard=r.enabled,
                 )
             )
@@ -256,15 +133,14 @@ def anti_affinity_violations(
         cls = cluster.aa_class_names[c]
         h = int(p[a])
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "anti_affinity",
                 f"anti-affinity class '{cls}': "
                 f"{cluster.vm_names[a]} and {cluster.vm_names[b]} share node "
                 f"{cluster.host_names[h]}" + ("" if hard else " (soft)"),
                 vms=(a, b),
                 hosts=(h,),
-                rule=cls,
+                rule=RuleRef.anti_affinity(c),
                 hard=bool(hard),
             )
         )
@@ -295,8 +171,7 @@ def _host_violations(cluster: Cluster, p: np.ndarray) -> list[Violation]:
     for h in np.flatnonzero(cpu > cluster.host_cpu_free_milli).tolist():
         free = cluster.host_cpu_free_milli[h] / CPU_UNITS
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "capacity_cpu",
                 f"node {hn[h]} needs "
                 f"{cpu[h] / CPU_UNITS:.2f} logical processors for VMs but has "
@@ -306,8 +181,7 @@ def _host_violations(cluster: Cluster, p: np.ndarray) -> list[Violation]:
         )
     for h in np.flatnonzero(mem > cluster.host_memory_free_mb).tolist():
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "capacity_memory",
                 f"node {hn[h]} needs "
                 f"{int(mem[h])} MB for VMs but has "
@@ -317,8 +191,7 @@ def _host_violations(cluster: Cluster, p: np.ndarray) -> list[Violation]:
         )
     for h in np.flatnonzero(running > limit).tolist():
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "running_vms",
                 f"node {hn[h]} runs {int(running[h])} "
                 f"VMs, its limit is {int(limit[h])} (host_max_running_vms)",
@@ -336,8 +209,7 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
     stays = p == cluster.vm_host
     for v in np.flatnonzero(~cluster.vm_possible[v_idx, p]).tolist():
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "possible_owners",
                 f"VM {vn[v]} is on {hn[p[v]]}, which is not one of its possible owners",
                 vms=(v,),
@@ -348,8 +220,7 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
     ver = np.asarray(cluster.vm_config_version_x10)
     for v in np.flatnonzero((cap >= 0) & (ver > cap)).tolist():
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "config_version",
                 f"VM {vn[v]} (configuration "
                 f"version {ver[v] / 10:.1f}) is on {hn[p[v]]}, whose OS runs "
@@ -360,8 +231,7 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
         )
     for v in np.flatnonzero(cluster.vm_pinned & ~stays).tolist():
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "pinned",
                 f"VM {vn[v]} is pinned to {hn[cluster.vm_host[v]]} but ends on {hn[p[v]]}",
                 vms=(v,),
@@ -377,8 +247,7 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
         st = HostState(int(state[v])).name.title()
         why = "must be started on another node" if stays[v] else "receives no VMs"
         out.append(
-            Violation.at(
-                cluster,
+            Violation(
                 "host_not_up",
                 f"VM {vn[v]} is on {hn[p[v]]}, which is {st} ({why})",
                 vms=(v,),
@@ -388,8 +257,7 @@ def _vm_violations(cluster: Cluster, p: np.ndarray, drained: set[int]) -> list[V
     if drained:
         for v in np.flatnonzero(np.isin(p, sorted(drained))).tolist():
             out.append(
-                Violation.at(
-                    cluster,
+                Violation(
                     "drained",
                     f"VM {vn[v]} is on {hn[p[v]]}, which is drained",
                     vms=(v,),

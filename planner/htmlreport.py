@@ -56,6 +56,7 @@ from planner.reportsections import (
     verification,
 )
 from planner.status import StatusReport, cluster_status
+from planner.violation import RuleTable
 
 #: Name of the page written into the output directory.
 REPORT_FILE = "report.html"
@@ -302,6 +303,11 @@ def _violation_rows(vs: Sequence[Violation]) -> list[list[object]]:
     return [[v.kind, "hard" if v.hard else "soft", v.message] for v in vs[:MAX_ROWS_SHOWN]]
 
 
+def _rules_of(vs: Sequence[Violation]) -> set[int]:
+    """Indices of the affinity rules ``vs`` name."""
+    return {v.rule.index for v in vs if v.rule is not None and v.rule.table is RuleTable.AFFINITY}
+
+
 def _rules_section(
     cluster: Cluster, placement_after: np.ndarray | None, drained: Sequence[int] = ()
 ) -> str:
@@ -311,21 +317,21 @@ def _rules_section(
         if placement_after is not None
         else None
     )
-    broken_now = {v.rule for v in now if v.rule}
-    broken_after = {v.rule for v in after if v.rule} if after is not None else set()
+    broken_now = _rules_of(now)
+    broken_after = _rules_of(after) if after is not None else set()
     rows, classes = [], []
-    for r in cluster.rules:
+    for i, r in enumerate(cluster.rules):
         row: list[object] = [
             r.name,
             r.type_name,
             "yes" if r.enabled else "no (reported only)",
             len(r.members),
-            "broken" if r.name in broken_now else "kept",
+            "broken" if i in broken_now else "kept",
         ]
-        bad = r.name in broken_now
+        bad = i in broken_now
         if after is not None:
-            row.append("broken" if r.name in broken_after else "kept")
-            bad = r.name in broken_after
+            row.append("broken" if i in broken_after else "kept")
+            bad = i in broken_after
         rows.append(row)
         classes.append("bad" if bad and r.enabled else "")
     headers = ["rule", "type", "enabled", "members", "now"] + (

@@ -101,7 +101,8 @@ def rules_left_broken(
         out: dict[str, tuple[str, ...]] = {}
         for v in rule_violations(cluster, p) + anti_affinity_violations(cluster, p):
             if v.hard and v.rule is not None:
-                out[v.rule] = tuple(sorted(set(out.get(v.rule, ())) | set(v.vms)))
+                d = v.to_dict(cluster)  # summary.json names rules and VMs
+                out[d["rule"]] = tuple(sorted(set(out.get(d["rule"], ())) | set(d["vms"])))
         return out
 
     now, after = broken(None), broken(np.asarray(placement))

@@ -14,8 +14,10 @@ This is the one reader of plan files: :func:`read_plan_files` (verify, report, r
 row (also behind the snapshot-free :func:`planner.read_plan`).  Problems in a file that was
 edited by hand are collected into a :class:`planner.diagnostics.Report` naming the file,
 the row (as a spreadsheet numbers it), the column and the value; the verifier sees them as
-:class:`planner.checks.Violation` (kind ``plan_file``, one per bad row,
-:func:`plan_file_violations`).  Nothing here raises for bad file content.
+:class:`planner.violation.Violation` (kind ``plan_file``, one per bad row,
+:func:`plan_file_violations`; a VM or node name the snapshot does not have travels as
+:attr:`~planner.violation.Violation.unresolved` text, having no index).  Nothing here
+raises for bad file content.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from planner.checks import Violation
 from planner.cluster import MOVE_KIND_NAMES, Cluster, MoveKind
-from planner.diagnostics import Problem, Report
+from planner.diagnostics import Report
 from planner.textsafe import csv_cell, csv_uncell
+from planner.violation import Violation, plan_file_violations
 
 #: Columns of ``plan.csv`` in order: SPEC §5 plus ``temporary`` (a hop through a third node).
 PLAN_COLUMNS = (
@@ -394,26 +396,6 @@ def read_placement(
     return None if len(report.errors) > before else out
 
 
-def plan_file_violations(report: Report, steps: dict[int, int] | None = None) -> list[Violation]:
-    """The problems of ``report`` as verifier violations (kind ``plan_file``): one per bad
-    row of a file (its cells together), one per file-wide problem; a plan.csv row's
-    violation carries its step when ``steps`` (spreadsheet row → step) knows it."""
-    grouped: dict[tuple[str, int | None], list[Problem]] = {}
-    for p in report.errors:
-        key = (p.file, p.row) if p.row is not None else (p.file, -len(grouped) - 1)
-        grouped.setdefault(key, []).append(p)
-    out = []
-    for (file, _), ps in grouped.items():
-        row = ps[0].row
-        head = file if row is None else f"{file}, row {row}"
-        cells = "; ".join(str(p).removeprefix(head).lstrip(", :") for p in ps)
-        step = (steps or {}).get(row) if file == "plan.csv" and row is not None else None
-        out.append(
-            Violation("plan_file", f"{head}: {cells}" if row is not None else str(ps[0]), step=step)
-        )
-    return out
-
-
 def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlanMove], list[Violation]]:
     """Read ``plan.csv`` back into moves (names → indices, case-insensitive).
 
@@ -433,7 +415,7 @@ def read_plan_csv(cluster: Cluster, path: str | Path) -> tuple[list[PlanMove], l
     report = Report()
     steps: dict[int, int] = {}
     moves = read_plan_moves(cluster, path, report, steps=steps)
-    return moves or [], plan_file_violations(report, steps)
+    return moves or [], plan_file_violations(report, steps, cluster)
 
 
 def read_placement_csv(
@@ -442,7 +424,7 @@ def read_placement_csv(
     """Read ``placement.csv``: the host index of every VM, or None with the problems."""
     report = Report()
     placement = read_placement(cluster, path, report)
-    return placement, plan_file_violations(report)
+    return placement, plan_file_violations(report, cluster=cluster)
 
 
 #: The files of a plan directory (SPEC §5).
@@ -468,11 +450,13 @@ class PlanFiles:
     directory: Path | None = None
     #: The step of each plan.csv row that gives one, by spreadsheet row.
     row_steps: dict[int, int] = field(default_factory=dict)
+    #: The snapshot the files were read against (names it lacks stay unresolved text).
+    cluster: Cluster | None = None
 
     @property
     def problems(self) -> tuple[Violation, ...]:
         """Every problem as a ``plan_file`` violation (one per bad row)."""
-        return tuple(plan_file_violations(self.report, self.row_steps))
+        return tuple(plan_file_violations(self.report, self.row_steps, self.cluster))
 
     @property
     def ok(self) -> bool:
@@ -551,17 +535,19 @@ def read_plan_files(cluster: Cluster, plan_dir: str | Path, complete: bool = Tru
     report = Report()
     if not d.is_dir():
         report.error(str(d), "the plan directory does not exist or is not a directory")
-        return PlanFiles((), None, None, None, None, report, d)
+        return PlanFiles((), None, None, None, None, report, d, cluster=cluster)
     if not complete and not (d / "plan.csv").is_file() and not (d / "placement.csv").is_file():
         report.error(str(d), "neither plan.csv nor placement.csv is in the plan directory")
-        return PlanFiles((), None, None, None, None, report, d)
+        return PlanFiles((), None, None, None, None, report, d, cluster=cluster)
     steps: dict[int, int] = {}
     moves = read_plan_moves(cluster, d / "plan.csv", report, complete, steps)
     placement = read_placement(cluster, d / "placement.csv", report, complete)
     summary, _ = read_summary(d / "summary.json", report, complete)
     plan_ps1 = _text(d / "plan.ps1", report, complete)
     rollback_ps1 = _text(d / "rollback.ps1", report, complete)
-    return PlanFiles(tuple(moves or ()), placement, summary, plan_ps1, rollback_ps1, report, d)
+    return PlanFiles(
+        tuple(moves or ()), placement, summary, plan_ps1, rollback_ps1, report, d, cluster=cluster
+    )
 
 
 __all__ = [

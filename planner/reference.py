@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.checks import Violation
 from planner.cluster import Cluster, HostState, RuleType
+from planner.violation import RULE_TYPE_KINDS, RuleRef, Violation
 
 if TYPE_CHECKING:
     from planner.loadmodel import Threshold
@@ -139,8 +139,8 @@ def _where_violations(problem: PlanningProblem, p: np.ndarray) -> list[Violation
             state = HostState(c.host_state[h]).name.title()
             kind, why = "host_not_up", f"ends on {hn[h]}, which is {state}"
         else:
-            kind, why = "unreachable", f"cannot end on {hn[h]} (no allowed kind of move)"
-        out.append(Violation(kind, f"VM {vn[v]} {why}", vms=(vn[v],), hosts=(hn[h],)))
+            kind, why = "move_kind", f"cannot end on {hn[h]} (no allowed kind of move)"
+        out.append(Violation(kind, f"VM {vn[v]} {why}", vms=(v,), hosts=(h,)))
     return out
 
 
@@ -150,10 +150,24 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
     Where VMs end (allowed targets: possible owners, pinned, held, drained, host state,
     reachability), capacity at 100 % at every load sample, the running-VM limit per node,
     the hard affinity rules and anti-affinity classes, and the move budget.
+
+    Parameters
+    ----------
+    problem:
+        The planning problem (its cluster, allowed targets, hard rules and budget).
+    placement:
+        Host index per VM.
+
+    Returns
+    -------
+    list[Violation]
+        One per broken rule, node or misplaced VM, in the verifiers' kind vocabulary
+        (:data:`planner.violation.KINDS`; an unreachable target is ``move_kind``, the move
+        budget ``move_budget``), with VM, node and rule indices.
     """
     c = problem.cluster
     p = np.asarray(placement, dtype=np.int64)
-    hn, vn = c.host_names, c.vm_names
+    hn = c.host_names
     out = _where_violations(problem, p)
     cpu, mem = host_vm_loads(problem, p)
     free_c = c.host_cpu_capacity_milli[None, :] - problem.host_cpu_base
@@ -165,7 +179,7 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
                 f"node {hn[h]} needs {cpu[k, h] / 1000:.3f} "
                 f"logical processors for VMs but has {free_c[k, h] / 1000:.3f}"
                 + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                hosts=(hn[h],),
+                hosts=(h,),
             )
         )
     for k, h in zip(*np.nonzero(mem > free_m), strict=True):
@@ -175,7 +189,7 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
                 f"node {hn[h]} needs {int(mem[k, h])} MB for "
                 f"VMs but has {int(free_m[0, h])} MB after its reserve"
                 + (f" (sample {k})" if problem.n_samples > 1 else ""),
-                hosts=(hn[h],),
+                hosts=(h,),
             )
         )
     running = np.bincount(p[problem.vm_running], minlength=c.n_hosts)
@@ -185,26 +199,20 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
                 "running_vms",
                 f"node {hn[h]} would run {int(running[h])} VMs, "
                 f"more than its limit of {int(problem.running_limit[h])}",
-                hosts=(hn[h],),
+                hosts=(h,),
             )
         )
-    kinds = {
-        RuleType.SAME_NODE: "same_node",
-        RuleType.DIFFERENT_NODE: "different_node",
-        RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
-        RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain",
-    }
     for r in problem.hard_rules:
         if rule_broken(problem, r, p):
             rule = c.rules[r]
             m = problem.rule_members[r]
             out.append(
                 Violation(
-                    kinds[rule.rule_type],
+                    RULE_TYPE_KINDS[rule.rule_type],
                     f"{rule.type_name} rule '{rule.name}' is broken",
-                    rule.name,
-                    tuple(vn[v] for v in m),
-                    tuple(sorted({hn[int(p[v])] for v in m})),
+                    vms=m,
+                    hosts=tuple(sorted({int(p[v]) for v in m})),
+                    rule=RuleRef.affinity(r),
                 )
             )
     for k in problem.hard_aa:
@@ -215,14 +223,14 @@ def hard_violations(problem: PlanningProblem, placement: np.ndarray) -> list[Vio
                     "anti_affinity",
                     f"enforced anti-affinity class "
                     f"'{c.aa_class_names[k]}' has members sharing a node",
-                    c.aa_class_names[k],
-                    tuple(vn[v] for v in m),
+                    vms=m,
+                    rule=RuleRef.anti_affinity(k),
                 )
             )
     moved = int((p != c.vm_host).sum())
     if problem.max_moves is not None and moved > problem.max_moves:
         out.append(
-            Violation("max_moves", f"{moved} VMs move, more than --max-moves {problem.max_moves}")
+            Violation("move_budget", f"{moved} VMs move, more than --max-moves {problem.max_moves}")
         )
     return out
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.checks import anti_affinity_violations, rule_violations
+from planner.checks import RuleRef, anti_affinity_violations, rule_violations
 from planner.cluster import Cluster, HostState, MoveKind
 from planner.planrows import PlanMove
 from planner.sequencing import SequenceOptions, SequenceResult, build_sequence
@@ -100,13 +100,13 @@ def rollback_kinds(cluster: Cluster, moves: Sequence[PlanMove]) -> np.ndarray:
     return kinds
 
 
-def _rules_broken(cluster: Cluster, placement: np.ndarray) -> dict[str, tuple[int, ...]]:
-    """Enabled rules and enforced anti-affinity classes broken by ``placement``: name →
-    the VM indices of the violation."""
-    out: dict[str, tuple[int, ...]] = {}
+def _rules_broken(cluster: Cluster, placement: np.ndarray) -> dict[RuleRef, tuple[int, ...]]:
+    """Enabled rules and enforced anti-affinity classes broken by ``placement``: rule →
+    the VM indices of its violations."""
+    out: dict[RuleRef, tuple[int, ...]] = {}
     for v in rule_violations(cluster, placement) + anti_affinity_violations(cluster, placement):
         if v.hard and v.rule is not None:
-            out[v.rule] = tuple(sorted(set(out.get(v.rule, ())) | set(v.vm_ids)))
+            out[v.rule] = tuple(sorted(set(out.get(v.rule, ())) | set(v.vms)))
     return out
 
 
@@ -118,12 +118,12 @@ def _keep_for_rules(
     for _ in range(cluster.n_vms + 1):
         again = {r: vs for r, vs in _rules_broken(cluster, target).items() if r not in after_plan}
         changed = False
-        for rule, vms in sorted(again.items()):
+        for rule, vms in sorted(again.items(), key=lambda kv: (kv[0].name(cluster), kv[0])):
             for v in vms:
                 if target[v] != placement[v]:
                     target[v] = placement[v]
                     kept[v] = (
-                        f"moving it back would break again rule '{rule}', which the "
+                        f"moving it back would break again rule '{rule.name(cluster)}', which the "
                         "original placement broke and the plan repaired"
                     )
                     changed = True

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from planner.checks import (
+    RULE_KINDS,
     Violation,
     compatibility_islands,
     placement_violations,
@@ -58,8 +59,10 @@ class StatusReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (SPEC §6 ``status --json``)."""
+        """JSON form (SPEC §6 ``status --json``); each violation named by
+        :meth:`planner.violation.Violation.to_dict`."""
         c = self.cluster
+        named = [v.to_dict(c) for v in self.violations]
         return {
             "cluster": c.name,
             "threshold_pct": self.threshold.to_dict(),
@@ -102,11 +105,16 @@ class StatusReport:
             ],
             "hosts_over_threshold": int(self.over.sum()),
             "hard_violations": sum(v.hard for v in self.violations),
-            "violations": [v.to_dict() for v in self.violations],
+            "violations": named,
             "rules_broken_now": [
-                {"rule": v.rule, "kind": v.kind, "vms": list(v.vms), "message": v.message}
-                for v in self.violations
-                if v.hard and v.kind in _RULE_KINDS
+                {
+                    "rule": d["rule"],
+                    "kind": d["kind"],
+                    "vms": list(d["vms"]),
+                    "message": d["message"],
+                }
+                for d in named
+                if d["hard"] and d["kind"] in RULE_KINDS
             ],
             "rules_with_other_members": [
                 {"rule": r.name, "other_members": list(r.other_members)}
@@ -129,15 +137,6 @@ STATE_MEANINGS = {
     HostState.PAUSED: "keeps its VMs, receives none (drain it to evacuate)",
     HostState.DOWN: "receives none; its running VMs are not running and must be started elsewhere",
 }
-
-#: Violation kinds of affinity rules and enforced anti-affinity classes (tier 0).
-_RULE_KINDS = (
-    "same_node",
-    "different_node",
-    "same_fault_domain",
-    "different_fault_domain",
-    "anti_affinity",
-)
 
 
 def _notes(cluster: Cluster) -> list[str]:

@@ -26,8 +26,10 @@ checks that.  In this order:
    snapshot's placement (re-simulated like the plan), except the VMs summary.json's
    ``rollback.kept`` names.
 
-Each mistake yields exactly one violation (:func:`planner.checks.dedupe`; one kind
-vocabulary, :data:`planner.checks.KINDS`).
+Each mistake yields exactly one violation (:func:`planner.violation.dedupe`; one kind
+vocabulary, :data:`planner.violation.KINDS`).  Violations hold indices; the report's
+:attr:`VerifyReport.violations` names them from the cluster
+(:meth:`planner.violation.Violation.to_dict`).
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ import math
 import sys as _sys
 import types as _types
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from planner.checks import (
+    RULE_KINDS,
     Violation,
     anti_affinity_violations,
     dedupe,
@@ -56,21 +59,24 @@ from planner.powershell import runbook_entries
 from planner.reference import objective_values as reference_objective
 from planner.reference import problem_from_parameters
 from planner.verify_sequence import replay_sequence, verify_sequence
-
-#: Kinds of the rule violations judged against ``rules_left_broken``.
-RULE_KINDS = frozenset(
-    {"same_node", "same_fault_domain", "different_node", "different_fault_domain", "anti_affinity"}
-)
+from planner.violation import Unresolved, rule_refs
 
 
 @dataclass
 class VerifyReport:
     """Outcome of :func:`verify_plan`; ``ok`` when no violation was found.
 
-    ``items`` are :class:`planner.checks.Violation`; ``violations`` their JSON form
-    (SPEC §6 ``verify --json``: kind, step, vm, host, message).
+    Attributes
+    ----------
+    cluster:
+        The snapshot the plan was checked against (the indices of ``items`` refer to it).
+    items:
+        The :class:`planner.violation.Violation` found, one per mistake; :attr:`violations`
+        is their JSON form (SPEC §6 ``verify --json``: kind, step, vm, host, message),
+        named from ``cluster``.
     """
 
+    cluster: Cluster
     items: list[Violation] = field(default_factory=list)
 
     @property
@@ -80,23 +86,12 @@ class VerifyReport:
 
     @property
     def violations(self) -> list[dict[str, Any]]:
-        """The violations as JSON objects."""
-        return [v.to_dict() for v in self.items]
+        """The violations as JSON objects, named from :attr:`cluster`."""
+        return [v.to_dict(self.cluster) for v in self.items]
 
-    def add(
-        self,
-        kind: str,
-        message: str,
-        step: int | None = None,
-        vm: str | None = None,
-        host: str | None = None,
-    ) -> None:
-        """Record one violation given by names."""
-        self.items.append(
-            Violation(
-                kind, message, vms=(vm,) if vm else (), hosts=(host,) if host else (), step=step
-            )
-        )
+    def add(self, kind: str, message: str, step: int | None = None) -> None:
+        """Record one violation about the plan's files as a whole (no VM, node or rule)."""
+        self.items.append(Violation(kind, message, step=step))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (SPEC §6 ``verify --json``)."""
@@ -186,51 +181,49 @@ def _rules_left_broken(cluster: Cluster, summary: dict[str, Any], rep: VerifyRep
 
 def _final_rules(cluster: Cluster, final: list[Violation], named: set[str]) -> list[Violation]:
     """Rule violations of the final placement against the rules broken now: one held now
-    must hold; one broken now may stay broken only when named in ``rules_left_broken``."""
+    must hold; one broken now may stay broken only when named in ``rules_left_broken``
+    (``named``: the names summary.json gives)."""
     now = {
         v.rule
         for v in rule_violations(cluster) + anti_affinity_violations(cluster)
         if v.hard and v.rule is not None
     }
+    left = {ref for name in named for ref in rule_refs(cluster, name)}
     out: list[Violation] = []
     for v in final:
         if v.kind not in RULE_KINDS or v.rule is None or not v.hard:
             out.append(v)
         elif v.rule not in now:
+            out.append(replace(v, message=v.message + " (it holds before the plan)"))
+        elif v.rule not in left:
             out.append(
-                Violation(
-                    v.kind,
-                    v.message + " (it holds before the plan)",
-                    v.rule,
-                    v.vms,
-                    v.hosts,
-                    vm_ids=v.vm_ids,
-                    host_ids=v.host_ids,
-                )
-            )
-        elif v.rule not in named:
-            out.append(
-                Violation(
-                    v.kind,
-                    v.message + " (broken before the plan, but rules_left_broken does not name it)",
-                    v.rule,
-                    v.vms,
-                    v.hosts,
-                    vm_ids=v.vm_ids,
-                    host_ids=v.host_ids,
+                replace(
+                    v,
+                    message=v.message
+                    + " (broken before the plan, but rules_left_broken does not name it)",
                 )
             )
     return out
 
 
-def _named_not_broken(final: list[Violation], named: set[str]) -> list[Violation]:
+def _named_not_broken(cluster: Cluster, final: list[Violation], named: set[str]) -> list[Violation]:
+    """A ``summary`` violation per name of ``rules_left_broken`` that is not broken after
+    the plan (a name the snapshot does not have is carried as unresolved text)."""
     broken = {v.rule for v in final if v.kind in RULE_KINDS and v.hard}
-    return [
-        Violation(
-            "summary", f"rules_left_broken names '{r}', which is not broken after the plan", rule=r
+    out = []
+    for name in sorted(named):
+        refs = rule_refs(cluster, name)
+        if set(refs) & broken:
+            continue
+        out.append(
+            Violation(
+                "summary",
+                f"rules_left_broken names '{name}', which is not broken after the plan",
+                rule=refs[0] if refs else None,
+                unresolved=None if refs else Unresolved(rule=name),
+            )
         )
-        for r in sorted(named - broken)
-    ]
+    return out
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -255,8 +248,7 @@ def _counts(moves: Sequence[PlanMove], summary: dict[str, Any], rep: VerifyRepor
 
 def _memory_rows(cluster: Cluster, moves: Sequence[PlanMove]) -> list[Violation]:
     return [
-        Violation.at(
-            cluster,
+        Violation(
             "memory_mb",
             f"step {m.step}: VM {cluster.vm_names[m.vm]} "
             f"has {int(cluster.vm_memory_mb[m.vm])} MB, plan.csv says "
@@ -356,8 +348,7 @@ def _check_plan_ps1(cluster: Cluster, moves: Sequence[PlanMove], text: str) -> V
         return None
     for i, (a, b) in enumerate(zip(key, want, strict=False)):
         if a != b:
-            return Violation.at(
-                cluster,
+            return Violation(
                 "runbook",
                 f"plan.ps1 does not carry the moves of "
                 f"plan.csv: its move {i + 1} is {_describe(cluster, a)}, "
@@ -451,7 +442,7 @@ def verify_plan_data(
     VerifyReport
         ``ok`` when every check passed; else one violation per mistake.
     """
-    rep = VerifyReport()
+    rep = VerifyReport(cluster)
     if isinstance(summary, dict):
         wrong = _identity(cluster, summary)
         if wrong is not None:
@@ -481,7 +472,7 @@ def verify_plan_data(
     found += _memory_rows(cluster, moves)
     final = placement_violations(cluster, end, drained)
     found += _final_rules(cluster, [v for v in final if v.hard], named)
-    found += _named_not_broken(final, named)
+    found += _named_not_broken(cluster, final, named)
     _counts(moves, summary, rep)
     if "objectives" in summary or "objective" in summary:
         _objective(cluster, end, summary, rep)

@@ -27,8 +27,8 @@ or the planned placement for a rollback) and every rule of SPEC §3 is recompute
   group is larger than the smallest migration limit of the nodes it moves between;
 * the final state equals the target placement (kind ``placement``).
 
-Violations (:class:`planner.checks.Violation`, kinds of :data:`planner.checks.KINDS`) carry
-``step`` (the failing step) and the VM and node indices and names.
+Violations (:class:`planner.violation.Violation`, kinds of :data:`planner.violation.KINDS`)
+carry ``step`` (the failing step), the VM and node indices and, for a rule, its index.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
-from planner.checks import Violation, running_members
+from planner.checks import RuleRef, Violation, running_members
 from planner.cluster import (
     MOVE_KIND_NAMES,
     Cluster,
@@ -167,18 +167,20 @@ class _Replay:
         self.ver_cap = [int(x) for x in np.asarray(c.host_max_config_version_x10)]
         self.fd = [int(x) for x in c.host_fault_domain]
         self.live_ok = live_migration_network(c)
+        # (rule index, rule, running members, judged by node) of the enabled rules.
         self.apart = [
-            (r, running_members(c, r.members), r.rule_type == RuleType.DIFFERENT_NODE)
-            for r in c.enabled_rules
-            if r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
+            (i, r, running_members(c, r.members), r.rule_type == RuleType.DIFFERENT_NODE)
+            for i, r in enumerate(c.rules)
+            if r.enabled
+            and r.rule_type in (RuleType.DIFFERENT_NODE, RuleType.DIFFERENT_FAULT_DOMAIN)
         ]
-        self.apart = [x for x in self.apart if len(x[1]) >= 2]
+        self.apart = [x for x in self.apart if len(x[2]) >= 2]
         self.together = [
-            (r, running_members(c, r.members))
-            for r in c.enabled_rules
-            if r.rule_type == RuleType.SAME_NODE
+            (i, r, running_members(c, r.members))
+            for i, r in enumerate(c.rules)
+            if r.enabled and r.rule_type == RuleType.SAME_NODE
         ]
-        self.together = [x for x in self.together if len(x[1]) >= 2]
+        self.together = [x for x in self.together if len(x[2]) >= 2]
 
     def add(
         self,
@@ -187,12 +189,11 @@ class _Replay:
         step: int | None,
         vms: Iterable[int] = (),
         hosts: Iterable[int] = (),
-        rule: str | None = None,
+        rule: int | None = None,
     ) -> None:
-        """Record one violation."""
-        self.out.append(
-            Violation.at(self.c, kind, message, vms=vms, hosts=hosts, rule=rule, step=step)
-        )
+        """Record one violation (``rule``: the index of the affinity rule concerned)."""
+        ref = None if rule is None else RuleRef.affinity(rule)
+        self.out.append(Violation(kind, message, tuple(vms), tuple(hosts), ref, step=step))
 
     # ------------------------------------------------------------------ one step
     def check_step(self, m: MoveLike, seen: set[int]) -> bool:
@@ -404,7 +405,7 @@ class _Replay:
         arriving."""
         c, hn, vn, fd, pos = self.c, self.c.host_names, self.c.vm_names, self.fd, self.pos
         arrivals = {int(m.vm): m for m in valid}
-        for rule, members, by_node in self.apart:
+        for i, rule, members, by_node in self.apart:
             if not any(x in arrivals for x in members):
                 continue
             present: dict[int, list[int]] = {}
@@ -430,7 +431,7 @@ class _Replay:
                         int(mv.step),
                         (x, *others),
                         (t,),
-                        rule.name,
+                        i,
                     )
 
     def apply(
@@ -453,7 +454,7 @@ class _Replay:
                 self.boot[v] = d  # it boots again on the target and sees that node's features
         arrivals = {int(m.vm): m for m in valid}
         hn = self.c.host_names
-        for r, members in self.together:
+        for i, r, members in self.together:
             was = {before[x] for x in members}
             now = {self.pos[x] for x in members}
             nodes = was | {int(target[x]) for x in members}
@@ -469,7 +470,7 @@ class _Replay:
                     st,
                     members,
                     sorted(now),
-                    r.name,
+                    i,
                 )
 
 

@@ -137,7 +137,8 @@ def test_load_samples_judge_the_threshold_and_capacity_at_every_sample() -> None
     # X on H2 fits sample 0 but breaks capacity at sample 1: a hard violation, named so.
     bad = hard_violations(both.problem, np.array([1, 0, 1, 2]))
     assert [v.kind for v in bad] == ["capacity_cpu"]
-    assert "(sample 1)" in bad[0].message and bad[0].hosts == ("H2",)
+    assert "(sample 1)" in bad[0].message and bad[0].hosts == (1,)
+    assert bad[0].to_dict(c)["hosts"] == ["H2"]
 
 
 def test_load_samples_migration_bound_proves_a_multi_sample_plan() -> None:
