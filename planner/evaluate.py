@@ -86,7 +86,7 @@ Engine = Literal["auto", "numpy", "numba"]
 #: Below this many VM-placements "auto" uses NumPy: compiling the kernel would cost more.
 NUMBA_MIN_ELEMENTS = 1 << 20
 
-#: Violation kinds counted, in the spelling of :class:`planner.checks.Violation.kind`.
+#: Violation kinds counted (keys of the one vocabulary, :data:`planner.violation.KINDS`).
 VIOLATION_KINDS = (
     "capacity_cpu",
     "capacity_memory",

@@ -15,17 +15,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from planner.cluster import Cluster, HostState, RuleType
+from planner.violation import RULE_TYPE_KINDS
 
 #: Largest number of VM-placements a temporary array may hold (rows are processed in chunks).
 CHUNK_ELEMENTS = 1 << 22
 
-#: Violation kind of each rule type (spelling of :class:`planner.checks.Violation.kind`).
-RULE_KIND = {
-    RuleType.SAME_NODE: "same_node",
-    RuleType.DIFFERENT_NODE: "different_node",
-    RuleType.SAME_FAULT_DOMAIN: "same_fault_domain",
-    RuleType.DIFFERENT_FAULT_DOMAIN: "different_fault_domain",
-}
+#: Violation kind of each rule type (the one vocabulary, :data:`planner.violation.KINDS`).
+RULE_KIND = RULE_TYPE_KINDS
 
 
 def chunks(k_count: int, width: int) -> list[tuple[int, int]]:

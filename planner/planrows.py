@@ -546,7 +546,15 @@ def read_plan_files(cluster: Cluster, plan_dir: str | Path, complete: bool = Tru
     plan_ps1 = _text(d / "plan.ps1", report, complete)
     rollback_ps1 = _text(d / "rollback.ps1", report, complete)
     return PlanFiles(
-        tuple(moves or ()), placement, summary, plan_ps1, rollback_ps1, report, d, cluster=cluster
+        tuple(moves or ()),
+        placement,
+        summary,
+        plan_ps1,
+        rollback_ps1,
+        report,
+        d,
+        row_steps=steps,
+        cluster=cluster,
     )
 
 

@@ -97,6 +97,21 @@ def test_a_corrupted_plan_csv_is_one_clean_error_everywhere(
     assert not (tmp_path / "r").exists()
 
 
+def test_a_bad_cell_of_a_plan_csv_row_names_its_step(
+    small4: Cluster, made: tuple[Plan, Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(made[1], bad)
+    lines = (bad / "plan.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[1].split(",")
+    cells[PLAN_COLUMNS.index("memory_mb")] = "lots"
+    lines[1] = ",".join(cells)
+    (bad / "plan.csv").write_text("".join(lines), encoding="utf-8")
+    (v,) = read_plan_files(small4, bad).problems
+    assert (v.kind, v.step, v.vms, v.unresolved) == ("plan_file", 1, (), None)
+    assert "'lots'" in v.message
+
+
 def test_replay_plan_with_a_corrupted_plan_csv_exits_1(tmp_path: Path) -> None:
     snap = DATA / "bitbrains8"
     c = planner.load_snapshot(snap)

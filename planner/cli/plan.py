@@ -534,7 +534,7 @@ def verify(
 
 def _show_violations(violations: list[dict[str, Any]]) -> None:
     """Every violation, one line each; a plan made from another snapshot in one line."""
-    other = [v for v in violations if v["kind"] in ("snapshot", "identity", "provenance")]
+    other = [v for v in violations if v["kind"] == "snapshot"]
     if other:
         err.print(f"[red]hvplan: {safe(other[0]['message'])}[/]")
         return
