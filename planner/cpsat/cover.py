@@ -3,12 +3,12 @@ set of a host's movable VMs whose removal brings it under the threshold."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.cpsat.budget import Budget
 from planner.cpsat.solver import SolverParams, make_solver, objective_bound, run_solve
 from planner.problem import BP, SolveStatus
 
@@ -43,13 +43,15 @@ def min_cost_cover(
     cpu_cap: int,
     mem_cap: int,
     params: SolverParams,
-    time_limit_s: float,
+    budget: Budget | float,
 ) -> CoverResult:
     """Solve the two-resource covering knapsack of one host, then, among the cheapest sets,
     the one leaving the lowest load.
 
     ``host_*_used`` is the host's total load (base/reserve included) before removal;
-    ``need_*`` how much VM load must leave.
+    ``need_*`` how much VM load must leave.  ``budget``: the deterministic time of both
+    solves (half for the first; a float is a wall-clock deadline, see
+    :meth:`~planner.cpsat.budget.Budget.of`).
     """
     n = len(vms)
     if need_cpu <= 0 and need_mem <= 0:
@@ -80,9 +82,12 @@ def min_cost_cover(
         got_m += mem_l[i]
     for i in range(n):
         m.add_hint(z[i], bool(pick[i]))
-    t0 = time.monotonic()
-    s = make_solver(params, time_limit_s / 2, workers=1)
+    budget = Budget.of(budget)
+    whole = budget.det_left()
+    s = make_solver(params, 1.0, workers=1)
+    budget.solver_limits(s, whole / 2)
     st = run_solve(s, m)
+    budget.charge(s, "cover model", st in _PROVEN)
     if st not in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         return CoverResult(True, None, max(0, objective_bound(s)), None, None, 0)
     c_val = int(round(s.objective_value))
@@ -100,8 +105,10 @@ def min_cost_cover(
     m.clear_hints()
     for i in range(n):
         m.add_hint(z[i], i in set(chosen))
-    s2 = make_solver(params, max(0.05, time_limit_s - (time.monotonic() - t0)), workers=1)
+    s2 = make_solver(params, 1.0, workers=1)
+    budget.solver_limits(s2)
     st2 = run_solve(s2, m)
+    budget.charge(s2, "cover model", st2 in _PROVEN)
     if st2 in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE):
         chosen = [i for i in range(n) if s2.boolean_value(z[i])]
         rem_val = _remaining(chosen, cpu_l, mem_l, host_cpu_used, host_mem_used, cpu_cap, mem_cap)
@@ -111,6 +118,10 @@ def min_cost_cover(
     return CoverResult(
         True, c_val, c_bnd, tuple(int(vms[i]) for i in chosen), rem_val, max(0, rem_bnd)
     )
+
+
+#: Statuses of a solve that ended by itself (not by a limit).
+_PROVEN = (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE)
 
 
 def _ceil_bp(used: int, cap: int) -> int:

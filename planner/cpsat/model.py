@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.cpsat.budget import Budget
 from planner.cpsat.constraints import HARD_FAMILIES, Guards
 from planner.cpsat.objective import TIER_TERMS
 from planner.cpsat.solver import (
@@ -79,17 +80,25 @@ class TargetedSolve:
     callback: StopAtBound | None
     claims: dict[str, int]
     minimised: str | None
+    budget: Budget | None = None
+    stage: str = "model"
 
     def job(self) -> tuple[cp_model.CpSolver, cp_model.CpModel, StopAtBound | None]:
         """The solve as a :func:`~planner.cpsat.solver.run_solves` job."""
         return self.solver, self.model.model, self.callback
 
-    def finish(self, status: SolveStatus) -> tuple[SolveStatus, np.ndarray | None]:
+    def finish(
+        self, status: SolveStatus, charge: bool = True
+    ) -> tuple[SolveStatus, np.ndarray | None]:
         """The status (OPTIMAL once the objective met its target) and the checked
-        placement (``None`` without a solution)."""
+        placement (``None`` without a solution).  ``charge``: count the solve's
+        deterministic time in the budget it was prepared with (the caller counts it
+        otherwise, e.g. solves run side by side)."""
         cb = self.callback
         if cb is not None and cb.reached and status in _OK:
             status = SolveStatus.OPTIMAL
+        if charge and self.budget is not None:
+            self.budget.charge(self.solver, self.stage, self.ended_by_itself(status))
         if status not in _OK:
             return status, None
         p = self.model.placement_from(self.solver)
@@ -98,6 +107,12 @@ class TargetedSolve:
             claims[self.minimised] = int(round(self.solver.objective_value))
         self.model.check(p, claims)
         return status, p
+
+    @staticmethod
+    def ended_by_itself(status: SolveStatus) -> bool:
+        """A solve with this (finished) status ended by proof or at its target, not by a
+        limit."""
+        return status in (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE)
 
 
 class PlacementModel:
@@ -226,9 +241,12 @@ class PlacementModel:
         params: SolverParams,
         hint: np.ndarray | None,
         lower_bound: Callable[[str, Mapping[str, int]], int],
-        deadline: float,
+        deadline: Budget | float,
+        stage: str = "model",
     ) -> SolveOutcome:
-        """Solve the tiers in order, fixing each one's value before the next.
+        """Solve the tiers in order, fixing each one's value before the next, within the
+        deterministic time of ``deadline`` (a float: a wall-clock deadline); each tier may
+        use all that is left.
 
         ``hint`` is a complete placement.  ``lower_bound(tier, fixed)`` returns a bound on the
         tier valid for the problem with the previous tiers fixed at ``fixed``; a tier whose
@@ -237,6 +255,7 @@ class PlacementModel:
         and the hint is no solution of the model, one feasibility solve decides.
         """
         t_start = time.perf_counter()
+        budget = self._budget(deadline)
         tiers: list[TierOutcome] = []
         current = hint
         values = self.feasible_values(hint)
@@ -263,8 +282,7 @@ class PlacementModel:
                 )
                 fixed[name] = lb
                 continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0.05:
+            if budget.spent_out(stage):
                 if values is None:
                     return self._outcome(SolveStatus.UNKNOWN, None, tiers, t_start)
                 val = int(values[name])
@@ -278,8 +296,10 @@ class PlacementModel:
                 self.model.add(expr >= lb)
             if current is not None:
                 self.add_hint(current)
-            solver = make_solver(params, remaining)
+            solver = make_solver(params, 1.0)
+            budget.solver_limits(solver)
             st = solve_to_bound(solver, self.model, lb)
+            budget.charge(solver, stage, TargetedSolve.ended_by_itself(st))
             secs = time.perf_counter() - t0
             if st in _OK:
                 val = int(round(solver.objective_value))
@@ -310,15 +330,21 @@ class PlacementModel:
             fixed[name] = val
             status = SolveStatus.FEASIBLE
         if values is None:
-            return self._feasibility(params, current, tiers, deadline, t_start)
+            return self._feasibility(params, current, tiers, budget, t_start)
         return self._outcome(status, current, tiers, t_start)
+
+    def _budget(self, deadline: Budget | float) -> Budget:
+        """``deadline`` as a budget (a float: a wall-clock deadline, by the profile's
+        factor)."""
+        per_second = self.inp.problem.profile.budget.deterministic_time_per_second
+        return Budget.of(deadline, per_second)
 
     def _feasibility(
         self,
         params: SolverParams,
         hint: np.ndarray | None,
         tiers: list[TierOutcome],
-        deadline: float,
+        budget: Budget,
         t_start: float,
     ) -> SolveOutcome:
         """Every tier was constant: one solve without objective says whether the model has
@@ -326,8 +352,10 @@ class PlacementModel:
         self.model.clear_objective()
         if hint is not None:
             self.add_hint(hint)
-        solver = make_solver(params, max(0.05, deadline - time.monotonic()))
+        solver = make_solver(params, 1.0)
+        budget.solver_limits(solver, floor_s=0.05)
         st = run_solve(solver, self.model)
+        budget.charge(solver, "feasibility", TargetedSolve.ended_by_itself(st))
         if st in _OK:
             p = self.placement_from(solver)
             self.check(p, {t.name: int(t.objective) for t in tiers if t.objective is not None})
@@ -351,8 +379,9 @@ class PlacementModel:
         params: SolverParams,
         hint: np.ndarray | None,
         targets: Mapping[str, int],
-        deadline: float,
+        deadline: Budget | float,
         last: str | None = None,
+        stage: str = "model",
     ) -> tuple[SolveStatus, np.ndarray | None]:
         """One solve aimed straight at the bounds: every tier but the last is constrained to
         at most its target (its lower bound), the last (or ``last``; later tiers are ignored)
@@ -362,7 +391,7 @@ class PlacementModel:
         solution proves every tier at once.  Returns the status and the (checked) placement
         (``None`` when no solution was found).  Use a fresh model: the constraints stay.
         """
-        job = self.prepare_targeted(params, hint, targets, deadline, last)
+        job = self.prepare_targeted(params, hint, targets, deadline, last, stage)
         if isinstance(job, SolveStatus):
             return job, None
         return job.finish(run_solve(job.solver, self.model, job.callback))
@@ -372,8 +401,9 @@ class PlacementModel:
         params: SolverParams,
         hint: np.ndarray | None,
         targets: Mapping[str, int],
-        deadline: float,
+        deadline: Budget | float,
         last: str | None = None,
+        stage: str = "model",
     ) -> TargetedSolve | SolveStatus:
         """The constraints, objective, hint and solver of :meth:`solve_targeted`, not yet
         solved (run several with :func:`~planner.cpsat.solver.run_solves`); a status when
@@ -406,20 +436,32 @@ class PlacementModel:
                 self.model.add(obj >= lb)
         if hint is not None:
             self.add_hint(hint)
-        solver = make_solver(params, max(0.05, deadline - time.monotonic()))
+        budget = self._budget(deadline)
+        solver = make_solver(params, 1.0)
+        budget.solver_limits(solver, floor_s=0.05)
         cb = StopAtBound(lb) if minimised else None
-        return TargetedSolve(self, solver, cb, claims, names[-1] if minimised else None)
+        return TargetedSolve(
+            self, solver, cb, claims, names[-1] if minimised else None, budget, stage
+        )
 
     def solve_feasibility(
-        self, params: SolverParams, time_limit_s: float
+        self, params: SolverParams, time_limit_s: Budget | float
     ) -> tuple[SolveStatus, list[tuple[object, ...]]]:
-        """Check feasibility under all guards; on infeasibility return CP-SAT's core keys."""
+        """Check feasibility under all guards; on infeasibility return CP-SAT's core keys.
+        ``time_limit_s``: a budget, or seconds (deterministic, by the profile's factor)."""
+        if isinstance(time_limit_s, Budget):
+            budget = time_limit_s
+        else:
+            per_second = self.inp.problem.profile.budget.deterministic_time_per_second
+            budget = Budget.starting_now(float(time_limit_s), per_second)
         lits = list(self.guards.literals.values())
         self.model.clear_assumptions()
         self.model.add_assumptions(lits)
         self.model.clear_objective()
-        solver = make_solver(params, time_limit_s, workers=1)
+        solver = make_solver(params, 1.0, workers=1)
+        budget.solver_limits(solver, floor_s=0.05)
         st = run_solve(solver, self.model)
+        budget.charge(solver, "explanation", TargetedSolve.ended_by_itself(st))
         if st != SolveStatus.INFEASIBLE:
             return st, []
         core = solver.sufficient_assumptions_for_infeasibility()

@@ -45,6 +45,7 @@ import numpy as np
 
 from planner import bounds_extra as bx
 from planner.cluster import RuleType
+from planner.cpsat.budget import Budget
 from planner.cpsat.cover import CoverResult, min_cost_cover
 from planner.cpsat.solver import SolverParams
 from planner.groups import components
@@ -305,7 +306,7 @@ def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
     b.migration_mandatory = int(pb.min_cost[pb.mandatory].sum())
 
 
-def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
+def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | float) -> Bounds:
     """Compute the full-problem lower bounds, the per-node cheapest covers and the relaxed
     bounds of :func:`add_relaxed_bounds` (the pipeline computes the last ones lazily)."""
     b = cover_bounds(pb, params, deadline)
@@ -313,9 +314,11 @@ def compute_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -
     return b
 
 
-def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> Bounds:
-    """The full-problem lower bounds and the per-node cheapest covers (module docstring)."""
+def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | float) -> Bounds:
+    """The full-problem lower bounds and the per-node cheapest covers (module docstring);
+    the cover models within the run's ``deadline`` (a float: a wall-clock deadline)."""
     t0 = time.perf_counter()
+    deadline = Budget.of(deadline, pb.profile.budget.deterministic_time_per_second)
     b = Bounds()
     _stuck_bounds(pb, b)
     if b.excess > 0 or pb.n_samples > 1:
@@ -363,7 +366,7 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: float) -> 
 
 
 def _sample_cover_bounds(
-    pb: PlanningProblem, params: SolverParams, deadline: float, b: Bounds
+    pb: PlanningProblem, params: SolverParams, deadline: Budget, b: Bounds
 ) -> None:
     """The migration bound with several load samples (a plan judged over a history).
 
@@ -410,20 +413,24 @@ def _sample_cover_bounds(
 def _host_cover(
     pb: PlanningProblem,
     params: SolverParams,
-    deadline: float,
+    deadline: Budget,
     h: int,
     k: int,
     loads: tuple[int, int, int, int],
 ) -> tuple[CoverResult, list[tuple[int, ...]]]:
     """The cheapest cover of host ``h`` at sample ``k`` (``loads``: CPU and memory to shed,
-    CPU and memory used), within the profile's share of the time left; and its items."""
+    CPU and memory used), within the profile's share of the deterministic time left; and
+    its items."""
     items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h, k)
     budget = pb.profile.budget
     left = max(
-        0.05, min(budget.cover_max_seconds, (deadline - time.monotonic()) * budget.cover_share)
+        deadline.seconds(0.05),
+        min(deadline.seconds(budget.cover_max_seconds), deadline.det_left() * budget.cover_share),
     )
     cap_c, cap_m = int(pb.cluster.host_cpu_capacity_milli[h]), int(pb.cluster.host_memory_mb[h])
-    cov = min_cost_cover(items, i_cpu, i_mem, i_cost, *loads, cap_c, cap_m, params, left)
+    cov = min_cost_cover(
+        items, i_cpu, i_mem, i_cost, *loads, cap_c, cap_m, params, deadline.sub(left)
+    )
     return cov, groups
 
 

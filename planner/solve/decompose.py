@@ -9,8 +9,6 @@ of its excess (costs above the bound, but gives a feasible start close to it).
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from planner.cluster import RuleType
@@ -61,7 +59,7 @@ def decompose(
         add_relaxed_bounds(pb, bounds)
         if inc.proven():
             break
-        if not extend_covers(pb, g, leaving, params, budget.deadline):
+        if not extend_covers(pb, g, leaving, params, budget):
             break
     if not inc.proven():
         add_relaxed_bounds(pb, bounds)
@@ -69,10 +67,11 @@ def decompose(
     if inc.proven() or targets is None:
         return
     pm = PlacementModel(make_input(pb, dcands, dtargets), pb.tiers)
-    deadline = budget.until(
-        pb.profile.budget.decomposition_share, minimum=pb.profile.budget.min_targeted_seconds
+    d_budget = budget.share(
+        pb.profile.budget.decomposition_share, minimum_s=pb.profile.budget.min_targeted_seconds
     )
-    _, pl = pm.solve_targeted(params, g if g is not None else pb.cluster.vm_host, targets, deadline)
+    start = g if g is not None else pb.cluster.vm_host
+    _, pl = pm.solve_targeted(params, start, targets, d_budget, stage="decomposition")
     nv, nc = pm.size()
     sizes.update({"decomposition_variables": nv, "decomposition_constraints": nc})
     inc.offer(pl, "decomposition", from_solver=True)
@@ -83,10 +82,11 @@ def extend_covers(
     placement: np.ndarray,
     leaving: np.ndarray,
     params: SolverParams,
-    deadline: float,
+    budget: Budget,
 ) -> bool:
     """Add to ``leaving`` (in place) the cheapest extra VMs of every node still above the
-    threshold in ``placement``; False when nothing could be added."""
+    threshold in ``placement``; False when nothing could be added.  Each cover model may use
+    an eighth of the deterministic time left (at most 1 s's worth)."""
     cur = pb.cluster.vm_host
     cpu, mem = host_vm_loads(pb, placement)
     cpu, mem = cpu[0], mem[0]
@@ -101,7 +101,7 @@ def extend_covers(
         ]
         if not keep:
             continue
-        left = max(0.05, min(1.0, (deadline - time.monotonic()) / 8))
+        left = max(budget.seconds(0.05), min(budget.seconds(1.0), budget.det_left() / 8))
         cov = min_cost_cover(
             np.arange(len(keep)),
             i_cpu[keep],
@@ -114,7 +114,7 @@ def extend_covers(
             1,
             1,
             params,
-            left,
+            budget.sub(left),
         )
         if cov.chosen:
             for i in cov.chosen:

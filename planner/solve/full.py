@@ -35,9 +35,11 @@ def full_input(pb: PlanningProblem) -> ModelInput:
 def solve_full(
     pb: PlanningProblem, params: SolverParams, inc: Incumbent, budget: Budget, sizes: dict[str, int]
 ) -> FullOutcome:
-    """Solve the full model tier by tier from the incumbent."""
+    """Solve the full model tier by tier from the incumbent, with all the deterministic time
+    left (counted at the profile's ``full_model_det_scale``)."""
     fm = PlacementModel(full_input(pb), pb.tiers)
-    out = fm.solve_tiers(params, inc.placement, inc.bounds, budget.deadline)
+    scaled = budget.scaled(pb.profile.budget.full_model_det_scale)
+    out = fm.solve_tiers(params, inc.placement, inc.bounds, scaled, stage="full model")
     sizes.update({"full_variables": out.n_variables, "full_constraints": out.n_constraints})
     inc.offer(out.placement, "full model", from_solver=True)
     res = FullOutcome(out.status, model=fm)

@@ -1,4 +1,4 @@
-"""The best placement found so far, the run's clock, and the tier-bound function.
+"""The best placement found so far (the run's budget is :class:`planner.cpsat.budget.Budget`).
 
 :class:`Incumbent` replaces the closures that used to share the best solution between the
 stages: every stage offers placements to it; it keeps the lexicographically best one and
@@ -14,31 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from planner.cpsat.budget import Budget
 from planner.problem import PlanningProblem, SolverBug, hard_violations, objective_values
 from planner.solve.bounds import TierBounds
-
-
-@dataclass
-class Budget:
-    """The wall clock of one run: ``deadline`` on :func:`time.monotonic`."""
-
-    deadline: float
-    limit_s: float
-
-    @classmethod
-    def starting_now(cls, limit_s: float) -> Budget:
-        """A budget of ``limit_s`` seconds from now."""
-        return cls(time.monotonic() + limit_s, limit_s)
-
-    def left(self) -> float:
-        """Seconds left (may be negative)."""
-        return self.deadline - time.monotonic()
-
-    def until(self, share: float, of_left: bool = False, minimum: float = 0.0) -> float:
-        """A sub-deadline: ``share`` of the limit (or of the time left) from now, at least
-        ``minimum`` seconds, never past the deadline."""
-        base = self.left() if of_left else self.limit_s
-        return min(self.deadline, time.monotonic() + max(minimum, share * base))
 
 
 @dataclass
@@ -97,3 +75,6 @@ class Incumbent:
     def value(self, tier: str) -> int | None:
         """The incumbent's value of ``tier`` (None without an incumbent)."""
         return None if self.values is None else self.values[tier]
+
+
+__all__ = ["Budget", "Incumbent"]

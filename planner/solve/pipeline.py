@@ -3,10 +3,12 @@
 Stages run in order until the incumbent meets every bound (see :mod:`planner.solve`).
 Determinism: every solve uses the given seed; the default is one worker (deterministic by
 itself; with more workers ``interleave_search`` keeps it so, and LNS solves one
-neighbourhood per worker side by side), and LNS rounds are bounded in CP-SAT's deterministic
-time.  The same input and seed therefore give the same plan whenever
-the run ends by proof (status OPTIMAL) or by running out of improving rounds; only a run cut
-by the wall-clock limit can stop at a different point.
+neighbourhood per worker side by side), and every stage is bounded in CP-SAT's
+deterministic time (:class:`~planner.cpsat.budget.Budget`: the time limit times the
+profile's ``deterministic_time_per_second``), never in wall-clock time.  The same input,
+seed and limit therefore give the same plan on a quiet or a loaded machine; only a run
+whose wall-clock cap cut a stage (``wall_clock_cut`` in the parameters) can stop at a
+different point.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from planner.solve.precheck import precheck
 from planner.solve.restricted import greedy_repair, restricted_set, solve_restricted
 from planner.solve.result import OptimizeResult, empty_result, finish
 
-#: Seconds a stage needs at least to be worth starting.
+#: Seconds (deterministic, by the profile's factor) a stage needs at least to be worth
+#: starting; the full model needs :data:`MIN_FULL_SECONDS`.
 MIN_STAGE_SECONDS = 0.05
+MIN_FULL_SECONDS = 0.5
 
 
 def solver_params(pb: PlanningProblem) -> SolverParams:
@@ -45,7 +49,8 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     problem's time limit from now).  Never raises for a failed solve: the result says
     INFEASIBLE (with the explanation) or UNKNOWN."""
     t_start = time.perf_counter()
-    budget = budget or Budget.starting_now(pb.time_limit_s)
+    per_second = pb.profile.budget.deterministic_time_per_second
+    budget = budget or Budget.starting_now(pb.time_limit_s, per_second)
     problems = precheck(pb)
     if problems:
         res = empty_result(pb, SolveStatus.INFEASIBLE, problems, "pre-check")
@@ -56,7 +61,7 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     cand, reasons = candidate_vms(pb, hot)
     # The relaxed bounds (planner.bounds_extra) are added once the cheap ones do not prove
     # the first greedy plan (in the decomposition or just after it).
-    bounds = cover_bounds(pb, params, budget.deadline)
+    bounds = cover_bounds(pb, params, budget)
     inc = Incumbent(pb, TierBounds(bounds, pb.tiers), started=t_start)
     sizes: dict[str, int] = {
         "full_problem_booleans": int(pb.allowed.sum()),
@@ -84,19 +89,23 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
         greedy_repair(pb, rs, inc)
         sizes["downtime_repairs"] = live_instead(pb, inc)
     model: PlacementModel | None = None
-    if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and rs.booleans <= large:
+    if not inc.proven() and rs.booleans <= large and not _spent(budget, "restricted model"):
         t = time.perf_counter()
         model = solve_restricted(pb, rs, params, inc, budget, sizes)
         timings["restricted"] = round(time.perf_counter() - t, 3)
-    if not inc.proven() and budget.left() > MIN_STAGE_SECONDS and inc.placement is not None:
+    if (
+        not inc.proven()
+        and inc.placement is not None
+        and not _spent(budget, "large-neighbourhood search")
+    ):
         t = time.perf_counter()
         _lns_stage(pb, hot, params, inc, budget, rs.booleans > large, large, sizes)
         timings["lns"] = round(time.perf_counter() - t, 3)
     full = FullOutcome(SolveStatus.UNKNOWN)
     if (
         not inc.proven()
-        and budget.left() > 0.5
         and (inc.placement is None or int(pb.allowed.sum()) <= large)
+        and not _spent(budget, "full model", MIN_FULL_SECONDS)
     ):
         t = time.perf_counter()
         full = solve_full(pb, params, inc, budget, sizes)
@@ -114,9 +123,27 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     ):
         if secs is not None:
             timings[key] = round(secs, 3)
+    timings["deterministic_time"] = round(budget.spent(), 3)
     res.timings = timings
+    res.parameters.update(_budget_parameters(budget))
     res.solve_seconds = time.perf_counter() - t_start
     return res
+
+
+def _spent(budget: Budget, stage: str, seconds: float = MIN_STAGE_SECONDS) -> bool:
+    """Too little deterministic time is left to start ``stage`` (or the wall-clock cap is
+    reached: recorded as a cut)."""
+    return budget.spent_out(stage, budget.seconds(seconds))
+
+
+def _budget_parameters(budget: Budget) -> dict[str, object]:
+    """How the run was bounded, for ``summary.json``'s parameters."""
+    return {
+        "deterministic_time_per_second": budget.per_second,
+        "deterministic_budget": round(budget.det, 3),
+        "wall_clock_cut": budget.wall_cut,
+        "wall_clock_cut_stages": list(budget.meter.wall_cuts),
+    }
 
 
 def _lns_stage(
@@ -131,13 +158,9 @@ def _lns_stage(
 ) -> None:
     """The large-neighbourhood search; small instances keep a share of the remaining time
     for the full model, which is then the widest neighbourhood (LNS does not widen)."""
-    deadline = (
-        budget.deadline
-        if no_restricted
-        else budget.until(pb.profile.budget.lns_share, of_left=True)
-    )
+    stage = budget if no_restricted else budget.share(pb.profile.budget.lns_share, of_left=True)
     full_follows = int(pb.allowed.sum()) <= large
-    stats = lns(pb, hot, params, inc, deadline, widen=not full_follows)
+    stats = lns(pb, hot, params, inc, stage, widen=not full_follows)
     sizes["lns_rounds"] = stats.rounds
     if stats.max_variables:
         sizes["lns_max_variables"] = stats.max_variables

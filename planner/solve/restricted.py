@@ -11,7 +11,6 @@ reported (they hold only for the restricted model).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +78,7 @@ def solve_restricted(
 ) -> PlacementModel:
     """Run the restricted model (at the bounds, then tier by tier); returns the model."""
     b = pb.profile.budget
-    r_deadline = budget.until(b.restricted_share, of_left=True)
+    r_budget = budget.share(b.restricted_share, of_left=True)
     rin = rs.model_input(pb)
     hint = inc.placement
     if hint is None:
@@ -92,16 +91,15 @@ def solve_restricted(
     targets = inc.bounds.targets()
     if targets is not None:
         tm = PlacementModel(rin, pb.tiers)
-        t_deadline = min(
-            r_deadline,
-            time.monotonic() + max(b.min_targeted_seconds, b.targeted_share * budget.limit_s),
-        )
+        t_budget = r_budget.share(b.targeted_share, minimum_s=b.min_targeted_seconds)
         # Aim at the bounds up to the migration tier: the balance bound is often met by the
         # first migration-optimal solution, and when it is not, one search for every bound
         # at once can spend its whole budget; the tier sequence below then takes balance on
         # its own, stopping as soon as its bound is reached.
         last = "migration" if "migration" in pb.tiers else None
-        _, pl = tm.solve_targeted(params, hint, targets, t_deadline, last=last)
+        _, pl = tm.solve_targeted(
+            params, hint, targets, t_budget, last=last, stage="restricted model"
+        )
         inc.offer(pl, "restricted model (at the bounds)", from_solver=True)
         if inc.placement is not None:
             hint = inc.placement
@@ -109,7 +107,7 @@ def solve_restricted(
     nv, nc = rm.size()
     sizes.update({"variables": nv, "constraints": nc, "candidates": len(rs.candidates)})
     if not inc.proven():
-        out = rm.solve_tiers(params, hint, inc.bounds, r_deadline)
+        out = rm.solve_tiers(params, hint, inc.bounds, r_budget, stage="restricted model")
         inc.offer(out.placement, "restricted model", from_solver=True)
     return rm
 
