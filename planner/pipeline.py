@@ -180,7 +180,7 @@ def _retry_budget(first: Budget, reserve_s: float) -> Budget:
         first.per_second,
         first.meter,
         first.meter.used,
-        first.total,
+        first.total + first.seconds(reserve_s),
     )
 
 

@@ -37,10 +37,13 @@ from planner.diagnostics import Report
 TIER_ORDER = ("rules", "excess", "anti_affinity", "migration", "balance")
 BUILTIN = ("rebalance", "drain", "strict")
 #: CP-SAT deterministic time per second of the time limit (``deterministic_time_per_second``):
-#: what one CP-SAT worker gains per CPU second on this product's models, measured on the six
-#: benchmark clusters on an idle 2-core machine (OR-Tools 9.15): cover models 0.37-0.60,
-#: restricted model 0.49, large-neighbourhood rounds 0.18-0.87, full model 2.5.
-DEFAULT_PER_SECOND = 0.5
+#: what one CP-SAT worker gains per CPU second of a whole 30 s plan (Python stages included),
+#: measured on the six benchmark clusters on this 2-core machine (OR-Tools 9.15; CPU seconds,
+#: which an idle machine turns into as many wall seconds): b32-mixed 0.41, b64-rules 0.36,
+#: b128-big 0.54, b16-skew 0.44 (its full model counted at ``full_model_det_scale``),
+#: b64-mild 0.16; 0.4 is about the median.  Per model: cover models 0.37-0.60, restricted
+#: model 0.39-0.49, large-neighbourhood rounds 0.18-0.87, full model 2.5.
+DEFAULT_PER_SECOND = 0.4
 
 
 def _models_dir() -> Path:

@@ -81,16 +81,17 @@ def test_stops_when_nothing_new_can_be_held(monkeypatch: Any) -> None:
     assert p.rounds == 1
 
 
-def test_retries_share_one_time_budget(monkeypatch: Any) -> None:
-    # The re-optimisation must not start a fresh budget: every solve of one plan() gets
-    # the same deadline, time_limit_s after the start.
+def test_retries_share_one_time_budget_inside_the_limit(monkeypatch: Any) -> None:
+    # The re-optimisation must not start a fresh budget: it gets what the first solve left
+    # plus the retry reserve, and both wall-clock caps end before the limit by at least the
+    # post-solve reserve (sequencing and verification happen inside the limit).
     c = rotation_cluster()
-    deadlines: list[float] = []
+    budgets: list[Any] = []
 
     def rotation_once(pb: PlanningProblem, budget: Any = None) -> OptimizeResult:
-        deadlines.append(budget.deadline)
+        budgets.append(budget)
         res = real_solve(pb, budget)
-        if len(deadlines) == 1:
+        if len(budgets) == 1:
             return dataclasses.replace(res, placement=ROT, moves=np.arange(3))
         return res
 
@@ -98,27 +99,34 @@ def test_retries_share_one_time_budget(monkeypatch: Any) -> None:
     t0 = time.monotonic()
     p = pipeline.plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=5.0))
     assert p.ok and p.rounds == 1
-    assert len(deadlines) == 2 and deadlines[0] == deadlines[1]
-    assert abs(deadlines[0] - (t0 + 5.0)) < 0.5
+    first, again = budgets
+    post, reserve = pipeline.post_solve_seconds(c, 5.0), pipeline.retry_reserve(5.0)
+    assert post > 0 and reserve > 0
+    assert abs(first.deadline - (t0 + 5.0 - post - reserve)) < 0.5
+    assert again.deadline == first.deadline + reserve
+    assert again.meter is first.meter
+    assert first.det == first.per_second * (5.0 - post - reserve)
 
 
-def test_a_retry_the_first_solve_left_no_time_for_gets_a_grace(monkeypatch: Any) -> None:
-    # The first solve uses the whole limit and returns an unorderable target: the
-    # re-optimisation around the blocked VMs still runs (with RETRY_MIN_S), and a plan that
-    # holds them is written instead of nothing.
+def test_a_retry_the_first_solve_left_no_time_for_gets_the_reserve(monkeypatch: Any) -> None:
+    # The first solve uses its whole wall clock and returns an unorderable target: the
+    # re-optimisation around the blocked VMs still runs within the reserve kept for it, and
+    # a plan that holds them is written instead of nothing -- all within the limit.
     c = rotation_cluster()
-    deadlines: list[float] = []
+    budgets: list[Any] = []
 
     def slow_rotation(pb: PlanningProblem, budget: Any = None) -> OptimizeResult:
-        deadlines.append(budget.deadline)
+        budgets.append(budget)
         res = real_solve(pb, budget)
-        if len(deadlines) == 1:
+        if len(budgets) == 1:
             time.sleep(max(0.0, budget.left()))
             return dataclasses.replace(res, placement=ROT, moves=np.arange(3))
         return res
 
     monkeypatch.setattr(pipeline, "solve", slow_rotation)
-    p = pipeline.plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=0.5))
+    t0 = time.monotonic()
+    p = pipeline.plan(c, PlanOptions(threshold_pct=80.0, time_limit_s=2.0))
     assert p.ok and p.rounds == 1, p.message
-    assert len(deadlines) == 2 and deadlines[1] > deadlines[0]
-    assert deadlines[1] - deadlines[0] <= pipeline.RETRY_MIN_S + 0.5
+    assert len(budgets) == 2 and budgets[1].deadline > budgets[0].deadline
+    assert budgets[1].deadline <= t0 + 2.0
+    assert time.monotonic() - t0 < 2.0 + 0.5

@@ -437,6 +437,9 @@ def _report(
     native = _native_note(cluster, s, out_dir)
     if native:
         out.print(f"[yellow]Note: {safe(native)}.[/]")
+    cut = wall_clock_note(s.get("parameters") or {})
+    if cut:
+        out.print(f"[yellow]Note: {safe(cut)}.[/]")
     if verbose:
         out.print(
             f"Solver: status {s['status']}, method {safe(s.get('method'))}, profile "
@@ -448,6 +451,19 @@ def _report(
                 f"{t.get('status')}{', ' + safe(t['note']) if t.get('note') else ''})"
             )
     out.print(f"Plan written to {safe(out_dir)}")
+
+
+def wall_clock_note(parameters: dict[str, Any]) -> str | None:
+    """Why the plan may differ between runs: the wall clock cut a stage before its
+    deterministic budget was spent (``None`` when it did not)."""
+    if not parameters.get("wall_clock_cut"):
+        return None
+    stages = ", ".join(parameters.get("wall_clock_cut_stages") or []) or "the search"
+    return (
+        f"the time limit ran out on the wall clock before the deterministic budget ({stages}; "
+        "a busy machine), so another run may give a different plan; a longer --time-limit "
+        "or a quieter machine gives the same plan every time"
+    )
 
 
 def _native_note(cluster: Cluster, s: dict[str, Any], out_dir: Path) -> str | None:

@@ -10,9 +10,11 @@ profile that is given in seconds is converted by the same factor.  Same input, s
 limit therefore give the same plan on a quiet or a loaded machine.
 
 The wall clock remains a hard cap (``deadline``, on :func:`time.monotonic`): no solve runs
-past it.  When it stops a solve (or a loop) before its deterministic budget is spent, the
-stage is recorded in :attr:`Meter.wall_cuts`: that run may stop at a different point than a
-run on a quieter machine, and the plan says so (``wall_clock_cut`` in ``summary.json``).
+past it, and a part of the budget (a stage, a round) has a looser cap of its own
+(:data:`WALL_SLACK`).  When a cap stops a solve (or a loop) before its deterministic budget
+is spent, the stage is recorded in :attr:`Meter.wall_cuts`: that run may stop at a different
+point than a run on a quieter machine, and the plan says so (``wall_clock_cut`` in
+``summary.json``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 
 #: Deterministic time below which a budget counts as spent (no solve is started with less).
 MIN_DET = 1e-3
+#: A part of a budget (a stage, a round, one cover model) is capped on the wall clock at
+#: this many times the seconds its deterministic time stands for: on a quiet machine the
+#: deterministic time decides; on a very busy one the stages keep their shares of the limit
+#: (the cut is recorded) instead of the first ones taking all of it.
+WALL_SLACK = 2.0
 
 
 @dataclass
@@ -120,11 +127,15 @@ class Budget:
         return s * self.per_second
 
     def sub(self, det: float) -> Budget:
-        """A budget of at most ``det`` of what is left, sharing this one's meter and cap."""
+        """A budget of at most ``det`` of what is left, sharing this one's meter; its wall
+        clock is capped at :data:`WALL_SLACK` times the seconds ``det`` stands for (never
+        past this budget's cap)."""
+        det = max(0.0, min(det, self.det_left()))
+        cap = time.monotonic() + WALL_SLACK * det / self.per_second
         return Budget(
-            self.deadline,
+            min(self.deadline, cap),
             self.limit_s,
-            max(0.0, min(det, self.det_left())),
+            det,
             self.per_second,
             self.meter,
             self.meter.used,
@@ -200,4 +211,4 @@ class Budget:
         return bool(self.meter.wall_cuts)
 
 
-__all__ = ["MIN_DET", "Budget", "Meter"]
+__all__ = ["MIN_DET", "WALL_SLACK", "Budget", "Meter"]

@@ -123,7 +123,7 @@ def solve(pb: PlanningProblem, budget: Budget | None = None) -> OptimizeResult:
     ):
         if secs is not None:
             timings[key] = round(secs, 3)
-    timings["deterministic_time"] = round(budget.spent(), 3)
+    timings["deterministic_time"] = round(budget.meter.used, 3)
     res.timings = timings
     res.parameters.update(_budget_parameters(budget))
     res.solve_seconds = time.perf_counter() - t_start
@@ -140,7 +140,7 @@ def _budget_parameters(budget: Budget) -> dict[str, object]:
     """How the run was bounded, for ``summary.json``'s parameters."""
     return {
         "deterministic_time_per_second": budget.per_second,
-        "deterministic_budget": round(budget.det, 3),
+        "deterministic_budget": round(budget.total, 3),
         "wall_clock_cut": budget.wall_cut,
         "wall_clock_cut_stages": list(budget.meter.wall_cuts),
     }
