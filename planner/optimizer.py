@@ -33,7 +33,8 @@ def optimize(
     options:
         What to optimise (defaults when ``None``).
     budget:
-        The wall clock to stay within (default: the time limit from now).
+        The deterministic-time budget and wall-clock cap to stay within (default: the
+        time limit from now, see :class:`planner.cpsat.budget.Budget`).
 
     Returns
     -------

@@ -2,7 +2,8 @@
 
 Each stage is its own module with a small typed interface; they share one
 :class:`~planner.solve.incumbent.Incumbent` (the best placement so far and the stage that
-found it) and one :class:`~planner.solve.budget.Budget` (the wall clock of the whole run):
+found it) and one :class:`~planner.cpsat.budget.Budget` (the run's CP-SAT deterministic time,
+which every stage takes its share of, with the wall clock as a recorded safety cap):
 
 1. :mod:`~planner.solve.precheck`: plain-English impossibilities, before any solve;
 2. :mod:`~planner.solve.bounds`: lower bounds valid for the full problem, per tier;
