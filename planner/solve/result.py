@@ -212,6 +212,13 @@ TIER_WORDS = {
     "migration": ("{what} within {pct} of its bound",) * 2,
     "balance": ("the highest load within {pct} of its bound",) * 2,
 }
+#: What an open tier without any lower bound (bound 0) is: a percentage of it would only
+#: ever read 100 %, so the headline says there is no bound instead.
+TIER_UNBOUNDED = {
+    "excess": "the load above the threshold has no lower bound yet",
+    "migration": "{what} has no lower bound yet",
+    "balance": "the highest load has no lower bound yet",
+}
 #: The migration tier's quantity per ``--minimise`` choice.
 MIGRATION_WHAT = {"memory": "memory moved", "moves": "moves", "duration": "migration time"}
 
@@ -222,9 +229,12 @@ def tier_phrase(tier: Mapping[str, Any], minimise: str = "memory") -> str | None
     if val is None or bound is None or val <= bound:
         return None
     d = int(val - bound)
+    what = MIGRATION_WHAT.get(minimise, "the migration cost")
+    name = str(tier.get("name"))
+    if bound <= 0 and name in TIER_UNBOUNDED:
+        return TIER_UNBOUNDED[name].format(what=what)
     pct = f"{100 * d / max(abs(val), 1):.1f} %"
     one, many = TIER_WORDS.get(str(tier.get("name")), ("{name} within {pct} of its bound",) * 2)
-    what = MIGRATION_WHAT.get(minimise, "the migration cost")
     return (one if d == 1 else many).format(d=d, pct=pct, name=tier.get("name"), what=what)
 
 

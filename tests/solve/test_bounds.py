@@ -165,6 +165,13 @@ def test_headline_names_the_open_tiers_in_their_units() -> None:
     assert "moves within 5.9 %" in headline_of(
         "FEASIBLE", [_row("migration", 1063, 1000)], 1.0, minimise="moves"
     )
+    # A tier with no lower bound at all says so, never "within 100.0 %".
+    unbounded = headline_of("FEASIBLE", [_row("migration", 4096, 0), _row("balance", 7000, 0)], 3.5)
+    assert unbounded == (
+        "Best plan found in 3.5 s, not proven best: memory moved has no lower bound yet; "
+        "the highest load has no lower bound yet."
+    )
+    assert "100" not in unbounded
     assert headline_of("OPTIMAL", tiers, 2.5) == (
         "No better plan exists under these rules (proven in 2.5 s)."
     )
