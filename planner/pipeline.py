@@ -13,26 +13,29 @@ problem (the smaller of the first solve's and the new one's), so its status is O
 if it still meets them.
 
 **The time limit holds for the whole plan** (the files are written after it): inside the
-limit, :func:`post_solve_seconds` (an estimate from the snapshot's size of sequencing and
+limit, :func:`pre_solve_seconds` (reading the snapshot, building the problem),
+:func:`post_solve_seconds` (an estimate from the snapshot's size of sequencing and
 verifying) and :func:`retry_reserve` (for re-optimisations around blocked moves: an
 executable plan that holds the blocked VMs beats no plan) are kept back; the first solve
-gets the rest, in deterministic time (:class:`~planner.cpsat.budget.Budget`) and as its
-wall-clock cap.  Re-optimisations share what that solve left plus the retry reserve, never
-more, so their budgets are deterministic too.
+gets the rest in deterministic time (:class:`~planner.cpsat.budget.Budget`, see
+:func:`first_budget`), capped on the wall clock at the limit less the later reserves.
+Re-optimisations share what that solve left plus the retry reserve, never more, so their
+budgets are deterministic too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from planner.cluster import Cluster
+from planner.cpsat.budget import Budget, Meter
 from planner.problem import PlanningProblem, PlanOptions, SolveStatus, build_problem
 from planner.sequencing import SequenceResult, build_sequence
-from planner.solve.incumbent import Budget
 from planner.solve.pipeline import solve
 from planner.solve.result import OptimizeResult, TierResult
 
@@ -52,6 +55,12 @@ POST_SOLVE_S = 0.1
 POST_SOLVE_S_PER_VM = 70e-6
 #: The post-solve reserve never takes more than this share of the limit.
 POST_SOLVE_MAX_SHARE = 0.25
+#: What a run does before the solve starts (importing the solver, reading and checking the
+#: snapshot, building the problem), taken from the solve's deterministic time so that the
+#: solve ends inside a limit counted from the command's start: a fixed part and a part per
+#: VM (s; b64-mild: 1.9 s at load 3 from the start of ``hvplan plan``, about 1.2 s idle).
+PRE_SOLVE_S = 0.8
+PRE_SOLVE_S_PER_VM = 50e-6
 
 
 @dataclass
@@ -165,6 +174,25 @@ def post_solve_seconds(cluster: Cluster, limit_s: float) -> float:
     return min(est, POST_SOLVE_MAX_SHARE * limit_s)
 
 
+def pre_solve_seconds(cluster: Cluster, limit_s: float) -> float:
+    """Seconds of ``limit_s`` estimated for the work before the solve (see
+    :data:`PRE_SOLVE_S`); at most :data:`POST_SOLVE_MAX_SHARE` of the limit."""
+    est = PRE_SOLVE_S + PRE_SOLVE_S_PER_VM * cluster.n_vms
+    return min(est, POST_SOLVE_MAX_SHARE * limit_s)
+
+
+def first_budget(cluster: Cluster, pb: PlanningProblem, started: float) -> Budget:
+    """The first solve's budget: the time limit less the reserves (before the solve, after
+    it, for retries) in deterministic time, and a wall-clock cap ``started + limit`` less
+    the post-solve and retry reserves.  The deterministic part depends only on the input,
+    so :func:`plan` gives the same plan whoever calls it and whenever the clock started."""
+    limit = pb.time_limit_s
+    later = post_solve_seconds(cluster, limit) + retry_reserve(limit)
+    per_second = pb.profile.budget.deterministic_time_per_second
+    det = per_second * max(0.0, limit - later - pre_solve_seconds(cluster, limit))
+    return Budget(started + limit - later, limit, det, per_second, Meter(), 0.0, det)
+
+
 def retry_reserve(limit_s: float) -> float:
     """Seconds kept back inside ``limit_s`` for re-optimisations around blocked moves."""
     return min(max(RETRY_MIN_S, RETRY_SHARE * limit_s), RETRY_MAX_SHARE * limit_s)
@@ -194,6 +222,7 @@ def plan(
     options: PlanOptions | None = None,
     progress: Any = None,
     retries: int = MAX_SEQUENCING_RETRIES,
+    started: float | None = None,
 ) -> Plan:
     """Make a plan for ``cluster``: optimise, order the moves, verify (in memory).
 
@@ -207,6 +236,9 @@ def plan(
         Optional progress reporter with ``stage(name, time_left=None, best=None)``.
     retries:
         Re-optimisations allowed around moves that cannot be ordered safely.
+    started:
+        :func:`time.monotonic` when the run began (the time limit counts from it; default:
+        now).  The command line passes its own start, so that reading the snapshot counts.
 
     Returns
     -------
@@ -214,14 +246,10 @@ def plan(
         ``plan.ok`` when there is an executable, verified plan; else ``plan.result.status``
         and ``plan.result.explanation`` or ``plan.message`` say why not.
     """
+    started = time.monotonic() if started is None else started
     pb0 = pb = build_problem(cluster, options)
-    limit = pb.time_limit_s
-    reserve = retry_reserve(limit)
-    budget = Budget.starting_now(
-        limit,
-        pb.profile.budget.deterministic_time_per_second,
-        post_solve_seconds(cluster, limit) + reserve,
-    )
+    reserve = retry_reserve(pb.time_limit_s)
+    budget = first_budget(cluster, pb, started)
     _stage(progress, "solving", budget)
     res = solve(pb, budget)
     if not res.ok:
@@ -275,15 +303,20 @@ def _summary_and_verification(
 
 
 def plan_to_directory(
-    cluster: Cluster, options: PlanOptions, out_dir: Any, retries: int = MAX_SEQUENCING_RETRIES
+    cluster: Cluster,
+    options: PlanOptions,
+    out_dir: Any,
+    retries: int = MAX_SEQUENCING_RETRIES,
+    started: float | None = None,
 ) -> tuple[OptimizeResult, Any]:
-    """:func:`plan`, then write it into ``out_dir`` with :func:`planner.planio.write_plan`.
+    """:func:`plan` (``started`` as there), then write it into ``out_dir`` with
+    :func:`planner.planio.write_plan`.
 
     Returns the result and the write outcome (``None`` when the optimizer found no plan).
     """
     from planner import planio
 
-    p = plan(cluster, options, retries=retries)
+    p = plan(cluster, options, retries=retries, started=started)
     if not p.result.ok:
         return p.result, None
     if p.sequence is None or not p.sequence.ok:
@@ -295,7 +328,9 @@ __all__ = [
     "MAX_SEQUENCING_RETRIES",
     "Plan",
     "plan",
+    "first_budget",
     "plan_to_directory",
     "post_solve_seconds",
+    "pre_solve_seconds",
     "retry_reserve",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import planner.pipeline as pipeline
 from planner.cluster import RuleType
@@ -101,11 +102,12 @@ def test_retries_share_one_time_budget_inside_the_limit(monkeypatch: Any) -> Non
     assert p.ok and p.rounds == 1
     first, again = budgets
     post, reserve = pipeline.post_solve_seconds(c, 5.0), pipeline.retry_reserve(5.0)
-    assert post > 0 and reserve > 0
+    pre = pipeline.pre_solve_seconds(c, 5.0)
+    assert post > 0 and reserve > 0 and pre > 0
     assert abs(first.deadline - (t0 + 5.0 - post - reserve)) < 0.5
     assert again.deadline == first.deadline + reserve
     assert again.meter is first.meter
-    assert first.det == first.per_second * (5.0 - post - reserve)
+    assert first.det == pytest.approx(first.per_second * (5.0 - post - reserve - pre))
 
 
 def test_a_retry_the_first_solve_left_no_time_for_gets_the_reserve(monkeypatch: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -204,6 +205,7 @@ def plan(
     An existing non-empty --out is replaced only with --force, and only once the new plan
     is complete: an interrupted run (Ctrl-C) leaves the earlier plan untouched.
     """
+    started = time.monotonic()  # the time limit counts from here (snapshot reading included)
     from planner.optimizer import PlanOptions
     from planner.profiles import load_profile
 
@@ -241,9 +243,8 @@ def plan(
         progress_display(json, progress) as prog,
         model_file as mtmp,
     ):
-        summary = _solve_and_write(
-            cluster, PlanOptions(**wanted, export_model=mtmp), tmp, json, prog, load_stat
-        )
+        opts = PlanOptions(**wanted, export_model=mtmp)
+        summary = _solve_and_write(cluster, opts, tmp, json, prog, load_stat, started)
     _report(cluster, summary, out_dir, json, verbose, max_moves, loaded)
 
 
@@ -318,7 +319,13 @@ def _age_note(cluster: Cluster) -> None:
 
 
 def _solve_and_write(
-    cluster: Cluster, opts: Any, tmp: Path, json: bool, prog: Any, load: str | None = None
+    cluster: Cluster,
+    opts: Any,
+    tmp: Path,
+    json: bool,
+    prog: Any,
+    load: str | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Optimise, sequence, verify and write into ``tmp``; exit 1 without a plan.
 
@@ -345,7 +352,7 @@ def _solve_and_write(
             if "progress" in inspect.signature(plan_to_directory).parameters
             else {}
         )
-        res, wo = plan_to_directory(cluster, opts, tmp, **extra)
+        res, wo = plan_to_directory(cluster, opts, tmp, started=started, **extra)
     if wo is None:
         doc: dict[str, Any] = {
             "status": res.status.value,
@@ -460,9 +467,10 @@ def wall_clock_note(parameters: dict[str, Any]) -> str | None:
         return None
     stages = ", ".join(parameters.get("wall_clock_cut_stages") or []) or "the search"
     return (
-        f"the time limit ran out on the wall clock before the deterministic budget ({stages}; "
-        "a busy machine), so another run may give a different plan; a longer --time-limit "
-        "or a quieter machine gives the same plan every time"
+        f"the wall clock ended the {stages} before its deterministic budget (a busy "
+        "machine, or a search that works slowly on this cluster), so another run may give a "
+        "different plan; a quieter machine, or a profile with a smaller "
+        "deterministic_time_per_second, gives the same plan every time"
     )
 
 
