@@ -104,13 +104,21 @@ def fixed_loads(cluster: Cluster, allowed: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def fit_mask(
-    cluster: Cluster, allowed: np.ndarray, vms: list[int], cpu_lim: np.ndarray, mem_lim: np.ndarray
+    cluster: Cluster,
+    allowed: np.ndarray,
+    vms: list[int],
+    cpu_lim: np.ndarray,
+    mem_lim: np.ndarray,
+    fixed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """bool H: hosts allowed for every VM of ``vms`` where all of them fit together on top of
-    the load fixed there by *other* VMs, within ``cpu_lim``/``mem_lim`` (VM load)."""
+    the load fixed there by *other* VMs, within ``cpu_lim``/``mem_lim`` (VM load).
+    ``fixed``: :func:`fixed_loads` and :func:`fixed_vms` of ``allowed``, when the caller
+    has them (they cost a pass over every VM)."""
     ok = allowed[vms].all(axis=0)
-    fc, fm = fixed_loads(cluster, allowed)
-    fx = fixed_vms(allowed)
+    fc, fm, fx = (
+        fixed if fixed is not None else (*fixed_loads(cluster, allowed), fixed_vms(allowed))
+    )
     c = np.zeros(cluster.n_hosts, dtype=np.int64)
     m = np.zeros(cluster.n_hosts, dtype=np.int64)
     for v in vms:
@@ -196,6 +204,7 @@ def aa_pairs_lower_bound(
         for v in g:
             group_of[v] = g
     run = cluster.vm_consumes
+    fixed = (*fixed_loads(cluster, allowed), fixed_vms(allowed))
     total = 0
     for members in cluster.aa_class_members:
         mem = [v for v in members if run[v]]
@@ -208,7 +217,7 @@ def aa_pairs_lower_bound(
         sets: list[np.ndarray] = []
         for unit, w in units.items():
             total += w * (w - 1) // 2
-            s = fit_mask(cluster, allowed, list(unit), lim_c, lim_m)
+            s = fit_mask(cluster, allowed, list(unit), lim_c, lim_m, fixed)
             sets.append(s if s.any() else np.asarray(allowed[list(unit)].all(axis=0)))
         if len(sets) > 1:
             total += min_pairs_assignment(sets)

@@ -8,7 +8,8 @@
   running members may use.
 * ``migration`` >= (cost of mandatory moves) + for every node above the threshold the
   cheapest set of its movable VMs whose removal brings it under (a two-resource covering
-  knapsack, solved exactly per node by CP-SAT).  Valid whenever the excess optimum is 0: a
+  knapsack, solved exactly per node by CP-SAT and a dynamic-programming table,
+  :mod:`planner.cpsat.cover`).  Valid whenever the excess optimum is 0: a
   node ``h`` over the threshold must lose at least its excess (more if it receives
   anything), so the set of VMs leaving it is a cover and costs at least ``c_h``; sets of
   different nodes are disjoint.  (With several load samples only the mandatory part.)
@@ -29,6 +30,13 @@ the bounds of the tiers after it:
 * ``migration_relaxed`` (every placement with no node above the threshold, whatever its
   rules and anti-affinity tiers): the larger of the exact CP-SAT cover and the surrogate
   cover per node, plus the mandatory moves;
+* :meth:`Bounds.migration_lb` with ``aa_zero`` (every placement with no node above the
+  threshold and no legacy anti-affinity pair): per node the larger of its cover bounds and
+  the cheapest departures that also leave at most one member of each class on it
+  (``aa_cost``: a node holding a pair now must let all but one member go, even when it is
+  not over the threshold), plus the mandatory moves; :meth:`Bounds.balance_at` the balance
+  bound of a plan at exactly that cost (every node then spends exactly its bound, so the
+  lowest load its cheapest set leaves, or its load now, stays);
 * ``balance_any`` (every feasible placement): fixed loads and averaging;
   :meth:`Bounds.balance_within` (every placement with no node above the threshold whose
   migration cost is at most a given value): the memory a node keeps when the budget is spent.
@@ -39,17 +47,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from planner import bounds_extra as bx
 from planner.cluster import RuleType
 from planner.cpsat.budget import Budget
-from planner.cpsat.cover import CoverResult, min_cost_cover
 from planner.cpsat.solver import SolverParams
-from planner.groups import components
 from planner.problem import BP, PlanningProblem
+from planner.solve.hostcover import aa_split_groups, cover_items, host_cover, same_node_groups
 
 
 @dataclass
@@ -77,6 +83,74 @@ class Bounds:
     keep: tuple[tuple[int, int, int, int], ...] = ()
     #: :func:`add_relaxed_bounds` has run (it runs at most once, and only when needed).
     relaxed: bool = False
+    #: Per node with a cover model: the lowest load a cheapest cover leaves (basis points;
+    #: 0 when the cheapest cost is not proven).
+    cover_rem: dict[int, int] = field(default_factory=dict)
+    #: Per node holding two running members of one legacy anti-affinity class: the cheapest
+    #: departures that also leave at most one member of each class (and bring it under the
+    #: threshold), valid for every plan with no node above the threshold and no pair left;
+    #: their VMs and the lowest load they leave (0 when not proven).
+    aa_cost: dict[int, int] = field(default_factory=dict)
+    aa_covers: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    aa_rem: dict[int, int] = field(default_factory=dict)
+    #: Some class cannot be split on some node: no plan has anti-affinity 0.
+    aa_unsplittable: bool = False
+    #: Per node, the relaxed cover bound of :func:`add_relaxed_bounds` (0 / missing: none).
+    node_lb: dict[int, int] = field(default_factory=dict)
+    #: Per balance node with nothing to shed: its load now (basis points, worst resource).
+    still_bp: dict[int, int] = field(default_factory=dict)
+
+    def leaver_covers(self, split: bool) -> tuple[dict[int, tuple[int, ...]], dict[int, int]]:
+        """Per node, the VMs of its cheapest cover and their cost, for the decomposition;
+        with ``split`` (the plan should leave no anti-affinity pair), the covers that also
+        split the pairs where there are such."""
+        covers, costs = dict(self.covers), dict(self.cover_cost)
+        if split and not self.aa_unsplittable:
+            covers.update(self.aa_covers)
+            costs.update(self.aa_cost)
+        return covers, costs
+
+    def node_bound(self, h: int, aa_zero: bool) -> int:
+        """Lower bound on what the departures from node ``h`` cost (plans with no node
+        above the threshold; with ``aa_zero`` also no anti-affinity pair)."""
+        lb = max(self.cover_cost.get(h, 0), self.node_lb.get(h, 0))
+        if aa_zero:
+            lb = max(lb, self.aa_cost.get(h, 0))
+        return lb
+
+    def migration_lb(self, aa_zero: bool) -> int | None:
+        """Migration lower bound of every plan with no node above the threshold (and, with
+        ``aa_zero``, no anti-affinity pair): the mandatory moves plus every node's
+        departures (different nodes' departures are different VMs).  ``None`` when the
+        covers do not apply (excess above 0, or several load samples)."""
+        if self.migration is None:
+            return None
+        hosts = set(self.cover_cost) | set(self.node_lb) | (set(self.aa_cost) if aa_zero else set())
+        total = self.migration_mandatory + sum(self.node_bound(h, aa_zero) for h in hosts)
+        return max(total, self.migration)
+
+    def balance_at(self, m: int, aa_zero: bool) -> int:
+        """Balance lower bound of every plan with no node above the threshold (and, with
+        ``aa_zero``, no anti-affinity pair) whose migration cost is ``m``, when ``m`` is
+        :meth:`migration_lb`; else 0.  Such a plan spends exactly each node's bound on its
+        departures (each costs at least that, and the bounds add up to ``m``), so a node
+        whose bound is its proven cheapest set keeps at least that set's lowest remaining
+        load, and a node with nothing to shed keeps its load."""
+        if self.migration is None or m != self.migration_lb(aa_zero):
+            return 0
+        best = 0
+        for h, bp in self.still_bp.items():
+            if self.node_bound(h, aa_zero) == 0:
+                best = max(best, bp)
+        for h in set(self.cover_cost) | (set(self.aa_cost) if aa_zero else set()):
+            lb = self.node_bound(h, aa_zero)
+            if aa_zero and h in self.aa_cost:
+                cost, rem = self.aa_cost[h], self.aa_rem.get(h, 0)
+            else:
+                cost, rem = self.cover_cost[h], self.cover_rem.get(h, 0)
+            if cost == lb:
+                best = max(best, rem)
+        return best
 
     def balance_within(self, m: int) -> int:
         """Balance lower bound for every placement with no node above the threshold and a
@@ -115,6 +189,7 @@ class TierBounds:
         """:meth:`__call__` and the relaxation the bound assumes, in words."""
         b = self.bounds
         excess_zero = "excess" in self.tiers and fixed.get("excess") == 0
+        aa_zero = self._aa_zero(fixed)
         if name in ("rules", "excess"):
             return b.unconditional(name), "every feasible plan"
         if name == "anti_affinity":
@@ -124,7 +199,13 @@ class TierBounds:
             return lb, "every feasible plan"
         if name == "migration":
             if excess_zero and b.migration is not None:
-                lb = max(b.migration, b.migration_relaxed or 0)
+                lb = max(b.migration, b.migration_relaxed or 0, b.migration_lb(False) or 0)
+                with_aa = b.migration_lb(True) or 0 if aa_zero else 0
+                if with_aa > lb:
+                    return with_aa, (
+                        "every plan with no node above the threshold and no anti-affinity "
+                        "pair, whatever its rules tier (cheapest covers and pair splits)"
+                    )
                 return lb, (
                     "every plan with no node above the threshold, whatever its rules and "
                     "anti-affinity tiers (cheapest covers of the nodes over it)"
@@ -143,16 +224,25 @@ class TierBounds:
                         "migration cost (memory a node keeps)"
                     ),
                 )
-        if (
-            excess_zero
-            and b.migration is not None
-            and b.balance is not None
-            and "migration" in self.tiers
-            and fixed.get("migration") == b.migration
-            and b.balance > best
-        ):
-            best, why = b.balance, "every plan at the migration bound (cheapest covers)"
+        if excess_zero and "migration" in self.tiers and "migration" in fixed:
+            at = max(b.balance_at(int(fixed["migration"]), aa) for aa in {False, aa_zero})
+            if (
+                b.migration is not None
+                and b.balance is not None
+                and fixed["migration"] == b.migration
+            ):
+                at = max(at, b.balance)
+            if at > best:
+                best, why = at, "every plan at the migration bound (cheapest covers)"
         return best, why
+
+    def _aa_zero(self, fixed: Mapping[str, int]) -> bool:
+        """The plans judged have no legacy anti-affinity pair (the tier is fixed at 0)."""
+        return (
+            "anti_affinity" in self.tiers
+            and fixed.get("anti_affinity") == 0
+            and not self.bounds.aa_unsplittable
+        )
 
     def of(self, name: str, values: Mapping[str, int]) -> int:
         """Bound of ``name`` with the tiers before it at their ``values``."""
@@ -173,14 +263,16 @@ class TierBounds:
         b = self.bounds
         if b.migration is None or b.balance is None or "excess" not in self.tiers:
             return None
-        mig = max(b.migration, b.migration_relaxed or 0)
-        bal = max(b.balance_any, b.balance_within(mig) if b.keep else 0)
+        aa = max(b.anti_affinity, b.anti_affinity_any, b.anti_affinity_excess0)
+        aa_zero = self._aa_zero({"anti_affinity": aa})
+        mig = max(b.migration, b.migration_relaxed or 0, b.migration_lb(aa_zero) or 0)
+        bal = max(b.balance_any, b.balance_within(mig) if b.keep else 0, b.balance_at(mig, aa_zero))
         if mig == b.migration:
             bal = max(bal, b.balance)
         return {
             "rules": b.rules,
             "excess": b.excess,
-            "anti_affinity": max(b.anti_affinity, b.anti_affinity_any, b.anti_affinity_excess0),
+            "anti_affinity": aa,
             "migration": mig,
             "balance": bal,
         }
@@ -230,6 +322,7 @@ def add_relaxed_bounds(pb: PlanningProblem, b: Bounds) -> None:
     if any(v < 0 for v in covers.values()):
         b.seconds += time.perf_counter() - t0
         return  # some node cannot get under the threshold: the excess optimum is above 0
+    b.node_lb = dict(covers)
     node = {h: max(v, b.cover_cost.get(h, 0)) for h, v in covers.items()}
     for h, v in b.cover_cost.items():
         node.setdefault(h, v)
@@ -334,35 +427,73 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | f
     m_now = np.bincount(cur[stay], weights=pb.vm_mem[0, stay], minlength=nh).astype(np.int64)
     total = b.migration_mandatory
     balance = 0
+    split = not pb.enforce_aa and "anti_affinity" in pb.tiers
     for h in range(nh):
         used_c = int(c_now[h] + pb.host_cpu_base[0, h])
         used_m = int(m_now[h] + c.host_memory_reserve_mb[h])
-        cap_c = int(c.host_cpu_capacity_milli[h])
-        cap_m = int(c.host_memory_mb[h])
-        need_c = int(c_now[h] - pb.cpu_limit[0, h])
-        need_m = int(m_now[h] - pb.mem_limit[h])
-        if need_c <= 0 and need_m <= 0:
+        loads = (
+            int(c_now[h] - pb.cpu_limit[0, h]),
+            int(m_now[h] - pb.mem_limit[h]),
+            used_c,
+            used_m,
+        )
+        if loads[0] <= 0 and loads[1] <= 0:
             if pb.balance_hosts[h]:
-                balance = max(
-                    balance, int(_ceil_div(BP * used_c, cap_c)), int(_ceil_div(BP * used_m, cap_m))
-                )
-            continue
-        cov, groups = _host_cover(pb, params, deadline, h, 0, (need_c, need_m, used_c, used_m))
-        b.cover_models += 1
-        if not cov.feasible:
-            # Cannot get under the threshold even by moving everything: excess > 0 for sure.
-            b.seconds = time.perf_counter() - t0
-            return b
-        total += cov.cost_bound
-        b.cover_cost[h] = cov.cost_bound
-        if cov.chosen is not None:
-            b.covers[h] = tuple(v for i in cov.chosen for v in groups[i])
-        if pb.balance_hosts[h]:
-            balance = max(balance, cov.remaining_bound)
+                cap_c, cap_m = int(c.host_cpu_capacity_milli[h]), int(c.host_memory_mb[h])
+                bp = max(int(_ceil_div(BP * used_c, cap_c)), int(_ceil_div(BP * used_m, cap_m)))
+                b.still_bp[h] = bp
+                balance = max(balance, bp)
+        else:
+            cov, groups = host_cover(pb, params, deadline, h, 0, loads)
+            b.cover_models += 1
+            if not cov.feasible:
+                # Cannot get under the threshold even by moving everything: excess > 0.
+                b.seconds = time.perf_counter() - t0
+                return b
+            total += cov.cost_bound
+            b.cover_cost[h] = cov.cost_bound
+            if cov.chosen is not None:
+                b.covers[h] = tuple(v for i in cov.chosen for v in groups[i])
+            if pb.balance_hosts[h]:
+                balance = max(balance, cov.remaining_bound)
+                b.cover_rem[h] = cov.remaining_bound
+        if split:
+            _split_cover(pb, params, deadline, h, loads, b)
     b.migration = total
     b.balance = balance
     b.seconds = time.perf_counter() - t0
     return b
+
+
+def _split_cover(
+    pb: PlanningProblem,
+    params: SolverParams,
+    deadline: Budget,
+    h: int,
+    loads: tuple[int, int, int, int],
+    b: Bounds,
+) -> None:
+    """The cheapest departures from node ``h`` that bring it under the threshold and leave
+    at most one member of each legacy anti-affinity class on it (``b.aa_cost``), when two
+    or more members sit there now; ``b.aa_unsplittable`` when two members cannot leave."""
+    groups = cover_items(pb, h)[4]
+    split = aa_split_groups(pb, h, groups)
+    if split is None:
+        b.aa_unsplittable = True
+        return
+    stays, forced = split
+    if not stays and not forced:
+        return
+    cov, _ = host_cover(pb, params, deadline, h, 0, loads, stays, forced)
+    b.cover_models += 1
+    if not cov.feasible:
+        b.aa_unsplittable = True
+        return
+    b.aa_cost[h] = cov.cost_bound
+    if cov.chosen is not None:
+        b.aa_covers[h] = tuple(v for i in cov.chosen for v in groups[i])
+    if pb.balance_hosts[h]:
+        b.aa_rem[h] = cov.remaining_bound
 
 
 def _sample_cover_bounds(
@@ -400,7 +531,7 @@ def _sample_cover_bounds(
                 int(c_now[k] + pb.host_cpu_base[k, h]),
                 int(m_now[k] + c.host_memory_reserve_mb[h]),
             )
-            cov, _ = _host_cover(pb, params, deadline, h, k, loads)
+            cov, _ = host_cover(pb, params, deadline, h, k, loads)
             b.cover_models += 1
             if not cov.feasible:
                 return  # this node stays above the threshold at sample k: excess > 0
@@ -410,67 +541,12 @@ def _sample_cover_bounds(
     b.migration = total
 
 
-def _host_cover(
-    pb: PlanningProblem,
-    params: SolverParams,
-    deadline: Budget,
-    h: int,
-    k: int,
-    loads: tuple[int, int, int, int],
-) -> tuple[CoverResult, list[tuple[int, ...]]]:
-    """The cheapest cover of host ``h`` at sample ``k`` (``loads``: CPU and memory to shed,
-    CPU and memory used), within the profile's share of the deterministic time left; and
-    its items."""
-    items, i_cpu, i_mem, i_cost, groups = cover_items(pb, h, k)
-    budget = pb.profile.budget
-    left = max(
-        deadline.seconds(0.05),
-        min(deadline.seconds(budget.cover_max_seconds), deadline.det_left() * budget.cover_share),
-    )
-    cap_c, cap_m = int(pb.cluster.host_cpu_capacity_milli[h]), int(pb.cluster.host_memory_mb[h])
-    cov = min_cost_cover(
-        items, i_cpu, i_mem, i_cost, *loads, cap_c, cap_m, params, deadline.sub(left)
-    )
-    return cov, groups
-
-
-def cover_items(
-    pb: PlanningProblem, h: int, k: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, ...]]]:
-    """Knapsack items of host ``h`` at load sample ``k``: its movable VMs; a SameNode group
-    that sits wholly on ``h`` is one item (in a final placement the group either stays on
-    ``h`` or leaves it together), so the cover bound stays valid and gets tighter.  SameNode
-    rules left broken may be, so only groups of hard rules are merged."""
-    c = pb.cluster
-    cur = c.vm_host
-    groups_of = same_node_groups(pb)
-    vms = np.flatnonzero((cur == h) & pb.movable & ~pb.mandatory).tolist()
-    seen: set[int] = set()
-    groups: list[tuple[int, ...]] = []
-    for v in vms:
-        if v in seen:
-            continue
-        g = groups_of.get(v, (v,))
-        if all(int(cur[w]) == h for w in g):
-            seen.update(g)
-            if all(pb.movable[w] and not pb.mandatory[w] for w in g):
-                groups.append(tuple(g))
-        else:
-            seen.add(v)
-            groups.append((v,))
-    idx = np.arange(len(groups))
-    cpu = np.array([int(pb.vm_cpu[k, list(g)].sum()) for g in groups], dtype=np.int64)
-    mem = np.array([int(pb.vm_mem[k, list(g)].sum()) for g in groups], dtype=np.int64)
-    cost = np.array([int(pb.min_cost[list(g)].sum()) for g in groups], dtype=np.int64)
-    return idx, cpu, mem, cost, groups
-
-
-@lru_cache(maxsize=8)
-def same_node_groups(pb: PlanningProblem) -> dict[int, tuple[int, ...]]:
-    """VM → the running VMs it must share a node with, through the hard SameNode rules
-    (transitively); only members of such rules appear."""
-    same = RuleType.SAME_NODE
-    return components(
-        pb.cluster.n_vms,
-        (pb.rule_members[r] for r in pb.hard_rules if pb.cluster.rules[r].rule_type == same),
-    )
+__all__ = [
+    "Bounds",
+    "TierBounds",
+    "add_relaxed_bounds",
+    "compute_bounds",
+    "cover_bounds",
+    "cover_items",
+    "same_node_groups",
+]

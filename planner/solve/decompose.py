@@ -19,10 +19,14 @@ from planner.problem import PlanningProblem, host_vm_loads
 from planner.solve.bounds import Bounds, add_relaxed_bounds, cover_items
 from planner.solve.candidates import make_input
 from planner.solve.greedy import greedy_assign, same_partners
+from planner.solve.hostcover import swap_covers
 from planner.solve.incumbent import Budget, Incumbent
 
 #: Rounds of "greedy, then shed a second cover" before giving up on the decomposition.
 MAX_ROUNDS = 4
+#: Rounds of "greedy, then swap the covers of the nodes whose VMs found no room for tied
+#: ones" (before the covers are extended).
+MAX_SWAPS = 6
 
 
 def decompose(
@@ -37,20 +41,26 @@ def decompose(
     """Run the decomposition stage, offering its placements to ``inc``."""
     if bounds.migration is None or pb.n_samples > 1:
         return  # the covers and the greedy rounds work on one load sample
-    leaving = np.zeros(pb.cluster.n_vms, dtype=bool)
-    leaving[pb.mandatory] = True
-    for vs in bounds.covers.values():
-        leaving[list(vs)] = True
+    split = not pb.enforce_aa and "anti_affinity" in pb.tiers
+    covers, costs = bounds.leaver_covers(split)
+    leaving = _leaving(pb, covers)
+    banned: set[int] = set()
+    swaps = 0
     g: np.ndarray | None = None
     dcands = np.zeros(0, dtype=np.int64)
     dtargets: list[np.ndarray] = []
-    for _round in range(MAX_ROUNDS):
+    for _round in range(MAX_ROUNDS + MAX_SWAPS):
         dcands = np.flatnonzero(leaving | same_partners(pb, leaving))
         dtargets = decomposition_targets(pb, dcands, leaving, hot)
         if not all(len(t) for t in dtargets):
             return
+        misfits: list[list[int]] = []
         g = greedy_assign(
-            pb, pb.cluster.vm_host, dcands, dict(zip(dcands.tolist(), dtargets, strict=True))
+            pb,
+            pb.cluster.vm_host,
+            dcands,
+            dict(zip(dcands.tolist(), dtargets, strict=True)),
+            misfits,
         )
         inc.offer(g, "decomposition (greedy assignment)")
         if g is None or inc.proven():
@@ -59,6 +69,16 @@ def decompose(
         add_relaxed_bounds(pb, bounds)
         if inc.proven():
             break
+        misfits += _draggers(pb, g, leaving)
+        if (
+            misfits
+            and swaps < MAX_SWAPS
+            and swap_covers(pb, params, budget, covers, costs, misfits, banned, split)
+        ):
+            # Same cost, other VMs: the bound stays reachable (extend_covers would not).
+            swaps += 1
+            leaving = _leaving(pb, covers)
+            continue
         if not extend_covers(pb, g, leaving, params, budget):
             break
     if not inc.proven():
@@ -75,6 +95,31 @@ def decompose(
     nv, nc = pm.size()
     sizes.update({"decomposition_variables": nv, "decomposition_constraints": nc})
     inc.offer(pl, "decomposition", from_solver=True)
+
+
+def _leaving(pb: PlanningProblem, covers: dict[int, tuple[int, ...]]) -> np.ndarray:
+    """bool V: the mandatory VMs and those of the covers."""
+    leaving = np.zeros(pb.cluster.n_vms, dtype=bool)
+    leaving[pb.mandatory] = True
+    for vs in covers.values():
+        leaving[list(vs)] = True
+    return leaving
+
+
+def _draggers(pb: PlanningProblem, placement: np.ndarray, leaving: np.ndarray) -> list[list[int]]:
+    """Leavers whose move made a VM outside the covers move too (a SameNode or
+    SameFaultDomain partner that had to follow): the plan then costs more than the covers."""
+    c = pb.cluster
+    extra = set(np.flatnonzero((placement != c.vm_host) & ~leaving).tolist())
+    if not extra:
+        return []
+    same = (RuleType.SAME_NODE, RuleType.SAME_FAULT_DOMAIN)
+    out: list[list[int]] = []
+    for r in pb.hard_rules + pb.soft_rules:
+        m = pb.rule_members[r]
+        if c.rules[r].rule_type in same and extra.intersection(m):
+            out += [[v] for v in m if leaving[v] and not pb.mandatory[v]]
+    return out
 
 
 def extend_covers(

@@ -138,17 +138,24 @@ class _Placer:
 
 
 def greedy_assign(
-    pb: PlanningProblem, start: np.ndarray, movers: np.ndarray, targets: dict[int, np.ndarray]
+    pb: PlanningProblem,
+    start: np.ndarray,
+    movers: np.ndarray,
+    targets: dict[int, np.ndarray],
+    misfits: list[list[int]] | None = None,
 ) -> np.ndarray | None:
     """Place ``movers`` (VM indices; ``targets[v]``: the hosts ``v`` may take) into
     ``start`` (see the module docstring).  Returns the placement, or ``None`` when some
-    unit finds no host."""
+    unit finds no host.  ``misfits`` (when given) collects the units that found no host
+    under the threshold at their turn."""
     pl = _Placer(pb, start, movers, targets)
     order = _units(pb, movers, pl)
     for u in order:
         ok = pl.hosts_for(u)
         uc, um, ur = pl.unit_load(u)
         under = ok & pl.fits(uc, um, ur, True)
+        if misfits is not None and not under.any():
+            misfits.append(u)
         pool = under if under.any() else ok & pl.fits(uc, um, ur, False)
         if not pool.any():
             return None

@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from planner.cluster import Cluster, RuleType
 from planner.cpsat.solver import SolverParams
 from planner.problem import (
     PlanningProblem,
@@ -23,7 +25,7 @@ from planner.solve.bounds import Bounds, TierBounds, compute_bounds
 from planner.solve.incumbent import Incumbent
 from planner.solve.lns import repair_anti_affinity
 from planner.solve.result import TierResult, headline, headline_of, judge_tiers
-from tests.strategies import HostSpec, VmSpec, clusters, make_cluster
+from tests.strategies import HostSpec, RuleSpec, VmSpec, clusters, make_cluster
 
 TIERS = ("rules", "excess", "anti_affinity", "migration", "balance")
 
@@ -44,6 +46,52 @@ def _feasible(pb: PlanningProblem) -> list[dict[str, int]]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(max_hosts=3, max_vms=5))
 def test_judged_bounds_never_exceed_the_lexicographic_optimum(cluster) -> None:  # type: ignore[no-untyped-def]
+    _check_against_brute_force(cluster)
+
+
+@st.composite
+def pair_clusters(draw: st.DrawFn) -> Cluster:
+    """Tiny clusters whose legacy anti-affinity classes may share a node now (as in
+    production snapshots), with nodes over the threshold, possible owners, pinned VMs and
+    a SameNode pair: the shapes the cover, pair-split and balance bounds reason about."""
+    nh = draw(st.integers(2, 3))
+    hosts = [
+        HostSpec(f"H{i}", logical_processors=draw(st.sampled_from([8, 16])), memory_reserve_mb=0)
+        for i in range(nh)
+    ]
+    nv = draw(st.integers(3, 6))
+    vms = []
+    for i in range(nv):
+        owners = draw(st.none() | st.lists(st.integers(0, nh - 1), min_size=1, unique=True))
+        vms.append(
+            VmSpec(
+                f"v{i}",
+                draw(st.integers(0, nh - 1)),
+                memory_mb=draw(st.sampled_from([4096, 8192, 12288, 24576])),
+                cpu_milli=draw(st.sampled_from([500, 2000, 4000, 6000])),
+                anti_affinity_classes=tuple(a for a in ("A", "B") if draw(st.integers(0, 2)) == 0),
+                possible_owners=None if owners is None else tuple(owners),
+                pinned=draw(st.integers(0, 7)) == 0,
+                allow_downtime=draw(st.booleans()),
+            )
+        )
+    rules = []
+    if draw(st.booleans()):
+        rules.append(RuleSpec("same", RuleType.SAME_NODE, ("v0", "v1")))
+    return make_cluster(hosts, vms, rules)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pair_clusters())
+def test_bounds_with_legacy_pairs_on_a_node_never_exceed_the_optimum(cluster) -> None:  # type: ignore[no-untyped-def]
+    # Legacy anti-affinity pairs may share a node now: the pair splits of the migration
+    # and balance bounds (plans with no pair left) are checked against every such plan.
+    _check_against_brute_force(cluster)
+
+
+def _check_against_brute_force(cluster) -> None:  # type: ignore[no-untyped-def]
+    """Every bound the solve reports, and every relaxed bound under its own assumption,
+    against the exhaustive search of ``cluster``'s placements."""
     for opts in (
         PlanOptions(level="medium"),
         PlanOptions(level="high", high_mode="absolute"),
@@ -57,23 +105,41 @@ def test_judged_bounds_never_exceed_the_lexicographic_optimum(cluster) -> None: 
         tb = TierBounds(compute_bounds(pb, SolverParams(), time.monotonic() + 5), pb.tiers)
         # Whatever plan is judged (the optimum or a worse one), every reported bound is a
         # lower bound on the optimum's value, and a tier called proven holds the optimum's.
-        for vals in plans[:40]:
+        for vals in plans[:40] + [opt]:
             for t in judge_tiers(pb.tiers, vals, tb, {}):
                 assert t.bound is not None and t.bound <= opt[t.name], (t, opt, vals)
                 if t.status == SolveStatus.OPTIMAL:
                     assert t.objective == opt[t.name], (t, opt, vals)
-        # Every relaxed bound under its own assumption.
-        b = tb.bounds
-        assert max(b.anti_affinity_any, b.anti_affinity) <= min(v["anti_affinity"] for v in plans)
-        assert b.balance_any <= min(v["balance"] for v in plans)
-        zero = [v for v in plans if v["excess"] == 0]
-        if zero:
-            assert b.anti_affinity_excess0 <= min(v["anti_affinity"] for v in zero)
-            if b.migration_relaxed is not None:
-                assert b.migration_relaxed <= min(v["migration"] for v in zero)
-            for m in sorted({v["migration"] for v in zero}):
-                within = [v["balance"] for v in zero if v["migration"] <= m]
-                assert b.balance_within(m) <= min(within), (m, b.keep)
+        targets = tb.targets()
+        if targets is not None:
+            for t in pb.tiers:
+                if all(opt[u] == targets[u] for u in pb.tiers[: pb.tiers.index(t)]):
+                    assert targets[t] <= opt[t], (t, targets, opt)
+        _check_relaxed(tb.bounds, plans)
+
+
+def _check_relaxed(b: Bounds, plans: list[dict[str, int]]) -> None:
+    """Each relaxed bound of ``b`` under its own assumption, over the feasible ``plans``."""
+    assert max(b.anti_affinity_any, b.anti_affinity) <= min(v["anti_affinity"] for v in plans)
+    assert b.balance_any <= min(v["balance"] for v in plans)
+    zero = [v for v in plans if v["excess"] == 0]
+    if not zero:
+        return
+    assert b.anti_affinity_excess0 <= min(v["anti_affinity"] for v in zero)
+    if b.migration_relaxed is not None:
+        assert b.migration_relaxed <= min(v["migration"] for v in zero)
+    for m in sorted({v["migration"] for v in zero}):
+        within = [v["balance"] for v in zero if v["migration"] <= m]
+        assert b.balance_within(m) <= min(within), (m, b.keep)
+    for aa_zero in (False, True):
+        judged = [v for v in zero if v["anti_affinity"] == 0 or not aa_zero]
+        lb = b.migration_lb(aa_zero)
+        if not judged or lb is None:
+            continue
+        assert lb <= min(v["migration"] for v in judged), (aa_zero, b.aa_cost, b.cover_cost)
+        for m in {v["migration"] for v in judged}:
+            at = [v["balance"] for v in judged if v["migration"] == m]
+            assert b.balance_at(m, aa_zero) <= min(at), (m, aa_zero, b.aa_rem, b.still_bp)
 
 
 def _bounds(**kw: object) -> TierBounds:
