@@ -157,9 +157,11 @@ def _lns_stage(
     sizes: dict[str, int],
 ) -> None:
     """The large-neighbourhood search; small instances keep a share of the remaining time
-    for the full model, which is then the widest neighbourhood (LNS does not widen)."""
-    stage = budget if no_restricted else budget.share(pb.profile.budget.lns_share, of_left=True)
-    full_follows = int(pb.allowed.sum()) <= large
+    for the full model, which is then the widest neighbourhood (LNS does not widen).  When
+    no full model follows, the search has all that is left (no stage after it could use it).
+    """
+    full_follows = int(pb.allowed.sum()) <= large and not no_restricted
+    stage = budget.share(pb.profile.budget.lns_share, of_left=True) if full_follows else budget
     stats = lns(pb, hot, params, inc, stage, widen=not full_follows)
     sizes["lns_rounds"] = stats.rounds
     if stats.max_variables:
