@@ -49,6 +49,11 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+#: A threshold the search does not prove within seconds (the default Medium plan of ``big``
+#: is proven in about 2 s, before the signal): the run is still solving when it comes.
+HARD = ("--threshold", "55")
+
+
 def _signal_after(
     args: list[str], seconds: float, sig: int, group: bool = False
 ) -> tuple[int, str, float]:
@@ -86,7 +91,7 @@ def _assert_one_line(err: str, words: str) -> None:
 def test_ctrl_c_during_plan_exits_130_and_writes_nothing(big: Path, tmp_path: Path) -> None:
     out = tmp_path / "plan"
     code, err, took = _signal_after(
-        ["plan", str(big), "--out", str(out)], 4.0, signal.SIGINT, group=True
+        ["plan", str(big), "--out", str(out), *HARD], 4.0, signal.SIGINT, group=True
     )
     assert code == 130, err
     _assert_one_line(err, "interrupted (Ctrl-C)")
@@ -102,7 +107,7 @@ def test_sigterm_during_plan_exits_143_and_keeps_the_earlier_plan(
     out.mkdir()
     (out / "plan.csv").write_text("the approved plan\n")
     code, err, took = _signal_after(
-        ["plan", str(big), "--out", str(out), "--force"], 4.0, signal.SIGTERM
+        ["plan", str(big), "--out", str(out), "--force", *HARD], 4.0, signal.SIGTERM
     )
     assert code == 143, err
     _assert_one_line(err, "terminated (SIGTERM)")
