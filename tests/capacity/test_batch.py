@@ -364,7 +364,7 @@ def test_a_killed_scheduler_ends_cleanly_with_exit_1(busy: Path, tmp_path: Path)
             "--out",
             str(tmp_path / "o"),
             "--failures",
-            "3",
+            "4",
             "--growth",
             "1.0",
             "--growth",
