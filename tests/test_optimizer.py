@@ -120,7 +120,24 @@ def test_generated_cluster_is_proven_optimal_and_hot_hosts_cleared() -> None:
 def test_large_neighbourhood_search_path_verifies_and_meets_valid_bounds() -> None:
     # Force the LNS path (as on large clusters) on a small instance: the result must be
     # feasible, its objective must recompute, and every reported bound must be <= the value.
-    c = generate_cluster(GeneratorOptions(hosts=8, vms=300, seed=3, hot_fraction=0.5))
+    # (Half the nodes hot, rules, classes of three, three CPU generations: the decomposition
+    # does not prove this one.)
+    c = generate_cluster(
+        GeneratorOptions(
+            hosts=12,
+            vms=800,
+            seed=6,
+            hot_fraction=0.5,
+            skew=0.8,
+            load_pct=60,
+            hot_load_pct=78,
+            cpu_generations=3,
+            aa_class_size=3,
+            anti_affinity_classes=40,
+            rule_density=0.2,
+            vendors="mixed",
+        )
+    )
     res = optimize(c, PlanOptions(level="medium", time_limit_s=20, large_model_booleans=0))
     assert res.ok
     assert res.model_size.get("lns_rounds", 0) >= 1  # the decomposition alone did not prove it

@@ -147,7 +147,8 @@ def greedy_assign(
     """Place ``movers`` (VM indices; ``targets[v]``: the hosts ``v`` may take) into
     ``start`` (see the module docstring).  Returns the placement, or ``None`` when some
     unit finds no host.  ``misfits`` (when given) collects the units that found no host
-    under the threshold at their turn."""
+    under the threshold at their turn; with it, a unit that finds no host at all stays on
+    its node (when it may end there) instead of failing the whole placement."""
     pl = _Placer(pb, start, movers, targets)
     order = _units(pb, movers, pl)
     for u in order:
@@ -158,7 +159,14 @@ def greedy_assign(
             misfits.append(u)
         pool = under if under.any() else ok & pl.fits(uc, um, ur, False)
         if not pool.any():
-            return None
+            home = int(start[u[0]])
+            if misfits is None or not all(int(start[v]) == home for v in u):
+                return None
+            # Reported as a misfit: it stays home for now, so that its cover can be swapped.
+            if not all(pb.allowed[v, home] for v in u):
+                return None
+            pool = np.zeros(pb.cluster.n_hosts, dtype=bool)
+            pool[home] = True
         live = pool & pl.no_downtime(u)
         if live.any():
             pool = live  # a downtime move only where no move without it fits as well

@@ -14,12 +14,13 @@ from planner.generate import GeneratorOptions, generate_cluster
 
 def _cluster():  # type: ignore[no-untyped-def]
     # Half the nodes hot, three CPU generations of two vendors, classes of three and rules:
-    # the decomposition does not prove it, LNS does in a few rounds.
+    # the decomposition does not prove it (seed 6; the cover swaps prove seed 4), LNS does
+    # in a few rounds.
     return generate_cluster(
         GeneratorOptions(
             hosts=12,
             vms=800,
-            seed=4,
+            seed=6,
             hot_fraction=0.5,
             skew=0.8,
             load_pct=60,
