@@ -173,6 +173,12 @@ def _cheapest(
     if st == SolveStatus.INFEASIBLE:
         return CoverResult(False, None, 0, None, None, 0)
     found = st == SolveStatus.FEASIBLE
+    if budget.left() <= 0:
+        # The wall-clock cap is reached: no table (it is not bounded by the clock).
+        bnd = max(0, objective_bound(s))
+        if not found:
+            return CoverResult(True, None, bnd, None, None, 0)
+        return int(round(s.objective_value)), bnd, [i for i in range(n) if s.boolean_value(z[i])]
     caps = [int(round(s.objective_value))] if found else []
     if pick is not None:
         caps.append(int(cost[pick].sum()))

@@ -50,6 +50,8 @@ def decompose(
     dcands = np.zeros(0, dtype=np.int64)
     dtargets: list[np.ndarray] = []
     for _round in range(MAX_ROUNDS + MAX_SWAPS):
+        if _round and budget.spent_out("decomposition"):
+            break
         dcands = np.flatnonzero(leaving | same_partners(pb, leaving))
         dtargets = decomposition_targets(pb, dcands, leaving, hot)
         if not all(len(t) for t in dtargets):

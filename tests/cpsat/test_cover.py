@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ def test_min_cost_cover_matches_brute_force(inst) -> None:  # type: ignore[no-un
     used_c, used_m = int(cpu.sum()) + 100, int(mem.sum()) + 100
     res = min_cost_cover(
         np.arange(len(cpu)), cpu, mem, cost, inst["need_cpu"], inst["need_mem"],
-        used_c, used_m, 10_000, 10_000, SolverParams(), 5.0, inst["groups"], inst["forced"],
+        used_c, used_m, 10_000, 10_000, SolverParams(), time.monotonic() + 10,
+        inst["groups"], inst["forced"],
     )  # fmt: skip
     if not covers:
         assert res.cost is None
@@ -126,7 +128,7 @@ def test_memory_in_256_mb_steps_is_proven_by_the_table() -> None:
     assert int(mem[pick].sum()) >= d["need_mem"] and int(cpu[pick].sum()) >= d["need_cpu"]
     res = min_cost_cover(
         np.arange(len(cpu)), cpu, mem, cost, d["need_cpu"], d["need_mem"], d["cpu_used"],
-        d["mem_used"], d["cpu_cap"], d["mem_cap"], SolverParams(), 2.0,
+        d["mem_used"], d["cpu_cap"], d["mem_cap"], SolverParams(), time.monotonic() + 10,
     )  # fmt: skip
     assert res.cost == res.cost_bound == 77_824
 
@@ -137,7 +139,7 @@ def test_a_pair_on_a_node_without_excess_costs_its_cheapest_member() -> None:
     mem = np.array([4096, 512, 1024], dtype=np.int64)
     res = min_cost_cover(
         np.arange(3), cpu, mem, mem, -10, -10, 15, 5632, 100, 10_000,
-        SolverParams(), 2.0, [[0, 2]],
+        SolverParams(), time.monotonic() + 10, [[0, 2]],
     )  # fmt: skip
     assert (res.cost, res.cost_bound, res.chosen) == (1024, 1024, (2,))
     assert res.remaining == res.remaining_bound == max(-((-BP * 10) // 100), 4608)
