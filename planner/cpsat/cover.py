@@ -48,6 +48,8 @@ class CoverResult:
 
 #: Most cell updates of one :func:`dp_cover` table (cost steps x coverage steps x items).
 DP_WORK = 60_000_000
+#: Cell updates of the small table tried before any search.
+DP_QUICK_WORK = 2_000_000
 #: Most steps of a one-resource table (the covered resource is scaled to it).
 DP_COVER_STEPS = 20_000
 #: Deterministic time (CP-SAT units) of the first, short cover solve.
@@ -153,14 +155,20 @@ def _cheapest(
 ) -> tuple[int, int, list[int]] | CoverResult:
     """The first phase of :func:`min_cost_cover`: the cheapest cost found, its lower bound
     and the items of the set (or the result when no set was found), within ``det`` of
-    ``budget``.  A short CP-SAT try first (it proves most covers at once), then the table of
-    :func:`dp_cover` (bounded by :data:`DP_WORK`, not counted), then CP-SAT again down to the
-    table's bound."""
+    ``budget``.  A small table of :func:`dp_cover` first (:data:`DP_QUICK_WORK`), then a
+    short CP-SAT try (it proves most covers at once), then the full table (bounded by
+    :data:`DP_WORK`; tables are not counted in deterministic time), then CP-SAT again down
+    to the table's bound."""
     cpu, mem, cost = items
     n = len(z)
     start = budget.spent()
     pick = _greedy_pick(cpu, mem, cost, need[0], need[1], groups, forced)
     if pick is not None:
+        # A small table first: when it finds a cover at its own bound, no search is needed.
+        cap = int(cost[pick].sum())
+        lb, best = dp_cover(cpu, mem, cost, need[0], need[1], cap, groups, forced, DP_QUICK_WORK)
+        if best is not None:
+            return lb, lb, np.flatnonzero(best).tolist()
         for i in range(n):
             m.add_hint(z[i], bool(pick[i]))
     s = make_solver(params, 1.0, workers=1)
@@ -260,6 +268,7 @@ def dp_cover(
     cost_cap: int | None = None,
     at_most_one_stays: Sequence[Sequence[int]] = (),
     forced: Sequence[int] = (),
+    work: int = DP_WORK,
 ) -> tuple[int, np.ndarray | None]:
     """A lower bound on the cost of every cover by dynamic programming, and a cover of
     exactly that cost when the table finds one.
@@ -269,7 +278,7 @@ def dp_cover(
     of the most CPU covered, up to the cap (past it, the bound is the first cost past the
     cap); without a cap, a table over (memory, CPU covered) of the least cost.  A covered
     resource is counted in steps of its values' common divisor when that fits the table
-    (:data:`DP_WORK` cell updates at most), else in coarser steps with the weights rounded up
+    (``work`` cell updates at most), else in coarser steps with the weights rounded up
     and the demand down (every cover stays a cover); the cost axis in steps of its common
     divisor, else rounded down.  So the result is a lower bound, and the cheapest cost
     itself when the steps are exact.  Groups: every choice of the item that may stay is tried
@@ -288,7 +297,7 @@ def dp_cover(
         must[list(forced)] = True
         for g, keep in zip(groups, stay, strict=True):
             must[[i for i in g if i != keep]] = True
-        got = _dp_forced(cpu, mem, cost, need_cpu, need_mem, cost_cap, must)
+        got = _dp_forced(cpu, mem, cost, need_cpu, need_mem, cost_cap, must, work)
         if got is not None and (best is None or got[0] < best[0]):
             best = got
     if best is None:
@@ -323,6 +332,7 @@ def _dp_forced(
     need_mem: int,
     cost_cap: int | None,
     forced: np.ndarray,
+    work: int = DP_WORK,
 ) -> tuple[int, np.ndarray | None] | None:
     """:func:`dp_cover` with the ``forced`` items in every set (``None``: no set)."""
     base = int(cost[forced].sum())
@@ -334,7 +344,7 @@ def _dp_forced(
         return None
     if need_c <= 0 and need_m <= 0:
         return base, forced.copy()
-    cells = max(4, DP_WORK // max(1, len(ik)))
+    cells = max(4, work // max(1, len(ik)))
     if need_c > 0 and need_m > 0 and cost_cap is not None:
         got = _dp_most_cpu(ic, im, ik, need_c, need_m, cost_cap - base, cells)
         if got is None:

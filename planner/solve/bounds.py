@@ -428,6 +428,7 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | f
     total = b.migration_mandatory
     balance = 0
     split = not pb.enforce_aa and "anti_affinity" in pb.tiers
+    pairs = _pair_hosts(pb) if split else set()
     for h in range(nh):
         used_c = int(c_now[h] + pb.host_cpu_base[0, h])
         used_m = int(m_now[h] + c.host_memory_reserve_mb[h])
@@ -457,12 +458,23 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | f
             if pb.balance_hosts[h]:
                 balance = max(balance, cov.remaining_bound)
                 b.cover_rem[h] = cov.remaining_bound
-        if split:
+        if h in pairs:
             _split_cover(pb, params, deadline, h, loads, b)
     b.migration = total
     b.balance = balance
     b.seconds = time.perf_counter() - t0
     return b
+
+
+def _pair_hosts(pb: PlanningProblem) -> set[int]:
+    """Nodes holding two or more running members of one legacy anti-affinity class that
+    are not bound to leave."""
+    cur = pb.cluster.vm_host
+    out: set[int] = set()
+    for members in pb.aa_members:
+        hs = [int(cur[v]) for v in members if not pb.mandatory[v]]
+        out.update(h for h in set(hs) if hs.count(h) > 1)
+    return out
 
 
 def _split_cover(
