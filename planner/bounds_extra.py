@@ -36,6 +36,7 @@ import numpy as np
 
 from planner.cluster import Cluster, RuleType
 from planner.groups import components
+from planner.units import ceil_div
 
 #: Basis points per 100 % (the unit of the excess and balance tiers).
 BP = 10_000
@@ -43,10 +44,6 @@ BP = 10_000
 COVER_DP_UNITS = 20_000
 #: Weights of the surrogate relaxations tried per node (CPU share; memory gets the rest).
 SURROGATE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
 
 
 def limits_1d(cpu_lim: np.ndarray, mem_lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,9 +232,9 @@ def min_cover_cost(weights: np.ndarray, costs: np.ndarray, demand: int) -> int |
     w = np.asarray(weights, dtype=np.int64)
     if int(w.sum()) < demand:
         return None
-    scale = max(1, _ceil_div(demand, COVER_DP_UNITS))
-    d = _ceil_div(demand, scale)
-    ws = np.minimum(-((-w) // scale), d)
+    scale = max(1, ceil_div(demand, COVER_DP_UNITS))
+    d = ceil_div(demand, scale)
+    ws = np.minimum(ceil_div(w, scale), d)
     big = np.iinfo(np.int64).max // 4
     dp = np.full(d + 1, big, dtype=np.int64)  # dp[c]: least cost to cover c units
     dp[0] = 0
@@ -396,7 +393,7 @@ def migration_lower_bound(
 
 # ---------------------------------------------------------------------------- balance
 def _ratio_bp(num: int, den: int) -> int:
-    return _ceil_div(BP * num, den) if den > 0 else 0
+    return ceil_div(BP * num, den) if den > 0 else 0
 
 
 def balance_lower_bound(

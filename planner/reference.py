@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planner.cluster import Cluster, HostState, RuleType
+from planner.units import ceil_div
 from planner.violation import RULE_TYPE_KINDS, RuleRef, Violation
 
 if TYPE_CHECKING:
@@ -79,10 +80,6 @@ def host_vm_loads(problem: PlanningProblem, placement: np.ndarray) -> tuple[np.n
     return cpu, mem
 
 
-def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return -((-a) // b)
-
-
 def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[str, int]:
     """Every objective tier of ``placement`` (all of :data:`TIER_NAMES`, whichever tiers
     the problem optimises).  The reference: CP-SAT's values are checked against it."""
@@ -91,8 +88,8 @@ def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[st
     cpu, mem = host_vm_loads(problem, p)
     cap_c, cap_m = c.host_cpu_capacity_milli, c.host_memory_mb
     ex = (
-        _ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
-        + _ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum()
+        ceil_div(BP * np.maximum(cpu - problem.cpu_limit, 0), cap_c).sum()
+        + ceil_div(BP * np.maximum(mem - problem.mem_limit, 0), cap_m).sum()
     )
     rules = sum(rule_broken(problem, r, p) for r in problem.soft_rules)
     rules += sum(aa_broken(problem, k, p) for k in problem.soft_aa)
@@ -105,8 +102,8 @@ def objective_values(problem: PlanningProblem, placement: np.ndarray) -> dict[st
     bal = problem.balance_hosts
     balance = 0
     if bal.any():
-        used_c = _ceil_div(BP * (cpu + problem.host_cpu_base), cap_c)
-        used_m = _ceil_div(BP * (mem + c.host_memory_reserve_mb), cap_m)
+        used_c = ceil_div(BP * (cpu + problem.host_cpu_base), cap_c)
+        used_m = ceil_div(BP * (mem + c.host_memory_reserve_mb), cap_m)
         balance = int(np.maximum(used_c, used_m)[:, bal].max())
     migration = int(problem.move_cost[np.arange(c.n_vms), p].sum())
     return {

@@ -1,6 +1,9 @@
-"""Rounding at the input edge: loads read as floats become whole units (milli-LP, MB)."""
+"""Integer rounding: loads read as floats become whole units (milli-LP, MB) at the input
+edge, and the one ceiling division of integer loads and percentages."""
 
 from __future__ import annotations
+
+from typing import overload
 
 import numpy as np
 
@@ -23,4 +26,17 @@ def units_up(x: np.ndarray) -> np.ndarray:
     return np.ceil(a - (ROUND_UP_TOLERANCE + ROUND_UP_RELATIVE * np.abs(a)))
 
 
-__all__ = ["ROUND_UP_RELATIVE", "ROUND_UP_TOLERANCE", "units_up"]
+@overload
+def ceil_div(a: np.ndarray, b: np.ndarray | int) -> np.ndarray: ...
+@overload
+def ceil_div(a: int | np.integer, b: np.ndarray) -> np.ndarray: ...
+@overload
+def ceil_div(a: int | np.integer, b: int | np.integer) -> int: ...
+def ceil_div(a, b):  # type: ignore[no-untyped-def]
+    """``ceil(a / b)`` in exact integer arithmetic, element-wise for arrays (a Python
+    ``int`` for two scalars)."""
+    q = -((-a) // b)
+    return q if isinstance(q, np.ndarray) else int(q)
+
+
+__all__ = ["ROUND_UP_RELATIVE", "ROUND_UP_TOLERANCE", "ceil_div", "units_up"]

@@ -26,6 +26,7 @@ from planner.cpsat.solver import (
     solve_to_bound,
 )
 from planner.problem import BP, SolveStatus
+from planner.units import ceil_div
 
 
 @dataclass(frozen=True)
@@ -319,9 +320,9 @@ def _steps(w: np.ndarray, need: int, limit: int) -> tuple[int, np.ndarray]:
     if need <= 0:
         return 0, np.zeros(len(w), dtype=np.int64)
     g = _common_step(w)
-    step = g if _ceil(need, g) <= limit else _ceil(need, limit)
-    n = _ceil(need, step)
-    return n, np.minimum(-((-w) // step), n)
+    step = g if ceil_div(need, g) <= limit else ceil_div(need, limit)
+    n = ceil_div(need, step)
+    return n, np.minimum(ceil_div(w, step), n)
 
 
 def _dp_forced(
@@ -356,7 +357,7 @@ def _dp_forced(
         return base + units, pick if chosen is not None else None
     if need_c > 0 and need_m > 0:
         # Share the cells between the two axes in proportion to their exact step counts.
-        ratio = _ceil(need_m, _common_step(im)) / max(1, _ceil(need_c, _common_step(ic)))
+        ratio = ceil_div(need_m, _common_step(im)) / max(1, ceil_div(need_c, _common_step(ic)))
         lim_m = max(2, int(np.sqrt(cells * ratio)))
         lim_c = max(2, cells // lim_m)
     else:
@@ -407,7 +408,7 @@ def _dp_most_cpu(
     cap = max(0, cap)
     gk = _common_step(ik)
     max_c = max(1, cells // (steps_m + 1))
-    sk = gk if cap // gk <= max_c else _ceil(cap, max_c)
+    sk = gk if cap // gk <= max_c else ceil_div(cap, max_c)
     steps_k = cap // sk
     wk = ik // sk
     neg = np.iinfo(np.int64).min // 4
@@ -454,16 +455,12 @@ def _common_step(a: np.ndarray) -> int:
     return max(g, 1)
 
 
-def _ceil(a: int, b: int) -> int:
-    return -((-int(a)) // int(b))
-
-
 #: Statuses of a solve that ended by itself (not by a limit).
 _PROVEN = (SolveStatus.OPTIMAL, SolveStatus.INFEASIBLE)
 
 
 def _ceil_bp(used: int, cap: int) -> int:
-    return -((-BP * int(used)) // int(cap))
+    return ceil_div(BP * int(used), int(cap))
 
 
 def _remaining(

@@ -32,13 +32,10 @@ from ortools.sat.python import cp_model
 
 from planner.cpsat.variables import AuxFn, HintContext, ModelInput, Vars
 from planner.problem import BP
+from planner.units import ceil_div
 
 #: One objective term builder.
 TermFn = Callable[[cp_model.CpModel, ModelInput, Vars], cp_model.LinearExprT | None]
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
 
 
 def rules_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.LinearExprT | None:
@@ -60,7 +57,7 @@ def excess_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model.
     ):
         for k, h in zip(*np.nonzero(mx > lim), strict=True):
             cap_h, lim_kh = int(cap[h]), int(lim[k, h])
-            ub = _ceil_div(BP * (int(mx[k, h]) - lim_kh), cap_h)
+            ub = ceil_div(BP * (int(mx[k, h]) - lim_kh), cap_h)
             e = model.new_int_var(0, ub, f"e{res}{k}_{h}")
             # cap * e >= BP * (load - limit): with e minimised, e = ceil(BP * excess / cap).
             model.add(cap_h * e >= BP * (load[k][h] - lim_kh))
@@ -159,7 +156,7 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model
                 ),
                 (xv.mem_load[k][h], xv.mem_max[k, h], xv.mem_fixed[k, h], base_m[h], cap_m[h]),
             ):
-                lo = max(lo, _ceil_div(BP * int(fixed + base), int(cap)))
+                lo = max(lo, ceil_div(BP * int(fixed + base), int(cap)))
                 if mx == fixed:
                     continue
                 model.add(int(cap) * m >= BP * (load + int(base)))
@@ -170,7 +167,7 @@ def balance_term(model: cp_model.CpModel, inp: ModelInput, xv: Vars) -> cp_model
 def _excess_fn(res: str, k: int, h: int, lim: int, cap: int) -> AuxFn:
     def f(ctx: HintContext) -> int:
         load = int((ctx.cpu if res == "c" else ctx.mem)[k, h])
-        return max(0, _ceil_div(BP * (load - lim), cap))
+        return max(0, ceil_div(BP * (load - lim), cap))
 
     return f
 
@@ -188,8 +185,8 @@ def _balance_fn(inp: ModelInput) -> AuxFn:
     c = inp.cluster
 
     def f(ctx: HintContext) -> int:
-        uc = -((-BP * (ctx.cpu + pb.host_cpu_base)) // c.host_cpu_capacity_milli)
-        um = -((-BP * (ctx.mem + c.host_memory_reserve_mb)) // c.host_memory_mb)
+        uc = ceil_div(BP * (ctx.cpu + pb.host_cpu_base), c.host_cpu_capacity_milli)
+        um = ceil_div(BP * (ctx.mem + c.host_memory_reserve_mb), c.host_memory_mb)
         vals = np.maximum(uc, um)[:, pb.balance_hosts]
         return int(min(BP, vals.max())) if vals.size else 0
 

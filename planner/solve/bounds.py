@@ -56,6 +56,7 @@ from planner.cpsat.budget import Budget
 from planner.cpsat.solver import SolverParams
 from planner.problem import BP, PlanningProblem
 from planner.solve.hostcover import aa_split_groups, cover_items, host_cover, same_node_groups
+from planner.units import ceil_div
 
 
 @dataclass
@@ -160,7 +161,7 @@ class Bounds:
         best = 0
         for stay_m, reserve, cap, others in self.keep:
             kept = stay_m - max(m - others, 0)
-            best = max(best, int(_ceil_div(BP * (kept + reserve), cap)) if cap > 0 else 0)
+            best = max(best, int(ceil_div(BP * (kept + reserve), cap)) if cap > 0 else 0)
         return best
 
     def unconditional(self, tier: str) -> int:
@@ -278,10 +279,6 @@ class TierBounds:
         }
 
 
-def _ceil_div(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
-    return np.asarray(-((-a) // b))
-
-
 def add_relaxed_bounds(pb: PlanningProblem, b: Bounds) -> None:
     """Add the relaxed bounds of :mod:`planner.bounds_extra` to ``b`` (see the module
     docstring).  Only with one load sample whose loads are the cluster's (the functions read
@@ -366,11 +363,11 @@ def _stuck_bounds(pb: PlanningProblem, b: Bounds) -> None:
         st_c = np.bincount(cur[stuck], weights=pb.vm_cpu[k, stuck], minlength=nh)
         st_m = np.bincount(cur[stuck], weights=pb.vm_mem[k, stuck], minlength=nh)
         b.excess += int(
-            _ceil_div(
+            ceil_div(
                 BP * np.maximum(st_c.astype(np.int64) - pb.cpu_limit[k], 0),
                 c.host_cpu_capacity_milli,
             ).sum()
-            + _ceil_div(
+            + ceil_div(
                 BP * np.maximum(st_m.astype(np.int64) - pb.mem_limit, 0), c.host_memory_mb
             ).sum()
         )
@@ -441,7 +438,7 @@ def cover_bounds(pb: PlanningProblem, params: SolverParams, deadline: Budget | f
         if loads[0] <= 0 and loads[1] <= 0:
             if pb.balance_hosts[h]:
                 cap_c, cap_m = int(c.host_cpu_capacity_milli[h]), int(c.host_memory_mb[h])
-                bp = max(int(_ceil_div(BP * used_c, cap_c)), int(_ceil_div(BP * used_m, cap_m)))
+                bp = max(int(ceil_div(BP * used_c, cap_c)), int(ceil_div(BP * used_m, cap_m)))
                 b.still_bp[h] = bp
                 balance = max(balance, bp)
         else:
