@@ -182,8 +182,7 @@ class Budget:
         stopped before its deterministic limit was cut by the wall clock (recorded).
         Returns the time counted."""
         det = float(solver.deterministic_time)
-        limit = float(solver.parameters.max_deterministic_time)
-        if not finished and det < 0.99 * limit - MIN_DET:
+        if _stopped_early(solver, finished):
             self.meter.cut(stage)
         used = det / self.scale
         self.meter.used += used
@@ -196,7 +195,7 @@ class Budget:
         for solver, finished in solves:
             det = float(solver.deterministic_time)
             used = max(used, det / self.scale)
-            if not finished and det < 0.99 * float(solver.parameters.max_deterministic_time):
+            if _stopped_early(solver, finished):
                 self.meter.cut(stage)
         self.meter.used += used
         return used
@@ -209,6 +208,13 @@ class Budget:
     def wall_cut(self) -> bool:
         """The wall clock cut some stage of the run."""
         return bool(self.meter.wall_cuts)
+
+
+def _stopped_early(solver: cp_model.CpSolver, finished: bool) -> bool:
+    """A solve that did not end by itself and stopped short of its deterministic limit: the
+    wall clock stopped it."""
+    det = float(solver.deterministic_time)
+    return not finished and det < 0.99 * float(solver.parameters.max_deterministic_time) - MIN_DET
 
 
 __all__ = ["MIN_DET", "WALL_SLACK", "Budget", "Meter"]
