@@ -23,6 +23,7 @@ chosen by ``minimise``) and ``balance`` (highest host load in basis points).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner.cluster import Cluster, HostState, MoveKind
+from planner.cluster import Cluster, HostState, MoveKind, RuleType
+from planner.groups import components
 from planner.loadmodel import HighMode, Threshold, resolve_threshold, threshold_limits
 from planner.reference import (
     BP,
@@ -217,6 +219,20 @@ class PlanningProblem:
     def vm_mem_max(self) -> np.ndarray:
         """int64 V: each VM's highest memory over the samples (boot memory excluded)."""
         return np.asarray(self.vm_mem.max(axis=0))
+
+    @functools.cached_property
+    def same_node_groups(self) -> dict[int, tuple[int, ...]]:
+        """VM → the running VMs it must share a node with, through the hard SameNode rules
+        (transitively); only members of such rules appear."""
+        same = RuleType.SAME_NODE
+        return components(
+            self.cluster.n_vms,
+            (
+                self.rule_members[r]
+                for r in self.hard_rules
+                if self.cluster.rules[r].rule_type == same
+            ),
+        )
 
     def replace(self, **changes: Any) -> PlanningProblem:
         """A copy with some fields changed."""

@@ -55,7 +55,7 @@ from planner.cluster import RuleType
 from planner.cpsat.budget import Budget
 from planner.cpsat.solver import SolverParams
 from planner.problem import BP, PlanningProblem
-from planner.solve.hostcover import aa_split_groups, cover_items, host_cover, same_node_groups
+from planner.solve.hostcover import aa_split_groups, cover_items, host_cover
 from planner.units import ceil_div
 
 
@@ -557,5 +557,4 @@ __all__ = [
     "compute_bounds",
     "cover_bounds",
     "cover_items",
-    "same_node_groups",
 ]

@@ -184,9 +184,7 @@ def _units(pb: PlanningProblem, movers: np.ndarray, pl: _Placer) -> list[list[in
     """Movers tied by hard SameNode rules move together; most constrained (fewest hosts)
     first, then largest: VMs that only a few nodes can take get those nodes before flexible
     VMs fill them."""
-    from planner.solve.bounds import same_node_groups
-
-    groups = same_node_groups(pb)
+    groups = pb.same_node_groups
     mset = {int(v) for v in movers.tolist()}
     seen: set[int] = set()
     units: list[list[int]] = []

@@ -4,15 +4,11 @@ stay, and the cheapest cover within the profile's share of the time left."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from planner.cluster import RuleType
 from planner.cpsat.budget import Budget
 from planner.cpsat.cover import CoverResult, min_cost_cover
 from planner.cpsat.solver import SolverParams
-from planner.groups import components
 from planner.problem import PlanningProblem
 
 
@@ -151,7 +147,7 @@ def cover_items(
     rules left broken may be, so only groups of hard rules are merged."""
     c = pb.cluster
     cur = c.vm_host
-    groups_of = same_node_groups(pb)
+    groups_of = pb.same_node_groups
     vms = np.flatnonzero((cur == h) & pb.movable & ~pb.mandatory).tolist()
     seen: set[int] = set()
     groups: list[tuple[int, ...]] = []
@@ -173,22 +169,10 @@ def cover_items(
     return idx, cpu, mem, cost, groups
 
 
-@lru_cache(maxsize=8)
-def same_node_groups(pb: PlanningProblem) -> dict[int, tuple[int, ...]]:
-    """VM → the running VMs it must share a node with, through the hard SameNode rules
-    (transitively); only members of such rules appear."""
-    same = RuleType.SAME_NODE
-    return components(
-        pb.cluster.n_vms,
-        (pb.rule_members[r] for r in pb.hard_rules if pb.cluster.rules[r].rule_type == same),
-    )
-
-
 __all__ = [
     "aa_split_groups",
     "cover_items",
     "host_cover",
     "node_loads",
-    "same_node_groups",
     "swap_covers",
 ]
