@@ -502,7 +502,8 @@ def _budget_bound(
     if any(c < 0 for c in covers.values()):
         return 0  # some node cannot get under the threshold: the assumption fails
     total = migration_lower_bound(cluster, allowed, cpu_lim, mem_lim, move_cost)
-    stay = allowed[np.arange(V), cur] & cluster.vm_consumes
+    # A VM that must leave with its SameNode partner is counted in ``total``, not kept.
+    stay = allowed[np.arange(V), cur] & cluster.vm_consumes & ~must_leave(cluster, allowed)
     nh = cluster.n_hosts
     stay_m = np.bincount(cur[stay], weights=cluster.vm_mem_load_mb[stay], minlength=nh).astype(
         np.int64

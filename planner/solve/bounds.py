@@ -340,7 +340,8 @@ def _keep_table(pb: PlanningProblem, b: Bounds, node: dict[int, int], total: int
     mem = np.broadcast_to(c.vm_mem_load_mb[:, None], moves.shape)
     if (pb.move_cost[moves] < mem[moves]).any():
         return
-    stay = pb.allowed[np.arange(nv), cur] & c.vm_consumes
+    # A mandatory VM (its SameNode partner must leave) is counted in ``total``, not kept.
+    stay = pb.allowed[np.arange(nv), cur] & c.vm_consumes & ~pb.mandatory
     stay_m = np.bincount(cur[stay], weights=c.vm_mem_load_mb[stay], minlength=c.n_hosts)
     b.keep = tuple(
         (
